@@ -1,0 +1,8 @@
+//! Layers and losses: forward and backward of each op.
+
+pub mod activation;
+pub mod conv;
+pub mod dense;
+pub mod loss;
+pub mod norm;
+pub mod pool;

@@ -1,0 +1,165 @@
+//! The element type of every tensor: `f32` or `f64`.
+//!
+//! Kernels are written once, generic over [`Scalar`]; the two implementations differ only in
+//! which matrixmultiply routine they call and which libm functions they use. The trait is sealed:
+//! the GEMM dispatch and the bit-exact math functions are only defined for these two types.
+
+use core::fmt::{Debug, Display};
+use core::iter::Sum;
+use core::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+
+use num_traits::{Float, FloatConst};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point element type (`f32` or `f64`).
+///
+/// Beyond [`num_traits::Float`] it provides conversions from the `f64` literals that
+/// hyper-parameters are written in, and the few functions that `num-traits` lacks (`erf`) or that
+/// must give the same bits on every platform (the RNG's `ln`/`cos`, through libm).
+pub trait Scalar:
+    Float
+    + FloatConst
+    + Sum
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Default
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + 'static
+    + sealed::Sealed
+{
+    /// `"f32"` or `"f64"`, for messages and file headers.
+    const NAME: &'static str;
+    /// Size in bytes.
+    const BYTES: usize;
+
+    /// Converts an `f64` (a literal, a hyper-parameter) to this type, rounding to nearest.
+    fn from_f64(x: f64) -> Self;
+    /// Widens (or copies) to `f64`.
+    fn to_f64(self) -> f64;
+    /// Converts a count (batch size, fan-in) to this type.
+    fn from_usize(n: usize) -> Self {
+        Self::from_f64(n as f64)
+    }
+    /// The error function `erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt` (libm).
+    fn erf(self) -> Self;
+
+    /// `C <- alpha * A * B + beta * C` through matrixmultiply (`sgemm` / `dgemm`).
+    ///
+    /// `A` is `m x k`, `B` is `k x n`, `C` is `m x n`, each given by a pointer to its first
+    /// element and row/column strides in elements. When `beta == 0`, `C` is not read.
+    ///
+    /// # Safety
+    /// Every element addressed by the dims and strides must lie inside a live allocation; `C`
+    /// must be writable, must not alias `A` or `B`, and its strides must not make two elements
+    /// alias. [`crate::kernels::gemm`] is the checked entry point.
+    #[cfg(feature = "std")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn matrixmultiply_gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: *mut Self,
+        rsc: isize,
+        csc: isize,
+    );
+}
+
+impl Scalar for f32 {
+    const NAME: &'static str = "f32";
+    const BYTES: usize = 4;
+
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline]
+    fn erf(self) -> Self {
+        libm::erff(self)
+    }
+
+    #[cfg(feature = "std")]
+    unsafe fn matrixmultiply_gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: *mut Self,
+        rsc: isize,
+        csc: isize,
+    ) {
+        // SAFETY: the caller upholds matrixmultiply's contract, restated in this fn's docs.
+        unsafe {
+            matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
+    }
+}
+
+impl Scalar for f64 {
+    const NAME: &'static str = "f64";
+    const BYTES: usize = 8;
+
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn erf(self) -> Self {
+        libm::erf(self)
+    }
+
+    #[cfg(feature = "std")]
+    unsafe fn matrixmultiply_gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: *mut Self,
+        rsc: isize,
+        csc: isize,
+    ) {
+        // SAFETY: the caller upholds matrixmultiply's contract, restated in this fn's docs.
+        unsafe {
+            matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
+    }
+}

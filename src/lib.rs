@@ -1,0 +1,1 @@
+pub use monograd_macros::network;
