@@ -29,6 +29,7 @@ extern crate alloc;
 
 pub mod buffer;
 pub mod error;
+pub mod gradcheck;
 pub mod init;
 pub mod kernels;
 pub mod ops;
