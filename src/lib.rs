@@ -1,1 +1,104 @@
+//! # monograd
+//!
+//! Neural networks declared once, in Rust source, and compiled into a concrete type with fixed
+//! shapes: the forward pass, the backward pass and the optimizer step are straight-line,
+//! monomorphized calls into kernels whose every dimension is a constant. There is no graph
+//! interpreter, no dynamic dispatch and no allocation after the buffers exist, and a shape
+//! mistake is a compile error on the token that caused it.
+//!
+//! ```
+//! use monograd::prelude::*;
+//!
+//! monograd::network! {
+//!     /// Classifies 8x8 images of digits.
+//!     pub struct Digits {
+//!         input x: [64];
+//!         hidden = linear(x, 128, init = he_normal);
+//!         act = relu(hidden);
+//!         logits = linear(act, 10);
+//!         loss = softmax_cross_entropy(logits);
+//!     }
+//! }
+//!
+//! let mut net = Digits::new(42);                       // seeded initialisation
+//! let mut tape = DigitsTape::<32>::new();              // buffers for batches of 32
+//! let mut adam = Adam::new(AdamConfig { lr: 1e-3, ..Default::default() }).unwrap();
+//! let x = [[0.5f32; 64]; 32];                          // a batch: 32 samples of 64 values
+//! let labels = [3usize; 32];
+//! let first = net.train_step(&mut tape, &x, &labels, &mut adam).unwrap();
+//! for _ in 0..20 {
+//!     net.train_step(&mut tape, &x, &labels, &mut adam).unwrap();
+//! }
+//! let last = net.train_step(&mut tape, &x, &labels, &mut adam).unwrap();
+//! assert!(last < first);
+//! let scores: [f32; 10] = net.predict(&x[0]);           // inference, stack only
+//! assert_eq!(monograd::runtime::ops::loss::argmax(&scores), 3);
+//! ```
+//!
+//! ## The language
+//!
+//! A declaration is a struct name (with its visibility, doc comments and attributes) and a body
+//! of statements, evaluated top to bottom:
+//!
+//! | statement | meaning |
+//! |---|---|
+//! | `type Element = f64;` | element type of every tensor (default `f32`) |
+//! | `input x: [64];` | the input, per sample: a vector `[n]` or an image `[c, h, w]` |
+//! | `name = op(inputs, options);` | a node: an operation applied to earlier nodes |
+//!
+//! Nodes form a DAG: a node may be used several times (`y = add(a, b)`, `z = concat(a, b)`), but
+//! only after it is defined. The last node is the loss. Every node must lead to the loss.
+//!
+//! | operation | output | notes |
+//! |---|---|---|
+//! | `linear(x, n, init = .., bias = true, bias_init = .., weight_norm = false)` | `[n]` | `y = x W^T + b`, `W: [n, in]` (PyTorch `nn.Linear`) |
+//! | `conv2d(x, c, kernel = k, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = ..)` | `[c, h', w']` | PyTorch `nn.Conv2d`; sizes are one integer or `(h, w)` |
+//! | `max_pool2d(x, k, stride = k, padding = 0)`, `avg_pool2d(..)` | `[c, h', w']` | PyTorch defaults |
+//! | `global_avg_pool(x)` | `[c]` | mean over each channel |
+//! | `flatten(x)` | `[c*h*w]` | free: the buffer is reused |
+//! | `add(a, b)` | same as inputs | residual connections |
+//! | `concat(a, b)` | `[na + nb]` or `[ca + cb, h, w]` | images join along channels |
+//! | `relu`, `leaky_relu(x, negative_slope = 0.01)`, `tanh`, `sigmoid`, `gelu(x, approximate = none \| tanh)`, `softmax` | same as input | element-wise (softmax per sample) |
+//! | `batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true)` | same | over features of a vector or channels of an image |
+//! | `batch_renorm(x, r_max = 3, d_max = 5)`, `layer_norm(x)`, `instance_norm(x, affine = false)`, `group_norm(x, groups)` | same | |
+//! | `softmax_cross_entropy(logits)` | loss | targets: class labels `[usize; B]` |
+//! | `logistic_loss(logits, labels = zero_one \| signed)` | loss | targets: `[[T; n]; B]` in {0, 1} or {-1, +1} |
+//! | `mse(prediction)` | loss | targets: `[[T; n]; B]` |
+//!
+//! Initializers (`init`, `bias_init`): `torch_default` (PyTorch's default, `U(-1/sqrt(fan_in),
+//! 1/sqrt(fan_in))`), `he_normal`, `he_uniform`, `xavier_normal`, `xavier_uniform`, `zeros`
+//! (`kaiming_*` and `glorot_*` are accepted as synonyms).
+//!
+//! ## What the macro generates for `struct Net`
+//!
+//! - `Net { params, state }`: every learned parameter in one flat buffer (PyTorch layouts and
+//!   state-dict names, listed in `Net::PARAM_TENSORS`), normalization running statistics in
+//!   `state`. Both are heap-allocated once with the `alloc` feature.
+//! - Associated consts: `PARAMS`, `STATE`, `INPUT`, `OUTPUT`, `PARAM_BYTES`, `INFER_BYTES`, and
+//!   `const fn infer_bytes(batch)` / `tape_bytes(batch)`, so firmware can check its budget at
+//!   compile time: `const _: () = assert!(Net::INFER_BYTES <= 64 * 1024);`.
+//! - Constructors: `Net::new(seed)`, `Net::zeroed()`, `Net::from_params(&[T])`.
+//! - Inference (evaluation mode): `Net::infer::<B>(&params, &state, &x, &mut out)` on the stack
+//!   only (no heap: firmware), `net.forward(&x)`, `net.predict(&sample)`, `net.forward_with(&mut
+//!   tape, &x)` for large batches.
+//! - Training: `NetTape::<B>::new()` holds every buffer a step needs for batches of `B`;
+//!   `net.forward_train(&mut tape, &x)`, `net.backward(&mut tape, &x, &targets)` (fills
+//!   `tape.param_grads`), `net.train_step(&mut tape, &x, &targets, &mut optimizer)`, and
+//!   `net.loss(&mut tape, &x, &targets)` in evaluation mode.
+//! - `NetTargets<B>`: the target type of the loss.
+//!
+//! Inputs are batches `[[T; N]; B]` with `N` the per-sample element count (an image `[c, h, w]`
+//! is flattened per sample in that order). Passing a wrong shape or batch is a type error.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate self as monograd;
+
 pub use monograd_macros::network;
+/// The runtime: kernels, ops, initializers, optimizers. Generated code calls it by this path.
+pub use monograd_runtime as runtime;
+
+/// What a program that trains or runs a network usually needs.
+pub mod prelude {
+    pub use monograd_runtime::optim::*;
+    pub use monograd_runtime::{Error, Rng, Scalar};
+}

@@ -36,9 +36,11 @@ pub mod ops;
 pub mod optim;
 pub mod rng;
 pub mod scalar;
+pub mod view;
 
 pub use buffer::{Buffer, ScalarArray};
 pub use error::{Error, Result};
 pub use kernels::Store;
 pub use rng::Rng;
 pub use scalar::Scalar;
+pub use view::TensorInfo;

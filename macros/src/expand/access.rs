@@ -1,0 +1,70 @@
+//! Where generated code finds each buffer. The same op emission serves the heap tape (training
+//! and batched evaluation) and the stack-only `infer` (firmware), which differ only in how a node's
+//! values, gradients and workspaces are named.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::plan::Plan;
+
+/// How the generated code reaches buffers in one context.
+pub enum Access {
+    /// Buffers live in `tape: &mut NetTape<B>`; the input is `x`.
+    Tape,
+    /// Buffers are locals of `infer`; the input is `x`, the output node writes into `out`.
+    Stack,
+}
+
+impl Access {
+    /// `&[[T; N]; B]` holding node `i`'s values.
+    pub fn value(&self, plan: &Plan, i: usize) -> TokenStream {
+        let root = plan.storage[i];
+        if root == 0 {
+            return quote!(x);
+        }
+        let field = plan.field(root);
+        match self {
+            Access::Tape => quote!(&*tape.values.#field),
+            Access::Stack if root == plan.storage[plan.graph.output_index()] => quote!(&*out),
+            Access::Stack => quote!(&#field),
+        }
+    }
+
+    /// `&mut [[T; N]; B]` for node `i`'s values.
+    pub fn value_mut(&self, plan: &Plan, i: usize) -> TokenStream {
+        let field = plan.field(plan.storage[i]);
+        match self {
+            Access::Tape => quote!(&mut *tape.values.#field),
+            Access::Stack if plan.storage[i] == plan.storage[plan.graph.output_index()] => {
+                quote!(&mut *out)
+            }
+            Access::Stack => quote!(&mut #field),
+        }
+    }
+
+    /// `&mut` workspace buffer `what` of node `i` (im2col columns, saved statistics...).
+    pub fn workspace(&self, plan: &Plan, i: usize, what: &str) -> TokenStream {
+        let field = workspace_field(plan, i, what);
+        match self {
+            Access::Tape => quote!(&mut *tape.workspace.#field),
+            Access::Stack => quote!(&mut #field),
+        }
+    }
+}
+
+/// Name of a workspace buffer: `<node>_<what>`.
+pub fn workspace_field(plan: &Plan, i: usize, what: &str) -> proc_macro2::Ident {
+    format_ident!("{}_{}", plan.graph.nodes[i].name, what)
+}
+
+/// `&[[T; N]; B]` holding the gradient of node `i` (in the tape).
+pub fn grad(plan: &Plan, i: usize) -> TokenStream {
+    let field = plan.field(plan.storage[i]);
+    quote!(&*tape.grads.#field)
+}
+
+/// `&mut [[T; N]; B]` for the gradient of node `i` (in the tape).
+pub fn grad_mut(plan: &Plan, i: usize) -> TokenStream {
+    let field = plan.field(plan.storage[i]);
+    quote!(&mut *tape.grads.#field)
+}

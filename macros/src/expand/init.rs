@@ -1,0 +1,96 @@
+//! Initialisation code: each parameter tensor from its layer's initializer and a per-layer
+//! random stream, and the state's initial values (running variance 1).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::forward::{literal, rt};
+use super::plan::Plan;
+use crate::graph::ops::Init;
+use crate::graph::Op;
+
+fn init_variant(init: Init) -> TokenStream {
+    let rt = rt();
+    let i = quote!(#rt::init::Init);
+    match init {
+        Init::TorchDefault => quote!(#i::TorchDefault),
+        Init::Zeros => quote!(#i::Zeros),
+        Init::XavierUniform => quote!(#i::XavierUniform { gain: 1.0 }),
+        Init::XavierNormal => quote!(#i::XavierNormal { gain: 1.0 }),
+        Init::HeUniform => quote!(#i::HeUniform),
+        Init::HeNormal => quote!(#i::HeNormal),
+    }
+}
+
+/// Statements filling `net.params` from `rng` (a `Rng` seeded by the user).
+pub fn init_params(plan: &Plan) -> TokenStream {
+    let rt = rt();
+    let t = &plan.t;
+    let mut statements = Vec::new();
+    for (i, node) in plan.graph.nodes.iter().enumerate() {
+        let block = &plan.params[i];
+        // (initializer, fan_in, fan_out) of the weight; biases share the weight's fans.
+        let (weight_init, bias_init, fan_in, fan_out) = match &node.op {
+            Op::Linear(l) => {
+                let fan_in = plan.numel(node.inputs[0]);
+                (l.init, l.bias_init, fan_in, l.out)
+            }
+            Op::Conv2d(c) => {
+                let c_in = plan.graph.nodes[node.inputs[0]].shape.0[0];
+                let receptive = c.kernel.0 * c.kernel.1;
+                (
+                    c.init,
+                    c.bias_init,
+                    c_in / c.groups * receptive,
+                    c.out_channels / c.groups * receptive,
+                )
+            }
+            _ => {
+                // Normalization affine parameters: weight 1, bias 0, as PyTorch.
+                for tensor in &block.tensors {
+                    let (off, end) = (tensor.offset, tensor.offset + tensor.len());
+                    let value = literal(plan, if tensor.suffix == "weight" { 1.0 } else { 0.0 });
+                    statements.push(quote!(net.params[#off..#end].fill(#value);));
+                }
+                continue;
+            }
+        };
+        for (k, tensor) in block.tensors.iter().enumerate() {
+            let init = match tensor.suffix {
+                "bias" => init_variant(bias_init),
+                _ => init_variant(weight_init),
+            };
+            let (off, end) = (tensor.offset, tensor.offset + tensor.len());
+            let stream = (i * 4 + k) as u64;
+            let what = format!("{}.{}", node.name, tensor.suffix);
+            statements.push(quote! {
+                if let ::core::result::Result::Err(error) = #rt::init::fill::<#t>(
+                    #init,
+                    #rt::init::Fans { fan_in: #fan_in, fan_out: #fan_out },
+                    &mut rng.fork(#stream),
+                    &mut net.params[#off..#end],
+                ) {
+                    ::core::unreachable!("initializer of `{}`: {}", #what, error);
+                }
+            });
+        }
+    }
+    quote!(#(#statements)*)
+}
+
+/// Statements setting `net.state` to its initial value.
+pub fn init_state(plan: &Plan) -> TokenStream {
+    let one = literal(plan, 1.0);
+    let statements = plan.state.iter().flat_map(|block| {
+        block
+            .tensors
+            .iter()
+            .filter(|t| t.suffix == "running_var")
+            .map(|tensor| {
+                let (off, end) = (tensor.offset, tensor.offset + tensor.len());
+                quote!(net.state[#off..#end].fill(#one);)
+            })
+            .collect::<Vec<_>>()
+    });
+    quote!(#(#statements)*)
+}

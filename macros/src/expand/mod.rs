@@ -1,0 +1,429 @@
+//! Code generation from a checked graph: the network struct, its tape and activation structs,
+//! associated consts, constructors, and the forward / backward / train-step methods.
+//!
+//! Generated code names everything by absolute path (`::monograd::runtime::...`), so it works
+//! whatever the user imported, and every dimension it passes to a kernel is a literal.
+
+mod access;
+mod backward;
+mod forward;
+mod init;
+mod plan;
+pub mod stub;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::graph::ops::Loss;
+use crate::graph::{Graph, Op};
+use access::Access;
+use forward::{literal, rt, Mode};
+use plan::Plan;
+
+/// The generated items for `graph`.
+pub fn expand(graph: &Graph) -> TokenStream {
+    let plan = Plan::new(graph);
+    let rt = rt();
+    let t = &plan.t;
+    let vis = &graph.vis;
+    let attrs = &graph.attrs;
+    let name = &graph.name;
+    let activations = format_ident!("{}Activations", name);
+    let workspace = format_ident!("{}Workspace", name);
+    let tape = format_ident!("{}Tape", name);
+    let targets_ty = format_ident!("{}Targets", name);
+
+    let p = plan.param_count;
+    let s = plan.state_count;
+    let input_n = plan.numel(0);
+    let output = graph.output_index();
+    let output_n = plan.numel(output);
+    let output_field = plan.field(output);
+    let zero = literal(&plan, 0.0);
+
+    // ---- activation struct ---------------------------------------------------------------
+    let buffered: Vec<usize> = plan.buffered().collect();
+    let act_fields = buffered.iter().map(|&i| {
+        let field = plan.field(i);
+        let n = plan.numel(i);
+        let node = &graph.nodes[i];
+        let doc = format!("`{}`: {} per sample.", node.name, node.shape);
+        quote!(#[doc = #doc] pub #field: #rt::Buffer<[[#t; #n]; B]>,)
+    });
+    let act_inits = buffered.iter().map(|&i| {
+        let field = plan.field(i);
+        quote!(#field: #rt::Buffer::zeroed(),)
+    });
+    let act_per_sample: usize = buffered.iter().map(|&i| plan.numel(i)).sum();
+
+    // ---- workspace struct (per-layer scratch: none for the ops generated so far) -----------
+    let workspace_doc = format!("Scratch buffers of [`{name}`] layers for a batch of `B` samples.");
+
+    // ---- consts ------------------------------------------------------------------------------
+    let mut tensor_consts = Vec::new();
+    let mut param_tensor_names = Vec::new();
+    let mut state_tensor_names = Vec::new();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        for (blocks, names) in [
+            (&plan.params[i], &mut param_tensor_names),
+            (&plan.state[i], &mut state_tensor_names),
+        ] {
+            for tensor in &blocks.tensors {
+                let const_name =
+                    format_ident!("{}_{}", plan.const_prefix(i), tensor.suffix.to_uppercase());
+                let full = format!("{}.{}", node.name, tensor.suffix);
+                let offset = tensor.offset;
+                let shape = &tensor.shape;
+                let doc = format!("`{full}`: shape {shape:?} at offset {offset}.");
+                tensor_consts.push(quote! {
+                    #[doc = #doc]
+                    pub const #const_name: #rt::TensorInfo = #rt::TensorInfo {
+                        name: #full,
+                        offset: #offset,
+                        shape: &[#(#shape),*],
+                    };
+                });
+                names.push(const_name);
+            }
+        }
+    }
+    // Stack needed by `infer` per sample: every buffered node but the output (written to `out`).
+    let out_root = plan.storage[output];
+    let infer_per_sample: usize = buffered
+        .iter()
+        .filter(|&&i| i != out_root)
+        .map(|&i| plan.numel(i))
+        .sum();
+
+    // ---- targets -------------------------------------------------------------------------------
+    let Op::Loss(loss_kind) = graph.nodes[plan.loss_index()].op else {
+        unreachable!("checked: the last node is the loss")
+    };
+    let (targets_def, targets_doc) = match loss_kind {
+        Loss::SoftmaxCrossEntropy => (
+            quote!([usize; B]),
+            format!("Class labels for a batch of `B` samples of [`{name}`]: one `usize` in `0..{output_n}` per sample."),
+        ),
+        Loss::Logistic { signed: false } => (
+            quote!([[#t; #output_n]; B]),
+            format!("Binary targets in [0, 1] (one per output) for a batch of `B` samples of [`{name}`]."),
+        ),
+        Loss::Logistic { signed: true } => (
+            quote!([[#t; #output_n]; B]),
+            format!("Labels in {{-1, +1}} (one per output) for a batch of `B` samples of [`{name}`]."),
+        ),
+        Loss::Mse => (
+            quote!([[#t; #output_n]; B]),
+            format!("Regression targets (one per output) for a batch of `B` samples of [`{name}`]."),
+        ),
+    };
+
+    // ---- bodies ----------------------------------------------------------------------------------
+    let forward_tape_train = forward::forward_body(&plan, &Access::Tape, Mode::Train);
+    let forward_tape_eval = forward::forward_body(&plan, &Access::Tape, Mode::Eval);
+    let forward_stack = forward::forward_body(&plan, &Access::Stack, Mode::Eval);
+    let stack_locals = buffered.iter().filter(|&&i| i != out_root).map(|&i| {
+        let field = plan.field(i);
+        let n = plan.numel(i);
+        quote!(let mut #field = [[#zero; #n]; B];)
+    });
+    let loss_with_grad = backward::loss_call(&plan, &Access::Tape, true);
+    let loss_only = backward::loss_call(&plan, &Access::Tape, false);
+    let backward_steps = backward::backward_body(&plan);
+    let init_params = init::init_params(&plan);
+    let init_state = init::init_state(&plan);
+
+    let summary = summary_doc(&plan);
+    let struct_doc = format!(
+        "\n\nGenerated by `monograd::network!`: {p} parameters ({pb} bytes as `{t}`), input \
+         {input_shape} per sample, output {output_shape} per sample.\n\n{summary}",
+        pb = p * element_bytes(&plan),
+        input_shape = graph.nodes[0].shape,
+        output_shape = graph.nodes[output].shape,
+    );
+    let activations_doc = format!(
+        "The output of every node of [`{name}`] for a batch of `B` samples (one field per node, \
+         named after it), or the gradient of the loss with respect to it."
+    );
+    let tape_doc = format!(
+        "Everything a training step of [`{name}`] needs for a batch of `B` samples, allocated \
+         once: node outputs, their gradients, the parameter gradient and layer scratch space. \
+         Reuse one tape for every step of the same batch size."
+    );
+    let targets_doc = targets_doc;
+
+    quote! {
+        #(#attrs)*
+        #[doc = #struct_doc]
+        #vis struct #name {
+            /// Every learned parameter, in one flat buffer; the layout is given by the
+            /// associated `TensorInfo` consts and `PARAM_TENSORS`.
+            pub params: #rt::Buffer<[#t; #p]>,
+            /// Persistent non-learned state (normalization running statistics), flat; the
+            /// layout is given by `STATE_TENSORS`.
+            pub state: #rt::Buffer<[#t; #s]>,
+        }
+
+        #[doc = #activations_doc]
+        #vis struct #activations<const B: usize> {
+            #(#act_fields)*
+        }
+
+        impl<const B: usize> #activations<B> {
+            /// All-zero buffers (heap-allocated with feature `alloc`).
+            pub fn zeroed() -> Self {
+                Self { #(#act_inits)* }
+            }
+        }
+
+        #[doc = #workspace_doc]
+        #vis struct #workspace<const B: usize> {}
+
+        impl<const B: usize> #workspace<B> {
+            /// All-zero buffers.
+            pub fn zeroed() -> Self {
+                Self {}
+            }
+        }
+
+        #[doc = #tape_doc]
+        #vis struct #tape<const B: usize> {
+            /// Node outputs of the last forward pass.
+            pub values: #activations<B>,
+            /// Gradients of the loss with respect to node outputs, from the last backward pass.
+            pub grads: #activations<B>,
+            /// Gradient of the loss with respect to every parameter, laid out like `params`.
+            pub param_grads: #rt::Buffer<[#t; #p]>,
+            /// Layer scratch space.
+            pub workspace: #workspace<B>,
+        }
+
+        impl<const B: usize> #tape<B> {
+            /// A zeroed tape for batches of `B` samples.
+            pub fn new() -> Self {
+                Self {
+                    values: #activations::zeroed(),
+                    grads: #activations::zeroed(),
+                    param_grads: #rt::Buffer::zeroed(),
+                    workspace: #workspace::zeroed(),
+                }
+            }
+        }
+
+        impl<const B: usize> ::core::default::Default for #tape<B> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        #[doc = #targets_doc]
+        #vis type #targets_ty<const B: usize> = #targets_def;
+
+        impl #name {
+            /// Number of learned parameters.
+            pub const PARAMS: usize = #p;
+            /// Number of persistent state values (normalization running statistics).
+            pub const STATE: usize = #s;
+            /// Elements of one input sample.
+            pub const INPUT: usize = #input_n;
+            /// Elements of one output sample (the values the loss takes).
+            pub const OUTPUT: usize = #output_n;
+            /// Bytes of the parameter buffer.
+            pub const PARAM_BYTES: usize = #p * ::core::mem::size_of::<#t>();
+            /// Bytes of stack that `infer` uses for one sample beyond its arguments (an upper
+            /// bound: the intermediate buffers of every node).
+            pub const INFER_BYTES: usize = Self::infer_bytes(1);
+            /// Every parameter tensor, in buffer order, with PyTorch state-dict names.
+            pub const PARAM_TENSORS: &'static [#rt::TensorInfo] = &[#(Self::#param_tensor_names),*];
+            /// Every state tensor, in buffer order, with PyTorch state-dict names.
+            pub const STATE_TENSORS: &'static [#rt::TensorInfo] = &[#(Self::#state_tensor_names),*];
+            #(#tensor_consts)*
+
+            /// Bytes of stack that `infer::<batch>` uses beyond its arguments.
+            pub const fn infer_bytes(batch: usize) -> usize {
+                batch * #infer_per_sample * ::core::mem::size_of::<#t>()
+            }
+
+            /// Bytes of heap a `Tape<batch>` holds: node outputs and their gradients, the
+            /// parameter gradient and layer scratch space.
+            pub const fn tape_bytes(batch: usize) -> usize {
+                (2 * batch * #act_per_sample + #p) * ::core::mem::size_of::<#t>()
+            }
+
+            /// A network with every parameter zero and the state at its initial value.
+            pub fn zeroed() -> Self {
+                let mut net = Self {
+                    params: #rt::Buffer::zeroed(),
+                    state: #rt::Buffer::zeroed(),
+                };
+                #init_state
+                net
+            }
+
+            /// A network initialised from `seed`, each layer with its initializer; the same seed
+            /// gives the same parameters on every platform.
+            pub fn new(seed: u64) -> Self {
+                let mut net = Self::zeroed();
+                let rng = #rt::Rng::new(seed);
+                #init_params
+                net
+            }
+
+            /// A network with the given parameters (flat, in `PARAM_TENSORS` order) and initial
+            /// state.
+            ///
+            /// # Errors
+            /// [`Error::Length`](::monograd::runtime::Error::Length) unless
+            /// `params.len() == Self::PARAMS`.
+            pub fn from_params(params: &[#t]) -> ::core::result::Result<Self, #rt::Error> {
+                #rt::error::check_len(::core::concat!(::core::stringify!(#name), "::from_params"), #p, params.len())?;
+                let mut net = Self::zeroed();
+                net.params.copy_from_slice(params);
+                ::core::result::Result::Ok(net)
+            }
+
+            /// Inference (evaluation mode) on a batch, using only the stack: no heap, for
+            /// firmware with parameters in a `static`. Needs [`Self::infer_bytes`]`(B)` bytes
+            /// of stack beyond its arguments.
+            pub fn infer<const B: usize>(
+                params: &[#t; #p],
+                state: &[#t; #s],
+                x: &[[#t; #input_n]; B],
+                out: &mut [[#t; #output_n]; B],
+            ) {
+                let _ = (params, state);
+                #(#stack_locals)*
+                #forward_stack
+            }
+
+            /// Inference (evaluation mode) on a batch; the result is returned by value (on the
+            /// stack), so prefer [`Self::forward_with`] for large batches.
+            pub fn forward<const B: usize>(&self, x: &[[#t; #input_n]; B]) -> [[#t; #output_n]; B] {
+                let mut out = [[#zero; #output_n]; B];
+                Self::infer(&self.params, &self.state, x, &mut out);
+                out
+            }
+
+            /// Inference (evaluation mode) on one sample.
+            pub fn predict(&self, x: &[#t; #input_n]) -> [#t; #output_n] {
+                let [out] = self.forward(::core::array::from_ref(x));
+                out
+            }
+
+            /// Inference (evaluation mode) on a batch into the tape's buffers (heap): node
+            /// outputs are left in `tape.values`.
+            pub fn forward_with<'t, const B: usize>(
+                &self,
+                tape: &'t mut #tape<B>,
+                x: &[[#t; #input_n]; B],
+            ) -> &'t [[#t; #output_n]; B] {
+                let params = &*self.params;
+                let state = &*self.state;
+                let _ = state;
+                #forward_tape_eval
+                &*tape.values.#output_field
+            }
+
+            /// Forward pass in training mode (batch statistics for normalization layers, whose
+            /// running statistics it updates), keeping in `tape` what `backward` needs.
+            pub fn forward_train<'t, const B: usize>(
+                &mut self,
+                tape: &'t mut #tape<B>,
+                x: &[[#t; #input_n]; B],
+            ) -> &'t [[#t; #output_n]; B] {
+                let params = &*self.params;
+                let state = &mut *self.state;
+                let _ = &state;
+                #forward_tape_train
+                &*tape.values.#output_field
+            }
+
+            /// Backward pass after [`Self::forward_train`] on the same `x`: returns the mean
+            /// loss against `targets` and fills `tape.param_grads` with its gradient.
+            ///
+            /// # Errors
+            /// A target out of range (e.g. a class label `>=` the number of classes), or a loss
+            /// that is NaN or infinite; `tape.param_grads` is then unspecified.
+            pub fn backward<const B: usize>(
+                &self,
+                tape: &mut #tape<B>,
+                x: &[[#t; #input_n]; B],
+                targets: &#targets_ty<B>,
+            ) -> ::core::result::Result<#t, #rt::Error> {
+                let params = &*self.params;
+                let _ = (params, x);
+                let loss = #loss_with_grad?;
+                #backward_steps
+                ::core::result::Result::Ok(loss)
+            }
+
+            /// One training step on a batch: forward (training mode), loss, backward and an
+            /// optimizer update. Returns the mean loss before the update.
+            ///
+            /// # Errors
+            /// As [`Self::backward`]; on error the parameters are left unchanged.
+            pub fn train_step<const B: usize, O: #rt::optim::Optimizer<#t, #p>>(
+                &mut self,
+                tape: &mut #tape<B>,
+                x: &[[#t; #input_n]; B],
+                targets: &#targets_ty<B>,
+                optimizer: &mut O,
+            ) -> ::core::result::Result<#t, #rt::Error> {
+                self.forward_train(tape, x);
+                let loss = self.backward(tape, x, targets)?;
+                optimizer.step(&mut self.params, &tape.param_grads);
+                ::core::result::Result::Ok(loss)
+            }
+
+            /// Mean loss on a batch in evaluation mode (running statistics; nothing updated).
+            ///
+            /// # Errors
+            /// A target out of range, or a loss that is NaN or infinite.
+            pub fn loss<const B: usize>(
+                &self,
+                tape: &mut #tape<B>,
+                x: &[[#t; #input_n]; B],
+                targets: &#targets_ty<B>,
+            ) -> ::core::result::Result<#t, #rt::Error> {
+                self.forward_with(tape, x);
+                #loss_only
+            }
+        }
+    }
+}
+
+fn element_bytes(plan: &Plan) -> usize {
+    match plan.graph.element {
+        crate::graph::Element::F32 => 4,
+        crate::graph::Element::F64 => 8,
+    }
+}
+
+/// A Markdown table of the nodes, for the generated struct's docs.
+fn summary_doc(plan: &Plan) -> String {
+    let mut doc =
+        String::from("| node | operation | output per sample | parameters |\n|---|---|---|---|\n");
+    for (i, node) in plan.graph.nodes.iter().enumerate() {
+        let op = match &node.op {
+            Op::Input => "input".to_string(),
+            Op::Loss(kind) => format!("loss: {kind:?}"),
+            other => format!("{other:?}")
+                .split(['(', ' ', '{'])
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        };
+        let shape = match node.op {
+            Op::Loss(_) => "scalar".to_string(),
+            _ => node.shape.to_string(),
+        };
+        doc.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            node.name,
+            op,
+            shape,
+            plan.params[i].len()
+        ));
+    }
+    doc
+}

@@ -1,0 +1,252 @@
+//! What code generation derives from a checked graph before emitting anything: the parameter
+//! and state layout, which buffers alias, which nodes need gradients, and in which order
+//! gradient contributions overwrite or accumulate.
+
+use std::collections::HashSet;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::graph::ops::{Conv2d, Linear};
+use crate::graph::{Element, Graph, Op};
+
+/// One tensor of a flat buffer.
+pub struct Tensor {
+    /// State-dict suffix, e.g. `weight`.
+    pub suffix: &'static str,
+    pub offset: usize,
+    pub shape: Vec<usize>,
+}
+
+impl Tensor {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// The block of a node in the parameter buffer (or the state buffer).
+#[derive(Default)]
+pub struct Block {
+    pub offset: usize,
+    pub tensors: Vec<Tensor>,
+}
+
+impl Block {
+    pub fn len(&self) -> usize {
+        self.tensors.iter().map(Tensor::len).sum()
+    }
+
+    pub fn tensor(&self, suffix: &str) -> Option<&Tensor> {
+        self.tensors.iter().find(|t| t.suffix == suffix)
+    }
+
+    fn push(&mut self, suffix: &'static str, shape: Vec<usize>) {
+        let offset = self.offset + self.len();
+        self.tensors.push(Tensor {
+            suffix,
+            offset,
+            shape,
+        });
+    }
+}
+
+pub struct Plan<'g> {
+    pub graph: &'g Graph,
+    /// The element type as a token (`f32` / `f64`).
+    pub t: TokenStream,
+    /// For every node, the node whose buffer holds its values (flatten aliases its input).
+    pub storage: Vec<usize>,
+    /// For every node, whether the loss's gradient w.r.t. it is needed (a parameter is upstream).
+    pub needs_grad: Vec<bool>,
+    pub params: Vec<Block>,
+    pub state: Vec<Block>,
+    pub param_count: usize,
+    pub state_count: usize,
+    /// `(consumer, argument position)` pairs whose gradient contribution is the first one written
+    /// into the input's gradient buffer during backward (overwrite); all others accumulate.
+    pub first_contribution: HashSet<(usize, usize)>,
+}
+
+impl<'g> Plan<'g> {
+    pub fn new(graph: &'g Graph) -> Self {
+        let t = match graph.element {
+            Element::F32 => quote!(f32),
+            Element::F64 => quote!(f64),
+        };
+        let n = graph.nodes.len();
+
+        let mut storage = Vec::with_capacity(n);
+        for (i, node) in graph.nodes.iter().enumerate() {
+            storage.push(match node.op {
+                Op::Flatten => storage[node.inputs[0]],
+                _ => i,
+            });
+        }
+
+        let mut params = Vec::with_capacity(n);
+        let mut state = Vec::with_capacity(n);
+        let (mut param_count, mut state_count) = (0, 0);
+        for node in &graph.nodes {
+            let input_shape = node.inputs.first().map(|&j| &graph.nodes[j].shape);
+            let mut p = Block {
+                offset: param_count,
+                ..Block::default()
+            };
+            let mut s = Block {
+                offset: state_count,
+                ..Block::default()
+            };
+            match &node.op {
+                Op::Linear(Linear {
+                    out,
+                    bias,
+                    weight_norm,
+                    ..
+                }) => {
+                    let inp = input_shape.map(|s| s.numel()).unwrap_or(0);
+                    weight_blocks(&mut p, *weight_norm, vec![*out, inp]);
+                    if *bias {
+                        p.push("bias", vec![*out]);
+                    }
+                }
+                Op::Conv2d(Conv2d {
+                    out_channels,
+                    kernel,
+                    groups,
+                    bias,
+                    weight_norm,
+                    ..
+                }) => {
+                    let c_in = input_shape.map(|s| s.0[0]).unwrap_or(0);
+                    weight_blocks(
+                        &mut p,
+                        *weight_norm,
+                        vec![*out_channels, c_in / groups, kernel.0, kernel.1],
+                    );
+                    if *bias {
+                        p.push("bias", vec![*out_channels]);
+                    }
+                }
+                Op::BatchNorm(bn) => {
+                    let (c, _) = node.shape.channels_spatial();
+                    if bn.affine {
+                        p.push("weight", vec![c]);
+                        p.push("bias", vec![c]);
+                    }
+                    s.push("running_mean", vec![c]);
+                    s.push("running_var", vec![c]);
+                }
+                Op::BatchRenorm(_) => {
+                    let (c, _) = node.shape.channels_spatial();
+                    p.push("weight", vec![c]);
+                    p.push("bias", vec![c]);
+                    s.push("running_mean", vec![c]);
+                    s.push("running_var", vec![c]);
+                }
+                Op::LayerNorm(norm) if norm.affine => {
+                    p.push("weight", node.shape.0.clone());
+                    p.push("bias", node.shape.0.clone());
+                }
+                Op::InstanceNorm(norm) | Op::GroupNorm { norm, .. } if norm.affine => {
+                    let (c, _) = node.shape.channels_spatial();
+                    p.push("weight", vec![c]);
+                    p.push("bias", vec![c]);
+                }
+                _ => {}
+            }
+            param_count += p.len();
+            state_count += s.len();
+            params.push(p);
+            state.push(s);
+        }
+
+        let mut needs_grad = vec![false; n];
+        for (i, node) in graph.nodes.iter().enumerate() {
+            needs_grad[i] = !matches!(node.op, Op::Input)
+                && (params[i].len() > 0 || node.inputs.iter().any(|&j| needs_grad[j]));
+        }
+
+        // Backward visits nodes from the loss down; inside a node, arguments in order. The first
+        // contribution to each gradient buffer overwrites it, which saves zeroing.
+        let mut seen = HashSet::new();
+        let mut first_contribution = HashSet::new();
+        for consumer in (0..n).rev() {
+            if !needs_grad[consumer] && !matches!(graph.nodes[consumer].op, Op::Loss(_)) {
+                continue;
+            }
+            if matches!(graph.nodes[consumer].op, Op::Flatten) {
+                continue; // aliases: its gradient is its input's buffer
+            }
+            for (position, &input) in graph.nodes[consumer].inputs.iter().enumerate() {
+                let root = storage[input];
+                if needs_grad[input] && seen.insert(root) {
+                    first_contribution.insert((consumer, position));
+                }
+            }
+        }
+
+        Plan {
+            graph,
+            t,
+            storage,
+            needs_grad,
+            params,
+            state,
+            param_count,
+            state_count,
+            first_contribution,
+        }
+    }
+
+    pub fn loss_index(&self) -> usize {
+        self.graph.loss_index()
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.graph.nodes.len()
+    }
+
+    /// The field holding node `i`'s values (or gradient) in the generated activation struct.
+    pub fn field(&self, i: usize) -> Ident {
+        let node = &self.graph.nodes[self.storage[i]];
+        format_ident!("{}", node.name, span = Span::call_site())
+    }
+
+    /// Per-sample element count of node `i`.
+    pub fn numel(&self, i: usize) -> usize {
+        self.graph.nodes[i].shape.numel()
+    }
+
+    /// Nodes that own an activation buffer: every node but the input, the loss and aliases.
+    pub fn buffered(&self) -> impl Iterator<Item = usize> + '_ {
+        (1..self.node_count()).filter(move |&i| {
+            self.storage[i] == i && !matches!(self.graph.nodes[i].op, Op::Loss(_))
+        })
+    }
+
+    /// `Store::Overwrite` or `Store::Accumulate` for the contribution of `consumer`'s argument
+    /// `position` to its input's gradient.
+    pub fn store(&self, consumer: usize, position: usize) -> TokenStream {
+        if self.first_contribution.contains(&(consumer, position)) {
+            quote!(::monograd::runtime::Store::Overwrite)
+        } else {
+            quote!(::monograd::runtime::Store::Accumulate)
+        }
+    }
+
+    /// Upper-case identifier prefix for node `i`'s associated consts.
+    pub fn const_prefix(&self, i: usize) -> String {
+        self.graph.nodes[i].name.to_string().to_uppercase()
+    }
+}
+
+fn weight_blocks(block: &mut Block, weight_norm: bool, shape: Vec<usize>) {
+    if weight_norm {
+        let mut g_shape = vec![1; shape.len()];
+        g_shape[0] = shape[0];
+        block.push("weight_g", g_shape);
+        block.push("weight_v", shape);
+    } else {
+        block.push("weight", shape);
+    }
+}

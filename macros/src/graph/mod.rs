@@ -1,0 +1,523 @@
+//! The network as a checked graph: nodes in evaluation order, each with its operation, its
+//! inputs and its static per-sample shape. `build` runs every compile-time check and reports all
+//! problems at once, each on the tokens that caused it.
+
+mod errors;
+pub mod ops;
+pub mod shape;
+
+use std::collections::HashMap;
+
+use syn::{Attribute, Ident};
+
+pub use errors::Errors;
+pub use ops::Op;
+pub use shape::Shape;
+
+use crate::parse::{Argument, InputDecl, NetworkDef, NodeDecl, Statement, ValueKind};
+
+/// The element type of every tensor of the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Element {
+    F32,
+    F64,
+}
+
+/// A checked network.
+pub struct Graph {
+    pub attrs: Vec<Attribute>,
+    pub vis: syn::Visibility,
+    pub name: Ident,
+    pub element: Element,
+    /// Nodes in evaluation order; every input of a node comes before it. `nodes[0]` is the input,
+    /// the last node is the loss.
+    pub nodes: Vec<Node>,
+}
+
+pub struct Node {
+    pub name: Ident,
+    pub op: Op,
+    /// Indices into `Graph::nodes`, in argument order (may repeat, as in `add(a, a)`).
+    pub inputs: Vec<usize>,
+    pub shape: Shape,
+}
+
+impl Graph {
+    pub fn input(&self) -> &Node {
+        &self.nodes[0]
+    }
+
+    pub fn loss_index(&self) -> usize {
+        self.nodes.len() - 1
+    }
+
+    /// The node whose values the loss takes: the network's output.
+    pub fn output_index(&self) -> usize {
+        self.nodes[self.loss_index()].inputs[0]
+    }
+
+    /// `(consumer, argument position)` of every use of node `index`, in evaluation order.
+    pub fn uses(&self, index: usize) -> Vec<(usize, usize)> {
+        let mut uses = Vec::new();
+        for (consumer, node) in self.nodes.iter().enumerate() {
+            for (position, &input) in node.inputs.iter().enumerate() {
+                if input == index {
+                    uses.push((consumer, position));
+                }
+            }
+        }
+        uses
+    }
+}
+
+/// One definition (the input or a node) with what is known about it before checking.
+struct Definition<'a> {
+    name: &'a Ident,
+    kind: DefinitionKind<'a>,
+}
+
+enum DefinitionKind<'a> {
+    Input(&'a InputDecl),
+    Node(&'a NodeDecl),
+}
+
+/// Checks `def` and builds its graph, or returns every error found.
+pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
+    let mut errors = Errors::default();
+    let element = element_type(def, &mut errors);
+
+    let definitions: Vec<Definition> = def
+        .statements
+        .iter()
+        .filter_map(|s| match s {
+            Statement::Input(input) => Some(Definition {
+                name: &input.name,
+                kind: DefinitionKind::Input(input),
+            }),
+            Statement::Node(node) => Some(Definition {
+                name: &node.name,
+                kind: DefinitionKind::Node(node),
+            }),
+            Statement::Element(_) => None,
+        })
+        .collect();
+
+    // Names: unique, first definition wins.
+    let mut position: HashMap<String, usize> = HashMap::new();
+    for (i, d) in definitions.iter().enumerate() {
+        let name = d.name.to_string();
+        if position.contains_key(&name) {
+            errors.at(
+                d.name.span(),
+                format!("`{name}` is defined twice; every node needs its own name"),
+            );
+        } else {
+            position.insert(name, i);
+        }
+    }
+
+    // Exactly one input, and it comes first.
+    let inputs: Vec<usize> = definitions
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| matches!(d.kind, DefinitionKind::Input(_)))
+        .map(|(i, _)| i)
+        .collect();
+    match inputs.as_slice() {
+        [] => errors.at(
+            def.name.span(),
+            format!(
+                "`{}` has no input; declare one first, e.g. `input x: [64];` or `input image: [1, 28, 28];`",
+                def.name
+            ),
+        ),
+        [first, rest @ ..] => {
+            if *first != 0 {
+                errors.at(
+                    definitions[*first].name.span(),
+                    "the input must be declared before every node",
+                );
+            }
+            for &extra in rest {
+                errors.at(
+                    definitions[extra].name.span(),
+                    "a network has exactly one input; combine the data into one tensor",
+                );
+            }
+        }
+    }
+
+    // Operations and raw input names.
+    let resolved: Vec<Option<(Op, Vec<Ident>)>> = definitions
+        .iter()
+        .map(|d| match d.kind {
+            DefinitionKind::Input(_) => Some((Op::Input, Vec::new())),
+            DefinitionKind::Node(node) => ops::resolve(node, &mut errors),
+        })
+        .collect();
+
+    // Input references: defined, and defined above.
+    let mut input_indices: Vec<Option<Vec<usize>>> = Vec::with_capacity(definitions.len());
+    for (i, r) in resolved.iter().enumerate() {
+        let Some((_, names)) = r else {
+            input_indices.push(None);
+            continue;
+        };
+        let mut indices = Vec::new();
+        for name in names {
+            match position.get(&name.to_string()) {
+                Some(&j) if j < i => indices.push(j),
+                Some(&j) => {
+                    errors.at(
+                        name.span(),
+                        use_before_definition(name, i, j, &definitions, &resolved),
+                    );
+                }
+                None => {
+                    let known = definitions[..i]
+                        .iter()
+                        .map(|d| d.name.to_string())
+                        .collect::<Vec<_>>();
+                    let hint =
+                        match ops::suggest(&name.to_string(), known.iter().map(String::as_str)) {
+                            Some(s) => format!("; did you mean `{s}`?"),
+                            None if known.is_empty() => String::new(),
+                            None => format!("; nodes defined above: {}", known.join(", ")),
+                        };
+                    errors.at(name.span(), format!("unknown node `{name}`{hint}"));
+                }
+            }
+        }
+        input_indices.push((indices.len() == names.len()).then_some(indices));
+    }
+
+    // Shapes, in order; a node whose inputs failed gets no shape and no further errors.
+    let mut shapes: Vec<Option<Shape>> = Vec::with_capacity(definitions.len());
+    for (i, d) in definitions.iter().enumerate() {
+        let shape = match (&d.kind, &resolved[i], &input_indices[i]) {
+            (DefinitionKind::Input(input), _, _) => input_shape(input, &mut errors),
+            (DefinitionKind::Node(node), Some((op, _)), Some(indices)) => {
+                let known: Option<Vec<(String, Shape)>> = indices
+                    .iter()
+                    .map(|&j| {
+                        shapes[j]
+                            .clone()
+                            .map(|s| (definitions[j].name.to_string(), s))
+                    })
+                    .collect();
+                known.and_then(|inputs| {
+                    let text = render_call(node);
+                    let call = shape::Call {
+                        text: &text,
+                        span: node.call_span(),
+                        inputs: &inputs,
+                    };
+                    shape::infer(op, &call, &mut errors)
+                })
+            }
+            _ => None,
+        };
+        shapes.push(shape);
+    }
+
+    check_loss(def, &definitions, &resolved, &input_indices, &mut errors);
+    // Whether a node is used is only meaningful once names and references are right; reporting
+    // it earlier would blame nodes for someone else's mistake.
+    if errors.is_empty() {
+        check_unused(&definitions, &resolved, &input_indices, &mut errors);
+    }
+
+    errors.finish()?;
+    let nodes: Vec<Node> = definitions
+        .iter()
+        .zip(resolved)
+        .zip(input_indices)
+        .zip(shapes)
+        .map(|(((d, r), inputs), shape)| {
+            let (op, _) = r.expect("checked: no errors");
+            Node {
+                name: d.name.clone(),
+                op,
+                inputs: inputs.expect("checked: no errors"),
+                shape: shape.expect("checked: no errors"),
+            }
+        })
+        .collect();
+    check_has_layers(&nodes)?;
+    Ok(Graph {
+        attrs: def.attrs.clone(),
+        vis: def.vis.clone(),
+        name: def.name.clone(),
+        element: element.unwrap_or(Element::F32),
+        nodes,
+    })
+}
+
+/// A loss taken directly on the input (perhaps flattened) has nothing to learn or compute.
+fn check_has_layers(nodes: &[Node]) -> syn::Result<()> {
+    let loss = nodes.len() - 1;
+    let mut output = nodes[loss].inputs[0];
+    while let Op::Flatten = nodes[output].op {
+        output = nodes[output].inputs[0];
+    }
+    if output == 0 {
+        return Err(syn::Error::new(
+            nodes[loss].name.span(),
+            "the loss is computed directly on the input; add at least one layer, e.g. `linear`",
+        ));
+    }
+    Ok(())
+}
+
+fn element_type(def: &NetworkDef, errors: &mut Errors) -> Option<Element> {
+    let mut element = None;
+    for statement in &def.statements {
+        let Statement::Element(decl) = statement else {
+            continue;
+        };
+        if decl.key != "Element" {
+            errors.at(
+                decl.key.span(),
+                format!(
+                    "unknown associated type `{}`; the only one is `type Element = f32;` (or f64)",
+                    decl.key
+                ),
+            );
+            continue;
+        }
+        let parsed = match &decl.ty {
+            syn::Type::Path(p) if p.path.is_ident("f32") => Some(Element::F32),
+            syn::Type::Path(p) if p.path.is_ident("f64") => Some(Element::F64),
+            _ => None,
+        };
+        match (parsed, element) {
+            (None, _) => errors.spanned(&decl.ty, "the element type must be `f32` or `f64`"),
+            (Some(_), Some(_)) => errors.spanned(&decl.ty, "the element type is declared twice"),
+            (Some(e), None) => element = Some(e),
+        }
+    }
+    element
+}
+
+fn input_shape(input: &InputDecl, errors: &mut Errors) -> Option<Shape> {
+    let mut dims = Vec::new();
+    let mut ok = true;
+    for lit in &input.dims {
+        match lit.base10_parse::<usize>() {
+            Ok(0) => {
+                errors.spanned(
+                    lit,
+                    format!(
+                        "input `{}` has a zero-sized dimension; every dimension must be at least 1",
+                        input.name
+                    ),
+                );
+                ok = false;
+            }
+            Ok(n) => dims.push(n),
+            Err(_) => {
+                errors.spanned(lit, "a dimension must be a positive integer");
+                ok = false;
+            }
+        }
+    }
+    if ok && dims.len() != 1 && dims.len() != 3 {
+        errors.at(
+            input.bracket.span.join(),
+            format!(
+                "input `{}` has {} dimensions; an input is a vector `[n]` or an image `[channels, height, width]`",
+                input.name,
+                dims.len()
+            ),
+        );
+        ok = false;
+    }
+    ok.then_some(Shape(dims))
+}
+
+fn use_before_definition(
+    name: &Ident,
+    user: usize,
+    defined_at: usize,
+    definitions: &[Definition],
+    resolved: &[Option<(Op, Vec<Ident>)>],
+) -> String {
+    let user_name = definitions[user].name;
+    if defined_at == user {
+        return format!("`{user_name}` takes itself as input; a network has no cycles");
+    }
+    // Does the later definition depend, through names, on the user? Then this is a cycle.
+    let index: HashMap<String, usize> = definitions
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.to_string(), i))
+        .collect();
+    let mut path = vec![defined_at];
+    if let Some(cycle) = find_path(defined_at, user, &index, resolved, &mut path) {
+        // cycle = [name, ..., user]: `user` uses `name`, which uses ..., which uses `user`.
+        let chain: Vec<String> = cycle
+            .iter()
+            .map(|&i| format!("`{}`", definitions[i].name))
+            .collect();
+        return format!(
+            "cycle: `{user_name}` uses {}; a network is a DAG evaluated top to bottom",
+            chain.join(", which uses ")
+        );
+    }
+    format!(
+        "`{name}` is used before it is defined; nodes are evaluated top to bottom, so move \
+         `{user_name} = ...` below `{name} = ...`"
+    )
+}
+
+/// Depth-first search for a chain of name references from `from` to `to`.
+fn find_path(
+    from: usize,
+    to: usize,
+    index: &HashMap<String, usize>,
+    resolved: &[Option<(Op, Vec<Ident>)>],
+    path: &mut Vec<usize>,
+) -> Option<Vec<usize>> {
+    if from == to {
+        return Some(path.clone());
+    }
+    if path.len() > resolved.len() {
+        return None;
+    }
+    let Some((_, names)) = &resolved[from] else {
+        return None;
+    };
+    for name in names {
+        if let Some(&next) = index.get(&name.to_string()) {
+            if path.contains(&next) && next != to {
+                continue;
+            }
+            path.push(next);
+            if let Some(found) = find_path(next, to, index, resolved, path) {
+                return Some(found);
+            }
+            path.pop();
+        }
+    }
+    None
+}
+
+fn check_loss(
+    def: &NetworkDef,
+    definitions: &[Definition],
+    resolved: &[Option<(Op, Vec<Ident>)>],
+    input_indices: &[Option<Vec<usize>>],
+    errors: &mut Errors,
+) {
+    let losses: Vec<usize> = resolved
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r, Some((Op::Loss(_), _))))
+        .map(|(i, _)| i)
+        .collect();
+    if losses.is_empty() && resolved.iter().all(Option::is_some) {
+        errors.at(
+            def.name.span(),
+            format!(
+                "`{}` has no loss; end it with one, e.g. `loss = softmax_cross_entropy(logits);`, \
+                 `loss = logistic_loss(logit);` or `loss = mse(prediction);`",
+                def.name
+            ),
+        );
+    }
+    for &extra in losses.iter().skip(1) {
+        errors.at(
+            definitions[extra].name.span(),
+            "a network has exactly one loss; add the terms with a single loss node",
+        );
+    }
+    if let Some(&loss) = losses.first() {
+        if loss != definitions.len() - 1 && losses.len() == 1 {
+            errors.at(
+                definitions[loss].name.span(),
+                "the loss must be the last node of the network",
+            );
+        }
+    }
+    // Nothing may consume a loss.
+    for (i, inputs) in input_indices.iter().enumerate() {
+        for &j in inputs.iter().flatten() {
+            if losses.contains(&j) {
+                if let DefinitionKind::Node(node) = definitions[i].kind {
+                    for arg in &node.args {
+                        if let Argument::Positional(v) = arg {
+                            if let ValueKind::Ident(id) = &v.kind {
+                                if id == definitions[j].name {
+                                    errors.at(
+                                        id.span(),
+                                        format!("`{id}` is the loss; no node can take it as input"),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_unused(
+    definitions: &[Definition],
+    resolved: &[Option<(Op, Vec<Ident>)>],
+    input_indices: &[Option<Vec<usize>>],
+    errors: &mut Errors,
+) {
+    // Only meaningful when every reference resolved and there is a single loss at the end.
+    if input_indices.iter().any(Option::is_none) {
+        return;
+    }
+    let Some(last) = definitions.len().checked_sub(1) else {
+        return;
+    };
+    if !matches!(resolved[last], Some((Op::Loss(_), _))) {
+        return;
+    }
+    let mut used = vec![false; definitions.len()];
+    used[last] = true;
+    for i in (0..definitions.len()).rev() {
+        if used[i] {
+            for &j in input_indices[i].iter().flatten() {
+                used[j] = true;
+            }
+        }
+    }
+    for (i, d) in definitions.iter().enumerate() {
+        if !used[i] && !matches!(resolved[i], Some((Op::Loss(_), _))) {
+            errors.at(
+                d.name.span(),
+                format!(
+                    "`{}` is never used: it does not lead to the loss; remove it or use it as an input",
+                    d.name
+                ),
+            );
+        }
+    }
+}
+
+/// The call as the user wrote it, e.g. `conv2d(x, 8, kernel = 3)`, for messages.
+fn render_call(node: &NodeDecl) -> String {
+    let args: Vec<String> = node
+        .args
+        .iter()
+        .map(|a| match a {
+            Argument::Positional(v) => render_tokens(&v.tokens),
+            Argument::Named { key, value } => format!("{key} = {}", render_tokens(&value.tokens)),
+        })
+        .collect();
+    format!("{}({})", node.op, args.join(", "))
+}
+
+fn render_tokens(tokens: &proc_macro2::TokenStream) -> String {
+    tokens
+        .to_string()
+        .replace(" ,", ",")
+        .replace("( ", "(")
+        .replace(" )", ")")
+        .replace("- ", "-")
+}

@@ -1,0 +1,745 @@
+//! The operations of the DSL: their arguments, options and defaults, in one table-like place.
+//!
+//! `resolve` turns one `name = op(args...)` into a typed [`Op`] plus the names of its input
+//! nodes. Unknown operations and options, missing or surplus arguments and wrong option values
+//! are reported here, each on its own token.
+
+use syn::Ident;
+
+use super::errors::Errors;
+use crate::parse::{Argument, NodeDecl, Value, ValueKind};
+
+/// A resolved operation with its configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    Input,
+    Linear(Linear),
+    Activation(Activation),
+    Softmax,
+    Add,
+    Concat,
+    Flatten,
+    Conv2d(Conv2d),
+    MaxPool2d(Pool2d),
+    AvgPool2d(Pool2d),
+    GlobalAvgPool,
+    BatchNorm(BatchNorm),
+    BatchRenorm(BatchRenorm),
+    LayerNorm(Norm),
+    InstanceNorm(Norm),
+    GroupNorm { groups: usize, norm: Norm },
+    Loss(Loss),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    TorchDefault,
+    Zeros,
+    XavierUniform,
+    XavierNormal,
+    HeUniform,
+    HeNormal,
+}
+
+const INIT_CHOICES: &[(&str, Init)] = &[
+    ("torch_default", Init::TorchDefault),
+    ("zeros", Init::Zeros),
+    ("xavier_uniform", Init::XavierUniform),
+    ("xavier_normal", Init::XavierNormal),
+    ("glorot_uniform", Init::XavierUniform),
+    ("glorot_normal", Init::XavierNormal),
+    ("he_uniform", Init::HeUniform),
+    ("he_normal", Init::HeNormal),
+    ("kaiming_uniform", Init::HeUniform),
+    ("kaiming_normal", Init::HeNormal),
+];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Linear {
+    pub out: usize,
+    pub bias: bool,
+    pub init: Init,
+    pub bias_init: Init,
+    pub weight_norm: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conv2d {
+    pub out_channels: usize,
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub padding: (usize, usize),
+    pub dilation: (usize, usize),
+    pub groups: usize,
+    pub bias: bool,
+    pub init: Init,
+    pub bias_init: Init,
+    pub weight_norm: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pool2d {
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub padding: (usize, usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    Relu,
+    LeakyRelu(f64),
+    Tanh,
+    Sigmoid,
+    Gelu,
+    GeluTanh,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNorm {
+    pub eps: f64,
+    pub momentum: f64,
+    pub affine: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchRenorm {
+    pub eps: f64,
+    pub momentum: f64,
+    pub r_max: f64,
+    pub d_max: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Norm {
+    pub eps: f64,
+    pub affine: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Loss {
+    SoftmaxCrossEntropy,
+    /// Binary logistic loss on logits; `signed` = labels in {-1, +1} instead of {0, 1}.
+    Logistic {
+        signed: bool,
+    },
+    Mse,
+}
+
+/// Every operation name, with a usage line for messages and docs.
+pub const OPERATIONS: &[(&str, &str)] = &[
+    ("linear", "linear(x, out_features, init = .., bias = true, bias_init = .., weight_norm = false)"),
+    ("relu", "relu(x)"),
+    ("leaky_relu", "leaky_relu(x, negative_slope = 0.01)"),
+    ("tanh", "tanh(x)"),
+    ("sigmoid", "sigmoid(x)"),
+    ("gelu", "gelu(x, approximate = none | tanh)"),
+    ("softmax", "softmax(x)"),
+    ("add", "add(a, b)"),
+    ("concat", "concat(a, b)"),
+    ("flatten", "flatten(x)"),
+    ("conv2d", "conv2d(x, out_channels, kernel = 3, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = .., weight_norm = false)"),
+    ("max_pool2d", "max_pool2d(x, kernel, stride = kernel, padding = 0)"),
+    ("avg_pool2d", "avg_pool2d(x, kernel, stride = kernel, padding = 0)"),
+    ("global_avg_pool", "global_avg_pool(x)"),
+    ("batch_norm", "batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true)"),
+    ("batch_renorm", "batch_renorm(x, r_max = 3.0, d_max = 5.0, eps = 1e-5, momentum = 0.1)"),
+    ("layer_norm", "layer_norm(x, eps = 1e-5, affine = true)"),
+    ("instance_norm", "instance_norm(x, eps = 1e-5, affine = false)"),
+    ("group_norm", "group_norm(x, groups, eps = 1e-5, affine = true)"),
+    ("softmax_cross_entropy", "softmax_cross_entropy(logits)"),
+    ("logistic_loss", "logistic_loss(logits, labels = zero_one | signed)"),
+    ("mse", "mse(prediction)"),
+];
+
+/// Returns the usage line of `op`.
+pub fn usage(op: &str) -> &'static str {
+    OPERATIONS
+        .iter()
+        .find(|(name, _)| *name == op)
+        .map(|(_, usage)| *usage)
+        .unwrap_or("")
+}
+
+/// The closest of `candidates` to `name`, if it is close enough to be a likely typo.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Resolves `decl` into an operation and its input names; `None` if it has errors (reported).
+pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)> {
+    let op_name = decl.op.to_string();
+    let mut args = ArgReader::new(decl, errors);
+    let mut inputs = Vec::new();
+    let op = match op_name.as_str() {
+        "linear" => {
+            inputs.extend(args.node("its input"));
+            let out = args.size("the number of output features", "linear(x, 128)");
+            let init = args.choice("init", INIT_CHOICES, Init::TorchDefault);
+            let bias = args.boolean("bias", true);
+            let bias_init = args.choice("bias_init", INIT_CHOICES, Init::TorchDefault);
+            let weight_norm = args.boolean("weight_norm", false);
+            out.map(|out| {
+                Op::Linear(Linear {
+                    out,
+                    bias,
+                    init,
+                    bias_init,
+                    weight_norm,
+                })
+            })
+        }
+        "relu" | "tanh" | "sigmoid" | "softmax" | "flatten" | "global_avg_pool" => {
+            inputs.extend(args.node("its input"));
+            Some(match op_name.as_str() {
+                "relu" => Op::Activation(Activation::Relu),
+                "tanh" => Op::Activation(Activation::Tanh),
+                "sigmoid" => Op::Activation(Activation::Sigmoid),
+                "softmax" => Op::Softmax,
+                "flatten" => Op::Flatten,
+                _ => Op::GlobalAvgPool,
+            })
+        }
+        "leaky_relu" => {
+            inputs.extend(args.node("its input"));
+            let slope = args.float("negative_slope", 0.01);
+            Some(Op::Activation(Activation::LeakyRelu(slope)))
+        }
+        "gelu" => {
+            inputs.extend(args.node("its input"));
+            let tanh = args.choice("approximate", &[("none", false), ("tanh", true)], false);
+            Some(Op::Activation(if tanh {
+                Activation::GeluTanh
+            } else {
+                Activation::Gelu
+            }))
+        }
+        "add" | "concat" => {
+            inputs.extend(args.node("its first input"));
+            inputs.extend(args.node("its second input"));
+            Some(if op_name == "add" {
+                Op::Add
+            } else {
+                Op::Concat
+            })
+        }
+        "conv2d" => {
+            inputs.extend(args.node("its input"));
+            let out_channels =
+                args.size("the number of output channels", "conv2d(x, 16, kernel = 3)");
+            let kernel = args.required_pair("kernel");
+            let stride = args.pair("stride", (1, 1));
+            let padding = args.pair_allow_zero("padding", (0, 0));
+            let dilation = args.pair("dilation", (1, 1));
+            let groups = args.opt_size("groups", 1);
+            let bias = args.boolean("bias", true);
+            let init = args.choice("init", INIT_CHOICES, Init::TorchDefault);
+            let bias_init = args.choice("bias_init", INIT_CHOICES, Init::TorchDefault);
+            let weight_norm = args.boolean("weight_norm", false);
+            match (out_channels, kernel) {
+                (Some(out_channels), Some(kernel)) => Some(Op::Conv2d(Conv2d {
+                    out_channels,
+                    kernel,
+                    stride,
+                    padding,
+                    dilation,
+                    groups,
+                    bias,
+                    init,
+                    bias_init,
+                    weight_norm,
+                })),
+                _ => None,
+            }
+        }
+        "max_pool2d" | "avg_pool2d" => {
+            inputs.extend(args.node("its input"));
+            let kernel = args.size_or_pair("the kernel size", &format!("{op_name}(x, 2)"));
+            let stride = args.pair("stride", kernel.unwrap_or((1, 1)));
+            let padding = args.pair_allow_zero("padding", (0, 0));
+            kernel.map(|kernel| {
+                let pool = Pool2d {
+                    kernel,
+                    stride,
+                    padding,
+                };
+                if op_name == "max_pool2d" {
+                    Op::MaxPool2d(pool)
+                } else {
+                    Op::AvgPool2d(pool)
+                }
+            })
+        }
+        "batch_norm" => {
+            inputs.extend(args.node("its input"));
+            let eps = args.positive_float("eps", 1e-5);
+            let momentum = args.unit_float("momentum", 0.1);
+            let affine = args.boolean("affine", true);
+            Some(Op::BatchNorm(BatchNorm {
+                eps,
+                momentum,
+                affine,
+            }))
+        }
+        "batch_renorm" => {
+            inputs.extend(args.node("its input"));
+            let r_max = args.float("r_max", 3.0);
+            let d_max = args.float("d_max", 5.0);
+            let eps = args.positive_float("eps", 1e-5);
+            let momentum = args.unit_float("momentum", 0.1);
+            let mut ok = true;
+            if r_max < 1.0 {
+                args.error_on_option(
+                    "r_max",
+                    "r_max must be at least 1 (r is clipped to [1/r_max, r_max])",
+                );
+                ok = false;
+            }
+            if d_max < 0.0 {
+                args.error_on_option(
+                    "d_max",
+                    "d_max must be at least 0 (d is clipped to [-d_max, d_max])",
+                );
+                ok = false;
+            }
+            ok.then_some(Op::BatchRenorm(BatchRenorm {
+                eps,
+                momentum,
+                r_max,
+                d_max,
+            }))
+        }
+        "layer_norm" | "instance_norm" => {
+            inputs.extend(args.node("its input"));
+            let eps = args.positive_float("eps", 1e-5);
+            let affine = args.boolean("affine", op_name == "layer_norm");
+            let norm = Norm { eps, affine };
+            Some(if op_name == "layer_norm" {
+                Op::LayerNorm(norm)
+            } else {
+                Op::InstanceNorm(norm)
+            })
+        }
+        "group_norm" => {
+            inputs.extend(args.node("its input"));
+            let groups = args.size("the number of groups", "group_norm(x, 4)");
+            let eps = args.positive_float("eps", 1e-5);
+            let affine = args.boolean("affine", true);
+            groups.map(|groups| Op::GroupNorm {
+                groups,
+                norm: Norm { eps, affine },
+            })
+        }
+        "softmax_cross_entropy" | "mse" => {
+            inputs.extend(args.node("its input"));
+            Some(Op::Loss(if op_name == "mse" {
+                Loss::Mse
+            } else {
+                Loss::SoftmaxCrossEntropy
+            }))
+        }
+        "logistic_loss" => {
+            inputs.extend(args.node("its input"));
+            let signed = args.choice("labels", &[("zero_one", false), ("signed", true)], false);
+            Some(Op::Loss(Loss::Logistic { signed }))
+        }
+        _ => {
+            let names = OPERATIONS.iter().map(|(n, _)| *n);
+            let hint = match suggest(&op_name, names) {
+                Some(s) => format!("; did you mean `{s}`?"),
+                None => String::new(),
+            };
+            let known: Vec<&str> = OPERATIONS.iter().map(|(n, _)| *n).collect();
+            args.errors.at(
+                decl.op.span(),
+                format!(
+                    "unknown operation `{op_name}`{hint}\nknown operations: {}",
+                    known.join(", ")
+                ),
+            );
+            return None;
+        }
+    };
+    let ok = args.finish();
+    match op {
+        Some(op) if ok && inputs.len() == expected_inputs(&op) => Some((op, inputs)),
+        _ => None,
+    }
+}
+
+fn expected_inputs(op: &Op) -> usize {
+    match op {
+        Op::Input => 0,
+        Op::Add | Op::Concat => 2,
+        _ => 1,
+    }
+}
+
+/// Reads the arguments of one call, reporting every problem, and remembers which option names
+/// the operation accepts so that an unknown one can be reported with the list.
+struct ArgReader<'a> {
+    decl: &'a NodeDecl,
+    errors: &'a mut Errors,
+    positional: Vec<&'a Value>,
+    next_positional: usize,
+    named: Vec<(&'a Ident, &'a Value)>,
+    known_options: Vec<&'static str>,
+    ok: bool,
+}
+
+impl<'a> ArgReader<'a> {
+    fn new(decl: &'a NodeDecl, errors: &'a mut Errors) -> Self {
+        let mut positional = Vec::new();
+        let mut named: Vec<(&Ident, &Value)> = Vec::new();
+        let mut ok = true;
+        for arg in &decl.args {
+            match arg {
+                Argument::Positional(value) => {
+                    if !named.is_empty() {
+                        errors.spanned(
+                            value,
+                            "positional arguments must come before named options like `stride = 2`",
+                        );
+                        ok = false;
+                    }
+                    positional.push(value);
+                }
+                Argument::Named { key, value } => {
+                    if named.iter().any(|(k, _)| *k == key) {
+                        errors.at(key.span(), format!("option `{key}` is given twice"));
+                        ok = false;
+                    }
+                    named.push((key, value));
+                }
+            }
+        }
+        ArgReader {
+            decl,
+            errors,
+            positional,
+            next_positional: 0,
+            named,
+            known_options: Vec::new(),
+            ok,
+        }
+    }
+
+    fn op(&self) -> String {
+        self.decl.op.to_string()
+    }
+
+    fn missing(&mut self, what: &str) {
+        let usage = usage(&self.op());
+        self.errors.spanned(
+            self.decl.call_span(),
+            format!("`{}` needs {what}\nusage: {usage}", self.op()),
+        );
+        self.ok = false;
+    }
+
+    fn next_positional(&mut self) -> Option<&'a Value> {
+        let value = self.positional.get(self.next_positional).copied();
+        if value.is_some() {
+            self.next_positional += 1;
+        }
+        value
+    }
+
+    /// The next positional argument, which must name a node.
+    fn node(&mut self, what: &str) -> Option<Ident> {
+        match self.next_positional() {
+            Some(Value {
+                kind: ValueKind::Ident(ident),
+                ..
+            }) => Some(ident.clone()),
+            Some(other) => {
+                self.errors.spanned(
+                    other,
+                    format!("expected the name of a node as {what} of `{}`", self.op()),
+                );
+                self.ok = false;
+                None
+            }
+            None => {
+                self.missing(&format!("{what} (a node name)"));
+                None
+            }
+        }
+    }
+
+    /// The next positional argument, a positive integer.
+    fn size(&mut self, what: &str, example: &str) -> Option<usize> {
+        match self.next_positional() {
+            Some(value) => self.positive_int(value, what),
+            None => {
+                self.missing(&format!("{what}, e.g. `{example}`"));
+                None
+            }
+        }
+    }
+
+    /// The next positional argument: `k` or `(kh, kw)`.
+    fn size_or_pair(&mut self, what: &str, example: &str) -> Option<(usize, usize)> {
+        match self.next_positional() {
+            Some(value) => self.pair_value(value, what, false),
+            None => {
+                self.missing(&format!("{what}, e.g. `{example}`"));
+                None
+            }
+        }
+    }
+
+    fn positive_int(&mut self, value: &Value, what: &str) -> Option<usize> {
+        self.int_value(value, what, false)
+    }
+
+    fn int_value(&mut self, value: &Value, what: &str, allow_zero: bool) -> Option<usize> {
+        let parsed = match &value.kind {
+            ValueKind::Int(lit) => lit.base10_parse::<usize>().ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(0) if !allow_zero => {
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: {what} must be at least 1; a zero-sized dimension would make an empty tensor",
+                        self.op()
+                    ),
+                );
+                self.ok = false;
+                None
+            }
+            Some(n) => Some(n),
+            None => {
+                let expected = if allow_zero {
+                    "a non-negative integer"
+                } else {
+                    "a positive integer"
+                };
+                self.errors
+                    .spanned(value, format!("`{}`: {what} must be {expected}", self.op()));
+                self.ok = false;
+                None
+            }
+        }
+    }
+
+    fn pair_value(
+        &mut self,
+        value: &Value,
+        what: &str,
+        allow_zero: bool,
+    ) -> Option<(usize, usize)> {
+        match &value.kind {
+            ValueKind::Tuple(items) if items.len() == 2 => {
+                let a = self.int_value(&items[0], what, allow_zero);
+                let b = self.int_value(&items[1], what, allow_zero);
+                Some((a?, b?))
+            }
+            ValueKind::Tuple(_) => {
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: {what} is one integer or a pair `(height, width)`",
+                        self.op()
+                    ),
+                );
+                self.ok = false;
+                None
+            }
+            _ => self.int_value(value, what, allow_zero).map(|n| (n, n)),
+        }
+    }
+
+    fn option(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.known_options.push(key);
+        self.named.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+
+    fn error_on_option(&mut self, key: &str, message: &str) {
+        if let Some((_, value)) = self.named.iter().find(|(k, _)| *k == key) {
+            self.errors
+                .spanned(*value, format!("`{}`: {message}", self.op()));
+        }
+        self.ok = false;
+    }
+
+    fn opt_size(&mut self, key: &'static str, default: usize) -> usize {
+        match self.option(key) {
+            Some(value) => self
+                .positive_int(value, &format!("`{key}`"))
+                .unwrap_or(default),
+            None => default,
+        }
+    }
+
+    fn required_pair(&mut self, key: &'static str) -> Option<(usize, usize)> {
+        match self.option(key) {
+            Some(value) => self.pair_value(value, &format!("`{key}`"), false),
+            None => {
+                self.missing(&format!("a `{key}` size, e.g. `{key} = 3`"));
+                None
+            }
+        }
+    }
+
+    fn pair(&mut self, key: &'static str, default: (usize, usize)) -> (usize, usize) {
+        match self.option(key) {
+            Some(value) => self
+                .pair_value(value, &format!("`{key}`"), false)
+                .unwrap_or(default),
+            None => default,
+        }
+    }
+
+    fn pair_allow_zero(&mut self, key: &'static str, default: (usize, usize)) -> (usize, usize) {
+        match self.option(key) {
+            Some(value) => self
+                .pair_value(value, &format!("`{key}`"), true)
+                .unwrap_or(default),
+            None => default,
+        }
+    }
+
+    fn float(&mut self, key: &'static str, default: f64) -> f64 {
+        let Some(value) = self.option(key) else {
+            return default;
+        };
+        match &value.kind {
+            ValueKind::Float(f) => *f,
+            ValueKind::Int(lit) => lit.base10_parse::<f64>().unwrap_or(default),
+            ValueKind::NegInt(lit) => -lit.base10_parse::<f64>().unwrap_or(-default),
+            _ => {
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: `{key}` must be a number, e.g. `{key} = {default}`",
+                        self.op()
+                    ),
+                );
+                self.ok = false;
+                default
+            }
+        }
+    }
+
+    fn positive_float(&mut self, key: &'static str, default: f64) -> f64 {
+        let v = self.float(key, default);
+        if v <= 0.0 || !v.is_finite() {
+            self.error_on_option(key, &format!("`{key}` must be a positive number"));
+            return default;
+        }
+        v
+    }
+
+    fn unit_float(&mut self, key: &'static str, default: f64) -> f64 {
+        let v = self.float(key, default);
+        if !(0.0..=1.0).contains(&v) {
+            self.error_on_option(key, &format!("`{key}` must be between 0 and 1"));
+            return default;
+        }
+        v
+    }
+
+    fn boolean(&mut self, key: &'static str, default: bool) -> bool {
+        let Some(value) = self.option(key) else {
+            return default;
+        };
+        match &value.kind {
+            ValueKind::Bool(b) => *b,
+            _ => {
+                self.errors.spanned(
+                    value,
+                    format!("`{}`: `{key}` must be `true` or `false`", self.op()),
+                );
+                self.ok = false;
+                default
+            }
+        }
+    }
+
+    fn choice<T: Copy>(&mut self, key: &'static str, choices: &[(&str, T)], default: T) -> T {
+        let Some(value) = self.option(key) else {
+            return default;
+        };
+        if let ValueKind::Ident(ident) = &value.kind {
+            let name = ident.to_string();
+            if let Some((_, v)) = choices.iter().find(|(n, _)| *n == name) {
+                return *v;
+            }
+        }
+        let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+        let hint = match &value.kind {
+            ValueKind::Ident(ident) => match suggest(&ident.to_string(), names.iter().copied()) {
+                Some(s) => format!(" (did you mean `{s}`?)"),
+                None => String::new(),
+            },
+            _ => String::new(),
+        };
+        self.errors.spanned(
+            value,
+            format!(
+                "`{}`: invalid value for `{key}`{hint}; expected one of: {}",
+                self.op(),
+                names.join(", ")
+            ),
+        );
+        self.ok = false;
+        default
+    }
+
+    /// Reports surplus positional arguments and unknown options; true if the call had no errors.
+    fn finish(self) -> bool {
+        let mut ok = self.ok;
+        let op = self.op();
+        for extra in &self.positional[self.next_positional.min(self.positional.len())..] {
+            self.errors.spanned(
+                *extra,
+                format!("`{op}` takes no more arguments here\nusage: {}", usage(&op)),
+            );
+            ok = false;
+        }
+        for (key, _) in &self.named {
+            if !self.known_options.iter().any(|k| *key == k) {
+                let name = key.to_string();
+                let hint = match suggest(&name, self.known_options.iter().copied()) {
+                    Some(s) => format!("; did you mean `{s}`?"),
+                    None => String::new(),
+                };
+                let known = if self.known_options.is_empty() {
+                    format!("`{op}` takes no options")
+                } else {
+                    format!("`{op}` accepts: {}", self.known_options.join(", "))
+                };
+                self.errors.at(
+                    key.span(),
+                    format!("unknown option `{name}`{hint}\n{known}"),
+                );
+                ok = false;
+            }
+        }
+        ok
+    }
+}

@@ -1,0 +1,10 @@
+monograd::network! {
+    pub struct Net {
+        input x: [16];
+        h = linear(x, 8, inti = he_normal);
+        out = linear(h, 2);
+        loss = softmax_cross_entropy(out);
+    }
+}
+
+fn main() {}
