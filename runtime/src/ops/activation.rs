@@ -45,8 +45,8 @@ pub trait Activation<T: Scalar> {
 /// Rectified linear unit, `F.relu`.
 ///
 /// - forward: `y = max(x, 0)`; NaN propagates (`y = NaN`), and `-0.0` maps to `-0.0` as in PyTorch.
-/// - derivative: `1` for `x > 0`, else `0`; at the kink `x = 0` the derivative is `0`, as in
-///   PyTorch.
+/// - derivative: `0` for `x <= 0`, else `1` (so `0` at the kink `x = 0`, and `1` for NaN, as
+///   in PyTorch).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Relu;
 
@@ -62,10 +62,12 @@ impl<T: Scalar> Activation<T> for Relu {
     }
     #[inline(always)]
     fn derivative(&self, x: T, _y: T) -> T {
-        if x > T::zero() {
-            T::one()
-        } else {
+        // Written as `x <= 0` so that NaN passes the upstream gradient through, as PyTorch's
+        // `threshold_backward` does.
+        if x <= T::zero() {
             T::zero()
+        } else {
+            T::one()
         }
     }
 }

@@ -269,6 +269,9 @@ fn nan_propagates_through_forward() {
     let mut y = [[0.0; 1]];
     activation_forward(&Relu, &x, &mut y);
     assert!(y[0][0].is_nan(), "relu(NaN) is NaN as in PyTorch");
+    let mut dx = [[0.0; 1]];
+    activation_backward(&Relu, &x, &y, &[[2.0]], &mut dx, Store::Overwrite);
+    assert_eq!(dx, [[2.0]], "PyTorch passes the gradient through at NaN");
     activation_forward(&Sigmoid, &x, &mut y);
     assert!(y[0][0].is_nan());
 }
