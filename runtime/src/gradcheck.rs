@@ -95,7 +95,7 @@ pub fn assert_gradient<F: FnMut(&[f64]) -> f64>(
     );
 }
 
-#[cfg(all(test, feature = "alloc"))]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 
