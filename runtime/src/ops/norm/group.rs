@@ -340,3 +340,6 @@ pub fn group_norm_backward<
     assert_groups_divide_channels::<C, G>();
     group_backward::<T, B, N, G, C, S>(x, params, saved, dy, dx, dx_store, dparams, dparams_store);
 }
+
+#[cfg(test)]
+mod tests;
