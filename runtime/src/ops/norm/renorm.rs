@@ -248,3 +248,6 @@ pub fn batch_renorm_train_backward<
         dparams_store.apply(&mut dparams[1][c], sum_dy);
     }
 }
+
+#[cfg(test)]
+mod tests;
