@@ -93,30 +93,6 @@ pub(super) fn channel_mut<T, const S: usize, const N: usize>(
     &mut row[c * S..][..S]
 }
 
-/// Fails to compile unless `N == C * S`.
-#[inline(always)]
-pub(super) fn assert_layout<const C: usize, const S: usize, const N: usize>() {
-    const {
-        assert!(
-            N == C * S,
-            "norm: per-sample length N must equal channels C times spatial size S"
-        )
-    }
-}
-
-/// Fails to compile unless a channel has more than one value in the batch.
-#[inline(always)]
-pub(super) fn assert_batch_statistics<const B: usize, const S: usize>() {
-    const {
-        assert!(
-            B * S > 1,
-            "BatchNorm/BatchRenorm training needs more than 1 value per channel (B * S > 1), as \
-             PyTorch (\"Expected more than 1 value per channel when training\"); use eval mode \
-             (running statistics) for a single sample"
-        )
-    }
-}
-
 /// Batch mean and biased variance of channel `c` (two passes, for accuracy when the mean is
 /// large compared with the spread).
 pub(super) fn channel_moments<T: Scalar, const B: usize, const S: usize, const N: usize>(
@@ -237,10 +213,11 @@ pub fn batch_norm_train_forward<
     y: &mut [[T; N]; B],
     config: BatchNormConfig,
 ) {
-    assert_layout::<C, S, N>();
-    assert_batch_statistics::<B, S>();
+    assert_layout!(C, S, N);
+    assert_batch_statistics!(B, S);
     let eps = T::from_f64(config.eps);
     let momentum = T::from_f64(config.momentum);
+    #[allow(clippy::needless_range_loop)] // `c` also selects the channel's elements of x and y.
     for c in 0..C {
         let (mean, var) = channel_moments::<T, B, S, N>(x, c);
         let inv_std = (var + eps).sqrt().recip();
@@ -273,8 +250,8 @@ pub fn batch_norm_train_backward<
     dparams: &mut [[T; C]; 2],
     dparams_store: Store,
 ) {
-    assert_layout::<C, S, N>();
-    assert_batch_statistics::<B, S>();
+    assert_layout!(C, S, N);
+    assert_batch_statistics!(B, S);
     for c in 0..C {
         let (mean, inv_std) = (saved.mean[c], saved.inv_std[c]);
         let (sum_dy, sum_dy_xhat) = channel_gradient_sums::<T, B, S, N>(x, dy, c, mean, inv_std);
@@ -310,7 +287,7 @@ pub fn batch_norm_eval_forward<
     y: &mut [[T; N]; B],
     eps: f64,
 ) {
-    assert_layout::<C, S, N>();
+    assert_layout!(C, S, N);
     let eps = T::from_f64(eps);
     for c in 0..C {
         let inv_std = (state[1][c] + eps).sqrt().recip();
@@ -341,7 +318,7 @@ pub fn batch_norm_eval_backward<
     dparams_store: Store,
     eps: f64,
 ) {
-    assert_layout::<C, S, N>();
+    assert_layout!(C, S, N);
     let eps = T::from_f64(eps);
     for c in 0..C {
         let mean = state[0][c];

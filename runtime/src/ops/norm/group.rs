@@ -65,29 +65,11 @@ fn affine_at<T: Scalar, const P: usize>(params: Option<&[[T; P]; 2]>, p: usize) 
     }
 }
 
-/// Fails to compile unless `N` splits into `G` groups of whole runs of `R` elements that share a
-/// parameter, with `P * R == N` parameters.
-#[inline(always)]
-fn assert_group_layout<const N: usize, const G: usize, const P: usize, const R: usize>() {
-    const {
-        assert!(
-            G > 0 && R > 0,
-            "norm: groups and parameter runs must be non-empty"
-        );
-        assert!(
-            N % G == 0,
-            "norm: the group count must divide the sample length"
-        );
-        assert!((N / G) % R == 0, "norm: a group must hold whole channels");
-        assert!(
-            P * R == N,
-            "norm: parameter count times run length must be the sample length"
-        )
-    }
-}
-
 /// The shared forward: normalizes each of the `G` groups of each sample; elements
 /// `[p * R, (p + 1) * R)` use affine parameter `p`.
+///
+/// Callers guarantee (with compile-time assertions in their own bodies, so that an error names
+/// the caller's call site) that `G` divides `N`, `R` divides `N / G`, and `P * R == N`.
 fn group_forward<
     T: Scalar,
     const B: usize,
@@ -102,7 +84,6 @@ fn group_forward<
     y: &mut [[T; N]; B],
     eps: f64,
 ) {
-    assert_group_layout::<N, G, P, R>();
     let len = N / G;
     let count = T::from_usize(len);
     let eps = T::from_f64(eps);
@@ -145,7 +126,6 @@ fn group_backward<
     mut dparams: Option<&mut [[T; P]; 2]>,
     dparams_store: Store,
 ) {
-    assert_group_layout::<N, G, P, R>();
     let len = N / G;
     let count = T::from_usize(len);
     if let (Some(grads), Store::Overwrite) = (dparams.as_deref_mut(), dparams_store) {
@@ -223,18 +203,6 @@ pub fn layer_norm_backward<T: Scalar, const B: usize, const N: usize>(
     group_backward::<T, B, N, 1, N, 1>(x, params, saved, dy, dx, dx_store, dparams, dparams_store);
 }
 
-/// Fails to compile for InstanceNorm over a single spatial element.
-#[inline(always)]
-fn assert_instance_spatial<const S: usize>() {
-    const {
-        assert!(
-            S > 1,
-            "InstanceNorm needs more than 1 spatial element per channel (S > 1), as PyTorch \
-             (\"Expected more than 1 spatial element when training\")"
-        )
-    }
-}
-
 /// InstanceNorm forward: each channel of each sample normalized over its `S` elements;
 /// optional per-channel affine `params: [[T; C]; 2]` (PyTorch default `affine=False`: pass
 /// `None`). No running statistics (PyTorch default `track_running_stats=False`), so training
@@ -253,8 +221,14 @@ pub fn instance_norm_forward<
     y: &mut [[T; N]; B],
     eps: f64,
 ) {
-    super::batch::assert_layout::<C, S, N>();
-    assert_instance_spatial::<S>();
+    assert_layout!(C, S, N);
+    const {
+        assert!(
+            S > 1,
+            "InstanceNorm needs more than 1 spatial element per channel (S > 1), as PyTorch \
+             (\"Expected more than 1 spatial element when training\")"
+        )
+    }
     group_forward::<T, B, N, C, C, S>(x, params, saved, y, eps);
 }
 
@@ -277,26 +251,35 @@ pub fn instance_norm_backward<
     dparams: Option<&mut [[T; C]; 2]>,
     dparams_store: Store,
 ) {
-    super::batch::assert_layout::<C, S, N>();
-    assert_instance_spatial::<S>();
-    group_backward::<T, B, N, C, C, S>(x, params, saved, dy, dx, dx_store, dparams, dparams_store);
-}
-
-/// Fails to compile unless `G` divides `C`.
-#[inline(always)]
-fn assert_groups_divide_channels<const C: usize, const G: usize>() {
+    assert_layout!(C, S, N);
     const {
         assert!(
-            G > 0 && C % G == 0,
-            "GroupNorm: the number of groups G must divide the number of channels C"
+            S > 1,
+            "InstanceNorm needs more than 1 spatial element per channel (S > 1), as PyTorch \
+             (\"Expected more than 1 spatial element when training\")"
         )
     }
+    group_backward::<T, B, N, C, C, S>(x, params, saved, dy, dx, dx_store, dparams, dparams_store);
 }
 
 /// GroupNorm forward: each sample's `C` channels split into `G` groups of `C / G` consecutive
 /// channels, each group normalized over its `(C / G) * S` elements; per-channel affine
 /// `params: [[T; C]; 2]` (PyTorch default `affine=True`; `None` for `False`). Same in training
-/// and eval. Does not compile when `N != C * S` or `C % G != 0`.
+/// and eval. Does not compile when `N != C * S` or `C % G != 0` (reported by `cargo build`,
+/// not `cargo check`):
+/// ```compile_fail
+/// use monograd_runtime::ops::norm::{group_norm_forward, GroupStats};
+/// let x = [[0.5f32; 6]; 2]; // C = 6 channels, S = 1
+/// let (mut saved, mut y) = (GroupStats::<f32, 2, 4>::zeroed(), [[0.0; 6]; 2]);
+/// group_norm_forward::<f32, 2, 6, 1, 6, 4>(&x, None, &mut saved, &mut y, 1e-5); // 4 does not divide 6
+/// ```
+/// ```
+/// use monograd_runtime::ops::norm::{group_norm_forward, GroupStats};
+/// let x = [[0.5f32; 6]; 2];
+/// let (mut saved, mut y) = (GroupStats::<f32, 2, 3>::zeroed(), [[0.0; 6]; 2]);
+/// group_norm_forward::<f32, 2, 6, 1, 6, 3>(&x, None, &mut saved, &mut y, 1e-5);
+/// assert_eq!(y, [[0.0; 6]; 2]); // constant groups normalize to 0
+/// ```
 pub fn group_norm_forward<
     T: Scalar,
     const B: usize,
@@ -311,8 +294,13 @@ pub fn group_norm_forward<
     y: &mut [[T; N]; B],
     eps: f64,
 ) {
-    super::batch::assert_layout::<C, S, N>();
-    assert_groups_divide_channels::<C, G>();
+    assert_layout!(C, S, N);
+    const {
+        assert!(
+            G > 0 && C.is_multiple_of(G),
+            "GroupNorm: the number of groups G must divide the number of channels C"
+        )
+    }
     group_forward::<T, B, N, G, C, S>(x, params, saved, y, eps);
 }
 
@@ -336,8 +324,13 @@ pub fn group_norm_backward<
     dparams: Option<&mut [[T; C]; 2]>,
     dparams_store: Store,
 ) {
-    super::batch::assert_layout::<C, S, N>();
-    assert_groups_divide_channels::<C, G>();
+    assert_layout!(C, S, N);
+    const {
+        assert!(
+            G > 0 && C.is_multiple_of(G),
+            "GroupNorm: the number of groups G must divide the number of channels C"
+        )
+    }
     group_backward::<T, B, N, G, C, S>(x, params, saved, dy, dx, dx_store, dparams, dparams_store);
 }
 

@@ -34,12 +34,42 @@
 //!
 //! LayerNorm, InstanceNorm and GroupNorm share one kernel: normalize each sample over `G`
 //! groups of contiguous elements (`G = 1`, `G = C`, `G` respectively).
+//!
+//! Every function and type is re-exported here (`ops::norm::batch_norm_train_forward`), the
+//! path generated code uses; each submodule documents its layer's formulas and layouts.
 
-mod batch;
-mod fold;
-mod group;
-mod renorm;
-mod weight_norm;
+/// Fails to compile unless `N == C * S`. A macro, not a function, so that the assertion sits in
+/// the public function's body and the compiler's "while instantiating" note names the caller.
+macro_rules! assert_layout {
+    ($c:ident, $s:ident, $n:ident) => {
+        const {
+            assert!(
+                $n == $c * $s,
+                "norm: per-sample length N must equal channels C times spatial size S"
+            )
+        }
+    };
+}
+
+/// Fails to compile unless a channel has more than one value in the batch (`B * S > 1`).
+macro_rules! assert_batch_statistics {
+    ($b:ident, $s:ident) => {
+        const {
+            assert!(
+                $b * $s > 1,
+                "BatchNorm/BatchRenorm training needs more than 1 value per channel (B * S > 1), \
+                 as PyTorch (\"Expected more than 1 value per channel when training\"); use eval \
+                 mode (running statistics) for a single sample"
+            )
+        }
+    };
+}
+
+pub mod batch;
+pub mod fold;
+pub mod group;
+pub mod renorm;
+pub mod weight_norm;
 
 #[cfg(test)]
 #[rustfmt::skip]

@@ -35,8 +35,7 @@
 //! Training does not compile for `B * S == 1`, as BatchNorm.
 
 use super::batch::{
-    affine_channel, assert_batch_statistics, assert_layout, channel_gradient_sums, channel_moments,
-    channel_train_dx, update_running_stats,
+    affine_channel, channel_gradient_sums, channel_moments, channel_train_dx, update_running_stats,
 };
 use super::{BatchNormConfig, BatchStats};
 use crate::error::{Error, Result};
@@ -64,14 +63,14 @@ impl RenormLimits {
 
     /// Checked limits: `r_max >= 1`, `d_max >= 0` (either may be `+inf`, not NaN).
     pub fn new(r_max: f64, d_max: f64) -> Result<Self> {
-        if !(r_max >= 1.0) {
+        if r_max.is_nan() || r_max < 1.0 {
             return Err(Error::InvalidParameter {
                 name: "BatchRenorm: r_max",
                 value: r_max,
                 expected: ">= 1",
             });
         }
-        if !(d_max >= 0.0) {
+        if d_max.is_nan() || d_max < 0.0 {
             return Err(Error::InvalidParameter {
                 name: "BatchRenorm: d_max",
                 value: d_max,
@@ -181,8 +180,8 @@ pub fn batch_renorm_train_forward<
     config: BatchNormConfig,
     limits: RenormLimits,
 ) {
-    assert_layout::<C, S, N>();
-    assert_batch_statistics::<B, S>();
+    assert_layout!(C, S, N);
+    assert_batch_statistics!(B, S);
     let eps = T::from_f64(config.eps);
     let momentum = T::from_f64(config.momentum);
     // max-then-min instead of clamp: clamp panics when the limits cross.
@@ -227,8 +226,8 @@ pub fn batch_renorm_train_backward<
     dparams: &mut [[T; C]; 2],
     dparams_store: Store,
 ) {
-    assert_layout::<C, S, N>();
-    assert_batch_statistics::<B, S>();
+    assert_layout!(C, S, N);
+    assert_batch_statistics!(B, S);
     for c in 0..C {
         let (mean, inv_std) = (saved.batch.mean[c], saved.batch.inv_std[c]);
         let (r, d) = (saved.r[c], saved.d[c]);

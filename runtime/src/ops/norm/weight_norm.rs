@@ -100,3 +100,141 @@ pub fn weight_norm_backward<T: Scalar, const OUT: usize, const K: usize>(
         store.apply(dg_o, grad_g);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::reference as pt;
+    use super::super::test_util::*;
+    use super::*;
+    use crate::gradcheck::assert_gradient;
+    use crate::Rng;
+
+    fn reference_case<T: Scalar, const OUT: usize, const K: usize>(
+        g: &[f64; OUT],
+        v: &[[f64; K]; OUT],
+        expected_w: &[[f64; K]; OUT],
+        dw: &[[f64; K]; OUT],
+        expected_dg: &[f64; OUT],
+        expected_dv: &[[f64; K]; OUT],
+    ) {
+        let tol = tolerance::<T>();
+        let (g, v) = (cast1::<T, OUT>(g), cast::<T, K, OUT>(v));
+        let mut w = [[T::zero(); K]; OUT];
+        weight_norm_forward(&g, &v, &mut w).unwrap();
+        assert_close(
+            "weight_norm w",
+            w.as_flattened(),
+            expected_w.as_flattened(),
+            tol,
+        );
+        let (mut dg, mut dv) = ([T::zero(); OUT], [[T::zero(); K]; OUT]);
+        weight_norm_backward(&g, &v, &cast(dw), &mut dg, &mut dv, Store::Overwrite);
+        assert_close("weight_norm dg", &dg, expected_dg, tol);
+        assert_close(
+            "weight_norm dv",
+            dv.as_flattened(),
+            expected_dv.as_flattened(),
+            tol,
+        );
+    }
+
+    #[test]
+    fn matches_pytorch_parametrized_linear_and_conv() {
+        reference_case::<f64, 3, 4>(
+            &pt::WN_DENSE_G,
+            &pt::WN_DENSE_V,
+            &pt::WN_DENSE_W,
+            &pt::WN_DENSE_DW,
+            &pt::WN_DENSE_DG,
+            &pt::WN_DENSE_DV,
+        );
+        reference_case::<f32, 3, 4>(
+            &pt::WN_DENSE_G,
+            &pt::WN_DENSE_V,
+            &pt::WN_DENSE_W,
+            &pt::WN_DENSE_DW,
+            &pt::WN_DENSE_DG,
+            &pt::WN_DENSE_DV,
+        );
+        // Conv2d(2, 3, kernel 2): weight [3, 2, 2, 2] viewed as [[T; 8]; 3].
+        reference_case::<f64, 3, 8>(
+            &pt::WN_CONV_G,
+            &pt::WN_CONV_V,
+            &pt::WN_CONV_W,
+            &pt::WN_CONV_DW,
+            &pt::WN_CONV_DG,
+            &pt::WN_CONV_DV,
+        );
+        reference_case::<f32, 3, 8>(
+            &pt::WN_CONV_G,
+            &pt::WN_CONV_V,
+            &pt::WN_CONV_W,
+            &pt::WN_CONV_DW,
+            &pt::WN_CONV_DG,
+            &pt::WN_CONV_DV,
+        );
+    }
+
+    const OUT: usize = 3;
+    const K: usize = 5;
+
+    fn loss(g: &[f64; OUT], v: &[[f64; K]; OUT], dw: &[[f64; K]; OUT]) -> f64 {
+        let mut w = [[0.0; K]; OUT];
+        weight_norm_forward(g, v, &mut w).unwrap();
+        weighted_sum(dw, &w)
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_and_accumulate() {
+        let mut rng = Rng::new(11);
+        let v: [[f64; K]; OUT] = random(&mut rng, 1.0, 0.2);
+        let g = random::<OUT, 1>(&mut rng, 0.5, 1.0)[0];
+        let dw: [[f64; K]; OUT] = random(&mut rng, 1.0, 0.0);
+        let (mut dg, mut dv) = ([0.0; OUT], [[0.0; K]; OUT]);
+        weight_norm_backward(&g, &v, &dw, &mut dg, &mut dv, Store::Overwrite);
+        assert_gradient(
+            "weight_norm dg",
+            |flat| loss(flat.try_into().unwrap(), &v, &dw),
+            &mut g.clone(),
+            &dg,
+            GRAD_TOL,
+        );
+        assert_gradient(
+            "weight_norm dv",
+            |flat| loss(&g, &unflatten(flat), &dw),
+            v.clone().as_flattened_mut(),
+            dv.as_flattened(),
+            GRAD_TOL,
+        );
+
+        let (mut acc_dg, mut acc_dv) = ([1.0; OUT], [[-0.5; K]; OUT]);
+        weight_norm_backward(&g, &v, &dw, &mut acc_dg, &mut acc_dv, Store::Accumulate);
+        let expected: Vec<f64> = dg.iter().map(|x| x + 1.0).collect();
+        assert_close("accumulated dg", &acc_dg, &expected, 1e-14);
+        let expected: Vec<f64> = dv.as_flattened().iter().map(|x| x - 0.5).collect();
+        assert_close("accumulated dv", acc_dv.as_flattened(), &expected, 1e-14);
+    }
+
+    #[test]
+    fn init_makes_the_weight_equal_to_v() {
+        let v: [[f32; K]; OUT] =
+            random::<K, OUT>(&mut Rng::new(12), 0.3, 0.0).map(|r| r.map(|x| x as f32));
+        let mut g = [0.0f32; OUT];
+        weight_norm_init(&v, &mut g);
+        let mut w = [[0.0f32; K]; OUT];
+        weight_norm_forward(&g, &v, &mut w).unwrap();
+        for (a, b) in w.as_flattened().iter().zip(v.as_flattened()) {
+            assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn zero_or_non_finite_rows_are_errors_not_nan() {
+        let g = [1.0f64, 2.0];
+        let mut w = [[0.0; 2]; 2];
+        let err = weight_norm_forward(&g, &[[1.0, 0.0], [0.0, 0.0]], &mut w).unwrap_err();
+        assert!(matches!(err, Error::InvalidParameter { value, .. } if value == 0.0));
+        let err = weight_norm_forward(&g, &[[f64::NAN, 0.0], [1.0, 0.0]], &mut w).unwrap_err();
+        assert!(matches!(err, Error::NonFinite { .. }));
+    }
+}

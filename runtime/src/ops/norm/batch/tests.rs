@@ -157,7 +157,12 @@ const S: usize = 3;
 const N: usize = C * S;
 
 /// Random input, parameters, running statistics and loss weights.
-fn setup(seed: u64) -> ([[f64; N]; B], [[f64; C]; 2], [[f64; C]; 2], [[f64; N]; B]) {
+type Batch = [[f64; N]; B];
+type Block = [[f64; C]; 2];
+/// A backward pass with its inputs bound: (dx, dx_store, dparams, dparams_store).
+type Backward<'a> = &'a dyn Fn(&mut Batch, Store, &mut Block, Store);
+
+fn setup(seed: u64) -> (Batch, Block, Block, Batch) {
     let mut rng = Rng::new(seed);
     let x = random::<N, B>(&mut rng, 1.5, 0.3);
     let params = [
@@ -283,10 +288,10 @@ fn accumulate_adds_to_previous_gradients() {
     );
     let before_dx = random::<N, B>(&mut Rng::new(9), 1.0, 0.0);
     let before_dp = [[0.25, -0.5], [1.0, 2.0]];
-    let train: &dyn Fn(&mut [[f64; N]; B], Store, &mut [[f64; C]; 2], Store) = &|dx, s1, dp, s2| {
+    let train: Backward = &|dx, s1, dp, s2| {
         batch_norm_train_backward::<f64, B, C, S, N>(&x, &params, &saved, &w, dx, s1, dp, s2)
     };
-    let eval: &dyn Fn(&mut [[f64; N]; B], Store, &mut [[f64; C]; 2], Store) = &|dx, s1, dp, s2| {
+    let eval: Backward = &|dx, s1, dp, s2| {
         batch_norm_eval_backward::<f64, B, C, S, N>(
             &x,
             &params,
