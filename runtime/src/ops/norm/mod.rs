@@ -21,6 +21,20 @@
 //!   [`BatchStats`], [`RenormStats`], [`GroupStats`]. Backward recomputes the normalized
 //!   `x_hat` from the input `x` and these statistics, so the tape keeps no extra `[[T; N]; B]`.
 //!
+//! Every backward takes the layer's *input* `x` (not its output), so a tape keeps the input of
+//! each normalization layer plus its saved statistics.
+//!
+//! | layer | parameters (and their gradient) | state | saved by forward |
+//! |---|---|---|---|
+//! | BatchNorm | `[[T; C]; 2]` | `[[T; C]; 2]` | [`BatchStats<T, C>`](BatchStats) (`2 C`), training only |
+//! | Batch Renorm | `[[T; C]; 2]` | `[[T; C]; 2]` | [`RenormStats<T, C>`](RenormStats) (`4 C`), training only |
+//! | LayerNorm | `[[T; N]; 2]` or none | — | [`GroupStats<T, B, 1>`](GroupStats) (`2 B`) |
+//! | InstanceNorm | `[[T; C]; 2]` or none | — | [`GroupStats<T, B, C>`](GroupStats) (`2 B C`) |
+//! | GroupNorm | `[[T; C]; 2]` or none | — | [`GroupStats<T, B, G>`](GroupStats) (`2 B G`) |
+//! | Weight Norm | `g: [T; OUT]`, `v: [[T; K]; OUT]` | — | none; workspaces `w` and `dw`, `[[T; K]; OUT]` each |
+//!
+//! Eval-mode BatchNorm / Batch Renorm saves nothing: its backward reads the state block.
+//!
 //! Hyper-parameters are `f64` (as written in a declaration) and converted to `T` once per call.
 //!
 //! # Which layer normalizes over what

@@ -240,8 +240,7 @@ pub fn batch_renorm_train_backward<
             dx_store,
             c,
             (mean, inv_std, scale),
-            sum_dy,
-            sum_dy_xhat,
+            (sum_dy, sum_dy_xhat),
         );
         dparams_store.apply(&mut dparams[0][c], r * sum_dy_xhat + d * sum_dy);
         dparams_store.apply(&mut dparams[1][c], sum_dy);
