@@ -36,8 +36,9 @@
 //! Configurations hold `f64`, the type PyTorch's Python floats have: the per-step scalars (bias
 //! corrections, decayed learning rates) are computed in `f64` as PyTorch computes them in Python,
 //! then rounded once to `T` outside the loop, so `f32` runs round as PyTorch's `float32` runs do.
-//! `new(config)` validates with PyTorch's rules (plus finiteness, plus the few ranges where the
-//! arithmetic is undefined, each noted) and returns [`Error::InvalidParameter`].
+//! `new(config)` validates with PyTorch's rules, plus finiteness, plus two ranges PyTorch leaves
+//! open (SGD's `dampening` and RMSprop's `alpha` in `[0, 1]`, each noted), and returns
+//! [`Error::InvalidParameter`]; `set_learning_rate` validates the same way.
 //!
 //! # Schedules and clipping
 //! [`Schedule`]s are pure functions of a step or epoch counter; drive an optimizer with
