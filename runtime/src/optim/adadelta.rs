@@ -1,0 +1,181 @@
+//! Adadelta: PyTorch's `torch.optim.Adadelta`.
+
+use super::{check_non_negative, check_unit_closed, Optimizer};
+use crate::{Buffer, Result, Scalar};
+
+/// Hyper-parameters of [`Adadelta`]; `Default` is PyTorch's defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdadeltaConfig {
+    /// Multiplier `gamma` of the computed update (default `1.0`, the paper's method).
+    pub lr: f64,
+    /// Decay `rho` of both running averages (default `0.9`).
+    pub rho: f64,
+    /// `eps`, added inside both square roots (default `1e-6`).
+    pub eps: f64,
+    /// L2 penalty `lambda` added to the gradient (default 0).
+    pub weight_decay: f64,
+}
+
+impl Default for AdadeltaConfig {
+    fn default() -> Self {
+        AdadeltaConfig {
+            lr: 1.0,
+            rho: 0.9,
+            eps: 1e-6,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+impl AdadeltaConfig {
+    /// Checks every field with PyTorch's rules (`lr`, `eps`, `weight_decay >= 0`, `rho` in
+    /// `[0, 1]`), all finite.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParameter`] naming the first offending field.
+    pub fn validate(&self) -> Result<()> {
+        check_non_negative("Adadelta: lr", self.lr)?;
+        check_unit_closed("Adadelta: rho", self.rho)?;
+        check_non_negative("Adadelta: eps", self.eps)?;
+        check_non_negative("Adadelta: weight_decay", self.weight_decay)
+    }
+}
+
+/// Adadelta over `N` parameters (PyTorch's `torch.optim.Adadelta`).
+///
+/// # Update rule (PyTorch)
+/// With multiplier `gamma`, decay `rho`, weight decay `lambda` (`v_0 = u_0 = 0`):
+/// ```text
+/// g_t     = grad + lambda * w
+/// v_t     = rho v_{t-1} + (1 - rho) g_t^2
+/// Delta_t = sqrt(u_{t-1} + eps) / sqrt(v_t + eps) * g_t
+/// u_t     = rho u_{t-1} + (1 - rho) Delta_t^2
+/// w      <- w - gamma Delta_t
+/// ```
+///
+/// # Textbook form and mapping
+/// Zeiler (2012), Algorithm 1: `E[g^2]_t = rho E[g^2]_{t-1} + (1 - rho) g_t^2`,
+/// `Delta x_t = -(RMS[Delta x]_{t-1} / RMS[g]_t) g_t` with `RMS[y] = sqrt(E[y^2] + eps)`,
+/// `E[Delta x^2]_t = rho E[Delta x^2]_{t-1} + (1 - rho) Delta x_t^2`, `x <- x + Delta x_t`.
+/// PyTorch is the same with `v = E[g^2]`, `u = E[Delta x^2]`, `eps` inside both roots, and an
+/// extra multiplier `gamma` on the applied step only (the accumulated `u` stores the unscaled
+/// `Delta`): `gamma = 1` is the paper's method, which has no learning rate.
+///
+/// # State
+/// `square_avg` (`v`), `acc_delta` (`u`), in that order.
+pub struct Adadelta<T: Scalar, const N: usize> {
+    config: AdadeltaConfig,
+    steps: u64,
+    square_avg: Buffer<[T; N]>,
+    acc_delta: Buffer<[T; N]>,
+}
+
+impl<T: Scalar, const N: usize> Adadelta<T, N> {
+    /// A new optimizer with zeroed averages.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParameter`], see [`AdadeltaConfig::validate`].
+    pub fn new(config: AdadeltaConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Adadelta {
+            config,
+            steps: 0,
+            square_avg: Buffer::zeroed(),
+            acc_delta: Buffer::zeroed(),
+        })
+    }
+
+    /// The hyper-parameters (with the current learning rate).
+    pub fn config(&self) -> &AdadeltaConfig {
+        &self.config
+    }
+}
+
+impl<T: Scalar, const N: usize> Optimizer<T, N> for Adadelta<T, N> {
+    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) {
+        let c = &self.config;
+        let decay = c.weight_decay != 0.0;
+        let weight_decay = T::from_f64(c.weight_decay);
+        let rho = T::from_f64(c.rho);
+        let one_minus_rho = T::from_f64(1.0 - c.rho);
+        let eps = T::from_f64(c.eps);
+        let neg_lr = T::from_f64(-c.lr);
+        for (((w, &g), v), u) in params
+            .iter_mut()
+            .zip(grads)
+            .zip(self.square_avg.iter_mut())
+            .zip(self.acc_delta.iter_mut())
+        {
+            let g = if decay { g + weight_decay * *w } else { g };
+            *v = *v * rho + one_minus_rho * g * g;
+            let delta = (*u + eps).sqrt() / (*v + eps).sqrt() * g;
+            *u = *u * rho + one_minus_rho * delta * delta;
+            *w += neg_lr * delta;
+        }
+        self.steps += 1;
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.config.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
+        check_non_negative("Adadelta: lr", lr)?;
+        self.config.lr = lr;
+        Ok(())
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+    }
+
+    fn state_buffer_count(&self) -> usize {
+        2
+    }
+
+    fn state_buffer(&self, index: usize) -> Option<(&'static str, &[T; N])> {
+        super::nth_buffer(
+            [
+                ("square_avg", Some(&self.square_avg)),
+                ("acc_delta", Some(&self.acc_delta)),
+            ],
+            index,
+        )
+    }
+
+    fn state_buffer_mut(&mut self, index: usize) -> Option<(&'static str, &mut [T; N])> {
+        super::nth_buffer_mut(
+            [
+                ("square_avg", Some(&mut self.square_avg)),
+                ("acc_delta", Some(&mut self.acc_delta)),
+            ],
+            index,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates() {
+        let d = AdadeltaConfig::default();
+        for bad in [
+            AdadeltaConfig { lr: -1.0, ..d },
+            AdadeltaConfig { rho: 1.1, ..d },
+            AdadeltaConfig { eps: -1.0, ..d },
+            AdadeltaConfig {
+                weight_decay: -1.0,
+                ..d
+            },
+        ] {
+            assert!(Adadelta::<f64, 2>::new(bad).is_err(), "{bad:?}");
+        }
+        assert!(Adadelta::<f64, 2>::new(AdadeltaConfig { rho: 1.0, ..d }).is_ok());
+    }
+}

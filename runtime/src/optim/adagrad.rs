@@ -1,0 +1,178 @@
+//! Adagrad: PyTorch's `torch.optim.Adagrad`.
+
+use super::{check_non_negative, Optimizer};
+use crate::{Buffer, Result, Scalar};
+
+/// Hyper-parameters of [`Adagrad`]; `Default` is PyTorch's defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdagradConfig {
+    /// Learning rate `gamma` (default `1e-2`).
+    pub lr: f64,
+    /// Learning-rate decay `eta` (default 0): step `t` uses `gamma / (1 + (t - 1) eta)`.
+    pub lr_decay: f64,
+    /// L2 penalty `lambda` added to the gradient (default 0).
+    pub weight_decay: f64,
+    /// Initial value of every sum of squares (default 0).
+    pub initial_accumulator_value: f64,
+    /// `eps`, added outside the square root (default `1e-10`).
+    pub eps: f64,
+}
+
+impl Default for AdagradConfig {
+    fn default() -> Self {
+        AdagradConfig {
+            lr: 1e-2,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+        }
+    }
+}
+
+impl AdagradConfig {
+    /// Checks every field with PyTorch's rules (all `>= 0`), all finite.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParameter`] naming the first offending field.
+    pub fn validate(&self) -> Result<()> {
+        check_non_negative("Adagrad: lr", self.lr)?;
+        check_non_negative("Adagrad: lr_decay", self.lr_decay)?;
+        check_non_negative("Adagrad: weight_decay", self.weight_decay)?;
+        check_non_negative(
+            "Adagrad: initial_accumulator_value",
+            self.initial_accumulator_value,
+        )?;
+        check_non_negative("Adagrad: eps", self.eps)
+    }
+}
+
+/// Adagrad over `N` parameters (PyTorch's `torch.optim.Adagrad`).
+///
+/// # Update rule (PyTorch)
+/// With learning rate `gamma`, decay `eta`, weight decay `lambda`, at step `t = 1, 2, ...`
+/// (`s_0 = initial_accumulator_value`):
+/// ```text
+/// g_t = grad + lambda * w
+/// gamma_t = gamma / (1 + (t - 1) eta)
+/// s_t = s_{t-1} + g_t^2
+/// w  <- w - gamma_t * g_t / (sqrt(s_t) + eps)
+/// ```
+///
+/// # Textbook form and mapping
+/// Duchi, Hazan & Singer (2011), diagonal version: `w <- w - eta g_t / sqrt(delta + sum_s g_s^2)`
+/// (books vary between `delta` inside and outside the root). PyTorch puts `eps` outside the
+/// root, adds an optional `1 / (1 + (t - 1) eta)` decay of the learning rate, and lets the sum
+/// start at `initial_accumulator_value` (which, like `delta` inside the root, damps the first
+/// steps). Weight decay is L2: `lambda w` added to the gradient, so it enters the sum too.
+///
+/// # State
+/// `sum` (`s`); the step counter drives the learning-rate decay.
+pub struct Adagrad<T: Scalar, const N: usize> {
+    config: AdagradConfig,
+    steps: u64,
+    sum: Buffer<[T; N]>,
+}
+
+impl<T: Scalar, const N: usize> Adagrad<T, N> {
+    /// A new optimizer whose sums start at `initial_accumulator_value`.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParameter`], see [`AdagradConfig::validate`].
+    pub fn new(config: AdagradConfig) -> Result<Self> {
+        config.validate()?;
+        let mut sum = Buffer::<[T; N]>::zeroed();
+        sum.fill(T::from_f64(config.initial_accumulator_value));
+        Ok(Adagrad {
+            config,
+            steps: 0,
+            sum,
+        })
+    }
+
+    /// The hyper-parameters (with the current learning rate).
+    pub fn config(&self) -> &AdagradConfig {
+        &self.config
+    }
+}
+
+impl<T: Scalar, const N: usize> Optimizer<T, N> for Adagrad<T, N> {
+    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) {
+        self.steps += 1;
+        let c = &self.config;
+        let decayed_lr = c.lr / (1.0 + (self.steps - 1) as f64 * c.lr_decay);
+        let neg_lr = T::from_f64(-decayed_lr);
+        let decay = c.weight_decay != 0.0;
+        let weight_decay = T::from_f64(c.weight_decay);
+        let eps = T::from_f64(c.eps);
+        for ((w, &g), s) in params.iter_mut().zip(grads).zip(self.sum.iter_mut()) {
+            let g = if decay { g + weight_decay * *w } else { g };
+            *s += g * g;
+            *w += neg_lr * g / (s.sqrt() + eps);
+        }
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.config.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
+        check_non_negative("Adagrad: lr", lr)?;
+        self.config.lr = lr;
+        Ok(())
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+    }
+
+    fn state_buffer_count(&self) -> usize {
+        1
+    }
+
+    fn state_buffer(&self, index: usize) -> Option<(&'static str, &[T; N])> {
+        super::nth_buffer([("sum", Some(&self.sum))], index)
+    }
+
+    fn state_buffer_mut(&mut self, index: usize) -> Option<(&'static str, &mut [T; N])> {
+        super::nth_buffer_mut([("sum", Some(&mut self.sum))], index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_and_initialises_the_sum() {
+        let d = AdagradConfig::default();
+        for bad in [
+            AdagradConfig { lr: -1.0, ..d },
+            AdagradConfig {
+                lr_decay: -1.0,
+                ..d
+            },
+            AdagradConfig {
+                weight_decay: -1.0,
+                ..d
+            },
+            AdagradConfig {
+                initial_accumulator_value: -1.0,
+                ..d
+            },
+            AdagradConfig { eps: -1.0, ..d },
+        ] {
+            assert!(Adagrad::<f64, 2>::new(bad).is_err(), "{bad:?}");
+        }
+        let ada = Adagrad::<f64, 2>::new(AdagradConfig {
+            initial_accumulator_value: 0.25,
+            ..d
+        })
+        .unwrap();
+        assert_eq!(ada.state_buffer(0), Some(("sum", &[0.25, 0.25])));
+    }
+}

@@ -1,0 +1,249 @@
+//! Stochastic gradient descent: plain, with (dampened) momentum, or Nesterov momentum, each with
+//! optional L2 weight decay. PyTorch's `torch.optim.SGD`.
+
+use super::{check_non_negative, check_range, check_unit_closed, Optimizer};
+use crate::{Buffer, Result, Scalar};
+
+/// Hyper-parameters of [`Sgd`]; `Default` is PyTorch's defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdConfig {
+    /// Learning rate `gamma` (PyTorch default `1e-3`).
+    pub lr: f64,
+    /// Momentum factor `mu` (default 0: no momentum, no state).
+    pub momentum: f64,
+    /// Dampening `tau` of the gradient added to the velocity (default 0).
+    pub dampening: f64,
+    /// L2 penalty `lambda` (default 0): minimises `loss + lambda/2 * ||w||^2`.
+    pub weight_decay: f64,
+    /// Nesterov momentum (default false; needs `momentum > 0` and `dampening == 0`).
+    pub nesterov: bool,
+}
+
+impl Default for SgdConfig {
+    fn default() -> Self {
+        SgdConfig {
+            lr: 1e-3,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+        }
+    }
+}
+
+impl SgdConfig {
+    /// Checks every field: PyTorch's rules (`lr`, `momentum`, `weight_decay >= 0`; Nesterov
+    /// needs momentum and no dampening), all finite, and `dampening` in `[0, 1]` (PyTorch does
+    /// not check it; outside that range the gradient would be amplified or reversed).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParameter`] naming the first offending field.
+    pub fn validate(&self) -> Result<()> {
+        check_non_negative("SGD: lr", self.lr)?;
+        check_non_negative("SGD: momentum", self.momentum)?;
+        check_unit_closed("SGD: dampening", self.dampening)?;
+        check_non_negative("SGD: weight_decay", self.weight_decay)?;
+        if self.nesterov {
+            check_range(
+                "SGD: momentum (nesterov)",
+                self.momentum,
+                self.momentum > 0.0,
+                "> 0 with nesterov",
+            )?;
+            check_range(
+                "SGD: dampening (nesterov)",
+                self.dampening,
+                self.dampening == 0.0,
+                "0 with nesterov",
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// SGD over `N` parameters, with optional momentum (PyTorch's `torch.optim.SGD`).
+///
+/// # Update rule (PyTorch)
+/// With learning rate `gamma`, momentum `mu`, dampening `tau`, weight decay `lambda`, at step
+/// `t = 1, 2, ...`:
+/// ```text
+/// g_t = grad + lambda * w                        (L2 decay, if lambda != 0)
+/// b_t = g_t                          if t = 1    (no dampening on the first step)
+/// b_t = mu * b_{t-1} + (1 - tau) * g_t  if t > 1
+/// d_t = g_t + mu * b_t               if nesterov, else  d_t = b_t   (mu != 0)
+/// d_t = g_t                                      (mu == 0: no buffer)
+/// w  <- w - gamma * d_t
+/// ```
+///
+/// # Textbook form and mapping
+/// - Weight decay is the gradient of `lambda * R(w)` with `R(w) = ||w||^2 / 2`, added to the
+///   gradient before the momentum (coupled L2, as in PyTorch; see [`super::AdamW`] for the
+///   decoupled kind).
+/// - Polyak / Sutskever et al. (2013) momentum keeps the learning rate inside the velocity:
+///   `v <- mu v - gamma g`, `w <- w + v`. PyTorch keeps it outside: `b <- mu b + g`,
+///   `w <- w - gamma b`. With a constant `gamma`, `v = -gamma b` and the iterates are
+///   identical; when a schedule changes `gamma`, PyTorch's form rescales the whole accumulated
+///   velocity at once, Sutskever's only the new gradients.
+/// - Nesterov: Sutskever's form evaluates the gradient at the look-ahead point `w + mu v`;
+///   PyTorch uses the reparametrisation of Bengio et al. (2012) in which the stored `w` *is*
+///   the look-ahead point, giving `w <- w - gamma (g + mu b)` with the gradient at `w`.
+/// - Dampening `tau` scales the new gradient into the velocity (`tau = 1 - mu` gives an
+///   exponential moving average); PyTorch skips it on the first step (`b_1 = g_1`).
+///
+/// # State
+/// `momentum_buffer` (`b`, only when `momentum != 0`); steps counted for the first-step rule.
+pub struct Sgd<T: Scalar, const N: usize> {
+    config: SgdConfig,
+    steps: u64,
+    momentum_buffer: Option<Buffer<[T; N]>>,
+}
+
+impl<T: Scalar, const N: usize> Sgd<T, N> {
+    /// A new optimizer with zeroed state (momentum buffer allocated only if `momentum != 0`).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParameter`], see [`SgdConfig::validate`].
+    pub fn new(config: SgdConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Sgd {
+            config,
+            steps: 0,
+            momentum_buffer: (config.momentum != 0.0).then(Buffer::zeroed),
+        })
+    }
+
+    /// The hyper-parameters (with the current learning rate).
+    pub fn config(&self) -> &SgdConfig {
+        &self.config
+    }
+}
+
+impl<T: Scalar, const N: usize> Optimizer<T, N> for Sgd<T, N> {
+    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) {
+        let c = &self.config;
+        let lr = T::from_f64(c.lr);
+        let decay = c.weight_decay != 0.0;
+        let weight_decay = T::from_f64(c.weight_decay);
+        match &mut self.momentum_buffer {
+            None => {
+                for (w, &g) in params.iter_mut().zip(grads) {
+                    let g = if decay { g + weight_decay * *w } else { g };
+                    *w -= lr * g;
+                }
+            }
+            Some(velocity) => {
+                let first = self.steps == 0;
+                let nesterov = c.nesterov;
+                let mu = T::from_f64(c.momentum);
+                let keep = T::from_f64(1.0 - c.dampening);
+                for ((w, &g), b) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
+                    let g = if decay { g + weight_decay * *w } else { g };
+                    *b = if first { g } else { *b * mu + keep * g };
+                    let d = if nesterov { g + mu * *b } else { *b };
+                    *w -= lr * d;
+                }
+            }
+        }
+        self.steps += 1;
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.config.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
+        check_non_negative("SGD: lr", lr)?;
+        self.config.lr = lr;
+        Ok(())
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+    }
+
+    fn state_buffer_count(&self) -> usize {
+        usize::from(self.momentum_buffer.is_some())
+    }
+
+    fn state_buffer(&self, index: usize) -> Option<(&'static str, &[T; N])> {
+        super::nth_buffer([("momentum_buffer", self.momentum_buffer.as_ref())], index)
+    }
+
+    fn state_buffer_mut(&mut self, index: usize) -> Option<(&'static str, &mut [T; N])> {
+        super::nth_buffer_mut([("momentum_buffer", self.momentum_buffer.as_mut())], index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    #[test]
+    fn rejects_what_pytorch_rejects() {
+        let bad = |c: SgdConfig| Sgd::<f64, 3>::new(c).err();
+        let d = SgdConfig::default();
+        assert!(matches!(
+            bad(SgdConfig { lr: -1.0, ..d }),
+            Some(Error::InvalidParameter {
+                name: "SGD: lr",
+                ..
+            })
+        ));
+        assert!(bad(SgdConfig {
+            momentum: -0.1,
+            ..d
+        })
+        .is_some());
+        assert!(bad(SgdConfig {
+            weight_decay: -0.1,
+            ..d
+        })
+        .is_some());
+        assert!(bad(SgdConfig {
+            dampening: 1.5,
+            ..d
+        })
+        .is_some());
+        assert!(bad(SgdConfig {
+            nesterov: true,
+            ..d
+        })
+        .is_some());
+        assert!(bad(SgdConfig {
+            nesterov: true,
+            momentum: 0.9,
+            dampening: 0.1,
+            ..d
+        })
+        .is_some());
+        assert!(bad(SgdConfig { lr: f64::NAN, ..d }).is_some());
+        let mut sgd = Sgd::<f64, 3>::new(d).unwrap();
+        assert_eq!(sgd.state_buffer_count(), 0);
+        assert!(sgd.set_learning_rate(-0.5).is_err());
+        assert_eq!(sgd.learning_rate(), 1e-3);
+    }
+
+    #[test]
+    fn first_momentum_step_is_undampened() {
+        let mut sgd = Sgd::<f64, 2>::new(SgdConfig {
+            lr: 0.5,
+            momentum: 0.5,
+            dampening: 0.5,
+            ..SgdConfig::default()
+        })
+        .unwrap();
+        let mut w = [1.0, 2.0];
+        sgd.step(&mut w, &[2.0, -4.0]);
+        assert_eq!(w, [0.0, 4.0]);
+        assert_eq!(sgd.state_buffer(0), Some(("momentum_buffer", &[2.0, -4.0])));
+        sgd.step(&mut w, &[2.0, -4.0]);
+        // b = 0.5 * 2 + (1 - 0.5) * 2
+        assert_eq!(sgd.state_buffer(0).unwrap().1[0], 2.0);
+        assert_eq!(w[0], -1.0);
+    }
+}
