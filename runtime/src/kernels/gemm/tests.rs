@@ -1,0 +1,470 @@
+//! Every path of the GEMM against a naive triple loop in f64.
+
+extern crate std;
+
+use std::format;
+use std::string::{String, ToString};
+use std::vec;
+use std::vec::Vec;
+
+use super::*;
+use crate::kernels::Store;
+use crate::Rng;
+
+/// The implementations a test runs on: each forced path, and the automatic choice.
+fn backends() -> Vec<GemmBackend> {
+    #[cfg(feature = "std")]
+    let all = vec![
+        GemmBackend::Portable,
+        GemmBackend::Auto,
+        GemmBackend::MatrixMultiply,
+    ];
+    #[cfg(not(feature = "std"))]
+    let all = vec![GemmBackend::Portable, GemmBackend::Auto];
+    all
+}
+
+const TRANSPOSES: [(Transpose, Transpose); 4] = [
+    (Transpose::No, Transpose::No),
+    (Transpose::No, Transpose::Yes),
+    (Transpose::Yes, Transpose::No),
+    (Transpose::Yes, Transpose::Yes),
+];
+
+/// A stored matrix: `rows x cols` with leading dimension `ld`, filled with uniform values.
+fn random_matrix<T: Scalar>(rng: &mut Rng, rows: usize, cols: usize, ld: usize) -> Vec<T> {
+    let len = if rows == 0 { 0 } else { (rows - 1) * ld + cols };
+    (0..len).map(|_| rng.uniform::<T>(-1.0, 1.0)).collect()
+}
+
+/// `op(X)[r][c]` of a stored row-major matrix.
+fn at<T: Scalar>(x: &[T], ld: usize, trans: Transpose, r: usize, c: usize) -> f64 {
+    match trans {
+        Transpose::No => x[r * ld + c].to_f64(),
+        Transpose::Yes => x[c * ld + r].to_f64(),
+    }
+}
+
+/// One product checked against the naive loop: every element of `C` within a rounding bound
+/// scaled by the magnitudes that entered it, and the padding between rows of `C` untouched.
+#[allow(clippy::too_many_arguments)]
+fn check_case<T: Scalar>(
+    backend: GemmBackend,
+    (transa, transb): (Transpose, Transpose),
+    (m, n, k): (usize, usize, usize),
+    alpha: f64,
+    beta: f64,
+    pad: usize,
+    nan_c: bool,
+    rng: &mut Rng,
+) {
+    let (a_rows, a_cols) = stored_shape(transa, m, k);
+    let (b_rows, b_cols) = stored_shape(transb, k, n);
+    let (lda, ldb, ldc) = (a_cols + pad, b_cols + 2 * pad, n + pad);
+    let a = random_matrix::<T>(rng, a_rows, a_cols, lda);
+    let b = random_matrix::<T>(rng, b_rows, b_cols, ldb);
+    let c_len = if m == 0 { 0 } else { (m - 1) * ldc + n };
+    let mut c: Vec<T> = (0..c_len)
+        .map(|_| {
+            if nan_c {
+                T::nan()
+            } else {
+                rng.uniform::<T>(-1.0, 1.0)
+            }
+        })
+        .collect();
+    // Padding between rows gets a sentinel that must survive.
+    let sentinel = T::from_f64(1234.5);
+    for i in 0..m.saturating_sub(1) {
+        for v in &mut c[i * ldc + n..(i + 1) * ldc] {
+            *v = sentinel;
+        }
+    }
+    let c0 = c.clone();
+    let (alpha_t, beta_t) = (T::from_f64(alpha), T::from_f64(beta));
+    gemm_with_backend(
+        backend, transa, transb, m, n, k, alpha_t, &a, lda, &b, ldb, beta_t, &mut c, ldc,
+    )
+    .unwrap();
+
+    let eps = T::epsilon().to_f64();
+    let what = || {
+        format!(
+            "{} {backend:?} {transa:?}/{transb:?} m={m} n={n} k={k} alpha={alpha} beta={beta} \
+             pad={pad} nan_c={nan_c}",
+            T::NAME
+        )
+    };
+    for i in 0..m {
+        for j in 0..n {
+            let (mut dot, mut magnitude) = (0.0, 0.0);
+            for p in 0..k {
+                let prod = at(&a, lda, transa, i, p) * at(&b, ldb, transb, p, j);
+                dot += prod;
+                magnitude += prod.abs();
+            }
+            let old = c0[i * ldc + j].to_f64();
+            let (expected, scale) = if beta == 0.0 {
+                (alpha * dot, alpha.abs() * magnitude)
+            } else {
+                (
+                    alpha * dot + beta * old,
+                    alpha.abs() * magnitude + (beta * old).abs(),
+                )
+            };
+            let got = c[i * ldc + j].to_f64();
+            let tol = 4.0 * (k as f64 + 2.0) * eps * scale + 1e-300;
+            assert!(
+                (got - expected).abs() <= tol,
+                "{}: C[{i}][{j}] = {got}, expected {expected} (tolerance {tol:e})",
+                what()
+            );
+        }
+        if i + 1 < m {
+            assert!(
+                c[i * ldc + n..(i + 1) * ldc].iter().all(|&v| v == sentinel),
+                "{}: padding after row {i} was written",
+                what()
+            );
+        }
+    }
+}
+
+/// Shapes mixing the sizes around the tile widths (1, 4, 8 and the k-blocks) in every role,
+/// without running all 14^3 combinations.
+fn shapes() -> Vec<(usize, usize, usize)> {
+    const SIZES: [usize; 14] = [1, 2, 3, 5, 7, 8, 16, 17, 31, 33, 64, 65, 100, 129];
+    let mut all = Vec::new();
+    // Each size in each role, the others small and odd.
+    for &s in &SIZES {
+        all.extend([
+            (s, 3, 5),
+            (5, s, 3),
+            (3, 5, s),
+            (s, s, 7),
+            (7, s, s),
+            (s, 9, s),
+        ]);
+    }
+    // A walk through the cube that pairs different sizes.
+    for (i, &m) in SIZES.iter().enumerate() {
+        let n = SIZES[(i * 5 + 3) % SIZES.len()];
+        let k = SIZES[(i * 3 + 7) % SIZES.len()];
+        all.push((m, n, k));
+    }
+    // Dense-layer shapes: batch x in x out in its three products, and k past the k-block.
+    all.extend([(1, 256, 300), (64, 33, 10), (10, 17, 64), (4, 8, 600)]);
+    all
+}
+
+fn check_shapes<T: Scalar>(seed: u64) {
+    let mut rng = Rng::new(seed);
+    for backend in backends() {
+        for (case, &trans) in TRANSPOSES.iter().enumerate() {
+            for (s, &shape) in shapes().iter().enumerate() {
+                // alpha/beta and padding vary with the shape so every variant meets every path.
+                let alpha = [1.0, 0.5, -2.0][(s + case) % 3];
+                let beta = [0.0, 1.0, 0.5, -2.0][(s / 3 + case) % 4];
+                let pad = (s + case) % 3;
+                check_case::<T>(backend, trans, shape, alpha, beta, pad, false, &mut rng);
+            }
+        }
+    }
+}
+
+#[test]
+fn matches_naive_f32() {
+    check_shapes::<f32>(1);
+}
+
+#[test]
+fn matches_naive_f64() {
+    check_shapes::<f64>(2);
+}
+
+#[test]
+fn every_alpha_beta_on_every_path() {
+    let mut rng = Rng::new(3);
+    for backend in backends() {
+        for trans in TRANSPOSES {
+            for shape in [(1, 1, 1), (5, 17, 33), (33, 8, 7), (17, 65, 9)] {
+                for alpha in [0.0, 1.0, 0.5, -2.0] {
+                    for beta in [0.0, 1.0, 0.5, -2.0] {
+                        check_case::<f32>(backend, trans, shape, alpha, beta, 1, false, &mut rng);
+                        check_case::<f64>(backend, trans, shape, alpha, beta, 0, false, &mut rng);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn beta_zero_never_reads_c() {
+    let mut rng = Rng::new(4);
+    for backend in backends() {
+        for trans in TRANSPOSES {
+            for shape in [
+                (1, 1, 1),
+                (1, 16, 2),
+                (4, 8, 3),
+                (9, 33, 17),
+                (64, 10, 300),
+                (3, 3, 0),
+            ] {
+                for alpha in [1.0, -2.0, 0.0] {
+                    check_case::<f32>(backend, trans, shape, alpha, 0.0, 2, true, &mut rng);
+                    check_case::<f64>(backend, trans, shape, alpha, 0.0, 0, true, &mut rng);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn alpha_zero_or_empty_k_does_not_read_a_or_b() {
+    for backend in backends() {
+        let a = [f64::NAN; 6];
+        let b = [f64::NAN; 6];
+        let mut c = [1.0, 2.0, 3.0, 4.0];
+        gemm_with_backend(
+            backend,
+            Transpose::No,
+            Transpose::No,
+            2,
+            2,
+            3,
+            0.0,
+            &a,
+            3,
+            &b,
+            2,
+            0.5,
+            &mut c,
+            2,
+        )
+        .unwrap();
+        assert_eq!(c, [0.5, 1.0, 1.5, 2.0], "{backend:?}");
+        gemm_with_backend(
+            backend,
+            Transpose::Yes,
+            Transpose::Yes,
+            2,
+            2,
+            0,
+            1.0,
+            &[],
+            0,
+            &[],
+            0,
+            -2.0,
+            &mut c,
+            2,
+        )
+        .unwrap();
+        assert_eq!(c, [-1.0, -2.0, -3.0, -4.0], "{backend:?}");
+    }
+}
+
+#[test]
+fn empty_products_touch_nothing() {
+    for backend in backends() {
+        let mut c = [7.0f32; 3];
+        gemm_with_backend(
+            backend,
+            Transpose::No,
+            Transpose::No,
+            0,
+            3,
+            4,
+            1.0,
+            &[],
+            4,
+            &[1.0; 12],
+            3,
+            0.0,
+            &mut c,
+            3,
+        )
+        .unwrap();
+        assert_eq!(c, [7.0; 3]);
+    }
+}
+
+/// The message of a failing `gemm` call.
+#[allow(clippy::too_many_arguments)]
+fn gemm_error(
+    transa: Transpose,
+    transb: Transpose,
+    (m, n, k): (usize, usize, usize),
+    a_len: usize,
+    lda: usize,
+    b_len: usize,
+    ldb: usize,
+    c_len: usize,
+    ldc: usize,
+) -> String {
+    let a = vec![0.0f32; a_len];
+    let b = vec![0.0f32; b_len];
+    let mut c = vec![0.0f32; c_len];
+    gemm(
+        transa, transb, m, n, k, 1.0, &a, lda, &b, ldb, 0.0, &mut c, ldc,
+    )
+    .unwrap_err()
+    .to_string()
+}
+
+#[test]
+fn checked_gemm_reports_short_slices_and_leading_dimensions() {
+    use Transpose::{No, Yes};
+    // A is 2 x 3 with lda 4: needs 4 + 3 = 7 elements.
+    assert_eq!(
+        gemm_error(No, No, (2, 5, 3), 6, 4, 15, 5, 10, 5),
+        "gemm: A: expected a slice of length 7, found length 6"
+    );
+    // B stored 5 x 3 (transposed): needs 4 * 3 + 3 = 15.
+    assert_eq!(
+        gemm_error(No, Yes, (2, 5, 3), 6, 3, 14, 3, 10, 5),
+        "gemm: B: expected a slice of length 15, found length 14"
+    );
+    // C is 2 x 5 with ldc 6: needs 11.
+    assert_eq!(
+        gemm_error(No, No, (2, 5, 3), 6, 3, 15, 5, 10, 6),
+        "gemm: C: expected a slice of length 11, found length 10"
+    );
+    // A stored transposed is 3 x 2: lda must be >= 2, not >= k.
+    assert_eq!(
+        gemm_error(Yes, No, (2, 5, 3), 6, 1, 15, 5, 10, 5),
+        "gemm: lda = 1 is invalid (expected >= the row length of the matrix as stored \
+         (k or n when not transposed, m or k when transposed))"
+    );
+    assert!(gemm_error(No, No, (2, 5, 3), 6, 3, 15, 4, 10, 5).starts_with("gemm: ldb = 4 "));
+    assert!(gemm_error(No, No, (2, 5, 3), 6, 3, 15, 5, 10, 4).starts_with("gemm: ldc = 4 "));
+    // An extent that overflows usize is too long for any slice, not a panic.
+    assert_eq!(
+        gemm_error(No, No, (3, 1, 2), 6, usize::MAX, 2, 1, 3, 1),
+        format!(
+            "gemm: A: expected a slice of length {}, found length 6",
+            usize::MAX
+        )
+    );
+    // Transposed A accepts lda = m and a single stored row accepts any lda >= its length.
+    let mut c = [0.0f32; 2];
+    gemm(
+        Transpose::No,
+        Transpose::No,
+        1,
+        2,
+        2,
+        1.0,
+        &[1.0, 2.0],
+        usize::MAX,
+        &[1.0, 0.0, 0.0, 1.0],
+        2,
+        0.0,
+        &mut c,
+        7,
+    )
+    .unwrap();
+    assert_eq!(c, [1.0, 2.0]);
+}
+
+/// `C (store) op(A) op(B)` for the typed wrappers, checked against the naive loop.
+fn check_typed<T: Scalar, const M: usize, const K: usize, const N: usize>(rng: &mut Rng) {
+    let a: [[T; K]; M] = core::array::from_fn(|_| core::array::from_fn(|_| rng.normal()));
+    let at: [[T; M]; K] = core::array::from_fn(|p| core::array::from_fn(|i| a[i][p]));
+    let b: [[T; N]; K] = core::array::from_fn(|_| core::array::from_fn(|_| rng.normal()));
+    let bt: [[T; K]; N] = core::array::from_fn(|j| core::array::from_fn(|p| b[p][j]));
+    let expected: [[f64; N]; M] = core::array::from_fn(|i| {
+        core::array::from_fn(|j| (0..K).map(|p| a[i][p].to_f64() * b[p][j].to_f64()).sum())
+    });
+    let c0: [[T; N]; M] = core::array::from_fn(|_| core::array::from_fn(|_| rng.normal()));
+    let tol = 8.0 * (K as f64 + 2.0) * T::epsilon().to_f64() * (K as f64 + 1.0) * 4.0;
+    for backend in backends() {
+        for store in [Store::Overwrite, Store::Accumulate] {
+            for name in ["matmul_a_b", "matmul_a_bt", "matmul_at_b"] {
+                let mut c = c0;
+                if store == Store::Overwrite {
+                    c = [[T::nan(); N]; M];
+                }
+                match name {
+                    "matmul_a_b" => matmul_a_b_with_backend(backend, &a, &b, &mut c, store),
+                    "matmul_a_bt" => matmul_a_bt_with_backend(backend, &a, &bt, &mut c, store),
+                    _ => matmul_at_b_with_backend(backend, &at, &b, &mut c, store),
+                }
+                for i in 0..M {
+                    for j in 0..N {
+                        let base = if store == Store::Accumulate {
+                            c0[i][j].to_f64()
+                        } else {
+                            0.0
+                        };
+                        let want = base + expected[i][j];
+                        let got = c[i][j].to_f64();
+                        assert!(
+                            (got - want).abs() <= tol,
+                            "{name} {} {backend:?} {store:?} M={M} K={K} N={N} [{i}][{j}]: \
+                             {got} vs {want}",
+                            T::NAME
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn typed_wrappers_both_store_modes() {
+    let mut rng = Rng::new(5);
+    check_typed::<f32, 1, 2, 16>(&mut rng);
+    check_typed::<f32, 1, 16, 1>(&mut rng);
+    check_typed::<f32, 3, 5, 4>(&mut rng);
+    check_typed::<f32, 17, 33, 9>(&mut rng);
+    check_typed::<f64, 64, 10, 65>(&mut rng);
+    check_typed::<f64, 8, 129, 7>(&mut rng);
+    check_typed::<f64, 0, 3, 2>(&mut rng);
+    check_typed::<f64, 2, 0, 3>(&mut rng);
+}
+
+#[test]
+fn public_wrappers_use_the_same_contract() {
+    let a = [[1.0f64, 2.0], [3.0, 4.0]];
+    let b = [[5.0, 6.0], [7.0, 8.0]];
+    let mut c = [[f64::NAN; 2]; 2];
+    matmul_a_b(&a, &b, &mut c, Store::Overwrite);
+    assert_eq!(c, [[19.0, 22.0], [43.0, 50.0]]);
+    matmul_a_bt(&a, &b, &mut c, Store::Accumulate);
+    assert_eq!(c, [[19.0 + 17.0, 22.0 + 23.0], [43.0 + 39.0, 50.0 + 53.0]]);
+    matmul_at_b(&a, &b, &mut c, Store::Overwrite);
+    assert_eq!(c, [[26.0, 30.0], [38.0, 44.0]]);
+    let mut flat = [f64::NAN; 4];
+    gemm(
+        Transpose::No,
+        Transpose::No,
+        2,
+        2,
+        2,
+        1.0,
+        a.as_flattened(),
+        2,
+        b.as_flattened(),
+        2,
+        0.0,
+        &mut flat,
+        2,
+    )
+    .unwrap();
+    assert_eq!(flat, [19.0, 22.0, 43.0, 50.0]);
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn threshold_sends_tiny_products_to_the_portable_path() {
+    assert!(!prefers_matrixmultiply(1, 256, 784), "batch-1 dense layer");
+    assert!(!prefers_matrixmultiply(1, 16, 16), "tiny layer");
+    assert!(
+        prefers_matrixmultiply(64, 256, 784),
+        "training-batch dense layer"
+    );
+}
