@@ -13,6 +13,7 @@
 
 pub mod elementwise;
 pub mod gemm;
+pub mod im2col;
 
 /// How a kernel writes its result into an output buffer.
 ///

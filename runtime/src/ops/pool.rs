@@ -1,1 +1,435 @@
-//! (in progress)
+//! Pooling over per-sample `[C, H, W]` images: max pooling, average pooling and global average
+//! pooling, as PyTorch's `MaxPool2d`, `AvgPool2d` and `AdaptiveAvgPool2d(1)` + flatten.
+//!
+//! # Geometry
+//! A pooling window is the zero-sized type [`Pool2d`]`<C, H, W, KH, KW, SH, SW, PH, PW, DH, DW>`
+//! (kernel, stride, padding, dilation; PyTorch's default stride is the kernel size, which the
+//! caller writes out). Its output size is PyTorch's with `ceil_mode=False`:
+//! `OH = (H + 2 PH - DH (KH - 1) - 1) / SH + 1` ([`pool2d_output_size`]). As in PyTorch the
+//! padding may be at most half the kernel (`PH <= KH / 2`); an invalid geometry fails to compile,
+//! and so does a length that does not fit it. Pooling has no parameters and no workspace.
+//!
+//! # Formulas
+//! With `window(oy, ox)` the taps `(oy SH + i DH - PH, ox SW + j DW - PW)` that fall inside the
+//! image:
+//!
+//! ```text
+//! max:  y[c][oy][ox] = x[c][a],  a = first argmax over window(oy, ox) (row-major order)
+//!       dx[c][a] += dy[c][oy][ox]
+//! avg:  y[c][oy][ox] = sum_{window(oy, ox)} x[c][.] / (KH KW)
+//!       dx[c][p] += dy[c][oy][ox] / (KH KW)   for p in window(oy, ox)
+//! global avg: y[c] = sum_p x[c][p] / (H W),   dx[c][p] = dy[c] / (H W)
+//! ```
+//!
+//! Max pooling treats the padding as `-inf` (it never wins), breaks ties by the first position
+//! in row-major order and lets NaN win, exactly as PyTorch's CPU kernel; a window whose taps all
+//! fall into the padding (possible only with a large dilation) gives `-inf` and passes no
+//! gradient. Average pooling counts the padding as zeros in the divisor
+//! (`count_include_pad=True`): with `ceil_mode=False` no window reaches beyond the padding, so
+//! the divisor is always `KH KW`. Average pooling has no dilation in PyTorch; `DH = DW = 1` is
+//! required at compile time.
+//!
+//! Max pooling's backward recomputes the argmax from `x` instead of keeping an index buffer from
+//! the forward pass: the recomputation costs one more forward (cheap, memory-bound), needs no
+//! extra buffer in the training tape, keeps inference and training forward identical, and
+//! shares the same comparison code with the forward pass, so it routes each gradient to the very
+//! element the forward pass chose.
+//!
+//! # Flatten
+//! Flatten needs no kernel: a per-sample `[C, H, W]` tensor is already stored as its flat
+//! `[C H W]` vector (channel-major, as `torch.flatten(x, 1)` orders it), so the next layer reads
+//! the same buffer.
+
+use crate::kernels::Store;
+use crate::ops::conv::conv2d_output_size;
+use crate::Scalar;
+
+/// Output length along one axis of a pooling window (PyTorch, `ceil_mode=False`):
+/// `(input + 2 padding - dilation (kernel - 1) - 1) / stride + 1`.
+///
+/// `None` when the output would be empty, when `input`, `kernel`, `stride` or `dilation` is 0,
+/// or when `padding > kernel / 2` (PyTorch rejects that). Use
+/// [`crate::ops::conv::conv2d_output_remainder`] to detect a floored ("fractional") size.
+pub const fn pool2d_output_size(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+) -> Option<usize> {
+    if padding > kernel / 2 {
+        return None;
+    }
+    conv2d_output_size(input, kernel, stride, padding, dilation)
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The compile-time geometry of a 2-D pooling window, implemented only by [`Pool2d`].
+pub trait Pool2dGeometry: sealed::Sealed {
+    /// Channels.
+    const C: usize;
+    /// Input height.
+    const H: usize;
+    /// Input width.
+    const W: usize;
+    /// Window height.
+    const KH: usize;
+    /// Window width.
+    const KW: usize;
+    /// Vertical stride.
+    const SH: usize;
+    /// Horizontal stride.
+    const SW: usize;
+    /// Padding above and below.
+    const PH: usize;
+    /// Padding left and right.
+    const PW: usize;
+    /// Vertical dilation.
+    const DH: usize;
+    /// Horizontal dilation.
+    const DW: usize;
+    /// Output height, [`pool2d_output_size`]`(H, KH, SH, PH, DH)`.
+    const OUT_H: usize;
+    /// Output width, [`pool2d_output_size`]`(W, KW, SW, PW, DW)`.
+    const OUT_W: usize;
+    /// Per-sample input length `C H W`.
+    const IN_LEN: usize;
+    /// Per-sample output length `C OH OW`.
+    const OUT_LEN: usize;
+}
+
+/// The geometry of one pooling layer, as const generics (see the [module docs](self)).
+///
+/// Never constructed. E.g. the first pooling of the W4 benchmark (2x2, stride 2) is
+/// `Pool2d<8, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1>`.
+#[derive(Clone, Copy, Debug)]
+pub struct Pool2d<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PH: usize,
+    const PW: usize,
+    const DH: usize,
+    const DW: usize,
+>;
+
+macro_rules! pool2d_impl {
+    ($($item:item)*) => {
+        impl<
+                const C: usize,
+                const H: usize,
+                const W: usize,
+                const KH: usize,
+                const KW: usize,
+                const SH: usize,
+                const SW: usize,
+                const PH: usize,
+                const PW: usize,
+                const DH: usize,
+                const DW: usize,
+            > sealed::Sealed for Pool2d<C, H, W, KH, KW, SH, SW, PH, PW, DH, DW>
+        {
+        }
+        impl<
+                const C: usize,
+                const H: usize,
+                const W: usize,
+                const KH: usize,
+                const KW: usize,
+                const SH: usize,
+                const SW: usize,
+                const PH: usize,
+                const PW: usize,
+                const DH: usize,
+                const DW: usize,
+            > Pool2dGeometry for Pool2d<C, H, W, KH, KW, SH, SW, PH, PW, DH, DW>
+        {
+            $($item)*
+        }
+    };
+}
+
+pool2d_impl! {
+    const C: usize = C;
+    const H: usize = H;
+    const W: usize = W;
+    const KH: usize = KH;
+    const KW: usize = KW;
+    const SH: usize = SH;
+    const SW: usize = SW;
+    const PH: usize = PH;
+    const PW: usize = PW;
+    const DH: usize = DH;
+    const DW: usize = DW;
+    const OUT_H: usize = match pool2d_output_size(H, KH, SH, PH, DH) {
+        Some(n) => n,
+        None => panic!(
+            "pool2d: invalid height: need PH <= KH / 2, H + 2 PH >= DH (KH - 1) + 1 and \
+             H, KH, SH, DH >= 1"
+        ),
+    };
+    const OUT_W: usize = match pool2d_output_size(W, KW, SW, PW, DW) {
+        Some(n) => n,
+        None => panic!(
+            "pool2d: invalid width: need PW <= KW / 2, W + 2 PW >= DW (KW - 1) + 1 and \
+             W, KW, SW, DW >= 1"
+        ),
+    };
+    const IN_LEN: usize = C * H * W;
+    const OUT_LEN: usize = C * Self::OUT_H * Self::OUT_W;
+}
+
+/// Compile-time check of a kernel's array lengths against its geometry.
+const fn assert_lengths<G: Pool2dGeometry>(in_len: usize, out_len: usize) {
+    assert!(in_len == G::IN_LEN, "pool2d: IN_LEN must equal C * H * W");
+    assert!(
+        out_len == G::OUT_LEN,
+        "pool2d: OUT_LEN must equal C * OUT_H * OUT_W"
+    );
+}
+
+const fn assert_no_dilation<G: Pool2dGeometry>() {
+    assert!(
+        G::DH == 1 && G::DW == 1,
+        "avg_pool2d: average pooling has no dilation (DH = DW = 1)"
+    );
+}
+
+/// Calls `f(oy, ox, p)` for every output position and every tap `p` (flat index into one
+/// channel's `H x W` image) of its window that lies inside the image, in row-major tap order.
+#[inline(always)]
+fn for_each_tap<G: Pool2dGeometry>(mut f: impl FnMut(usize, usize, usize)) {
+    for oy in 0..G::OUT_H {
+        for i in 0..G::KH {
+            // Wrapping turns a row above the image into a huge one, rejected like one below.
+            let iy = (oy * G::SH + i * G::DH).wrapping_sub(G::PH);
+            if iy >= G::H {
+                continue;
+            }
+            for ox in 0..G::OUT_W {
+                for j in 0..G::KW {
+                    let ix = (ox * G::SW + j * G::DW).wrapping_sub(G::PW);
+                    if ix < G::W {
+                        f(oy, ox, iy * G::W + ix);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The position of the maximum of each window of one channel (`None` when no tap of the window
+/// lies inside the image). PyTorch's rule: the first tap is taken, then a tap replaces the best
+/// when it is strictly greater or NaN.
+#[inline(always)]
+fn window_argmax<T: Scalar, G: Pool2dGeometry>(
+    image: &[T],
+    mut f: impl FnMut(usize, Option<usize>),
+) {
+    for oy in 0..G::OUT_H {
+        for ox in 0..G::OUT_W {
+            let mut best: Option<(usize, T)> = None;
+            for i in 0..G::KH {
+                let iy = (oy * G::SH + i * G::DH).wrapping_sub(G::PH);
+                if iy >= G::H {
+                    continue;
+                }
+                for j in 0..G::KW {
+                    let ix = (ox * G::SW + j * G::DW).wrapping_sub(G::PW);
+                    if ix >= G::W {
+                        continue;
+                    }
+                    let p = iy * G::W + ix;
+                    let v = image[p];
+                    match best {
+                        Some((_, b)) if !(v > b || v.is_nan()) => {}
+                        _ => best = Some((p, v)),
+                    }
+                }
+            }
+            f(oy * G::OUT_W + ox, best.map(|(p, _)| p));
+        }
+    }
+}
+
+/// Max pooling forward: `y[c][oy][ox] = max over the window` (padding as `-inf`; see the
+/// [module docs](self)). `y` is overwritten.
+pub fn max_pool2d_forward<
+    T: Scalar,
+    G: Pool2dGeometry,
+    const B: usize,
+    const IN_LEN: usize,
+    const OUT_LEN: usize,
+>(
+    x: &[[T; IN_LEN]; B],
+    y: &mut [[T; OUT_LEN]; B],
+) {
+    const { assert_lengths::<G>(IN_LEN, OUT_LEN) };
+    let (hw, ohw) = (G::H * G::W, G::OUT_H * G::OUT_W);
+    for (xb, yb) in x.iter().zip(y.iter_mut()) {
+        for (image, out) in xb.chunks_exact(hw).zip(yb.chunks_exact_mut(ohw)) {
+            window_argmax::<T, G>(image, |o, arg| {
+                out[o] = arg.map_or(T::neg_infinity(), |p| image[p]);
+            });
+        }
+    }
+}
+
+/// Max pooling backward: `dx (store) sum over windows of dy routed to the window's first
+/// argmax`, recomputed from `x` (why: see the [module docs](self)).
+pub fn max_pool2d_backward<
+    T: Scalar,
+    G: Pool2dGeometry,
+    const B: usize,
+    const IN_LEN: usize,
+    const OUT_LEN: usize,
+>(
+    x: &[[T; IN_LEN]; B],
+    dy: &[[T; OUT_LEN]; B],
+    dx: &mut [[T; IN_LEN]; B],
+    store: Store,
+) {
+    const { assert_lengths::<G>(IN_LEN, OUT_LEN) };
+    if store == Store::Overwrite {
+        dx.as_flattened_mut().fill(T::zero());
+    }
+    let (hw, ohw) = (G::H * G::W, G::OUT_H * G::OUT_W);
+    for ((xb, dyb), dxb) in x.iter().zip(dy).zip(dx.iter_mut()) {
+        let channels = xb
+            .chunks_exact(hw)
+            .zip(dyb.chunks_exact(ohw))
+            .zip(dxb.chunks_exact_mut(hw));
+        for ((image, grad_out), grad_in) in channels {
+            window_argmax::<T, G>(image, |o, arg| {
+                if let Some(p) = arg {
+                    grad_in[p] += grad_out[o];
+                }
+            });
+        }
+    }
+}
+
+/// Average pooling forward: `y[c][oy][ox] = sum over the window / (KH KW)`, padding counted as
+/// zeros (`count_include_pad=True`). `y` is overwritten.
+pub fn avg_pool2d_forward<
+    T: Scalar,
+    G: Pool2dGeometry,
+    const B: usize,
+    const IN_LEN: usize,
+    const OUT_LEN: usize,
+>(
+    x: &[[T; IN_LEN]; B],
+    y: &mut [[T; OUT_LEN]; B],
+) {
+    const {
+        assert_lengths::<G>(IN_LEN, OUT_LEN);
+        assert_no_dilation::<G>();
+    };
+    let scale = T::one() / T::from_usize(G::KH * G::KW);
+    let (hw, ohw) = (G::H * G::W, G::OUT_H * G::OUT_W);
+    for (xb, yb) in x.iter().zip(y.iter_mut()) {
+        for (image, out) in xb.chunks_exact(hw).zip(yb.chunks_exact_mut(ohw)) {
+            out.fill(T::zero());
+            for_each_tap::<G>(|oy, ox, p| out[oy * G::OUT_W + ox] += image[p]);
+            for v in out.iter_mut() {
+                *v *= scale;
+            }
+        }
+    }
+}
+
+/// Average pooling backward: `dx[c][p] (store) sum over the windows containing p of
+/// dy[c][oy][ox] / (KH KW)`. `x` is not needed.
+pub fn avg_pool2d_backward<
+    T: Scalar,
+    G: Pool2dGeometry,
+    const B: usize,
+    const IN_LEN: usize,
+    const OUT_LEN: usize,
+>(
+    dy: &[[T; OUT_LEN]; B],
+    dx: &mut [[T; IN_LEN]; B],
+    store: Store,
+) {
+    const {
+        assert_lengths::<G>(IN_LEN, OUT_LEN);
+        assert_no_dilation::<G>();
+    };
+    if store == Store::Overwrite {
+        dx.as_flattened_mut().fill(T::zero());
+    }
+    let scale = T::one() / T::from_usize(G::KH * G::KW);
+    let (hw, ohw) = (G::H * G::W, G::OUT_H * G::OUT_W);
+    for (dyb, dxb) in dy.iter().zip(dx.iter_mut()) {
+        for (grad_out, grad_in) in dyb.chunks_exact(ohw).zip(dxb.chunks_exact_mut(hw)) {
+            for_each_tap::<G>(|oy, ox, p| grad_in[p] += grad_out[oy * G::OUT_W + ox] * scale);
+        }
+    }
+}
+
+const fn assert_global_lengths(c: usize, h: usize, w: usize, in_len: usize) {
+    assert!(
+        h >= 1 && w >= 1,
+        "global_avg_pool: H and W must be at least 1"
+    );
+    assert!(
+        in_len == c * h * w,
+        "global_avg_pool: IN_LEN must equal C * H * W"
+    );
+}
+
+/// Global average pooling `[C, H, W] -> [C]`: `y[c] = sum_p x[c][p] / (H W)`. `y` is overwritten.
+pub fn global_avg_pool_forward<
+    T: Scalar,
+    const B: usize,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const IN_LEN: usize,
+>(
+    x: &[[T; IN_LEN]; B],
+    y: &mut [[T; C]; B],
+) {
+    const { assert_global_lengths(C, H, W, IN_LEN) };
+    let scale = T::one() / T::from_usize(H * W);
+    for (xb, yb) in x.iter().zip(y.iter_mut()) {
+        for (image, out) in xb.chunks_exact(H * W).zip(yb.iter_mut()) {
+            *out = image.iter().copied().sum::<T>() * scale;
+        }
+    }
+}
+
+/// Global average pooling backward: `dx[c][p] (store) dy[c] / (H W)`.
+pub fn global_avg_pool_backward<
+    T: Scalar,
+    const B: usize,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const IN_LEN: usize,
+>(
+    dy: &[[T; C]; B],
+    dx: &mut [[T; IN_LEN]; B],
+    store: Store,
+) {
+    const { assert_global_lengths(C, H, W, IN_LEN) };
+    let scale = T::one() / T::from_usize(H * W);
+    for (dyb, dxb) in dy.iter().zip(dx.iter_mut()) {
+        for (&g, grad_in) in dyb.iter().zip(dxb.chunks_exact_mut(H * W)) {
+            let v = g * scale;
+            for d in grad_in {
+                store.apply(d, v);
+            }
+        }
+    }
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests;

@@ -1,0 +1,214 @@
+//! The DAG ops that join two branches: element-wise `add` (residual connections) and `concat`
+//! along the first per-sample dimension.
+//!
+//! Both work on flattened per-sample tensors, so one kernel serves vectors `[N]` and images
+//! `[C, H, W]`: concatenating two images along channels, `[CA, H, W] ++ [CB, H, W] ->
+//! [CA + CB, H, W]`, is concatenating their flat vectors (`NA = CA H W`, `NB = CB H W`), because
+//! the channel is the outermost per-sample dimension. Neither op has parameters.
+
+use crate::kernels::Store;
+use crate::Scalar;
+
+/// `out[b] = a[b] + b[b]`.
+pub fn add_forward<T: Scalar, const B: usize, const N: usize>(
+    a: &[[T; N]; B],
+    b: &[[T; N]; B],
+    out: &mut [[T; N]; B],
+) {
+    for ((ra, rb), ro) in a.iter().zip(b).zip(out.iter_mut()) {
+        for ((&va, &vb), o) in ra.iter().zip(rb).zip(ro.iter_mut()) {
+            *o = va + vb;
+        }
+    }
+}
+
+/// Backward of [`add_forward`]: `da (store_a) dy`, `db (store_b) dy` (both inputs receive the
+/// upstream gradient unchanged).
+pub fn add_backward<T: Scalar, const B: usize, const N: usize>(
+    dy: &[[T; N]; B],
+    da: &mut [[T; N]; B],
+    db: &mut [[T; N]; B],
+    store_a: Store,
+    store_b: Store,
+) {
+    store_copy(dy.as_flattened(), da.as_flattened_mut(), store_a);
+    store_copy(dy.as_flattened(), db.as_flattened_mut(), store_b);
+}
+
+/// `out[b] = [a[b], b[b]]`: the `NA` elements of `a` then the `NB` of `b` (channel concatenation
+/// of `[C, H, W]` images, see the module docs). `NOUT == NA + NB` is checked at compile time.
+pub fn concat_forward<
+    T: Scalar,
+    const B: usize,
+    const NA: usize,
+    const NB: usize,
+    const NOUT: usize,
+>(
+    a: &[[T; NA]; B],
+    b: &[[T; NB]; B],
+    out: &mut [[T; NOUT]; B],
+) {
+    const { assert!(NOUT == NA + NB, "concat: NOUT must equal NA + NB") };
+    for ((ra, rb), ro) in a.iter().zip(b).zip(out.iter_mut()) {
+        let (oa, ob) = ro.split_at_mut(NA);
+        oa.copy_from_slice(ra);
+        ob.copy_from_slice(rb);
+    }
+}
+
+/// Backward of [`concat_forward`]: `da (store_a) dy[.., ..NA]`, `db (store_b) dy[.., NA..]`.
+pub fn concat_backward<
+    T: Scalar,
+    const B: usize,
+    const NA: usize,
+    const NB: usize,
+    const NOUT: usize,
+>(
+    dy: &[[T; NOUT]; B],
+    da: &mut [[T; NA]; B],
+    db: &mut [[T; NB]; B],
+    store_a: Store,
+    store_b: Store,
+) {
+    const { assert!(NOUT == NA + NB, "concat: NOUT must equal NA + NB") };
+    for ((rd, ra), rb) in dy.iter().zip(da.iter_mut()).zip(db.iter_mut()) {
+        let (ga, gb) = rd.split_at(NA);
+        store_copy(ga, ra, store_a);
+        store_copy(gb, rb, store_b);
+    }
+}
+
+/// `dst (store) src` over equally long slices.
+#[inline]
+fn store_copy<T: Scalar>(src: &[T], dst: &mut [T], store: Store) {
+    match store {
+        Store::Overwrite => dst.copy_from_slice(src),
+        Store::Accumulate => {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d += s;
+            }
+        }
+    }
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+    use crate::gradcheck::assert_gradient;
+
+    // Upstream weights for loss = sum(w * y): distinct, non-trivial.
+    fn weights<const N: usize>(seed: usize) -> [f64; N] {
+        core::array::from_fn(|i| ((i * 7 + seed * 13) % 11) as f64 / 5.0 - 1.0)
+    }
+
+    #[test]
+    fn add_values_gradients_and_accumulation() {
+        let a = [[1.0, -2.0, 0.5], [3.0, 4.0, -1.5]];
+        let b = [[0.25, 2.0, 1.0], [-3.0, 1.0, 0.5]];
+        let mut y = [[f64::NAN; 3]; 2];
+        add_forward(&a, &b, &mut y);
+        assert_eq!(y, [[1.25, 0.0, 1.5], [0.0, 5.0, -1.0]]);
+
+        let w = [weights::<3>(1), weights::<3>(2)];
+        let loss = |a: &[[f64; 3]; 2], b: &[[f64; 3]; 2]| {
+            let mut y = [[0.0; 3]; 2];
+            add_forward(a, b, &mut y);
+            y.as_flattened()
+                .iter()
+                .zip(w.as_flattened())
+                .map(|(y, w)| y * w)
+                .sum::<f64>()
+        };
+        let (mut da, mut db) = ([[f64::NAN; 3]; 2], [[f64::NAN; 3]; 2]);
+        add_backward(&w, &mut da, &mut db, Store::Overwrite, Store::Overwrite);
+        let mut flat_a = *a.as_flattened().first_chunk::<6>().unwrap();
+        assert_gradient(
+            "add: da",
+            |v| loss(&to_batch(v), &b),
+            &mut flat_a,
+            da.as_flattened(),
+            1e-6,
+        );
+        let mut flat_b = *b.as_flattened().first_chunk::<6>().unwrap();
+        assert_gradient(
+            "add: db",
+            |v| loss(&a, &to_batch(v)),
+            &mut flat_b,
+            db.as_flattened(),
+            1e-6,
+        );
+
+        let (mut da2, mut db2) = ([[1.0; 3]; 2], [[-2.0; 3]; 2]);
+        add_backward(&w, &mut da2, &mut db2, Store::Accumulate, Store::Overwrite);
+        for i in 0..6 {
+            assert_eq!(da2.as_flattened()[i], 1.0 + da.as_flattened()[i]);
+            assert_eq!(db2.as_flattened()[i], db.as_flattened()[i]);
+        }
+    }
+
+    fn to_batch<const N: usize, const B: usize>(v: &[f64]) -> [[f64; N]; B] {
+        core::array::from_fn(|b| core::array::from_fn(|i| v[b * N + i]))
+    }
+
+    #[test]
+    fn concat_of_images_is_channel_concatenation() {
+        // a: [2, 1, 2] images, b: [1, 1, 2] images, batch 2.
+        let a = [[1.0f32, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]];
+        let b = [[-1.0f32, -2.0], [-3.0, -4.0]];
+        let mut y = [[f32::NAN; 6]; 2];
+        concat_forward(&a, &b, &mut y);
+        assert_eq!(
+            y,
+            [
+                [1.0, 2.0, 3.0, 4.0, -1.0, -2.0],
+                [5.0, 6.0, 7.0, 8.0, -3.0, -4.0]
+            ]
+        );
+    }
+
+    #[test]
+    fn concat_gradients_and_accumulation() {
+        let a: [[f64; 3]; 2] = [weights(3), weights(4)];
+        let b: [[f64; 2]; 2] = [weights(5), weights(6)];
+        let w: [[f64; 5]; 2] = [weights(7), weights(8)];
+        let loss = |a: &[[f64; 3]; 2], b: &[[f64; 2]; 2]| {
+            let mut y = [[0.0; 5]; 2];
+            concat_forward(a, b, &mut y);
+            y.as_flattened()
+                .iter()
+                .zip(w.as_flattened())
+                .map(|(y, w)| y * y * w)
+                .sum::<f64>()
+        };
+        // loss = sum(w y^2): upstream gradient 2 w y.
+        let mut y = [[0.0; 5]; 2];
+        concat_forward(&a, &b, &mut y);
+        let dy: [[f64; 5]; 2] =
+            core::array::from_fn(|s| core::array::from_fn(|i| 2.0 * w[s][i] * y[s][i]));
+        let (mut da, mut db) = ([[f64::NAN; 3]; 2], [[f64::NAN; 2]; 2]);
+        concat_backward(&dy, &mut da, &mut db, Store::Overwrite, Store::Overwrite);
+        let mut flat_a = *a.as_flattened().first_chunk::<6>().unwrap();
+        assert_gradient(
+            "concat: da",
+            |v| loss(&to_batch(v), &b),
+            &mut flat_a,
+            da.as_flattened(),
+            1e-6,
+        );
+        let mut flat_b = *b.as_flattened().first_chunk::<4>().unwrap();
+        assert_gradient(
+            "concat: db",
+            |v| loss(&a, &to_batch(v)),
+            &mut flat_b,
+            db.as_flattened(),
+            1e-6,
+        );
+
+        let (mut da2, mut db2) = ([[0.5; 3]; 2], [[0.25; 2]; 2]);
+        concat_backward(&dy, &mut da2, &mut db2, Store::Overwrite, Store::Accumulate);
+        assert_eq!(da2, da);
+        for (v2, v) in db2.as_flattened().iter().zip(db.as_flattened()) {
+            assert_eq!(*v2, 0.25 + v);
+        }
+    }
+}
