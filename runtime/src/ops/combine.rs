@@ -22,17 +22,15 @@ pub fn add_forward<T: Scalar, const B: usize, const N: usize>(
     }
 }
 
-/// Backward of [`add_forward`]: `da (store_a) dy`, `db (store_b) dy` (both inputs receive the
-/// upstream gradient unchanged).
+/// Backward of [`add_forward`] for one input: `dx (store) dy` (each input receives the upstream
+/// gradient unchanged). One call per input that needs a gradient, so that an input without one
+/// costs nothing and `add(a, a)` (both inputs the same buffer) needs no aliasing.
 pub fn add_backward<T: Scalar, const B: usize, const N: usize>(
     dy: &[[T; N]; B],
-    da: &mut [[T; N]; B],
-    db: &mut [[T; N]; B],
-    store_a: Store,
-    store_b: Store,
+    dx: &mut [[T; N]; B],
+    store: Store,
 ) {
-    store_copy(dy.as_flattened(), da.as_flattened_mut(), store_a);
-    store_copy(dy.as_flattened(), db.as_flattened_mut(), store_b);
+    store_copy(dy.as_flattened(), dx.as_flattened_mut(), store);
 }
 
 /// `out[b] = [a[b], b[b]]`: the `NA` elements of `a` then the `NB` of `b` (channel concatenation
@@ -56,8 +54,9 @@ pub fn concat_forward<
     }
 }
 
-/// Backward of [`concat_forward`]: `da (store_a) dy[.., ..NA]`, `db (store_b) dy[.., NA..]`.
-pub fn concat_backward<
+/// Backward of [`concat_forward`] for the first input: `da (store) dy[.., ..NA]`. One call per
+/// input that needs a gradient (see [`add_backward`]).
+pub fn concat_backward_first<
     T: Scalar,
     const B: usize,
     const NA: usize,
@@ -66,15 +65,29 @@ pub fn concat_backward<
 >(
     dy: &[[T; NOUT]; B],
     da: &mut [[T; NA]; B],
-    db: &mut [[T; NB]; B],
-    store_a: Store,
-    store_b: Store,
+    store: Store,
 ) {
     const { assert!(NOUT == NA + NB, "concat: NOUT must equal NA + NB") };
-    for ((rd, ra), rb) in dy.iter().zip(da.iter_mut()).zip(db.iter_mut()) {
-        let (ga, gb) = rd.split_at(NA);
-        store_copy(ga, ra, store_a);
-        store_copy(gb, rb, store_b);
+    for (rd, ra) in dy.iter().zip(da.iter_mut()) {
+        store_copy(&rd[..NA], ra, store);
+    }
+}
+
+/// Backward of [`concat_forward`] for the second input: `db (store) dy[.., NA..]`.
+pub fn concat_backward_second<
+    T: Scalar,
+    const B: usize,
+    const NA: usize,
+    const NB: usize,
+    const NOUT: usize,
+>(
+    dy: &[[T; NOUT]; B],
+    db: &mut [[T; NB]; B],
+    store: Store,
+) {
+    const { assert!(NOUT == NA + NB, "concat: NOUT must equal NA + NB") };
+    for (rd, rb) in dy.iter().zip(db.iter_mut()) {
+        store_copy(&rd[NA..], rb, store);
     }
 }
 
@@ -120,7 +133,8 @@ mod tests {
                 .sum::<f64>()
         };
         let (mut da, mut db) = ([[f64::NAN; 3]; 2], [[f64::NAN; 3]; 2]);
-        add_backward(&w, &mut da, &mut db, Store::Overwrite, Store::Overwrite);
+        add_backward(&w, &mut da, Store::Overwrite);
+        add_backward(&w, &mut db, Store::Overwrite);
         let mut flat_a = *a.as_flattened().first_chunk::<6>().unwrap();
         assert_gradient(
             "add: da",
@@ -139,7 +153,8 @@ mod tests {
         );
 
         let (mut da2, mut db2) = ([[1.0; 3]; 2], [[-2.0; 3]; 2]);
-        add_backward(&w, &mut da2, &mut db2, Store::Accumulate, Store::Overwrite);
+        add_backward(&w, &mut da2, Store::Accumulate);
+        add_backward(&w, &mut db2, Store::Overwrite);
         for i in 0..6 {
             assert_eq!(da2.as_flattened()[i], 1.0 + da.as_flattened()[i]);
             assert_eq!(db2.as_flattened()[i], db.as_flattened()[i]);
@@ -186,7 +201,8 @@ mod tests {
         let dy: [[f64; 5]; 2] =
             core::array::from_fn(|s| core::array::from_fn(|i| 2.0 * w[s][i] * y[s][i]));
         let (mut da, mut db) = ([[f64::NAN; 3]; 2], [[f64::NAN; 2]; 2]);
-        concat_backward(&dy, &mut da, &mut db, Store::Overwrite, Store::Overwrite);
+        concat_backward_first::<f64, 2, 3, 2, 5>(&dy, &mut da, Store::Overwrite);
+        concat_backward_second::<f64, 2, 3, 2, 5>(&dy, &mut db, Store::Overwrite);
         let mut flat_a = *a.as_flattened().first_chunk::<6>().unwrap();
         assert_gradient(
             "concat: da",
@@ -205,7 +221,8 @@ mod tests {
         );
 
         let (mut da2, mut db2) = ([[0.5; 3]; 2], [[0.25; 2]; 2]);
-        concat_backward(&dy, &mut da2, &mut db2, Store::Overwrite, Store::Accumulate);
+        concat_backward_first::<f64, 2, 3, 2, 5>(&dy, &mut da2, Store::Overwrite);
+        concat_backward_second::<f64, 2, 3, 2, 5>(&dy, &mut db2, Store::Accumulate);
         assert_eq!(da2, da);
         for (v2, v) in db2.as_flattened().iter().zip(db.as_flattened()) {
             assert_eq!(*v2, 0.25 + v);
