@@ -3,7 +3,9 @@
 //! values, gradients and workspaces are named.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
+
+use super::layers::workspace_field;
 
 use super::plan::Plan;
 
@@ -42,19 +44,15 @@ impl Access {
         }
     }
 
-    /// `&mut` workspace buffer `what` of node `i` (im2col columns, saved statistics...).
+    /// `&mut` to workspace buffer `what` of node `i` (a `Buffer` coerces to its array where a
+    /// function expects the array).
     pub fn workspace(&self, plan: &Plan, i: usize, what: &str) -> TokenStream {
         let field = workspace_field(plan, i, what);
         match self {
-            Access::Tape => quote!(&mut *tape.workspace.#field),
+            Access::Tape => quote!(&mut tape.workspace.#field),
             Access::Stack => quote!(&mut #field),
         }
     }
-}
-
-/// Name of a workspace buffer: `<node>_<what>`.
-pub fn workspace_field(plan: &Plan, i: usize, what: &str) -> proc_macro2::Ident {
-    format_ident!("{}_{}", plan.graph.nodes[i].name, what)
 }
 
 /// `&[[T; N]; B]` holding the gradient of node `i` (in the tape).

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::forward::{literal, rt};
+use super::layers::{literal, rt};
 use super::plan::Plan;
 use crate::graph::ops::Init;
 use crate::graph::Op;
@@ -56,6 +56,9 @@ pub fn init_params(plan: &Plan) -> TokenStream {
             }
         };
         for (k, tensor) in block.tensors.iter().enumerate() {
+            if tensor.suffix == "weight_g" {
+                continue; // set from weight_v below
+            }
             let init = match tensor.suffix {
                 "bias" => init_variant(bias_init),
                 _ => init_variant(weight_init),
@@ -72,6 +75,18 @@ pub fn init_params(plan: &Plan) -> TokenStream {
                 ) {
                     ::core::unreachable!("initializer of `{}`: {}", #what, error);
                 }
+            });
+        }
+        if let (Some(g), Some(v)) = (block.tensor("weight_g"), block.tensor("weight_v")) {
+            // Weight Norm starts from w = v: g = ||v|| per output row, as PyTorch.
+            let (rows, cols) = (v.shape[0], v.len() / v.shape[0]);
+            let (g_off, g_len) = (g.offset, g.len());
+            statements.push(quote! {
+                let (g, v) = net.params[#g_off..].split_at_mut(#g_len);
+                #rt::ops::norm::weight_norm_init::<#t, #rows, #cols>(
+                    #rt::view::matrix::<#t, #rows, #cols>(v),
+                    #rt::view::array_mut::<#t, #rows>(g),
+                );
             });
         }
     }

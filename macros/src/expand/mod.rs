@@ -5,9 +5,8 @@
 //! whatever the user imported, and every dimension it passes to a kernel is a literal.
 
 mod access;
-mod backward;
-mod forward;
 mod init;
+mod layers;
 mod plan;
 pub mod stub;
 
@@ -17,8 +16,23 @@ use quote::{format_ident, quote};
 use crate::graph::ops::Loss;
 use crate::graph::{Graph, Op};
 use access::Access;
-use forward::{literal, rt, Mode};
+use layers::{literal, rt, Mode};
 use plan::Plan;
+
+/// Statements computing every node's values from `x`, `params` (and `state`).
+fn forward_body(plan: &Plan, access: &Access, mode: Mode) -> TokenStream {
+    let steps = (1..plan.node_count()).map(|i| layers::forward(plan, access, mode, i));
+    quote!(#(#steps)*)
+}
+
+/// Statements propagating gradients from the output back to every parameter, last node first.
+fn backward_body(plan: &Plan) -> TokenStream {
+    let steps = (1..plan.loss_index())
+        .rev()
+        .filter(|&i| plan.needs_grad[i])
+        .map(|i| layers::backward(plan, i));
+    quote!(#(#steps)*)
+}
 
 /// The generated items for `graph`.
 pub fn expand(graph: &Graph) -> TokenStream {
@@ -56,8 +70,44 @@ pub fn expand(graph: &Graph) -> TokenStream {
     });
     let act_per_sample: usize = buffered.iter().map(|&i| plan.numel(i)).sum();
 
-    // ---- workspace struct (per-layer scratch: none for the ops generated so far) -----------
+    // ---- workspace struct: per-layer scratch -------------------------------------------------
     let workspace_doc = format!("Scratch buffers of [`{name}`] layers for a batch of `B` samples.");
+    let items: Vec<layers::WorkspaceItem> = (0..plan.node_count())
+        .flat_map(|i| layers::workspace(&plan, i))
+        .collect();
+    let ws_fields = items.iter().map(|item| {
+        let (field, ty) = (&item.field, &item.ty);
+        quote!(#[doc = "Layer scratch."] pub #field: #ty,)
+    });
+    let ws_inits = items.iter().map(|item| {
+        let (field, init) = (&item.field, &item.init);
+        quote!(#field: #init,)
+    });
+    let ws_stack_locals = items.iter().filter(|item| item.eval).map(|item| {
+        let (field, init) = (&item.field, &item.stack_init);
+        quote!(let mut #field = #init;)
+    });
+    let ws_per_sample: usize = items.iter().map(|item| item.per_sample).sum();
+    let ws_fixed: usize = items.iter().map(|item| item.fixed).sum();
+    let infer_ws_per_sample: usize = items.iter().filter(|i| i.eval).map(|i| i.per_sample).sum();
+    let infer_ws_fixed: usize = items.iter().filter(|i| i.eval).map(|i| i.fixed).sum();
+    let renorm = graph.nodes.iter().find_map(|node| match &node.op {
+        Op::BatchRenorm(rn) => Some((rn.r_max, rn.d_max)),
+        _ => None,
+    });
+    let (renorm_field, renorm_init, renorm_local) = match renorm {
+        Some((r_max, d_max)) => (
+            quote! {
+                /// Clipping limits of every `batch_renorm` layer in training: `r` to
+                /// `[1/r_max, r_max]`, `d` to `[-d_max, d_max]`. Starts at the declared values;
+                /// set it each step (e.g. from `RenormSchedule::limits`) to relax it over time.
+                pub renorm_limits: #rt::ops::norm::RenormLimits,
+            },
+            quote!(renorm_limits: #rt::ops::norm::RenormLimits { r_max: #r_max, d_max: #d_max },),
+            quote!(let renorm_limits = self.renorm_limits;),
+        ),
+        None => (quote!(), quote!(), quote!()),
+    };
 
     // ---- consts ------------------------------------------------------------------------------
     let mut tensor_consts = Vec::new();
@@ -99,37 +149,37 @@ pub fn expand(graph: &Graph) -> TokenStream {
     let Op::Loss(loss_kind) = graph.nodes[plan.loss_index()].op else {
         unreachable!("checked: the last node is the loss")
     };
-    let (targets_def, targets_doc) = match loss_kind {
+    let (target_ty, targets_doc) = match loss_kind {
         Loss::SoftmaxCrossEntropy => (
-            quote!([usize; B]),
+            quote!(usize),
             format!("Class labels for a batch of `B` samples of [`{name}`]: one `usize` in `0..{output_n}` per sample."),
         ),
         Loss::Logistic { signed: false } => (
-            quote!([[#t; #output_n]; B]),
+            quote!([#t; #output_n]),
             format!("Binary targets in [0, 1] (one per output) for a batch of `B` samples of [`{name}`]."),
         ),
         Loss::Logistic { signed: true } => (
-            quote!([[#t; #output_n]; B]),
+            quote!([#t; #output_n]),
             format!("Labels in {{-1, +1}} (one per output) for a batch of `B` samples of [`{name}`]."),
         ),
         Loss::Mse => (
-            quote!([[#t; #output_n]; B]),
+            quote!([#t; #output_n]),
             format!("Regression targets (one per output) for a batch of `B` samples of [`{name}`]."),
         ),
     };
 
     // ---- bodies ----------------------------------------------------------------------------------
-    let forward_tape_train = forward::forward_body(&plan, &Access::Tape, Mode::Train);
-    let forward_tape_eval = forward::forward_body(&plan, &Access::Tape, Mode::Eval);
-    let forward_stack = forward::forward_body(&plan, &Access::Stack, Mode::Eval);
+    let forward_tape_train = forward_body(&plan, &Access::Tape, Mode::Train);
+    let forward_tape_eval = forward_body(&plan, &Access::Tape, Mode::Eval);
+    let forward_stack = forward_body(&plan, &Access::Stack, Mode::Eval);
     let stack_locals = buffered.iter().filter(|&&i| i != out_root).map(|&i| {
         let field = plan.field(i);
         let n = plan.numel(i);
         quote!(let mut #field = [[#zero; #n]; B];)
     });
-    let loss_with_grad = backward::loss_call(&plan, &Access::Tape, true);
-    let loss_only = backward::loss_call(&plan, &Access::Tape, false);
-    let backward_steps = backward::backward_body(&plan);
+    let loss_with_grad = layers::loss_call(&plan, &Access::Tape, true);
+    let loss_only = layers::loss_call(&plan, &Access::Tape, false);
+    let backward_steps = backward_body(&plan);
     let init_params = init::init_params(&plan);
     let init_state = init::init_state(&plan);
 
@@ -150,7 +200,6 @@ pub fn expand(graph: &Graph) -> TokenStream {
          once: node outputs, their gradients, the parameter gradient and layer scratch space. \
          Reuse one tape for every step of the same batch size."
     );
-    let targets_doc = targets_doc;
 
     quote! {
         #(#attrs)*
@@ -162,6 +211,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
             /// Persistent non-learned state (normalization running statistics), flat; the
             /// layout is given by `STATE_TENSORS`.
             pub state: #rt::Buffer<[#t; #s]>,
+            #renorm_field
         }
 
         #[doc = #activations_doc]
@@ -177,12 +227,14 @@ pub fn expand(graph: &Graph) -> TokenStream {
         }
 
         #[doc = #workspace_doc]
-        #vis struct #workspace<const B: usize> {}
+        #vis struct #workspace<const B: usize> {
+            #(#ws_fields)*
+        }
 
         impl<const B: usize> #workspace<B> {
             /// All-zero buffers.
             pub fn zeroed() -> Self {
-                Self {}
+                Self { #(#ws_inits)* }
             }
         }
 
@@ -217,7 +269,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
         }
 
         #[doc = #targets_doc]
-        #vis type #targets_ty<const B: usize> = #targets_def;
+        #vis type #targets_ty<const B: usize> = [#target_ty; B];
 
         impl #name {
             /// Number of learned parameters.
@@ -241,13 +293,15 @@ pub fn expand(graph: &Graph) -> TokenStream {
 
             /// Bytes of stack that `infer::<batch>` uses beyond its arguments.
             pub const fn infer_bytes(batch: usize) -> usize {
-                batch * #infer_per_sample * ::core::mem::size_of::<#t>()
+                (batch * (#infer_per_sample + #infer_ws_per_sample) + #infer_ws_fixed)
+                    * ::core::mem::size_of::<#t>()
             }
 
             /// Bytes of heap a `Tape<batch>` holds: node outputs and their gradients, the
             /// parameter gradient and layer scratch space.
             pub const fn tape_bytes(batch: usize) -> usize {
-                (2 * batch * #act_per_sample + #p) * ::core::mem::size_of::<#t>()
+                (2 * batch * #act_per_sample + #p + batch * #ws_per_sample + #ws_fixed)
+                    * ::core::mem::size_of::<#t>()
             }
 
             /// A network with every parameter zero and the state at its initial value.
@@ -255,6 +309,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 let mut net = Self {
                     params: #rt::Buffer::zeroed(),
                     state: #rt::Buffer::zeroed(),
+                    #renorm_init
                 };
                 #init_state
                 net
@@ -293,6 +348,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
             ) {
                 let _ = (params, state);
                 #(#stack_locals)*
+                #(#ws_stack_locals)*
                 #forward_stack
             }
 
@@ -334,6 +390,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 let params = &*self.params;
                 let state = &mut *self.state;
                 let _ = &state;
+                #renorm_local
                 #forward_tape_train
                 &*tape.values.#output_field
             }
@@ -369,10 +426,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 targets: &#targets_ty<B>,
                 optimizer: &mut O,
             ) -> ::core::result::Result<#t, #rt::Error> {
-                self.forward_train(tape, x);
-                let loss = self.backward(tape, x, targets)?;
-                optimizer.step(&mut self.params, &tape.param_grads);
-                ::core::result::Result::Ok(loss)
+                <Self as #rt::Network<#p>>::train_step(self, tape, x, targets, optimizer)
             }
 
             /// Mean loss on a batch in evaluation mode (running statistics; nothing updated).
@@ -387,6 +441,60 @@ pub fn expand(graph: &Graph) -> TokenStream {
             ) -> ::core::result::Result<#t, #rt::Error> {
                 self.forward_with(tape, x);
                 #loss_only
+            }
+        }
+
+        impl #rt::Network<#p> for #name {
+            type Element = #t;
+            type Input = [#t; #input_n];
+            type Output = [#t; #output_n];
+            type Target = #target_ty;
+            type Tape<const B: usize> = #tape<B>;
+
+            fn params(&self) -> &[#t; #p] {
+                &self.params
+            }
+            fn params_mut(&mut self) -> &mut [#t; #p] {
+                &mut self.params
+            }
+            fn state(&self) -> &[#t] {
+                &*self.state
+            }
+            fn new_tape<const B: usize>() -> #tape<B> {
+                #tape::new()
+            }
+            fn param_grads<const B: usize>(tape: &#tape<B>) -> &[#t; #p] {
+                &tape.param_grads
+            }
+            fn forward_with<'t, const B: usize>(
+                &self,
+                tape: &'t mut #tape<B>,
+                x: &[[#t; #input_n]; B],
+            ) -> &'t [[#t; #output_n]; B] {
+                #name::forward_with(self, tape, x)
+            }
+            fn forward_train<'t, const B: usize>(
+                &mut self,
+                tape: &'t mut #tape<B>,
+                x: &[[#t; #input_n]; B],
+            ) -> &'t [[#t; #output_n]; B] {
+                #name::forward_train(self, tape, x)
+            }
+            fn backward<const B: usize>(
+                &self,
+                tape: &mut #tape<B>,
+                x: &[[#t; #input_n]; B],
+                targets: &[#target_ty; B],
+            ) -> ::core::result::Result<#t, #rt::Error> {
+                #name::backward(self, tape, x, targets)
+            }
+            fn loss<const B: usize>(
+                &self,
+                tape: &mut #tape<B>,
+                x: &[[#t; #input_n]; B],
+                targets: &[#target_ty; B],
+            ) -> ::core::result::Result<#t, #rt::Error> {
+                #name::loss(self, tape, x, targets)
             }
         }
     }

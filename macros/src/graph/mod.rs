@@ -43,10 +43,6 @@ pub struct Node {
 }
 
 impl Graph {
-    pub fn input(&self) -> &Node {
-        &self.nodes[0]
-    }
-
     pub fn loss_index(&self) -> usize {
         self.nodes.len() - 1
     }
@@ -54,19 +50,6 @@ impl Graph {
     /// The node whose values the loss takes: the network's output.
     pub fn output_index(&self) -> usize {
         self.nodes[self.loss_index()].inputs[0]
-    }
-
-    /// `(consumer, argument position)` of every use of node `index`, in evaluation order.
-    pub fn uses(&self, index: usize) -> Vec<(usize, usize)> {
-        let mut uses = Vec::new();
-        for (consumer, node) in self.nodes.iter().enumerate() {
-            for (position, &input) in node.inputs.iter().enumerate() {
-                if input == index {
-                    uses.push((consumer, position));
-                }
-            }
-        }
-        uses
     }
 }
 
@@ -106,13 +89,17 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
     let mut position: HashMap<String, usize> = HashMap::new();
     for (i, d) in definitions.iter().enumerate() {
         let name = d.name.to_string();
-        if position.contains_key(&name) {
-            errors.at(
+        match position.entry(name) {
+            std::collections::hash_map::Entry::Occupied(entry) => errors.at(
                 d.name.span(),
-                format!("`{name}` is defined twice; every node needs its own name"),
-            );
-        } else {
-            position.insert(name, i);
+                format!(
+                    "`{}` is defined twice; every node needs its own name",
+                    entry.key()
+                ),
+            ),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(i);
+            }
         }
     }
 
@@ -244,6 +231,7 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         })
         .collect();
     check_has_layers(&nodes)?;
+    check_renorm_limits(&nodes)?;
     Ok(Graph {
         attrs: def.attrs.clone(),
         vis: def.vis.clone(),
@@ -265,6 +253,31 @@ fn check_has_layers(nodes: &[Node]) -> syn::Result<()> {
             nodes[loss].name.span(),
             "the loss is computed directly on the input; add at least one layer, e.g. `linear`",
         ));
+    }
+    Ok(())
+}
+
+/// Every `batch_renorm` layer reads the network's one `renorm_limits` field (so that one
+/// schedule can relax them all), so they must agree on its initial value.
+fn check_renorm_limits(nodes: &[Node]) -> syn::Result<()> {
+    let mut first: Option<&ops::BatchRenorm> = None;
+    for node in nodes {
+        if let Op::BatchRenorm(rn) = &node.op {
+            match first {
+                Some(f) if (f.r_max, f.d_max) != (rn.r_max, rn.d_max) => {
+                    return Err(syn::Error::new(
+                        node.name.span(),
+                        format!(
+                            "every `batch_renorm` of a network shares its `renorm_limits`; this one \
+                             declares r_max = {}, d_max = {} but an earlier one r_max = {}, d_max = {}",
+                            rn.r_max, rn.d_max, f.r_max, f.d_max
+                        ),
+                    ))
+                }
+                Some(_) => {}
+                None => first = Some(rn),
+            }
+        }
     }
     Ok(())
 }

@@ -21,10 +21,6 @@ impl Shape {
         self.0.len() == 1
     }
 
-    pub fn is_image(&self) -> bool {
-        self.0.len() == 3
-    }
-
     /// Channels and spatial size `(C, H*W)` of an image, or `(n, 1)` of a vector: the layout
     /// per-channel ops (BatchNorm, GroupNorm) work in.
     pub fn channels_spatial(&self) -> (usize, usize) {
@@ -152,13 +148,25 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
         }
         Op::BatchNorm(_) | Op::BatchRenorm(_) | Op::LayerNorm(_) => Some(call.input(0).1.clone()),
         Op::InstanceNorm(_) => {
-            image(call, "instance_norm", errors)?;
+            let (_, h, w) = image(call, "instance_norm", errors)?;
+            if h * w < 2 {
+                let (name, shape) = call.input(0);
+                call.error(
+                    errors,
+                    format!(
+                        "`{name}` is {shape}: a {h}x{w} map has one value per channel, so its \
+                         instance statistics are undefined (PyTorch: \"Expected more than 1 \
+                         spatial element\")"
+                    ),
+                );
+                return None;
+            }
             Some(call.input(0).1.clone())
         }
         Op::GroupNorm { groups, .. } => {
             let (name, shape) = call.input(0);
             let (channels, _) = shape.channels_spatial();
-            if channels % groups != 0 {
+            if !channels.is_multiple_of(*groups) {
                 call.error(
                     errors,
                     format!(
@@ -245,7 +253,7 @@ fn axis_output(
         ));
     }
     let rest = padded - span;
-    if rest % stride != 0 {
+    if !rest.is_multiple_of(stride) {
         return Err(format!(
             "the output {axis} is fractional: ({input} + 2*{padding} - {span}) / stride {stride} = \
              {rest}/{stride}, so the last {r} input rows/columns would be silently dropped; change \
@@ -259,7 +267,7 @@ fn axis_output(
 fn infer_conv(conv: &Conv2d, call: &Call, errors: &mut Errors) -> Option<Shape> {
     let (c, h, w) = image(call, "conv2d", errors)?;
     let mut ok = true;
-    if c % conv.groups != 0 || conv.out_channels % conv.groups != 0 {
+    if !c.is_multiple_of(conv.groups) || !conv.out_channels.is_multiple_of(conv.groups) {
         call.error(
             errors,
             format!(

@@ -1,0 +1,152 @@
+//! `linear`: `y = x W^T + b` (PyTorch `nn.Linear`), optionally with Weight Norm
+//! (`W = g * v / ||v||` per output row, recomputed into a workspace at every forward).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{grad_targets, param_grad_views, rt, WorkspaceItem};
+use crate::expand::access::{grad, grad_mut, Access};
+use crate::expand::plan::Plan;
+use crate::graph::ops::Linear;
+
+pub fn workspace(plan: &Plan, i: usize, linear: &Linear) -> Vec<WorkspaceItem> {
+    if !linear.weight_norm {
+        return Vec::new();
+    }
+    let inp = plan.numel(plan.graph.nodes[i].inputs[0]);
+    vec![
+        WorkspaceItem::matrix(plan, i, "weight", linear.out, inp, true),
+        WorkspaceItem::matrix(plan, i, "weight_grad", linear.out, inp, false),
+    ]
+}
+
+/// `(statements, weight, bias)`: statements to run first (Weight Norm's reparametrisation), an
+/// expression for the weight `&[[T; IN]; OUT]` and one for the bias `Option<&[T; OUT]>`.
+fn weight_and_bias(
+    plan: &Plan,
+    access: &Access,
+    i: usize,
+    linear: &Linear,
+) -> (TokenStream, TokenStream, TokenStream) {
+    let (rt, t) = (rt(), &plan.t);
+    let block = &plan.params[i];
+    let out = linear.out;
+    let inp = plan.numel(plan.graph.nodes[i].inputs[0]);
+    let bias = match block.tensor("bias") {
+        Some(b) => {
+            let off = b.offset;
+            quote!(::core::option::Option::Some(#rt::view::array::<#t, #out>(&params[#off..])))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    if let Some(w) = block.tensor("weight") {
+        let off = w.offset;
+        return (
+            quote!(),
+            quote!(#rt::view::matrix::<#t, #out, #inp>(&params[#off..])),
+            bias,
+        );
+    }
+    let (g, v) = (block.tensor("weight_g"), block.tensor("weight_v"));
+    let (g_off, v_off) = (g.map_or(0, |g| g.offset), v.map_or(0, |v| v.offset));
+    let workspace = access.workspace(plan, i, "weight");
+    let nan = quote!(#t::NAN);
+    let prepare = quote! {
+        let weight: &mut [[#t; #inp]; #out] = #workspace;
+        // A zero row of v has no direction: NaN, which the loss then reports as non-finite.
+        if #rt::ops::norm::weight_norm_forward::<#t, #out, #inp>(
+            #rt::view::array::<#t, #out>(&params[#g_off..]),
+            #rt::view::matrix::<#t, #out, #inp>(&params[#v_off..]),
+            weight,
+        )
+        .is_err()
+        {
+            weight.as_flattened_mut().fill(#nan);
+        }
+    };
+    (prepare, quote!(&*weight), bias)
+}
+
+pub fn forward(plan: &Plan, access: &Access, i: usize, linear: &Linear) -> TokenStream {
+    let (rt, t) = (rt(), &plan.t);
+    let node = &plan.graph.nodes[i];
+    let inp = plan.numel(node.inputs[0]);
+    let out = linear.out;
+    let x = access.value(plan, node.inputs[0]);
+    let y = access.value_mut(plan, i);
+    let (prepare, weight, bias) = weight_and_bias(plan, access, i, linear);
+    quote!({
+        #prepare
+        #rt::ops::dense::dense_forward::<#t, B, #inp, #out>(#x, #weight, #bias, #y);
+    })
+}
+
+pub fn backward(plan: &Plan, i: usize, linear: &Linear) -> TokenStream {
+    let (rt, t) = (rt(), &plan.t);
+    let access = Access::Tape;
+    let node = &plan.graph.nodes[i];
+    let inp = plan.numel(node.inputs[0]);
+    let out = linear.out;
+    let x = access.value(plan, node.inputs[0]);
+    let dy = grad(plan, i);
+    let views = [
+        ("weight", quote!(#rt::view::matrix_mut::<#t, #out, #inp>)),
+        ("weight_g", quote!(#rt::view::array_mut::<#t, #out>)),
+        ("weight_v", quote!(#rt::view::matrix_mut::<#t, #out, #inp>)),
+        ("bias", quote!(#rt::view::array_mut::<#t, #out>)),
+    ];
+    let split = param_grad_views(plan, i, &views);
+    let bias_grad = if plan.params[i].tensor("bias").is_some() {
+        quote!(::core::option::Option::Some(grad_bias))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    let (params_grad, weight_for_input) = if linear.weight_norm {
+        let block = &plan.params[i];
+        let (g_off, v_off) = (
+            block.tensor("weight_g").map_or(0, |g| g.offset),
+            block.tensor("weight_v").map_or(0, |v| v.offset),
+        );
+        let w_field = super::workspace_field(plan, i, "weight");
+        let dw_field = super::workspace_field(plan, i, "weight_grad");
+        (
+            quote! {
+                #rt::ops::dense::dense_backward_params::<#t, B, #inp, #out>(
+                    #x, #dy, &mut tape.workspace.#dw_field, #bias_grad, #rt::Store::Overwrite,
+                );
+                #rt::ops::norm::weight_norm_backward::<#t, #out, #inp>(
+                    #rt::view::array::<#t, #out>(&params[#g_off..]),
+                    #rt::view::matrix::<#t, #out, #inp>(&params[#v_off..]),
+                    &tape.workspace.#dw_field,
+                    grad_weight_g,
+                    grad_weight_v,
+                    #rt::Store::Overwrite,
+                );
+            },
+            quote!(&tape.workspace.#w_field),
+        )
+    } else {
+        let block = &plan.params[i];
+        let w_off = block.tensor("weight").map_or(0, |w| w.offset);
+        (
+            quote! {
+                #rt::ops::dense::dense_backward_params::<#t, B, #inp, #out>(
+                    #x, #dy, grad_weight, #bias_grad, #rt::Store::Overwrite,
+                );
+            },
+            quote!(#rt::view::matrix::<#t, #out, #inp>(&params[#w_off..])),
+        )
+    };
+    let input_grads = grad_targets(plan, i).into_iter().map(|(k, j)| {
+        let dx = grad_mut(plan, j);
+        let store = plan.store(i, k);
+        quote! {
+            #rt::ops::dense::dense_backward_input::<#t, B, #inp, #out>(#dy, #weight_for_input, #dx, #store);
+        }
+    });
+    quote!({
+        #split
+        #params_grad
+        #(#input_grads)*
+    })
+}

@@ -1,0 +1,224 @@
+//! Per-layer code generation: for every operation, the forward call, the backward calls and the
+//! workspace buffers it needs, one file per family of layers. `expand` walks the graph and asks
+//! this module for each node's code.
+
+mod dense;
+mod norm;
+mod pointwise;
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+use super::access::Access;
+use super::plan::Plan;
+use crate::graph::ops::Loss;
+use crate::graph::Op;
+
+/// Whether normalization layers use batch statistics (and update running ones) or running ones.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
+/// The runtime crate's path, for `quote!`.
+pub fn rt() -> TokenStream {
+    quote!(::monograd::runtime)
+}
+
+/// A typed literal of the element type, e.g. `0.01f32`.
+pub fn literal(plan: &Plan, value: f64) -> TokenStream {
+    let text = format!("{value:?}{}", plan.t);
+    text.parse().expect("a float literal")
+}
+
+/// A scratch buffer a layer needs, a field of the generated workspace struct (or a local of
+/// `infer`).
+pub struct WorkspaceItem {
+    pub field: Ident,
+    /// Its type (may mention the batch size `B`).
+    pub ty: TokenStream,
+    /// An expression creating it zeroed (on the heap where it is a `Buffer`).
+    pub init: TokenStream,
+    /// An expression creating it zeroed on the stack, for `infer`.
+    pub stack_init: TokenStream,
+    /// Needed in evaluation mode (and so by `infer`), not only for training.
+    pub eval: bool,
+    /// Elements per sample of the batch and fixed elements, for the byte counts.
+    pub per_sample: usize,
+    pub fixed: usize,
+}
+
+impl WorkspaceItem {
+    /// A heap buffer `[[T; n]; B]`.
+    fn batch(plan: &Plan, i: usize, what: &str, n: usize, eval: bool) -> Self {
+        let (rt, t, zero) = (rt(), &plan.t, literal(plan, 0.0));
+        WorkspaceItem {
+            field: workspace_field(plan, i, what),
+            ty: quote!(#rt::Buffer<[[#t; #n]; B]>),
+            init: quote!(#rt::Buffer::zeroed()),
+            stack_init: quote!([[#zero; #n]; B]),
+            eval,
+            per_sample: n,
+            fixed: 0,
+        }
+    }
+
+    /// A heap buffer `[[T; cols]; rows]` independent of the batch size.
+    fn matrix(plan: &Plan, i: usize, what: &str, rows: usize, cols: usize, eval: bool) -> Self {
+        let (rt, t, zero) = (rt(), &plan.t, literal(plan, 0.0));
+        WorkspaceItem {
+            field: workspace_field(plan, i, what),
+            ty: quote!(#rt::Buffer<[[#t; #cols]; #rows]>),
+            init: quote!(#rt::Buffer::zeroed()),
+            stack_init: quote!([[#zero; #cols]; #rows]),
+            eval,
+            per_sample: 0,
+            fixed: rows * cols,
+        }
+    }
+
+    /// An inline value of type `ty`, created by `init` (no heap).
+    fn inline(
+        plan: &Plan,
+        i: usize,
+        what: &str,
+        ty: TokenStream,
+        init: TokenStream,
+        elements: (usize, usize),
+        eval: bool,
+    ) -> Self {
+        WorkspaceItem {
+            field: workspace_field(plan, i, what),
+            stack_init: init.clone(),
+            init,
+            ty,
+            eval,
+            per_sample: elements.0,
+            fixed: elements.1,
+        }
+    }
+}
+
+/// Name of a workspace buffer: `<node>_<what>`.
+pub fn workspace_field(plan: &Plan, i: usize, what: &str) -> Ident {
+    format_ident!("{}_{}", plan.graph.nodes[i].name, what)
+}
+
+/// The workspace buffers of node `i`.
+pub fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
+    match &plan.graph.nodes[i].op {
+        Op::Linear(linear) => dense::workspace(plan, i, linear),
+        Op::BatchNorm(_)
+        | Op::BatchRenorm(_)
+        | Op::LayerNorm(_)
+        | Op::InstanceNorm(_)
+        | Op::GroupNorm { .. } => norm::workspace(plan, i),
+        _ => Vec::new(),
+    }
+}
+
+/// The statement computing node `i`'s values.
+pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStream {
+    let node = &plan.graph.nodes[i];
+    match &node.op {
+        Op::Input | Op::Loss(_) | Op::Flatten => quote!(),
+        Op::Linear(linear) => dense::forward(plan, access, i, linear),
+        Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => {
+            pointwise::forward(plan, access, i)
+        }
+        Op::BatchNorm(_)
+        | Op::BatchRenorm(_)
+        | Op::LayerNorm(_)
+        | Op::InstanceNorm(_)
+        | Op::GroupNorm { .. } => norm::forward(plan, access, mode, i),
+        other => {
+            let message = format!("monograd: code generation for {other:?} is not available yet");
+            quote!(::core::compile_error!(#message);)
+        }
+    }
+}
+
+/// The statements propagating the gradient of node `i` (training mode, in the tape) to its
+/// parameters and to those inputs that need a gradient.
+pub fn backward(plan: &Plan, i: usize) -> TokenStream {
+    let node = &plan.graph.nodes[i];
+    match &node.op {
+        Op::Input | Op::Loss(_) | Op::Flatten => quote!(),
+        Op::Linear(linear) => dense::backward(plan, i, linear),
+        Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => pointwise::backward(plan, i),
+        Op::BatchNorm(_)
+        | Op::BatchRenorm(_)
+        | Op::LayerNorm(_)
+        | Op::InstanceNorm(_)
+        | Op::GroupNorm { .. } => norm::backward(plan, i),
+        other => {
+            let message = format!("monograd: backward for {other:?} is not available yet");
+            quote!(::core::compile_error!(#message);)
+        }
+    }
+}
+
+/// `(argument position, input node)` of the inputs of node `i` that need a gradient.
+pub fn grad_targets(plan: &Plan, i: usize) -> Vec<(usize, usize)> {
+    plan.graph.nodes[i]
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(_, &j)| plan.needs_grad[j])
+        .map(|(k, &j)| (k, j))
+        .collect()
+}
+
+/// The loss kernel call: the mean loss of the output against `targets` and, when the output
+/// needs a gradient, the gradient. Evaluates to `Result<T, Error>`.
+pub fn loss_call(plan: &Plan, access: &Access, with_grad: bool) -> TokenStream {
+    let rt = rt();
+    let t = &plan.t;
+    let loss = plan.loss_index();
+    let Op::Loss(kind) = plan.graph.nodes[loss].op else {
+        unreachable!("the last node is the loss")
+    };
+    let output = plan.graph.output_index();
+    let n = plan.numel(output);
+    let y = access.value(plan, output);
+    let name = match kind {
+        Loss::SoftmaxCrossEntropy => "softmax_cross_entropy",
+        Loss::Logistic { signed: false } => "binary_cross_entropy_with_logits",
+        Loss::Logistic { signed: true } => "logistic_loss_signed",
+        Loss::Mse => "mse",
+    };
+    if with_grad && plan.needs_grad[output] {
+        let f = format_ident!("{}", name);
+        let dy = super::access::grad_mut(plan, output);
+        let store = plan.store(loss, 0);
+        quote!(#rt::ops::loss::#f::<#t, B, #n>(#y, targets, #dy, #store))
+    } else {
+        let f = format_ident!("{}_loss", name);
+        quote!(#rt::ops::loss::#f::<#t, B, #n>(#y, targets))
+    }
+}
+
+/// `let` statements binding a mutable typed view of each tensor of node `i`'s parameter
+/// gradient block, named `grad_<suffix>` (e.g. `grad_weight`, `grad_bias`), splitting the flat
+/// buffer so that the views can be used together.
+pub fn param_grad_views(plan: &Plan, i: usize, typed: &[(&str, TokenStream)]) -> TokenStream {
+    let block = &plan.params[i];
+    let off = block.offset;
+    let mut statements = vec![quote!(let rest = &mut tape.param_grads[#off..];)];
+    for tensor in &block.tensors {
+        let name = format_ident!("grad_{}", tensor.suffix);
+        let len = tensor.len();
+        let view = typed
+            .iter()
+            .find(|(s, _)| *s == tensor.suffix)
+            .map(|(_, v)| v.clone())
+            .expect("a view for every tensor");
+        statements.push(quote! {
+            let (#name, rest) = rest.split_at_mut(#len);
+            let #name = #view(#name);
+        });
+    }
+    statements.push(quote!(let _ = rest;));
+    quote!(#(#statements)*)
+}

@@ -1,0 +1,277 @@
+//! Normalization layers: BatchNorm and Batch Renorm (batch statistics in training, running
+//! statistics in evaluation), LayerNorm, InstanceNorm and GroupNorm (per-sample statistics in
+//! both modes).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{grad_targets, literal, rt, workspace_field, Mode, WorkspaceItem};
+use crate::expand::access::{grad, grad_mut, Access};
+use crate::expand::plan::Plan;
+use crate::graph::Op;
+
+/// `(C, S, N)`: channels, spatial size and per-sample length of node `i`.
+fn dims(plan: &Plan, i: usize) -> (usize, usize, usize) {
+    let shape = &plan.graph.nodes[i].shape;
+    let (c, s) = shape.channels_spatial();
+    (c, s, shape.numel())
+}
+
+/// Number of statistics groups per sample of a per-sample norm.
+fn groups(plan: &Plan, i: usize) -> usize {
+    let (c, _, _) = dims(plan, i);
+    match &plan.graph.nodes[i].op {
+        Op::LayerNorm(_) => 1,
+        Op::InstanceNorm(_) => c,
+        Op::GroupNorm { groups, .. } => *groups,
+        _ => unreachable!("per-sample norms only"),
+    }
+}
+
+fn is_batch_norm(op: &Op) -> bool {
+    matches!(op, Op::BatchNorm(_) | Op::BatchRenorm(_))
+}
+
+pub fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
+    let (rt, t) = (rt(), &plan.t);
+    let node = &plan.graph.nodes[i];
+    let (c, _, n) = dims(plan, i);
+    let mut items = Vec::new();
+    match &node.op {
+        Op::BatchNorm(_) => items.push(WorkspaceItem::inline(
+            plan,
+            i,
+            "stats",
+            quote!(#rt::ops::norm::BatchStats<#t, #c>),
+            quote!(#rt::ops::norm::BatchStats::<#t, #c>::zeroed()),
+            (0, 2 * c),
+            false,
+        )),
+        Op::BatchRenorm(_) => items.push(WorkspaceItem::inline(
+            plan,
+            i,
+            "stats",
+            quote!(#rt::ops::norm::RenormStats<#t, #c>),
+            quote!(#rt::ops::norm::RenormStats::<#t, #c>::zeroed()),
+            (0, 4 * c),
+            false,
+        )),
+        _ => {
+            let g = groups(plan, i);
+            items.push(WorkspaceItem::inline(
+                plan,
+                i,
+                "stats",
+                quote!(#rt::ops::norm::GroupStats<#t, B, #g>),
+                quote!(#rt::ops::norm::GroupStats::<#t, B, #g>::zeroed()),
+                (2 * g, 0),
+                true,
+            ));
+        }
+    }
+    // BatchNorm without affine runs the affine kernel with gamma = 1, beta = 0, and discards
+    // the gradient of those constants.
+    if let Op::BatchNorm(bn) = &node.op {
+        if !bn.affine {
+            let (one, zero) = (literal(plan, 1.0), literal(plan, 0.0));
+            items.push(WorkspaceItem::inline(
+                plan,
+                i,
+                "identity_affine",
+                quote!([[#t; #c]; 2]),
+                quote!([[#one; #c], [#zero; #c]]),
+                (0, 2 * c),
+                true,
+            ));
+            items.push(WorkspaceItem::inline(
+                plan,
+                i,
+                "identity_affine_grad",
+                quote!([[#t; #c]; 2]),
+                quote!([[#zero; #c]; 2]),
+                (0, 2 * c),
+                false,
+            ));
+        }
+    }
+    // The kernels always produce the input gradient; when the input needs none (a norm right
+    // after the network input), it goes to scratch.
+    let needs_input_grad = plan.needs_grad[node.inputs[0]];
+    if plan.needs_grad[i] && !needs_input_grad {
+        items.push(WorkspaceItem::batch(plan, i, "input_grad", n, false));
+    }
+    items
+}
+
+/// `&[[T; L]; 2]` of the affine parameters (or the identity for BatchNorm without affine), and
+/// the same for per-sample norms as an `Option`.
+fn affine(plan: &Plan, access: &Access, i: usize, len: usize) -> Option<TokenStream> {
+    let (rt, t) = (rt(), &plan.t);
+    let block = &plan.params[i];
+    match block.tensor("weight") {
+        Some(w) => {
+            let off = w.offset;
+            Some(quote!(#rt::view::matrix::<#t, 2, #len>(&params[#off..])))
+        }
+        None if is_batch_norm(&plan.graph.nodes[i].op) => {
+            let field = workspace_field(plan, i, "identity_affine");
+            Some(match access {
+                Access::Tape => quote!(&tape.workspace.#field),
+                Access::Stack => quote!(&#field),
+            })
+        }
+        None => None,
+    }
+}
+
+fn state_view(plan: &Plan, i: usize, mutable: bool) -> TokenStream {
+    let (rt, t) = (rt(), &plan.t);
+    let (c, _, _) = dims(plan, i);
+    let off = plan.state[i].offset;
+    if mutable {
+        quote!(#rt::view::matrix_mut::<#t, 2, #c>(&mut state[#off..]))
+    } else {
+        quote!(#rt::view::matrix::<#t, 2, #c>(&state[#off..]))
+    }
+}
+
+fn optional(expr: Option<TokenStream>) -> TokenStream {
+    match expr {
+        Some(e) => quote!(::core::option::Option::Some(#e)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStream {
+    let (rt, t) = (rt(), &plan.t);
+    let node = &plan.graph.nodes[i];
+    let (c, s, n) = dims(plan, i);
+    let x = access.value(plan, node.inputs[0]);
+    let y = access.value_mut(plan, i);
+    let stats = access.workspace(plan, i, "stats");
+    let norm = quote!(#rt::ops::norm);
+    match (&node.op, mode) {
+        (Op::BatchNorm(bn), Mode::Train) => {
+            let p = affine(plan, access, i, c);
+            let state = state_view(plan, i, true);
+            let (eps, momentum) = (bn.eps, bn.momentum);
+            quote! {
+                #norm::batch_norm_train_forward::<#t, B, #c, #s, #n>(
+                    #x, #p, #state, #stats, #y,
+                    #norm::BatchNormConfig { eps: #eps, momentum: #momentum },
+                );
+            }
+        }
+        (Op::BatchRenorm(rn), Mode::Train) => {
+            let p = affine(plan, access, i, c);
+            let state = state_view(plan, i, true);
+            let (eps, momentum) = (rn.eps, rn.momentum);
+            quote! {
+                #norm::batch_renorm_train_forward::<#t, B, #c, #s, #n>(
+                    #x, #p, #state, #stats, #y,
+                    #norm::BatchNormConfig { eps: #eps, momentum: #momentum },
+                    renorm_limits,
+                );
+            }
+        }
+        (Op::BatchNorm(_) | Op::BatchRenorm(_), Mode::Eval) => {
+            let eps = match &node.op {
+                Op::BatchNorm(bn) => bn.eps,
+                Op::BatchRenorm(rn) => rn.eps,
+                _ => unreachable!(),
+            };
+            let p = affine(plan, access, i, c);
+            let state = state_view(plan, i, false);
+            quote!(#norm::batch_norm_eval_forward::<#t, B, #c, #s, #n>(#x, #p, #state, #y, #eps);)
+        }
+        (Op::LayerNorm(ln), _) => {
+            let p = optional(affine(plan, access, i, n));
+            let eps = ln.eps;
+            quote!(#norm::layer_norm_forward::<#t, B, #n>(#x, #p, #stats, #y, #eps);)
+        }
+        (Op::InstanceNorm(inorm), _) => {
+            let p = optional(affine(plan, access, i, c));
+            let eps = inorm.eps;
+            quote!(#norm::instance_norm_forward::<#t, B, #c, #s, #n>(#x, #p, #stats, #y, #eps);)
+        }
+        (Op::GroupNorm { groups, norm: gn }, _) => {
+            let p = optional(affine(plan, access, i, c));
+            let eps = gn.eps;
+            quote!(#norm::group_norm_forward::<#t, B, #c, #s, #n, #groups>(#x, #p, #stats, #y, #eps);)
+        }
+        _ => unreachable!("dispatched by op"),
+    }
+}
+
+pub fn backward(plan: &Plan, i: usize) -> TokenStream {
+    let (rt, t) = (rt(), &plan.t);
+    let access = Access::Tape;
+    let node = &plan.graph.nodes[i];
+    let (c, s, n) = dims(plan, i);
+    let x = access.value(plan, node.inputs[0]);
+    let dy = grad(plan, i);
+    let stats_field = workspace_field(plan, i, "stats");
+    let stats = quote!(&tape.workspace.#stats_field);
+    let norm = quote!(#rt::ops::norm);
+    let (dx, dx_store) = match grad_targets(plan, i).first() {
+        Some(&(k, j)) => (grad_mut(plan, j), plan.store(i, k)),
+        None => {
+            let field = workspace_field(plan, i, "input_grad");
+            (
+                quote!(&mut tape.workspace.#field),
+                quote!(#rt::Store::Overwrite),
+            )
+        }
+    };
+    let overwrite = quote!(#rt::Store::Overwrite);
+    let param_len = match &node.op {
+        Op::LayerNorm(_) => n,
+        _ => c,
+    };
+    let has_params = plan.params[i].len() > 0;
+    let dparams = if has_params {
+        let off = plan.params[i].offset;
+        Some(quote!(#rt::view::matrix_mut::<#t, 2, #param_len>(&mut tape.param_grads[#off..])))
+    } else {
+        None
+    };
+    match &node.op {
+        Op::BatchNorm(_) | Op::BatchRenorm(_) => {
+            let p = affine(plan, &access, i, c);
+            let dparams = dparams.unwrap_or_else(|| {
+                let field = workspace_field(plan, i, "identity_affine_grad");
+                quote!(&mut tape.workspace.#field)
+            });
+            let f = if matches!(node.op, Op::BatchNorm(_)) {
+                quote!(batch_norm_train_backward)
+            } else {
+                quote!(batch_renorm_train_backward)
+            };
+            quote! {
+                #norm::#f::<#t, B, #c, #s, #n>(#x, #p, #stats, #dy, #dx, #dx_store, #dparams, #overwrite);
+            }
+        }
+        Op::LayerNorm(_) => {
+            let p = optional(affine(plan, &access, i, n));
+            let dparams = optional(dparams);
+            quote! {
+                #norm::layer_norm_backward::<#t, B, #n>(#x, #p, #stats, #dy, #dx, #dx_store, #dparams, #overwrite);
+            }
+        }
+        Op::InstanceNorm(_) => {
+            let p = optional(affine(plan, &access, i, c));
+            let dparams = optional(dparams);
+            quote! {
+                #norm::instance_norm_backward::<#t, B, #c, #s, #n>(#x, #p, #stats, #dy, #dx, #dx_store, #dparams, #overwrite);
+            }
+        }
+        Op::GroupNorm { groups, .. } => {
+            let p = optional(affine(plan, &access, i, c));
+            let dparams = optional(dparams);
+            quote! {
+                #norm::group_norm_backward::<#t, B, #c, #s, #n, #groups>(#x, #p, #stats, #dy, #dx, #dx_store, #dparams, #overwrite);
+            }
+        }
+        _ => unreachable!("dispatched by op"),
+    }
+}
