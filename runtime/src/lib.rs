@@ -37,6 +37,8 @@ pub mod ops;
 pub mod optim;
 pub mod rng;
 pub mod scalar;
+#[cfg(feature = "alloc")]
+pub mod train;
 pub mod view;
 
 pub use buffer::{Buffer, ScalarArray};

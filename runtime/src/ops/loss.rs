@@ -316,7 +316,7 @@ fn elementwise_mean<T: Scalar, const B: usize, const N: usize>(
 
 /// The index of the largest element; the first one wins ties, NaN never wins. An all-NaN row
 /// gives 0.
-pub fn argmax<T: Scalar, const N: usize>(row: &[T; N]) -> usize {
+pub fn argmax<T: Scalar>(row: &[T]) -> usize {
     let mut best: Option<(usize, T)> = None;
     for (j, &v) in row.iter().enumerate() {
         match best {
@@ -341,7 +341,7 @@ pub fn count_correct<T: Scalar, const B: usize, const C: usize>(
         .iter()
         .zip(labels)
         .filter(|(z, &label)| {
-            let predicted = argmax(z);
+            let predicted = argmax(z.as_slice());
             predicted == label && !z[predicted].is_nan()
         })
         .count()
