@@ -204,6 +204,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
     quote! {
         #(#attrs)*
         #[doc = #struct_doc]
+        #[derive(Clone)]
         #vis struct #name {
             /// Every learned parameter, in one flat buffer; the layout is given by the
             /// associated `TensorInfo` consts and `PARAM_TENSORS`.
@@ -441,6 +442,15 @@ pub fn expand(graph: &Graph) -> TokenStream {
             ) -> ::core::result::Result<#t, #rt::Error> {
                 self.forward_with(tape, x);
                 #loss_only
+            }
+        }
+
+        impl ::core::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(::core::stringify!(#name))
+                    .field("params", &::core::format_args!("[{}; {}]", ::core::stringify!(#t), #p))
+                    .field("state", &::core::format_args!("[{}; {}]", ::core::stringify!(#t), #s))
+                    .finish_non_exhaustive()
             }
         }
 

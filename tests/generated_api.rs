@@ -1,0 +1,270 @@
+//! What `network!` generates, seen from a user: consts and layout, construction, the
+//! inference paths agreeing with each other, training, and errors that leave the network intact.
+
+use monograd::prelude::*;
+use monograd::runtime::train::{accuracy, evaluate_loss, MiniBatches};
+use monograd::runtime::Network;
+
+monograd::network! {
+    /// 4 -> 5 (tanh) -> 3.
+    pub struct Small {
+        input x: [4];
+        hidden = linear(x, 5, init = he_normal);
+        act = tanh(hidden);
+        out = linear(act, 3, bias = false);
+        loss = softmax_cross_entropy(out);
+    }
+}
+
+monograd::network! {
+    /// Images with BatchNorm: state and running statistics.
+    pub struct WithState {
+        input x: [2, 2, 2];
+        f = flatten(x);
+        h = linear(f, 3);
+        n = batch_norm(h);
+        loss = mse(n);
+    }
+}
+
+#[test]
+fn consts_and_parameter_layout_follow_pytorch() {
+    assert_eq!(Small::PARAMS, 4 * 5 + 5 + 5 * 3);
+    assert_eq!(Small::STATE, 0);
+    assert_eq!((Small::INPUT, Small::OUTPUT), (4, 3));
+    assert_eq!(Small::PARAM_BYTES, 40 * 4);
+    let names: Vec<&str> = Small::PARAM_TENSORS.iter().map(|t| t.name).collect();
+    assert_eq!(names, ["hidden.weight", "hidden.bias", "out.weight"]);
+    assert_eq!(Small::HIDDEN_WEIGHT.shape, &[5, 4]);
+    assert_eq!(Small::OUT_WEIGHT.offset, 25);
+    // infer needs the hidden and tanh buffers of one sample (the output goes to the caller).
+    assert_eq!(Small::INFER_BYTES, (5 + 5) * 4);
+    assert_eq!(Small::infer_bytes(8), 8 * (5 + 5) * 4);
+    // Tape: values and gradients of hidden, act, out per sample, plus the parameter gradient.
+    assert_eq!(Small::tape_bytes(2), (2 * 2 * (5 + 5 + 3) + 40) * 4);
+    const _: () = assert!(
+        Small::INFER_BYTES <= 64 * 1024,
+        "usable as a firmware budget check"
+    );
+
+    assert_eq!(WithState::STATE, 6);
+    let state: Vec<(&str, usize)> = WithState::STATE_TENSORS
+        .iter()
+        .map(|t| (t.name, t.offset))
+        .collect();
+    assert_eq!(state, [("n.running_mean", 0), ("n.running_var", 3)]);
+    let net = WithState::new(0);
+    assert_eq!(&net.state[..], &[0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+    let affine = WithState::N_WEIGHT;
+    assert_eq!(
+        &net.params[affine.offset..affine.offset + 3],
+        &[1.0, 1.0, 1.0]
+    );
+}
+
+#[test]
+fn same_seed_same_parameters() {
+    let a = Small::new(7);
+    let b = Small::new(7);
+    let c = Small::new(8);
+    assert_eq!(&a.params[..], &b.params[..]);
+    assert_ne!(&a.params[..], &c.params[..]);
+    // He normal: std sqrt(2 / 4); a sample of 20 should not be wildly off.
+    let w = Small::HIDDEN_WEIGHT.slice(&a.params[..]);
+    let var = w.iter().map(|v| v * v).sum::<f32>() / w.len() as f32;
+    assert!((0.15..1.2).contains(&var), "variance {var}");
+    // PyTorch's default bias init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) = U(-0.5, 0.5).
+    assert!(Small::HIDDEN_BIAS
+        .slice(&a.params[..])
+        .iter()
+        .all(|b| b.abs() <= 0.5));
+}
+
+#[test]
+fn from_params_checks_the_length() {
+    let params: Vec<f32> = (0..Small::PARAMS).map(|i| i as f32 * 0.01).collect();
+    let net = Small::from_params(&params).unwrap();
+    assert_eq!(&net.params[..], &params[..]);
+    let err = Small::from_params(&params[1..]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("Small::from_params: expected a slice of length 40, found length 39")
+    );
+}
+
+#[test]
+fn inference_paths_agree() {
+    let net = Small::new(3);
+    let mut rng = Rng::new(4);
+    let x: [[f32; 4]; 6] = std::array::from_fn(|_| std::array::from_fn(|_| rng.normal()));
+    let stack = net.forward(&x);
+    let mut out = [[0.0; 3]; 6];
+    Small::infer(&net.params, &net.state, &x, &mut out);
+    let mut tape = SmallTape::<6>::new();
+    let heap = *net.forward_with(&mut tape, &x);
+    assert_eq!(stack, out);
+    assert_eq!(stack, heap);
+    for (sample, expected) in x.iter().zip(&stack) {
+        assert_eq!(&net.predict(sample), expected);
+    }
+    // Training mode without normalization layers computes the same outputs.
+    let mut net2 = Small::from_params(&net.params[..]).unwrap();
+    let mut tape2 = SmallTape::<6>::new();
+    assert_eq!(*net2.forward_train(&mut tape2, &x), heap);
+}
+
+#[test]
+fn train_step_learns_and_errors_leave_parameters_untouched() {
+    let mut net = Small::new(5);
+    let mut tape = SmallTape::<4>::new();
+    let mut adam = Adam::new(AdamConfig {
+        lr: 0.01,
+        ..AdamConfig::default()
+    })
+    .unwrap();
+    let x = [
+        [1.0, 0.0, 0.0, 0.5],
+        [0.0, 1.0, 0.0, 0.5],
+        [0.0, 0.0, 1.0, 0.5],
+        [1.0, 1.0, 0.0, 0.0],
+    ];
+    let labels = [0, 1, 2, 0];
+    let first = net.train_step(&mut tape, &x, &labels, &mut adam).unwrap();
+    let mut last = first;
+    for _ in 0..200 {
+        last = net.train_step(&mut tape, &x, &labels, &mut adam).unwrap();
+    }
+    assert!(last < 0.1 * first, "{first} -> {last}");
+
+    let before = net.params.clone();
+    let steps = adam.steps();
+    let err = net
+        .train_step(&mut tape, &x, &[0, 1, 3, 0], &mut adam)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LabelOutOfRange {
+                sample: 2,
+                label: 3,
+                classes: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let mut nan_x = x;
+    nan_x[1][2] = f32::NAN;
+    let err = net
+        .train_step(&mut tape, &nan_x, &labels, &mut adam)
+        .unwrap_err();
+    assert!(matches!(err, Error::NonFinite { .. }), "{err}");
+    assert_eq!(
+        &net.params[..],
+        &before[..],
+        "a failed step does not touch the parameters"
+    );
+    assert_eq!(adam.steps(), steps, "nor the optimizer");
+}
+
+#[test]
+fn batch_norm_running_statistics_follow_training_and_drive_evaluation() {
+    let mut net = WithState::new(1);
+    let mut tape = WithStateTape::<4>::new();
+    let mut rng = Rng::new(9);
+    let x: [[f32; 8]; 4] = std::array::from_fn(|_| std::array::from_fn(|_| rng.normal()));
+    let h_before = *net.forward_with(&mut tape, &x);
+    // Eval before any training: running mean 0, var 1, so BN is (nearly) the identity.
+    let hidden = *tape.values.h;
+    for (a, b) in h_before.iter().flatten().zip(hidden.iter().flatten()) {
+        assert!((a - b / (1.0f32 + 1e-5).sqrt()).abs() < 1e-6);
+    }
+    net.forward_train(&mut tape, &x);
+    let h = &tape.values.h;
+    let mean: Vec<f32> = (0..3)
+        .map(|c| h.iter().map(|s| s[c]).sum::<f32>() / 4.0)
+        .collect();
+    let running_mean = &net.state[..3];
+    for c in 0..3 {
+        assert!(
+            (running_mean[c] - 0.1 * mean[c]).abs() < 1e-6,
+            "momentum 0.1"
+        );
+    }
+}
+
+#[test]
+fn mini_batch_training_and_evaluation_helpers() {
+    // 10 samples with batch 4: 3 batches per epoch, the last one completed by wrap-around.
+    let mut rng = Rng::new(11);
+    let inputs: Vec<[f32; 4]> = (0..10)
+        .map(|_| std::array::from_fn(|_| rng.normal()))
+        .collect();
+    let labels: Vec<usize> = (0..10).map(|i| i % 3).collect();
+    let mut net = Small::new(6);
+    let mut tape = SmallTape::<4>::new();
+    let mut sgd = Sgd::new(SgdConfig {
+        lr: 0.1,
+        momentum: 0.9,
+        ..SgdConfig::default()
+    })
+    .unwrap();
+    let mut batches = MiniBatches::new(&inputs, &labels, 12).unwrap();
+    assert_eq!(batches.batches_per_epoch(), 3);
+    let start = evaluate_loss(&net, &mut tape, &inputs, &labels).unwrap();
+    for _ in 0..100 {
+        let report = batches
+            .train_epoch(&mut net, &mut tape, &mut sgd, &inputs, &labels)
+            .unwrap();
+        assert_eq!(report.steps, 3);
+    }
+    let end = evaluate_loss(&net, &mut tape, &inputs, &labels).unwrap();
+    assert!(end < 0.2 * start, "{start} -> {end}");
+
+    // evaluate_loss over a partial last batch equals the mean of per-sample losses.
+    let mut single = SmallTape::<1>::new();
+    let per_sample: f64 = inputs
+        .iter()
+        .zip(&labels)
+        .map(|(x, &y)| net.loss(&mut single, &[*x], &[y]).unwrap() as f64)
+        .sum::<f64>()
+        / 10.0;
+    assert!((end - per_sample).abs() < 1e-6, "{end} vs {per_sample}");
+
+    let expected = inputs
+        .iter()
+        .zip(&labels)
+        .filter(|(x, &y)| monograd::runtime::ops::loss::argmax(&net.predict(x)) == y)
+        .count() as f64
+        / 10.0;
+    assert_eq!(
+        accuracy(&net, &mut tape, &inputs, &labels).unwrap(),
+        expected
+    );
+
+    assert!(MiniBatches::<[f32; 4], usize, 4>::new(&inputs, &labels[..9], 0).is_err());
+    let err = batches
+        .train_epoch(&mut net, &mut tape, &mut sgd, &inputs[..9], &labels[..9])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Length {
+                expected: 10,
+                found: 9,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_network_trait_exposes_the_same_network() {
+    fn generic_param_count<const P: usize, N: Network<P>>(_: &N) -> usize {
+        P
+    }
+    let net = Small::new(0);
+    assert_eq!(generic_param_count(&net), Small::PARAMS);
+    assert_eq!(Network::params(&net), &*net.params);
+}
