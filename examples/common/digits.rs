@@ -50,12 +50,19 @@ pub fn load() -> Result<Dataset, String> {
         }
         let number = |i: usize| -> Result<u32, String> {
             fields[i].parse::<u32>().map_err(|e| {
-                format!("data/digits.csv.gz line {} field {}: {e}", line_number + 1, i + 1)
+                format!(
+                    "data/digits.csv.gz line {} field {}: {e}",
+                    line_number + 1,
+                    i + 1
+                )
             })
         };
         let label = number(0)? as usize;
         if label >= CLASSES {
-            return Err(format!("data/digits.csv.gz line {}: label {label} is not a digit", line_number + 1));
+            return Err(format!(
+                "data/digits.csv.gz line {}: label {label} is not a digit",
+                line_number + 1
+            ));
         }
         let mut image = [0.0f32; PIXELS];
         for (p, value) in image.iter_mut().enumerate() {

@@ -1,0 +1,218 @@
+//! The main job: a 64 -> 128 -> ReLU -> 10 network on the 8x8 handwritten digits, trained with
+//! Adam on shuffled mini-batches, with per-epoch progress, a learning curve, a confusion matrix
+//! and the test digits it gets wrong.
+//!
+//! ```text
+//! cargo run --release --example digits                # shuffled split (seed 0), 1437 train / 360 test
+//! cargo run --release --example digits -- --benchmark # W6 of BENCHMARKS.md: unshuffled split, 30 epochs
+//! cargo run --release --example digits -- --epochs 50 --lr 0.002 --seed 7
+//! ```
+
+#[path = "common/digits.rs"]
+mod digits;
+#[path = "common/plot.rs"]
+mod plot;
+
+use std::time::Instant;
+
+use monograd::prelude::*;
+use monograd::runtime::train::{accuracy, evaluate_loss, MiniBatches};
+
+monograd::network! {
+    /// Classifies 8x8 images of handwritten digits: 64 pixels -> 128 ReLU units -> 10 scores.
+    pub struct DigitsNet {
+        input pixels: [64];
+        hidden = linear(pixels, 128, init = he_normal);
+        act = relu(hidden);
+        logits = linear(act, 10);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+const BATCH: usize = 32;
+const TRAIN: usize = 1437;
+
+struct Options {
+    benchmark: bool,
+    epochs: usize,
+    lr: f64,
+    seed: u64,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        benchmark: false,
+        epochs: 30,
+        lr: 1e-3,
+        seed: 0,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--benchmark" => options.benchmark = true,
+            "--epochs" => {
+                options.epochs = value("--epochs")?
+                    .parse()
+                    .map_err(|e| format!("--epochs: {e}"))?
+            }
+            "--lr" => options.lr = value("--lr")?.parse().map_err(|e| format!("--lr: {e}"))?,
+            "--seed" => {
+                options.seed = value("--seed")?
+                    .parse()
+                    .map_err(|e| format!("--seed: {e}"))?
+            }
+            "--help" | "-h" => {
+                println!("usage: digits [--benchmark] [--epochs N] [--lr RATE] [--seed S]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}` (try --help)")),
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let options = parse_options()?;
+    let data = digits::load()?;
+
+    // Split: the benchmark (W6) takes the rows in file order; otherwise a fixed shuffle, so that
+    // train and test come from the same writers.
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    if !options.benchmark {
+        Rng::new(options.seed).shuffle(&mut order);
+    }
+    let train = data.subset(&order[..TRAIN]);
+    let test = data.subset(&order[TRAIN..]);
+
+    println!(
+        "digits: {} training and {} test images of 8x8 pixels, {} split",
+        train.len(),
+        test.len(),
+        if options.benchmark {
+            "unshuffled (benchmark W6)"
+        } else {
+            "shuffled"
+        }
+    );
+    println!(
+        "network: 64 -> 128 ReLU -> 10, {} parameters ({} KiB); Adam lr {}, batch {BATCH}, {} epochs\n",
+        DigitsNet::PARAMS,
+        DigitsNet::PARAM_BYTES / 1024,
+        options.lr,
+        options.epochs
+    );
+
+    let mut net = DigitsNet::new(options.seed);
+    let mut tape = DigitsNetTape::<BATCH>::new();
+    let mut adam = Adam::new(AdamConfig {
+        lr: options.lr,
+        ..AdamConfig::default()
+    })?;
+    let mut batches = MiniBatches::new(&train.images, &train.labels, options.seed)?;
+
+    let (mut train_curve, mut test_curve) = (Vec::new(), Vec::new());
+    let mut training_time = 0.0;
+    for epoch in 1..=options.epochs {
+        let start = Instant::now();
+        let report =
+            batches.train_epoch(&mut net, &mut tape, &mut adam, &train.images, &train.labels)?;
+        let seconds = start.elapsed().as_secs_f64();
+        training_time += seconds;
+        let train_accuracy = accuracy(&net, &mut tape, &train.images, &train.labels)?;
+        let test_accuracy = accuracy(&net, &mut tape, &test.images, &test.labels)?;
+        train_curve.push(train_accuracy);
+        test_curve.push(test_accuracy);
+        println!(
+            "epoch {epoch:>3}/{}  loss {:.4}  train {:>5.1}%  test {:>5.1}%  {:>6.1} ms",
+            options.epochs,
+            report.mean_loss,
+            100.0 * train_accuracy,
+            100.0 * test_accuracy,
+            1e3 * seconds
+        );
+    }
+
+    let test_loss = evaluate_loss(&net, &mut tape, &test.images, &test.labels)?;
+    let test_accuracy = *test_curve.last().unwrap_or(&0.0);
+    println!(
+        "\ntest accuracy {:.2}%, test loss {test_loss:.4}; training took {:.3} s ({:.0} µs per step)\n",
+        100.0 * test_accuracy,
+        training_time,
+        1e6 * training_time / (options.epochs * batches.batches_per_epoch()) as f64
+    );
+
+    let curves = [
+        plot::Series {
+            name: "train accuracy",
+            values: &train_curve,
+            mark: '•',
+        },
+        plot::Series {
+            name: "test accuracy",
+            values: &test_curve,
+            mark: '×',
+        },
+    ];
+    println!(
+        "{}",
+        plot::line_chart("accuracy per epoch", &curves, 60, 12)
+    );
+
+    // Confusion matrix and the digits it gets wrong.
+    let mut confusion = [[0usize; 10]; 10];
+    let mut mistakes = Vec::new();
+    for (image, &label) in test.images.iter().zip(&test.labels) {
+        let predicted = monograd::runtime::ops::loss::argmax(&net.predict(image));
+        confusion[label][predicted] += 1;
+        if predicted != label {
+            mistakes.push((image, label, predicted));
+        }
+    }
+    println!("confusion matrix (rows: true digit, columns: predicted)");
+    println!(
+        "      {}",
+        (0..10).map(|d| format!("{d:>4}")).collect::<String>()
+    );
+    for (digit, row) in confusion.iter().enumerate() {
+        let cells: String = row
+            .iter()
+            .map(|&n| {
+                if n == 0 {
+                    format!("{:>4}", "·")
+                } else {
+                    format!("{n:>4}")
+                }
+            })
+            .collect();
+        println!("  {digit:>2}  {cells}");
+    }
+    if !mistakes.is_empty() {
+        let shown = mistakes.len().min(8);
+        println!(
+            "\n{} of {} misclassified test digits (true -> predicted):",
+            shown,
+            mistakes.len()
+        );
+        let arts: Vec<[String; 8]> = mistakes[..shown]
+            .iter()
+            .map(|(image, _, _)| digits::ascii_art(image))
+            .collect();
+        println!(
+            "{}",
+            mistakes[..shown]
+                .iter()
+                .map(|(_, t, p)| format!("  {t} -> {p}{:10}", ""))
+                .collect::<String>()
+        );
+        for row in 0..8 {
+            println!(
+                "{}",
+                arts.iter()
+                    .map(|art| format!("{}  ", art[row]))
+                    .collect::<String>()
+            );
+        }
+    }
+    Ok(())
+}
