@@ -93,6 +93,11 @@
 
 extern crate self as monograd;
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use monograd_macros::network;
 /// The runtime: kernels, ops, initializers, optimizers. Generated code calls it by this path.
 pub use monograd_runtime as runtime;
