@@ -206,3 +206,35 @@ fn image_norms() {
     let targets = random_batch::<2, 3>(18);
     check_gradient("image norms", &mut net, &x, &targets);
 }
+
+monograd::network! {
+    /// Convolutions (strided, dilated, grouped, depthwise, 1x1, Weight Norm), both poolings and
+    /// a residual block over images.
+    struct Convolutional {
+        type Element = f64;
+        input x: [2, 7, 7];
+        c1 = conv2d(x, 4, kernel = 3, padding = 1);
+        a1 = tanh(c1);
+        c2 = conv2d(a1, 4, kernel = 3, padding = 1, groups = 2, bias = false);
+        residual = add(a1, c2);
+        p1 = max_pool2d(residual, 3, stride = 2);
+        d = conv2d(p1, 4, kernel = 3, padding = 2, dilation = 2, groups = 4);
+        joined = concat(d, p1);
+        e = conv2d(joined, 3, kernel = (1, 2), weight_norm = true);
+        a2 = sigmoid(e);
+        p2 = avg_pool2d(a2, (2, 1), stride = 1, padding = (1, 0));
+        s = conv2d(p2, 3, kernel = 2, stride = 2);
+        g = global_avg_pool(s);
+        f = flatten(p2);
+        h = linear(f, 3);
+        both = add(g, h);
+        loss = softmax_cross_entropy(both);
+    }
+}
+
+#[test]
+fn convolutions_pooling_and_residual_blocks() {
+    let mut net = Convolutional::new(12);
+    let x = random_batch::<98, 3>(19);
+    check_gradient("convolutional", &mut net, &x, &[2, 0, 1]);
+}

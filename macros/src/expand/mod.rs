@@ -72,9 +72,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
 
     // ---- workspace struct: per-layer scratch -------------------------------------------------
     let workspace_doc = format!("Scratch buffers of [`{name}`] layers for a batch of `B` samples.");
-    let items: Vec<layers::WorkspaceItem> = (0..plan.node_count())
-        .flat_map(|i| layers::workspace(&plan, i))
-        .collect();
+    let items = layers::all_workspace(&plan);
     let ws_fields = items.iter().map(|item| {
         let (field, ty) = (&item.field, &item.ty);
         quote!(#[doc = "Layer scratch."] pub #field: #ty,)

@@ -2,6 +2,7 @@
 //! workspace buffers it needs, one file per family of layers. `expand` walks the graph and asks
 //! this module for each node's code.
 
+mod conv;
 mod dense;
 mod norm;
 mod pointwise;
@@ -105,10 +106,20 @@ pub fn workspace_field(plan: &Plan, i: usize, what: &str) -> Ident {
     format_ident!("{}_{}", plan.graph.nodes[i].name, what)
 }
 
+/// Every workspace buffer of the network: each node's, then those shared by several layers.
+pub fn all_workspace(plan: &Plan) -> Vec<WorkspaceItem> {
+    let mut items: Vec<WorkspaceItem> = (0..plan.node_count())
+        .flat_map(|i| workspace(plan, i))
+        .collect();
+    items.extend(conv::shared_workspace(plan));
+    items
+}
+
 /// The workspace buffers of node `i`.
-pub fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
+fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
     match &plan.graph.nodes[i].op {
         Op::Linear(linear) => dense::workspace(plan, i, linear),
+        Op::Conv2d(conv) => conv::workspace(plan, i, conv),
         Op::BatchNorm(_)
         | Op::BatchRenorm(_)
         | Op::LayerNorm(_)
@@ -127,15 +138,14 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => {
             pointwise::forward(plan, access, i)
         }
+        Op::Conv2d(_) | Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool => {
+            conv::forward(plan, access, i)
+        }
         Op::BatchNorm(_)
         | Op::BatchRenorm(_)
         | Op::LayerNorm(_)
         | Op::InstanceNorm(_)
         | Op::GroupNorm { .. } => norm::forward(plan, access, mode, i),
-        other => {
-            let message = format!("monograd: code generation for {other:?} is not available yet");
-            quote!(::core::compile_error!(#message);)
-        }
     }
 }
 
@@ -147,15 +157,14 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
         Op::Input | Op::Loss(_) | Op::Flatten => quote!(),
         Op::Linear(linear) => dense::backward(plan, i, linear),
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => pointwise::backward(plan, i),
+        Op::Conv2d(_) | Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool => {
+            conv::backward(plan, i)
+        }
         Op::BatchNorm(_)
         | Op::BatchRenorm(_)
         | Op::LayerNorm(_)
         | Op::InstanceNorm(_)
         | Op::GroupNorm { .. } => norm::backward(plan, i),
-        other => {
-            let message = format!("monograd: backward for {other:?} is not available yet");
-            quote!(::core::compile_error!(#message);)
-        }
     }
 }
 

@@ -1,0 +1,286 @@
+//! Convolution (PyTorch `nn.Conv2d`, optionally with Weight Norm) and pooling over per-sample
+//! `[C, H, W]` images. Geometry is passed to the runtime as a zero-sized type whose const
+//! parameters are the literals computed here, so the runtime checks every length at compile time.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{grad_targets, rt, workspace_field, WorkspaceItem};
+use crate::expand::access::{grad, grad_mut, Access};
+use crate::expand::plan::Plan;
+use crate::graph::ops::{Conv2d, Pool2d};
+use crate::graph::Op;
+
+/// Name of the im2col buffer that every convolution of a network shares (sized for the largest).
+pub const COLUMNS: &str = "conv_columns";
+
+/// `(c_in, h, w)` of node `i`'s input image.
+fn input_image(plan: &Plan, i: usize) -> (usize, usize, usize) {
+    let shape = &plan.graph.nodes[plan.graph.nodes[i].inputs[0]].shape.0;
+    (shape[0], shape[1], shape[2])
+}
+
+/// Length of the column matrix of a convolution: `(C_IN / G) KH KW OH OW`.
+fn columns_len(plan: &Plan, i: usize, conv: &Conv2d) -> usize {
+    let (c_in, _, _) = input_image(plan, i);
+    let out = &plan.graph.nodes[i].shape.0;
+    c_in / conv.groups * conv.kernel.0 * conv.kernel.1 * out[1] * out[2]
+}
+
+/// The shared column buffer, if the network has a convolution.
+pub fn shared_workspace(plan: &Plan) -> Option<WorkspaceItem> {
+    let len = (0..plan.node_count())
+        .filter_map(|i| match &plan.graph.nodes[i].op {
+            Op::Conv2d(conv) => Some(columns_len(plan, i, conv)),
+            _ => None,
+        })
+        .max()?;
+    let (rt, t) = (rt(), &plan.t);
+    let zero = super::literal(plan, 0.0);
+    Some(WorkspaceItem {
+        field: quote::format_ident!("{}", COLUMNS),
+        ty: quote!(#rt::Buffer<[#t; #len]>),
+        init: quote!(#rt::Buffer::zeroed()),
+        stack_init: quote!([#zero; #len]),
+        eval: true,
+        per_sample: 0,
+        fixed: len,
+    })
+}
+
+fn columns(access: &Access) -> TokenStream {
+    let field = quote::format_ident!("{}", COLUMNS);
+    match access {
+        Access::Tape => quote!(&mut tape.workspace.#field),
+        Access::Stack => quote!(&mut #field),
+    }
+}
+
+fn block_len(plan: &Plan, i: usize) -> usize {
+    plan.params[i].len()
+}
+
+/// Length of the kernel's parameter block `[weight | bias]` (with Weight Norm, the effective
+/// weight's block, which lives in the workspace).
+fn kernel_block_len(plan: &Plan, i: usize, conv: &Conv2d) -> usize {
+    let (c_in, _, _) = input_image(plan, i);
+    let weight = conv.out_channels * (c_in / conv.groups) * conv.kernel.0 * conv.kernel.1;
+    weight + if conv.bias { conv.out_channels } else { 0 }
+}
+
+pub fn workspace(plan: &Plan, i: usize, conv: &Conv2d) -> Vec<WorkspaceItem> {
+    if !conv.weight_norm {
+        return Vec::new();
+    }
+    let len = kernel_block_len(plan, i, conv);
+    vec![
+        WorkspaceItem::matrix(plan, i, "weight", 1, len, true),
+        WorkspaceItem::matrix(plan, i, "weight_grad", 1, len, false),
+    ]
+}
+
+/// The geometry type `Conv2d<...>` of node `i`.
+fn conv_geometry(plan: &Plan, i: usize, conv: &Conv2d) -> TokenStream {
+    let rt = rt();
+    let (c_in, h, w) = input_image(plan, i);
+    let co = conv.out_channels;
+    let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) =
+        (conv.kernel, conv.stride, conv.padding, conv.dilation);
+    let (groups, bias) = (conv.groups, conv.bias);
+    quote!(#rt::ops::conv::Conv2d<#c_in, #h, #w, #co, #kh, #kw, #sh, #sw, #ph, #pw, #dh, #dw, #groups, #bias>)
+}
+
+fn pool_geometry(plan: &Plan, i: usize, pool: &Pool2d) -> TokenStream {
+    let rt = rt();
+    let (c, h, w) = input_image(plan, i);
+    let ((kh, kw), (sh, sw), (ph, pw)) = (pool.kernel, pool.stride, pool.padding);
+    quote!(#rt::ops::pool::Pool2d<#c, #h, #w, #kh, #kw, #sh, #sw, #ph, #pw, 1, 1>)
+}
+
+/// Statements preparing the kernel's parameter block, and an expression `&[T; LEN]` for it.
+/// With Weight Norm the block is rebuilt in the workspace from `g`, `v` and the bias.
+fn kernel_params(
+    plan: &Plan,
+    access: &Access,
+    i: usize,
+    conv: &Conv2d,
+) -> (TokenStream, TokenStream) {
+    let (rt, t) = (rt(), &plan.t);
+    let block = &plan.params[i];
+    let len = kernel_block_len(plan, i, conv);
+    if !conv.weight_norm {
+        let off = block.offset;
+        return (
+            quote!(),
+            quote!(#rt::view::array::<#t, #len>(&params[#off..])),
+        );
+    }
+    let (g, v) = (block.tensor("weight_g"), block.tensor("weight_v"));
+    let (g_off, v_off) = (g.map_or(0, |g| g.offset), v.map_or(0, |v| v.offset));
+    let out = conv.out_channels;
+    let k = v.map_or(0, |v| v.len()) / out;
+    let bias_copy = block.tensor("bias").map(|b| {
+        let (off, n, start) = (b.offset, b.len(), out * k);
+        quote!(kernel_block[#start..].copy_from_slice(&params[#off..#off + #n]);)
+    });
+    let workspace = access.workspace(plan, i, "weight");
+    let nan = quote!(#t::NAN);
+    let prepare = quote! {
+        let kernel_block: &mut [[#t; #len]; 1] = #workspace;
+        let kernel_block: &mut [#t; #len] = &mut kernel_block[0];
+        {
+            let weight = #rt::view::matrix_mut::<#t, #out, #k>(&mut kernel_block[..]);
+            // A zero row of v has no direction: NaN, which the loss then reports.
+            if #rt::ops::norm::weight_norm_forward::<#t, #out, #k>(
+                #rt::view::array::<#t, #out>(&params[#g_off..]),
+                #rt::view::matrix::<#t, #out, #k>(&params[#v_off..]),
+                weight,
+            )
+            .is_err()
+            {
+                weight.as_flattened_mut().fill(#nan);
+            }
+        }
+        #bias_copy
+    };
+    (prepare, quote!(&*kernel_block))
+}
+
+pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
+    let (rt, t) = (rt(), &plan.t);
+    let node = &plan.graph.nodes[i];
+    let x = access.value(plan, node.inputs[0]);
+    let y = access.value_mut(plan, i);
+    let (in_len, out_len) = (plan.numel(node.inputs[0]), plan.numel(i));
+    match &node.op {
+        Op::Conv2d(conv) => {
+            let geometry = conv_geometry(plan, i, conv);
+            let (prepare, params) = kernel_params(plan, access, i, conv);
+            let len = kernel_block_len(plan, i, conv);
+            let cols = columns(access);
+            let cols_len = shared_columns_len(plan);
+            quote!({
+                #prepare
+                #rt::ops::conv::conv2d_forward::<#t, #geometry, B, #in_len, #out_len, #len, #cols_len>(
+                    #x, #params, #y, #cols,
+                );
+            })
+        }
+        Op::MaxPool2d(pool) => {
+            let geometry = pool_geometry(plan, i, pool);
+            quote!(#rt::ops::pool::max_pool2d_forward::<#t, #geometry, B, #in_len, #out_len>(#x, #y);)
+        }
+        Op::AvgPool2d(pool) => {
+            let geometry = pool_geometry(plan, i, pool);
+            quote!(#rt::ops::pool::avg_pool2d_forward::<#t, #geometry, B, #in_len, #out_len>(#x, #y);)
+        }
+        Op::GlobalAvgPool => {
+            let (c, h, w) = input_image(plan, i);
+            quote!(#rt::ops::pool::global_avg_pool_forward::<#t, B, #c, #h, #w, #in_len>(#x, #y);)
+        }
+        _ => unreachable!("dispatched by op"),
+    }
+}
+
+fn shared_columns_len(plan: &Plan) -> usize {
+    shared_workspace(plan).map_or(0, |item| item.fixed)
+}
+
+pub fn backward(plan: &Plan, i: usize) -> TokenStream {
+    let (rt, t) = (rt(), &plan.t);
+    let access = Access::Tape;
+    let node = &plan.graph.nodes[i];
+    let dy = grad(plan, i);
+    let x = access.value(plan, node.inputs[0]);
+    let (in_len, out_len) = (plan.numel(node.inputs[0]), plan.numel(i));
+    let targets = grad_targets(plan, i);
+    let input_grad = |call: &dyn Fn(TokenStream, TokenStream) -> TokenStream| {
+        targets
+            .iter()
+            .map(|&(k, j)| call(grad_mut(plan, j), plan.store(i, k)))
+            .collect::<Vec<_>>()
+    };
+    match &node.op {
+        Op::Conv2d(conv) => {
+            let geometry = conv_geometry(plan, i, conv);
+            let len = kernel_block_len(plan, i, conv);
+            let cols = columns(&access);
+            let cols_len = shared_columns_len(plan);
+            let block = &plan.params[i];
+            let off = block.offset;
+            let plen = block_len(plan, i);
+            let params_grad = if conv.weight_norm {
+                let out = conv.out_channels;
+                let (g, v) = (block.tensor("weight_g"), block.tensor("weight_v"));
+                let (g_off, v_off) = (g.map_or(0, |g| g.offset), v.map_or(0, |v| v.offset));
+                let k = v.map_or(0, |v| v.len()) / out;
+                let dw_field = workspace_field(plan, i, "weight_grad");
+                let bias_grad = block.tensor("bias").map(|b| {
+                    let (boff, n, start) = (b.offset, b.len(), out * k);
+                    quote!(tape.param_grads[#boff..#boff + #n].copy_from_slice(&kernel_grad[#start..]);)
+                });
+                let (g_len, v_len) = (out, out * k);
+                quote! {
+                    let kernel_grad: &mut [[#t; #len]; 1] = &mut tape.workspace.#dw_field;
+                    let kernel_grad: &mut [#t; #len] = &mut kernel_grad[0];
+                    #rt::ops::conv::conv2d_backward_params::<#t, #geometry, B, #in_len, #out_len, #len, #cols_len>(
+                        #x, #dy, kernel_grad, #cols, #rt::Store::Overwrite,
+                    );
+                    let (grad_g, grad_v) = tape.param_grads[#g_off..#g_off + #g_len + #v_len].split_at_mut(#g_len);
+                    #rt::ops::norm::weight_norm_backward::<#t, #out, #k>(
+                        #rt::view::array::<#t, #out>(&params[#g_off..]),
+                        #rt::view::matrix::<#t, #out, #k>(&params[#v_off..]),
+                        #rt::view::matrix::<#t, #out, #k>(&kernel_grad[..]),
+                        #rt::view::array_mut::<#t, #out>(grad_g),
+                        #rt::view::matrix_mut::<#t, #out, #k>(grad_v),
+                        #rt::Store::Overwrite,
+                    );
+                    let _ = #v_off;
+                    #bias_grad
+                }
+            } else {
+                quote! {
+                    #rt::ops::conv::conv2d_backward_params::<#t, #geometry, B, #in_len, #out_len, #plen, #cols_len>(
+                        #x, #dy, #rt::view::array_mut::<#t, #plen>(&mut tape.param_grads[#off..]), #cols, #rt::Store::Overwrite,
+                    );
+                }
+            };
+            let kernel_block = if conv.weight_norm {
+                let w_field = workspace_field(plan, i, "weight");
+                quote!(&tape.workspace.#w_field[0])
+            } else {
+                quote!(#rt::view::array::<#t, #len>(&params[#off..]))
+            };
+            let inputs = input_grad(&|dx, store| {
+                quote! {
+                    #rt::ops::conv::conv2d_backward_input::<#t, #geometry, B, #in_len, #out_len, #len, #cols_len>(
+                        #dy, #kernel_block, #dx, #cols, #store,
+                    );
+                }
+            });
+            quote!({ #params_grad #(#inputs)* })
+        }
+        Op::MaxPool2d(pool) => {
+            let geometry = pool_geometry(plan, i, pool);
+            let calls = input_grad(
+                &|dx, store| quote!(#rt::ops::pool::max_pool2d_backward::<#t, #geometry, B, #in_len, #out_len>(#x, #dy, #dx, #store);),
+            );
+            quote!(#(#calls)*)
+        }
+        Op::AvgPool2d(pool) => {
+            let geometry = pool_geometry(plan, i, pool);
+            let calls = input_grad(
+                &|dx, store| quote!(#rt::ops::pool::avg_pool2d_backward::<#t, #geometry, B, #in_len, #out_len>(#dy, #dx, #store);),
+            );
+            quote!(#(#calls)*)
+        }
+        Op::GlobalAvgPool => {
+            let (c, h, w) = input_image(plan, i);
+            let calls = input_grad(
+                &|dx, store| quote!(#rt::ops::pool::global_avg_pool_backward::<#t, B, #c, #h, #w, #in_len>(#dy, #dx, #store);),
+            );
+            quote!(#(#calls)*)
+        }
+        _ => unreachable!("dispatched by op"),
+    }
+}
