@@ -24,7 +24,8 @@
 //! Max pooling treats the padding as `-inf` (it never wins), breaks ties by the first position
 //! in row-major order and lets NaN win, exactly as PyTorch's CPU kernel; a window whose taps all
 //! fall into the padding (possible only with a large dilation) gives `-inf` and passes no
-//! gradient. Average pooling counts the padding as zeros in the divisor
+//! gradient (PyTorch 2.15 also gives `-inf`, and its backward then aborts with a heap
+//! corruption). Average pooling counts the padding as zeros in the divisor
 //! (`count_include_pad=True`): with `ceil_mode=False` no window reaches beyond the padding, so
 //! the divisor is always `KH KW`. Average pooling has no dilation in PyTorch; `DH = DW = 1` is
 //! required at compile time.
