@@ -38,400 +38,53 @@
 //! [`conv2d_cols_len`]); a longer workspace is accepted, so one buffer sized for the largest
 //! layer can serve a whole network. A 1x1 convolution with stride 1 and no padding uses the
 //! input as its column matrix and leaves the workspace untouched. Nothing allocates.
+//!
+//! Small groups (depthwise and grouped convolutions, shallow first layers) make the per-group
+//! GEMMs too small to pay for im2col and packing; those geometries run direct loops instead
+//! (one multiply-add per tap over each output row), chosen at compile time per pass (see
+//! `conv/direct.rs` for the rule and the measurements). Both paths compute the same formulas
+//! and are tested against the same references; the direct path leaves the workspace untouched.
 
-use crate::kernels::gemm::{gemm, Transpose};
-use crate::kernels::im2col::{col2im_add, im2col, Window2d};
 use crate::kernels::Store;
 use crate::Scalar;
 
-/// Output length along one axis of a convolution (or pooling) window, as PyTorch computes it
-/// (floor): `(input + 2 padding - dilation (kernel - 1) - 1) / stride + 1`.
-///
-/// `None` when the output would be empty (the dilated kernel is longer than the padded input),
-/// when `input`, `kernel`, `stride` or `dilation` is 0, or on overflow.
-pub const fn conv2d_output_size(
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    dilation: usize,
-) -> Option<usize> {
-    match span_and_padded(input, kernel, stride, padding, dilation) {
-        Some((span, padded)) => Some((padded - span) / stride + 1),
-        None => None,
-    }
+mod direct;
+mod geometry;
+mod im2col_gemm;
+
+use geometry::{assert_lengths, group_window};
+pub use geometry::{
+    conv2d_cols_len, conv2d_output_remainder, conv2d_output_size, conv2d_param_count, Conv2d,
+    Conv2dGeometry,
+};
+
+/// Which loops a pass runs on, fixed at compile time by the geometry (tests run both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path {
+    /// im2col + GEMM ([`im2col_gemm`]).
+    Gemm,
+    /// Direct loops for shallow column matrices ([`direct`]).
+    Direct,
 }
 
-/// How many padded input rows (or columns) lie beyond the last window: `(input + 2 padding -
-/// dilation (kernel - 1) - 1) % stride`. PyTorch drops them (the floor in
-/// [`conv2d_output_size`]); a non-zero value is what a "fractional output size" means.
-///
-/// `None` exactly when [`conv2d_output_size`] is `None`.
-pub const fn conv2d_output_remainder(
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    dilation: usize,
-) -> Option<usize> {
-    match span_and_padded(input, kernel, stride, padding, dilation) {
-        Some((span, padded)) => Some((padded - span) % stride),
-        None => None,
-    }
-}
-
-/// `(dilation (kernel - 1) + 1, input + 2 padding)` when a window fits, else `None`.
-const fn span_and_padded(
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    dilation: usize,
-) -> Option<(usize, usize)> {
-    if input == 0 || kernel == 0 || stride == 0 || dilation == 0 {
-        return None;
-    }
-    let span = match dilation.checked_mul(kernel - 1) {
-        Some(s) => s + 1,
-        None => return None,
-    };
-    let padded = match padding.checked_mul(2) {
-        Some(p) => match p.checked_add(input) {
-            Some(n) => n,
-            None => return None,
-        },
-        None => return None,
-    };
-    if padded < span {
-        None
-    } else {
-        Some((span, padded))
-    }
-}
-
-/// Parameter count of a convolution: `C_OUT (C_IN / GROUPS) KH KW + (C_OUT if bias)`.
-///
-/// `None` when `groups` is 0 or does not divide both `c_in` and `c_out`, or on overflow.
-pub const fn conv2d_param_count(
-    c_in: usize,
-    c_out: usize,
-    kh: usize,
-    kw: usize,
-    groups: usize,
-    bias: bool,
-) -> Option<usize> {
-    if groups == 0 || !c_in.is_multiple_of(groups) || !c_out.is_multiple_of(groups) {
-        return None;
-    }
-    let weight = match checked_product(&[c_out, c_in / groups, kh, kw]) {
-        Some(n) => n,
-        None => return None,
-    };
-    if bias {
-        weight.checked_add(c_out)
-    } else {
-        Some(weight)
-    }
-}
-
-/// Workspace length of the convolution kernels: the column matrix of one group of one sample,
-/// `(C_IN / GROUPS) KH KW OH OW` (with `OH`, `OW` from [`conv2d_output_size`]).
-///
-/// `None` when `groups` is 0 or does not divide `c_in`, or on overflow.
-pub const fn conv2d_cols_len(
-    c_in: usize,
-    groups: usize,
-    kh: usize,
-    kw: usize,
-    out_h: usize,
-    out_w: usize,
-) -> Option<usize> {
-    if groups == 0 || !c_in.is_multiple_of(groups) {
-        return None;
-    }
-    checked_product(&[c_in / groups, kh, kw, out_h, out_w])
-}
-
-const fn checked_product(factors: &[usize]) -> Option<usize> {
-    let mut acc = 1usize;
-    let mut i = 0;
-    while i < factors.len() {
-        acc = match acc.checked_mul(factors[i]) {
-            Some(n) => n,
-            None => return None,
-        };
-        i += 1;
-    }
-    Some(acc)
-}
-
-mod sealed {
-    pub trait Sealed {}
-}
-
-/// The compile-time geometry of a 2-D convolution, implemented only by [`Conv2d`].
-///
-/// Evaluating a derived constant of an invalid geometry is a compile error (every kernel does).
-pub trait Conv2dGeometry: sealed::Sealed {
-    /// Input channels.
-    const C_IN: usize;
-    /// Input height.
-    const H: usize;
-    /// Input width.
-    const W: usize;
-    /// Output channels (filters).
-    const C_OUT: usize;
-    /// Kernel height.
-    const KH: usize;
-    /// Kernel width.
-    const KW: usize;
-    /// Vertical stride.
-    const SH: usize;
-    /// Horizontal stride.
-    const SW: usize;
-    /// Zero padding above and below.
-    const PH: usize;
-    /// Zero padding left and right.
-    const PW: usize;
-    /// Vertical dilation.
-    const DH: usize;
-    /// Horizontal dilation.
-    const DW: usize;
-    /// Channel groups (`C_IN` for a depthwise convolution).
-    const GROUPS: usize;
-    /// Whether the parameter block ends with a bias.
-    const BIAS: bool;
-    /// Output height, [`conv2d_output_size`]`(H, KH, SH, PH, DH)`.
-    const OUT_H: usize;
-    /// Output width, [`conv2d_output_size`]`(W, KW, SW, PW, DW)`.
-    const OUT_W: usize;
-    /// Input channels per group, `C_IN / GROUPS`.
-    const GROUP_IN: usize;
-    /// Output channels per group, `C_OUT / GROUPS`.
-    const GROUP_OUT: usize;
-    /// Per-sample input length `C_IN H W`.
-    const IN_LEN: usize;
-    /// Per-sample output length `C_OUT OH OW`.
-    const OUT_LEN: usize;
-    /// Weight length `C_OUT (C_IN / GROUPS) KH KW` (the start of the bias in the block).
-    const WEIGHT_LEN: usize;
-    /// Parameter block length, [`conv2d_param_count`].
-    const PARAMS: usize;
-    /// Minimum workspace length, [`conv2d_cols_len`].
-    const COLS_LEN: usize;
-}
-
-/// The geometry of one convolution layer, as const generics (see the [module docs](self)).
-///
-/// Never constructed: it names a [`Conv2dGeometry`] for the kernels, e.g. the first layer of
-/// the W4 benchmark is `Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>`.
-#[derive(Clone, Copy, Debug)]
-pub struct Conv2d<
-    const C_IN: usize,
-    const H: usize,
-    const W: usize,
-    const C_OUT: usize,
-    const KH: usize,
-    const KW: usize,
-    const SH: usize,
-    const SW: usize,
-    const PH: usize,
-    const PW: usize,
-    const DH: usize,
-    const DW: usize,
-    const GROUPS: usize,
-    const BIAS: bool,
->;
-
-macro_rules! conv2d_impl {
-    ($($item:item)*) => {
-        impl<
-                const C_IN: usize,
-                const H: usize,
-                const W: usize,
-                const C_OUT: usize,
-                const KH: usize,
-                const KW: usize,
-                const SH: usize,
-                const SW: usize,
-                const PH: usize,
-                const PW: usize,
-                const DH: usize,
-                const DW: usize,
-                const GROUPS: usize,
-                const BIAS: bool,
-            > sealed::Sealed
-            for Conv2d<C_IN, H, W, C_OUT, KH, KW, SH, SW, PH, PW, DH, DW, GROUPS, BIAS>
-        {
+impl Path {
+    /// The path of the forward and input-gradient passes.
+    const fn forward<G: Conv2dGeometry>() -> Path {
+        if direct::direct_forward::<G>() {
+            Path::Direct
+        } else {
+            Path::Gemm
         }
-        impl<
-                const C_IN: usize,
-                const H: usize,
-                const W: usize,
-                const C_OUT: usize,
-                const KH: usize,
-                const KW: usize,
-                const SH: usize,
-                const SW: usize,
-                const PH: usize,
-                const PW: usize,
-                const DH: usize,
-                const DW: usize,
-                const GROUPS: usize,
-                const BIAS: bool,
-            > Conv2dGeometry
-            for Conv2d<C_IN, H, W, C_OUT, KH, KW, SH, SW, PH, PW, DH, DW, GROUPS, BIAS>
-        {
-            $($item)*
+    }
+
+    /// The path of the weight gradient.
+    const fn weights<G: Conv2dGeometry>() -> Path {
+        if direct::direct_weights::<G>() {
+            Path::Direct
+        } else {
+            Path::Gemm
         }
-    };
-}
-
-conv2d_impl! {
-    const C_IN: usize = C_IN;
-    const H: usize = H;
-    const W: usize = W;
-    const C_OUT: usize = C_OUT;
-    const KH: usize = KH;
-    const KW: usize = KW;
-    const SH: usize = SH;
-    const SW: usize = SW;
-    const PH: usize = PH;
-    const PW: usize = PW;
-    const DH: usize = DH;
-    const DW: usize = DW;
-    const GROUPS: usize = GROUPS;
-    const BIAS: bool = BIAS;
-    const OUT_H: usize = match conv2d_output_size(H, KH, SH, PH, DH) {
-        Some(n) => n,
-        None => panic!(
-            "conv2d: empty output height: need H + 2 PH >= DH (KH - 1) + 1 and H, KH, SH, DH >= 1"
-        ),
-    };
-    const OUT_W: usize = match conv2d_output_size(W, KW, SW, PW, DW) {
-        Some(n) => n,
-        None => panic!(
-            "conv2d: empty output width: need W + 2 PW >= DW (KW - 1) + 1 and W, KW, SW, DW >= 1"
-        ),
-    };
-    const GROUP_IN: usize = {
-        assert!(
-            GROUPS >= 1 && C_IN.is_multiple_of(GROUPS) && C_OUT.is_multiple_of(GROUPS),
-            "conv2d: GROUPS must be >= 1 and divide both C_IN and C_OUT"
-        );
-        C_IN / GROUPS
-    };
-    const GROUP_OUT: usize = {
-        assert!(
-            GROUPS >= 1 && C_IN.is_multiple_of(GROUPS) && C_OUT.is_multiple_of(GROUPS),
-            "conv2d: GROUPS must be >= 1 and divide both C_IN and C_OUT"
-        );
-        C_OUT / GROUPS
-    };
-    const IN_LEN: usize = C_IN * H * W;
-    const OUT_LEN: usize = C_OUT * Self::OUT_H * Self::OUT_W;
-    const WEIGHT_LEN: usize = C_OUT * Self::GROUP_IN * KH * KW;
-    const PARAMS: usize = Self::WEIGHT_LEN + if BIAS { C_OUT } else { 0 };
-    const COLS_LEN: usize = Self::GROUP_IN * KH * KW * Self::OUT_H * Self::OUT_W;
-}
-
-/// Compile-time check of a kernel's array lengths against its geometry.
-const fn assert_lengths<G: Conv2dGeometry>(
-    in_len: usize,
-    out_len: usize,
-    params: usize,
-    cols_len: usize,
-) {
-    assert!(
-        G::GROUP_IN * G::GROUPS == G::C_IN && G::GROUP_OUT * G::GROUPS == G::C_OUT,
-        "conv2d: GROUPS must divide C_IN and C_OUT"
-    );
-    assert!(
-        in_len == G::IN_LEN,
-        "conv2d: IN_LEN must equal C_IN * H * W"
-    );
-    assert!(
-        out_len == G::OUT_LEN,
-        "conv2d: OUT_LEN must equal C_OUT * OUT_H * OUT_W"
-    );
-    assert!(
-        params == G::PARAMS,
-        "conv2d: PARAMS must equal C_OUT * (C_IN / GROUPS) * KH * KW (+ C_OUT with bias)"
-    );
-    assert!(
-        cols_len >= G::COLS_LEN,
-        "conv2d: COLS_LEN must be at least (C_IN / GROUPS) * KH * KW * OUT_H * OUT_W"
-    );
-}
-
-/// The im2col window of one group.
-const fn group_window<G: Conv2dGeometry>() -> Window2d {
-    Window2d {
-        channels: G::GROUP_IN,
-        h: G::H,
-        w: G::W,
-        kh: G::KH,
-        kw: G::KW,
-        sh: G::SH,
-        sw: G::SW,
-        ph: G::PH,
-        pw: G::PW,
-        dh: G::DH,
-        dw: G::DW,
-        oh: G::OUT_H,
-        ow: G::OUT_W,
     }
-}
-
-/// Whether the column matrix equals the input (1x1 kernel, stride 1, no padding).
-const fn is_pointwise<G: Conv2dGeometry>() -> bool {
-    G::KH == 1 && G::KW == 1 && G::SH == 1 && G::SW == 1 && G::PH == 0 && G::PW == 0
-}
-
-/// `C <- op(A) op(B) + beta C` with lengths the geometry guarantees.
-#[inline]
-fn product<T: Scalar>(
-    (transa, a, lda): (Transpose, &[T], usize),
-    (transb, b, ldb): (Transpose, &[T], usize),
-    (m, n, k): (usize, usize, usize),
-    beta: T,
-    c: &mut [T],
-    ldc: usize,
-) {
-    if gemm(
-        transa,
-        transb,
-        m,
-        n,
-        k,
-        T::one(),
-        a,
-        lda,
-        b,
-        ldb,
-        beta,
-        c,
-        ldc,
-    )
-    .is_err()
-    {
-        unreachable!("conv2d: GEMM operand lengths follow from the compile-time geometry");
-    }
-}
-
-/// The column matrix of one group: the input itself for a pointwise convolution, else im2col
-/// into the workspace.
-#[inline]
-fn columns<'a, T: Scalar, G: Conv2dGeometry>(x_group: &'a [T], cols: &'a mut [T]) -> &'a [T] {
-    if is_pointwise::<G>() {
-        return x_group;
-    }
-    let window = const { group_window::<G>() };
-    let cols = &mut cols[..G::COLS_LEN];
-    if im2col(&window, x_group, cols).is_err() {
-        unreachable!("conv2d: im2col lengths follow from the compile-time geometry");
-    }
-    cols
 }
 
 /// Forward pass: `y[b] = conv2d(x[b], weight) + bias` for every sample (formula in the
@@ -502,33 +155,46 @@ pub fn conv2d_forward<
     cols: &mut [T; COLS_LEN],
 ) {
     const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, COLS_LEN) };
+    forward_on::<T, G>(
+        const { Path::forward::<G>() },
+        x.as_flattened(),
+        params,
+        y.as_flattened_mut(),
+        cols,
+    );
+}
+
+/// [`conv2d_forward`] over flat batches whose lengths the caller checked, on a given path.
+fn forward_on<T: Scalar, G: Conv2dGeometry>(
+    path: Path,
+    x: &[T],
+    params: &[T],
+    y: &mut [T],
+    cols: &mut [T],
+) {
     let (weight, bias) = params.split_at(G::WEIGHT_LEN);
-    let ck = G::GROUP_IN * G::KH * G::KW;
-    let (group_in_len, ohw) = (G::GROUP_IN * G::H * G::W, G::OUT_H * G::OUT_W);
-    for (xb, yb) in x.iter().zip(y.iter_mut()) {
+    let ohw = G::OUT_H * G::OUT_W;
+    for (xb, yb) in x
+        .chunks_exact(G::IN_LEN)
+        .zip(y.chunks_exact_mut(G::OUT_LEN))
+    {
         // Starting from the bias and accumulating saves a second pass over y.
-        let beta = if G::BIAS {
+        if G::BIAS {
             for (row, &b) in yb.chunks_exact_mut(ohw).zip(bias) {
                 row.fill(b);
             }
-            T::one()
-        } else {
-            T::zero()
-        };
-        let groups = xb
-            .chunks_exact(group_in_len)
-            .zip(weight.chunks_exact(G::GROUP_OUT * ck))
-            .zip(yb.chunks_exact_mut(G::GROUP_OUT * ohw));
-        for ((x_group, w_group), y_group) in groups {
-            let cols = columns::<T, G>(x_group, cols);
-            product(
-                (Transpose::No, w_group, ck),
-                (Transpose::No, cols, ohw),
-                (G::GROUP_OUT, ohw, ck),
-                beta,
-                y_group,
-                ohw,
-            );
+        }
+        match path {
+            Path::Gemm => {
+                let beta = if G::BIAS { T::one() } else { T::zero() };
+                im2col_gemm::forward::<T, G>(xb, weight, beta, yb, cols);
+            }
+            Path::Direct => {
+                if !G::BIAS {
+                    yb.fill(T::zero());
+                }
+                direct::forward::<T, G>(xb, weight, yb);
+            }
         }
     }
 }
@@ -553,31 +219,38 @@ pub fn conv2d_backward_input<
     store: Store,
 ) {
     const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, COLS_LEN) };
+    let path = const { Path::forward::<G>() };
+    backward_input_on::<T, G>(
+        path,
+        dy.as_flattened(),
+        params,
+        dx.as_flattened_mut(),
+        cols,
+        store,
+    );
+}
+
+/// [`conv2d_backward_input`] over flat batches, on a given path.
+fn backward_input_on<T: Scalar, G: Conv2dGeometry>(
+    path: Path,
+    dy: &[T],
+    params: &[T],
+    dx: &mut [T],
+    cols: &mut [T],
+    store: Store,
+) {
     let weight = &params[..G::WEIGHT_LEN];
-    let ck = G::GROUP_IN * G::KH * G::KW;
-    let (group_in_len, ohw) = (G::GROUP_IN * G::H * G::W, G::OUT_H * G::OUT_W);
-    let window = const { group_window::<G>() };
-    let cols = &mut cols[..G::COLS_LEN];
-    for (dyb, dxb) in dy.iter().zip(dx.iter_mut()) {
-        let groups = dyb
-            .chunks_exact(G::GROUP_OUT * ohw)
-            .zip(weight.chunks_exact(G::GROUP_OUT * ck))
-            .zip(dxb.chunks_exact_mut(group_in_len));
-        for ((dy_group, w_group), dx_group) in groups {
-            let w_t = (Transpose::Yes, w_group, ck);
-            let dy_group = (Transpose::No, dy_group, ohw);
-            let dims = (ck, ohw, G::GROUP_OUT);
-            if is_pointwise::<G>() {
-                // The columns are the input, so the GEMM writes the gradient directly.
-                product(w_t, dy_group, dims, store.beta(), dx_group, ohw);
-                continue;
-            }
-            product(w_t, dy_group, dims, T::zero(), cols, ohw);
-            if store == Store::Overwrite {
-                dx_group.fill(T::zero());
-            }
-            if col2im_add(&window, cols, dx_group).is_err() {
-                unreachable!("conv2d: col2im lengths follow from the compile-time geometry");
+    for (dyb, dxb) in dy
+        .chunks_exact(G::OUT_LEN)
+        .zip(dx.chunks_exact_mut(G::IN_LEN))
+    {
+        match path {
+            Path::Gemm => im2col_gemm::backward_input::<T, G>(dyb, weight, dxb, cols, store),
+            Path::Direct => {
+                if store == Store::Overwrite {
+                    dxb.fill(T::zero());
+                }
+                direct::backward_input::<T, G>(dyb, weight, dxb);
             }
         }
     }
@@ -604,37 +277,46 @@ pub fn conv2d_backward_params<
     store: Store,
 ) {
     const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, COLS_LEN) };
-    if B == 0 {
-        if store == Store::Overwrite {
-            dparams.fill(T::zero());
-        }
-        return;
-    }
+    let path = const { Path::weights::<G>() };
+    backward_params_on::<T, G>(
+        path,
+        x.as_flattened(),
+        dy.as_flattened(),
+        dparams,
+        cols,
+        store,
+    );
+}
+
+/// [`conv2d_backward_params`] over flat batches, on a given path.
+fn backward_params_on<T: Scalar, G: Conv2dGeometry>(
+    path: Path,
+    x: &[T],
+    dy: &[T],
+    dparams: &mut [T],
+    cols: &mut [T],
+    store: Store,
+) {
     let (dweight, dbias) = dparams.split_at_mut(G::WEIGHT_LEN);
-    let ck = G::GROUP_IN * G::KH * G::KW;
-    let (group_in_len, ohw) = (G::GROUP_IN * G::H * G::W, G::OUT_H * G::OUT_W);
-    for (b, (xb, dyb)) in x.iter().zip(dy).enumerate() {
-        // The first sample applies the caller's store mode, later ones add to it.
-        let beta = if b == 0 { store.beta() } else { T::one() };
-        let groups = xb
-            .chunks_exact(group_in_len)
-            .zip(dyb.chunks_exact(G::GROUP_OUT * ohw))
-            .zip(dweight.chunks_exact_mut(G::GROUP_OUT * ck));
-        for ((x_group, dy_group), dw_group) in groups {
-            let cols = columns::<T, G>(x_group, cols);
-            product(
-                (Transpose::No, dy_group, ohw),
-                (Transpose::Yes, cols, ohw),
-                (G::GROUP_OUT, ck, ohw),
-                beta,
-                dw_group,
-                ck,
-            );
+    if store == Store::Overwrite && (path == Path::Direct || x.is_empty()) {
+        // The direct loops only add; an empty batch must still overwrite.
+        dweight.fill(T::zero());
+    }
+    let samples = x.chunks_exact(G::IN_LEN).zip(dy.chunks_exact(G::OUT_LEN));
+    for (b, (xb, dyb)) in samples.enumerate() {
+        match path {
+            Path::Gemm => {
+                // The first sample applies the caller's store mode, later ones add to it.
+                let beta = if b == 0 { store.beta() } else { T::one() };
+                im2col_gemm::backward_weight::<T, G>(xb, dyb, beta, dweight, cols);
+            }
+            Path::Direct => direct::backward_weight::<T, G>(xb, dyb, dweight),
         }
     }
+    let ohw = G::OUT_H * G::OUT_W;
     for (o, db) in dbias.iter_mut().enumerate() {
         let sum = dy
-            .iter()
+            .chunks_exact(G::OUT_LEN)
             .map(|dyb| dyb[o * ohw..(o + 1) * ohw].iter().copied().sum::<T>())
             .sum::<T>();
         store.apply(db, sum);

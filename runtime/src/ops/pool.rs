@@ -24,7 +24,8 @@
 //! Max pooling treats the padding as `-inf` (it never wins), breaks ties by the first position
 //! in row-major order and lets NaN win, exactly as PyTorch's CPU kernel; a window whose taps all
 //! fall into the padding (possible only with a large dilation) gives `-inf` and passes no
-//! gradient. Average pooling counts the padding as zeros in the divisor
+//! gradient (PyTorch 2.15 also gives `-inf`, and its backward then aborts with a heap
+//! corruption). Average pooling counts the padding as zeros in the divisor
 //! (`count_include_pad=True`): with `ceil_mode=False` no window reaches beyond the padding, so
 //! the divisor is always `KH KW`. Average pooling has no dilation in PyTorch; `DH = DW = 1` is
 //! required at compile time.
@@ -39,6 +40,8 @@
 //! Flatten needs no kernel: a per-sample `[C, H, W]` tensor is already stored as its flat
 //! `[C H W]` vector (channel-major, as `torch.flatten(x, 1)` orders it), so the next layer reads
 //! the same buffer.
+
+use core::hint::select_unpredictable;
 
 use crate::kernels::Store;
 use crate::ops::conv::conv2d_output_size;
@@ -202,61 +205,144 @@ const fn assert_no_dilation<G: Pool2dGeometry>() {
     );
 }
 
-/// Calls `f(oy, ox, p)` for every output position and every tap `p` (flat index into one
-/// channel's `H x W` image) of its window that lies inside the image, in row-major tap order.
-#[inline(always)]
-fn for_each_tap<G: Pool2dGeometry>(mut f: impl FnMut(usize, usize, usize)) {
-    for oy in 0..G::OUT_H {
-        for i in 0..G::KH {
-            // Wrapping turns a row above the image into a huge one, rejected like one below.
-            let iy = (oy * G::SH + i * G::DH).wrapping_sub(G::PH);
-            if iy >= G::H {
-                continue;
-            }
-            for ox in 0..G::OUT_W {
-                for j in 0..G::KW {
-                    let ix = (ox * G::SW + j * G::DW).wrapping_sub(G::PW);
-                    if ix < G::W {
-                        f(oy, ox, iy * G::W + ix);
-                    }
-                }
+/// The taps of one window that lie inside the image: `first + r DH W + c DW` (flat index into
+/// one channel's `H x W` image) for `r < rows`, `c < cols`. Empty when `rows` or `cols` is 0.
+#[derive(Clone, Copy)]
+struct Window {
+    first: usize,
+    rows: usize,
+    cols: usize,
+}
+
+impl Window {
+    /// Calls `f(p)` for every tap, in row-major order.
+    #[inline(always)]
+    fn for_each_tap<G: Pool2dGeometry>(self, mut f: impl FnMut(usize)) {
+        for r in 0..self.rows {
+            let row = self.first + r * G::DH * G::W;
+            for c in 0..self.cols {
+                f(row + c * G::DW);
             }
         }
     }
 }
 
-/// The position of the maximum of each window of one channel (`None` when no tap of the window
-/// lies inside the image). PyTorch's rule: the first tap is taken, then a tap replaces the best
-/// when it is strictly greater or NaN.
+/// Along one axis, the taps `k < kernel` of output `o` that land inside `0..n`, as
+/// `(first position, count)`: tap `k` is at `o stride + k dilation - padding`.
 #[inline(always)]
-fn window_argmax<T: Scalar, G: Pool2dGeometry>(
-    image: &[T],
-    mut f: impl FnMut(usize, Option<usize>),
-) {
+const fn valid_taps(
+    o: usize,
+    (kernel, stride, padding, dilation): (usize, usize, usize, usize),
+    n: usize,
+) -> (usize, usize) {
+    let start = o * stride; // the window's first tap, shifted by `padding`
+    let lo = if start >= padding {
+        0
+    } else {
+        (padding - start).div_ceil(dilation)
+    };
+    let hi = if start > n - 1 + padding {
+        0
+    } else {
+        let last = (n - 1 + padding - start) / dilation + 1;
+        if last < kernel {
+            last
+        } else {
+            kernel
+        }
+    };
+    if lo >= hi {
+        (0, 0)
+    } else {
+        (start + lo * dilation - padding, hi - lo)
+    }
+}
+
+/// Calls `f(o, window)` for every output position `o` (flat in `OH x OW`), in order. Computing
+/// each window's valid range once keeps the padding tests out of the tap loops.
+#[inline(always)]
+fn for_each_window<G: Pool2dGeometry>(mut f: impl FnMut(usize, Window)) {
     for oy in 0..G::OUT_H {
+        let (iy, rows) = valid_taps(oy, (G::KH, G::SH, G::PH, G::DH), G::H);
         for ox in 0..G::OUT_W {
-            let mut best: Option<(usize, T)> = None;
-            for i in 0..G::KH {
-                let iy = (oy * G::SH + i * G::DH).wrapping_sub(G::PH);
-                if iy >= G::H {
-                    continue;
+            let (ix, cols) = valid_taps(ox, (G::KW, G::SW, G::PW, G::DW), G::W);
+            let window = if G::PH == 0 && G::PW == 0 {
+                // Without padding every window lies inside the image (the output size is
+                // floored), and constant extents let the compiler unroll the taps.
+                Window {
+                    first: oy * G::SH * G::W + ox * G::SW,
+                    rows: G::KH,
+                    cols: G::KW,
                 }
-                for j in 0..G::KW {
-                    let ix = (ox * G::SW + j * G::DW).wrapping_sub(G::PW);
-                    if ix >= G::W {
-                        continue;
-                    }
-                    let p = iy * G::W + ix;
-                    let v = image[p];
-                    match best {
-                        Some((_, b)) if !(v > b || v.is_nan()) => {}
-                        _ => best = Some((p, v)),
-                    }
+            } else {
+                Window {
+                    first: iy * G::W + ix,
+                    rows,
+                    cols,
                 }
-            }
-            f(oy * G::OUT_W + ox, best.map(|(p, _)| p));
+            };
+            f(oy * G::OUT_W + ox, window);
         }
     }
+}
+
+/// PyTorch's running maximum over a window's taps (`val > maxval || isnan(val)`): the first of
+/// equal maxima wins, and once a NaN is seen only a later NaN replaces it.
+#[derive(Clone, Copy)]
+struct RunningMax<T> {
+    best: T,
+    arg: usize,
+    nan: bool,
+}
+
+impl<T: Scalar> RunningMax<T> {
+    /// Before the first tap: `-inf` at the window's first position, as PyTorch starts.
+    #[inline(always)]
+    fn new(first: usize) -> Self {
+        RunningMax {
+            best: T::neg_infinity(),
+            arg: first,
+            nan: false,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, v: T, p: usize) {
+        // Non-short-circuit logic and selects, not branches: which tap wins depends on the data
+        // and mispredicts half the time (branching made max pooling ~3x slower). `best` keeps
+        // growing after a NaN, but `arg` and `value()` no longer look at it then.
+        let greater = v > self.best;
+        let is_nan = v.is_nan();
+        self.arg = select_unpredictable((greater & !self.nan) | is_nan, p, self.arg);
+        self.best = select_unpredictable(greater, v, self.best);
+        self.nan |= is_nan;
+    }
+
+    #[inline(always)]
+    fn value(&self) -> T {
+        if self.nan {
+            T::nan()
+        } else {
+            self.best
+        }
+    }
+}
+
+/// Calls `f(o, max)` with the running maximum over each window of one channel, `None` when no
+/// tap of the window lies inside the image.
+#[inline(always)]
+fn window_max<T: Scalar, G: Pool2dGeometry>(
+    image: &[T],
+    mut f: impl FnMut(usize, Option<RunningMax<T>>),
+) {
+    for_each_window::<G>(|o, window| {
+        if window.rows == 0 || window.cols == 0 {
+            return f(o, None);
+        }
+        let mut max = RunningMax::new(window.first);
+        window.for_each_tap::<G>(|p| max.push(image[p], p));
+        f(o, Some(max));
+    });
 }
 
 /// Max pooling forward: `y[c][oy][ox] = max over the window` (padding as `-inf`; see the
@@ -275,8 +361,8 @@ pub fn max_pool2d_forward<
     let (hw, ohw) = (G::H * G::W, G::OUT_H * G::OUT_W);
     for (xb, yb) in x.iter().zip(y.iter_mut()) {
         for (image, out) in xb.chunks_exact(hw).zip(yb.chunks_exact_mut(ohw)) {
-            window_argmax::<T, G>(image, |o, arg| {
-                out[o] = arg.map_or(T::neg_infinity(), |p| image[p]);
+            window_max::<T, G>(image, |o, max| {
+                out[o] = max.map_or(T::neg_infinity(), |m| m.value());
             });
         }
     }
@@ -307,9 +393,9 @@ pub fn max_pool2d_backward<
             .zip(dyb.chunks_exact(ohw))
             .zip(dxb.chunks_exact_mut(hw));
         for ((image, grad_out), grad_in) in channels {
-            window_argmax::<T, G>(image, |o, arg| {
-                if let Some(p) = arg {
-                    grad_in[p] += grad_out[o];
+            window_max::<T, G>(image, |o, max| {
+                if let Some(m) = max {
+                    grad_in[m.arg] += grad_out[o];
                 }
             });
         }
@@ -336,11 +422,11 @@ pub fn avg_pool2d_forward<
     let (hw, ohw) = (G::H * G::W, G::OUT_H * G::OUT_W);
     for (xb, yb) in x.iter().zip(y.iter_mut()) {
         for (image, out) in xb.chunks_exact(hw).zip(yb.chunks_exact_mut(ohw)) {
-            out.fill(T::zero());
-            for_each_tap::<G>(|oy, ox, p| out[oy * G::OUT_W + ox] += image[p]);
-            for v in out.iter_mut() {
-                *v *= scale;
-            }
+            for_each_window::<G>(|o, window| {
+                let mut sum = T::zero();
+                window.for_each_tap::<G>(|p| sum += image[p]);
+                out[o] = sum * scale;
+            });
         }
     }
 }
@@ -369,7 +455,10 @@ pub fn avg_pool2d_backward<
     let (hw, ohw) = (G::H * G::W, G::OUT_H * G::OUT_W);
     for (dyb, dxb) in dy.iter().zip(dx.iter_mut()) {
         for (grad_out, grad_in) in dyb.chunks_exact(ohw).zip(dxb.chunks_exact_mut(hw)) {
-            for_each_tap::<G>(|oy, ox, p| grad_in[p] += grad_out[oy * G::OUT_W + ox] * scale);
+            for_each_window::<G>(|o, window| {
+                let g = grad_out[o] * scale;
+                window.for_each_tap::<G>(|p| grad_in[p] += g);
+            });
         }
     }
 }

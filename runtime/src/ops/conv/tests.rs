@@ -7,6 +7,10 @@ use super::*;
 use crate::gradcheck::assert_gradient;
 use std::vec::Vec;
 
+/// Upper bounds of the per-sample lengths of the configurations below (stack buffers).
+const IN_MAX: usize = 256;
+const OUT_MAX: usize = 256;
+
 /// The inputs of `reference/conv.py`: distinct values in [-1, 1), computed identically there.
 fn value(seed: usize, i: usize) -> f64 {
     ((i * 7919 + seed * 104729) % 1009) as f64 / 504.5 - 1.0
@@ -29,10 +33,6 @@ fn param_block<G: Conv2dGeometry, const P: usize>() -> [f64; P] {
 
 fn to_batch<const N: usize, const B: usize>(v: &[f64]) -> [[f64; N]; B] {
     core::array::from_fn(|b| core::array::from_fn(|i| v[b * N + i]))
-}
-
-fn to_f32<const N: usize, const B: usize>(x: &[[f64; N]; B]) -> [[f32; N]; B] {
-    x.map(|row| row.map(|v| v as f32))
 }
 
 #[track_caller]
@@ -92,60 +92,68 @@ fn check<
     );
     assert_close(name, &dparams, want_dparams, 1e-12);
 
-    // Accumulate: previous + new.
-    let mut dx_acc = batch::<IN, B>(5);
-    let before = dx_acc;
-    conv2d_backward_input::<f64, G, B, IN, OUT, P, COLS>(
-        &upstream,
-        &params,
-        &mut dx_acc,
-        &mut cols,
-        Store::Accumulate,
-    );
-    let expected: Vec<f64> = before
-        .as_flattened()
-        .iter()
-        .zip(want_dx)
-        .map(|(a, b)| a + b)
-        .collect();
-    assert_close(name, dx_acc.as_flattened(), &expected, 1e-12);
-    let mut dparams_acc: [f64; P] = core::array::from_fn(|i| value(6, i));
-    conv2d_backward_params::<f64, G, B, IN, OUT, P, COLS>(
-        &x,
-        &upstream,
-        &mut dparams_acc,
-        &mut cols,
-        Store::Accumulate,
-    );
-    let expected: Vec<f64> = (0..P).map(|i| value(6, i) + want_dparams[i]).collect();
-    assert_close(name, &dparams_acc, &expected, 1e-12);
+    // Both paths, whichever the geometry picks: Overwrite into NaN, Accumulate onto values, f32.
+    for path in [Path::Gemm, Path::Direct] {
+        let what = &std::format!("{name} ({path:?})");
+        let (x_flat, up_flat) = (x.as_flattened(), upstream.as_flattened());
+        let mut y = [f64::NAN; 2 * OUT_MAX];
+        forward_on::<f64, G>(path, x_flat, &params, &mut y[..B * OUT], &mut cols);
+        assert_close(what, &y[..B * OUT], want_y, 1e-12);
 
-    // f32: the same kernels, single precision.
-    let mut cols32 = [f32::NAN; COLS];
-    let (x32, up32) = (to_f32(&x), to_f32(&upstream));
-    let params32 = params.map(|v| v as f32);
-    let mut y32 = [[f32::NAN; OUT]; B];
-    conv2d_forward::<f32, G, B, IN, OUT, P, COLS>(&x32, &params32, &mut y32, &mut cols32);
-    let widen = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<_>>();
-    assert_close(name, &widen(y32.as_flattened()), want_y, 1e-5);
-    let mut dx32 = [[f32::NAN; IN]; B];
-    conv2d_backward_input::<f32, G, B, IN, OUT, P, COLS>(
-        &up32,
-        &params32,
-        &mut dx32,
-        &mut cols32,
-        Store::Overwrite,
-    );
-    assert_close(name, &widen(dx32.as_flattened()), want_dx, 1e-5);
-    let mut dparams32 = [f32::NAN; P];
-    conv2d_backward_params::<f32, G, B, IN, OUT, P, COLS>(
-        &x32,
-        &up32,
-        &mut dparams32,
-        &mut cols32,
-        Store::Overwrite,
-    );
-    assert_close(name, &widen(&dparams32), want_dparams, 1e-5);
+        let mut dx = [f64::NAN; 2 * IN_MAX];
+        let dx = &mut dx[..B * IN];
+        backward_input_on::<f64, G>(path, up_flat, &params, dx, &mut cols, Store::Overwrite);
+        assert_close(what, dx, want_dx, 1e-12);
+        let mut dx_acc: Vec<f64> = (0..B * IN).map(|i| value(5, i)).collect();
+        backward_input_on::<f64, G>(
+            path,
+            up_flat,
+            &params,
+            &mut dx_acc,
+            &mut cols,
+            Store::Accumulate,
+        );
+        let expected: Vec<f64> = (0..B * IN).map(|i| value(5, i) + want_dx[i]).collect();
+        assert_close(what, &dx_acc, &expected, 1e-12);
+
+        let mut dparams = [f64::NAN; P];
+        backward_params_on::<f64, G>(
+            path,
+            x_flat,
+            up_flat,
+            &mut dparams,
+            &mut cols,
+            Store::Overwrite,
+        );
+        assert_close(what, &dparams, want_dparams, 1e-12);
+        let mut dparams_acc: [f64; P] = core::array::from_fn(|i| value(6, i));
+        let store = Store::Accumulate;
+        backward_params_on::<f64, G>(path, x_flat, up_flat, &mut dparams_acc, &mut cols, store);
+        let expected: Vec<f64> = (0..P).map(|i| value(6, i) + want_dparams[i]).collect();
+        assert_close(what, &dparams_acc, &expected, 1e-12);
+
+        // f32: the same kernels, single precision.
+        let narrow = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<_>>();
+        let widen = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<_>>();
+        let (x32, up32, params32) = (narrow(x_flat), narrow(up_flat), narrow(&params));
+        let mut cols32 = [f32::NAN; COLS];
+        let mut y32 = std::vec![f32::NAN; B * OUT];
+        forward_on::<f32, G>(path, &x32, &params32, &mut y32, &mut cols32);
+        assert_close(what, &widen(&y32), want_y, 1e-5);
+        let mut dx32 = std::vec![f32::NAN; B * IN];
+        backward_input_on::<f32, G>(
+            path,
+            &up32,
+            &params32,
+            &mut dx32,
+            &mut cols32,
+            Store::Overwrite,
+        );
+        assert_close(what, &widen(&dx32), want_dx, 1e-5);
+        let mut dp32 = std::vec![f32::NAN; P];
+        backward_params_on::<f32, G>(path, &x32, &up32, &mut dp32, &mut cols32, Store::Overwrite);
+        assert_close(what, &widen(&dp32), want_dparams, 1e-5);
+    }
 
     // Finite differences of loss = sum(G * y).
     let loss = |x: &[[f64; IN]; B], params: &[f64; P]| {
@@ -300,22 +308,118 @@ fn a_batch_of_zero_samples_zeroes_or_keeps_the_gradient() {
     let (x, dy) = ([[0.0f64; 9]; 0], [[0.0f64; 2]; 0]);
     let mut cols = [0.0; 9];
     let mut dparams = [7.0; 20];
-    conv2d_backward_params::<f64, G, 0, 9, 2, 20, 9>(
-        &x,
-        &dy,
-        &mut dparams,
-        &mut cols,
-        Store::Accumulate,
-    );
+    let store = Store::Accumulate;
+    conv2d_backward_params::<f64, G, 0, 9, 2, 20, 9>(&x, &dy, &mut dparams, &mut cols, store);
     assert_eq!(dparams, [7.0; 20]);
-    conv2d_backward_params::<f64, G, 0, 9, 2, 20, 9>(
-        &x,
-        &dy,
-        &mut dparams,
-        &mut cols,
-        Store::Overwrite,
-    );
+    let store = Store::Overwrite;
+    conv2d_backward_params::<f64, G, 0, 9, 2, 20, 9>(&x, &dy, &mut dparams, &mut cols, store);
     assert_eq!(dparams, [0.0; 20]);
+    for path in [Path::Gemm, Path::Direct] {
+        let mut dparams = [7.0; 20];
+        backward_params_on::<f64, G>(path, &[], &[], &mut dparams, &mut cols, Store::Overwrite);
+        assert_eq!(dparams, [0.0; 20], "{path:?}");
+    }
+}
+
+#[test]
+fn the_path_follows_the_group_size() {
+    // W4: the first layer's forward runs direct, its weight gradient and the second layer on
+    // the GEMM; depthwise runs direct throughout.
+    type W4Conv1 = Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    type Depthwise = Conv2d<16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, true>;
+    assert_eq!(Path::forward::<W4Conv1>(), Path::Direct);
+    assert_eq!(Path::weights::<W4Conv1>(), Path::Gemm);
+    assert_eq!(Path::forward::<W4Conv2>(), Path::Gemm);
+    assert_eq!(Path::weights::<W4Conv2>(), Path::Gemm);
+    assert_eq!(Path::forward::<Depthwise>(), Path::Direct);
+    assert_eq!(Path::weights::<Depthwise>(), Path::Direct);
+}
+
+/// The call sequence generated code will emit for a small residual network, gradient-checked
+/// end to end: conv -> max pool -> grouped conv -> add(skip) -> concat(skip) -> global avg pool.
+/// The pooled activation feeds three consumers, so its gradient is accumulated; one workspace
+/// serves both convolutions.
+#[test]
+fn a_residual_block_composes_and_its_gradient_checks() {
+    use crate::ops::combine::{add_backward, add_forward, concat_backward, concat_forward};
+    use crate::ops::pool::*;
+    type ConvA = Conv2d<2, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    type Pool = Pool2d<4, 6, 6, 2, 2, 2, 2, 0, 0, 1, 1>;
+    type ConvB = Conv2d<4, 3, 3, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2, false>;
+    const B: usize = 2;
+    const COLS: usize = 648; // max(ConvA::COLS_LEN, ConvB::COLS_LEN)
+    assert_eq!(COLS, ConvA::COLS_LEN.max(ConvB::COLS_LEN));
+    const PA: usize = 76;
+    const PB: usize = 72;
+    let w_out: [[f64; 8]; B] = batch(7);
+
+    struct Tape {
+        h1: [[f64; 144]; B],
+        p1: [[f64; 36]; B],
+        loss: f64,
+    }
+    let forward = |x: &[[f64; 72]; B], pa: &[f64; PA], pb: &[f64; PB]| {
+        let mut cols = [0.0; COLS];
+        let mut h1 = [[0.0; 144]; B];
+        conv2d_forward::<f64, ConvA, B, 72, 144, PA, COLS>(x, pa, &mut h1, &mut cols);
+        let mut p1 = [[0.0; 36]; B];
+        max_pool2d_forward::<f64, Pool, B, 144, 36>(&h1, &mut p1);
+        let mut h2 = [[0.0; 36]; B];
+        conv2d_forward::<f64, ConvB, B, 36, 36, PB, COLS>(&p1, pb, &mut h2, &mut cols);
+        let mut r = [[0.0; 36]; B];
+        add_forward(&h2, &p1, &mut r);
+        let mut c = [[0.0; 72]; B];
+        concat_forward(&r, &p1, &mut c);
+        let mut g = [[0.0; 8]; B];
+        global_avg_pool_forward::<f64, B, 8, 3, 3, 72>(&c, &mut g);
+        let loss = g
+            .as_flattened()
+            .iter()
+            .zip(w_out.as_flattened())
+            .map(|(g, w)| g * w)
+            .sum::<f64>();
+        Tape { h1, p1, loss }
+    };
+
+    let x: [[f64; 72]; B] = batch(1);
+    let pa: [f64; PA] = param_block::<ConvA, PA>();
+    let pb: [f64; PB] = core::array::from_fn(|i| value(8, i));
+    let tape = forward(&x, &pa, &pb);
+
+    let mut cols = [f64::NAN; COLS];
+    let mut dc = [[0.0; 72]; B];
+    global_avg_pool_backward::<f64, B, 8, 3, 3, 72>(&w_out, &mut dc, Store::Overwrite);
+    let (mut dr, mut dp1) = ([[0.0; 36]; B], [[0.0; 36]; B]);
+    concat_backward(&dc, &mut dr, &mut dp1, Store::Overwrite, Store::Overwrite);
+    let mut dh2 = [[0.0; 36]; B];
+    add_backward(&dr, &mut dh2, &mut dp1, Store::Overwrite, Store::Accumulate);
+    let mut dpb = [0.0; PB];
+    let store = Store::Overwrite;
+    conv2d_backward_params::<f64, ConvB, B, 36, 36, PB, COLS>(
+        &tape.p1, &dh2, &mut dpb, &mut cols, store,
+    );
+    let store = Store::Accumulate;
+    conv2d_backward_input::<f64, ConvB, B, 36, 36, PB, COLS>(&dh2, &pb, &mut dp1, &mut cols, store);
+    let mut dh1 = [[0.0; 144]; B];
+    max_pool2d_backward::<f64, Pool, B, 144, 36>(&tape.h1, &dp1, &mut dh1, Store::Overwrite);
+    let mut dpa = [0.0; PA];
+    let store = Store::Overwrite;
+    conv2d_backward_params::<f64, ConvA, B, 72, 144, PA, COLS>(
+        &x, &dh1, &mut dpa, &mut cols, store,
+    );
+    let mut dx = [[0.0; 72]; B];
+    conv2d_backward_input::<f64, ConvA, B, 72, 144, PA, COLS>(&dh1, &pa, &mut dx, &mut cols, store);
+
+    let mut flat = x.as_flattened().to_vec();
+    let f = |v: &[f64]| forward(&to_batch(v), &pa, &pb).loss;
+    assert_gradient("block: dx", f, &mut flat, dx.as_flattened(), 1e-6);
+    let mut flat = pa.to_vec();
+    let f = |v: &[f64]| forward(&x, v.try_into().unwrap(), &pb).loss;
+    assert_gradient("block: dparams A", f, &mut flat, &dpa, 1e-6);
+    let mut flat = pb.to_vec();
+    let f = |v: &[f64]| forward(&x, &pa, v.try_into().unwrap()).loss;
+    assert_gradient("block: dparams B", f, &mut flat, &dpb, 1e-6);
 }
 
 /// Generated by reference/conv.py (PyTorch, float64); do not edit by hand.

@@ -1,0 +1,136 @@
+//! The GEMM path of the convolution kernels, one sample at a time: per group, im2col gathers
+//! the windows into the workspace and one GEMM does the multiply-adds (formulas in the parent
+//! module's docs).
+//!
+//! A 1x1 convolution with stride 1 and no padding skips im2col: its column matrix is the input.
+
+use super::{group_window, Conv2dGeometry};
+use crate::kernels::gemm::{gemm, Transpose};
+use crate::kernels::im2col::{col2im_add, im2col};
+use crate::kernels::Store;
+use crate::Scalar;
+
+/// Whether the column matrix equals the input (1x1 kernel, stride 1, no padding).
+const fn is_pointwise<G: Conv2dGeometry>() -> bool {
+    G::KH == 1 && G::KW == 1 && G::SH == 1 && G::SW == 1 && G::PH == 0 && G::PW == 0
+}
+
+/// `C <- op(A) op(B) + beta C` with lengths the geometry guarantees.
+#[inline]
+fn product<T: Scalar>(
+    (transa, a, lda): (Transpose, &[T], usize),
+    (transb, b, ldb): (Transpose, &[T], usize),
+    (m, n, k): (usize, usize, usize),
+    beta: T,
+    c: &mut [T],
+    ldc: usize,
+) {
+    let one = T::one();
+    if gemm(transa, transb, m, n, k, one, a, lda, b, ldb, beta, c, ldc).is_err() {
+        unreachable!("conv2d: GEMM operand lengths follow from the compile-time geometry");
+    }
+}
+
+/// The column matrix of one group: the input itself for a pointwise convolution, else im2col
+/// into the workspace.
+#[inline]
+fn columns<'a, T: Scalar, G: Conv2dGeometry>(x_group: &'a [T], cols: &'a mut [T]) -> &'a [T] {
+    if is_pointwise::<G>() {
+        return x_group;
+    }
+    let window = const { group_window::<G>() };
+    let cols = &mut cols[..G::COLS_LEN];
+    if im2col(&window, x_group, cols).is_err() {
+        unreachable!("conv2d: im2col lengths follow from the compile-time geometry");
+    }
+    cols
+}
+
+/// `y <- conv2d(x, weight) + beta y` for one sample: `Y_g = W_g cols_g (+ beta Y_g)`.
+pub(super) fn forward<T: Scalar, G: Conv2dGeometry>(
+    x: &[T],
+    weight: &[T],
+    beta: T,
+    y: &mut [T],
+    cols: &mut [T],
+) {
+    let ck = G::GROUP_IN * G::KH * G::KW;
+    let ohw = G::OUT_H * G::OUT_W;
+    let groups = x
+        .chunks_exact(G::GROUP_IN * G::H * G::W)
+        .zip(weight.chunks_exact(G::GROUP_OUT * ck))
+        .zip(y.chunks_exact_mut(G::GROUP_OUT * ohw));
+    for ((x_group, w_group), y_group) in groups {
+        let cols = columns::<T, G>(x_group, cols);
+        product(
+            (Transpose::No, w_group, ck),
+            (Transpose::No, cols, ohw),
+            (G::GROUP_OUT, ohw, ck),
+            beta,
+            y_group,
+            ohw,
+        );
+    }
+}
+
+/// `dx (store) col2im(W_gᵀ dY_g)` per group, for one sample.
+pub(super) fn backward_input<T: Scalar, G: Conv2dGeometry>(
+    dy: &[T],
+    weight: &[T],
+    dx: &mut [T],
+    cols: &mut [T],
+    store: Store,
+) {
+    let ck = G::GROUP_IN * G::KH * G::KW;
+    let ohw = G::OUT_H * G::OUT_W;
+    let window = const { group_window::<G>() };
+    let cols = &mut cols[..G::COLS_LEN];
+    let groups = dy
+        .chunks_exact(G::GROUP_OUT * ohw)
+        .zip(weight.chunks_exact(G::GROUP_OUT * ck))
+        .zip(dx.chunks_exact_mut(G::GROUP_IN * G::H * G::W));
+    for ((dy_group, w_group), dx_group) in groups {
+        let w_t = (Transpose::Yes, w_group, ck);
+        let dy_group = (Transpose::No, dy_group, ohw);
+        let dims = (ck, ohw, G::GROUP_OUT);
+        if is_pointwise::<G>() {
+            // The columns are the input, so the GEMM writes the gradient directly.
+            product(w_t, dy_group, dims, store.beta(), dx_group, ohw);
+            continue;
+        }
+        product(w_t, dy_group, dims, T::zero(), cols, ohw);
+        if store == Store::Overwrite {
+            dx_group.fill(T::zero());
+        }
+        if col2im_add(&window, cols, dx_group).is_err() {
+            unreachable!("conv2d: col2im lengths follow from the compile-time geometry");
+        }
+    }
+}
+
+/// `dweight <- dY_g cols_gᵀ + beta dweight` per group, for one sample (columns recomputed).
+pub(super) fn backward_weight<T: Scalar, G: Conv2dGeometry>(
+    x: &[T],
+    dy: &[T],
+    beta: T,
+    dweight: &mut [T],
+    cols: &mut [T],
+) {
+    let ck = G::GROUP_IN * G::KH * G::KW;
+    let ohw = G::OUT_H * G::OUT_W;
+    let groups = x
+        .chunks_exact(G::GROUP_IN * G::H * G::W)
+        .zip(dy.chunks_exact(G::GROUP_OUT * ohw))
+        .zip(dweight.chunks_exact_mut(G::GROUP_OUT * ck));
+    for ((x_group, dy_group), dw_group) in groups {
+        let cols = columns::<T, G>(x_group, cols);
+        product(
+            (Transpose::No, dy_group, ohw),
+            (Transpose::Yes, cols, ohw),
+            (G::GROUP_OUT, ck, ohw),
+            beta,
+            dw_group,
+            ck,
+        );
+    }
+}
