@@ -342,7 +342,9 @@ fn the_path_follows_the_group_size() {
 /// serves both convolutions.
 #[test]
 fn a_residual_block_composes_and_its_gradient_checks() {
-    use crate::ops::combine::{add_backward, add_forward, concat_backward, concat_forward};
+    use crate::ops::combine::{
+        add_backward, add_forward, concat_backward_first, concat_backward_second, concat_forward,
+    };
     use crate::ops::pool::*;
     type ConvA = Conv2d<2, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
     type Pool = Pool2d<4, 6, 6, 2, 2, 2, 2, 0, 0, 1, 1>;
@@ -391,9 +393,11 @@ fn a_residual_block_composes_and_its_gradient_checks() {
     let mut dc = [[0.0; 72]; B];
     global_avg_pool_backward::<f64, B, 8, 3, 3, 72>(&w_out, &mut dc, Store::Overwrite);
     let (mut dr, mut dp1) = ([[0.0; 36]; B], [[0.0; 36]; B]);
-    concat_backward(&dc, &mut dr, &mut dp1, Store::Overwrite, Store::Overwrite);
+    concat_backward_first::<f64, B, 36, 36, 72>(&dc, &mut dr, Store::Overwrite);
+    concat_backward_second::<f64, B, 36, 36, 72>(&dc, &mut dp1, Store::Overwrite);
     let mut dh2 = [[0.0; 36]; B];
-    add_backward(&dr, &mut dh2, &mut dp1, Store::Overwrite, Store::Accumulate);
+    add_backward(&dr, &mut dh2, Store::Overwrite);
+    add_backward(&dr, &mut dp1, Store::Accumulate);
     let mut dpb = [0.0; PB];
     let store = Store::Overwrite;
     conv2d_backward_params::<f64, ConvB, B, 36, 36, PB, COLS>(
