@@ -86,6 +86,12 @@
 //!   `tape.param_grads`), `net.train_step(&mut tape, &x, &targets, &mut optimizer)`, and
 //!   `net.loss(&mut tape, &x, &targets)` in evaluation mode.
 //! - `NetTargets<B>`: the target type of the loss.
+//! - When the network has a BatchNorm (or Batch Renorm) right after a dense or conv layer, or
+//!   Weight Norm: `net.fold()` returns a `NetFolded`, an inference-only type (same `infer`,
+//!   `forward`, `predict` and consts) in which each such BatchNorm is merged into the layer
+//!   before it and Weight Norm weights are precomputed, so inference pays nothing for them.
+//! - `Net` implements [`runtime::Network`], so training loops and checks can be generic
+//!   (see [`runtime::train`]).
 //!
 //! Inputs are batches `[[T; N]; B]` with `N` the per-sample element count (an image `[c, h, w]`
 //! is flattened per sample in that order). Passing a wrong shape or batch is a type error.

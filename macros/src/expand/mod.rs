@@ -5,6 +5,8 @@
 //! whatever the user imported, and every dimension it passes to a kernel is a literal.
 
 mod access;
+mod fold;
+mod inference;
 mod init;
 mod layers;
 mod plan;
@@ -16,7 +18,7 @@ use quote::{format_ident, quote};
 use crate::graph::ops::Loss;
 use crate::graph::{Graph, Op};
 use access::Access;
-use layers::{literal, rt, Mode};
+use layers::{rt, Mode};
 use plan::Plan;
 
 /// Statements computing every node's values from `x`, `params` (and `state`).
@@ -53,7 +55,6 @@ pub fn expand(graph: &Graph) -> TokenStream {
     let output = graph.output_index();
     let output_n = plan.numel(output);
     let output_field = plan.field(output);
-    let zero = literal(&plan, 0.0);
 
     // ---- activation struct ---------------------------------------------------------------
     let buffered: Vec<usize> = plan.buffered().collect();
@@ -81,14 +82,8 @@ pub fn expand(graph: &Graph) -> TokenStream {
         let (field, init) = (&item.field, &item.init);
         quote!(#field: #init,)
     });
-    let ws_stack_locals = items.iter().filter(|item| item.eval).map(|item| {
-        let (field, init) = (&item.field, &item.stack_init);
-        quote!(let mut #field = #init;)
-    });
     let ws_per_sample: usize = items.iter().map(|item| item.per_sample).sum();
     let ws_fixed: usize = items.iter().map(|item| item.fixed).sum();
-    let infer_ws_per_sample: usize = items.iter().filter(|i| i.eval).map(|i| i.per_sample).sum();
-    let infer_ws_fixed: usize = items.iter().filter(|i| i.eval).map(|i| i.fixed).sum();
     let renorm = graph.nodes.iter().find_map(|node| match &node.op {
         Op::BatchRenorm(rn) => Some((rn.r_max, rn.d_max)),
         _ => None,
@@ -106,42 +101,6 @@ pub fn expand(graph: &Graph) -> TokenStream {
         ),
         None => (quote!(), quote!(), quote!()),
     };
-
-    // ---- consts ------------------------------------------------------------------------------
-    let mut tensor_consts = Vec::new();
-    let mut param_tensor_names = Vec::new();
-    let mut state_tensor_names = Vec::new();
-    for (i, node) in graph.nodes.iter().enumerate() {
-        for (blocks, names) in [
-            (&plan.params[i], &mut param_tensor_names),
-            (&plan.state[i], &mut state_tensor_names),
-        ] {
-            for tensor in &blocks.tensors {
-                let const_name =
-                    format_ident!("{}_{}", plan.const_prefix(i), tensor.suffix.to_uppercase());
-                let full = format!("{}.{}", node.name, tensor.suffix);
-                let offset = tensor.offset;
-                let shape = &tensor.shape;
-                let doc = format!("`{full}`: shape {shape:?} at offset {offset}.");
-                tensor_consts.push(quote! {
-                    #[doc = #doc]
-                    pub const #const_name: #rt::TensorInfo = #rt::TensorInfo {
-                        name: #full,
-                        offset: #offset,
-                        shape: &[#(#shape),*],
-                    };
-                });
-                names.push(const_name);
-            }
-        }
-    }
-    // Stack needed by `infer` per sample: every buffered node but the output (written to `out`).
-    let out_root = plan.storage[output];
-    let infer_per_sample: usize = buffered
-        .iter()
-        .filter(|&&i| i != out_root)
-        .map(|&i| plan.numel(i))
-        .sum();
 
     // ---- targets -------------------------------------------------------------------------------
     let Op::Loss(loss_kind) = graph.nodes[plan.loss_index()].op else {
@@ -169,12 +128,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
     // ---- bodies ----------------------------------------------------------------------------------
     let forward_tape_train = forward_body(&plan, &Access::Tape, Mode::Train);
     let forward_tape_eval = forward_body(&plan, &Access::Tape, Mode::Eval);
-    let forward_stack = forward_body(&plan, &Access::Stack, Mode::Eval);
-    let stack_locals = buffered.iter().filter(|&&i| i != out_root).map(|&i| {
-        let field = plan.field(i);
-        let n = plan.numel(i);
-        quote!(let mut #field = [[#zero; #n]; B];)
-    });
+    let inference = inference::items(&plan);
     let loss_with_grad = layers::loss_call(&plan, &Access::Tape, true);
     let loss_only = layers::loss_call(&plan, &Access::Tape, false);
     let backward_steps = backward_body(&plan);
@@ -199,7 +153,11 @@ pub fn expand(graph: &Graph) -> TokenStream {
          Reuse one tape for every step of the same batch size."
     );
 
+    let folded = fold::items(&plan);
+
     quote! {
+        #folded
+
         #(#attrs)*
         #[doc = #struct_doc]
         #[derive(Clone)]
@@ -271,30 +229,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
         #vis type #targets_ty<const B: usize> = [#target_ty; B];
 
         impl #name {
-            /// Number of learned parameters.
-            pub const PARAMS: usize = #p;
-            /// Number of persistent state values (normalization running statistics).
-            pub const STATE: usize = #s;
-            /// Elements of one input sample.
-            pub const INPUT: usize = #input_n;
-            /// Elements of one output sample (the values the loss takes).
-            pub const OUTPUT: usize = #output_n;
-            /// Bytes of the parameter buffer.
-            pub const PARAM_BYTES: usize = #p * ::core::mem::size_of::<#t>();
-            /// Bytes of stack that `infer` uses for one sample beyond its arguments (an upper
-            /// bound: the intermediate buffers of every node).
-            pub const INFER_BYTES: usize = Self::infer_bytes(1);
-            /// Every parameter tensor, in buffer order, with PyTorch state-dict names.
-            pub const PARAM_TENSORS: &'static [#rt::TensorInfo] = &[#(Self::#param_tensor_names),*];
-            /// Every state tensor, in buffer order, with PyTorch state-dict names.
-            pub const STATE_TENSORS: &'static [#rt::TensorInfo] = &[#(Self::#state_tensor_names),*];
-            #(#tensor_consts)*
-
-            /// Bytes of stack that `infer::<batch>` uses beyond its arguments.
-            pub const fn infer_bytes(batch: usize) -> usize {
-                (batch * (#infer_per_sample + #infer_ws_per_sample) + #infer_ws_fixed)
-                    * ::core::mem::size_of::<#t>()
-            }
+            #inference
 
             /// Bytes of heap a `Tape<batch>` holds: node outputs and their gradients, the
             /// parameter gradient and layer scratch space.
@@ -321,48 +256,6 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 let rng = #rt::Rng::new(seed);
                 #init_params
                 net
-            }
-
-            /// A network with the given parameters (flat, in `PARAM_TENSORS` order) and initial
-            /// state.
-            ///
-            /// # Errors
-            /// [`Error::Length`](::monograd::runtime::Error::Length) unless
-            /// `params.len() == Self::PARAMS`.
-            pub fn from_params(params: &[#t]) -> ::core::result::Result<Self, #rt::Error> {
-                #rt::error::check_len(::core::concat!(::core::stringify!(#name), "::from_params"), #p, params.len())?;
-                let mut net = Self::zeroed();
-                net.params.copy_from_slice(params);
-                ::core::result::Result::Ok(net)
-            }
-
-            /// Inference (evaluation mode) on a batch, using only the stack: no heap, for
-            /// firmware with parameters in a `static`. Needs [`Self::infer_bytes`]`(B)` bytes
-            /// of stack beyond its arguments.
-            pub fn infer<const B: usize>(
-                params: &[#t; #p],
-                state: &[#t; #s],
-                x: &[[#t; #input_n]; B],
-                out: &mut [[#t; #output_n]; B],
-            ) {
-                let _ = (params, state);
-                #(#stack_locals)*
-                #(#ws_stack_locals)*
-                #forward_stack
-            }
-
-            /// Inference (evaluation mode) on a batch; the result is returned by value (on the
-            /// stack), so prefer [`Self::forward_with`] for large batches.
-            pub fn forward<const B: usize>(&self, x: &[[#t; #input_n]; B]) -> [[#t; #output_n]; B] {
-                let mut out = [[#zero; #output_n]; B];
-                Self::infer(&self.params, &self.state, x, &mut out);
-                out
-            }
-
-            /// Inference (evaluation mode) on one sample.
-            pub fn predict(&self, x: &[#t; #input_n]) -> [#t; #output_n] {
-                let [out] = self.forward(::core::array::from_ref(x));
-                out
             }
 
             /// Inference (evaluation mode) on a batch into the tape's buffers (heap): node

@@ -78,7 +78,7 @@ impl<'g> Plan<'g> {
         let mut storage = Vec::with_capacity(n);
         for (i, node) in graph.nodes.iter().enumerate() {
             storage.push(match node.op {
-                Op::Flatten => storage[node.inputs[0]],
+                Op::Flatten | Op::Identity => storage[node.inputs[0]],
                 _ => i,
             });
         }
@@ -174,7 +174,7 @@ impl<'g> Plan<'g> {
             if !needs_grad[consumer] && !matches!(graph.nodes[consumer].op, Op::Loss(_)) {
                 continue;
             }
-            if matches!(graph.nodes[consumer].op, Op::Flatten) {
+            if matches!(graph.nodes[consumer].op, Op::Flatten | Op::Identity) {
                 continue; // aliases: its gradient is its input's buffer
             }
             for (position, &input) in graph.nodes[consumer].inputs.iter().enumerate() {

@@ -24,6 +24,7 @@ pub enum Element {
 }
 
 /// A checked network.
+#[derive(Clone)]
 pub struct Graph {
     pub attrs: Vec<Attribute>,
     pub vis: syn::Visibility,
@@ -34,6 +35,7 @@ pub struct Graph {
     pub nodes: Vec<Node>,
 }
 
+#[derive(Clone)]
 pub struct Node {
     pub name: Ident,
     pub op: Op,

@@ -27,8 +27,14 @@ pub enum Op {
     BatchRenorm(BatchRenorm),
     LayerNorm(Norm),
     InstanceNorm(Norm),
-    GroupNorm { groups: usize, norm: Norm },
+    GroupNorm {
+        groups: usize,
+        norm: Norm,
+    },
     Loss(Loss),
+    /// Not in the language: what a BatchNorm becomes once folded into the layer before it (the
+    /// inference type generated for folding). Its values are its input's buffer.
+    Identity,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -67,7 +67,9 @@ impl Call<'_> {
 /// The output shape of `op`, or `None` after reporting why it cannot be computed.
 pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
     match op {
-        Op::Input => unreachable!("the input has a declared shape"),
+        Op::Input | Op::Identity => {
+            unreachable!("the input has a declared shape; identities are made by folding")
+        }
         Op::Linear(linear) => {
             let (name, shape) = call.input(0);
             if !shape.is_vector() {
