@@ -2,6 +2,7 @@
 //! inputs and its static per-sample shape. `build` runs every compile-time check and reports all
 //! problems at once, each on the tokens that caused it.
 
+mod args;
 mod errors;
 pub mod ops;
 pub mod shape;

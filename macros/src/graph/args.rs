@@ -1,0 +1,361 @@
+//! Reading the arguments of one call: positional inputs and sizes, named options with their
+//! defaults, every problem reported on its own token. `ops::resolve` asks for what each
+//! operation takes; whatever is left over is reported as surplus or unknown.
+
+use syn::Ident;
+
+use super::errors::Errors;
+use super::ops::{suggest, usage};
+use crate::parse::{Argument, NodeDecl, Value, ValueKind};
+
+/// Reads the arguments of one call, reporting every problem, and remembers which option names
+/// the operation accepts so that an unknown one can be reported with the list.
+pub struct ArgReader<'a> {
+    decl: &'a NodeDecl,
+    pub errors: &'a mut Errors,
+    positional: Vec<&'a Value>,
+    next_positional: usize,
+    named: Vec<(&'a Ident, &'a Value)>,
+    known_options: Vec<&'static str>,
+    ok: bool,
+}
+
+impl<'a> ArgReader<'a> {
+    pub fn new(decl: &'a NodeDecl, errors: &'a mut Errors) -> Self {
+        let mut positional = Vec::new();
+        let mut named: Vec<(&Ident, &Value)> = Vec::new();
+        let mut ok = true;
+        for arg in &decl.args {
+            match arg {
+                Argument::Positional(value) => {
+                    if !named.is_empty() {
+                        errors.spanned(
+                            value,
+                            "positional arguments must come before named options like `stride = 2`",
+                        );
+                        ok = false;
+                    }
+                    positional.push(value);
+                }
+                Argument::Named { key, value } => {
+                    if named.iter().any(|(k, _)| *k == key) {
+                        errors.at(key.span(), format!("option `{key}` is given twice"));
+                        ok = false;
+                    }
+                    named.push((key, value));
+                }
+            }
+        }
+        ArgReader {
+            decl,
+            errors,
+            positional,
+            next_positional: 0,
+            named,
+            known_options: Vec::new(),
+            ok,
+        }
+    }
+
+    fn op(&self) -> String {
+        self.decl.op.to_string()
+    }
+
+    fn missing(&mut self, what: &str) {
+        let usage = usage(&self.op());
+        self.errors.spanned(
+            self.decl.call_span(),
+            format!("`{}` needs {what}\nusage: {usage}", self.op()),
+        );
+        self.ok = false;
+    }
+
+    fn next_positional(&mut self) -> Option<&'a Value> {
+        let value = self.positional.get(self.next_positional).copied();
+        if value.is_some() {
+            self.next_positional += 1;
+        }
+        value
+    }
+
+    /// The next positional argument, which must name a node.
+    pub fn node(&mut self, what: &str) -> Option<Ident> {
+        match self.next_positional() {
+            Some(Value {
+                kind: ValueKind::Ident(ident),
+                ..
+            }) => Some(ident.clone()),
+            Some(other) => {
+                self.errors.spanned(
+                    other,
+                    format!("expected the name of a node as {what} of `{}`", self.op()),
+                );
+                self.ok = false;
+                None
+            }
+            None => {
+                self.missing(&format!("{what} (a node name)"));
+                None
+            }
+        }
+    }
+
+    /// The next positional argument, a positive integer.
+    pub fn size(&mut self, what: &str, example: &str) -> Option<usize> {
+        match self.next_positional() {
+            Some(value) => self.positive_int(value, what),
+            None => {
+                self.missing(&format!("{what}, e.g. `{example}`"));
+                None
+            }
+        }
+    }
+
+    /// The next positional argument: `k` or `(kh, kw)`.
+    pub fn size_or_pair(&mut self, what: &str, example: &str) -> Option<(usize, usize)> {
+        match self.next_positional() {
+            Some(value) => self.pair_value(value, what, false),
+            None => {
+                self.missing(&format!("{what}, e.g. `{example}`"));
+                None
+            }
+        }
+    }
+
+    fn positive_int(&mut self, value: &Value, what: &str) -> Option<usize> {
+        self.int_value(value, what, false)
+    }
+
+    fn int_value(&mut self, value: &Value, what: &str, allow_zero: bool) -> Option<usize> {
+        let parsed = match &value.kind {
+            ValueKind::Int(lit) => lit.base10_parse::<usize>().ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(0) if !allow_zero => {
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: {what} must be at least 1; a zero-sized dimension would make an empty tensor",
+                        self.op()
+                    ),
+                );
+                self.ok = false;
+                None
+            }
+            Some(n) => Some(n),
+            None => {
+                let expected = if allow_zero {
+                    "a non-negative integer"
+                } else {
+                    "a positive integer"
+                };
+                self.errors
+                    .spanned(value, format!("`{}`: {what} must be {expected}", self.op()));
+                self.ok = false;
+                None
+            }
+        }
+    }
+
+    fn pair_value(
+        &mut self,
+        value: &Value,
+        what: &str,
+        allow_zero: bool,
+    ) -> Option<(usize, usize)> {
+        match &value.kind {
+            ValueKind::Tuple(items) if items.len() == 2 => {
+                let a = self.int_value(&items[0], what, allow_zero);
+                let b = self.int_value(&items[1], what, allow_zero);
+                Some((a?, b?))
+            }
+            ValueKind::Tuple(_) => {
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: {what} is one integer or a pair `(height, width)`",
+                        self.op()
+                    ),
+                );
+                self.ok = false;
+                None
+            }
+            _ => self.int_value(value, what, allow_zero).map(|n| (n, n)),
+        }
+    }
+
+    fn option(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.known_options.push(key);
+        self.named.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+
+    pub fn error_on_option(&mut self, key: &str, message: &str) {
+        if let Some((_, value)) = self.named.iter().find(|(k, _)| *k == key) {
+            self.errors
+                .spanned(*value, format!("`{}`: {message}", self.op()));
+        }
+        self.ok = false;
+    }
+
+    pub fn opt_size(&mut self, key: &'static str, default: usize) -> usize {
+        match self.option(key) {
+            Some(value) => self
+                .positive_int(value, &format!("`{key}`"))
+                .unwrap_or(default),
+            None => default,
+        }
+    }
+
+    pub fn required_pair(&mut self, key: &'static str) -> Option<(usize, usize)> {
+        match self.option(key) {
+            Some(value) => self.pair_value(value, &format!("`{key}`"), false),
+            None => {
+                self.missing(&format!("a `{key}` size, e.g. `{key} = 3`"));
+                None
+            }
+        }
+    }
+
+    pub fn pair(&mut self, key: &'static str, default: (usize, usize)) -> (usize, usize) {
+        match self.option(key) {
+            Some(value) => self
+                .pair_value(value, &format!("`{key}`"), false)
+                .unwrap_or(default),
+            None => default,
+        }
+    }
+
+    pub fn pair_allow_zero(
+        &mut self,
+        key: &'static str,
+        default: (usize, usize),
+    ) -> (usize, usize) {
+        match self.option(key) {
+            Some(value) => self
+                .pair_value(value, &format!("`{key}`"), true)
+                .unwrap_or(default),
+            None => default,
+        }
+    }
+
+    pub fn float(&mut self, key: &'static str, default: f64) -> f64 {
+        let Some(value) = self.option(key) else {
+            return default;
+        };
+        match &value.kind {
+            ValueKind::Float(f) => *f,
+            ValueKind::Int(lit) => lit.base10_parse::<f64>().unwrap_or(default),
+            ValueKind::NegInt(lit) => -lit.base10_parse::<f64>().unwrap_or(-default),
+            _ => {
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: `{key}` must be a number, e.g. `{key} = {default}`",
+                        self.op()
+                    ),
+                );
+                self.ok = false;
+                default
+            }
+        }
+    }
+
+    pub fn positive_float(&mut self, key: &'static str, default: f64) -> f64 {
+        let v = self.float(key, default);
+        if v <= 0.0 || !v.is_finite() {
+            self.error_on_option(key, &format!("`{key}` must be a positive number"));
+            return default;
+        }
+        v
+    }
+
+    pub fn unit_float(&mut self, key: &'static str, default: f64) -> f64 {
+        let v = self.float(key, default);
+        if !(0.0..=1.0).contains(&v) {
+            self.error_on_option(key, &format!("`{key}` must be between 0 and 1"));
+            return default;
+        }
+        v
+    }
+
+    pub fn boolean(&mut self, key: &'static str, default: bool) -> bool {
+        let Some(value) = self.option(key) else {
+            return default;
+        };
+        match &value.kind {
+            ValueKind::Bool(b) => *b,
+            _ => {
+                self.errors.spanned(
+                    value,
+                    format!("`{}`: `{key}` must be `true` or `false`", self.op()),
+                );
+                self.ok = false;
+                default
+            }
+        }
+    }
+
+    pub fn choice<T: Copy>(&mut self, key: &'static str, choices: &[(&str, T)], default: T) -> T {
+        let Some(value) = self.option(key) else {
+            return default;
+        };
+        if let ValueKind::Ident(ident) = &value.kind {
+            let name = ident.to_string();
+            if let Some((_, v)) = choices.iter().find(|(n, _)| *n == name) {
+                return *v;
+            }
+        }
+        let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+        let hint = match &value.kind {
+            ValueKind::Ident(ident) => match suggest(&ident.to_string(), names.iter().copied()) {
+                Some(s) => format!(" (did you mean `{s}`?)"),
+                None => String::new(),
+            },
+            _ => String::new(),
+        };
+        self.errors.spanned(
+            value,
+            format!(
+                "`{}`: invalid value for `{key}`{hint}; expected one of: {}",
+                self.op(),
+                names.join(", ")
+            ),
+        );
+        self.ok = false;
+        default
+    }
+
+    /// Reports surplus positional arguments and unknown options; true if the call had no errors.
+    pub fn finish(self) -> bool {
+        let mut ok = self.ok;
+        let op = self.op();
+        for extra in &self.positional[self.next_positional.min(self.positional.len())..] {
+            self.errors.spanned(
+                *extra,
+                format!("`{op}` takes no more arguments here\nusage: {}", usage(&op)),
+            );
+            ok = false;
+        }
+        for (key, _) in &self.named {
+            if !self.known_options.iter().any(|k| *key == k) {
+                let name = key.to_string();
+                let hint = match suggest(&name, self.known_options.iter().copied()) {
+                    Some(s) => format!("; did you mean `{s}`?"),
+                    None => String::new(),
+                };
+                let known = if self.known_options.is_empty() {
+                    format!("`{op}` takes no options")
+                } else {
+                    format!("`{op}` accepts: {}", self.known_options.join(", "))
+                };
+                self.errors.at(
+                    key.span(),
+                    format!("unknown option `{name}`{hint}\n{known}"),
+                );
+                ok = false;
+            }
+        }
+        ok
+    }
+}
