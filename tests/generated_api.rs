@@ -268,3 +268,28 @@ fn the_network_trait_exposes_the_same_network() {
     assert_eq!(generic_param_count(&net), Small::PARAMS);
     assert_eq!(Network::params(&net), &*net.params);
 }
+
+monograd::network! {
+    /// Node names that are also names the generated code uses for its own variables.
+    pub struct Shadowing {
+        input input: [3];
+        x = linear(input, 4, weight_norm = true);
+        params = tanh(x);
+        out = linear(params, 4);
+        state = batch_norm(out);
+        weight = relu(state);
+        tape = linear(weight, 2);
+        loss = mse(tape);
+    }
+}
+
+#[test]
+fn node_names_do_not_shadow_generated_variables() {
+    let net = Shadowing::new(1);
+    let x = [[0.5f32, -1.0, 2.0], [1.0, 0.0, -0.5]];
+    let mut tape = ShadowingTape::<2>::new();
+    let heap = *net.forward_with(&mut tape, &x);
+    assert_eq!(net.forward(&x), heap);
+    let folded = net.fold().forward(&x);
+    assert!((folded[1][0] - heap[1][0]).abs() < 1e-5);
+}

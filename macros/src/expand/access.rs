@@ -9,6 +9,13 @@ use super::layers::workspace_field;
 
 use super::plan::Plan;
 
+/// The local variable of `infer` holding a node's buffer or a scratch buffer. The prefix keeps
+/// node names (which the user chooses: `x`, `out`, `params`, `weight`...) from shadowing the
+/// function's own variables.
+pub fn stack_local(field: &proc_macro2::Ident) -> proc_macro2::Ident {
+    quote::format_ident!("node_{}", field)
+}
+
 /// How the generated code reaches buffers in one context.
 pub enum Access {
     /// Buffers live in `tape: &mut NetTape<B>`; the input is `x`.
@@ -28,7 +35,10 @@ impl Access {
         match self {
             Access::Tape => quote!(&*tape.values.#field),
             Access::Stack if root == plan.storage[plan.graph.output_index()] => quote!(&*out),
-            Access::Stack => quote!(&#field),
+            Access::Stack => {
+                let local = stack_local(&field);
+                quote!(&#local)
+            }
         }
     }
 
@@ -40,7 +50,10 @@ impl Access {
             Access::Stack if plan.storage[i] == plan.storage[plan.graph.output_index()] => {
                 quote!(&mut *out)
             }
-            Access::Stack => quote!(&mut #field),
+            Access::Stack => {
+                let local = stack_local(&field);
+                quote!(&mut #local)
+            }
         }
     }
 
@@ -50,7 +63,10 @@ impl Access {
         let field = workspace_field(plan, i, what);
         match self {
             Access::Tape => quote!(&mut tape.workspace.#field),
-            Access::Stack => quote!(&mut #field),
+            Access::Stack => {
+                let local = stack_local(&field);
+                quote!(&mut #local)
+            }
         }
     }
 }

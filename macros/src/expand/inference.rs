@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::access::Access;
+use super::access::{stack_local, Access};
 use super::layers::{self, literal, rt, Mode};
 use super::plan::Plan;
 
@@ -55,7 +55,7 @@ pub fn items(plan: &Plan) -> TokenStream {
     let out_root = plan.storage[output];
     let stack_nodes: Vec<usize> = plan.buffered().filter(|&i| i != out_root).collect();
     let stack_locals = stack_nodes.iter().map(|&i| {
-        let field = plan.field(i);
+        let field = stack_local(&plan.field(i));
         let n = plan.numel(i);
         quote!(let mut #field = [[#zero; #n]; B];)
     });
@@ -65,7 +65,7 @@ pub fn items(plan: &Plan) -> TokenStream {
         .filter(|item| item.eval)
         .collect();
     let scratch_locals = scratch.iter().map(|item| {
-        let (field, init) = (&item.field, &item.stack_init);
+        let (field, init) = (stack_local(&item.field), &item.stack_init);
         quote!(let mut #field = #init;)
     });
     let scratch_per_sample: usize = scratch.iter().map(|item| item.per_sample).sum();

@@ -52,7 +52,10 @@ fn columns(access: &Access) -> TokenStream {
     let field = quote::format_ident!("{}", COLUMNS);
     match access {
         Access::Tape => quote!(&mut tape.workspace.#field),
-        Access::Stack => quote!(&mut #field),
+        Access::Stack => {
+            let local = crate::expand::access::stack_local(&field);
+            quote!(&mut #local)
+        }
     }
 }
 

@@ -117,7 +117,10 @@ fn affine(plan: &Plan, access: &Access, i: usize, len: usize) -> Option<TokenStr
             let field = workspace_field(plan, i, "identity_affine");
             Some(match access {
                 Access::Tape => quote!(&tape.workspace.#field),
-                Access::Stack => quote!(&#field),
+                Access::Stack => {
+                    let local = crate::expand::access::stack_local(&field);
+                    quote!(&#local)
+                }
             })
         }
         None => None,
