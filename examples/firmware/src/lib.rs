@@ -1,0 +1,59 @@
+//! A handwritten-digit classifier declared with `monograd::network!` and run on a
+//! microcontroller: `#![no_std]`, no heap, the trained parameters in a `static` (flash), and
+//! every buffer of an inference on the stack.
+//!
+//! The crate depends on `monograd` without default features, so the runtime is built with
+//! neither `std` nor `alloc`; `cargo build -p firmware-example --target thumbv7em-none-eabihf
+//! --release` compiles it for a Cortex-M4F. The parameters in [`PARAMS`] were trained on the host
+//! by this crate's `train` example, and the host-side tests check that [`classify`] agrees with
+//! the same network run through the std API.
+#![no_std]
+
+mod params;
+
+pub use params::PARAMS;
+
+monograd::network! {
+    /// Classifies an 8x8 grey image of a handwritten digit: 64 pixels -> 16 ReLU units -> 10
+    /// scores, small enough for the flash and stack of a microcontroller.
+    pub struct Digits {
+        input pixels: [64];
+        hidden = linear(pixels, 16, init = he_normal);
+        act = relu(hidden);
+        logits = linear(act, 10);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+/// Pixels per image: 8x8, row-major from the top-left.
+pub const PIXELS: usize = Digits::INPUT;
+/// Number of classes: the digits 0 to 9.
+pub const CLASSES: usize = Digits::OUTPUT;
+
+// The budget of a small Cortex-M part, checked at compile time: a larger network fails the build
+// here rather than overflowing flash or the stack on the device. INFER_BYTES counts the
+// activation buffers of one inference; the kernels' own stack frames come on top (README.md).
+const _: () = assert!(
+    Digits::PARAM_BYTES <= 8 * 1024,
+    "the parameters must fit in 8 KiB of flash"
+);
+const _: () = assert!(
+    Digits::INFER_BYTES <= 1024,
+    "the activations of one inference must fit in 1 KiB of stack"
+);
+
+/// The network has no normalization layers, so its state is empty; `infer` still takes it.
+static STATE: [f32; Digits::STATE] = [0.0; Digits::STATE];
+
+/// The ten class scores (logits) of one image whose pixels are intensities scaled to [0, 1]
+/// (the data set's 0..=16 divided by 16). Uses only the stack: no heap, no std.
+pub fn logits(pixels: &[f32; PIXELS]) -> [f32; CLASSES] {
+    let mut out = [[0.0; CLASSES]; 1];
+    Digits::infer::<1>(&PARAMS, &STATE, core::array::from_ref(pixels), &mut out);
+    out[0]
+}
+
+/// The digit (0 to 9) in an image scaled as for [`logits`]: its highest-scoring class.
+pub fn classify(pixels: &[f32; PIXELS]) -> usize {
+    monograd::runtime::ops::loss::argmax(&logits(pixels))
+}
