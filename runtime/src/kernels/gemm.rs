@@ -20,6 +20,7 @@
 //! Entry points: [`gemm`] (slices, checked, returns [`crate::Error`]) and the typed wrappers
 //! [`matmul_a_bt`], [`matmul_a_b`], [`matmul_at_b`] whose array types carry the shapes.
 
+mod leaf;
 mod portable;
 #[cfg(test)]
 mod tests;
@@ -48,8 +49,11 @@ pub enum Transpose {
 pub enum GemmBackend {
     /// matrixmultiply above the measured size threshold (with `std`), portable below.
     Auto,
-    /// The heap-free loop nest, whatever the size.
+    /// The heap-free loop nest, whatever the size, on the widest instruction set available.
     Portable,
+    /// The heap-free loop nest compiled for the target's baseline instruction set (what no_std
+    /// builds and CPUs without AVX2/FMA run).
+    PortableBaseline,
     /// matrixmultiply, whatever the size.
     #[cfg(feature = "std")]
     MatrixMultiply,
@@ -140,7 +144,7 @@ pub fn gemm_with_backend<T: Scalar>(
     {
         let use_matrixmultiply = match backend {
             GemmBackend::Auto => prefers_matrixmultiply(m, n, k),
-            GemmBackend::Portable => false,
+            GemmBackend::Portable | GemmBackend::PortableBaseline => false,
             GemmBackend::MatrixMultiply => true,
         };
         if use_matrixmultiply {
@@ -174,9 +178,10 @@ pub fn gemm_with_backend<T: Scalar>(
             return Ok(());
         }
     }
-    #[cfg(not(feature = "std"))]
-    let _ = backend;
-    portable::gemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    let baseline = backend == GemmBackend::PortableBaseline;
+    portable::gemm(
+        baseline, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+    );
     Ok(())
 }
 

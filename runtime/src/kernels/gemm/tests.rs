@@ -16,11 +16,16 @@ fn backends() -> Vec<GemmBackend> {
     #[cfg(feature = "std")]
     let all = vec![
         GemmBackend::Portable,
+        GemmBackend::PortableBaseline,
         GemmBackend::Auto,
         GemmBackend::MatrixMultiply,
     ];
     #[cfg(not(feature = "std"))]
-    let all = vec![GemmBackend::Portable, GemmBackend::Auto];
+    let all = vec![
+        GemmBackend::Portable,
+        GemmBackend::PortableBaseline,
+        GemmBackend::Auto,
+    ];
     all
 }
 
