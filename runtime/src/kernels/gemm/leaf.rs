@@ -8,9 +8,22 @@
 //! Each leaf body is generic and `#[inline(always)]`; [`Baseline`] compiles it for the target's
 //! baseline instruction set (SSE2 on x86-64, whatever the target has elsewhere). Under `std` on
 //! x86-64, [`Avx2Fma`] compiles the same bodies with AVX2 and FMA enabled (selected at run time,
-//! so binaries stay portable), which doubles the vector width and fuses each multiply-add.
+//! so binaries stay portable), which doubles the vector width and fuses each multiply-add, and
+//! [`Avx512`] with AVX-512F as well (four times the baseline width).
 
 use crate::Scalar;
+
+/// Instruction-set levels of the leaves, narrowest first. Only x86-64 under `std` has levels
+/// above [`Level::Baseline`]; elsewhere every level runs the baseline leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Level {
+    /// [`Baseline`].
+    Baseline,
+    /// `Avx2Fma` (x86-64 with AVX2 and FMA).
+    Avx2Fma,
+    /// `Avx512` (x86-64 with AVX-512F).
+    Avx512,
+}
 
 /// The innermost loops, compiled once per instruction-set level.
 ///
@@ -132,6 +145,84 @@ mod avx2_fma {
     }
 
     #[target_feature(enable = "avx2,fma")]
+    pub(super) fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
+        a: &[&[T]; R],
+        b: &[&[T]; W],
+    ) -> [[[T; L]; W]; R] {
+        dot_partials_body::<T, L, R, W, true>(a, b)
+    }
+}
+
+/// Leaves compiled with AVX-512F, AVX2 and FMA. A value exists only on a CPU that has both
+/// ([`Avx512::detect`]), which is what makes calling them sound.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[derive(Clone, Copy)]
+pub(super) struct Avx512 {
+    _detected: (),
+}
+
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+impl Avx512 {
+    /// `Some` when this CPU supports AVX-512F, AVX2 and FMA (std caches the CPUID query).
+    #[inline]
+    pub(super) fn detect() -> Option<Self> {
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            Some(Avx512 { _detected: () })
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+impl Leaf for Avx512 {
+    #[inline]
+    fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
+        self,
+        x: &[T],
+        ldx: usize,
+        y: &[T],
+        ldy: usize,
+        kc: usize,
+    ) -> [[T; W]; R] {
+        // SAFETY: `self` exists only if `Avx512::detect` found AVX-512F, AVX2 and FMA on this CPU, the
+        // only requirement of a `#[target_feature(enable = "avx512f,avx2,fma")]` function; the body is
+        // safe Rust.
+        unsafe { avx512::broadcast_tile::<T, R, W, XT>(x, ldx, y, ldy, kc) }
+    }
+
+    #[inline]
+    fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
+        self,
+        a: &[&[T]; R],
+        b: &[&[T]; W],
+    ) -> [[[T; L]; W]; R] {
+        // SAFETY: as in `broadcast_tile` above: the CPU has AVX-512F, AVX2 and FMA.
+        unsafe { avx512::dot_partials::<T, L, R, W>(a, b) }
+    }
+}
+
+/// The leaf bodies compiled with AVX-512F, AVX2 and FMA enabled.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod avx512 {
+    use super::{broadcast_tile_body, dot_partials_body};
+    use crate::Scalar;
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
+        x: &[T],
+        ldx: usize,
+        y: &[T],
+        ldy: usize,
+        kc: usize,
+    ) -> [[T; W]; R] {
+        broadcast_tile_body::<T, R, W, XT, true>(x, ldx, y, ldy, kc)
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
     pub(super) fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
         a: &[&[T]; R],
         b: &[&[T]; W],

@@ -19,7 +19,7 @@
 //! slice holds its matrix, `alpha != 0`. Index arithmetic is safe Rust, so a violated
 //! precondition panics rather than misbehaving.
 
-use super::leaf::{Baseline, Leaf};
+use super::leaf::{Baseline, Leaf, Level};
 use super::Transpose;
 use crate::Scalar;
 
@@ -31,11 +31,11 @@ const KC: usize = 256;
 const MR: usize = 4;
 
 /// `C <- alpha * op(A) * op(B) + beta * C` (see the module docs for the preconditions), on the
-/// widest leaves this CPU supports, or on the baseline ones when `baseline` (tests).
+/// widest leaves this CPU supports up to `max_level` (below [`Level::Avx512`] only in tests).
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(super) fn gemm<T: Scalar>(
-    baseline: bool,
+    max_level: Level,
     transa: Transpose,
     transb: Transpose,
     m: usize,
@@ -59,22 +59,32 @@ pub(super) fn gemm<T: Scalar>(
     let args = (transa, transb, m, n, a, lda, b, ldb);
     // Tile shapes keep 8 vector registers of accumulators (of 16) busy: see `dispatch`.
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    if let Some(leaf) = super::leaf::Avx2Fma::detect().filter(|_| !baseline) {
+    if let Some(leaf) = super::leaf::Avx512::detect().filter(|_| max_level >= Level::Avx512) {
+        // 512-bit registers: 16 f32 or 8 f64.
+        if T::BYTES == 4 {
+            dispatch::<T, _, 32, 16, 8, 128, 8, 4>(leaf, out, args, c);
+        } else {
+            dispatch::<T, _, 16, 8, 4, 64, 4, 4>(leaf, out, args, c);
+        }
+        return;
+    }
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if let Some(leaf) = super::leaf::Avx2Fma::detect().filter(|_| max_level >= Level::Avx2Fma) {
         // 256-bit registers: 8 f32 or 4 f64.
         if T::BYTES == 4 {
-            dispatch::<T, _, 16, 8, 64, 8, 4>(leaf, out, args, c);
+            dispatch::<T, _, 16, 8, 4, 64, 8, 4>(leaf, out, args, c);
         } else {
-            dispatch::<T, _, 8, 4, 32, 4, 4>(leaf, out, args, c);
+            dispatch::<T, _, 8, 4, 2, 32, 4, 4>(leaf, out, args, c);
         }
         return;
     }
     #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
-    let _ = baseline;
+    let _ = max_level;
     // 128-bit registers (SSE2, NEON), or narrower: 4 f32 or 2 f64.
     if T::BYTES == 4 {
-        dispatch::<T, _, 8, 4, 32, 8, 2>(Baseline, out, args, c);
+        dispatch::<T, _, 8, 4, 2, 32, 8, 2>(Baseline, out, args, c);
     } else {
-        dispatch::<T, _, 4, 2, 16, 4, 2>(Baseline, out, args, c);
+        dispatch::<T, _, 4, 2, 1, 16, 4, 2>(Baseline, out, args, c);
     }
 }
 
@@ -91,8 +101,9 @@ type Operands<'a, T> = (
 );
 
 /// Routes each transpose case to its loop nest, with tile shapes:
-/// - rank-1 tiles `MR x V` (two vector registers per row), leftover columns in `VH`-wide tiles,
-///   and `1 x VW` for leftover rows (a single row needs 4V columns to keep 8 accumulators busy);
+/// - rank-1 tiles `MR x V` (two vector registers per row), leftover columns in `VH`- then
+///   `VQ`-wide tiles, and `1 x VW` for leftover rows (a single row needs 4V columns to keep 8
+///   accumulators busy);
 /// - dot-product tiles `1 x DOT_W` with `V` lanes each for single rows, and `2 x W2` with `L2`
 ///   lanes for pairs of rows (each loaded chunk of `A` then feeds `W2` accumulators).
 #[inline]
@@ -101,6 +112,7 @@ fn dispatch<
     K: Leaf,
     const V: usize,
     const VH: usize,
+    const VQ: usize,
     const VW: usize,
     const L2: usize,
     const W2: usize,
@@ -112,17 +124,17 @@ fn dispatch<
 ) {
     match (transa, transb) {
         (Transpose::No, Transpose::No) => {
-            broadcast_gemm::<T, K, V, VH, VW, false, false>(leaf, out, m, n, a, lda, b, ldb, c)
+            broadcast_gemm::<T, K, V, VH, VQ, VW, false, false>(leaf, out, m, n, a, lda, b, ldb, c)
         }
         (Transpose::Yes, Transpose::No) => {
-            broadcast_gemm::<T, K, V, VH, VW, true, false>(leaf, out, m, n, a, lda, b, ldb, c)
+            broadcast_gemm::<T, K, V, VH, VQ, VW, true, false>(leaf, out, m, n, a, lda, b, ldb, c)
         }
         // C^T = B * A: B (n x k as stored) is the broadcast operand, rows of A the vectors.
         (Transpose::Yes, Transpose::Yes) => {
-            broadcast_gemm::<T, K, V, VH, VW, false, true>(leaf, out, n, m, b, ldb, a, lda, c)
+            broadcast_gemm::<T, K, V, VH, VQ, VW, false, true>(leaf, out, n, m, b, ldb, a, lda, c)
         }
         (Transpose::No, Transpose::Yes) => {
-            nt_gemm::<T, K, V, VH, L2, W2>(leaf, out, m, n, a, lda, b, ldb, c)
+            nt_gemm::<T, K, V, VH, VQ, L2, W2>(leaf, out, m, n, a, lda, b, ldb, c)
         }
     }
 }
@@ -144,6 +156,7 @@ fn broadcast_gemm<
     K: Leaf,
     const V: usize,
     const VH: usize,
+    const VQ: usize,
     const VW: usize,
     const XT: bool,
     const CT: bool,
@@ -178,7 +191,7 @@ fn broadcast_gemm<
                 kc,
                 i,
             };
-            broadcast_panel::<T, K, MR, V, VH, VH, XT, CT>(leaf, block, panel, n, c);
+            broadcast_panel::<T, K, MR, V, VH, VQ, VQ, XT, CT>(leaf, block, panel, n, c);
             i += MR;
         }
         while i < m {
@@ -195,7 +208,7 @@ fn broadcast_gemm<
                 kc,
                 i,
             };
-            broadcast_panel::<T, K, 1, VW, V, VH, XT, CT>(leaf, block, panel, n, c);
+            broadcast_panel::<T, K, 1, VW, V, VH, VQ, XT, CT>(leaf, block, panel, n, c);
             i += 1;
         }
         p0 += kc;
@@ -216,7 +229,7 @@ struct Panel<'a, T> {
     i: usize,
 }
 
-/// Rows `i..i + R` of `D`: tiles `WA` columns wide, then `WB`, then `WC`, then single columns.
+/// Rows `i..i + R` of `D`: tiles `WA` columns wide, then `WB`, `WC`, `WD`, then single columns.
 #[inline(always)]
 fn broadcast_panel<
     T: Scalar,
@@ -225,6 +238,7 @@ fn broadcast_panel<
     const WA: usize,
     const WB: usize,
     const WC: usize,
+    const WD: usize,
     const XT: bool,
     const CT: bool,
 >(
@@ -249,6 +263,11 @@ fn broadcast_panel<
         let tile = leaf.broadcast_tile::<T, R, WC, XT>(p.x, p.ldx, &p.y[j..], p.ldy, p.kc);
         store_tile::<T, R, WC, CT>(out, &tile, p.i, j, c);
         j += WC;
+    }
+    while j + WD <= n {
+        let tile = leaf.broadcast_tile::<T, R, WD, XT>(p.x, p.ldx, &p.y[j..], p.ldy, p.kc);
+        store_tile::<T, R, WD, CT>(out, &tile, p.i, j, c);
+        j += WD;
     }
     while j < n {
         let tile = leaf.broadcast_tile::<T, R, 1, XT>(p.x, p.ldx, &p.y[j..], p.ldy, p.kc);
@@ -288,8 +307,11 @@ fn store_tile<T: Scalar, const R: usize, const W: usize, const CT: bool>(
 }
 
 /// Elements of the stack buffer that holds a transposed panel of `B` for `A * B^T` with a
-/// short `k` (1 KB in f32, 2 KB in f64: small enough for a microcontroller's stack).
-const PACK: usize = 256;
+/// short `k` (2 KB in f32, 4 KB in f64).
+const PACK: usize = 512;
+
+/// Longest `k` for which `A * B^T` goes through transposed panels rather than dot products.
+const PACK_MAX_K: usize = 32;
 
 /// Rows of `B` per dot-product tile: with a single row of `A`, enough independent accumulators
 /// to hide the latency of the adds.
@@ -298,16 +320,17 @@ const DOT_W: usize = 4;
 /// `C <- alpha * A * B^T + beta * C` with `A` `m x k` and `B` `n x k`, both row-major.
 ///
 /// Dot products of contiguous rows, two rows of `A` against `W2` rows of `B` at a time (a last
-/// odd row against [`DOT_W`]). When `k` is too short for that (`k <= PACK / V`: the lane reduction and the
-/// leftover `k % V` products dominate) and there are enough rows of `A` to reuse it, panels of
-/// `B^T` (`V`, then `VH` columns) are transposed into a stack buffer and go through the rank-1
-/// kernel.
+/// odd row against [`DOT_W`]). When `k` is too short for that (at most [`PACK_MAX_K`]: the lane
+/// reduction and the leftover `k % L` products dominate) and there are enough rows of `A` to
+/// reuse it, panels of `B^T` (`V`, `VH`, then `VQ` columns) are transposed into a stack buffer
+/// and go through the rank-1 kernel.
 #[allow(clippy::too_many_arguments)]
 fn nt_gemm<
     T: Scalar,
     K: Leaf,
     const V: usize,
     const VH: usize,
+    const VQ: usize,
     const L2: usize,
     const W2: usize,
 >(
@@ -322,14 +345,17 @@ fn nt_gemm<
     c: &mut [T],
 ) {
     let k = out.k;
-    if m < MR || k > PACK / V {
+    if m < MR || k > PACK_MAX_K || k * V > PACK {
         let mut i = 0;
         while i + 2 <= m {
             dot_rows::<T, K, L2, 2, W2>(leaf, out, i, n, a, lda, b, ldb, c);
             i += 2;
         }
-        if i < m {
+        if i < m && k >= V {
             dot_rows::<T, K, V, 1, DOT_W>(leaf, out, i, n, a, lda, b, ldb, c);
+        } else if i < m {
+            // Too short for V lanes: narrower chunks beat a scalar tail.
+            dot_rows::<T, K, L2, 1, DOT_W>(leaf, out, i, n, a, lda, b, ldb, c);
         }
         return;
     }
@@ -344,6 +370,11 @@ fn nt_gemm<
         transpose_rows::<T, VH>(&b[j * ldb..], ldb, k, &mut panel);
         broadcast_columns::<T, K, VH>(leaf, out, m, j, a, lda, &panel, VH, c);
         j += VH;
+    }
+    while j + VQ <= n {
+        transpose_rows::<T, VQ>(&b[j * ldb..], ldb, k, &mut panel);
+        broadcast_columns::<T, K, VQ>(leaf, out, m, j, a, lda, &panel, VQ, c);
+        j += VQ;
     }
     // Single columns: a column of B^T is a contiguous row of B, no transposition needed.
     while j < n {
@@ -440,10 +471,12 @@ fn dot_tile<T: Scalar, K: Leaf, const L: usize, const R: usize, const W: usize>(
             }
         }
     }
-    for (t_row, a_row) in tile.iter_mut().zip(ar) {
-        for (t, b_row) in t_row.iter_mut().zip(br) {
-            for (&x, &y) in a_row[whole..].iter().zip(&b_row[whole..]) {
-                *t += x * y;
+    // The leftover products, `p` outermost so the R * W sums advance side by side instead of
+    // one serial chain of dependent adds after another.
+    for p in whole..k {
+        for (t_row, a_row) in tile.iter_mut().zip(ar) {
+            for (t, b_row) in t_row.iter_mut().zip(br) {
+                *t += a_row[p] * b_row[p];
             }
         }
     }
