@@ -47,7 +47,8 @@ pub enum Transpose {
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmBackend {
-    /// matrixmultiply above the measured size threshold (with `std`), portable below.
+    /// matrixmultiply above the measured size threshold (with `std`), portable below; the typed
+    /// wrappers also inline tiny products.
     Auto,
     /// The heap-free loop nest, whatever the size, on the widest instruction set available.
     Portable,

@@ -78,158 +78,92 @@ impl Leaf for Baseline {
     }
 }
 
-/// Leaves compiled with AVX2 and FMA. A value exists only on a CPU that has both
-/// ([`Avx2Fma::detect`]), which is what makes calling them sound.
+/// Defines a leaf set compiled with extra x86-64 target features: a token type that only
+/// `detect` can create, on a CPU with every feature, and a [`Leaf`] impl that calls the bodies
+/// through `#[target_feature]` functions (`unsafe` to call, sound given the token).
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
-#[derive(Clone, Copy)]
-pub(super) struct Avx2Fma {
-    _detected: (),
-}
-
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
-impl Avx2Fma {
-    /// `Some` when this CPU supports AVX2 and FMA (std caches the CPUID query).
-    #[inline]
-    pub(super) fn detect() -> Option<Self> {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            Some(Avx2Fma { _detected: () })
-        } else {
-            None
+macro_rules! x86_leaf {
+    ($(#[$doc:meta])* $name:ident, $features:literal, [$($feature:tt),+]) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub(super) struct $name {
+            _detected: (),
         }
-    }
-}
 
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
-impl Leaf for Avx2Fma {
-    #[inline]
-    fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
-        self,
-        x: &[T],
-        ldx: usize,
-        y: &[T],
-        ldy: usize,
-        kc: usize,
-    ) -> [[T; W]; R] {
-        // SAFETY: `self` exists only if `Avx2Fma::detect` found AVX2 and FMA on this CPU, the
-        // only requirement of a `#[target_feature(enable = "avx2,fma")]` function; the body is
-        // safe Rust.
-        unsafe { avx2_fma::broadcast_tile::<T, R, W, XT>(x, ldx, y, ldy, kc) }
-    }
-
-    #[inline]
-    fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
-        self,
-        a: &[&[T]; R],
-        b: &[&[T]; W],
-    ) -> [[[T; L]; W]; R] {
-        // SAFETY: as in `broadcast_tile` above: the CPU has AVX2 and FMA.
-        unsafe { avx2_fma::dot_partials::<T, L, R, W>(a, b) }
-    }
-}
-
-/// The leaf bodies compiled with AVX2 and FMA enabled.
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
-mod avx2_fma {
-    use super::{broadcast_tile_body, dot_partials_body};
-    use crate::Scalar;
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
-        x: &[T],
-        ldx: usize,
-        y: &[T],
-        ldy: usize,
-        kc: usize,
-    ) -> [[T; W]; R] {
-        broadcast_tile_body::<T, R, W, XT, true>(x, ldx, y, ldy, kc)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
-        a: &[&[T]; R],
-        b: &[&[T]; W],
-    ) -> [[[T; L]; W]; R] {
-        dot_partials_body::<T, L, R, W, true>(a, b)
-    }
-}
-
-/// Leaves compiled with AVX-512F, AVX2 and FMA. A value exists only on a CPU that has both
-/// ([`Avx512::detect`]), which is what makes calling them sound.
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
-#[derive(Clone, Copy)]
-pub(super) struct Avx512 {
-    _detected: (),
-}
-
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
-impl Avx512 {
-    /// `Some` when this CPU supports AVX-512F, AVX2 and FMA (std caches the CPUID query).
-    #[inline]
-    pub(super) fn detect() -> Option<Self> {
-        if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-        {
-            Some(Avx512 { _detected: () })
-        } else {
-            None
+        impl $name {
+            /// `Some` when this CPU has every feature the leaves are compiled with (std caches
+            /// the CPUID query, so this is a few loads).
+            #[inline]
+            pub(super) fn detect() -> Option<Self> {
+                if $(std::is_x86_feature_detected!($feature))&&+ {
+                    Some($name { _detected: () })
+                } else {
+                    None
+                }
+            }
         }
-    }
+
+        impl Leaf for $name {
+            #[inline]
+            fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
+                self,
+                x: &[T],
+                ldx: usize,
+                y: &[T],
+                ldy: usize,
+                kc: usize,
+            ) -> [[T; W]; R] {
+                #[target_feature(enable = $features)]
+                fn leaf<T: Scalar, const R: usize, const W: usize, const XT: bool>(
+                    x: &[T],
+                    ldx: usize,
+                    y: &[T],
+                    ldy: usize,
+                    kc: usize,
+                ) -> [[T; W]; R] {
+                    broadcast_tile_body::<T, R, W, XT, true>(x, ldx, y, ldy, kc)
+                }
+                // SAFETY: `self` exists only if `detect` found every feature of `$features` on
+                // this CPU, the only requirement of a `#[target_feature]` function; the body is
+                // safe Rust.
+                unsafe { leaf::<T, R, W, XT>(x, ldx, y, ldy, kc) }
+            }
+
+            #[inline]
+            fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
+                self,
+                a: &[&[T]; R],
+                b: &[&[T]; W],
+            ) -> [[[T; L]; W]; R] {
+                #[target_feature(enable = $features)]
+                fn leaf<T: Scalar, const L: usize, const R: usize, const W: usize>(
+                    a: &[&[T]; R],
+                    b: &[&[T]; W],
+                ) -> [[[T; L]; W]; R] {
+                    dot_partials_body::<T, L, R, W, true>(a, b)
+                }
+                // SAFETY: as in `broadcast_tile`: the CPU has every feature of `$features`.
+                unsafe { leaf::<T, L, R, W>(a, b) }
+            }
+        }
+    };
 }
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
-impl Leaf for Avx512 {
-    #[inline]
-    fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
-        self,
-        x: &[T],
-        ldx: usize,
-        y: &[T],
-        ldy: usize,
-        kc: usize,
-    ) -> [[T; W]; R] {
-        // SAFETY: `self` exists only if `Avx512::detect` found AVX-512F, AVX2 and FMA on this CPU, the
-        // only requirement of a `#[target_feature(enable = "avx512f,avx2,fma")]` function; the body is
-        // safe Rust.
-        unsafe { avx512::broadcast_tile::<T, R, W, XT>(x, ldx, y, ldy, kc) }
-    }
+x86_leaf!(
+    /// Leaves compiled with AVX2 and FMA (256-bit vectors, fused multiply-add).
+    Avx2Fma,
+    "avx2,fma",
+    ["avx2", "fma"]
+);
 
-    #[inline]
-    fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
-        self,
-        a: &[&[T]; R],
-        b: &[&[T]; W],
-    ) -> [[[T; L]; W]; R] {
-        // SAFETY: as in `broadcast_tile` above: the CPU has AVX-512F, AVX2 and FMA.
-        unsafe { avx512::dot_partials::<T, L, R, W>(a, b) }
-    }
-}
-
-/// The leaf bodies compiled with AVX-512F, AVX2 and FMA enabled.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
-mod avx512 {
-    use super::{broadcast_tile_body, dot_partials_body};
-    use crate::Scalar;
-
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(super) fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
-        x: &[T],
-        ldx: usize,
-        y: &[T],
-        ldy: usize,
-        kc: usize,
-    ) -> [[T; W]; R] {
-        broadcast_tile_body::<T, R, W, XT, true>(x, ldx, y, ldy, kc)
-    }
-
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(super) fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
-        a: &[&[T]; R],
-        b: &[&[T]; W],
-    ) -> [[[T; L]; W]; R] {
-        dot_partials_body::<T, L, R, W, true>(a, b)
-    }
-}
+x86_leaf!(
+    /// Leaves compiled with AVX-512F as well (512-bit vectors).
+    Avx512,
+    "avx512f,avx2,fma",
+    ["avx512f", "avx2", "fma"]
+);
 
 /// `acc + x * y`, fused into one rounding when `FMA`: only instantiated where the CPU has FMA,
 /// since elsewhere `mul_add` is a slow software (libm) routine.
