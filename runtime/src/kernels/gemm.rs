@@ -14,12 +14,13 @@
 //!   vectorizes them. It is the only path without `std` and serves small products under `std`.
 //! - matrixmultiply (feature `std`): packed, cache-blocked micro-kernels with run-time CPU
 //!   feature detection (AVX2/FMA, AVX-512). It allocates packing buffers on every call, which is
-//!   why small products (batch-1 inference, tiny layers) stay on the portable path; see
-//!   `prefers_matrixmultiply` for the measured crossover.
+//!   why small products (batch-1 inference, tiny layers, the first rows of a batch) stay on the
+//!   portable path; see `prefers_matrixmultiply` for the measured crossover.
 //!
 //! Entry points: [`gemm`] (slices, checked, returns [`crate::Error`]) and the typed wrappers
 //! [`matmul_a_bt`], [`matmul_a_b`], [`matmul_at_b`] whose array types carry the shapes.
 
+mod leaf;
 mod portable;
 #[cfg(test)]
 mod tests;
@@ -46,10 +47,16 @@ pub enum Transpose {
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmBackend {
-    /// matrixmultiply above the measured size threshold (with `std`), portable below.
+    /// matrixmultiply above the measured size threshold (with `std`), portable below; the typed
+    /// wrappers also inline tiny products.
     Auto,
-    /// The heap-free loop nest, whatever the size.
+    /// The heap-free loop nest, whatever the size, on the widest instruction set available.
     Portable,
+    /// The heap-free loop nest compiled for the target's baseline instruction set (what no_std
+    /// builds and CPUs without AVX2/FMA run).
+    PortableBaseline,
+    /// The heap-free loop nest with at most AVX2 and FMA (baseline where the CPU lacks them).
+    PortableAvx2,
     /// matrixmultiply, whatever the size.
     #[cfg(feature = "std")]
     MatrixMultiply,
@@ -139,8 +146,10 @@ pub fn gemm_with_backend<T: Scalar>(
     #[cfg(feature = "std")]
     {
         let use_matrixmultiply = match backend {
-            GemmBackend::Auto => prefers_matrixmultiply(m, n, k),
-            GemmBackend::Portable => false,
+            GemmBackend::Auto => prefers_matrixmultiply(transa, transb, m, n, k),
+            GemmBackend::Portable | GemmBackend::PortableBaseline | GemmBackend::PortableAvx2 => {
+                false
+            }
             GemmBackend::MatrixMultiply => true,
         };
         if use_matrixmultiply {
@@ -174,35 +183,52 @@ pub fn gemm_with_backend<T: Scalar>(
             return Ok(());
         }
     }
-    #[cfg(not(feature = "std"))]
-    let _ = backend;
-    portable::gemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    let max_level = match backend {
+        GemmBackend::PortableBaseline => leaf::Level::Baseline,
+        GemmBackend::PortableAvx2 => leaf::Level::Avx2Fma,
+        _ => leaf::Level::Avx512,
+    };
+    portable::gemm(
+        max_level, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+    );
     Ok(())
 }
 
-/// Products with at least this many multiply-adds (`m * n * k`) go to matrixmultiply, provided
-/// that every dimension is at least [`MATRIXMULTIPLY_MIN_DIM`].
-///
-/// Measured (release, f32, Xeon with AVX-512, portable path compiled for baseline SSE2; time
-/// portable / time matrixmultiply in one run, A*B^T):
-/// 8^3 0.47, 12^3 1.9, 16^3 2.1, 64^3 4.7; m=1 (784->256) 0.17, m=4 (784->256) 0.69,
-/// m=8 k=64 n=64 1.7, 64x10 -> 128 5.7.
-#[cfg(feature = "std")]
-const MATRIXMULTIPLY_MIN_WORK: usize = 1500;
-
-/// Smallest `m`, `n` and `k` for which matrixmultiply pays off: below it matrixmultiply packs a
-/// panel for very little work (a batch-1 product packs all of `B` to use each element once).
-#[cfg(feature = "std")]
-const MATRIXMULTIPLY_MIN_DIM: usize = 8;
-
 /// Whether a product of these dims is faster on matrixmultiply than on the portable path.
+///
+/// matrixmultiply packs both operands on every call, so it only pays off once each packed
+/// element is reused enough: every dimension must be past a small minimum. Measured (release,
+/// f32, 2-core Xeon with AVX-512, portable leaves at AVX-512; ratio = portable time /
+/// matrixmultiply time, both in one run, shapes as `m x k -> n`; > 1 means matrixmultiply wins):
+///
+/// | `A * B^T` (dense forward)     | ratio | `A * B`, `A^T * B` (backward) | ratio     |
+/// |-------------------------------|-------|-------------------------------|-----------|
+/// | 1 x 784 -> 256 (batch 1)      | 0.17  | 1 x 784 -> 256                | 0.17-0.18 |
+/// | 4 x 784 -> 256                | 0.35  | 4 x 784 -> 256                | 0.25      |
+/// | 8 x 64 -> 64                  | 1.0   | 8 x 64 -> 64                  | 0.6       |
+/// | 8 x 784 -> 256                | 0.72  | 12 x 64 -> 64                 | 0.7-0.85  |
+/// | 12 x 64 -> 64                 | 1.4   | 16 x 64 -> 64                 | 1.0-1.5   |
+/// | 16 x 128 -> 10                | 0.66  | 16 x 128 -> 10                | 1.6-2.0   |
+/// | 16 x 10 -> 64                 | 2.4   | 16 x 8 -> 8                   | 0.55      |
+/// | 64 x 784 -> 256 (batch 64)    | 1.8-2.5 | 64 x 784 -> 256             | 1.3-1.9 |
+///
+/// Peak rates: portable about 50 GFLOP/s (`A * B^T`) and 80 GFLOP/s (`A * B`, `A^T * B`),
+/// matrixmultiply 120-160 GFLOP/s on large products. Hence the crossovers below; `A^T * B^T`
+/// (unused by the layers) takes the `A * B` rule on `C^T = B * A`.
 #[cfg(feature = "std")]
 #[inline]
-fn prefers_matrixmultiply(m: usize, n: usize, k: usize) -> bool {
-    m >= MATRIXMULTIPLY_MIN_DIM
-        && n >= MATRIXMULTIPLY_MIN_DIM
-        && k >= MATRIXMULTIPLY_MIN_DIM
-        && m.saturating_mul(n).saturating_mul(k) >= MATRIXMULTIPLY_MIN_WORK
+fn prefers_matrixmultiply(
+    transa: Transpose,
+    transb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> bool {
+    match (transa, transb) {
+        (Transpose::No, Transpose::Yes) => m >= 12 && n >= 16 && k >= 8,
+        (Transpose::Yes, Transpose::Yes) => n >= 16 && m >= 8 && k >= 12,
+        _ => m >= 16 && n >= 8 && k >= 12,
+    }
 }
 
 /// `(rows, cols)` of a matrix as stored, given the shape `rows x cols` of `op(X)`.

@@ -1,205 +1,41 @@
 //! The heap-free GEMM: register-blocked loop nests that the compiler vectorizes.
 //!
-//! No packing (that needs a buffer), so each transpose case gets the loop order that keeps its
+//! No packing into heap buffers, so each transpose case gets the loop order that keeps its
 //! innermost loop on contiguous memory:
 //! - `A * B` and `A^T * B`: a tile of `C` is a sum of rank-1 updates, `tile[r][..] += x(r, p) *
 //!   B[p][..]`, with rows of `B` contiguous and `x(r, p)` a broadcast scalar ([`broadcast_gemm`]).
 //! - `A^T * B^T`: the same kernel computes `C^T = B * A` and stores the tile transposed.
-//! - `A * B^T`: with few rows of `A`, dot products of contiguous rows; otherwise the rank-1
-//!   kernel on panels of `B^T` transposed into a small stack buffer ([`nt_gemm`]).
+//! - `A * B^T`: dot products of contiguous rows, or, when `k` is short, the rank-1 kernel on
+//!   panels of `B^T` transposed into a small stack buffer ([`nt_gemm`]).
 //!
-//! Both keep an `R x W` tile of `C` in registers: fixed-size arrays that LLVM promotes to
-//! registers and vectorizes (SLP) once the constant-bounded loops are unrolled. Floating-point
-//! addition is not associative and the compiler may not reorder it, so a dot product carries
-//! `LANES` independent partial sums (a vector register's worth) that are added up at the end.
-//!
-//! The innermost loops live in small leaf functions ([`Leaf`]) that are never inlined into the
-//! drivers: in one function with the lane reduction or the store to `C`, LLVM's SLP vectorizer
-//! pairs up elements of different accumulators and emits shuffles instead of straight vector
-//! arithmetic. The leaves are also the unit of CPU-feature specialization (`simd`).
+//! Each keeps an `R x W` tile of `C` in registers: fixed-size arrays that LLVM promotes to
+//! registers and vectorizes once the constant-bounded loops are unrolled. Floating-point
+//! addition is not associative and the compiler may not reorder it, so a dot product carries a
+//! vector's worth of independent partial sums that are added up at the end. The tile loops live
+//! in `leaf`, compiled once per instruction-set level; the drivers here pick tile widths to
+//! match (`V` elements = two vector registers).
 //!
 //! Preconditions (checked by the caller, [`super::gemm_with_backend`]): `m, n, k > 0`, every
 //! slice holds its matrix, `alpha != 0`. Index arithmetic is safe Rust, so a violated
 //! precondition panics rather than misbehaving.
 
+use super::leaf::{Baseline, Leaf, Level};
 use super::Transpose;
 use crate::Scalar;
 
-/// `k`-block of the rank-1 kernel: a `KC x W` panel of `B` (8 KB for 8 f32 columns) stays in L1
-/// while the tiles of a block of rows of `C` walk over it.
+/// `k`-block of the rank-1 kernel: a `KC x V` panel of `B` (8 KB for 8 f32 columns, 32 KB for
+/// 32) stays in L1 while the tiles of a block of rows of `C` walk over it.
 const KC: usize = 256;
 
-/// The innermost loops, compiled once per instruction-set level.
-///
-/// # Contract
-/// `broadcast_tile` returns `tile[r][w] = sum_{q < kc} x(r, q) * y[q * ldy + w]` where
-/// `x(r, q) = x[q * ldx + r]` when `XT`, else `x[r * ldx + q]`; `dot_partials` returns
-/// `partial[r][w][l] = sum_q a[r][q * L + l] * b[w][q * L + l]` over the whole `L`-chunks of the
-/// (equally long) rows. Either may fuse a multiply-add (one rounding instead of two).
-pub(super) trait Leaf: Copy {
-    /// See the trait docs.
-    fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
-        self,
-        x: &[T],
-        ldx: usize,
-        y: &[T],
-        ldy: usize,
-        kc: usize,
-    ) -> [[T; W]; R];
+/// Rows of `C` per rank-1 tile: each loaded row segment of `B` feeds 4 rows.
+const MR: usize = 4;
 
-    /// See the trait docs.
-    fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
-        self,
-        a: &[&[T]; R],
-        b: &[&[T]; W],
-    ) -> [[[T; L]; W]; R];
-}
-
-/// Leaves compiled for the target's baseline instruction set (SSE2 on x86-64).
-#[derive(Clone, Copy)]
-pub(super) struct Baseline;
-
-impl Leaf for Baseline {
-    #[inline(never)]
-    fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
-        self,
-        x: &[T],
-        ldx: usize,
-        y: &[T],
-        ldy: usize,
-        kc: usize,
-    ) -> [[T; W]; R] {
-        broadcast_tile_body::<T, R, W, XT, false>(x, ldx, y, ldy, kc)
-    }
-
-    #[inline(never)]
-    fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
-        self,
-        a: &[&[T]; R],
-        b: &[&[T]; W],
-    ) -> [[[T; L]; W]; R] {
-        dot_partials_body::<T, L, R, W, false>(a, b)
-    }
-}
-
-/// `acc + x * y`, fused into one rounding when `FMA` (only instantiated where the CPU has FMA;
-/// elsewhere `mul_add` would be a slow libm call).
-#[inline(always)]
-fn madd<T: Scalar, const FMA: bool>(acc: T, x: T, y: T) -> T {
-    if FMA {
-        x.mul_add(y, acc)
-    } else {
-        acc + x * y
-    }
-}
-
-/// The first `N` elements of `s`. Callers pass slices whose length the checked extents
-/// guarantee, so the `None` arm is an internal invariant.
-#[inline(always)]
-fn head<T: Copy, const N: usize>(s: &[T]) -> [T; N] {
-    match s.first_chunk::<N>() {
-        Some(h) => *h,
-        None => unreachable!("gemm: operand extents were checked by the caller"),
-    }
-}
-
-/// Body of [`Leaf::broadcast_tile`].
-#[inline(always)]
-pub(super) fn broadcast_tile_body<
-    T: Scalar,
-    const R: usize,
-    const W: usize,
-    const XT: bool,
-    const FMA: bool,
->(
-    x: &[T],
-    ldx: usize,
-    y: &[T],
-    ldy: usize,
-    kc: usize,
-) -> [[T; W]; R] {
-    let mut tile = [[T::zero(); W]; R];
-    for q in 0..kc {
-        let xs: [T; R] = if XT {
-            head(&x[q * ldx..])
-        } else {
-            core::array::from_fn(|r| x[r * ldx + q])
-        };
-        let ys: [T; W] = head(&y[q * ldy..]);
-        for (row, &xv) in tile.iter_mut().zip(&xs) {
-            for (t, &yv) in row.iter_mut().zip(&ys) {
-                *t = madd::<T, FMA>(*t, xv, yv);
-            }
-        }
-    }
-    tile
-}
-
-/// Body of [`Leaf::dot_partials`].
-#[inline(always)]
-pub(super) fn dot_partials_body<
-    T: Scalar,
-    const L: usize,
-    const R: usize,
-    const W: usize,
-    const FMA: bool,
->(
-    a: &[&[T]; R],
-    b: &[&[T]; W],
-) -> [[[T; L]; W]; R] {
-    let chunks = a[0].len() / L;
-    let ac: [&[[T; L]]; R] = core::array::from_fn(|r| &a[r].as_chunks::<L>().0[..chunks]);
-    let bc: [&[[T; L]]; W] = core::array::from_fn(|w| &b[w].as_chunks::<L>().0[..chunks]);
-    let mut partial = [[[T::zero(); L]; W]; R];
-    for q in 0..chunks {
-        let av: [[T; L]; R] = core::array::from_fn(|r| ac[r][q]);
-        let bv: [[T; L]; W] = core::array::from_fn(|w| bc[w][q]);
-        for (part_row, arow) in partial.iter_mut().zip(&av) {
-            for (part, brow) in part_row.iter_mut().zip(&bv) {
-                for ((p, &x), &y) in part.iter_mut().zip(arow).zip(brow) {
-                    *p = madd::<T, FMA>(*p, x, y);
-                }
-            }
-        }
-    }
-    partial
-}
-
-/// Tile shapes for the current element type and instruction set: `V` columns per rank-1 tile
-/// (one 32-byte vector: 8 f32 or 4 f64), `L` lanes per dot-product accumulator.
+/// `C <- alpha * op(A) * op(B) + beta * C` (see the module docs for the preconditions), on the
+/// widest leaves this CPU supports up to `max_level` (below [`Level::Avx512`] only in tests).
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(super) fn gemm<T: Scalar>(
-    transa: Transpose,
-    transb: Transpose,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: T,
-    a: &[T],
-    lda: usize,
-    b: &[T],
-    ldb: usize,
-    beta: T,
-    c: &mut [T],
-    ldc: usize,
-) {
-    let leaf = Baseline;
-    if T::BYTES == 4 {
-        dispatch::<T, _, 8>(
-            leaf, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-        );
-    } else {
-        dispatch::<T, _, 4>(
-            leaf, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-        );
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn dispatch<T: Scalar, K: Leaf, const V: usize>(
-    leaf: K,
+    max_level: Level,
     transa: Transpose,
     transb: Transpose,
     m: usize,
@@ -220,18 +56,88 @@ fn dispatch<T: Scalar, K: Leaf, const V: usize>(
         ldc,
         k,
     };
+    let args = (transa, transb, m, n, a, lda, b, ldb);
+    // Tile shapes keep 8 vector registers of accumulators busy (of 16, or 32 with AVX-512):
+    // enough independent multiply-adds to hide their latency. See `dispatch`.
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if let Some(leaf) = super::leaf::Avx512::detect().filter(|_| max_level >= Level::Avx512) {
+        // 512-bit registers: 16 f32 or 8 f64.
+        if T::BYTES == 4 {
+            dispatch::<T, _, 32, 16, 8, 128, 8, 4>(leaf, out, args, c);
+        } else {
+            dispatch::<T, _, 16, 8, 4, 64, 4, 4>(leaf, out, args, c);
+        }
+        return;
+    }
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if let Some(leaf) = super::leaf::Avx2Fma::detect().filter(|_| max_level >= Level::Avx2Fma) {
+        // 256-bit registers: 8 f32 or 4 f64.
+        if T::BYTES == 4 {
+            dispatch::<T, _, 16, 8, 4, 64, 8, 4>(leaf, out, args, c);
+        } else {
+            dispatch::<T, _, 8, 4, 2, 32, 4, 4>(leaf, out, args, c);
+        }
+        return;
+    }
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    let _ = max_level;
+    // 128-bit registers (SSE2, NEON), or narrower: 4 f32 or 2 f64.
+    if T::BYTES == 4 {
+        dispatch::<T, _, 8, 4, 2, 32, 8, 2>(Baseline, out, args, c);
+    } else {
+        dispatch::<T, _, 4, 2, 1, 16, 4, 2>(Baseline, out, args, c);
+    }
+}
+
+/// The operands of [`gemm`] other than `C`: `(transa, transb, m, n, a, lda, b, ldb)`.
+type Operands<'a, T> = (
+    Transpose,
+    Transpose,
+    usize,
+    usize,
+    &'a [T],
+    usize,
+    &'a [T],
+    usize,
+);
+
+/// Routes each transpose case to its loop nest, with tile shapes:
+/// - rank-1 tiles `MR x V` (two vector registers per row), leftover columns in `VH`- then
+///   `VQ`-wide tiles, and `1 x VW` for leftover rows (a single row needs 4V columns to keep 8
+///   accumulators busy);
+/// - dot-product tiles `1 x DOT_W` with `V` lanes each for single rows (`L2` when `k < V`), and
+///   `2 x W2` with `L2` lanes for pairs of rows (each loaded chunk of `A` feeds `W2`
+///   accumulators).
+#[inline]
+fn dispatch<
+    T: Scalar,
+    K: Leaf,
+    const V: usize,
+    const VH: usize,
+    const VQ: usize,
+    const VW: usize,
+    const L2: usize,
+    const W2: usize,
+>(
+    leaf: K,
+    out: Out<T>,
+    (transa, transb, m, n, a, lda, b, ldb): Operands<'_, T>,
+    c: &mut [T],
+) {
     match (transa, transb) {
         (Transpose::No, Transpose::No) => {
-            broadcast_gemm::<T, K, V, false, false>(leaf, out, m, n, a, lda, b, ldb, c)
+            broadcast_gemm::<T, K, V, VH, VQ, VW, false, false>(leaf, out, m, n, a, lda, b, ldb, c)
         }
         (Transpose::Yes, Transpose::No) => {
-            broadcast_gemm::<T, K, V, true, false>(leaf, out, m, n, a, lda, b, ldb, c)
+            broadcast_gemm::<T, K, V, VH, VQ, VW, true, false>(leaf, out, m, n, a, lda, b, ldb, c)
         }
         // C^T = B * A: B (n x k as stored) is the broadcast operand, rows of A the vectors.
         (Transpose::Yes, Transpose::Yes) => {
-            broadcast_gemm::<T, K, V, false, true>(leaf, out, n, m, b, ldb, a, lda, c)
+            broadcast_gemm::<T, K, V, VH, VQ, VW, false, true>(leaf, out, n, m, b, ldb, a, lda, c)
         }
-        (Transpose::No, Transpose::Yes) => nt_gemm::<T, K, V>(leaf, out, m, n, a, lda, b, ldb, c),
+        (Transpose::No, Transpose::Yes) => {
+            nt_gemm::<T, K, V, VH, VQ, L2, W2>(leaf, out, m, n, a, lda, b, ldb, c)
+        }
     }
 }
 
@@ -244,13 +150,19 @@ struct Out<T> {
     k: usize,
 }
 
-/// Rows of `C` per rank-1 tile: each loaded row segment of `B` feeds 4 rows.
-const MR: usize = 4;
-
 /// `D <- alpha * X * Y + beta * D` where `X` is `m x k` (stored transposed, `k x m`, when `XT`),
 /// `Y` is `k x n` row-major, and `D` is `C` (or `C^T` when `CT`).
 #[allow(clippy::too_many_arguments)]
-fn broadcast_gemm<T: Scalar, K: Leaf, const V: usize, const XT: bool, const CT: bool>(
+fn broadcast_gemm<
+    T: Scalar,
+    K: Leaf,
+    const V: usize,
+    const VH: usize,
+    const VQ: usize,
+    const VW: usize,
+    const XT: bool,
+    const CT: bool,
+>(
     leaf: K,
     out: Out<T>,
     m: usize,
@@ -265,13 +177,40 @@ fn broadcast_gemm<T: Scalar, K: Leaf, const V: usize, const XT: bool, const CT: 
     let mut p0 = 0;
     while p0 < out.k {
         let kc = KC.min(out.k - p0);
+        let y = &y[p0 * ldy..];
         let mut i = 0;
         while i + MR <= m {
-            broadcast_panel::<T, K, MR, V, XT, CT>(leaf, block, i, p0, kc, n, x, ldx, y, ldy, c);
+            let x = if XT {
+                &x[p0 * ldx + i..]
+            } else {
+                &x[i * ldx + p0..]
+            };
+            let panel = Panel {
+                x,
+                ldx,
+                y,
+                ldy,
+                kc,
+                i,
+            };
+            broadcast_panel::<T, K, MR, V, VH, VQ, VQ, XT, CT>(leaf, block, panel, n, c);
             i += MR;
         }
         while i < m {
-            broadcast_panel::<T, K, 1, V, XT, CT>(leaf, block, i, p0, kc, n, x, ldx, y, ldy, c);
+            let x = if XT {
+                &x[p0 * ldx + i..]
+            } else {
+                &x[i * ldx + p0..]
+            };
+            let panel = Panel {
+                x,
+                ldx,
+                y,
+                ldy,
+                kc,
+                i,
+            };
+            broadcast_panel::<T, K, 1, VW, V, VH, VQ, XT, CT>(leaf, block, panel, n, c);
             i += 1;
         }
         p0 += kc;
@@ -280,44 +219,61 @@ fn broadcast_gemm<T: Scalar, K: Leaf, const V: usize, const XT: bool, const CT: 
     }
 }
 
-/// Rows `i..i + R` of `D` over the k-block `p0..p0 + kc`.
-#[allow(clippy::too_many_arguments)]
+/// The operands of one block of rows `i..i + R` of the rank-1 product, over `kc` steps of `k`:
+/// `x` starts at `X(i, p0)` and `y` at row `p0` of `Y`.
+#[derive(Clone, Copy)]
+struct Panel<'a, T> {
+    x: &'a [T],
+    ldx: usize,
+    y: &'a [T],
+    ldy: usize,
+    kc: usize,
+    i: usize,
+}
+
+/// Rows `i..i + R` of `D`: tiles `WA` columns wide, then `WB`, `WC`, `WD`, then single columns.
 #[inline(always)]
 fn broadcast_panel<
     T: Scalar,
     K: Leaf,
     const R: usize,
-    const V: usize,
+    const WA: usize,
+    const WB: usize,
+    const WC: usize,
+    const WD: usize,
     const XT: bool,
     const CT: bool,
 >(
     leaf: K,
     out: Out<T>,
-    i: usize,
-    p0: usize,
-    kc: usize,
+    p: Panel<'_, T>,
     n: usize,
-    x: &[T],
-    ldx: usize,
-    y: &[T],
-    ldy: usize,
     c: &mut [T],
 ) {
-    let x = if XT {
-        &x[p0 * ldx + i..]
-    } else {
-        &x[i * ldx + p0..]
-    };
-    let y = &y[p0 * ldy..];
     let mut j = 0;
-    while j + V <= n {
-        let tile = leaf.broadcast_tile::<T, R, V, XT>(x, ldx, &y[j..], ldy, kc);
-        store_tile::<T, R, V, CT>(out, &tile, i, j, c);
-        j += V;
+    while j + WA <= n {
+        let tile = leaf.broadcast_tile::<T, R, WA, XT>(p.x, p.ldx, &p.y[j..], p.ldy, p.kc);
+        store_tile::<T, R, WA, CT>(out, &tile, p.i, j, c);
+        j += WA;
+    }
+    while j + WB <= n {
+        let tile = leaf.broadcast_tile::<T, R, WB, XT>(p.x, p.ldx, &p.y[j..], p.ldy, p.kc);
+        store_tile::<T, R, WB, CT>(out, &tile, p.i, j, c);
+        j += WB;
+    }
+    while j + WC <= n {
+        let tile = leaf.broadcast_tile::<T, R, WC, XT>(p.x, p.ldx, &p.y[j..], p.ldy, p.kc);
+        store_tile::<T, R, WC, CT>(out, &tile, p.i, j, c);
+        j += WC;
+    }
+    while j + WD <= n {
+        let tile = leaf.broadcast_tile::<T, R, WD, XT>(p.x, p.ldx, &p.y[j..], p.ldy, p.kc);
+        store_tile::<T, R, WD, CT>(out, &tile, p.i, j, c);
+        j += WD;
     }
     while j < n {
-        let tile = leaf.broadcast_tile::<T, R, 1, XT>(x, ldx, &y[j..], ldy, kc);
-        store_tile::<T, R, 1, CT>(out, &tile, i, j, c);
+        let tile = leaf.broadcast_tile::<T, R, 1, XT>(p.x, p.ldx, &p.y[j..], p.ldy, p.kc);
+        store_tile::<T, R, 1, CT>(out, &tile, p.i, j, c);
         j += 1;
     }
 }
@@ -353,8 +309,11 @@ fn store_tile<T: Scalar, const R: usize, const W: usize, const CT: bool>(
 }
 
 /// Elements of the stack buffer that holds a transposed panel of `B` for `A * B^T` with a
-/// short `k` (1 KB in f32, 2 KB in f64: small enough for a microcontroller's stack).
-const PACK: usize = 256;
+/// short `k` (2 KB in f32, 4 KB in f64).
+const PACK: usize = 512;
+
+/// Longest `k` for which `A * B^T` goes through transposed panels rather than dot products.
+const PACK_MAX_K: usize = 32;
 
 /// Rows of `B` per dot-product tile: with a single row of `A`, enough independent accumulators
 /// to hide the latency of the adds.
@@ -362,12 +321,21 @@ const DOT_W: usize = 4;
 
 /// `C <- alpha * A * B^T + beta * C` with `A` `m x k` and `B` `n x k`, both row-major.
 ///
-/// Dot products of contiguous rows, `V` partial sums each, one row of `A` against [`DOT_W`] rows
-/// of `B` at a time. When `k` is too short for that (`k <= PACK / V`: the lane reduction and the
-/// leftover `k % V` products dominate) and there are enough rows of `A` to reuse it, `V`-column
-/// panels of `B^T` are transposed into a stack buffer and go through the rank-1 kernel.
+/// Dot products of contiguous rows, two rows of `A` against `W2` rows of `B` at a time (a last
+/// odd row against [`DOT_W`]). When `k` is too short for that (at most [`PACK_MAX_K`]: the lane
+/// reduction and the leftover `k % L` products dominate) and there are enough rows of `A` to
+/// reuse it, panels of `B^T` (`V`, `VH`, then `VQ` columns) are transposed into a stack buffer
+/// and go through the rank-1 kernel.
 #[allow(clippy::too_many_arguments)]
-fn nt_gemm<T: Scalar, K: Leaf, const V: usize>(
+fn nt_gemm<
+    T: Scalar,
+    K: Leaf,
+    const V: usize,
+    const VH: usize,
+    const VQ: usize,
+    const L2: usize,
+    const W2: usize,
+>(
     leaf: K,
     out: Out<T>,
     m: usize,
@@ -379,28 +347,52 @@ fn nt_gemm<T: Scalar, K: Leaf, const V: usize>(
     c: &mut [T],
 ) {
     let k = out.k;
-    if m < MR || k > PACK / V {
-        for i in 0..m {
-            dot_panel::<T, K, V, 1, DOT_W>(leaf, out, i, n, a, lda, b, ldb, c);
+    if m < MR || k > PACK_MAX_K || k * V > PACK {
+        let mut i = 0;
+        while i + 2 <= m {
+            dot_rows::<T, K, L2, L2, 2, W2>(leaf, out, i, n, a, lda, b, ldb, c);
+            i += 2;
+        }
+        if i < m && k >= V {
+            dot_rows::<T, K, V, L2, 1, DOT_W>(leaf, out, i, n, a, lda, b, ldb, c);
+        } else if i < m {
+            // Too short for V lanes: narrower chunks beat a scalar tail.
+            dot_rows::<T, K, L2, L2, 1, DOT_W>(leaf, out, i, n, a, lda, b, ldb, c);
         }
         return;
     }
     let mut panel = [T::zero(); PACK];
     let mut j = 0;
     while j + V <= n {
-        // panel[q * V + w] = B[j + w][q]: row q of the panel is row q of B^T, columns j...
-        for w in 0..V {
-            for (q, &v) in b[(j + w) * ldb..][..k].iter().enumerate() {
-                panel[q * V + w] = v;
-            }
-        }
-        broadcast_column::<T, K, V>(leaf, out, m, j, a, lda, &panel, V, c);
+        transpose_rows::<T, V>(&b[j * ldb..], ldb, k, &mut panel);
+        broadcast_columns::<T, K, V>(leaf, out, m, j, a, lda, &panel, V, c);
         j += V;
     }
-    // Leftover columns: a column of B^T is a contiguous row of B, no transposition needed.
+    while j + VH <= n {
+        transpose_rows::<T, VH>(&b[j * ldb..], ldb, k, &mut panel);
+        broadcast_columns::<T, K, VH>(leaf, out, m, j, a, lda, &panel, VH, c);
+        j += VH;
+    }
+    while j + VQ <= n {
+        transpose_rows::<T, VQ>(&b[j * ldb..], ldb, k, &mut panel);
+        broadcast_columns::<T, K, VQ>(leaf, out, m, j, a, lda, &panel, VQ, c);
+        j += VQ;
+    }
+    // Single columns: a column of B^T is a contiguous row of B, no transposition needed.
     while j < n {
-        broadcast_column::<T, K, 1>(leaf, out, m, j, a, lda, &b[j * ldb..], 1, c);
+        broadcast_columns::<T, K, 1>(leaf, out, m, j, a, lda, &b[j * ldb..], 1, c);
         j += 1;
+    }
+}
+
+/// `panel[q * W + w] = rows[w * ld + q]` for `q < k`: row `q` of the panel is column `q` of the
+/// `W` rows given.
+#[inline(always)]
+fn transpose_rows<T: Scalar, const W: usize>(rows: &[T], ld: usize, k: usize, panel: &mut [T]) {
+    for w in 0..W {
+        for (q, &v) in rows[w * ld..][..k].iter().enumerate() {
+            panel[q * W + w] = v;
+        }
     }
 }
 
@@ -408,7 +400,7 @@ fn nt_gemm<T: Scalar, K: Leaf, const V: usize>(
 /// with row stride `ldy`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn broadcast_column<T: Scalar, K: Leaf, const W: usize>(
+fn broadcast_columns<T: Scalar, K: Leaf, const W: usize>(
     leaf: K,
     out: Out<T>,
     m: usize,
@@ -432,10 +424,11 @@ fn broadcast_column<T: Scalar, K: Leaf, const W: usize>(
     }
 }
 
-/// Rows `i..i + R` of `C` in the dot-product form, `W` columns at a time.
+/// Rows `i..i + R` of `C` in the dot-product form, `W` columns at a time, `L` lanes (then `LT`
+/// lanes for what is left).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn dot_panel<T: Scalar, K: Leaf, const L: usize, const R: usize, const W: usize>(
+fn dot_rows<T: Scalar, K: Leaf, const L: usize, const LT: usize, const R: usize, const W: usize>(
     leaf: K,
     out: Out<T>,
     i: usize,
@@ -451,44 +444,63 @@ fn dot_panel<T: Scalar, K: Leaf, const L: usize, const R: usize, const W: usize>
     let mut j = 0;
     while j + W <= n {
         let br: [&[T]; W] = core::array::from_fn(|w| &b[(j + w) * ldb..][..k]);
-        let tile = dot_tile::<T, K, L, R, W>(leaf, &ar, &br);
+        let tile = dot_tile::<T, K, L, LT, R, W>(leaf, &ar, &br);
         store_tile::<T, R, W, false>(out, &tile, i, j, c);
         j += W;
     }
     while j < n {
         let br: [&[T]; 1] = [&b[j * ldb..][..k]];
-        let tile = dot_tile::<T, K, L, R, 1>(leaf, &ar, &br);
+        let tile = dot_tile::<T, K, L, LT, R, 1>(leaf, &ar, &br);
         store_tile::<T, R, 1, false>(out, &tile, i, j, c);
         j += 1;
     }
 }
 
-/// `tile[r][w] = sum_p ar[r][p] * br[w][p]` over rows of equal length.
+/// `tile[r][w] = sum_p ar[r][p] * br[w][p]` over rows of equal length: chunks of `L` lanes, then
+/// of `LT` lanes (a remainder of up to `L - 1` products would otherwise cost as much as the
+/// vector part: batch-1 784 -> 256 has 16 left over after 24 chunks of 32), then scalars.
 #[inline(always)]
-fn dot_tile<T: Scalar, K: Leaf, const L: usize, const R: usize, const W: usize>(
+fn dot_tile<T: Scalar, K: Leaf, const L: usize, const LT: usize, const R: usize, const W: usize>(
     leaf: K,
     ar: &[&[T]; R],
     br: &[&[T]; W],
 ) -> [[T; W]; R] {
     let k = ar[0].len();
-    let whole = k - k % L;
     let mut tile = [[T::zero(); W]; R];
+    let whole = k - k % L;
     if whole > 0 {
-        let partial = leaf.dot_partials::<T, L, R, W>(ar, br);
-        for (t_row, p_row) in tile.iter_mut().zip(&partial) {
-            for (t, p) in t_row.iter_mut().zip(p_row) {
-                *t = sum_lanes(*p);
-            }
-        }
+        add_partials::<T, L, R, W>(&mut tile, &leaf.dot_partials::<T, L, R, W>(ar, br));
     }
-    for (t_row, a_row) in tile.iter_mut().zip(ar) {
-        for (t, b_row) in t_row.iter_mut().zip(br) {
-            for (&x, &y) in a_row[whole..].iter().zip(&b_row[whole..]) {
-                *t += x * y;
+    let narrow = whole + (k - whole) / LT * LT;
+    if narrow > whole && LT < L {
+        let ar2: [&[T]; R] = core::array::from_fn(|r| &ar[r][whole..narrow]);
+        let br2: [&[T]; W] = core::array::from_fn(|w| &br[w][whole..narrow]);
+        add_partials::<T, LT, R, W>(&mut tile, &leaf.dot_partials::<T, LT, R, W>(&ar2, &br2));
+    }
+    let done = if LT < L { narrow } else { whole };
+    // The leftover products, `p` outermost so the R * W sums advance side by side instead of
+    // one serial chain of dependent adds after another.
+    for p in done..k {
+        for (t_row, a_row) in tile.iter_mut().zip(ar) {
+            for (t, b_row) in t_row.iter_mut().zip(br) {
+                *t += a_row[p] * b_row[p];
             }
         }
     }
     tile
+}
+
+/// `tile[r][w] += sum of the lanes of partial[r][w]`.
+#[inline(always)]
+fn add_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
+    tile: &mut [[T; W]; R],
+    partial: &[[[T; L]; W]; R],
+) {
+    for (t_row, p_row) in tile.iter_mut().zip(partial) {
+        for (t, p) in t_row.iter_mut().zip(p_row) {
+            *t += sum_lanes(*p);
+        }
+    }
 }
 
 /// Pairwise sum of the lanes (halves added element-wise, repeatedly), as a vector unit does.

@@ -16,11 +16,17 @@ fn backends() -> Vec<GemmBackend> {
     #[cfg(feature = "std")]
     let all = vec![
         GemmBackend::Portable,
+        GemmBackend::PortableBaseline,
+        GemmBackend::PortableAvx2,
         GemmBackend::Auto,
         GemmBackend::MatrixMultiply,
     ];
     #[cfg(not(feature = "std"))]
-    let all = vec![GemmBackend::Portable, GemmBackend::Auto];
+    let all = vec![
+        GemmBackend::Portable,
+        GemmBackend::PortableBaseline,
+        GemmBackend::Auto,
+    ];
     all
 }
 
@@ -460,11 +466,32 @@ fn public_wrappers_use_the_same_contract() {
 
 #[cfg(feature = "std")]
 #[test]
-fn threshold_sends_tiny_products_to_the_portable_path() {
-    assert!(!prefers_matrixmultiply(1, 256, 784), "batch-1 dense layer");
-    assert!(!prefers_matrixmultiply(1, 16, 16), "tiny layer");
+fn threshold_sends_small_products_to_the_portable_path() {
+    use Transpose::{No, Yes};
+    // Dense layer 784 -> 256: forward A*B^T, input gradient A*B, weight gradient A^T*B.
+    for batch in [1, 4] {
+        assert!(
+            !prefers_matrixmultiply(No, Yes, batch, 256, 784),
+            "forward, batch {batch}"
+        );
+        assert!(
+            !prefers_matrixmultiply(No, No, batch, 784, 256),
+            "dx, batch {batch}"
+        );
+    }
+    assert!(!prefers_matrixmultiply(No, Yes, 1, 16, 16), "tiny layer");
     assert!(
-        prefers_matrixmultiply(64, 256, 784),
-        "training-batch dense layer"
+        !prefers_matrixmultiply(Yes, No, 16, 2, 1),
+        "tiny weight gradient"
     );
+    assert!(
+        prefers_matrixmultiply(No, Yes, 64, 256, 784),
+        "forward, batch 64"
+    );
+    assert!(prefers_matrixmultiply(No, No, 64, 784, 256), "dx, batch 64");
+    assert!(
+        prefers_matrixmultiply(Yes, No, 256, 784, 64),
+        "dW, batch 64"
+    );
+    assert!(prefers_matrixmultiply(Yes, Yes, 64, 64, 64));
 }

@@ -1,12 +1,16 @@
 //! GEMM on arrays whose types carry the shapes: the entry points of ops and generated code.
 //!
-//! The array types make every extent right by construction, so these never fail; they run the
-//! same dispatch as [`super::gemm`] (portable path for small products, matrixmultiply for large
-//! ones under `std`).
+//! The array types make every extent right by construction, so these never fail. Tiny products
+//! (at most [`INLINE_MAX_WORK`] multiply-adds: batch-1 layers of a few units) run a short loop
+//! nest inlined at the call site, where the dims are constants the compiler unrolls; the rest
+//! run the same dispatch as [`super::gemm`] (portable path for small products, matrixmultiply for
+//! large ones under `std`).
 
 use super::{gemm_with_backend, GemmBackend, Transpose};
 use crate::kernels::Store;
 use crate::Scalar;
+
+const _: () = assert!(INLINE_LANES == 4, "inline_dot adds four partial sums");
 
 /// `C (store) A * B^T` for `A: [M][K]`, `B: [N][K]`, `C: [M][N]`:
 /// `C[i][j] (store) sum_p A[i][p] * B[j][p]`. Dense forward (`Y = X * W^T` with `W: [out][in]`).
@@ -50,6 +54,17 @@ pub fn matmul_at_b<T: Scalar, const M: usize, const K: usize, const N: usize>(
     matmul_at_b_with_backend(GemmBackend::Auto, a, b, c, store);
 }
 
+/// Products with at most this many multiply-adds take the inlined loops of this module when
+/// the backend is [`GemmBackend::Auto`]: the fixed cost of the dispatch (checks, CPU-feature
+/// test, tile set-up, 25-70 ns) dominates such sizes. Measured (release, f32, inlined vs
+/// portable, ns): 1x2->16 2-4 vs 40-67, 1x16->1 2-4 vs 23-30, 4x4->4 22-32 vs 70-130; at
+/// 256 multiply-adds the two are even on average but the inlined rank-1 loops lose on some
+/// shapes. The batch-1 forward pass 2->16->16->1 takes 72-90 ns instead of 125-137 ns.
+pub(super) const INLINE_MAX_WORK: usize = 64;
+
+/// Independent partial sums in an inlined dot product (one 128-bit register of f32).
+const INLINE_LANES: usize = 4;
+
 /// [`matmul_a_bt`] on a chosen implementation (tests and measurements).
 #[doc(hidden)]
 #[inline]
@@ -60,6 +75,14 @@ pub fn matmul_a_bt_with_backend<T: Scalar, const M: usize, const K: usize, const
     c: &mut [[T; N]; M],
     store: Store,
 ) {
+    if backend == GemmBackend::Auto && M * N * K <= INLINE_MAX_WORK {
+        for (a_row, c_row) in a.iter().zip(c.iter_mut()) {
+            for (b_row, cij) in b.iter().zip(c_row.iter_mut()) {
+                store.apply(cij, inline_dot(a_row, b_row));
+            }
+        }
+        return;
+    }
     run(
         backend,
         Transpose::No,
@@ -84,6 +107,12 @@ pub fn matmul_a_b_with_backend<T: Scalar, const M: usize, const K: usize, const 
     c: &mut [[T; N]; M],
     store: Store,
 ) {
+    if backend == GemmBackend::Auto && M * N * K <= INLINE_MAX_WORK {
+        for (a_row, c_row) in a.iter().zip(c.iter_mut()) {
+            inline_rank1_sum(a_row.iter().copied().zip(b), c_row, store);
+        }
+        return;
+    }
     run(
         backend,
         Transpose::No,
@@ -108,6 +137,12 @@ pub fn matmul_at_b_with_backend<T: Scalar, const M: usize, const K: usize, const
     c: &mut [[T; N]; M],
     store: Store,
 ) {
+    if backend == GemmBackend::Auto && M * N * K <= INLINE_MAX_WORK {
+        for (i, c_row) in c.iter_mut().enumerate() {
+            inline_rank1_sum(a.iter().map(|a_row| a_row[i]).zip(b), c_row, store);
+        }
+        return;
+    }
     run(
         backend,
         Transpose::Yes,
@@ -120,6 +155,51 @@ pub fn matmul_at_b_with_backend<T: Scalar, const M: usize, const K: usize, const
         c.as_flattened_mut(),
         store,
     );
+}
+
+/// `sum_p x[p] * y[p]` with [`INLINE_LANES`] partial sums, so that the adds are not one serial
+/// chain.
+#[inline(always)]
+fn inline_dot<T: Scalar, const K: usize>(x: &[T; K], y: &[T; K]) -> T {
+    let (x_chunks, x_tail) = x.as_chunks::<INLINE_LANES>();
+    let (y_chunks, y_tail) = y.as_chunks::<INLINE_LANES>();
+    let mut partial = [T::zero(); INLINE_LANES];
+    for (xc, yc) in x_chunks.iter().zip(y_chunks) {
+        for ((p, &xv), &yv) in partial.iter_mut().zip(xc).zip(yc) {
+            *p += xv * yv;
+        }
+    }
+    let mut sum = (partial[0] + partial[2]) + (partial[1] + partial[3]);
+    for (&xv, &yv) in x_tail.iter().zip(y_tail) {
+        sum += xv * yv;
+    }
+    sum
+}
+
+/// `row (store) sum_p s_p * y_p` over the pairs `(s_p, y_p)`: rank-1 updates of one row of `C`,
+/// contiguous along the row. The first term overwrites when `store` says so, so `row` is only
+/// read when accumulating; no terms means zero.
+#[inline(always)]
+fn inline_rank1_sum<'a, T: Scalar, const N: usize>(
+    mut terms: impl Iterator<Item = (T, &'a [T; N])>,
+    row: &mut [T; N],
+    store: Store,
+) {
+    if store == Store::Overwrite {
+        match terms.next() {
+            Some((s, y)) => {
+                for (o, &v) in row.iter_mut().zip(y) {
+                    *o = s * v;
+                }
+            }
+            None => *row = [T::zero(); N],
+        }
+    }
+    for (s, y) in terms {
+        for (o, &v) in row.iter_mut().zip(y) {
+            *o += s * v;
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

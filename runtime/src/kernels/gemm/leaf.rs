@@ -1,0 +1,243 @@
+//! The innermost loops of the portable GEMM, and their CPU-feature specializations.
+//!
+//! A leaf computes one register tile over a stretch of `k` and returns it; the drivers in
+//! `portable` store it. Leaves are never inlined into the drivers: in one function with the lane
+//! reduction or the store to `C`, LLVM's SLP vectorizer pairs up elements of different
+//! accumulators and emits shuffles instead of straight vector arithmetic.
+//!
+//! Each leaf body is generic and `#[inline(always)]`; [`Baseline`] compiles it for the target's
+//! baseline instruction set (SSE2 on x86-64, whatever the target has elsewhere). Under `std` on
+//! x86-64, [`Avx2Fma`] compiles the same bodies with AVX2 and FMA enabled (selected at run time,
+//! so binaries stay portable), which doubles the vector width and fuses each multiply-add, and
+//! [`Avx512`] with AVX-512F as well (four times the baseline width).
+
+use crate::Scalar;
+
+/// Instruction-set levels of the leaves, narrowest first. Only x86-64 under `std` has levels
+/// above [`Level::Baseline`]; elsewhere every level runs the baseline leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Level {
+    /// [`Baseline`].
+    Baseline,
+    /// `Avx2Fma` (x86-64 with AVX2 and FMA).
+    Avx2Fma,
+    /// `Avx512` (x86-64 with AVX-512F).
+    Avx512,
+}
+
+/// The innermost loops, compiled once per instruction-set level.
+///
+/// # Contract
+/// `broadcast_tile` returns `tile[r][w] = sum_{q < kc} x(r, q) * y[q * ldy + w]` where
+/// `x(r, q) = x[q * ldx + r]` when `XT`, else `x[r * ldx + q]`; `dot_partials` returns
+/// `partial[r][w][l] = sum_q a[r][q * L + l] * b[w][q * L + l]` over the whole `L`-chunks of the
+/// (equally long) rows. Either may fuse a multiply-add (one rounding instead of two).
+pub(super) trait Leaf: Copy {
+    /// See the trait docs.
+    fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
+        self,
+        x: &[T],
+        ldx: usize,
+        y: &[T],
+        ldy: usize,
+        kc: usize,
+    ) -> [[T; W]; R];
+
+    /// See the trait docs.
+    fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
+        self,
+        a: &[&[T]; R],
+        b: &[&[T]; W],
+    ) -> [[[T; L]; W]; R];
+}
+
+/// Leaves compiled for the target's baseline instruction set.
+#[derive(Clone, Copy)]
+pub(super) struct Baseline;
+
+impl Leaf for Baseline {
+    #[inline(never)]
+    fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
+        self,
+        x: &[T],
+        ldx: usize,
+        y: &[T],
+        ldy: usize,
+        kc: usize,
+    ) -> [[T; W]; R] {
+        broadcast_tile_body::<T, R, W, XT, false>(x, ldx, y, ldy, kc)
+    }
+
+    #[inline(never)]
+    fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
+        self,
+        a: &[&[T]; R],
+        b: &[&[T]; W],
+    ) -> [[[T; L]; W]; R] {
+        dot_partials_body::<T, L, R, W, false>(a, b)
+    }
+}
+
+/// Defines a leaf set compiled with extra x86-64 target features: a token type that only
+/// `detect` can create, on a CPU with every feature, and a [`Leaf`] impl that calls the bodies
+/// through `#[target_feature]` functions (`unsafe` to call, sound given the token).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+macro_rules! x86_leaf {
+    ($(#[$doc:meta])* $name:ident, $features:literal, [$($feature:tt),+]) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub(super) struct $name {
+            _detected: (),
+        }
+
+        impl $name {
+            /// `Some` when this CPU has every feature the leaves are compiled with (std caches
+            /// the CPUID query, so this is a few loads).
+            #[inline]
+            pub(super) fn detect() -> Option<Self> {
+                if $(std::is_x86_feature_detected!($feature))&&+ {
+                    Some($name { _detected: () })
+                } else {
+                    None
+                }
+            }
+        }
+
+        impl Leaf for $name {
+            #[inline]
+            fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
+                self,
+                x: &[T],
+                ldx: usize,
+                y: &[T],
+                ldy: usize,
+                kc: usize,
+            ) -> [[T; W]; R] {
+                #[target_feature(enable = $features)]
+                fn leaf<T: Scalar, const R: usize, const W: usize, const XT: bool>(
+                    x: &[T],
+                    ldx: usize,
+                    y: &[T],
+                    ldy: usize,
+                    kc: usize,
+                ) -> [[T; W]; R] {
+                    broadcast_tile_body::<T, R, W, XT, true>(x, ldx, y, ldy, kc)
+                }
+                // SAFETY: `self` exists only if `detect` found every feature of `$features` on
+                // this CPU, the only requirement of a `#[target_feature]` function; the body is
+                // safe Rust.
+                unsafe { leaf::<T, R, W, XT>(x, ldx, y, ldy, kc) }
+            }
+
+            #[inline]
+            fn dot_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
+                self,
+                a: &[&[T]; R],
+                b: &[&[T]; W],
+            ) -> [[[T; L]; W]; R] {
+                #[target_feature(enable = $features)]
+                fn leaf<T: Scalar, const L: usize, const R: usize, const W: usize>(
+                    a: &[&[T]; R],
+                    b: &[&[T]; W],
+                ) -> [[[T; L]; W]; R] {
+                    dot_partials_body::<T, L, R, W, true>(a, b)
+                }
+                // SAFETY: as in `broadcast_tile`: the CPU has every feature of `$features`.
+                unsafe { leaf::<T, L, R, W>(a, b) }
+            }
+        }
+    };
+}
+
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+x86_leaf!(
+    /// Leaves compiled with AVX2 and FMA (256-bit vectors, fused multiply-add).
+    Avx2Fma,
+    "avx2,fma",
+    ["avx2", "fma"]
+);
+
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+x86_leaf!(
+    /// Leaves compiled with AVX-512F as well (512-bit vectors).
+    Avx512,
+    "avx512f,avx2,fma",
+    ["avx512f", "avx2", "fma"]
+);
+
+/// `acc + x * y`, fused into one rounding when `FMA`: only instantiated where the CPU has FMA,
+/// since elsewhere `mul_add` is a slow software (libm) routine.
+#[inline(always)]
+fn madd<T: Scalar, const FMA: bool>(acc: T, x: T, y: T) -> T {
+    if FMA {
+        x.mul_add(y, acc)
+    } else {
+        acc + x * y
+    }
+}
+
+/// The first `N` elements of `s`. Callers pass slices whose length the checked extents
+/// guarantee, so the `None` arm is an internal invariant.
+#[inline(always)]
+fn head<T: Copy, const N: usize>(s: &[T]) -> [T; N] {
+    match s.first_chunk::<N>() {
+        Some(h) => *h,
+        None => unreachable!("gemm: operand extents were checked by the caller"),
+    }
+}
+
+/// Body of [`Leaf::broadcast_tile`].
+#[inline(always)]
+fn broadcast_tile_body<
+    T: Scalar,
+    const R: usize,
+    const W: usize,
+    const XT: bool,
+    const FMA: bool,
+>(
+    x: &[T],
+    ldx: usize,
+    y: &[T],
+    ldy: usize,
+    kc: usize,
+) -> [[T; W]; R] {
+    let mut tile = [[T::zero(); W]; R];
+    for q in 0..kc {
+        let xs: [T; R] = if XT {
+            head(&x[q * ldx..])
+        } else {
+            core::array::from_fn(|r| x[r * ldx + q])
+        };
+        let ys: [T; W] = head(&y[q * ldy..]);
+        for (row, &xv) in tile.iter_mut().zip(&xs) {
+            for (t, &yv) in row.iter_mut().zip(&ys) {
+                *t = madd::<T, FMA>(*t, xv, yv);
+            }
+        }
+    }
+    tile
+}
+
+/// Body of [`Leaf::dot_partials`].
+#[inline(always)]
+fn dot_partials_body<T: Scalar, const L: usize, const R: usize, const W: usize, const FMA: bool>(
+    a: &[&[T]; R],
+    b: &[&[T]; W],
+) -> [[[T; L]; W]; R] {
+    let chunks = a[0].len() / L;
+    let ac: [&[[T; L]]; R] = core::array::from_fn(|r| &a[r].as_chunks::<L>().0[..chunks]);
+    let bc: [&[[T; L]]; W] = core::array::from_fn(|w| &b[w].as_chunks::<L>().0[..chunks]);
+    let mut partial = [[[T::zero(); L]; W]; R];
+    for q in 0..chunks {
+        let av: [[T; L]; R] = core::array::from_fn(|r| ac[r][q]);
+        let bv: [[T; L]; W] = core::array::from_fn(|w| bc[w][q]);
+        for (part_row, arow) in partial.iter_mut().zip(&av) {
+            for (part, brow) in part_row.iter_mut().zip(&bv) {
+                for ((p, &x), &y) in part.iter_mut().zip(arow).zip(brow) {
+                    *p = madd::<T, FMA>(*p, x, y);
+                }
+            }
+        }
+    }
+    partial
+}
