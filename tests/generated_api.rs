@@ -1,6 +1,8 @@
 //! What `network!` generates, seen from a user: consts and layout, construction, the
 //! inference paths agreeing with each other, training, and errors that leave the network intact.
 
+#![deny(missing_docs)]
+
 use monograd::prelude::*;
 use monograd::runtime::train::{accuracy, evaluate_loss, MiniBatches};
 use monograd::runtime::Network;

@@ -167,6 +167,8 @@ impl<A: ScalarArray> Default for Buffer<A> {
 mod tests {
     use super::*;
 
+    // Without a heap these buffers would live on the test thread's stack.
+    #[cfg(feature = "alloc")]
     #[test]
     fn large_buffers_are_zero_and_writable() {
         // 8 MB: would overflow a 2 MB test thread stack if built by value.
