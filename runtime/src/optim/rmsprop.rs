@@ -230,7 +230,7 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for RmsProp<T, N> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 

@@ -337,5 +337,5 @@ pub fn batch_norm_eval_backward<
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests;

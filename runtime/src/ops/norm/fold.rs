@@ -40,7 +40,7 @@ pub fn fold_batch_norm<T: Scalar, const C_OUT: usize, const K: usize>(
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::super::test_util::*;
     use super::super::{batch_norm_eval_forward, DEFAULT_EPS};

@@ -334,5 +334,5 @@ pub fn group_norm_backward<
     group_backward::<T, B, N, G, C, S>(x, params, saved, dy, dx, dx_store, dparams, dparams_store);
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests;

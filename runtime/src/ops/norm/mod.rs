@@ -85,10 +85,10 @@ pub mod group;
 pub mod renorm;
 pub mod weight_norm;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 #[rustfmt::skip]
 mod reference;
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod test_util;
 
 pub use batch::{
@@ -181,7 +181,7 @@ pub fn init_running_stats<T: Scalar, const C: usize>(state: &mut [[T; C]; 2]) {
     state[1] = [T::one(); C];
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 

@@ -247,5 +247,5 @@ pub fn batch_renorm_train_backward<
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests;

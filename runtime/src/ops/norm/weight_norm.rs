@@ -101,7 +101,7 @@ pub fn weight_norm_backward<T: Scalar, const OUT: usize, const K: usize>(
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::super::reference as pt;
     use super::super::test_util::*;
