@@ -1,0 +1,582 @@
+//! The reference workloads W1..W6 of `BENCHMARKS.md`, timed with a small hand-written harness.
+//!
+//! ```text
+//! cargo bench --bench workloads                      # every workload
+//! cargo bench --bench workloads -- W1 W3             # a selection, by id or name (mlp_train, ...)
+//! cargo bench --bench workloads -- W1parts           # W1 split: forward / loss+backward / optimizer
+//!                                                    # (also W4parts, W5parts)
+//! taskset -c 1 cargo bench --bench workloads         # pinned to one core (what BENCHMARKS-RESULTS.md uses)
+//! ```
+//!
+//! Options: `--min-reps N` (at least 200), `--seconds S` (time budget per workload, default 1),
+//! `--w6-runs N` (W6 training runs, default 5).
+//! `reference/bench_pytorch.py` runs the same workloads in PyTorch with the same protocol and
+//! prints the same table.
+//!
+//! # Protocol (identical in the PyTorch script)
+//! - Warm-up: at least 20 calls and at least 0.2 s of calls; the median of the last 20 warm-up
+//!   calls estimates the cost of one call.
+//! - A timed repetition is `inner` back-to-back calls, `inner` being the smallest count that
+//!   lasts 50 µs (1 for every call longer than that; ~100 for W3, so that the clock's ~40 ns per
+//!   reading pair stays under 0.1%), and its time divided by `inner` is one sample. There are at least 200 repetitions (more while they fit in
+//!   `--seconds`, at most 20000).
+//! - Reported: the median sample, and the 10th / 90th percentiles; µs per call, W3 in ns.
+//!
+//! Every workload is single-threaded (monograd has no thread pool). Inputs are random normal,
+//! labels uniform in 0..10, weights He-normal (biases PyTorch's default), as `BENCHMARKS.md`
+//! says. Each training workload repeats its step on one fixed batch, as the PyTorch script does.
+//! W6 trains the digits network of `examples/digits.rs` on the unshuffled split (first 1437
+//! rows train, last 360 test), shuffling the batches each epoch, and reports the median training
+//! wall time of `--w6-runs` identical runs (same seed, so same accuracy).
+
+#[path = "../examples/common/digits.rs"]
+#[allow(dead_code)] // helpers of the examples that the benchmark does not use
+mod digits;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use monograd::prelude::*;
+use monograd::runtime::train::{accuracy, MiniBatches};
+use monograd::runtime::{Buffer, Network};
+
+monograd::network! {
+    /// W1 / W2: 784 -> 256 -> ReLU -> 128 -> ReLU -> 10, softmax cross-entropy.
+    pub struct Mlp {
+        input x: [784];
+        h1 = linear(x, 256, init = he_normal);
+        a1 = relu(h1);
+        h2 = linear(a1, 128, init = he_normal);
+        a2 = relu(h2);
+        logits = linear(a2, 10, init = he_normal);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+monograd::network! {
+    /// W3: 2 -> 16 -> tanh -> 16 -> tanh -> 1 (the loss is only there to end the declaration).
+    pub struct Tiny {
+        input x: [2];
+        h1 = linear(x, 16, init = he_normal);
+        a1 = tanh(h1);
+        h2 = linear(a1, 16, init = he_normal);
+        a2 = tanh(h2);
+        out = linear(a2, 1, init = he_normal);
+        loss = mse(out);
+    }
+}
+
+monograd::network! {
+    /// W4: 1x28x28 -> conv3x3(8, pad 1) -> ReLU -> maxpool2 -> conv3x3(16, pad 1) -> ReLU
+    /// -> maxpool2 -> flatten(784) -> linear(10), softmax cross-entropy.
+    pub struct Cnn {
+        input x: [1, 28, 28];
+        c1 = conv2d(x, 8, kernel = 3, padding = 1, init = he_normal);
+        r1 = relu(c1);
+        p1 = max_pool2d(r1, 2);
+        c2 = conv2d(p1, 16, kernel = 3, padding = 1, init = he_normal);
+        r2 = relu(c2);
+        p2 = max_pool2d(r2, 2);
+        f = flatten(p2);
+        logits = linear(f, 10, init = he_normal);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+monograd::network! {
+    /// W5: 784 -> 256 -> BatchNorm -> ReLU -> 128 -> BatchNorm -> ReLU -> 10, softmax CE.
+    pub struct BnMlp {
+        input x: [784];
+        h1 = linear(x, 256, init = he_normal);
+        n1 = batch_norm(h1);
+        a1 = relu(n1);
+        h2 = linear(a1, 128, init = he_normal);
+        n2 = batch_norm(h2);
+        a2 = relu(n2);
+        logits = linear(a2, 10, init = he_normal);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+monograd::network! {
+    /// W6: the network of examples/digits.rs, 64 -> 128 -> ReLU -> 10.
+    pub struct DigitsNet {
+        input pixels: [64];
+        hidden = linear(pixels, 128, init = he_normal);
+        act = relu(hidden);
+        logits = linear(act, 10);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+const WARMUP_CALLS: usize = 20;
+const WARMUP_TIME: Duration = Duration::from_millis(200);
+const MIN_SAMPLE: Duration = Duration::from_micros(50);
+const MAX_REPS: usize = 20_000;
+
+struct Options {
+    selected: Vec<String>,
+    min_reps: usize,
+    seconds: f64,
+    w6_runs: usize,
+}
+
+/// Per-call times of one workload.
+struct Stats {
+    median: f64,
+    p10: f64,
+    p90: f64,
+    reps: usize,
+    inner: usize,
+}
+
+/// Warm-up, calibration and timed repetitions of `call` (see the module docs); times in seconds.
+fn measure(options: &Options, mut call: impl FnMut()) -> Stats {
+    let mut warm = Vec::new();
+    let start = Instant::now();
+    while warm.len() < WARMUP_CALLS || start.elapsed() < WARMUP_TIME {
+        let t = Instant::now();
+        call();
+        warm.push(t.elapsed().as_secs_f64());
+    }
+    let estimate = median_of(&mut warm[warm.len() - WARMUP_CALLS..].to_vec()).max(1e-9);
+    let inner = (MIN_SAMPLE.as_secs_f64() / estimate).ceil().max(1.0) as usize;
+    let budget = (options.seconds / (estimate * inner as f64)) as usize;
+    let reps = budget.clamp(options.min_reps, MAX_REPS.max(options.min_reps));
+
+    let mut samples = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        for _ in 0..inner {
+            call();
+        }
+        samples.push(t.elapsed().as_secs_f64() / inner as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    Stats {
+        median: percentile(&samples, 0.5),
+        p10: percentile(&samples, 0.1),
+        p90: percentile(&samples, 0.9),
+        reps,
+        inner,
+    }
+}
+
+fn median_of(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    percentile(values, 0.5)
+}
+
+/// Linear interpolation between closest ranks (numpy's default), on sorted values.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let position = q * (sorted.len() - 1) as f64;
+    let low = position.floor() as usize;
+    let high = position.ceil() as usize;
+    sorted[low] + (sorted[high] - sorted[low]) * (position - low as f64)
+}
+
+/// One row of the table: `flops` per call (0 when not counted), times scaled by `unit`.
+fn report(id: &str, name: &str, batch: usize, stats: &Stats, ns: bool, flops: f64) {
+    let (scale, unit) = if ns { (1e9, "ns") } else { (1e6, "us") };
+    let gflops = if flops > 0.0 {
+        format!("{:9.2}", flops / stats.median / 1e9)
+    } else {
+        format!("{:>9}", "-")
+    };
+    println!(
+        "{id:<8} {name:<14} {batch:>5} {:>11.2} {:>11.2} {:>11.2}  {unit:<4} {:>6}x{:<5} {gflops}",
+        stats.median * scale,
+        stats.p10 * scale,
+        stats.p90 * scale,
+        stats.reps,
+        stats.inner,
+    );
+}
+
+/// FLOPs of a chain of dense layers for batch `b`: `2 b n m` forward per layer n -> m.
+fn dense_flops(b: usize, layers: &[(usize, usize)]) -> f64 {
+    layers.iter().map(|&(n, m)| 2.0 * (b * n * m) as f64).sum()
+}
+
+const MLP_LAYERS: [(usize, usize); 3] = [(784, 256), (256, 128), (128, 10)];
+
+/// A heap-allocated batch of standard-normal inputs and uniform labels in 0..10.
+fn random_batch<const N: usize, const B: usize>(seed: u64) -> (Buffer<[[f32; N]; B]>, [usize; B]) {
+    let mut rng = Rng::new(seed);
+    let mut x = Buffer::<[[f32; N]; B]>::zeroed();
+    for value in x.as_flat_mut() {
+        *value = rng.normal();
+    }
+    let labels = std::array::from_fn(|_| rng.below(10));
+    (x, labels)
+}
+
+fn adam() -> Adam<f32, { Mlp::PARAMS }> {
+    Adam::new(AdamConfig {
+        lr: 1e-3,
+        ..AdamConfig::default()
+    })
+    .expect("valid Adam configuration")
+}
+
+fn sgd_momentum<const P: usize>() -> Sgd<f32, P> {
+    Sgd::new(SgdConfig {
+        lr: 0.01,
+        momentum: 0.9,
+        ..SgdConfig::default()
+    })
+    .expect("valid SGD configuration")
+}
+
+/// A training workload split into its three parts, each timed on its own on the same batch
+/// (their sum is close to the whole step): `forward_train` (up to the logits), the loss and
+/// `backward` (every parameter gradient), and the optimizer's `step`.
+#[allow(clippy::too_many_arguments)]
+fn parts<const P: usize, const I: usize, const B: usize, N, O>(
+    options: &Options,
+    id: &str,
+    net: &mut N,
+    tape: &mut N::Tape<B>,
+    optimizer: &mut O,
+    x: &[[f32; I]; B],
+    labels: &[usize; B],
+    forward_flops: f64,
+) where
+    N: Network<P, Element = f32, Input = [f32; I], Target = usize>,
+    O: Optimizer<f32, P>,
+{
+    let stats = measure(options, || {
+        black_box(net.forward_train(tape, black_box(x)));
+    });
+    report(
+        &format!("{id}.fwd"),
+        "forward_train",
+        B,
+        &stats,
+        false,
+        forward_flops,
+    );
+
+    net.forward_train(tape, x);
+    let stats = measure(options, || {
+        let loss = net.backward(tape, black_box(x), black_box(labels));
+        black_box(loss.expect("finite loss"));
+        black_box(N::param_grads(tape));
+    });
+    report(
+        &format!("{id}.bwd"),
+        "loss+backward",
+        B,
+        &stats,
+        false,
+        2.0 * forward_flops,
+    );
+
+    let stats = measure(options, || {
+        optimizer.step(net.params_mut(), black_box(N::param_grads(tape)));
+        black_box(net.params());
+    });
+    report(
+        &format!("{id}.opt"),
+        "optimizer_step",
+        B,
+        &stats,
+        false,
+        0.0,
+    );
+}
+
+fn w1(options: &Options, split: bool) {
+    let mut net = Mlp::new(1);
+    let mut tape = MlpTape::<64>::new();
+    let mut optimizer = adam();
+    let (x, labels) = random_batch::<784, 64>(101);
+    let forward = dense_flops(64, &MLP_LAYERS);
+    if split {
+        return parts(
+            options,
+            "W1",
+            &mut net,
+            &mut tape,
+            &mut optimizer,
+            &x,
+            &labels,
+            forward,
+        );
+    }
+    let stats = measure(options, || {
+        let loss = net.train_step(
+            &mut tape,
+            black_box(&*x),
+            black_box(&labels),
+            &mut optimizer,
+        );
+        black_box(loss.expect("finite loss"));
+    });
+    report("W1", "mlp_train", 64, &stats, false, 3.0 * forward);
+}
+
+fn w2(options: &Options) {
+    let net = Mlp::new(1);
+    let (x, _) = random_batch::<784, 1>(102);
+    let mut out = [[0.0f32; 10]; 1];
+    let stats = measure(options, || {
+        Mlp::infer::<1>(&net.params, &net.state, black_box(&*x), &mut out);
+        black_box(&mut out);
+    });
+    report(
+        "W2",
+        "mlp_infer",
+        1,
+        &stats,
+        false,
+        dense_flops(1, &MLP_LAYERS),
+    );
+}
+
+fn w3(options: &Options) {
+    let net = Tiny::new(1);
+    let (x, _) = random_batch::<2, 1>(103);
+    let mut out = [[0.0f32; 1]; 1];
+    let stats = measure(options, || {
+        Tiny::infer::<1>(&net.params, &net.state, black_box(&*x), &mut out);
+        black_box(&mut out);
+    });
+    report(
+        "W3",
+        "tiny_infer",
+        1,
+        &stats,
+        true,
+        dense_flops(1, &[(2, 16), (16, 16), (16, 1)]),
+    );
+}
+
+/// Forward FLOPs of W4, the convolutions counted like dense layers: 2 per weight tap per output
+/// pixel.
+const W4_FORWARD_FLOPS: f64 =
+    2.0 * 32.0 * (28.0 * 28.0 * 8.0 * 9.0 + 14.0 * 14.0 * 16.0 * 8.0 * 9.0 + 784.0 * 10.0);
+
+fn w4(options: &Options, split: bool) {
+    let mut net = Cnn::new(1);
+    let mut tape = CnnTape::<32>::new();
+    let mut optimizer = sgd_momentum::<{ Cnn::PARAMS }>();
+    let (x, labels) = random_batch::<784, 32>(104);
+    if split {
+        let flops = W4_FORWARD_FLOPS;
+        return parts(
+            options,
+            "W4",
+            &mut net,
+            &mut tape,
+            &mut optimizer,
+            &x,
+            &labels,
+            flops,
+        );
+    }
+    let stats = measure(options, || {
+        let loss = net.train_step(
+            &mut tape,
+            black_box(&*x),
+            black_box(&labels),
+            &mut optimizer,
+        );
+        black_box(loss.expect("finite loss"));
+    });
+    report("W4", "cnn_train", 32, &stats, false, 3.0 * W4_FORWARD_FLOPS);
+}
+
+fn w5(options: &Options, split: bool) {
+    let mut net = BnMlp::new(1);
+    let mut tape = BnMlpTape::<64>::new();
+    let mut optimizer = sgd_momentum::<{ BnMlp::PARAMS }>();
+    let (x, labels) = random_batch::<784, 64>(105);
+    let forward = dense_flops(64, &MLP_LAYERS);
+    if split {
+        return parts(
+            options,
+            "W5",
+            &mut net,
+            &mut tape,
+            &mut optimizer,
+            &x,
+            &labels,
+            forward,
+        );
+    }
+    let stats = measure(options, || {
+        let loss = net.train_step(
+            &mut tape,
+            black_box(&*x),
+            black_box(&labels),
+            &mut optimizer,
+        );
+        black_box(loss.expect("finite loss"));
+    });
+    report("W5", "bn_mlp_train", 64, &stats, false, 3.0 * forward);
+}
+
+fn w6(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
+    const TRAIN: usize = 1437;
+    const EPOCHS: usize = 30;
+    let data = digits::load()?;
+    let order: Vec<usize> = (0..data.len()).collect();
+    let train = data.subset(&order[..TRAIN]);
+    let test = data.subset(&order[TRAIN..]);
+
+    let mut times = Vec::new();
+    let mut test_accuracy = 0.0;
+    let mut steps = 0;
+    for _ in 0..options.w6_runs.max(1) {
+        let mut net = DigitsNet::new(0);
+        let mut tape = DigitsNetTape::<32>::new();
+        let mut optimizer = Adam::new(AdamConfig {
+            lr: 1e-3,
+            ..AdamConfig::default()
+        })?;
+        let mut batches = MiniBatches::new(&train.images, &train.labels, 0)?;
+        let start = Instant::now();
+        for _ in 0..EPOCHS {
+            let report = batches.train_epoch(
+                &mut net,
+                &mut tape,
+                &mut optimizer,
+                black_box(&train.images),
+                &train.labels,
+            )?;
+            black_box(report);
+        }
+        times.push(start.elapsed().as_secs_f64());
+        steps = EPOCHS * batches.batches_per_epoch();
+        test_accuracy = accuracy(&net, &mut tape, &test.images, &test.labels)?;
+    }
+    let runs = times.len();
+    let total = median_of(&mut times);
+    println!(
+        "{:<8} {:<14} {:>5} {:>11.2}  ms total training time (median of {runs} runs), {steps} steps = {:.2} us/step; test accuracy {:.2}%",
+        "W6",
+        "digits",
+        32,
+        total * 1e3,
+        total * 1e6 / steps as f64,
+        100.0 * test_accuracy
+    );
+    Ok(())
+}
+
+/// Ids and names; the `parts` entries split a training step (not run by default).
+const WORKLOADS: [(&str, &str); 9] = [
+    ("W1", "mlp_train"),
+    ("W2", "mlp_infer"),
+    ("W3", "tiny_infer"),
+    ("W4", "cnn_train"),
+    ("W5", "bn_mlp_train"),
+    ("W6", "digits"),
+    ("W1parts", "mlp_train_parts"),
+    ("W4parts", "cnn_train_parts"),
+    ("W5parts", "bn_mlp_train_parts"),
+];
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        selected: Vec::new(),
+        min_reps: 200,
+        seconds: 1.0,
+        w6_runs: 5,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            // cargo bench passes --bench to harness = false targets.
+            "--bench" => {}
+            "--min-reps" => {
+                options.min_reps = value("--min-reps")?
+                    .parse()
+                    .map_err(|e| format!("--min-reps: {e}"))?;
+                if options.min_reps < 200 {
+                    return Err("--min-reps: BENCHMARKS.md asks for at least 200".into());
+                }
+            }
+            "--seconds" => {
+                options.seconds = value("--seconds")?
+                    .parse()
+                    .map_err(|e| format!("--seconds: {e}"))?
+            }
+            "--w6-runs" => {
+                options.w6_runs = value("--w6-runs")?
+                    .parse()
+                    .map_err(|e| format!("--w6-runs: {e}"))?
+            }
+            "--help" | "-h" => {
+                println!(
+                    "usage: workloads [--min-reps N] [--seconds S] [--w6-runs N] [WORKLOAD...]\n\
+                     workloads: {} (default: W1..W6)",
+                    WORKLOADS
+                        .iter()
+                        .map(|(id, name)| format!("{id}|{name}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                std::process::exit(0);
+            }
+            other if other.starts_with('-') => {
+                return Err(format!("unknown option `{other}` (try --help)"))
+            }
+            name => {
+                let id = WORKLOADS
+                    .iter()
+                    .find(|(id, long)| {
+                        id.eq_ignore_ascii_case(name) || long.eq_ignore_ascii_case(name)
+                    })
+                    .map(|(id, _)| id.to_string())
+                    .ok_or_else(|| format!("unknown workload `{name}` (try --help)"))?;
+                options.selected.push(id);
+            }
+        }
+    }
+    if options.selected.is_empty() {
+        options.selected = WORKLOADS
+            .iter()
+            .map(|(id, _)| id.to_string())
+            .filter(|id| !id.ends_with("parts"))
+            .collect();
+    }
+    Ok(options)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let options = parse_options()?;
+    #[cfg(target_arch = "x86_64")]
+    let cpu = format!(
+        "avx2 {}, fma {}, avx512f {} (run time); compiled for avx2 {}, fma {}",
+        std::is_x86_feature_detected!("avx2"),
+        std::is_x86_feature_detected!("fma"),
+        std::is_x86_feature_detected!("avx512f"),
+        cfg!(target_feature = "avx2"),
+        cfg!(target_feature = "fma"),
+    );
+    #[cfg(not(target_arch = "x86_64"))]
+    let cpu = String::from(std::env::consts::ARCH);
+    println!("monograd reference workloads (BENCHMARKS.md), 1 thread; {cpu}");
+    println!(
+        "{:<8} {:<14} {:>5} {:>11} {:>11} {:>11}  {:<4} {:>12} {:>9}",
+        "id", "workload", "batch", "median", "p10", "p90", "unit", "reps x inner", "GFLOP/s"
+    );
+    for id in &options.selected {
+        match id.as_str() {
+            "W1" => w1(&options, false),
+            "W1parts" => w1(&options, true),
+            "W2" => w2(&options),
+            "W3" => w3(&options),
+            "W4" => w4(&options, false),
+            "W4parts" => w4(&options, true),
+            "W5" => w5(&options, false),
+            "W5parts" => w5(&options, true),
+            "W6" => w6(&options)?,
+            _ => unreachable!("parse_options only accepts known ids"),
+        }
+    }
+    Ok(())
+}
