@@ -361,6 +361,25 @@ fn nt_gemm<
         }
         return;
     }
+    nt_gemm_panels::<T, K, V, VH, VQ>(leaf, out, m, n, a, lda, b, ldb, c);
+}
+
+/// The transposed-panel path of [`nt_gemm`], in its own frame: batch-1 inference never takes
+/// it, and its stack buffer would otherwise be reserved in every call (firmware stack budgets).
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn nt_gemm_panels<T: Scalar, K: Leaf, const V: usize, const VH: usize, const VQ: usize>(
+    leaf: K,
+    out: Out<T>,
+    m: usize,
+    n: usize,
+    a: &[T],
+    lda: usize,
+    b: &[T],
+    ldb: usize,
+    c: &mut [T],
+) {
+    let k = out.k;
     let mut panel = [T::zero(); PACK];
     let mut j = 0;
     while j + V <= n {
