@@ -3,9 +3,9 @@
 //! ```text
 //! cargo bench --bench workloads                      # every workload
 //! cargo bench --bench workloads -- W1 W3             # a selection, by id or name (mlp_train, ...)
-//! cargo bench --bench workloads -- W1parts           # W1 split: forward / loss+backward / optimizer
+//! cargo bench --bench workloads -- W1parts           # W1 split: forward, loss+backward, optimizer
 //!                                                    # (also W4parts, W5parts)
-//! taskset -c 1 cargo bench --bench workloads         # pinned to one core (what BENCHMARKS-RESULTS.md uses)
+//! taskset -c 1 cargo bench --bench workloads         # pinned to one core (BENCHMARKS-RESULTS.md)
 //! ```
 //!
 //! Options: `--min-reps N` (at least 200), `--seconds S` (time budget per workload, default 1),
@@ -18,9 +18,13 @@
 //!   calls estimates the cost of one call.
 //! - A timed repetition is `inner` back-to-back calls, `inner` being the smallest count that
 //!   lasts 50 µs (1 for every call longer than that; ~100 for W3, so that the clock's ~40 ns per
-//!   reading pair stays under 0.1%), and its time divided by `inner` is one sample. There are at least 200 repetitions (more while they fit in
-//!   `--seconds`, at most 20000).
+//!   reading pair stays under 0.1%), and its time divided by `inner` is one sample. There are at
+//!   least 200 repetitions (more while they fit in `--seconds`, at most 20000).
 //! - Reported: the median sample, and the 10th / 90th percentiles; µs per call, W3 in ns.
+//! - Before and after the table, a clock probe (a dependency chain of known latency) prints the
+//!   core's effective GHz: runs whose probes disagree were taken on a throttled or shared core.
+//!   It does not see every disturbance (a neighbour thrashing the shared caches), so compare
+//!   frameworks only on back-to-back runs, as ratios.
 //!
 //! Every workload is single-threaded (monograd has no thread pool). Inputs are random normal,
 //! labels uniform in 0..10, weights He-normal (biases PyTorch's default), as `BENCHMARKS.md`
@@ -160,6 +164,26 @@ fn measure(options: &Options, mut call: impl FnMut()) -> Stats {
         reps,
         inner,
     }
+}
+
+/// The core's effective clock in GHz, from a dependency chain of known latency (shift, xor and a
+/// 64-bit multiply: 5 cycles per step on current x86 cores), median of 5 runs of ~20 ms. Not a
+/// workload: a check of the machine's state, printed before and after the table, since a
+/// throttled or shared core slows every row (compare runs only when it agrees).
+fn clock_probe() -> f64 {
+    const STEPS: u64 = 10_000_000;
+    let mut runs: Vec<f64> = (0..5)
+        .map(|_| {
+            let mut x = black_box(1u64);
+            let start = Instant::now();
+            for _ in 0..STEPS {
+                x = (x ^ (x >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            }
+            black_box(x);
+            5.0 * STEPS as f64 / start.elapsed().as_secs_f64() / 1e9
+        })
+        .collect();
+    median_of(&mut runs)
 }
 
 fn median_of(values: &mut [f64]) -> f64 {
@@ -560,6 +584,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     #[cfg(not(target_arch = "x86_64"))]
     let cpu = String::from(std::env::consts::ARCH);
     println!("monograd reference workloads (BENCHMARKS.md), 1 thread; {cpu}");
+    println!("clock probe before: {:.2} GHz", clock_probe());
     println!(
         "{:<8} {:<14} {:>5} {:>11} {:>11} {:>11}  {:<4} {:>12} {:>9}",
         "id", "workload", "batch", "median", "p10", "p90", "unit", "reps x inner", "GFLOP/s"
@@ -578,5 +603,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => unreachable!("parse_options only accepts known ids"),
         }
     }
+    println!("clock probe after: {:.2} GHz", clock_probe());
     Ok(())
 }
