@@ -12,6 +12,8 @@
 mod digits;
 #[path = "common/plot.rs"]
 mod plot;
+#[path = "common/report.rs"]
+mod report;
 
 use std::time::Instant;
 
@@ -160,59 +162,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Confusion matrix and the digits it gets wrong.
-    let mut confusion = [[0usize; 10]; 10];
-    let mut mistakes = Vec::new();
-    for (image, &label) in test.images.iter().zip(&test.labels) {
-        let predicted = monograd::runtime::ops::loss::argmax(&net.predict(image));
-        confusion[label][predicted] += 1;
-        if predicted != label {
-            mistakes.push((image, label, predicted));
-        }
-    }
-    println!("confusion matrix (rows: true digit, columns: predicted)");
-    println!(
-        "      {}",
-        (0..10).map(|d| format!("{d:>4}")).collect::<String>()
+    let predicted: Vec<usize> = test
+        .images
+        .iter()
+        .map(|image| monograd::runtime::ops::loss::argmax(&net.predict(image)))
+        .collect();
+    println!("{}", report::confusion_matrix(&test.labels, &predicted));
+    print!(
+        "{}",
+        report::misclassified(&test.images, &test.labels, &predicted, 8)
     );
-    for (digit, row) in confusion.iter().enumerate() {
-        let cells: String = row
-            .iter()
-            .map(|&n| {
-                if n == 0 {
-                    format!("{:>4}", "·")
-                } else {
-                    format!("{n:>4}")
-                }
-            })
-            .collect();
-        println!("  {digit:>2}  {cells}");
-    }
-    if !mistakes.is_empty() {
-        let shown = mistakes.len().min(8);
-        println!(
-            "\n{} of {} misclassified test digits (true -> predicted):",
-            shown,
-            mistakes.len()
-        );
-        let arts: Vec<[String; 8]> = mistakes[..shown]
-            .iter()
-            .map(|(image, _, _)| digits::ascii_art(image))
-            .collect();
-        println!(
-            "{}",
-            mistakes[..shown]
-                .iter()
-                .map(|(_, t, p)| format!("  {t} -> {p}{:10}", ""))
-                .collect::<String>()
-        );
-        for row in 0..8 {
-            println!(
-                "{}",
-                arts.iter()
-                    .map(|art| format!("{}  ", art[row]))
-                    .collect::<String>()
-            );
-        }
-    }
     Ok(())
 }

@@ -73,18 +73,3 @@ pub fn load() -> Result<Dataset, String> {
     }
     Ok(Dataset { images, labels })
 }
-
-/// An 8x8 image as two lines of block characters per pixel row pair (upper/lower half blocks),
-/// for looking at the data in a terminal.
-pub fn ascii_art(image: &[f32; PIXELS]) -> [String; 8] {
-    const SHADES: [char; 5] = [' ', '░', '▒', '▓', '█'];
-    std::array::from_fn(|row| {
-        (0..8)
-            .map(|col| {
-                let v = image[row * 8 + col].clamp(0.0, 1.0);
-                let c = SHADES[(v * 4.0).round() as usize];
-                format!("{c}{c}")
-            })
-            .collect()
-    })
-}
