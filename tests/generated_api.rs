@@ -106,8 +106,12 @@ fn inference_paths_agree() {
     let heap = *net.forward_with(&mut tape, &x);
     assert_eq!(stack, out);
     assert_eq!(stack, heap);
+    // One sample at a time runs a different GEMM tiling (batch 1), which may sum in another
+    // order: equal up to rounding, not bit for bit.
     for (sample, expected) in x.iter().zip(&stack) {
-        assert_eq!(&net.predict(sample), expected);
+        for (a, b) in net.predict(sample).iter().zip(expected) {
+            assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} vs {b}");
+        }
     }
     // Training mode without normalization layers computes the same outputs.
     let mut net2 = Small::from_params(&net.params[..]).unwrap();
