@@ -22,9 +22,9 @@
 //!   least 200 repetitions (more while they fit in `--seconds`, at most 20000).
 //! - Reported: the median sample, and the 10th / 90th percentiles; µs per call, W3 in ns.
 //! - Before and after the table, a clock probe (a dependency chain of known latency) prints the
-//!   core's effective GHz: runs whose probes disagree were taken on a throttled or shared core.
-//!   It does not see every disturbance (a neighbour thrashing the shared caches), so compare
-//!   frameworks only on back-to-back runs, as ratios.
+//!   core's effective GHz. It is a coarse indicator only: on a shared VM it drops in many
+//!   disturbed runs but not all, and sometimes reads low when the rows are fine. Compare
+//!   frameworks on back-to-back runs, as ratios, and repeat.
 //!
 //! Every workload is single-threaded (monograd has no thread pool). Inputs are random normal,
 //! labels uniform in 0..10, weights He-normal (biases PyTorch's default), as `BENCHMARKS.md`
@@ -168,8 +168,7 @@ fn measure(options: &Options, mut call: impl FnMut()) -> Stats {
 
 /// The core's effective clock in GHz, from a dependency chain of known latency (shift, xor and a
 /// 64-bit multiply: 5 cycles per step on current x86 cores), median of 5 runs of ~20 ms. Not a
-/// workload: a check of the machine's state, printed before and after the table, since a
-/// throttled or shared core slows every row (compare runs only when it agrees).
+/// workload: a coarse check of the machine's state, printed before and after the table.
 fn clock_probe() -> f64 {
     const STEPS: u64 = 10_000_000;
     let mut runs: Vec<f64> = (0..5)
