@@ -47,17 +47,10 @@ monograd::network! {
     }
 }
 
-monograd::network! {
-    /// The network of the `digits` example (64 pixels -> 128 ReLU units -> 10 scores), the
-    /// baseline the CNN has to beat.
-    pub struct DigitsMlp {
-        input pixels: [64];
-        hidden = linear(pixels, 128, init = he_normal);
-        act = relu(hidden);
-        logits = linear(act, 10);
-        loss = softmax_cross_entropy(logits);
-    }
-}
+#[path = "common/mlp.rs"]
+mod mlp;
+
+use mlp::{DigitsNet as DigitsMlp, DigitsNetTape as DigitsMlpTape};
 
 const BATCH: usize = 32;
 const TRAIN: usize = 1437;

@@ -20,16 +20,10 @@ use std::time::Instant;
 use monograd::prelude::*;
 use monograd::runtime::train::{accuracy, evaluate_loss, MiniBatches};
 
-monograd::network! {
-    /// Classifies 8x8 images of handwritten digits: 64 pixels -> 128 ReLU units -> 10 scores.
-    pub struct DigitsNet {
-        input pixels: [64];
-        hidden = linear(pixels, 128, init = he_normal);
-        act = relu(hidden);
-        logits = linear(act, 10);
-        loss = softmax_cross_entropy(logits);
-    }
-}
+#[path = "common/mlp.rs"]
+mod mlp;
+
+use mlp::{DigitsNet, DigitsNetTape};
 
 const BATCH: usize = 32;
 const TRAIN: usize = 1437;

@@ -16,16 +16,10 @@ use monograd::prelude::*;
 use monograd::runtime::optim::schedule::{CosineAnnealing, Harmonic, Warmup};
 use monograd::runtime::train::{accuracy, evaluate_loss, MiniBatches};
 
-monograd::network! {
-    /// 64 pixels -> 128 ReLU -> 10 classes, as in the digits example.
-    pub struct DigitsNet {
-        input pixels: [64];
-        hidden = linear(pixels, 128, init = he_normal);
-        act = relu(hidden);
-        logits = linear(act, 10);
-        loss = softmax_cross_entropy(logits);
-    }
-}
+#[path = "common/mlp.rs"]
+mod mlp;
+
+use mlp::{DigitsNet, DigitsNetTape};
 
 const BATCH: usize = 32;
 const EPOCHS: usize = 15;
