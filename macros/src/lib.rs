@@ -1,8 +1,8 @@
 //! The `network!` procedural macro of monograd: a network declared in Rust source becomes a
 //! concrete type with fixed shapes and straight-line forward, backward and train-step code.
 //!
-//! The phases are separate modules: [`parse`] builds the syntax tree (form only), [`graph`]
-//! resolves names, infers every shape and runs every check, and [`expand`] generates code from a
+//! The phases are separate modules: `parse` builds the syntax tree (form only), `graph`
+//! resolves names, infers every shape and runs every check, and `expand` generates code from a
 //! valid graph. Users see this macro through the `monograd` crate, whose docs describe the
 //! language.
 
