@@ -111,5 +111,7 @@ pub use monograd_runtime as runtime;
 /// What a program that trains or runs a network usually needs.
 pub mod prelude {
     pub use monograd_runtime::optim::*;
-    pub use monograd_runtime::{Error, Rng, Scalar};
+    #[cfg(feature = "alloc")]
+    pub use monograd_runtime::train::{accuracy, evaluate_loss, MiniBatches};
+    pub use monograd_runtime::{Error, Network, Rng, Scalar};
 }
