@@ -82,6 +82,7 @@ macro_rules! assert_batch_statistics {
 pub mod batch;
 pub mod fold;
 pub mod group;
+mod lanes;
 pub mod renorm;
 pub mod weight_norm;
 
