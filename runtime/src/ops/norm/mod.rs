@@ -80,6 +80,7 @@ macro_rules! assert_batch_statistics {
 }
 
 pub mod batch;
+mod channels;
 pub mod fold;
 pub mod group;
 mod lanes;
