@@ -20,9 +20,9 @@
 //! frozen statistics needs.
 //!
 //! The kernels walk the batch row by row over blocks of channels, accumulating per-channel
-//! sums from contiguous memory (see [`channels`](super::channels)): the loops vectorize, no
-//! `[T; C]` workspace is needed (the scratch is a few stack arrays of at most 64 channels), and
-//! the statistics stay two-pass (mean, then mean squared deviation).
+//! sums from contiguous memory (`norm/channels.rs`): the loops vectorize, no `[T; C]`
+//! workspace is needed (the scratch is a few stack arrays of at most 64 channels), and the
+//! statistics stay two-pass (mean, then mean squared deviation).
 //!
 //! Parameter block `[[T; C]; 2]`: `[weight (gamma): C | bias (beta): C]`; state block
 //! `[[T; C]; 2]`: `[running_mean: C | running_var: C]` (see the [module docs](super)).
@@ -105,14 +105,14 @@ pub(super) fn update_running_stats<T: Scalar, const C: usize>(
 }
 
 /// The `S` values of channel `c` in one sample.
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 fn channel<T, const S: usize, const N: usize>(row: &[T; N], c: usize) -> &[T] {
     &row[c * S..][..S]
 }
 
 /// Batch mean and biased variance of channel `c`, one channel at a time (two passes): the
 /// straightforward reference that tests compare the channel-blocked kernels with.
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 pub(super) fn channel_moments<T: Scalar, const B: usize, const S: usize, const N: usize>(
     x: &[[T; N]; B],
     c: usize,
@@ -133,7 +133,7 @@ pub(super) fn channel_moments<T: Scalar, const B: usize, const S: usize, const N
 }
 
 /// `y = (x - mean) * scale + shift` over channel `c` alone (test reference).
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 pub(super) fn affine_channel<T: Scalar, const B: usize, const S: usize, const N: usize>(
     x: &[[T; N]; B],
     y: &mut [[T; N]; B],

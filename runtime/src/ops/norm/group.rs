@@ -27,7 +27,7 @@
 //! A group of a single element normalizes to 0 (`y = beta`, `dx = 0`), never NaN.
 //!
 //! Groups are contiguous, so every pass runs along memory; the sums over a group (mean,
-//! variance, the two sums of backward) use [`lanes`](super::lanes) partial sums so that they
+//! variance, the two sums of backward) use 8 partial sums (`norm/lanes.rs`) so that they
 //! vectorize, and the statistics stay two-pass (mean, then mean squared deviation).
 
 use super::lanes;
