@@ -55,8 +55,7 @@
 //! ```
 
 use super::channels::{
-    block_affine, block_gradient_sums, block_moments, block_scaled, block_train_dx, blocks,
-    Scratch, MAX_BLOCK,
+    block_affine, block_gradient_sums, block_moments, block_scaled, block_train_dx, blocks, scratch,
 };
 use super::BatchNormConfig;
 use crate::{Scalar, Store};
@@ -175,8 +174,8 @@ pub fn batch_norm_train_forward<
     let momentum = T::from_f64(config.momentum);
     for channels in blocks::<B, C, S>() {
         let len = channels.len();
-        let mut var: Scratch<T> = [T::zero(); MAX_BLOCK];
-        let mut scale: Scratch<T> = [T::zero(); MAX_BLOCK];
+        let mut var = scratch::<T>();
+        let mut scale = scratch::<T>();
         let mean = &mut saved.mean[channels.clone()];
         block_moments::<T, B, S, N>(x, channels.clone(), mean, &mut var[..len]);
         for (i, c) in channels.clone().enumerate() {
@@ -218,9 +217,9 @@ pub fn batch_norm_train_backward<
     let m = T::from_usize(B * S);
     for channels in blocks::<B, C, S>() {
         let len = channels.len();
-        let mut sum_dy: Scratch<T> = [T::zero(); MAX_BLOCK];
-        let mut sum_dy_xhat: Scratch<T> = [T::zero(); MAX_BLOCK];
-        let mut scale: Scratch<T> = [T::zero(); MAX_BLOCK];
+        let mut sum_dy = scratch::<T>();
+        let mut sum_dy_xhat = scratch::<T>();
+        let mut scale = scratch::<T>();
         let mean = &saved.mean[channels.clone()];
         let inv_std = &saved.inv_std[channels.clone()];
         let (sum_dy, sum_dy_xhat) = (&mut sum_dy[..len], &mut sum_dy_xhat[..len]);
@@ -271,7 +270,7 @@ pub fn batch_norm_eval_forward<
     assert_layout!(C, S, N);
     let eps = T::from_f64(eps);
     for channels in blocks::<B, C, S>() {
-        let mut scale: Scratch<T> = [T::zero(); MAX_BLOCK];
+        let mut scale = scratch::<T>();
         for (i, c) in channels.clone().enumerate() {
             scale[i] = params[0][c] * (state[1][c] + eps).sqrt().recip();
         }
@@ -314,10 +313,10 @@ pub fn batch_norm_eval_backward<
     let eps = T::from_f64(eps);
     for channels in blocks::<B, C, S>() {
         let len = channels.len();
-        let mut inv_std: Scratch<T> = [T::zero(); MAX_BLOCK];
-        let mut scale: Scratch<T> = [T::zero(); MAX_BLOCK];
-        let mut sum_dy: Scratch<T> = [T::zero(); MAX_BLOCK];
-        let mut sum_dy_xhat: Scratch<T> = [T::zero(); MAX_BLOCK];
+        let mut inv_std = scratch::<T>();
+        let mut scale = scratch::<T>();
+        let mut sum_dy = scratch::<T>();
+        let mut sum_dy_xhat = scratch::<T>();
         for (i, c) in channels.clone().enumerate() {
             inv_std[i] = (state[1][c] + eps).sqrt().recip();
             scale[i] = params[0][c] * inv_std[i];

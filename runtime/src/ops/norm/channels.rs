@@ -26,14 +26,19 @@ use crate::{Scalar, Store};
 
 /// Most channels per block: bounds the stack scratch to a few `[T; MAX_BLOCK]` arrays
 /// (256 bytes each in `f32`).
-pub(super) const MAX_BLOCK: usize = 64;
+const MAX_BLOCK: usize = 64;
 
 /// Values (all samples, all channels of the block) one pass over a block should touch: 16 KiB
 /// of `f32` per input, so that the inputs and outputs of a block stay in L1/L2 between passes.
 const BLOCK_VALUES: usize = 4096;
 
-/// One block's per-channel scratch.
-pub(super) type Scratch<T> = [T; MAX_BLOCK];
+/// One block's per-channel scratch, zeroed. (A function rather than `[T::zero(); MAX_BLOCK]`
+/// at the call sites, which would add anonymous constants to the public kernels and renumber
+/// the `{constant#N}` that the compile-time shape errors (and their trybuild fixtures) name.)
+#[inline(always)]
+pub(super) fn scratch<T: Scalar>() -> [T; MAX_BLOCK] {
+    [T::zero(); MAX_BLOCK]
+}
 
 /// The channel ranges of the blocks, in order, covering `0..C`.
 pub(super) fn blocks<const B: usize, const C: usize, const S: usize>(

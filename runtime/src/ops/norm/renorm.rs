@@ -36,7 +36,7 @@
 
 use super::batch::update_running_stats;
 use super::channels::{
-    block_affine, block_gradient_sums, block_moments, block_train_dx, blocks, Scratch, MAX_BLOCK,
+    block_affine, block_gradient_sums, block_moments, block_train_dx, blocks, scratch,
 };
 use super::{BatchNormConfig, BatchStats};
 use crate::error::{Error, Result};
@@ -190,9 +190,9 @@ pub fn batch_renorm_train_forward<
     let d_limit = T::from_f64(limits.d_max);
     for channels in blocks::<B, C, S>() {
         let len = channels.len();
-        let mut var: Scratch<T> = [T::zero(); MAX_BLOCK];
-        let mut scale: Scratch<T> = [T::zero(); MAX_BLOCK];
-        let mut shift: Scratch<T> = [T::zero(); MAX_BLOCK];
+        let mut var = scratch::<T>();
+        let mut scale = scratch::<T>();
+        let mut shift = scratch::<T>();
         let mean = &mut saved.batch.mean[channels.clone()];
         block_moments::<T, B, S, N>(x, channels.clone(), mean, &mut var[..len]);
         for (i, c) in channels.clone().enumerate() {
@@ -242,9 +242,9 @@ pub fn batch_renorm_train_backward<
     let m = T::from_usize(B * S);
     for channels in blocks::<B, C, S>() {
         let len = channels.len();
-        let mut sum_dy: Scratch<T> = [T::zero(); MAX_BLOCK];
-        let mut sum_dy_xhat: Scratch<T> = [T::zero(); MAX_BLOCK];
-        let mut scale: Scratch<T> = [T::zero(); MAX_BLOCK];
+        let mut sum_dy = scratch::<T>();
+        let mut sum_dy_xhat = scratch::<T>();
+        let mut scale = scratch::<T>();
         let mean = &saved.batch.mean[channels.clone()];
         let inv_std = &saved.batch.inv_std[channels.clone()];
         let (sum_dy, sum_dy_xhat) = (&mut sum_dy[..len], &mut sum_dy_xhat[..len]);
