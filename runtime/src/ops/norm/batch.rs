@@ -19,9 +19,10 @@
 //! same `dgamma`, `dbeta` (`x_hat` from the running statistics), which is what fine-tuning with
 //! frozen statistics needs.
 //!
-//! The kernels loop channel by channel (each channel's values are gathered from every sample),
-//! so the per-channel sums live in registers and no `[T; C]` workspace is needed; for
-//! `S = 1` that reads `x` with stride `N`, cheap while a batch fits in cache.
+//! The kernels walk the batch row by row over blocks of channels, accumulating per-channel
+//! sums from contiguous memory (`norm/channels.rs`): the loops vectorize, no `[T; C]`
+//! workspace is needed (the scratch is a few stack arrays of at most 64 channels), and the
+//! statistics stay two-pass (mean, then mean squared deviation).
 //!
 //! Parameter block `[[T; C]; 2]`: `[weight (gamma): C | bias (beta): C]`; state block
 //! `[[T; C]; 2]`: `[running_mean: C | running_var: C]` (see the [module docs](super)).
@@ -53,6 +54,9 @@
 //! assert!((y[0][0] + 1.0).abs() < 1e-4 && y[0][1] == 0.0);
 //! ```
 
+use super::channels::{
+    block_affine, block_gradient_sums, block_moments, block_scaled, block_train_dx, blocks, scratch,
+};
 use super::BatchNormConfig;
 use crate::{Scalar, Store};
 
@@ -82,23 +86,32 @@ impl<T: Scalar, const C: usize> Default for BatchStats<T, C> {
     }
 }
 
+/// Moves the running statistics of channel `c` towards a batch's mean and biased variance
+/// (PyTorch: the running variance averages the unbiased `var * M / (M - 1)`).
+pub(super) fn update_running_stats<T: Scalar, const C: usize>(
+    state: &mut [[T; C]; 2],
+    c: usize,
+    mean: T,
+    biased_var: T,
+    values_per_channel: usize,
+    momentum: T,
+) {
+    let m = T::from_usize(values_per_channel);
+    let unbiased = biased_var * m / (m - T::one());
+    let keep = T::one() - momentum;
+    state[0][c] = keep * state[0][c] + momentum * mean;
+    state[1][c] = keep * state[1][c] + momentum * unbiased;
+}
+
 /// The `S` values of channel `c` in one sample.
-#[inline(always)]
-pub(super) fn channel<T, const S: usize, const N: usize>(row: &[T; N], c: usize) -> &[T] {
+#[cfg(all(test, feature = "std"))]
+fn channel<T, const S: usize, const N: usize>(row: &[T; N], c: usize) -> &[T] {
     &row[c * S..][..S]
 }
 
-/// The `S` values of channel `c` in one sample, mutably.
-#[inline(always)]
-pub(super) fn channel_mut<T, const S: usize, const N: usize>(
-    row: &mut [T; N],
-    c: usize,
-) -> &mut [T] {
-    &mut row[c * S..][..S]
-}
-
-/// Batch mean and biased variance of channel `c` (two passes, for accuracy when the mean is
-/// large compared with the spread).
+/// Batch mean and biased variance of channel `c`, one channel at a time (two passes): the
+/// straightforward reference that tests compare the channel-blocked kernels with.
+#[cfg(all(test, feature = "std"))]
 pub(super) fn channel_moments<T: Scalar, const B: usize, const S: usize, const N: usize>(
     x: &[[T; N]; B],
     c: usize,
@@ -118,24 +131,8 @@ pub(super) fn channel_moments<T: Scalar, const B: usize, const S: usize, const N
     (mean, squares / m)
 }
 
-/// Moves the running statistics of channel `c` towards a batch's mean and biased variance
-/// (PyTorch: the running variance averages the unbiased `var * M / (M - 1)`).
-pub(super) fn update_running_stats<T: Scalar, const C: usize>(
-    state: &mut [[T; C]; 2],
-    c: usize,
-    mean: T,
-    biased_var: T,
-    values_per_channel: usize,
-    momentum: T,
-) {
-    let m = T::from_usize(values_per_channel);
-    let unbiased = biased_var * m / (m - T::one());
-    let keep = T::one() - momentum;
-    state[0][c] = keep * state[0][c] + momentum * mean;
-    state[1][c] = keep * state[1][c] + momentum * unbiased;
-}
-
-/// `y = (x - mean) * scale + shift` over channel `c`.
+/// `y = (x - mean) * scale + shift` over channel `c` alone (test reference).
+#[cfg(all(test, feature = "std"))]
 pub(super) fn affine_channel<T: Scalar, const B: usize, const S: usize, const N: usize>(
     x: &[[T; N]; B],
     y: &mut [[T; N]; B],
@@ -146,52 +143,8 @@ pub(super) fn affine_channel<T: Scalar, const B: usize, const S: usize, const N:
 ) {
     for (x_row, y_row) in x.iter().zip(y.iter_mut()) {
         let xs = channel::<T, S, N>(x_row, c);
-        for (out, &v) in channel_mut::<T, S, N>(y_row, c).iter_mut().zip(xs) {
+        for (out, &v) in y_row[c * S..][..S].iter_mut().zip(xs) {
             *out = (v - mean) * scale + shift;
-        }
-    }
-}
-
-/// `(sum(dy), sum(dy * x_hat))` over channel `c`, `x_hat = (x - mean) * inv_std`.
-pub(super) fn channel_gradient_sums<T: Scalar, const B: usize, const S: usize, const N: usize>(
-    x: &[[T; N]; B],
-    dy: &[[T; N]; B],
-    c: usize,
-    mean: T,
-    inv_std: T,
-) -> (T, T) {
-    let (mut sum_dy, mut sum_dy_xhat) = (T::zero(), T::zero());
-    for (x_row, dy_row) in x.iter().zip(dy) {
-        let xs = channel::<T, S, N>(x_row, c);
-        for (&v, &g) in xs.iter().zip(channel::<T, S, N>(dy_row, c)) {
-            sum_dy += g;
-            sum_dy_xhat += g * (v - mean) * inv_std;
-        }
-    }
-    (sum_dy, sum_dy_xhat)
-}
-
-/// Training-mode input gradient of channel `c`:
-/// `dx = scale * (dy - sum_dy / M - x_hat * sum_dy_xhat / M)` with `scale = gamma * inv_std`
-/// (times `r` for Batch Renorm).
-pub(super) fn channel_train_dx<T: Scalar, const B: usize, const S: usize, const N: usize>(
-    x: &[[T; N]; B],
-    dy: &[[T; N]; B],
-    dx: &mut [[T; N]; B],
-    dx_store: Store,
-    c: usize,
-    (mean, inv_std, scale): (T, T, T),
-    (sum_dy, sum_dy_xhat): (T, T),
-) {
-    let m = T::from_usize(B * S);
-    let (mean_dy, mean_dy_xhat) = (sum_dy / m, sum_dy_xhat / m);
-    for ((x_row, dy_row), dx_row) in x.iter().zip(dy).zip(dx.iter_mut()) {
-        let xs = channel::<T, S, N>(x_row, c);
-        let gs = channel::<T, S, N>(dy_row, c);
-        let outs = channel_mut::<T, S, N>(dx_row, c);
-        for ((out, &v), &g) in outs.iter_mut().zip(xs).zip(gs) {
-            let x_hat = (v - mean) * inv_std;
-            dx_store.apply(out, scale * (g - mean_dy - x_hat * mean_dy_xhat));
         }
     }
 }
@@ -219,14 +172,21 @@ pub fn batch_norm_train_forward<
     assert_batch_statistics!(B, S);
     let eps = T::from_f64(config.eps);
     let momentum = T::from_f64(config.momentum);
-    #[allow(clippy::needless_range_loop)] // `c` also selects the channel's elements of x and y.
-    for c in 0..C {
-        let (mean, var) = channel_moments::<T, B, S, N>(x, c);
-        let inv_std = (var + eps).sqrt().recip();
-        saved.mean[c] = mean;
-        saved.inv_std[c] = inv_std;
-        update_running_stats(state, c, mean, var, B * S, momentum);
-        affine_channel::<T, B, S, N>(x, y, c, mean, params[0][c] * inv_std, params[1][c]);
+    for channels in blocks::<B, C, S>() {
+        let len = channels.len();
+        let mut var = scratch::<T>();
+        let mut scale = scratch::<T>();
+        let mean = &mut saved.mean[channels.clone()];
+        block_moments::<T, B, S, N>(x, channels.clone(), mean, &mut var[..len]);
+        for (i, c) in channels.clone().enumerate() {
+            let inv_std = (var[i] + eps).sqrt().recip();
+            saved.inv_std[c] = inv_std;
+            update_running_stats(state, c, saved.mean[c], var[i], B * S, momentum);
+            scale[i] = params[0][c] * inv_std;
+        }
+        let shift = &params[1][channels.clone()];
+        let mean = &saved.mean[channels.clone()];
+        block_affine::<T, B, S, N>(x, y, channels, mean, &scale[..len], shift);
     }
 }
 
@@ -254,21 +214,40 @@ pub fn batch_norm_train_backward<
 ) {
     assert_layout!(C, S, N);
     assert_batch_statistics!(B, S);
-    for c in 0..C {
-        let (mean, inv_std) = (saved.mean[c], saved.inv_std[c]);
-        let (sum_dy, sum_dy_xhat) = channel_gradient_sums::<T, B, S, N>(x, dy, c, mean, inv_std);
-        let scale = params[0][c] * inv_std;
-        channel_train_dx::<T, B, S, N>(
+    let m = T::from_usize(B * S);
+    for channels in blocks::<B, C, S>() {
+        let len = channels.len();
+        let mut sum_dy = scratch::<T>();
+        let mut sum_dy_xhat = scratch::<T>();
+        let mut scale = scratch::<T>();
+        let mean = &saved.mean[channels.clone()];
+        let inv_std = &saved.inv_std[channels.clone()];
+        let (sum_dy, sum_dy_xhat) = (&mut sum_dy[..len], &mut sum_dy_xhat[..len]);
+        block_gradient_sums::<T, B, S, N>(
+            x,
+            dy,
+            channels.clone(),
+            (mean, inv_std),
+            sum_dy,
+            sum_dy_xhat,
+        );
+        for (i, c) in channels.clone().enumerate() {
+            scale[i] = params[0][c] * saved.inv_std[c];
+            dparams_store.apply(&mut dparams[0][c], sum_dy_xhat[i]);
+            dparams_store.apply(&mut dparams[1][c], sum_dy[i]);
+            // From here on the sums hold their means over the batch.
+            sum_dy[i] /= m;
+            sum_dy_xhat[i] /= m;
+        }
+        block_train_dx::<T, B, S, N>(
             x,
             dy,
             dx,
             dx_store,
-            c,
-            (mean, inv_std, scale),
+            channels,
+            (mean, inv_std, &scale[..len]),
             (sum_dy, sum_dy_xhat),
         );
-        dparams_store.apply(&mut dparams[0][c], sum_dy_xhat);
-        dparams_store.apply(&mut dparams[1][c], sum_dy);
     }
 }
 
@@ -290,9 +269,20 @@ pub fn batch_norm_eval_forward<
 ) {
     assert_layout!(C, S, N);
     let eps = T::from_f64(eps);
-    for c in 0..C {
-        let inv_std = (state[1][c] + eps).sqrt().recip();
-        affine_channel::<T, B, S, N>(x, y, c, state[0][c], params[0][c] * inv_std, params[1][c]);
+    for channels in blocks::<B, C, S>() {
+        let mut scale = scratch::<T>();
+        for (i, c) in channels.clone().enumerate() {
+            scale[i] = params[0][c] * (state[1][c] + eps).sqrt().recip();
+        }
+        let (mean, shift) = (&state[0][channels.clone()], &params[1][channels.clone()]);
+        block_affine::<T, B, S, N>(
+            x,
+            y,
+            channels.clone(),
+            mean,
+            &scale[..channels.len()],
+            shift,
+        );
     }
 }
 
@@ -321,19 +311,30 @@ pub fn batch_norm_eval_backward<
 ) {
     assert_layout!(C, S, N);
     let eps = T::from_f64(eps);
-    for c in 0..C {
-        let mean = state[0][c];
-        let inv_std = (state[1][c] + eps).sqrt().recip();
-        let (sum_dy, sum_dy_xhat) = channel_gradient_sums::<T, B, S, N>(x, dy, c, mean, inv_std);
-        let scale = params[0][c] * inv_std;
-        for (dy_row, dx_row) in dy.iter().zip(dx.iter_mut()) {
-            let gs = channel::<T, S, N>(dy_row, c);
-            for (out, &g) in channel_mut::<T, S, N>(dx_row, c).iter_mut().zip(gs) {
-                dx_store.apply(out, scale * g);
-            }
+    for channels in blocks::<B, C, S>() {
+        let len = channels.len();
+        let mut inv_std = scratch::<T>();
+        let mut scale = scratch::<T>();
+        let mut sum_dy = scratch::<T>();
+        let mut sum_dy_xhat = scratch::<T>();
+        for (i, c) in channels.clone().enumerate() {
+            inv_std[i] = (state[1][c] + eps).sqrt().recip();
+            scale[i] = params[0][c] * inv_std[i];
         }
-        dparams_store.apply(&mut dparams[0][c], sum_dy_xhat);
-        dparams_store.apply(&mut dparams[1][c], sum_dy);
+        let mean = &state[0][channels.clone()];
+        block_gradient_sums::<T, B, S, N>(
+            x,
+            dy,
+            channels.clone(),
+            (mean, &inv_std[..len]),
+            &mut sum_dy[..len],
+            &mut sum_dy_xhat[..len],
+        );
+        block_scaled::<T, B, S, N>(dy, dx, dx_store, channels.clone(), &scale[..len]);
+        for (i, c) in channels.enumerate() {
+            dparams_store.apply(&mut dparams[0][c], sum_dy_xhat[i]);
+            dparams_store.apply(&mut dparams[1][c], sum_dy[i]);
+        }
     }
 }
 

@@ -25,7 +25,12 @@
 //! or at the identity affine if `params` is `None`).
 //!
 //! A group of a single element normalizes to 0 (`y = beta`, `dx = 0`), never NaN.
+//!
+//! Groups are contiguous, so every pass runs along memory; the sums over a group (mean,
+//! variance, the two sums of backward) use 8 partial sums (`norm/lanes.rs`) so that they
+//! vectorize, and the statistics stay two-pass (mean, then mean squared deviation).
 
+use super::lanes;
 use crate::{Scalar, Store};
 
 /// What a forward pass of LayerNorm, InstanceNorm or GroupNorm saves for its backward: for each
@@ -65,6 +70,13 @@ fn affine_at<T: Scalar, const P: usize>(params: Option<&[[T; P]; 2]>, p: usize) 
     }
 }
 
+/// Row `k` (0: gamma, 1: beta) of the parameters of the `len` elements starting at parameter
+/// `first`, when there is one parameter per element (`R == 1`).
+#[inline(always)]
+fn per_element<T, const P: usize>(block: &[[T; P]; 2], k: usize, first: usize, len: usize) -> &[T] {
+    &block[k][first..][..len]
+}
+
 /// The shared forward: normalizes each of the `G` groups of each sample; elements
 /// `[p * R, (p + 1) * R)` use affine parameter `p`.
 ///
@@ -90,17 +102,32 @@ fn group_forward<
     for (b, (x_row, y_row)) in x.iter().zip(y.iter_mut()).enumerate() {
         let groups = x_row.chunks_exact(len).zip(y_row.chunks_exact_mut(len));
         for (g, (xs, ys)) in groups.enumerate() {
-            let mean = xs.iter().copied().sum::<T>() / count;
-            let var = xs.iter().map(|&v| (v - mean) * (v - mean)).sum::<T>() / count;
+            let mean = lanes::sum(xs) / count;
+            let var = lanes::sum_squared_deviations(xs, mean) / count;
             let inv_std = (var + eps).sqrt().recip();
             saved.mean[b][g] = mean;
             saved.inv_std[b][g] = inv_std;
-            let runs = xs.chunks_exact(R).zip(ys.chunks_exact_mut(R));
-            for (p, (x_run, y_run)) in (g * len / R..).zip(runs) {
-                let (gamma, beta) = affine_at(params, p);
-                let scale = gamma * inv_std;
-                for (out, &v) in y_run.iter_mut().zip(x_run) {
-                    *out = (v - mean) * scale + beta;
+            let first = g * len / R;
+            match params {
+                // One parameter per element: zip with the parameter rows so that the loop
+                // vectorizes (indexing them per element would not).
+                Some(block) if R == 1 => {
+                    let affine = per_element(block, 0, first, len)
+                        .iter()
+                        .zip(per_element(block, 1, first, len));
+                    for ((out, &v), (&gamma, &beta)) in ys.iter_mut().zip(xs).zip(affine) {
+                        *out = (v - mean) * (gamma * inv_std) + beta;
+                    }
+                }
+                _ => {
+                    let runs = xs.chunks_exact(R).zip(ys.chunks_exact_mut(R));
+                    for (p, (x_run, y_run)) in (first..).zip(runs) {
+                        let (gamma, beta) = affine_at(params, p);
+                        let scale = gamma * inv_std;
+                        for (out, &v) in y_run.iter_mut().zip(x_run) {
+                            *out = (v - mean) * scale + beta;
+                        }
+                    }
                 }
             }
         }
@@ -130,7 +157,7 @@ fn group_backward<
     let count = T::from_usize(len);
     if let (Some(grads), Store::Overwrite) = (dparams.as_deref_mut(), dparams_store) {
         // Summed over the batch below, so start from zero.
-        *grads = [[T::zero(); P]; 2];
+        grads.as_flattened_mut().fill(T::zero());
     }
     for (b, ((x_row, dy_row), dx_row)) in x.iter().zip(dy).zip(dx.iter_mut()).enumerate() {
         let groups = x_row
@@ -140,15 +167,47 @@ fn group_backward<
         for (g, ((xs, gs), dxs)) in groups.enumerate() {
             let (mean, inv_std) = (saved.mean[b][g], saved.inv_std[b][g]);
             let first = g * len / R;
+            let dx_of = |v: T, d: T, gamma: T, mean_g: T, mean_g_xhat: T| {
+                let x_hat = (v - mean) * inv_std;
+                inv_std * (gamma * d - mean_g - x_hat * mean_g_xhat)
+            };
+            if R == 1 {
+                // One parameter per element: reductions in lanes, everything else zipped
+                // along the group so that it vectorizes.
+                if let Some([dgamma, dbeta]) = dparams.as_deref_mut() {
+                    let grads = dgamma[first..][..len]
+                        .iter_mut()
+                        .zip(&mut dbeta[first..][..len]);
+                    for ((dg, db), (&v, &d)) in grads.zip(xs.iter().zip(gs)) {
+                        *dg += d * ((v - mean) * inv_std);
+                        *db += d;
+                    }
+                }
+                let gammas = params.map(|block| per_element(block, 0, first, len));
+                let (sum_g, sum_g_xhat) = match gammas {
+                    Some(gammas) => lanes::weighted_gradient_sums(xs, gs, gammas, mean, inv_std),
+                    None => lanes::gradient_sums(xs, gs, mean, inv_std),
+                };
+                let (mean_g, mean_g_xhat) = (sum_g / count, sum_g_xhat / count);
+                let values = dxs.iter_mut().zip(xs.iter().zip(gs));
+                match gammas {
+                    Some(gammas) => {
+                        for ((out, (&v, &d)), &gamma) in values.zip(gammas) {
+                            dx_store.apply(out, dx_of(v, d, gamma, mean_g, mean_g_xhat));
+                        }
+                    }
+                    None => {
+                        for (out, (&v, &d)) in values {
+                            dx_store.apply(out, dx_of(v, d, T::one(), mean_g, mean_g_xhat));
+                        }
+                    }
+                }
+                continue;
+            }
             let (mut sum_g, mut sum_g_xhat) = (T::zero(), T::zero());
             for (p, (x_run, dy_run)) in (first..).zip(xs.chunks_exact(R).zip(gs.chunks_exact(R))) {
                 let (gamma, _) = affine_at(params, p);
-                let (mut run_dy, mut run_dy_xhat) = (T::zero(), T::zero());
-                for (&v, &d) in x_run.iter().zip(dy_run) {
-                    let x_hat = (v - mean) * inv_std;
-                    run_dy += d;
-                    run_dy_xhat += d * x_hat;
-                }
+                let (run_dy, run_dy_xhat) = lanes::gradient_sums(x_run, dy_run, mean, inv_std);
                 sum_g += gamma * run_dy;
                 sum_g_xhat += gamma * run_dy_xhat;
                 if let Some(grads) = dparams.as_deref_mut() {
@@ -164,8 +223,7 @@ fn group_backward<
             for (p, ((x_run, dy_run), dx_run)) in (first..).zip(runs) {
                 let (gamma, _) = affine_at(params, p);
                 for ((out, &v), &d) in dx_run.iter_mut().zip(x_run).zip(dy_run) {
-                    let x_hat = (v - mean) * inv_std;
-                    dx_store.apply(out, inv_std * (gamma * d - mean_g - x_hat * mean_g_xhat));
+                    dx_store.apply(out, dx_of(v, d, gamma, mean_g, mean_g_xhat));
                 }
             }
         }

@@ -80,8 +80,10 @@ macro_rules! assert_batch_statistics {
 }
 
 pub mod batch;
+mod channels;
 pub mod fold;
 pub mod group;
+mod lanes;
 pub mod renorm;
 pub mod weight_norm;
 

@@ -34,8 +34,9 @@
 //! Parameter block `[[T; C]; 2]` (`[weight: C | bias: C]`) and state block as BatchNorm.
 //! Training does not compile for `B * S == 1`, as BatchNorm.
 
-use super::batch::{
-    affine_channel, channel_gradient_sums, channel_moments, channel_train_dx, update_running_stats,
+use super::batch::update_running_stats;
+use super::channels::{
+    block_affine, block_gradient_sums, block_moments, block_train_dx, blocks, scratch,
 };
 use super::{BatchNormConfig, BatchStats};
 use crate::error::{Error, Result};
@@ -187,22 +188,32 @@ pub fn batch_renorm_train_forward<
     // max-then-min instead of clamp: clamp panics when the limits cross.
     let (r_low, r_high) = (T::from_f64(limits.r_max.recip()), T::from_f64(limits.r_max));
     let d_limit = T::from_f64(limits.d_max);
-    for c in 0..C {
-        let (mean, var) = channel_moments::<T, B, S, N>(x, c);
-        let sigma_batch = (var + eps).sqrt();
-        let inv_std = sigma_batch.recip();
-        let sigma_running = (state[1][c] + eps).sqrt();
-        let r = (sigma_batch / sigma_running).max(r_low).min(r_high);
-        let d = ((mean - state[0][c]) / sigma_running)
-            .max(-d_limit)
-            .min(d_limit);
-        saved.batch.mean[c] = mean;
-        saved.batch.inv_std[c] = inv_std;
-        saved.r[c] = r;
-        saved.d[c] = d;
-        update_running_stats(state, c, mean, var, B * S, momentum);
-        let gamma = params[0][c];
-        affine_channel::<T, B, S, N>(x, y, c, mean, gamma * inv_std * r, gamma * d + params[1][c]);
+    for channels in blocks::<B, C, S>() {
+        let len = channels.len();
+        let mut var = scratch::<T>();
+        let mut scale = scratch::<T>();
+        let mut shift = scratch::<T>();
+        let mean = &mut saved.batch.mean[channels.clone()];
+        block_moments::<T, B, S, N>(x, channels.clone(), mean, &mut var[..len]);
+        for (i, c) in channels.clone().enumerate() {
+            let (mean, var) = (saved.batch.mean[c], var[i]);
+            let sigma_batch = (var + eps).sqrt();
+            let inv_std = sigma_batch.recip();
+            let sigma_running = (state[1][c] + eps).sqrt();
+            let r = (sigma_batch / sigma_running).max(r_low).min(r_high);
+            let d = ((mean - state[0][c]) / sigma_running)
+                .max(-d_limit)
+                .min(d_limit);
+            saved.batch.inv_std[c] = inv_std;
+            saved.r[c] = r;
+            saved.d[c] = d;
+            update_running_stats(state, c, mean, var, B * S, momentum);
+            let gamma = params[0][c];
+            scale[i] = gamma * inv_std * r;
+            shift[i] = gamma * d + params[1][c];
+        }
+        let mean = &saved.batch.mean[channels.clone()];
+        block_affine::<T, B, S, N>(x, y, channels, mean, &scale[..len], &shift[..len]);
     }
 }
 
@@ -228,22 +239,41 @@ pub fn batch_renorm_train_backward<
 ) {
     assert_layout!(C, S, N);
     assert_batch_statistics!(B, S);
-    for c in 0..C {
-        let (mean, inv_std) = (saved.batch.mean[c], saved.batch.inv_std[c]);
-        let (r, d) = (saved.r[c], saved.d[c]);
-        let (sum_dy, sum_dy_xhat) = channel_gradient_sums::<T, B, S, N>(x, dy, c, mean, inv_std);
-        let scale = params[0][c] * inv_std * r;
-        channel_train_dx::<T, B, S, N>(
+    let m = T::from_usize(B * S);
+    for channels in blocks::<B, C, S>() {
+        let len = channels.len();
+        let mut sum_dy = scratch::<T>();
+        let mut sum_dy_xhat = scratch::<T>();
+        let mut scale = scratch::<T>();
+        let mean = &saved.batch.mean[channels.clone()];
+        let inv_std = &saved.batch.inv_std[channels.clone()];
+        let (sum_dy, sum_dy_xhat) = (&mut sum_dy[..len], &mut sum_dy_xhat[..len]);
+        block_gradient_sums::<T, B, S, N>(
+            x,
+            dy,
+            channels.clone(),
+            (mean, inv_std),
+            sum_dy,
+            sum_dy_xhat,
+        );
+        for (i, c) in channels.clone().enumerate() {
+            let (r, d) = (saved.r[c], saved.d[c]);
+            scale[i] = params[0][c] * saved.batch.inv_std[c] * r;
+            dparams_store.apply(&mut dparams[0][c], r * sum_dy_xhat[i] + d * sum_dy[i]);
+            dparams_store.apply(&mut dparams[1][c], sum_dy[i]);
+            // From here on the sums hold their means over the batch.
+            sum_dy[i] /= m;
+            sum_dy_xhat[i] /= m;
+        }
+        block_train_dx::<T, B, S, N>(
             x,
             dy,
             dx,
             dx_store,
-            c,
-            (mean, inv_std, scale),
+            channels,
+            (mean, inv_std, &scale[..len]),
             (sum_dy, sum_dy_xhat),
         );
-        dparams_store.apply(&mut dparams[0][c], r * sum_dy_xhat + d * sum_dy);
-        dparams_store.apply(&mut dparams[1][c], sum_dy);
     }
 }
 

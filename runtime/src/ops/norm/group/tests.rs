@@ -400,3 +400,166 @@ fn single_element_groups_and_single_samples_stay_finite() {
     );
     assert_eq!(y, [[0.25; 4]]);
 }
+
+/// Per-sample normalization straight from the formulas, in `f64`: `G` groups per sample,
+/// element `i` uses affine parameter `param_of(i)` (`gamma = 1`, `beta = 0` when `params` is
+/// `None`). Returns `y`, `dx`, `dgamma`, `dbeta` (flattened) and each group's variance.
+#[allow(clippy::type_complexity)]
+fn group_reference<const B2: usize, const N2: usize, const P: usize>(
+    x: &[[f64; N2]; B2],
+    dy: &[[f64; N2]; B2],
+    groups: usize,
+    params: Option<&[[f64; P]; 2]>,
+    param_of: impl Fn(usize) -> usize,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+    let len = N2 / groups;
+    let l = len as f64;
+    let (mut y, mut dx) = (vec![0.0; B2 * N2], vec![0.0; B2 * N2]);
+    let (mut dgamma, mut dbeta, mut variances) = (vec![0.0; P], vec![0.0; P], vec![]);
+    let affine = |i: usize| params.map_or((1.0, 0.0), |p| (p[0][param_of(i)], p[1][param_of(i)]));
+    for b in 0..B2 {
+        for g in 0..groups {
+            let range = g * len..(g + 1) * len;
+            let mean = range.clone().map(|i| x[b][i]).sum::<f64>() / l;
+            let var = range.clone().map(|i| (x[b][i] - mean).powi(2)).sum::<f64>() / l;
+            variances.push(var);
+            let inv_std = 1.0 / (var + DEFAULT_EPS).sqrt();
+            let x_hat = |i: usize| (x[b][i] - mean) * inv_std;
+            let grad = |i: usize| dy[b][i] * affine(i).0;
+            let sum_g: f64 = range.clone().map(grad).sum();
+            let sum_g_xhat: f64 = range.clone().map(|i| grad(i) * x_hat(i)).sum();
+            for i in range {
+                y[b * N2 + i] = affine(i).0 * x_hat(i) + affine(i).1;
+                dx[b * N2 + i] = inv_std / l * (l * grad(i) - sum_g - x_hat(i) * sum_g_xhat);
+                dgamma[param_of(i)] += dy[b][i] * x_hat(i);
+                dbeta[param_of(i)] += dy[b][i];
+            }
+        }
+    }
+    (y, dx, dgamma, dbeta, variances)
+}
+
+/// Runs one layer (forward, then backward with Overwrite and with Accumulate) and compares it
+/// with [`group_reference`].
+macro_rules! check_against_reference {
+    ($what:expr, $b:expr, $n:expr, $p:expr, $groups:expr, $param_of:expr,
+     $stats:ty, $forward:expr, $backward:expr, $seed:expr) => {{
+        let mut rng = Rng::new($seed);
+        let x = random::<{ $n }, { $b }>(&mut rng, 1.5, 0.4);
+        let dy = random::<{ $n }, { $b }>(&mut rng, 1.0, 0.1);
+        let block = [
+            random::<{ $p }, 1>(&mut rng, 0.5, 1.0)[0],
+            random::<{ $p }, 1>(&mut rng, 0.5, 0.0)[0],
+        ];
+        for params in [Some(&block), None] {
+            let what = format!("{} affine {}", $what, params.is_some());
+            let (y_ref, dx_ref, dgamma_ref, dbeta_ref, _) =
+                group_reference::<{ $b }, { $n }, { $p }>(&x, &dy, $groups, params, $param_of);
+            let (mut saved, mut y) = (<$stats>::zeroed(), [[0.0; $n]; $b]);
+            $forward(&x, params, &mut saved, &mut y, DEFAULT_EPS);
+            assert_close(&format!("{what} y"), y.as_flattened(), &y_ref, 1e-12);
+            let before_dx = random::<{ $n }, { $b }>(&mut rng, 1.0, 0.0);
+            let before_dp = [[0.5; $p], [-0.25; $p]];
+            for store in [Store::Overwrite, Store::Accumulate] {
+                let (mut dx, mut dparams) = (before_dx, before_dp);
+                $backward(
+                    &x,
+                    params,
+                    &saved,
+                    &dy,
+                    &mut dx,
+                    store,
+                    Some(&mut dparams),
+                    store,
+                );
+                let add = |before: &[f64], new: &[f64]| -> Vec<f64> {
+                    match store {
+                        Store::Overwrite => new.to_vec(),
+                        Store::Accumulate => before.iter().zip(new).map(|(a, b)| a + b).collect(),
+                    }
+                };
+                let want_dx = add(before_dx.as_flattened(), &dx_ref);
+                assert_close(
+                    &format!("{what} {store:?} dx"),
+                    dx.as_flattened(),
+                    &want_dx,
+                    1e-12,
+                );
+                let want_dgamma = add(&before_dp[0], &dgamma_ref);
+                assert_close(
+                    &format!("{what} {store:?} dgamma"),
+                    &dparams[0],
+                    &want_dgamma,
+                    1e-12,
+                );
+                let want_dbeta = add(&before_dp[1], &dbeta_ref);
+                assert_close(
+                    &format!("{what} {store:?} dbeta"),
+                    &dparams[1],
+                    &want_dbeta,
+                    1e-12,
+                );
+            }
+        }
+    }};
+}
+
+#[test]
+fn long_groups_match_a_per_group_reference() {
+    // Groups of 16 and more go through the lane sums (shorter ones are summed serially), with
+    // and without tails; LayerNorm and GroupNorm with S = 1 take the per-element-affine path.
+    check_against_reference!(
+        "LayerNorm N=37", 3, 37, 37, 1, |i| i, GroupStats<f64, 3, 1>,
+        layer_norm_forward::<f64, 3, 37>, layer_norm_backward::<f64, 3, 37>, 1
+    );
+    check_against_reference!(
+        "GroupNorm C=48 S=1 G=2", 2, 48, 48, 2, |i| i, GroupStats<f64, 2, 2>,
+        group_norm_forward::<f64, 2, 48, 1, 48, 2>, group_norm_backward::<f64, 2, 48, 1, 48, 2>, 2
+    );
+    check_against_reference!(
+        "GroupNorm C=6 S=7 G=2", 2, 42, 6, 2, |i| i / 7, GroupStats<f64, 2, 2>,
+        group_norm_forward::<f64, 2, 6, 7, 42, 2>, group_norm_backward::<f64, 2, 6, 7, 42, 2>, 3
+    );
+    check_against_reference!(
+        "InstanceNorm C=3 S=40", 2, 120, 3, 3, |i| i / 40, GroupStats<f64, 2, 3>,
+        instance_norm_forward::<f64, 2, 3, 40, 120>, instance_norm_backward::<f64, 2, 3, 40, 120>, 4
+    );
+}
+
+#[test]
+fn large_offset_keeps_layer_norm_accurate_in_f32() {
+    // Values 1e4 + noise of standard deviation 1: two-pass statistics lose only the rounding of
+    // the mean (see the BatchNorm test of the same name in `channels`); E[x^2] - E[x]^2 would
+    // lose the variance entirely.
+    fn errors<const N2: usize>(seed: u64) -> (f64, f64) {
+        let mut rng = Rng::new(seed);
+        let x: [[f32; N2]; 2] =
+            core::array::from_fn(|_| core::array::from_fn(|_| 1e4 + rng.normal::<f64>() as f32));
+        let (mut saved, mut y) = (GroupStats::<f32, 2, 1>::zeroed(), [[0.0f32; N2]; 2]);
+        layer_norm_forward::<f32, 2, N2>(&x, None, &mut saved, &mut y, DEFAULT_EPS);
+        let x64 = x.map(|row| row.map(f64::from));
+        let (y_ref, _, _, _, variances) = group_reference::<2, N2, N2>(&x64, &x64, 1, None, |i| i);
+        let var_error = (0..2)
+            .map(|b| {
+                let inv_std = f64::from(saved.inv_std[b][0]);
+                let var = 1.0 / (inv_std * inv_std) - DEFAULT_EPS;
+                (var - variances[b]).abs() / variances[b]
+            })
+            .fold(0.0, f64::max);
+        let y_error = y
+            .as_flattened()
+            .iter()
+            .zip(&y_ref)
+            .map(|(&a, e)| (f64::from(a) - e).abs())
+            .fold(0.0, f64::max);
+        (var_error, y_error)
+    }
+    // 8 elements: serial sums; 256: lane sums.
+    for (var_error, y_error) in [errors::<8>(1), errors::<256>(2)] {
+        assert!(
+            var_error < 1e-5,
+            "relative error of the variance {var_error:e}"
+        );
+        assert!(y_error < 1e-2, "error of y {y_error:e}");
+    }
+}

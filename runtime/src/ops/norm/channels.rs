@@ -1,0 +1,250 @@
+//! Channel-blocked passes over a batch, shared by BatchNorm and Batch Renorm.
+//!
+//! Batch statistics reduce each channel over the batch. Walking one channel at a time down the
+//! batch (stride `N` for `S = 1`) makes each channel's sum one serial chain of scalar adds,
+//! which the compiler cannot vectorize (floating-point addition is not associative, so the
+//! order is fixed). These passes walk the batch row by row instead and update a block of
+//! per-channel accumulators from each row's contiguous segment:
+//! - `S = 1`: the inner loop runs across channels, one independent sum per channel, and
+//!   vectorizes without reordering any sum: each channel's values are still added in batch
+//!   order, so statistics and gradients are those of a per-channel loop bit for bit;
+//! - `S > 1`: each channel's `S` contiguous values are summed with [`lanes`](super::lanes)
+//!   partial sums and the per-row results added in batch order.
+//!
+//! Statistics stay two-pass (the mean first, then the mean of squared deviations from it), as
+//! accurate as before for data whose mean is large compared with its spread, where
+//! `E[x^2] - E[x]^2` would cancel catastrophically.
+//!
+//! Channels are processed in blocks of at most [`MAX_BLOCK`]: the per-channel scratch
+//! (accumulators and coefficients) is then a few small stack arrays whatever `C` is, and a
+//! block of the whole batch (about [`BLOCK_VALUES`] values) stays in cache across the two or
+//! three passes a kernel makes over it.
+
+use core::ops::Range;
+
+use crate::{Scalar, Store};
+
+/// Most channels per block: bounds the stack scratch to a few `[T; MAX_BLOCK]` arrays
+/// (256 bytes each in `f32`).
+const MAX_BLOCK: usize = 64;
+
+/// Values (all samples, all channels of the block) one pass over a block should touch: 16 KiB
+/// of `f32` per input, so that the inputs and outputs of a block stay in L1/L2 between passes.
+const BLOCK_VALUES: usize = 4096;
+
+/// One block's per-channel scratch, zeroed. (A function rather than `[T::zero(); MAX_BLOCK]`
+/// at the call sites, which would add anonymous constants to the public kernels and renumber
+/// the `{constant#N}` that the compile-time shape errors (and their trybuild fixtures) name.)
+#[inline(always)]
+pub(super) fn scratch<T: Scalar>() -> [T; MAX_BLOCK] {
+    [T::zero(); MAX_BLOCK]
+}
+
+/// The channel ranges of the blocks, in order, covering `0..C`.
+pub(super) fn blocks<const B: usize, const C: usize, const S: usize>(
+) -> impl Iterator<Item = Range<usize>> {
+    let per_channel = if B * S == 0 { 1 } else { B * S };
+    let per_block = (BLOCK_VALUES / per_channel).clamp(1, MAX_BLOCK);
+    (0..C)
+        .step_by(per_block)
+        .map(move |start| start..(start + per_block).min(C))
+}
+
+/// The contiguous values of `channels` in one sample.
+#[inline(always)]
+fn segment<'a, T, const S: usize, const N: usize>(
+    row: &'a [T; N],
+    channels: &Range<usize>,
+) -> &'a [T] {
+    &row[channels.start * S..channels.end * S]
+}
+
+/// The contiguous values of `channels` in one sample, mutably.
+#[inline(always)]
+fn segment_mut<'a, T, const S: usize, const N: usize>(
+    row: &'a mut [T; N],
+    channels: &Range<usize>,
+) -> &'a mut [T] {
+    &mut row[channels.start * S..channels.end * S]
+}
+
+/// Batch mean and biased variance of each channel in `channels` (two passes), written to
+/// `mean` and `var` (both `channels.len()` long).
+pub(super) fn block_moments<T: Scalar, const B: usize, const S: usize, const N: usize>(
+    x: &[[T; N]; B],
+    channels: Range<usize>,
+    mean: &mut [T],
+    var: &mut [T],
+) {
+    let m = T::from_usize(B * S);
+    mean.fill(T::zero());
+    for row in x {
+        let xs = segment::<T, S, N>(row, &channels);
+        if S == 1 {
+            for (sum, &v) in mean.iter_mut().zip(xs) {
+                *sum += v;
+            }
+        } else {
+            for (sum, values) in mean.iter_mut().zip(xs.chunks_exact(S)) {
+                *sum += super::lanes::sum(values);
+            }
+        }
+    }
+    for mu in mean.iter_mut() {
+        *mu /= m;
+    }
+    var.fill(T::zero());
+    for row in x {
+        let xs = segment::<T, S, N>(row, &channels);
+        if S == 1 {
+            for ((squares, &v), &mu) in var.iter_mut().zip(xs).zip(&*mean) {
+                *squares += (v - mu) * (v - mu);
+            }
+        } else {
+            for ((squares, values), &mu) in var.iter_mut().zip(xs.chunks_exact(S)).zip(&*mean) {
+                *squares += super::lanes::sum_squared_deviations(values, mu);
+            }
+        }
+    }
+    for squares in var.iter_mut() {
+        *squares /= m;
+    }
+}
+
+/// `y = (x - mean) * scale + shift` per channel over `channels` (coefficient slices
+/// `channels.len()` long).
+pub(super) fn block_affine<T: Scalar, const B: usize, const S: usize, const N: usize>(
+    x: &[[T; N]; B],
+    y: &mut [[T; N]; B],
+    channels: Range<usize>,
+    mean: &[T],
+    scale: &[T],
+    shift: &[T],
+) {
+    for (x_row, y_row) in x.iter().zip(y.iter_mut()) {
+        let xs = segment::<T, S, N>(x_row, &channels);
+        let ys = segment_mut::<T, S, N>(y_row, &channels);
+        let coefficients = mean.iter().zip(scale).zip(shift);
+        if S == 1 {
+            for ((out, &v), ((&mu, &k), &b)) in ys.iter_mut().zip(xs).zip(coefficients) {
+                *out = (v - mu) * k + b;
+            }
+        } else {
+            let values = ys.chunks_exact_mut(S).zip(xs.chunks_exact(S));
+            for ((outs, vs), ((&mu, &k), &b)) in values.zip(coefficients) {
+                for (out, &v) in outs.iter_mut().zip(vs) {
+                    *out = (v - mu) * k + b;
+                }
+            }
+        }
+    }
+}
+
+/// Per channel in `channels`, `sum_dy = sum(dy)` and `sum_dy_xhat = sum(dy * x_hat)` with
+/// `x_hat = (x - mean) * inv_std`, over the batch.
+pub(super) fn block_gradient_sums<T: Scalar, const B: usize, const S: usize, const N: usize>(
+    x: &[[T; N]; B],
+    dy: &[[T; N]; B],
+    channels: Range<usize>,
+    (mean, inv_std): (&[T], &[T]),
+    sum_dy: &mut [T],
+    sum_dy_xhat: &mut [T],
+) {
+    sum_dy.fill(T::zero());
+    sum_dy_xhat.fill(T::zero());
+    for (x_row, dy_row) in x.iter().zip(dy) {
+        let xs = segment::<T, S, N>(x_row, &channels);
+        let dys = segment::<T, S, N>(dy_row, &channels);
+        let sums = sum_dy.iter_mut().zip(sum_dy_xhat.iter_mut());
+        let stats = mean.iter().zip(inv_std);
+        if S == 1 {
+            for (((s, t), (&v, &d)), (&mu, &is)) in sums.zip(xs.iter().zip(dys)).zip(stats) {
+                *s += d;
+                *t += d * (v - mu) * is;
+            }
+        } else {
+            let values = xs.chunks_exact(S).zip(dys.chunks_exact(S));
+            for (((s, t), (vs, ds)), (&mu, &is)) in sums.zip(values).zip(stats) {
+                let (row_dy, row_dy_xhat) = super::lanes::gradient_sums(vs, ds, mu, is);
+                *s += row_dy;
+                *t += row_dy_xhat;
+            }
+        }
+    }
+}
+
+/// Training-mode input gradient over `channels`:
+/// `dx (store) scale * (dy - mean_dy - x_hat * mean_dy_xhat)`, `x_hat = (x - mean) * inv_std`,
+/// with per-channel `mean`, `inv_std`, `scale` and the batch means `mean_dy`, `mean_dy_xhat`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn block_train_dx<T: Scalar, const B: usize, const S: usize, const N: usize>(
+    x: &[[T; N]; B],
+    dy: &[[T; N]; B],
+    dx: &mut [[T; N]; B],
+    store: Store,
+    channels: Range<usize>,
+    (mean, inv_std, scale): (&[T], &[T], &[T]),
+    (mean_dy, mean_dy_xhat): (&[T], &[T]),
+) {
+    let dx_of = |v: T, d: T, mu: T, is: T, k: T, m_dy: T, m_dy_xhat: T| {
+        k * (d - m_dy - (v - mu) * is * m_dy_xhat)
+    };
+    for ((x_row, dy_row), dx_row) in x.iter().zip(dy).zip(dx.iter_mut()) {
+        let xs = segment::<T, S, N>(x_row, &channels);
+        let dys = segment::<T, S, N>(dy_row, &channels);
+        let outs = segment_mut::<T, S, N>(dx_row, &channels);
+        let coefficients = mean
+            .iter()
+            .zip(inv_std)
+            .zip(scale)
+            .zip(mean_dy.iter().zip(mean_dy_xhat));
+        if S == 1 {
+            let values = outs.iter_mut().zip(xs.iter().zip(dys));
+            for ((out, (&v, &d)), (((&mu, &is), &k), (&m_dy, &m_dy_xhat))) in
+                values.zip(coefficients)
+            {
+                store.apply(out, dx_of(v, d, mu, is, k, m_dy, m_dy_xhat));
+            }
+        } else {
+            let values = outs
+                .chunks_exact_mut(S)
+                .zip(xs.chunks_exact(S).zip(dys.chunks_exact(S)));
+            for ((outs, (vs, ds)), (((&mu, &is), &k), (&m_dy, &m_dy_xhat))) in
+                values.zip(coefficients)
+            {
+                for ((out, &v), &d) in outs.iter_mut().zip(vs).zip(ds) {
+                    store.apply(out, dx_of(v, d, mu, is, k, m_dy, m_dy_xhat));
+                }
+            }
+        }
+    }
+}
+
+/// `dx (store) scale * dy` per channel over `channels` (eval-mode input gradient).
+pub(super) fn block_scaled<T: Scalar, const B: usize, const S: usize, const N: usize>(
+    dy: &[[T; N]; B],
+    dx: &mut [[T; N]; B],
+    store: Store,
+    channels: Range<usize>,
+    scale: &[T],
+) {
+    for (dy_row, dx_row) in dy.iter().zip(dx.iter_mut()) {
+        let dys = segment::<T, S, N>(dy_row, &channels);
+        let outs = segment_mut::<T, S, N>(dx_row, &channels);
+        if S == 1 {
+            for ((out, &d), &k) in outs.iter_mut().zip(dys).zip(scale) {
+                store.apply(out, k * d);
+            }
+        } else {
+            let values = outs.chunks_exact_mut(S).zip(dys.chunks_exact(S));
+            for ((outs, ds), &k) in values.zip(scale) {
+                for (out, &d) in outs.iter_mut().zip(ds) {
+                    store.apply(out, k * d);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests;
