@@ -66,16 +66,25 @@ macro_rules! assert_layout {
 }
 
 /// Fails to compile unless a channel has more than one value in the batch (`B * S > 1`).
+///
+/// A named associated const rather than an inline `const` block, so that the compiler's error
+/// names it (`BatchStatistics::<1, 1>::MORE_THAN_ONE_VALUE_PER_CHANNEL`) instead of an anonymous
+/// `{constant#N}` whose number changes with unrelated edits.
+pub(crate) struct BatchStatistics<const B: usize, const S: usize>;
+
+impl<const B: usize, const S: usize> BatchStatistics<B, S> {
+    pub(crate) const MORE_THAN_ONE_VALUE_PER_CHANNEL: () = assert!(
+        B * S > 1,
+        "BatchNorm/BatchRenorm training needs more than 1 value per channel (B * S > 1), as \
+         PyTorch (\"Expected more than 1 value per channel when training\"); use eval mode \
+         (running statistics) for a single sample"
+    );
+}
+
 macro_rules! assert_batch_statistics {
     ($b:ident, $s:ident) => {
-        const {
-            assert!(
-                $b * $s > 1,
-                "BatchNorm/BatchRenorm training needs more than 1 value per channel (B * S > 1), \
-                 as PyTorch (\"Expected more than 1 value per channel when training\"); use eval \
-                 mode (running statistics) for a single sample"
-            )
-        }
+        #[allow(clippy::let_unit_value)]
+        let () = super::BatchStatistics::<$b, $s>::MORE_THAN_ONE_VALUE_PER_CHANNEL;
     };
 }
 
