@@ -30,14 +30,17 @@
 //! ```
 //!
 //! # Algorithm and workspace
-//! Per sample and group, [`im2col`](crate::kernels::im2col::im2col) gathers the input windows
-//! into a `[(C_IN / GROUPS) KH KW][OH OW]` column matrix and one GEMM gives
+//! Per sample and group, im2col (the layout of [`crate::kernels::im2col`]) gathers the input
+//! windows into a `[(C_IN / GROUPS) KH KW][OH OW]` column matrix and one GEMM gives
 //! `Y_g = W_g cols` directly in the `[C, H, W]` output layout. Backward: `dW_g += dY_g colsᵀ`
-//! (columns recomputed from `x`) and `dx_g = col2im(W_gᵀ dY_g)`. The column matrix lives in a
-//! caller-provided workspace of [`Conv2dGeometry::COLS_LEN`] elements (see
-//! [`conv2d_cols_len`]); a longer workspace is accepted, so one buffer sized for the largest
-//! layer can serve a whole network. A 1x1 convolution with stride 1 and no padding uses the
-//! input as its column matrix and leaves the workspace untouched. Nothing allocates.
+//! (columns recomputed from `x`) and `dx_g = col2im(W_gᵀ dY_g)`. The column matrix, followed by
+//! a zero-padded copy of one group's input image when the convolution pads (it turns every row
+//! of the gather into copies of a compile-time length, see `conv/columns.rs`), lives in a
+//! caller-provided workspace of [`Conv2dGeometry::WORKSPACE_LEN`] elements (see
+//! [`conv2d_workspace_len`]); a longer workspace is accepted, so one buffer sized for the
+//! largest layer can serve a whole network. A 1x1 convolution with stride 1 and no padding uses
+//! the input as its column matrix and leaves the workspace untouched. Nothing allocates.
+//! Batching the samples into larger GEMMs was measured and lost (see `conv/im2col_gemm.rs`).
 //!
 //! Small groups (depthwise and grouped convolutions, shallow first layers) make the per-group
 //! GEMMs too small to pay for im2col and packing; those geometries run direct loops instead
@@ -48,14 +51,15 @@
 use crate::kernels::Store;
 use crate::Scalar;
 
+mod columns;
 mod direct;
 mod geometry;
 mod im2col_gemm;
 
 use geometry::{assert_lengths, group_window};
 pub use geometry::{
-    conv2d_cols_len, conv2d_output_remainder, conv2d_output_size, conv2d_param_count, Conv2d,
-    Conv2dGeometry,
+    conv2d_cols_len, conv2d_output_remainder, conv2d_output_size, conv2d_param_count,
+    conv2d_workspace_len, Conv2d, Conv2dGeometry,
 };
 
 /// Which loops a pass runs on, fixed at compile time by the geometry (tests run both).
@@ -90,8 +94,9 @@ impl Path {
 /// Forward pass: `y[b] = conv2d(x[b], weight) + bias` for every sample (formula in the
 /// [module docs](self)).
 ///
-/// `params` is the block `[weight | bias]`; `cols` is scratch (contents ignored on entry,
-/// unspecified on return). `y` is overwritten.
+/// `params` is the block `[weight | bias]`; `workspace` is scratch (contents ignored on entry,
+/// unspecified on return) of at least [`Conv2dGeometry::WORKSPACE_LEN`] elements. `y` is
+/// overwritten.
 ///
 /// ```
 /// use monograd_runtime::ops::conv::{conv2d_forward, Conv2d};
@@ -100,8 +105,8 @@ impl Path {
 /// let x = [[0.5f32; 784]; 2];
 /// let params = [0.1f32; 80]; // 8 * 1 * 3 * 3 weights, then 8 biases
 /// let mut y = [[0.0f32; 6272]; 2];
-/// let mut cols = [0.0f32; 7056]; // 1 * 3 * 3 * 28 * 28
-/// conv2d_forward::<f32, Conv1, 2, 784, 6272, 80, 7056>(&x, &params, &mut y, &mut cols);
+/// let mut workspace = [0.0f32; 7956]; // 1 * (3 * 3 * 28 * 28 + 30 * 30)
+/// conv2d_forward::<f32, Conv1, 2, 784, 6272, 80, 7956>(&x, &params, &mut y, &mut workspace);
 /// assert!((y[1][29] - (0.1 + 9.0 * 0.5 * 0.1)).abs() < 1e-6); // channel 0, row 1, column 1
 /// ```
 ///
@@ -113,8 +118,8 @@ impl Path {
 /// # let x = [[0.5f32; 784]; 2];
 /// # let params = [0.1f32; 80];
 /// let mut y = [[0.0f32; 6271]; 2]; // one short
-/// # let mut cols = [0.0f32; 7056];
-/// conv2d_forward::<f32, Conv1, 2, 784, 6271, 80, 7056>(&x, &params, &mut y, &mut cols);
+/// # let mut workspace = [0.0f32; 7956];
+/// conv2d_forward::<f32, Conv1, 2, 784, 6271, 80, 7956>(&x, &params, &mut y, &mut workspace);
 /// ```
 ///
 /// Nor does an invalid geometry, such as groups that do not divide the channels
@@ -125,8 +130,8 @@ impl Path {
 /// let x = [[0.5f32; 48]; 1];
 /// let params = [0.1f32; 4];
 /// let mut y = [[0.0f32; 64]; 1];
-/// let mut cols = [0.0f32; 16];
-/// conv2d_forward::<f32, Bad, 1, 48, 64, 4, 16>(&x, &params, &mut y, &mut cols);
+/// let mut workspace = [0.0f32; 16];
+/// conv2d_forward::<f32, Bad, 1, 48, 64, 4, 16>(&x, &params, &mut y, &mut workspace);
 /// ```
 ///
 /// or a kernel larger than the padded input (empty output):
@@ -137,8 +142,8 @@ impl Path {
 /// let x = [[0.5f32; 4]; 1];
 /// let params = [0.1f32; 9];
 /// let mut y = [[0.0f32; 1]; 1];
-/// let mut cols = [0.0f32; 9];
-/// conv2d_forward::<f32, Bad, 1, 4, 1, 9, 9>(&x, &params, &mut y, &mut cols);
+/// let mut workspace = [0.0f32; 9];
+/// conv2d_forward::<f32, Bad, 1, 4, 1, 9, 9>(&x, &params, &mut y, &mut workspace);
 /// ```
 pub fn conv2d_forward<
     T: Scalar,
@@ -147,20 +152,20 @@ pub fn conv2d_forward<
     const IN_LEN: usize,
     const OUT_LEN: usize,
     const PARAMS: usize,
-    const COLS_LEN: usize,
+    const WS_LEN: usize,
 >(
     x: &[[T; IN_LEN]; B],
     params: &[T; PARAMS],
     y: &mut [[T; OUT_LEN]; B],
-    cols: &mut [T; COLS_LEN],
+    workspace: &mut [T; WS_LEN],
 ) {
-    const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, COLS_LEN) };
+    const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, WS_LEN) };
     forward_on::<T, G>(
         const { Path::forward::<G>() },
         x.as_flattened(),
         params,
         y.as_flattened_mut(),
-        cols,
+        workspace,
     );
 }
 
@@ -170,7 +175,7 @@ fn forward_on<T: Scalar, G: Conv2dGeometry>(
     x: &[T],
     params: &[T],
     y: &mut [T],
-    cols: &mut [T],
+    workspace: &mut [T],
 ) {
     let (weight, bias) = params.split_at(G::WEIGHT_LEN);
     let ohw = G::OUT_H * G::OUT_W;
@@ -187,7 +192,7 @@ fn forward_on<T: Scalar, G: Conv2dGeometry>(
         match path {
             Path::Gemm => {
                 let beta = if G::BIAS { T::one() } else { T::zero() };
-                im2col_gemm::forward::<T, G>(xb, weight, beta, yb, cols);
+                im2col_gemm::forward::<T, G>(xb, weight, beta, yb, workspace);
             }
             Path::Direct => {
                 if !G::BIAS {
@@ -202,7 +207,7 @@ fn forward_on<T: Scalar, G: Conv2dGeometry>(
 /// Input gradient: `dx[b] (store) conv2dᵀ(dy[b], weight)`, i.e. `col2im(W_gᵀ dY_g)` per group
 /// (formula in the [module docs](self)). The bias does not enter; `x` is not needed.
 ///
-/// `params` is the block `[weight | bias]`; `cols` is scratch.
+/// `params` is the block `[weight | bias]`; `workspace` is scratch.
 pub fn conv2d_backward_input<
     T: Scalar,
     G: Conv2dGeometry,
@@ -210,22 +215,22 @@ pub fn conv2d_backward_input<
     const IN_LEN: usize,
     const OUT_LEN: usize,
     const PARAMS: usize,
-    const COLS_LEN: usize,
+    const WS_LEN: usize,
 >(
     dy: &[[T; OUT_LEN]; B],
     params: &[T; PARAMS],
     dx: &mut [[T; IN_LEN]; B],
-    cols: &mut [T; COLS_LEN],
+    workspace: &mut [T; WS_LEN],
     store: Store,
 ) {
-    const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, COLS_LEN) };
+    const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, WS_LEN) };
     let path = const { Path::forward::<G>() };
     backward_input_on::<T, G>(
         path,
         dy.as_flattened(),
         params,
         dx.as_flattened_mut(),
-        cols,
+        workspace,
         store,
     );
 }
@@ -236,7 +241,7 @@ fn backward_input_on<T: Scalar, G: Conv2dGeometry>(
     dy: &[T],
     params: &[T],
     dx: &mut [T],
-    cols: &mut [T],
+    workspace: &mut [T],
     store: Store,
 ) {
     let weight = &params[..G::WEIGHT_LEN];
@@ -245,7 +250,7 @@ fn backward_input_on<T: Scalar, G: Conv2dGeometry>(
         .zip(dx.chunks_exact_mut(G::IN_LEN))
     {
         match path {
-            Path::Gemm => im2col_gemm::backward_input::<T, G>(dyb, weight, dxb, cols, store),
+            Path::Gemm => im2col_gemm::backward_input::<T, G>(dyb, weight, dxb, workspace, store),
             Path::Direct => {
                 if store == Store::Overwrite {
                     dxb.fill(T::zero());
@@ -260,7 +265,7 @@ fn backward_input_on<T: Scalar, G: Conv2dGeometry>(
 /// `dbias (store) sum_{b, oy, ox} dy` (formula in the [module docs](self)), into the block
 /// `dparams = [dweight | dbias]`.
 ///
-/// The columns are recomputed from `x` into the scratch `cols`.
+/// The columns are recomputed from `x` into the scratch `workspace`.
 pub fn conv2d_backward_params<
     T: Scalar,
     G: Conv2dGeometry,
@@ -268,22 +273,22 @@ pub fn conv2d_backward_params<
     const IN_LEN: usize,
     const OUT_LEN: usize,
     const PARAMS: usize,
-    const COLS_LEN: usize,
+    const WS_LEN: usize,
 >(
     x: &[[T; IN_LEN]; B],
     dy: &[[T; OUT_LEN]; B],
     dparams: &mut [T; PARAMS],
-    cols: &mut [T; COLS_LEN],
+    workspace: &mut [T; WS_LEN],
     store: Store,
 ) {
-    const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, COLS_LEN) };
+    const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, WS_LEN) };
     let path = const { Path::weights::<G>() };
     backward_params_on::<T, G>(
         path,
         x.as_flattened(),
         dy.as_flattened(),
         dparams,
-        cols,
+        workspace,
         store,
     );
 }
@@ -294,7 +299,7 @@ fn backward_params_on<T: Scalar, G: Conv2dGeometry>(
     x: &[T],
     dy: &[T],
     dparams: &mut [T],
-    cols: &mut [T],
+    workspace: &mut [T],
     store: Store,
 ) {
     let (dweight, dbias) = dparams.split_at_mut(G::WEIGHT_LEN);
@@ -308,7 +313,7 @@ fn backward_params_on<T: Scalar, G: Conv2dGeometry>(
             Path::Gemm => {
                 // The first sample applies the caller's store mode, later ones add to it.
                 let beta = if b == 0 { store.beta() } else { T::one() };
-                im2col_gemm::backward_weight::<T, G>(xb, dyb, beta, dweight, cols);
+                im2col_gemm::backward_weight::<T, G>(xb, dyb, beta, dweight, workspace);
             }
             Path::Direct => direct::backward_weight::<T, G>(xb, dyb, dweight),
         }
