@@ -320,13 +320,46 @@ fn backward_params_on<T: Scalar, G: Conv2dGeometry>(
     }
     let ohw = G::OUT_H * G::OUT_W;
     for (o, db) in dbias.iter_mut().enumerate() {
-        let sum = dy
-            .chunks_exact(G::OUT_LEN)
-            .map(|dyb| dyb[o * ohw..(o + 1) * ohw].iter().copied().sum::<T>())
-            .sum::<T>();
-        store.apply(db, sum);
+        let rows = dy.chunks_exact(G::OUT_LEN).map(|dyb| &dyb[o * ohw..(o + 1) * ohw]);
+        store.apply(db, sum_rows(rows));
     }
 }
+
+/// The sum of every element of `rows`, in [`SUM_LANES`] running partial sums (lane `l` adds the
+/// elements at `l` modulo [`SUM_LANES`] of each row) reduced at the end.
+///
+/// One running sum is a chain of dependent additions (the compiler may not reorder them), so
+/// it runs at the latency of an add, not at vector throughput. W4 (f32, batch 32, medians):
+/// the bias gradient of its first layer (8 channels x 784 pixels) 145 -> 14.5 us, of its second
+/// (16 x 196) 52 -> 8 us. Rounding differs from a serial sum, as it would between summation
+/// orders in any library.
+fn sum_rows<'a, T: Scalar>(rows: impl Iterator<Item = &'a [T]>) -> T {
+    let mut lanes = [T::zero(); SUM_LANES];
+    let mut tail = T::zero();
+    for row in rows {
+        let (chunks, rest) = row.as_chunks::<SUM_LANES>();
+        for chunk in chunks {
+            for (l, &v) in lanes.iter_mut().zip(chunk) {
+                *l += v;
+            }
+        }
+        for &v in rest {
+            tail += v;
+        }
+    }
+    let mut width = SUM_LANES;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            lanes[l] = lanes[l] + lanes[l + width];
+        }
+    }
+    lanes[0] + tail
+}
+
+/// Partial sums of [`sum_rows`]: 16 f32 (four 128-bit or one 512-bit register), enough
+/// independent adds to hide their latency.
+const SUM_LANES: usize = 16;
 
 #[cfg(all(test, feature = "alloc"))]
 mod tests;
