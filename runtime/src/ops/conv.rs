@@ -42,11 +42,13 @@
 //! the input as its column matrix and leaves the workspace untouched. Nothing allocates.
 //! Batching the samples into larger GEMMs was measured and lost (see `conv/im2col_gemm.rs`).
 //!
-//! Small groups (depthwise and grouped convolutions, shallow first layers) make the per-group
-//! GEMMs too small to pay for im2col and packing; those geometries run direct loops instead
-//! (one multiply-add per tap over each output row), chosen at compile time per pass (see
-//! `conv/direct.rs` for the rule and the measurements). Both paths compute the same formulas
-//! and are tested against the same references; the direct path leaves the workspace untouched.
+//! Tiny groups (depthwise and small grouped convolutions) make the per-group GEMMs too small to
+//! pay for im2col and packing; those geometries run direct loops instead for the forward pass
+//! and the input gradient (one multiply-add per tap over each output row), chosen at compile
+//! time per pass (see `conv/direct.rs` for the rules and the measurements); the weight gradient
+//! always runs on the GEMM, which won on every geometry measured. Both paths compute the same
+//! formulas and are tested against the same references; the direct path leaves the workspace
+//! untouched.
 
 use crate::kernels::Store;
 use crate::Scalar;
@@ -62,17 +64,18 @@ pub use geometry::{
     conv2d_workspace_len, Conv2d, Conv2dGeometry,
 };
 
-/// Which loops a pass runs on, fixed at compile time by the geometry (tests run both).
+/// Which loops the forward or input-gradient pass runs on, fixed at compile time by the
+/// geometry (tests run both). The weight gradient always runs on the GEMM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Path {
     /// im2col + GEMM ([`im2col_gemm`]).
     Gemm,
-    /// Direct loops for shallow column matrices ([`direct`]).
+    /// Direct loops for tiny groups ([`direct`]).
     Direct,
 }
 
 impl Path {
-    /// The path of the forward and input-gradient passes.
+    /// The path of the forward pass.
     const fn forward<G: Conv2dGeometry>() -> Path {
         if direct::direct_forward::<G>() {
             Path::Direct
@@ -81,9 +84,9 @@ impl Path {
         }
     }
 
-    /// The path of the weight gradient.
-    const fn weights<G: Conv2dGeometry>() -> Path {
-        if direct::direct_weights::<G>() {
+    /// The path of the input gradient.
+    const fn input<G: Conv2dGeometry>() -> Path {
+        if direct::direct_input::<G>() {
             Path::Direct
         } else {
             Path::Gemm
@@ -224,7 +227,7 @@ pub fn conv2d_backward_input<
     store: Store,
 ) {
     const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, WS_LEN) };
-    let path = const { Path::forward::<G>() };
+    let path = const { Path::input::<G>() };
     backward_input_on::<T, G>(
         path,
         dy.as_flattened(),
@@ -282,9 +285,7 @@ pub fn conv2d_backward_params<
     store: Store,
 ) {
     const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, WS_LEN) };
-    let path = const { Path::weights::<G>() };
     backward_params_on::<T, G>(
-        path,
         x.as_flattened(),
         dy.as_flattened(),
         dparams,
@@ -293,9 +294,8 @@ pub fn conv2d_backward_params<
     );
 }
 
-/// [`conv2d_backward_params`] over flat batches, on a given path.
+/// [`conv2d_backward_params`] over flat batches.
 fn backward_params_on<T: Scalar, G: Conv2dGeometry>(
-    path: Path,
     x: &[T],
     dy: &[T],
     dparams: &mut [T],
@@ -303,24 +303,21 @@ fn backward_params_on<T: Scalar, G: Conv2dGeometry>(
     store: Store,
 ) {
     let (dweight, dbias) = dparams.split_at_mut(G::WEIGHT_LEN);
-    if store == Store::Overwrite && (path == Path::Direct || x.is_empty()) {
-        // The direct loops only add; an empty batch must still overwrite.
+    if store == Store::Overwrite && x.is_empty() {
+        // An empty batch must still overwrite.
         dweight.fill(T::zero());
     }
     let samples = x.chunks_exact(G::IN_LEN).zip(dy.chunks_exact(G::OUT_LEN));
     for (b, (xb, dyb)) in samples.enumerate() {
-        match path {
-            Path::Gemm => {
-                // The first sample applies the caller's store mode, later ones add to it.
-                let beta = if b == 0 { store.beta() } else { T::one() };
-                im2col_gemm::backward_weight::<T, G>(xb, dyb, beta, dweight, workspace);
-            }
-            Path::Direct => direct::backward_weight::<T, G>(xb, dyb, dweight),
-        }
+        // The first sample applies the caller's store mode, later ones add to it.
+        let beta = if b == 0 { store.beta() } else { T::one() };
+        im2col_gemm::backward_weight::<T, G>(xb, dyb, beta, dweight, workspace);
     }
     let ohw = G::OUT_H * G::OUT_W;
     for (o, db) in dbias.iter_mut().enumerate() {
-        let rows = dy.chunks_exact(G::OUT_LEN).map(|dyb| &dyb[o * ohw..(o + 1) * ohw]);
+        let rows = dy
+            .chunks_exact(G::OUT_LEN)
+            .map(|dyb| &dyb[o * ohw..(o + 1) * ohw]);
         store.apply(db, sum_rows(rows));
     }
 }

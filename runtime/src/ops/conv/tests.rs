@@ -116,22 +116,6 @@ fn check<
         let expected: Vec<f64> = (0..B * IN).map(|i| value(5, i) + want_dx[i]).collect();
         assert_close(what, &dx_acc, &expected, 1e-12);
 
-        let mut dparams = [f64::NAN; P];
-        backward_params_on::<f64, G>(
-            path,
-            x_flat,
-            up_flat,
-            &mut dparams,
-            &mut cols,
-            Store::Overwrite,
-        );
-        assert_close(what, &dparams, want_dparams, 1e-12);
-        let mut dparams_acc: [f64; P] = core::array::from_fn(|i| value(6, i));
-        let store = Store::Accumulate;
-        backward_params_on::<f64, G>(path, x_flat, up_flat, &mut dparams_acc, &mut cols, store);
-        let expected: Vec<f64> = (0..P).map(|i| value(6, i) + want_dparams[i]).collect();
-        assert_close(what, &dparams_acc, &expected, 1e-12);
-
         // f32: the same kernels, single precision.
         let narrow = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<_>>();
         let widen = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<_>>();
@@ -150,10 +134,22 @@ fn check<
             Store::Overwrite,
         );
         assert_close(what, &widen(&dx32), want_dx, 1e-5);
-        let mut dp32 = std::vec![f32::NAN; P];
-        backward_params_on::<f32, G>(path, &x32, &up32, &mut dp32, &mut cols32, Store::Overwrite);
-        assert_close(what, &widen(&dp32), want_dparams, 1e-5);
     }
+
+    // The parameter gradient (one path): Accumulate onto values, f32.
+    let (x_flat, up_flat) = (x.as_flattened(), upstream.as_flattened());
+    let mut dparams_acc: [f64; P] = core::array::from_fn(|i| value(6, i));
+    let store = Store::Accumulate;
+    backward_params_on::<f64, G>(x_flat, up_flat, &mut dparams_acc, &mut cols, store);
+    let expected: Vec<f64> = (0..P).map(|i| value(6, i) + want_dparams[i]).collect();
+    assert_close(name, &dparams_acc, &expected, 1e-12);
+    let narrow = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<_>>();
+    let (x32, up32) = (narrow(x_flat), narrow(up_flat));
+    let mut cols32 = [f32::NAN; COLS];
+    let mut dp32 = std::vec![f32::NAN; P];
+    backward_params_on::<f32, G>(&x32, &up32, &mut dp32, &mut cols32, Store::Overwrite);
+    let widened: Vec<f64> = dp32.iter().map(|&v| v as f64).collect();
+    assert_close(name, &widened, want_dparams, 1e-5);
 
     // Finite differences of loss = sum(G * y).
     let loss = |x: &[[f64; IN]; B], params: &[f64; P]| {
@@ -314,7 +310,10 @@ fn geometry_helpers_follow_pytorch() {
         conv2d_workspace_len(4, (5, 4), 2, (3, 3), (1, 0), (5, 2)),
         Some(180 + 2 * 7 * 4)
     );
-    assert_eq!(conv2d_workspace_len(6, (5, 5), 4, (3, 3), (1, 1), (5, 5)), None);
+    assert_eq!(
+        conv2d_workspace_len(6, (5, 5), 4, (3, 3), (1, 1), (5, 5)),
+        None
+    );
     assert_eq!(
         conv2d_workspace_len(1, (5, 5), 1, (3, 3), (usize::MAX, 1), (5, 5)),
         None
@@ -342,26 +341,24 @@ fn a_batch_of_zero_samples_zeroes_or_keeps_the_gradient() {
     let store = Store::Overwrite;
     conv2d_backward_params::<f64, G, 0, 9, 2, 20, 9>(&x, &dy, &mut dparams, &mut cols, store);
     assert_eq!(dparams, [0.0; 20]);
-    for path in [Path::Gemm, Path::Direct] {
-        let mut dparams = [7.0; 20];
-        backward_params_on::<f64, G>(path, &[], &[], &mut dparams, &mut cols, Store::Overwrite);
-        assert_eq!(dparams, [0.0; 20], "{path:?}");
-    }
 }
 
 #[test]
 fn the_path_follows_the_group_size() {
-    // W4: the first layer's forward runs direct, its weight gradient and the second layer on
-    // the GEMM; depthwise runs direct throughout.
+    // W4 runs on the GEMM throughout; depthwise runs its forward pass and input gradient
+    // direct; groups of 4 outputs (144 weights) only the input gradient.
     type W4Conv1 = Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
     type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
     type Depthwise = Conv2d<16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, true>;
-    assert_eq!(Path::forward::<W4Conv1>(), Path::Direct);
-    assert_eq!(Path::weights::<W4Conv1>(), Path::Gemm);
+    type Groups4 = Conv2d<16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 4, true>;
+    assert_eq!(Path::forward::<W4Conv1>(), Path::Gemm);
+    assert_eq!(Path::input::<W4Conv1>(), Path::Gemm);
     assert_eq!(Path::forward::<W4Conv2>(), Path::Gemm);
-    assert_eq!(Path::weights::<W4Conv2>(), Path::Gemm);
+    assert_eq!(Path::input::<W4Conv2>(), Path::Gemm);
     assert_eq!(Path::forward::<Depthwise>(), Path::Direct);
-    assert_eq!(Path::weights::<Depthwise>(), Path::Direct);
+    assert_eq!(Path::input::<Depthwise>(), Path::Direct);
+    assert_eq!(Path::forward::<Groups4>(), Path::Gemm);
+    assert_eq!(Path::input::<Groups4>(), Path::Direct);
 }
 
 /// The call sequence generated code will emit for a small residual network, gradient-checked
