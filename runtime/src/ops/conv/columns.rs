@@ -127,7 +127,10 @@ pub(super) fn scatter<T: Scalar, G: Conv2dGeometry>(
 fn pad<T: Scalar, G: Conv2dGeometry>(x: &[T], padded: &mut [T]) {
     let (hp, wp) = padded_dims::<G>();
     let (ph, pw, w) = (G::PH, G::PW, G::W);
-    for (image, out) in x.chunks_exact(G::H * w).zip(padded.chunks_exact_mut(hp * wp)) {
+    for (image, out) in x
+        .chunks_exact(G::H * w)
+        .zip(padded.chunks_exact_mut(hp * wp))
+    {
         let (top, rest) = out.split_at_mut(ph * wp);
         let (middle, bottom) = rest.split_at_mut(G::H * wp);
         top.fill(T::zero());
@@ -145,7 +148,10 @@ fn pad<T: Scalar, G: Conv2dGeometry>(x: &[T], padded: &mut [T]) {
 fn unpad<T: Scalar, G: Conv2dGeometry>(padded: &[T], dx: &mut [T], store: Store) {
     let (hp, wp) = padded_dims::<G>();
     let (ph, pw, w) = (G::PH, G::PW, G::W);
-    for (image, out) in padded.chunks_exact(hp * wp).zip(dx.chunks_exact_mut(G::H * w)) {
+    for (image, out) in padded
+        .chunks_exact(hp * wp)
+        .zip(dx.chunks_exact_mut(G::H * w))
+    {
         let rows = image[ph * wp..].chunks_exact(wp);
         for (row, out) in rows.zip(out.chunks_exact_mut(w)) {
             let row = &row[pw..pw + w];

@@ -243,7 +243,9 @@ fn tiled_matches_windows<G: Pool2dGeometry, T: Scalar>() {
             _ => tied(i),
         })
         .collect();
-    let dy: Vec<T> = (0..3 * G::OUT_LEN).map(|i| T::from_f64(value(4, i))).collect();
+    let dy: Vec<T> = (0..3 * G::OUT_LEN)
+        .map(|i| T::from_f64(value(4, i)))
+        .collect();
     for (x, store) in [
         (&finite, Store::Overwrite),
         (&finite, Store::Accumulate),
