@@ -348,7 +348,7 @@ fn sum_rows<'a, T: Scalar>(rows: impl Iterator<Item = &'a [T]>) -> T {
     while width > 1 {
         width /= 2;
         for l in 0..width {
-            lanes[l] = lanes[l] + lanes[l + width];
+            lanes[l] += lanes[l + width];
         }
     }
     lanes[0] + tail

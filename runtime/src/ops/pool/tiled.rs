@@ -12,9 +12,9 @@
 //!   remaining gradient is handed, tap by tap, to the first tap that equals the maximum.
 //!
 //! For finite taps that is exactly PyTorch's rule (the first maximum wins ties). A block with a
-//! NaN or an infinity among its taps (detected as `v - v != 0`) takes the running maximum window
-//! by window instead, so NaN (which wins) and infinities keep PyTorch's exact routing. The
-//! windows are disjoint, so `dx` is written once, element by element (the gradient at the
+//! NaN or an infinity among its taps (detected as `0 v` not being 0) takes the running maximum
+//! window by window instead, so NaN (which wins) and infinities keep PyTorch's exact routing.
+//! The windows are disjoint, so `dx` is written once, element by element (the gradient at the
 //! argmax, 0 at the other taps and in the floored remainder) and, with [`Store::Overwrite`],
 //! never read: no zero fill first.
 //!
@@ -80,11 +80,11 @@ fn load<T: Scalar, G: Pool2dGeometry, const TAPS: usize>(
         }
     }
     let mut max = [T::neg_infinity(); LANES];
-    // NaN exactly where a tap is NaN or infinite.
+    // NaN exactly where a tap is NaN or infinite (0 times either is NaN).
     let mut check = [T::zero(); LANES];
     for lanes in &taps {
         for ((m, c), &v) in max.iter_mut().zip(&mut check).zip(lanes) {
-            *c += v - v;
+            *c += v * T::zero();
             *m = if v > *m { v } else { *m };
         }
     }
