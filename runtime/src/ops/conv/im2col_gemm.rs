@@ -11,11 +11,13 @@
 //! samples) was measured on W4's second layer (16 x 72 weights, 196 pixels, f32, batch 32,
 //! matrixmultiply, medians in us, per-sample vs S = 4 / 8 / 16 / 32): forward 275 vs 306 / 299 /
 //! 315 / 384, weight gradient 324 vs 343 / 344 / 364 / 445, input gradient 250 vs 255 / 251 /
-//! 344 / 350; the first layer (8 x 9, 784 pixels, portable GEMM) lost more. The products do not
-//! get faster per element, and the batched columns (56 KB per sample here) fall out of L2 while
-//! each per-sample matrix stays there; the outputs must also be scattered back to (or the
-//! upstream gradients gathered from) the per-sample `[C, H, W]` layout. So each sample keeps
-//! its own column matrix and the workspace stays one sample's worth.
+//! 344 / 350; the first layer (8 x 9, 784 pixels, portable GEMM) lost more (forward 166 vs 281
+//! / 284, weight gradient 97 vs 152 / 153). The products do not get faster per element (the
+//! packing is proportional to the columns either way), the batched columns grow to `S` times
+//! 56 KB (1.8 MB for S = 32) where one sample's stay in cache between im2col and the GEMM, and
+//! the outputs must be scattered back to (or the upstream gradients gathered from) the
+//! per-sample `[C, H, W]` layout. So each sample keeps its own column matrix and the workspace
+//! stays one sample's worth.
 
 use super::{columns, Conv2dGeometry};
 use crate::kernels::gemm::{gemm, Transpose};
