@@ -21,6 +21,11 @@ MAX_CONFIGS = {
     "MAX_DILATED_NONSQUARE": ((1, 7, 8, 2, 3, 1, 2, 1, 1, 2, 2), "value"),
     # All-negative inputs full of ties: padding must act as -inf and ties go to the first max.
     "MAX_TIES_PADDED": ((2, 4, 5, 3, 3, 1, 1, 1, 1, 1, 1), "tied"),
+    # Windows that tile the image (pool/tiled.rs): ties to the first maximum with a floored
+    # row and column left over; 3x3 with floored remainders; a row of 20 windows (two blocks).
+    "MAX_2X2_TILED_TIES_FLOORED": ((2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1), "tied"),
+    "MAX_3X3_TILED_FLOORED": ((2, 7, 8, 3, 3, 3, 3, 0, 0, 1, 1), "value"),
+    "MAX_2X2_TILED_WIDE": ((1, 4, 41, 2, 2, 2, 2, 0, 0, 1, 1), "value"),
 }
 AVG_CONFIGS = {
     "AVG_2X2": (2, 6, 6, 2, 2, 2, 2, 0, 0),

@@ -15,6 +15,10 @@
 //! per-sample `[C, H, W]` layout, so no transposition follows the GEMM. [`col2im_add`] is the
 //! adjoint of [`im2col`] (it scatters and sums what im2col gathers), which is what the input
 //! gradient needs.
+//!
+//! These slice-based functions take the geometry at run time. The convolution kernels use a
+//! version with the geometry known at compile time that reads through a zero-padded copy of the
+//! image (`ops/conv/columns.rs`, about 3x faster), tested against these.
 
 use crate::error::{check_len, Error, Result};
 use crate::Scalar;

@@ -11,7 +11,8 @@ use crate::expand::plan::Plan;
 use crate::graph::ops::{Conv2d, Pool2d};
 use crate::graph::Op;
 
-/// Name of the im2col buffer that every convolution of a network shares (sized for the largest).
+/// Name of the workspace buffer that every convolution of a network shares (sized for the
+/// largest).
 pub const COLUMNS: &str = "conv_columns";
 
 /// `(c_in, h, w)` of node `i`'s input image.
@@ -20,11 +21,21 @@ fn input_image(plan: &Plan, i: usize) -> (usize, usize, usize) {
     (shape[0], shape[1], shape[2])
 }
 
-/// Length of the column matrix of a convolution: `(C_IN / G) KH KW OH OW`.
+/// Workspace length of a convolution, as the runtime's `conv2d_workspace_len` computes it: the
+/// column matrix `(C_IN / G) KH KW OH OW`, then, when the convolution pads, a zero-padded copy
+/// of one group's image `(C_IN / G) (H + 2 PH) (W + 2 PW)`. (The runtime checks the length at
+/// compile time, so a mismatch fails to build rather than misbehaving.)
 fn columns_len(plan: &Plan, i: usize, conv: &Conv2d) -> usize {
-    let (c_in, _, _) = input_image(plan, i);
+    let (c_in, h, w) = input_image(plan, i);
     let out = &plan.graph.nodes[i].shape.0;
-    c_in / conv.groups * conv.kernel.0 * conv.kernel.1 * out[1] * out[2]
+    let group_in = c_in / conv.groups;
+    let columns = group_in * conv.kernel.0 * conv.kernel.1 * out[1] * out[2];
+    let (ph, pw) = conv.padding;
+    if ph == 0 && pw == 0 {
+        columns
+    } else {
+        columns + group_in * (h + 2 * ph) * (w + 2 * pw)
+    }
 }
 
 /// The shared column buffer, if the network has a convolution.

@@ -1,44 +1,54 @@
-//! Direct convolution loops for layers whose column matrix would be shallow (few input channels
-//! per group, e.g. a grayscale or RGB first layer, or a depthwise convolution).
+//! Direct convolution loops for tiny groups (depthwise and small grouped convolutions): the
+//! forward pass when a group has few weights, the input gradient when a group has few output
+//! channels.
 //!
-//! There the im2col GEMM has a tiny inner dimension `(C_IN / GROUPS) KH KW`, so copying the
-//! columns (and the GEMM packing them again) costs as much as the multiply-adds. These loops
-//! read the input in place: every (output channel, input channel, tap, output row) is one
-//! multiply-add over a run of output columns, contiguous when the stride is 1. Same formulas as
-//! the GEMM path; [`direct_forward`] and [`direct_weights`] pick the path at compile time.
+//! There the per-group GEMMs are tiny (a row or two of output channels, or an inner dimension of
+//! a few channels), so building and folding the column matrix costs more than the multiply-adds.
+//! These loops read the input in place: every (output channel, input channel, tap, output row)
+//! is one multiply-add over a run of output columns, contiguous when the stride is 1. Same
+//! formulas as the GEMM path; [`direct_forward`] and [`direct_input`] pick the path at compile
+//! time.
 //!
-//! The GEMM path has the edge elsewhere: matrixmultiply picks AVX2/AVX-512 at run time, while
-//! these loops vectorize only for the compile-time target (SSE2 on a default x86-64 build).
+//! The GEMM path has the edge elsewhere: its kernels pick AVX2/AVX-512 at run time, while these
+//! loops vectorize only for the compile-time target (SSE2 on a default x86-64 build).
 
 use super::{group_window, Conv2dGeometry};
 use crate::Scalar;
 
-/// Largest weight count per group, `(C_OUT / GROUPS) (C_IN / GROUPS) KH KW`, whose forward and
-/// input-gradient passes run direct. Below it the per-group GEMMs are too small to amortise
-/// im2col and packing.
-pub(super) const DIRECT_MAX_GROUP_WEIGHTS: usize = 144;
+/// Largest weight count per group, `(C_OUT / GROUPS) (C_IN / GROUPS) KH KW`, whose forward pass
+/// runs direct.
+pub(super) const DIRECT_MAX_GROUP_WEIGHTS: usize = 36;
 
-/// Largest `C_OUT / GROUPS` whose weight gradient runs direct. The weight gradient is a GEMM
-/// with inner dimension `OH OW` (long), so it only loses to the direct loops when its row count
-/// `C_OUT / GROUPS` is tiny (depthwise).
-pub(super) const DIRECT_MAX_GROUP_OUT_FOR_WEIGHTS: usize = 2;
+/// Largest `C_OUT / GROUPS` whose input gradient runs direct. That gradient's GEMM
+/// (`W_gᵀ dY_g`) has the inner dimension `C_OUT / GROUPS`, and its product is the whole column
+/// matrix, which col2im then folds: with few output channels per group that costs far more than
+/// the multiply-adds.
+pub(super) const DIRECT_MAX_GROUP_OUT_FOR_INPUT: usize = 4;
 
-/// Whether the forward and input-gradient passes of `G` run on the direct loops.
+/// Whether the forward pass of `G` runs on the direct loops.
 ///
-/// Measured (f32, batch 32, 2-core AVX-512 machine, portable build, GEMM from the `gemm`
-/// branch; noisy, medians): depthwise 3x3 16x14x14 forward 111 us direct vs 630 us GEMM;
-/// groups of 4 in / 4 out 420 vs 800-1270; a 1x1 8 -> 16 layer 91-158 vs 183-283; the W4 first
-/// layer (1 -> 8, 3x3, 72 weights) 195-330 vs 240 (even); 4 -> 16 3x3 (576 weights) 400 vs 210
-/// and 3 -> 16 3x3 (432) 1550 vs 690, where the GEMM wins.
+/// Measured after the padded im2col and the portable GEMM landed (f32, batch 32, 2-core
+/// AVX-512 machine, x86-64 baseline build, medians in us, GEMM vs direct; weights per group in
+/// brackets): depthwise 3x3 16 x 14 x 14 [9] 187 vs 125, depthwise x2 3x3 [18] 287 vs 236,
+/// groups of 2 in / 2 out 3x3 [36] 248 vs 234, 1 -> 4 3x3 28 x 28 [36] 109 vs 109 (even);
+/// depthwise 7x7 [49] 906 vs 2028, W4's first layer 1 -> 8 3x3 28 x 28 [72] 170 vs 210 (it ran
+/// direct under the earlier threshold of 144), 2 -> 8 [144] 253 vs 399, groups of 4 [144] 274
+/// vs 458, 1x1 8 -> 16 [128] 72 vs 101, 3 -> 16 [432] 482 vs 1349.
 pub(super) const fn direct_forward<G: Conv2dGeometry>() -> bool {
     G::GROUP_OUT * G::GROUP_IN * G::KH * G::KW <= DIRECT_MAX_GROUP_WEIGHTS
 }
 
-/// Whether the weight gradient of `G` runs on the direct loops. Measured as above: depthwise
-/// 3x3 273 us direct vs 550 us GEMM, 7x7 1600 vs 2800; with 4 outputs per group the GEMM wins
-/// (930 vs 1100-1650), and on the W4 first layer (440 vs 490-780).
-pub(super) const fn direct_weights<G: Conv2dGeometry>() -> bool {
-    G::GROUP_OUT <= DIRECT_MAX_GROUP_OUT_FOR_WEIGHTS
+/// Whether the input gradient of `G` runs on the direct loops. Measured as above (GEMM vs
+/// direct; output channels per group in brackets): depthwise 3x3 [1] 650 vs 121, depthwise 7x7
+/// [1] 4212 vs 1759, depthwise x2 [2] 705 vs 246, groups of 2 [2] 702 vs 227, 1 -> 4 [4] 170 vs
+/// 96, groups of 4 [4] 752 vs 482; 1 -> 8 and 2 -> 8 [8] even (190 vs 191, 386 vs 376), groups
+/// of 8 [8] 916 vs 1050, 1 -> 16 [16] 246 vs 402, 1x1 8 -> 16 [16] 43 vs 86.
+///
+/// The weight gradient has no direct path: its GEMM (inner dimension `OH OW`) won on every
+/// geometry above, depthwise included (3x3 204 vs 268, 7x7 1041 vs 1775, x2 242 vs 529), so
+/// the direct weight-gradient loops were removed.
+pub(super) const fn direct_input<G: Conv2dGeometry>() -> bool {
+    G::GROUP_OUT <= DIRECT_MAX_GROUP_OUT_FOR_INPUT
 }
 
 /// Calls `f(weight, x_start, y_start, len)` for every run of one sample: output
@@ -107,39 +117,4 @@ pub(super) fn backward_input<T: Scalar, G: Conv2dGeometry>(dy: &[T], weight: &[T
             }
         }
     });
-}
-
-/// `dweight += dY x̃ᵀ` for one sample.
-#[inline]
-pub(super) fn backward_weight<T: Scalar, G: Conv2dGeometry>(x: &[T], dy: &[T], dweight: &mut [T]) {
-    for_each_run::<G>(|w, xs, ys, len| {
-        let grad = &dy[ys..ys + len];
-        dweight[w] += if G::SW == 1 {
-            dot(grad, &x[xs..xs + len])
-        } else {
-            let input = x[xs..].iter().step_by(G::SW);
-            grad.iter().zip(input).map(|(&g, &v)| g * v).sum::<T>()
-        };
-    });
-}
-
-/// `sum_k a[k] b[k]` over equally long slices, in 8 independent partial sums so that the
-/// compiler can vectorize it (a single running sum has to be evaluated in order).
-#[inline(always)]
-fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
-    const LANES: usize = 8;
-    let mut acc = [T::zero(); LANES];
-    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail = a_chunks
-        .remainder()
-        .iter()
-        .zip(b_chunks.remainder())
-        .map(|(&x, &y)| x * y)
-        .sum::<T>();
-    for (ca, cb) in a_chunks.zip(b_chunks) {
-        for ((s, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
-            *s += x * y;
-        }
-    }
-    acc.iter().copied().sum::<T>() + tail
 }

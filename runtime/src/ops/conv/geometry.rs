@@ -93,8 +93,8 @@ pub const fn conv2d_param_count(
     }
 }
 
-/// Workspace length of the convolution kernels: the column matrix of one group of one sample,
-/// `(C_IN / GROUPS) KH KW OH OW` (with `OH`, `OW` from [`conv2d_output_size`]).
+/// Length of the column matrix of one group of one sample, `(C_IN / GROUPS) KH KW OH OW` (with
+/// `OH`, `OW` from [`conv2d_output_size`]): the larger part of [`conv2d_workspace_len`].
 ///
 /// `None` when `groups` is 0 or does not divide `c_in`, or on overflow.
 pub const fn conv2d_cols_len(
@@ -109,6 +109,44 @@ pub const fn conv2d_cols_len(
         return None;
     }
     checked_product(&[c_in / groups, kh, kw, out_h, out_w])
+}
+
+/// Workspace length of the convolution kernels (the minimum `WS_LEN` they accept): the column
+/// matrix of one group of one sample ([`conv2d_cols_len`]) followed, when the convolution pads,
+/// by a zero-padded copy of one group's input image, `(C_IN / GROUPS) (H + 2 PH) (W + 2 PW)`:
+///
+/// ```text
+/// (C_IN / GROUPS) (KH KW OH OW + (H + 2 PH) (W + 2 PW))   if PH > 0 or PW > 0
+/// (C_IN / GROUPS) KH KW OH OW                             otherwise
+/// ```
+///
+/// `None` when `groups` is 0 or does not divide `c_in`, or on overflow.
+pub const fn conv2d_workspace_len(
+    c_in: usize,
+    (h, w): (usize, usize),
+    groups: usize,
+    (kh, kw): (usize, usize),
+    (ph, pw): (usize, usize),
+    (out_h, out_w): (usize, usize),
+) -> Option<usize> {
+    let cols = match conv2d_cols_len(c_in, groups, kh, kw, out_h, out_w) {
+        Some(n) => n,
+        None => return None,
+    };
+    if ph == 0 && pw == 0 {
+        return Some(cols);
+    }
+    let (hp, wp) = match (ph.checked_mul(2), pw.checked_mul(2)) {
+        (Some(a), Some(b)) => match (h.checked_add(a), w.checked_add(b)) {
+            (Some(hp), Some(wp)) => (hp, wp),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    match checked_product(&[c_in / groups, hp, wp]) {
+        Some(padded) => cols.checked_add(padded),
+        None => None,
+    }
 }
 
 const fn checked_product(factors: &[usize]) -> Option<usize> {
@@ -176,8 +214,11 @@ pub trait Conv2dGeometry: sealed::Sealed {
     const WEIGHT_LEN: usize;
     /// Parameter block length, [`conv2d_param_count`].
     const PARAMS: usize;
-    /// Minimum workspace length, [`conv2d_cols_len`].
+    /// Column matrix length of one group of one sample, [`conv2d_cols_len`].
     const COLS_LEN: usize;
+    /// Minimum workspace length, [`conv2d_workspace_len`]: the column matrix, then the padded
+    /// copy of one group's image when the convolution pads.
+    const WORKSPACE_LEN: usize;
 }
 
 /// The geometry of one convolution layer, as const generics (see the [module docs](crate::ops::conv)).
@@ -292,6 +333,12 @@ conv2d_impl! {
     const WEIGHT_LEN: usize = C_OUT * Self::GROUP_IN * KH * KW;
     const PARAMS: usize = Self::WEIGHT_LEN + if BIAS { C_OUT } else { 0 };
     const COLS_LEN: usize = Self::GROUP_IN * KH * KW * Self::OUT_H * Self::OUT_W;
+    const WORKSPACE_LEN: usize = Self::COLS_LEN
+        + if PH > 0 || PW > 0 {
+            Self::GROUP_IN * (H + 2 * PH) * (W + 2 * PW)
+        } else {
+            0
+        };
 }
 
 /// Compile-time check of a kernel's array lengths against its geometry.
@@ -299,7 +346,7 @@ pub(super) const fn assert_lengths<G: Conv2dGeometry>(
     in_len: usize,
     out_len: usize,
     params: usize,
-    cols_len: usize,
+    workspace_len: usize,
 ) {
     assert!(
         G::GROUP_IN * G::GROUPS == G::C_IN && G::GROUP_OUT * G::GROUPS == G::C_OUT,
@@ -318,8 +365,9 @@ pub(super) const fn assert_lengths<G: Conv2dGeometry>(
         "conv2d: PARAMS must equal C_OUT * (C_IN / GROUPS) * KH * KW (+ C_OUT with bias)"
     );
     assert!(
-        cols_len >= G::COLS_LEN,
-        "conv2d: COLS_LEN must be at least (C_IN / GROUPS) * KH * KW * OUT_H * OUT_W"
+        workspace_len >= G::WORKSPACE_LEN,
+        "conv2d: WS_LEN must be at least (C_IN / GROUPS) * (KH * KW * OUT_H * OUT_W \
+         + (H + 2 * PH) * (W + 2 * PW)), without the last term when PH = PW = 0"
     );
 }
 

@@ -1,12 +1,26 @@
-//! The GEMM path of the convolution kernels, one sample at a time: per group, im2col gathers
-//! the windows into the workspace and one GEMM does the multiply-adds (formulas in the parent
-//! module's docs).
+//! The GEMM path of the convolution kernels, one sample at a time: per group, the column matrix
+//! is gathered into the workspace ([`columns`]) and one GEMM does the multiply-adds (formulas in
+//! the parent module's docs).
 //!
+//! The workspace is `[columns: COLS_LEN | padded image]` (see [`Conv2dGeometry::WORKSPACE_LEN`]).
 //! A 1x1 convolution with stride 1 and no padding skips im2col: its column matrix is the input.
+//!
+//! # Why one GEMM per sample
+//! Batching the samples (the columns of `S` samples side by side, `[K][S OH OW]`, so that one
+//! GEMM of `N = S OH OW` replaces `S` small ones; for the weight gradient one GEMM over all
+//! samples) was measured on W4's second layer (16 x 72 weights, 196 pixels, f32, batch 32,
+//! matrixmultiply, medians in us, per-sample vs S = 4 / 8 / 16 / 32): forward 275 vs 306 / 299 /
+//! 315 / 384, weight gradient 324 vs 343 / 344 / 364 / 445, input gradient 250 vs 255 / 251 /
+//! 344 / 350; the first layer (8 x 9, 784 pixels, portable GEMM) lost more (forward 166 vs 281
+//! / 284, weight gradient 97 vs 152 / 153). The products do not get faster per element (the
+//! packing is proportional to the columns either way), the batched columns grow to `S` times
+//! 56 KB (1.8 MB for S = 32) where one sample's stay in cache between im2col and the GEMM, and
+//! the outputs must be scattered back to (or the upstream gradients gathered from) the
+//! per-sample `[C, H, W]` layout. So each sample keeps its own column matrix and the workspace
+//! stays one sample's worth.
 
-use super::{group_window, Conv2dGeometry};
+use super::{columns, Conv2dGeometry};
 use crate::kernels::gemm::{gemm, Transpose};
-use crate::kernels::im2col::{col2im_add, im2col};
 use crate::kernels::Store;
 use crate::Scalar;
 
@@ -31,18 +45,15 @@ fn product<T: Scalar>(
     }
 }
 
-/// The column matrix of one group: the input itself for a pointwise convolution, else im2col
+/// The column matrix of one group: the input itself for a pointwise convolution, else gathered
 /// into the workspace.
 #[inline]
-fn columns<'a, T: Scalar, G: Conv2dGeometry>(x_group: &'a [T], cols: &'a mut [T]) -> &'a [T] {
+fn columns<'a, T: Scalar, G: Conv2dGeometry>(x_group: &'a [T], workspace: &'a mut [T]) -> &'a [T] {
     if is_pointwise::<G>() {
         return x_group;
     }
-    let window = const { group_window::<G>() };
-    let cols = &mut cols[..G::COLS_LEN];
-    if im2col(&window, x_group, cols).is_err() {
-        unreachable!("conv2d: im2col lengths follow from the compile-time geometry");
-    }
+    let (cols, padded) = workspace.split_at_mut(G::COLS_LEN);
+    columns::gather::<T, G>(x_group, padded, cols);
     cols
 }
 
@@ -52,7 +63,7 @@ pub(super) fn forward<T: Scalar, G: Conv2dGeometry>(
     weight: &[T],
     beta: T,
     y: &mut [T],
-    cols: &mut [T],
+    workspace: &mut [T],
 ) {
     let ck = G::GROUP_IN * G::KH * G::KW;
     let ohw = G::OUT_H * G::OUT_W;
@@ -61,7 +72,7 @@ pub(super) fn forward<T: Scalar, G: Conv2dGeometry>(
         .zip(weight.chunks_exact(G::GROUP_OUT * ck))
         .zip(y.chunks_exact_mut(G::GROUP_OUT * ohw));
     for ((x_group, w_group), y_group) in groups {
-        let cols = columns::<T, G>(x_group, cols);
+        let cols = columns::<T, G>(x_group, workspace);
         product(
             (Transpose::No, w_group, ck),
             (Transpose::No, cols, ohw),
@@ -78,13 +89,12 @@ pub(super) fn backward_input<T: Scalar, G: Conv2dGeometry>(
     dy: &[T],
     weight: &[T],
     dx: &mut [T],
-    cols: &mut [T],
+    workspace: &mut [T],
     store: Store,
 ) {
     let ck = G::GROUP_IN * G::KH * G::KW;
     let ohw = G::OUT_H * G::OUT_W;
-    let window = const { group_window::<G>() };
-    let cols = &mut cols[..G::COLS_LEN];
+    let (cols, padded) = workspace.split_at_mut(G::COLS_LEN);
     let groups = dy
         .chunks_exact(G::GROUP_OUT * ohw)
         .zip(weight.chunks_exact(G::GROUP_OUT * ck))
@@ -99,12 +109,7 @@ pub(super) fn backward_input<T: Scalar, G: Conv2dGeometry>(
             continue;
         }
         product(w_t, dy_group, dims, T::zero(), cols, ohw);
-        if store == Store::Overwrite {
-            dx_group.fill(T::zero());
-        }
-        if col2im_add(&window, cols, dx_group).is_err() {
-            unreachable!("conv2d: col2im lengths follow from the compile-time geometry");
-        }
+        columns::scatter::<T, G>(cols, padded, dx_group, store);
     }
 }
 
@@ -114,7 +119,7 @@ pub(super) fn backward_weight<T: Scalar, G: Conv2dGeometry>(
     dy: &[T],
     beta: T,
     dweight: &mut [T],
-    cols: &mut [T],
+    workspace: &mut [T],
 ) {
     let ck = G::GROUP_IN * G::KH * G::KW;
     let ohw = G::OUT_H * G::OUT_W;
@@ -123,7 +128,7 @@ pub(super) fn backward_weight<T: Scalar, G: Conv2dGeometry>(
         .zip(dy.chunks_exact(G::GROUP_OUT * ohw))
         .zip(dweight.chunks_exact_mut(G::GROUP_OUT * ck));
     for ((x_group, dy_group), dw_group) in groups {
-        let cols = columns::<T, G>(x_group, cols);
+        let cols = columns::<T, G>(x_group, workspace);
         product(
             (Transpose::No, dy_group, ohw),
             (Transpose::Yes, cols, ohw),

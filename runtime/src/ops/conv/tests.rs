@@ -116,22 +116,6 @@ fn check<
         let expected: Vec<f64> = (0..B * IN).map(|i| value(5, i) + want_dx[i]).collect();
         assert_close(what, &dx_acc, &expected, 1e-12);
 
-        let mut dparams = [f64::NAN; P];
-        backward_params_on::<f64, G>(
-            path,
-            x_flat,
-            up_flat,
-            &mut dparams,
-            &mut cols,
-            Store::Overwrite,
-        );
-        assert_close(what, &dparams, want_dparams, 1e-12);
-        let mut dparams_acc: [f64; P] = core::array::from_fn(|i| value(6, i));
-        let store = Store::Accumulate;
-        backward_params_on::<f64, G>(path, x_flat, up_flat, &mut dparams_acc, &mut cols, store);
-        let expected: Vec<f64> = (0..P).map(|i| value(6, i) + want_dparams[i]).collect();
-        assert_close(what, &dparams_acc, &expected, 1e-12);
-
         // f32: the same kernels, single precision.
         let narrow = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<_>>();
         let widen = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<_>>();
@@ -150,10 +134,22 @@ fn check<
             Store::Overwrite,
         );
         assert_close(what, &widen(&dx32), want_dx, 1e-5);
-        let mut dp32 = std::vec![f32::NAN; P];
-        backward_params_on::<f32, G>(path, &x32, &up32, &mut dp32, &mut cols32, Store::Overwrite);
-        assert_close(what, &widen(&dp32), want_dparams, 1e-5);
     }
+
+    // The parameter gradient (one path): Accumulate onto values, f32.
+    let (x_flat, up_flat) = (x.as_flattened(), upstream.as_flattened());
+    let mut dparams_acc: [f64; P] = core::array::from_fn(|i| value(6, i));
+    let store = Store::Accumulate;
+    backward_params_on::<f64, G>(x_flat, up_flat, &mut dparams_acc, &mut cols, store);
+    let expected: Vec<f64> = (0..P).map(|i| value(6, i) + want_dparams[i]).collect();
+    assert_close(name, &dparams_acc, &expected, 1e-12);
+    let narrow = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<_>>();
+    let (x32, up32) = (narrow(x_flat), narrow(up_flat));
+    let mut cols32 = [f32::NAN; COLS];
+    let mut dp32 = std::vec![f32::NAN; P];
+    backward_params_on::<f32, G>(&x32, &up32, &mut dp32, &mut cols32, Store::Overwrite);
+    let widened: Vec<f64> = dp32.iter().map(|&v| v as f64).collect();
+    assert_close(name, &widened, want_dparams, 1e-5);
 
     // Finite differences of loss = sum(G * y).
     let loss = |x: &[[f64; IN]; B], params: &[f64; P]| {
@@ -186,7 +182,7 @@ fn check<
 
 #[test]
 fn basic_3x3_padding_1() {
-    check::<Conv2d<2, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>, 50, 75, 57, 450>(
+    check::<Conv2d<2, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>, 50, 75, 57, 548>(
         "basic",
         &reference::BASIC_Y,
         &reference::BASIC_DX,
@@ -196,7 +192,7 @@ fn basic_3x3_padding_1() {
 
 #[test]
 fn stride_2_with_padding_and_floored_output() {
-    check::<Conv2d<2, 7, 6, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, true>, 84, 36, 57, 216>(
+    check::<Conv2d<2, 7, 6, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, true>, 84, 36, 57, 360>(
         "stride2_pad",
         &reference::STRIDE2_PAD_Y,
         &reference::STRIDE2_PAD_DX,
@@ -206,7 +202,7 @@ fn stride_2_with_padding_and_floored_output() {
 
 #[test]
 fn dilation_2() {
-    check::<Conv2d<2, 7, 7, 2, 3, 3, 1, 1, 2, 2, 2, 2, 1, true>, 98, 98, 38, 882>(
+    check::<Conv2d<2, 7, 7, 2, 3, 3, 1, 1, 2, 2, 2, 2, 1, true>, 98, 98, 38, 1124>(
         "dilation2",
         &reference::DILATION2_Y,
         &reference::DILATION2_DX,
@@ -216,7 +212,7 @@ fn dilation_2() {
 
 #[test]
 fn groups_2() {
-    check::<Conv2d<4, 5, 4, 6, 3, 3, 1, 1, 1, 0, 1, 1, 2, true>, 80, 60, 114, 180>(
+    check::<Conv2d<4, 5, 4, 6, 3, 3, 1, 1, 1, 0, 1, 1, 2, true>, 80, 60, 114, 236>(
         "groups2",
         &reference::GROUPS2_Y,
         &reference::GROUPS2_DX,
@@ -226,7 +222,7 @@ fn groups_2() {
 
 #[test]
 fn depthwise_with_channel_multiplier_2_and_no_bias() {
-    check::<Conv2d<3, 6, 5, 6, 3, 3, 2, 1, 1, 1, 1, 1, 3, false>, 90, 90, 54, 135>(
+    check::<Conv2d<3, 6, 5, 6, 3, 3, 2, 1, 1, 1, 1, 1, 3, false>, 90, 90, 54, 191>(
         "depthwise",
         &reference::DEPTHWISE_Y,
         &reference::DEPTHWISE_DX,
@@ -236,7 +232,7 @@ fn depthwise_with_channel_multiplier_2_and_no_bias() {
 
 #[test]
 fn non_square_kernel_stride_padding_dilation_without_bias() {
-    check::<Conv2d<3, 6, 7, 4, 2, 3, 1, 2, 0, 1, 2, 1, 1, false>, 126, 64, 72, 288>(
+    check::<Conv2d<3, 6, 7, 4, 2, 3, 1, 2, 0, 1, 2, 1, 1, false>, 126, 64, 72, 450>(
         "nonsquare_nobias",
         &reference::NONSQUARE_NOBIAS_Y,
         &reference::NONSQUARE_NOBIAS_DX,
@@ -292,6 +288,36 @@ fn geometry_helpers_follow_pytorch() {
     assert_eq!(conv2d_param_count(4, 6, 3, 3, 0, false), None);
     assert_eq!(conv2d_cols_len(8, 1, 3, 3, 14, 14), Some(14112));
     assert_eq!(conv2d_cols_len(6, 4, 3, 3, 14, 14), None);
+    // W4's layers: the columns, then the padded image (1 x 30 x 30, 8 x 16 x 16).
+    assert_eq!(
+        conv2d_workspace_len(1, (28, 28), 1, (3, 3), (1, 1), (28, 28)),
+        Some(7056 + 900)
+    );
+    assert_eq!(
+        conv2d_workspace_len(8, (14, 14), 1, (3, 3), (1, 1), (14, 14)),
+        Some(14112 + 2048)
+    );
+    // Without padding no copy; padding on one axis only; a group's image only.
+    assert_eq!(
+        conv2d_workspace_len(8, (14, 14), 1, (3, 3), (0, 0), (12, 12)),
+        conv2d_cols_len(8, 1, 3, 3, 12, 12)
+    );
+    assert_eq!(
+        conv2d_workspace_len(3, (6, 7), 1, (2, 3), (0, 1), (4, 4)),
+        Some(288 + 3 * 6 * 9)
+    );
+    assert_eq!(
+        conv2d_workspace_len(4, (5, 4), 2, (3, 3), (1, 0), (5, 2)),
+        Some(180 + 2 * 7 * 4)
+    );
+    assert_eq!(
+        conv2d_workspace_len(6, (5, 5), 4, (3, 3), (1, 1), (5, 5)),
+        None
+    );
+    assert_eq!(
+        conv2d_workspace_len(1, (5, 5), 1, (3, 3), (usize::MAX, 1), (5, 5)),
+        None
+    );
 
     type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
     assert_eq!(W4Conv2::OUT_H, 14);
@@ -300,6 +326,7 @@ fn geometry_helpers_follow_pytorch() {
     assert_eq!(W4Conv2::WEIGHT_LEN, 1152);
     assert_eq!(W4Conv2::PARAMS, 1168);
     assert_eq!(W4Conv2::COLS_LEN, 14112);
+    assert_eq!(W4Conv2::WORKSPACE_LEN, 14112 + 2048);
 }
 
 #[test]
@@ -314,26 +341,24 @@ fn a_batch_of_zero_samples_zeroes_or_keeps_the_gradient() {
     let store = Store::Overwrite;
     conv2d_backward_params::<f64, G, 0, 9, 2, 20, 9>(&x, &dy, &mut dparams, &mut cols, store);
     assert_eq!(dparams, [0.0; 20]);
-    for path in [Path::Gemm, Path::Direct] {
-        let mut dparams = [7.0; 20];
-        backward_params_on::<f64, G>(path, &[], &[], &mut dparams, &mut cols, Store::Overwrite);
-        assert_eq!(dparams, [0.0; 20], "{path:?}");
-    }
 }
 
 #[test]
 fn the_path_follows_the_group_size() {
-    // W4: the first layer's forward runs direct, its weight gradient and the second layer on
-    // the GEMM; depthwise runs direct throughout.
+    // W4 runs on the GEMM throughout; depthwise runs its forward pass and input gradient
+    // direct; groups of 4 outputs (144 weights) only the input gradient.
     type W4Conv1 = Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
     type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
     type Depthwise = Conv2d<16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, true>;
-    assert_eq!(Path::forward::<W4Conv1>(), Path::Direct);
-    assert_eq!(Path::weights::<W4Conv1>(), Path::Gemm);
+    type Groups4 = Conv2d<16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 4, true>;
+    assert_eq!(Path::forward::<W4Conv1>(), Path::Gemm);
+    assert_eq!(Path::input::<W4Conv1>(), Path::Gemm);
     assert_eq!(Path::forward::<W4Conv2>(), Path::Gemm);
-    assert_eq!(Path::weights::<W4Conv2>(), Path::Gemm);
+    assert_eq!(Path::input::<W4Conv2>(), Path::Gemm);
     assert_eq!(Path::forward::<Depthwise>(), Path::Direct);
-    assert_eq!(Path::weights::<Depthwise>(), Path::Direct);
+    assert_eq!(Path::input::<Depthwise>(), Path::Direct);
+    assert_eq!(Path::forward::<Groups4>(), Path::Gemm);
+    assert_eq!(Path::input::<Groups4>(), Path::Direct);
 }
 
 /// The call sequence generated code will emit for a small residual network, gradient-checked
@@ -350,8 +375,8 @@ fn a_residual_block_composes_and_its_gradient_checks() {
     type Pool = Pool2d<4, 6, 6, 2, 2, 2, 2, 0, 0, 1, 1>;
     type ConvB = Conv2d<4, 3, 3, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2, false>;
     const B: usize = 2;
-    const COLS: usize = 648; // max(ConvA::COLS_LEN, ConvB::COLS_LEN)
-    assert_eq!(COLS, ConvA::COLS_LEN.max(ConvB::COLS_LEN));
+    const COLS: usize = 776; // max(ConvA::WORKSPACE_LEN, ConvB::WORKSPACE_LEN)
+    assert_eq!(COLS, ConvA::WORKSPACE_LEN.max(ConvB::WORKSPACE_LEN));
     const PA: usize = 76;
     const PB: usize = 72;
     let w_out: [[f64; 8]; B] = batch(7);

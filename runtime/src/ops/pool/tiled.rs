@@ -1,0 +1,196 @@
+//! Max-pooling backward when the windows tile the image (stride equal to the kernel, no
+//! padding, no dilation: PyTorch's default `max_pool2d(x, k)`) and hold 4 (2x2) or 9 (3x3) taps,
+//! computed a block of windows at a time.
+//!
+//! The general kernel zero-fills `dx`, then follows PyTorch's running maximum tap by tap
+//! ([`RunningMax`], a chain of data-dependent selects per window) and adds each window's
+//! gradient at its argmax. Here the taps of up to [`LANES`] neighbouring windows of one row of
+//! windows are transposed into `taps[t][l]` (tap `t`, row-major in the window, of window `l`),
+//! so that every step is one operation over contiguous lanes, which the compiler vectorizes:
+//! - the maximum `m[l] = max_t taps[t][l]`;
+//! - the gradient `dy[l]` goes to the first tap (in row-major order) equal to `m[l]`: a
+//!   remaining gradient is handed, tap by tap, to the first tap that equals the maximum.
+//!
+//! For finite taps that is exactly PyTorch's rule (the first maximum wins ties). A block with a
+//! NaN or an infinity among its taps (detected as `0 v` not being 0) takes the running maximum
+//! window by window instead, so NaN (which wins) and infinities keep PyTorch's exact routing.
+//! The windows are disjoint, so `dx` is written once, element by element (the gradient at the
+//! argmax, 0 at the other taps and in the floored remainder) and, with [`Store::Overwrite`],
+//! never read: no zero fill first.
+//!
+//! Measured on W4's pooling layers (f32, batch 32, 2-core AVX-512 machine, x86-64 baseline
+//! build, medians of one session): 8 x 28 x 28 -> 8 x 14 x 14 backward 326 -> 143 us, 16 x 14 x
+//! 14 -> 16 x 7 x 7 75 -> 76 us (its rows of 7 windows fill half a block). The same blocks for
+//! the forward pass gained 83 -> 69 us on the first layer but lost 19 -> 37 us on the second,
+//! so the forward stays on the general kernel (it only needs the maximum, whose chain the
+//! compiler already keeps short).
+//!
+//! The code shape is what makes the compiler emit vector compares and masks: lane loops of
+//! constant length over whole arrays, every tap's gradients computed before any is stored,
+//! and the rare path out of line. Computing a tap's gradients next to their strided stores, or
+//! returning them through a value shared with the rare path, turned the selects into a
+//! mispredicted branch per lane or the lane arrays into partial stack stores that stall the
+//! next wide load (2-5x slower than the general kernel); blocks of 4 or 8 lanes, or of
+//! exactly one row of windows, were slower too. Per-window variants without vectors did not
+//! pay: the argmax from a bit mask of the taps equal to the maximum took 296 / 120 us on the
+//! two layers (general kernel 326 / 75), the running maximum with the gradient stored once at
+//! the argmax 418 / 168 us.
+
+use super::{Pool2dGeometry, RunningMax};
+use crate::kernels::Store;
+use crate::Scalar;
+
+/// Windows per block (four 128-bit vectors of f32). Rows of windows are cut into blocks of at
+/// most this many. The block's taps and gradients live on the stack: `2 x 16 x TAPS` values,
+/// 512 bytes for 2x2 windows in f32, 2.3 KB for 3x3 in f64.
+const LANES: usize = 16;
+
+/// Whether the max-pooling backward of `G` runs here.
+pub(super) const fn applies<G: Pool2dGeometry>() -> bool {
+    G::SH == G::KH
+        && G::SW == G::KW
+        && G::PH == 0
+        && G::PW == 0
+        && G::DH == 1
+        && G::DW == 1
+        && (G::KH * G::KW == 4 || G::KH * G::KW == 9)
+}
+
+/// Offset of tap `t` (row-major in the window) of window `ox` in the rows of its row of
+/// windows.
+#[inline(always)]
+const fn tap_offset<G: Pool2dGeometry>(t: usize, ox: usize) -> usize {
+    t / G::KW * G::W + ox * G::KW + t % G::KW
+}
+
+/// Taps `taps[t][l]` (tap `t` of window `ox0 + l`, 0 for `l >= len`) of the windows
+/// `ox0..ox0 + len` of `rows`, the `KH` input rows of one row of windows, and their maxima, or
+/// `None` for the maxima when a tap is NaN or infinite (then the first-equal rule does not
+/// apply).
+#[inline(always)]
+fn load<T: Scalar, G: Pool2dGeometry, const TAPS: usize>(
+    rows: &[T],
+    ox0: usize,
+    len: usize,
+) -> ([[T; LANES]; TAPS], Option<[T; LANES]>) {
+    let mut taps = [[T::zero(); LANES]; TAPS];
+    for (t, lanes) in taps.iter_mut().enumerate() {
+        let first = tap_offset::<G>(t, ox0);
+        for (l, v) in lanes[..len].iter_mut().enumerate() {
+            *v = rows[first + l * G::KW];
+        }
+    }
+    let mut max = [T::neg_infinity(); LANES];
+    // NaN exactly where a tap is NaN or infinite (0 times either is NaN).
+    let mut check = [T::zero(); LANES];
+    for lanes in &taps {
+        for ((m, c), &v) in max.iter_mut().zip(&mut check).zip(lanes) {
+            *c += v * T::zero();
+            *m = if v > *m { v } else { *m };
+        }
+    }
+    let finite = check.iter().all(|&c| c == T::zero());
+    (taps, finite.then_some(max))
+}
+
+/// PyTorch's running maximum over the taps of window `ox` of `rows` (`arg` is the tap index).
+#[inline(always)]
+fn running_max<T: Scalar, G: Pool2dGeometry>(rows: &[T], ox: usize) -> RunningMax<T> {
+    let mut max = RunningMax::new(0);
+    for t in 0..G::KH * G::KW {
+        max.push(rows[tap_offset::<G>(t, ox)], t);
+    }
+    max
+}
+
+/// [`super::max_pool2d_backward`] over flat batches.
+pub(super) fn max_pool2d_backward<T: Scalar, G: Pool2dGeometry>(
+    x: &[T],
+    dy: &[T],
+    dx: &mut [T],
+    store: Store,
+) {
+    // Each combination is its own loop nest (the store mode is not tested per element).
+    match (G::KH * G::KW == 4, store) {
+        (true, Store::Overwrite) => backward::<T, G, 4, false>(x, dy, dx),
+        (true, Store::Accumulate) => backward::<T, G, 4, true>(x, dy, dx),
+        (false, Store::Overwrite) => backward::<T, G, 9, false>(x, dy, dx),
+        (false, Store::Accumulate) => backward::<T, G, 9, true>(x, dy, dx),
+    }
+}
+
+fn backward<T: Scalar, G: Pool2dGeometry, const TAPS: usize, const ACCUMULATE: bool>(
+    x: &[T],
+    dy: &[T],
+    dx: &mut [T],
+) {
+    let (w, band) = (G::W, G::KH * G::W);
+    let channels = x
+        .chunks_exact(G::H * w)
+        .zip(dy.chunks_exact(G::OUT_H * G::OUT_W))
+        .zip(dx.chunks_exact_mut(G::H * w));
+    for ((image, grad_out), grad_in) in channels {
+        let bands = image
+            .chunks_exact(band)
+            .zip(grad_out.chunks_exact(G::OUT_W))
+            .zip(grad_in.chunks_exact_mut(band));
+        for ((rows, grads), grad_rows) in bands {
+            for (ox0, grads) in (0..G::OUT_W).step_by(LANES).zip(grads.chunks(LANES)) {
+                let (taps, max) = load::<T, G, TAPS>(rows, ox0, grads.len());
+                let Some(max) = max else {
+                    running_max_gradients::<T, G, ACCUMULATE>(rows, ox0, grads, grad_rows);
+                    continue;
+                };
+                // All taps first, then the stores: computed next to its strided stores, each
+                // tap's selects were split into a branch per lane (mispredicted).
+                let mut remaining = [T::zero(); LANES];
+                remaining[..grads.len()].copy_from_slice(grads);
+                let mut given = [[T::zero(); LANES]; TAPS];
+                for (given, lanes) in given.iter_mut().zip(&taps) {
+                    let lanes = given.iter_mut().zip(&mut remaining).zip(lanes).zip(&max);
+                    for (((g, r), &v), &m) in lanes {
+                        let hit = v == m;
+                        *g = if hit { *r } else { T::zero() };
+                        *r = if hit { T::zero() } else { *r };
+                    }
+                }
+                for (t, given) in given.iter().enumerate() {
+                    let first = tap_offset::<G>(t, ox0);
+                    for (l, &g) in given[..grads.len()].iter().enumerate() {
+                        let d = &mut grad_rows[first + l * G::KW];
+                        *d = if ACCUMULATE { *d + g } else { g };
+                    }
+                }
+            }
+            if !ACCUMULATE {
+                // Columns right of the last window.
+                for row in grad_rows.chunks_exact_mut(w) {
+                    row[G::OUT_W * G::KW..].fill(T::zero());
+                }
+            }
+        }
+        if !ACCUMULATE {
+            // Rows below the last window.
+            grad_in[G::OUT_H * band..].fill(T::zero());
+        }
+    }
+}
+
+/// The gradients of windows `ox0..` of `rows` that hold a NaN or an infinity, window by window
+/// as PyTorch routes them. Out of line: rare, and apart from the fast path's registers.
+#[inline(never)]
+fn running_max_gradients<T: Scalar, G: Pool2dGeometry, const ACCUMULATE: bool>(
+    rows: &[T],
+    ox0: usize,
+    grads: &[T],
+    grad_rows: &mut [T],
+) {
+    for (l, &g) in grads.iter().enumerate() {
+        let arg = running_max::<T, G>(rows, ox0 + l).arg;
+        for t in 0..G::KH * G::KW {
+            let d = &mut grad_rows[tap_offset::<G>(t, ox0 + l)];
+            let given = if t == arg { g } else { T::zero() };
+            *d = if ACCUMULATE { *d + given } else { given };
+        }
+    }
+}
