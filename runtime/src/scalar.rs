@@ -10,6 +10,8 @@ use core::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 
 use num_traits::{Float, FloatConst};
 
+use crate::kernels::math::{self, MathConstants};
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
@@ -52,6 +54,12 @@ pub trait Scalar:
     }
     /// The error function `erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt` (libm).
     fn erf(self) -> Self;
+
+    /// The per-type constants of the vectorizable functions in [`crate::kernels::math`].
+    const MATH: MathConstants<Self>;
+    /// `2^n` for an integer-valued `n` with `2^n` a normal number, built from bits (no call, so
+    /// it vectorizes); other `n` give an unspecified value.
+    fn pow2i(n: Self) -> Self;
 
     /// `C <- alpha * A * B + beta * C` through matrixmultiply (`sgemm` / `dgemm`).
     ///
@@ -99,6 +107,15 @@ impl Scalar for f32 {
         libm::erff(self)
     }
 
+    const MATH: MathConstants<f32> = math::F32;
+    #[inline(always)]
+    fn pow2i(n: Self) -> Self {
+        // n + 1.5 * 2^23 holds n in the low mantissa bits (two's complement); adding the
+        // exponent bias and shifting the 9 low bits into the exponent field drops the rest.
+        let bits = (n + 12_582_912.0).to_bits();
+        f32::from_bits(bits.wrapping_add(127) << 23)
+    }
+
     #[cfg(feature = "std")]
     unsafe fn matrixmultiply_gemm(
         m: usize,
@@ -138,6 +155,14 @@ impl Scalar for f64 {
     #[inline]
     fn erf(self) -> Self {
         libm::erf(self)
+    }
+
+    const MATH: MathConstants<f64> = math::F64;
+    #[inline(always)]
+    fn pow2i(n: Self) -> Self {
+        // As for f32, with 1.5 * 2^52 and the 12 low bits.
+        let bits = (n + 6_755_399_441_055_744.0).to_bits();
+        f64::from_bits(bits.wrapping_add(1023) << 52)
     }
 
     #[cfg(feature = "std")]
