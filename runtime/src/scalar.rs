@@ -10,6 +10,8 @@ use core::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 
 use num_traits::{Float, FloatConst};
 
+use crate::kernels::math::{self, MathConstants};
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
@@ -50,8 +52,15 @@ pub trait Scalar:
     fn from_usize(n: usize) -> Self {
         Self::from_f64(n as f64)
     }
-    /// The error function `erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt` (libm).
+    /// The error function `erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt`: libm's for `f64`,
+    /// [`crate::kernels::math::erf_f32`] (vectorizable) for `f32`.
     fn erf(self) -> Self;
+
+    /// The per-type constants of the vectorizable functions in [`crate::kernels::math`].
+    const MATH: MathConstants<Self>;
+    /// `2^n` for an integer-valued `n` with `2^n` a normal number, built from bits (no call, so
+    /// it vectorizes); other `n` give an unspecified value.
+    fn pow2i(n: Self) -> Self;
 
     /// `C <- alpha * A * B + beta * C` through matrixmultiply (`sgemm` / `dgemm`).
     ///
@@ -94,9 +103,19 @@ impl Scalar for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
-    #[inline]
+    /// [`math::erf_f32`]: vectorizable, within ~1 ulp.
+    #[inline(always)]
     fn erf(self) -> Self {
-        libm::erff(self)
+        math::erf_f32(self)
+    }
+
+    const MATH: MathConstants<f32> = math::F32;
+    #[inline(always)]
+    fn pow2i(n: Self) -> Self {
+        // n + 1.5 * 2^23 holds n in the low mantissa bits (two's complement); adding the
+        // exponent bias and shifting the 9 low bits into the exponent field drops the rest.
+        let bits = (n + 12_582_912.0).to_bits();
+        f32::from_bits(bits.wrapping_add(127) << 23)
     }
 
     #[cfg(feature = "std")]
@@ -138,6 +157,14 @@ impl Scalar for f64 {
     #[inline]
     fn erf(self) -> Self {
         libm::erf(self)
+    }
+
+    const MATH: MathConstants<f64> = math::F64;
+    #[inline(always)]
+    fn pow2i(n: Self) -> Self {
+        // As for f32, with 1.5 * 2^52 and the 12 low bits.
+        let bits = (n + 6_755_399_441_055_744.0).to_bits();
+        f64::from_bits(bits.wrapping_add(1023) << 52)
     }
 
     #[cfg(feature = "std")]

@@ -14,6 +14,7 @@
 pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
+pub mod math;
 
 /// How a kernel writes its result into an output buffer.
 ///

@@ -8,7 +8,9 @@
 //! Element-wise ops have no parameters (no parameter block). Forward and backward take a batch
 //! `[[T; N]; B]`; the kernels run over it as one flat slice of `B * N` elements, so the loop
 //! trip count is known at compile time and the inner loops vectorize when the scalar function
-//! does (ReLU, LeakyReLU, identity, and every derivative computed from `y`).
+//! does: every one here (the exact GELU in `f64` excepted, whose `erf` is libm's), since `tanh`,
+//! `sigmoid`, `exp` and `f32`'s `erf` come from [`crate::kernels::math`] (within ~1 ulp; see
+//! there).
 //!
 //! | type | forward `y = f(x)` | derivative `dy/dx` | PyTorch |
 //! |---|---|---|---|
@@ -20,7 +22,7 @@
 //! | [`GeluTanh`] | `x/2 (1 + tanh(u))` | see [`GeluTanh`] | `F.gelu(x, approximate='tanh')` |
 //! | [`Identity`] | `x` | `1` | — |
 
-use crate::kernels::Store;
+use crate::kernels::{math, Store};
 use crate::Scalar;
 
 mod softmax;
@@ -123,7 +125,7 @@ impl<T: Scalar> Activation<T> for LeakyRelu<T> {
 
 /// Hyperbolic tangent, `torch.tanh`.
 ///
-/// - forward: `y = tanh x` (through `Float::tanh`, libm-backed without `std`).
+/// - forward: `y = tanh x` ([`math::tanh`], vectorizable, within 1 ulp).
 /// - derivative: `1 - y^2`, exact and cheaper than recomputing from `x`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tanh;
@@ -131,7 +133,7 @@ pub struct Tanh;
 impl<T: Scalar> Activation<T> for Tanh {
     #[inline(always)]
     fn forward(&self, x: T) -> T {
-        x.tanh()
+        math::tanh(x)
     }
     #[inline(always)]
     fn derivative(&self, _x: T, y: T) -> T {
@@ -141,34 +143,18 @@ impl<T: Scalar> Activation<T> for Tanh {
 
 /// Logistic sigmoid, `torch.sigmoid`.
 ///
-/// - forward: `y = 1 / (1 + exp(-x))`, computed without overflow as
-///   `e = exp(-|x|)`, `y = 1 / (1 + e)` for `x >= 0` and `e / (1 + e)` for `x < 0`: `e` is in
-///   `(0, 1]`, so `x = ±1e4` gives exactly `1` and `0`, never `inf / inf`.
+/// - forward: `y = 1 / (1 + exp(-x))` ([`math::sigmoid`], vectorizable, within ~1 ulp),
+///   computed without overflow as `e = exp(-|x|)`, `y = 1 / (1 + e)` for `x >= 0` and
+///   `e / (1 + e)` for `x < 0`: `e` is in `(0, 1]`, so `x = ±1e4` gives exactly `1` and `0`,
+///   never `inf / inf`.
 /// - derivative: `y (1 - y)`, as PyTorch's `sigmoid_backward` computes it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sigmoid;
 
-/// The overflow-free logistic function shared by [`Sigmoid`] and the logistic losses.
-#[inline(always)]
-pub(crate) fn sigmoid<T: Scalar>(x: T) -> T {
-    sigmoid_from_exp(x, (-x.abs()).exp())
-}
-
-/// `sigmoid(x)` given `e = exp(-|x|)` (the losses compute `e` once for the loss and gradient).
-#[inline(always)]
-pub(crate) fn sigmoid_from_exp<T: Scalar>(x: T, e: T) -> T {
-    let s = T::one() / (T::one() + e);
-    if x >= T::zero() {
-        s
-    } else {
-        e * s
-    }
-}
-
 impl<T: Scalar> Activation<T> for Sigmoid {
     #[inline(always)]
     fn forward(&self, x: T) -> T {
-        sigmoid(x)
+        math::sigmoid(x)
     }
     #[inline(always)]
     fn derivative(&self, _x: T, y: T) -> T {
@@ -191,6 +177,9 @@ const GELU_TANH_CUBIC: f64 = 0.044_715;
 /// - forward: `y = x Phi(x) = x/2 (1 + erf(x / sqrt 2))`.
 /// - derivative: `Phi(x) + x phi(x) = 1/2 (1 + erf(x / sqrt 2)) + x exp(-x^2 / 2) / sqrt(2 pi)`.
 ///
+/// `erf` is [`Scalar::erf`]: [`math::erf_f32`] (vectorizable) for `f32`, libm's for `f64` (so the
+/// `f64` loops stay scalar); `exp` is [`math::exp`].
+///
 /// For the tanh approximation (`approximate='tanh'`) use [`GeluTanh`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Gelu;
@@ -205,14 +194,15 @@ impl<T: Scalar> Activation<T> for Gelu {
     fn derivative(&self, x: T, _y: T) -> T {
         let half = T::from_f64(0.5);
         let cdf = half * (T::one() + (x * T::from_f64(FRAC_1_SQRT_2)).erf());
-        let pdf = (-half * x * x).exp() * T::from_f64(FRAC_1_SQRT_2PI);
+        let pdf = math::exp(-half * x * x) * T::from_f64(FRAC_1_SQRT_2PI);
         cdf + x * pdf
     }
 }
 
 /// GELU's tanh approximation, `F.gelu(x, approximate='tanh')`.
 ///
-/// With `k = sqrt(2 / pi)`, `c = 0.044715`, `u = k (x + c x^3)` and `t = tanh u`:
+/// With `k = sqrt(2 / pi)`, `c = 0.044715`, `u = k (x + c x^3)` and `t = tanh u`
+/// ([`math::tanh`]):
 /// - forward: `y = x/2 (1 + t)`.
 /// - derivative: `1/2 (1 + t) + x/2 (1 - t^2) k (1 + 3 c x^2)` (PyTorch's formula).
 ///
@@ -224,7 +214,7 @@ impl GeluTanh {
     #[inline(always)]
     fn tanh_inner<T: Scalar>(x: T) -> T {
         let inner = T::from_f64(SQRT_2_OVER_PI) * (x + T::from_f64(GELU_TANH_CUBIC) * x * x * x);
-        inner.tanh()
+        math::tanh(inner)
     }
 }
 

@@ -22,8 +22,9 @@
 //! | [`mse`] | `F.mse_loss(x, t)` | `B * N` elements |
 
 use crate::error::{check_finite, Error, Result};
+use crate::kernels::math::sigmoid_from_exp;
 use crate::kernels::Store;
-use crate::ops::activation::{row_max, shifted_exp_sum, sigmoid_from_exp};
+use crate::ops::activation::{row_max, shifted_exp_sum};
 use crate::Scalar;
 
 #[cfg(all(test, feature = "alloc"))]

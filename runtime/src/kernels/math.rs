@@ -1,0 +1,374 @@
+//! Vectorizable elementary functions: [`exp`], [`tanh`], [`sigmoid`] (`T: Scalar`) and
+//! [`erf_f32`].
+//!
+//! `f32::exp` and `f32::tanh` call libm once per element, so a loop over them stays scalar and
+//! costs ~10 ns per element. These functions are plain arithmetic: no calls, no data-dependent
+//! branches (every case is computed and the result chosen by a comparison, which LLVM turns
+//! into a vector select), no tables (no gathers). A loop over a slice of them vectorizes to what
+//! the compilation target offers (4 `f32` or 2 `f64` lanes on the x86-64 baseline).
+//!
+//! Largest error against the exact value, in ulps (`f32`: every input, against libm's `f64`
+//! result; `f64`: 60 000 to 90 000 random arguments per function, against mpmath), and the
+//! largest distance of an `f32` result to the correctly rounded one:
+//!
+//! | function | `f32` | `f32` distance | `f64` |
+//! |---|---|---|---|
+//! | [`exp`] | 0.76 | 1 | 0.74 |
+//! | [`tanh`] | 0.85 | 1 | 0.74 |
+//! | [`sigmoid`] | 1.15 | 1 | 1.08 |
+//! | [`erf_f32`] | 1.09 | 1 | — (libm) |
+//!
+//! Special values are exact: `±0`, `±inf`, NaN in gives NaN out, and large arguments saturate
+//! (`exp` to `inf` or `0` through the subnormals, `tanh` and `erf` to `±1`, `sigmoid` to `1` or
+//! `0`) without an intermediate NaN.
+//!
+//! The algorithms are shared by `f32` and `f64`; the per-type numbers (polynomial coefficients,
+//! overflow bounds, the bit layout behind [`Scalar::pow2i`]) are [`MathConstants`], reached
+//! through [`Scalar::MATH`]. The coefficients are near-minimax (Chebyshev) fits made by
+//! `reference/math_coefficients.py`.
+
+use crate::Scalar;
+
+#[cfg(test)]
+mod tests;
+
+/// The per-type numbers of this module's functions (see [`Scalar::MATH`]).
+///
+/// Polynomials are lowest coefficient first.
+#[derive(Clone, Copy, Debug)]
+pub struct MathConstants<T: 'static> {
+    /// `1.5 * 2^(mantissa bits)`: `(y + M) - M` rounds `|y| < 2^(mantissa bits - 1)` to the
+    /// nearest integer (ties to even) without a call or SSE4.1's `roundps`.
+    round_magic: T,
+    /// `ln 2` split (Cody and Waite) so that `n * ln2_hi` is exact for every `n` that
+    /// [`exp`] uses and `x - n * ln2_hi` is exact by Sterbenz's lemma.
+    ln2_hi: T,
+    /// `ln 2 - ln2_hi`.
+    ln2_lo: T,
+    /// [`exp`] clamps its argument to `[exp_min, exp_max]`: just past the argument where the
+    /// result rounds to 0 and just past the one where it overflows to `inf`, so the clamped
+    /// results are still exactly `0` and `inf`, and `n` stays in range.
+    exp_min: T,
+    /// See `exp_min`.
+    exp_max: T,
+    /// `e^r ~ 1 + r + r^2 P(r)` for `|r| <= ln(2)/2 + 0.001`.
+    exp_poly: &'static [T],
+    /// `tanh x ~ x + x^3 Q(x^2)` for `|x| <= TANH_SMALL`.
+    tanh_poly: &'static [T],
+}
+
+/// `|x|` below which [`tanh`] uses its odd polynomial: `atanh(1/2)`, where `tanh x = 1/2`. Above
+/// it, `1 - 2e/(1 + e)` has a result in `[1/2, 1)` whose ulp is at least that of the correction
+/// `2e/(1 + e) <= 1/2`, so the subtraction loses nothing.
+const TANH_SMALL: f64 = 0.549_306_144_334_054_8;
+
+/// A cap on the magnitude of the `exp` argument in [`tanh`] (`2|x|`) and in [`sigmoid`] of a
+/// positive `x`, past which both round to exactly 1 in either precision (tanh from `2|x|` =
+/// 18.0 in `f32` and 38.1 in `f64` on, sigmoid from `x` = 17.3 and 37.4): `e^-40` and its
+/// correction term stay normal numbers, where a larger argument would produce subnormal
+/// intermediates, which x86 cores compute ~100x slower.
+const SATURATED: f64 = 40.0;
+
+/// The constants of `f32`.
+pub(crate) const F32: MathConstants<f32> = MathConstants {
+    round_magic: 12_582_912.0,
+    // As in fdlibm's expf: 16 significant bits, and the rest.
+    ln2_hi: f32::from_bits(0x3f31_7200),
+    ln2_lo: f32::from_bits(0x35bf_be8e),
+    exp_min: -104.0,
+    exp_max: 89.0,
+    exp_poly: &[
+        0.5,
+        0.166_666_67,
+        0.041_666_463,
+        0.008_333_310_5,
+        0.001_393_39,
+        0.000_198_912_69,
+    ],
+    tanh_poly: &[
+        -0.333_333_3,
+        0.133_331_15,
+        -0.053_909_8,
+        0.021_311_67,
+        -0.006_614_526_7,
+    ],
+};
+
+/// The constants of `f64`.
+pub(crate) const F64: MathConstants<f64> = MathConstants {
+    round_magic: 6_755_399_441_055_744.0,
+    // As in fdlibm's exp: 32 significant bits, and the rest.
+    ln2_hi: f64::from_bits(0x3fe6_2e42_fee0_0000),
+    ln2_lo: f64::from_bits(0x3dea_39ef_3579_3c76),
+    exp_min: -746.0,
+    exp_max: 710.0,
+    exp_poly: &[
+        0.5,
+        0.166_666_666_666_666_7,
+        0.041_666_666_666_666_67,
+        0.008_333_333_333_325_973,
+        0.001_388_888_888_888_363_3,
+        0.000_198_412_698_753_854_8,
+        2.480_158_732_595_111e-5,
+        2.755_725_468_572_880_3e-6,
+        2.755_727_313_289_604e-7,
+        2.510_551_354_184_708_6e-8,
+        2.091_489_872_717_552_4e-9,
+    ],
+    tanh_poly: &[
+        -0.333_333_333_333_333_3,
+        0.133_333_333_333_327_28,
+        -0.053_968_253_967_449_79,
+        0.021_869_488_494_388_224,
+        -0.008_863_234_414_470_797,
+        0.003_592_110_598_582_563,
+        -0.001_455_663_590_101_078_7,
+        0.000_588_944_738_827_005_9,
+        -0.000_234_660_567_181_585_2,
+        8.515_552_303_912_306e-5,
+        -2.063_225_361_264_667_6e-5,
+    ],
+};
+
+/// `p(x)` by Horner's rule, coefficients lowest first. The slices are constants, so the loop
+/// unrolls into straight multiply-adds.
+#[inline(always)]
+fn polynomial<T: Scalar>(coefficients: &[T], x: T) -> T {
+    match coefficients.split_last() {
+        Some((&last, rest)) => rest.iter().rev().fold(last, |acc, &c| acc * x + c),
+        None => T::zero(),
+    }
+}
+
+/// `y` rounded to the nearest integer (ties to even), for `|y|` well inside the mantissa range.
+#[inline(always)]
+fn round_to_integer<T: Scalar>(y: T) -> T {
+    let magic = T::MATH.round_magic;
+    (y + magic) - magic
+}
+
+/// `lo` if `x < lo`, `hi` if `x > hi`, else `x`; NaN stays NaN. Written as comparisons (vector
+/// selects), not `Float::max`, whose NaN rules cost extra instructions.
+#[inline(always)]
+fn clamp<T: Scalar>(x: T, lo: T, hi: T) -> T {
+    let x = if x < lo { lo } else { x };
+    if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
+/// `x = n ln2 + r` and `e^r = hi + lo`: returns `(hi, lo, n)`, `hi + lo` accurate to ~2^-40
+/// relative with `|lo|` about an ulp of `hi` or less. `x` must be in `[exp_min, exp_max]` (or
+/// NaN, which gives NaN).
+///
+/// `n = round(x / ln 2)` and `|r| <= ln(2)/2` (`ln 2` split in two so that `x - n ln2_hi` is
+/// exact); `e^r` by a polynomial.
+#[inline(always)]
+fn exp_reduced<T: Scalar>(x: T) -> (T, T, T) {
+    let c = &T::MATH;
+    let n = round_to_integer(x * T::LOG2_E());
+    // `r_hi` is exact; keeping `r_lo` apart from it in the linear term saves the rounding of
+    // `r`, while the polynomial term is small enough to take `r`.
+    let r_hi = x - n * c.ln2_hi;
+    let r_lo = -(n * c.ln2_lo);
+    let r = r_hi + r_lo;
+    let tail = r_lo + r * r * polynomial(c.exp_poly, r);
+    // e^r = 1 + r_hi + tail, summed with the rounding errors of both additions kept (Fast2Sum:
+    // |1| >= |r_hi + tail|, and |r_hi| >= |tail| but where both are far below an ulp of 1).
+    let s = r_hi + tail;
+    let s_error = (r_hi - s) + tail;
+    let hi = T::one() + s;
+    let lo = ((T::one() - hi) + s) + s_error;
+    (hi, lo, n)
+}
+
+/// `e^x = (hi + lo) scale_a scale_b` for any `x`: [`exp_reduced`] of `x` clamped to
+/// `[exp_min, exp_max]`, and `2^n = 2^(n - n/2) 2^(n/2)`: two factors built from bits, each
+/// normal, so that a result between the smallest normal and the overflow threshold is not
+/// rounded again, and a subnormal one only once.
+#[inline(always)]
+fn exp_parts<T: Scalar>(x: T) -> (T, T, T, T) {
+    let c = &T::MATH;
+    let (hi, lo, n) = exp_reduced(clamp(x, c.exp_min, c.exp_max));
+    let half = round_to_integer(n * T::from_f64(0.5));
+    (hi, lo, T::pow2i(half), T::pow2i(n - half))
+}
+
+/// `e^x` as `e + e_lo`, `e` within about an ulp of `e^x` and `e_lo` (most of) the rest, for
+/// [`sigmoid`], whose largest error would otherwise be the rounding of `e`.
+#[inline(always)]
+fn exp_with_error<T: Scalar>(x: T) -> (T, T) {
+    let (hi, lo, scale_a, scale_b) = exp_parts(x);
+    (hi * scale_a * scale_b, lo * scale_a * scale_b)
+}
+
+/// [`exp_with_error`] for `x` in `[-SATURATED, 0]` (or NaN), whose `2^n` is a normal number:
+/// no clamp and one scale factor, five operations fewer for [`tanh`].
+#[inline(always)]
+fn exp_with_error_moderate<T: Scalar>(x: T) -> (T, T) {
+    let (hi, lo, n) = exp_reduced(x);
+    let scale = T::pow2i(n);
+    (hi * scale, lo * scale)
+}
+
+/// `e^x`.
+///
+/// Range reduction `x = n ln2 + r`, a polynomial for `e^r` whose sum is rounded once, and an
+/// exact scaling by `2^n` (see the source of `exp_parts`).
+///
+/// `exp(-inf) = 0`, `exp(inf) = inf`, `exp(NaN) = NaN`; arguments past the thresholds give `0`
+/// and `inf`.
+#[inline(always)]
+pub fn exp<T: Scalar>(x: T) -> T {
+    let (hi, lo, scale_a, scale_b) = exp_parts(x);
+    (hi + lo) * scale_a * scale_b
+}
+
+/// `tanh x`.
+///
+/// - `|x| < atanh(1/2)`: `x + x^3 Q(x^2)`, an odd polynomial (full relative accuracy for tiny
+///   `x`);
+/// - otherwise: `sign(x) (1 - 2e/(1 + e))` with `e = exp(-2|x|)` in `(0, 1/3]`, so nothing
+///   overflows; `e` underflows to 0 for large `|x|` and the result is exactly `±1`. The
+///   rounding errors of `e`, `1 + e` and `1 - q` are carried in a correction term, which
+///   leaves the division's.
+#[inline(always)]
+pub fn tanh<T: Scalar>(x: T) -> T {
+    let one = T::one();
+    let ax = x.abs();
+    let z = ax * ax;
+    let small = ax + ax * z * polynomial(T::MATH.tanh_poly, z);
+
+    let two_ax = ax + ax;
+    let capped = if two_ax > T::from_f64(SATURATED) {
+        T::from_f64(SATURATED)
+    } else {
+        two_ax
+    };
+    let (e, e_lo) = exp_with_error_moderate(-capped);
+    let d = one + e;
+    let d_error = ((one - d) + e) + e_lo;
+    let q = (e + e) / d;
+    let w = one - q;
+    let w_error = (one - w) - q;
+    // With q* = 2e/d unrounded, to first order
+    // 1 - 2(e + e_lo)/(d + d_error) = 1 - q* - 2 e_lo/d + q* d_error/d,
+    // and 1 - q = w + w_error exactly; `1/d = 1 - e/d = 1 - q/2` avoids a second division.
+    let inv_d = one - q * T::from_f64(0.5);
+    let correction = q * d_error * inv_d - (e_lo + e_lo) * inv_d;
+    let large = w + (w_error + correction);
+
+    // NaN fails the comparison and takes the `large` path, which is NaN.
+    let magnitude = if ax < T::from_f64(TANH_SMALL) {
+        small
+    } else {
+        large
+    };
+    // Both paths are computed on |x| and odd, so the sign is x's, `-0` included.
+    magnitude.copysign(x)
+}
+
+/// The logistic function `sigmoid(x) = 1 / (1 + e^-x)`: `1 / (1 + e)` for `x >= 0` and
+/// `e / (1 + e)` for `x < 0`, with `e = exp(-|x|)` in `(0, 1]`, so nothing overflows:
+/// `x = ±1e4` gives exactly `1` and `0`, never `inf / inf`; NaN gives NaN. The rounding errors
+/// of `e` and `1 + e` are carried in a correction term, which leaves the division's.
+#[inline(always)]
+pub fn sigmoid<T: Scalar>(x: T) -> T {
+    // For x < -87.3 (f32) or -708 (f64) the result is a subnormal number: no cap there.
+    let capped = if x > T::from_f64(SATURATED) {
+        T::from_f64(SATURATED)
+    } else {
+        x.abs()
+    };
+    let (e, e_lo) = exp_with_error(-capped);
+    sigmoid_from_exp_parts(x, e, e_lo)
+}
+
+/// `sigmoid(x)` given `e = exp(-|x|)` (the logistic losses compute `e` once for the loss and
+/// its gradient); see [`sigmoid`].
+#[inline(always)]
+pub fn sigmoid_from_exp<T: Scalar>(x: T, e: T) -> T {
+    sigmoid_from_exp_parts(x, e, T::zero())
+}
+
+/// `sigmoid(x)` given `exp(-|x|) = e + e_lo`.
+#[inline(always)]
+fn sigmoid_from_exp_parts<T: Scalar>(x: T, e: T, e_lo: T) -> T {
+    let one = T::one();
+    let negative = x < T::zero();
+    let (numerator, numerator_lo) = if negative {
+        (e, e_lo)
+    } else {
+        (one, T::zero())
+    };
+    let d = one + e;
+    let d_error = ((one - d) + e) + e_lo;
+    let q = numerator / d;
+    // (n + n_lo)/(d + d_error) = q + (n_lo - q d_error)/d to first order; 1/d is q itself
+    // for n = 1 and 1 - q for n = e (as 1 - e/(1 + e) = 1/(1 + e)), so no second division.
+    let inv_d = if negative { one - q } else { q };
+    q + (numerator_lo - q * d_error) * inv_d
+}
+
+/// `|x|` below which [`erf_f32`] uses its odd polynomial.
+const ERF_SMALL: f32 = 0.9;
+/// `erf x` rounds to 1 in `f32` from `x = 3.92` on: [`erf_f32`] caps its argument here, which
+/// also keeps `exp(-x^2)` away from the subnormals.
+const ERF_SATURATED: f32 = 4.0;
+/// The centre of `[1/4, 1/0.9]`, the range of `u = 1/|x|` in [`erf_f32`]'s second piece.
+const ERF_U_MID: f32 = 0.681_055_55;
+/// `erf(x)/x - 1 ~ R(x^2)` for `|x| <= 0.9`.
+const ERF_SMALL_POLY: [f32; 7] = [
+    0.128_379_17,
+    -0.376_126_35,
+    0.112_837_18,
+    -0.026_860_666,
+    0.005_204_227,
+    -0.000_817_963_2,
+    8.529_401_4e-5,
+];
+/// `exp(x^2) erfc(x) ~ G(1/x - ERF_U_MID)` for `0.9 <= x <= 4`.
+const ERF_LARGE_POLY: [f32; 11] = [
+    0.326_848_33,
+    0.363_383_3,
+    -0.164_671_15,
+    0.047_660_936,
+    0.012_035_47,
+    -0.033_952_422,
+    0.033_723_883,
+    -0.024_339_167,
+    0.009_442_528,
+    0.013_772_57,
+    -0.019_882_96,
+];
+
+/// The error function `erf x = 2/sqrt(pi) integral_0^x exp(-t^2) dt` in `f32`, vectorizable
+/// ([`Scalar::erf`] of `f32`; `f64` keeps libm's, since one polynomial of this form would need
+/// a degree of about 25 for `f64` accuracy).
+///
+/// - `|x| < 0.9`: `x + x R(x^2)`;
+/// - otherwise: `1 - exp(-x^2) G(1/|x|)` (`G(u) = exp(1/u^2) erfc(1/u)`, smooth and between
+///   0.14 and 0.46 there), with `|x|` capped at 4, where `erf` has rounded to 1;
+///
+/// the sign is `x`'s (`-0` included); NaN gives NaN, `±inf` gives `±1`.
+#[inline(always)]
+pub fn erf_f32(x: f32) -> f32 {
+    let ax = x.abs();
+    let z = ax * ax;
+    let small = ax + ax * polynomial(&ERF_SMALL_POLY, z);
+
+    let capped = if ax > ERF_SATURATED {
+        ERF_SATURATED
+    } else {
+        ax
+    };
+    let u = 1.0 / capped;
+    let tail = exp(-(capped * capped)) * polynomial(&ERF_LARGE_POLY, u - ERF_U_MID);
+    let large = 1.0 - tail;
+
+    // NaN fails the comparison and takes the `large` path, which is NaN.
+    let magnitude = if ax < ERF_SMALL { small } else { large };
+    magnitude.copysign(x)
+}
