@@ -214,6 +214,36 @@ pub fn batch_norm_train_backward<
 ) {
     assert_layout!(C, S, N);
     assert_batch_statistics!(B, S);
+    train_backward::<T, B, C, S, N>(
+        x,
+        params,
+        saved,
+        |_| (T::one(), T::zero()),
+        dy,
+        (dx, dx_store),
+        (dparams, dparams_store),
+    );
+}
+
+/// The training backward of BatchNorm and Batch Renorm (which multiplies `x_hat` by the
+/// constant `r[c]` and adds `d[c]`; BatchNorm is `r = 1`, `d = 0`): one pass over channel
+/// blocks for the sums, one for `dx`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn train_backward<
+    T: Scalar,
+    const B: usize,
+    const C: usize,
+    const S: usize,
+    const N: usize,
+>(
+    x: &[[T; N]; B],
+    params: &[[T; C]; 2],
+    saved: &BatchStats<T, C>,
+    r_and_d: impl Fn(usize) -> (T, T),
+    dy: &[[T; N]; B],
+    (dx, dx_store): (&mut [[T; N]; B], Store),
+    (dparams, dparams_store): (&mut [[T; C]; 2], Store),
+) {
     let m = T::from_usize(B * S);
     for channels in blocks::<B, C, S>() {
         let len = channels.len();
@@ -232,8 +262,9 @@ pub fn batch_norm_train_backward<
             sum_dy_xhat,
         );
         for (i, c) in channels.clone().enumerate() {
-            scale[i] = params[0][c] * saved.inv_std[c];
-            dparams_store.apply(&mut dparams[0][c], sum_dy_xhat[i]);
+            let (r, d) = r_and_d(c);
+            scale[i] = params[0][c] * saved.inv_std[c] * r;
+            dparams_store.apply(&mut dparams[0][c], r * sum_dy_xhat[i] + d * sum_dy[i]);
             dparams_store.apply(&mut dparams[1][c], sum_dy[i]);
             // From here on the sums hold their means over the batch.
             sum_dy[i] /= m;

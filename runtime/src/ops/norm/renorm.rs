@@ -34,10 +34,8 @@
 //! Parameter block `[[T; C]; 2]` (`[weight: C | bias: C]`) and state block as BatchNorm.
 //! Training does not compile for `B * S == 1`, as BatchNorm.
 
-use super::batch::update_running_stats;
-use super::channels::{
-    block_affine, block_gradient_sums, block_moments, block_train_dx, blocks, scratch,
-};
+use super::batch::{train_backward, update_running_stats};
+use super::channels::{block_affine, block_moments, blocks, scratch};
 use super::{BatchNormConfig, BatchStats};
 use crate::error::{Error, Result};
 use crate::{Scalar, Store};
@@ -239,42 +237,15 @@ pub fn batch_renorm_train_backward<
 ) {
     assert_layout!(C, S, N);
     assert_batch_statistics!(B, S);
-    let m = T::from_usize(B * S);
-    for channels in blocks::<B, C, S>() {
-        let len = channels.len();
-        let mut sum_dy = scratch::<T>();
-        let mut sum_dy_xhat = scratch::<T>();
-        let mut scale = scratch::<T>();
-        let mean = &saved.batch.mean[channels.clone()];
-        let inv_std = &saved.batch.inv_std[channels.clone()];
-        let (sum_dy, sum_dy_xhat) = (&mut sum_dy[..len], &mut sum_dy_xhat[..len]);
-        block_gradient_sums::<T, B, S, N>(
-            x,
-            dy,
-            channels.clone(),
-            (mean, inv_std),
-            sum_dy,
-            sum_dy_xhat,
-        );
-        for (i, c) in channels.clone().enumerate() {
-            let (r, d) = (saved.r[c], saved.d[c]);
-            scale[i] = params[0][c] * saved.batch.inv_std[c] * r;
-            dparams_store.apply(&mut dparams[0][c], r * sum_dy_xhat[i] + d * sum_dy[i]);
-            dparams_store.apply(&mut dparams[1][c], sum_dy[i]);
-            // From here on the sums hold their means over the batch.
-            sum_dy[i] /= m;
-            sum_dy_xhat[i] /= m;
-        }
-        block_train_dx::<T, B, S, N>(
-            x,
-            dy,
-            dx,
-            dx_store,
-            channels,
-            (mean, inv_std, &scale[..len]),
-            (sum_dy, sum_dy_xhat),
-        );
-    }
+    train_backward::<T, B, C, S, N>(
+        x,
+        params,
+        &saved.batch,
+        |c| (saved.r[c], saved.d[c]),
+        dy,
+        (dx, dx_store),
+        (dparams, dparams_store),
+    );
 }
 
 #[cfg(all(test, feature = "std"))]
