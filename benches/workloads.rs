@@ -251,33 +251,44 @@ fn parts<const P: usize, const I: usize, const B: usize, N, O>(
 }
 
 fn w1(options: &Options, split: bool) {
-    let mut net = Mlp::new(1);
-    let mut tape = MlpTape::<64>::new();
-    let mut optimizer = adam();
     let (x, labels) = random_batch::<784, 64>(101);
     let forward = dense_flops(64, &MLP_LAYERS);
+    let workload = ("W1", "mlp_train", forward);
+    train_workload(options, workload, Mlp::new(1), adam(), &x, &labels, split);
+}
+
+/// Times one `train_step` of `net` on a fixed batch (`WNparts`: its forward, loss + backward and
+/// optimizer step separately). `workload` is `(id, name, forward FLOPs)`.
+fn train_workload<const P: usize, const I: usize, const B: usize, N, O>(
+    options: &Options,
+    (id, name, forward_flops): (&str, &str, f64),
+    mut net: N,
+    mut optimizer: O,
+    x: &[[f32; I]; B],
+    labels: &[usize; B],
+    split: bool,
+) where
+    N: Network<P, Element = f32, Input = [f32; I], Target = usize>,
+    O: Optimizer<f32, P>,
+{
+    let mut tape = N::new_tape::<B>();
     if split {
         return parts(
             options,
-            "W1",
+            id,
             &mut net,
             &mut tape,
             &mut optimizer,
-            &x,
-            &labels,
-            forward,
+            x,
+            labels,
+            forward_flops,
         );
     }
     let stats = measure(options, || {
-        let loss = net.train_step(
-            &mut tape,
-            black_box(&*x),
-            black_box(&labels),
-            &mut optimizer,
-        );
+        let loss = net.train_step(&mut tape, black_box(x), black_box(labels), &mut optimizer);
         black_box(loss.expect("finite loss"));
     });
-    report("W1", "mlp_train", 64, &stats, false, 3.0 * forward);
+    report(id, name, B, &stats, false, 3.0 * forward_flops);
 }
 
 fn w2(options: &Options) {
@@ -322,63 +333,33 @@ const W4_FORWARD_FLOPS: f64 =
     2.0 * 32.0 * (28.0 * 28.0 * 8.0 * 9.0 + 14.0 * 14.0 * 16.0 * 8.0 * 9.0 + 784.0 * 10.0);
 
 fn w4(options: &Options, split: bool) {
-    let mut net = Cnn::new(1);
-    let mut tape = CnnTape::<32>::new();
-    let mut optimizer = sgd_momentum::<{ Cnn::PARAMS }>();
     let (x, labels) = random_batch::<784, 32>(104);
-    if split {
-        let flops = W4_FORWARD_FLOPS;
-        return parts(
-            options,
-            "W4",
-            &mut net,
-            &mut tape,
-            &mut optimizer,
-            &x,
-            &labels,
-            flops,
-        );
-    }
-    let stats = measure(options, || {
-        let loss = net.train_step(
-            &mut tape,
-            black_box(&*x),
-            black_box(&labels),
-            &mut optimizer,
-        );
-        black_box(loss.expect("finite loss"));
-    });
-    report("W4", "cnn_train", 32, &stats, false, 3.0 * W4_FORWARD_FLOPS);
+    let workload = ("W4", "cnn_train", W4_FORWARD_FLOPS);
+    let optimizer = sgd_momentum::<{ Cnn::PARAMS }>();
+    train_workload(
+        options,
+        workload,
+        Cnn::new(1),
+        optimizer,
+        &x,
+        &labels,
+        split,
+    );
 }
 
 fn w5(options: &Options, split: bool) {
-    let mut net = BnMlp::new(1);
-    let mut tape = BnMlpTape::<64>::new();
-    let mut optimizer = sgd_momentum::<{ BnMlp::PARAMS }>();
     let (x, labels) = random_batch::<784, 64>(105);
-    let forward = dense_flops(64, &MLP_LAYERS);
-    if split {
-        return parts(
-            options,
-            "W5",
-            &mut net,
-            &mut tape,
-            &mut optimizer,
-            &x,
-            &labels,
-            forward,
-        );
-    }
-    let stats = measure(options, || {
-        let loss = net.train_step(
-            &mut tape,
-            black_box(&*x),
-            black_box(&labels),
-            &mut optimizer,
-        );
-        black_box(loss.expect("finite loss"));
-    });
-    report("W5", "bn_mlp_train", 64, &stats, false, 3.0 * forward);
+    let workload = ("W5", "bn_mlp_train", dense_flops(64, &MLP_LAYERS));
+    let optimizer = sgd_momentum::<{ BnMlp::PARAMS }>();
+    train_workload(
+        options,
+        workload,
+        BnMlp::new(1),
+        optimizer,
+        &x,
+        &labels,
+        split,
+    );
 }
 
 fn w6(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
