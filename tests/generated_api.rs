@@ -299,3 +299,57 @@ fn node_names_do_not_shadow_generated_variables() {
     let folded = net.fold().forward(&x);
     assert!((folded[1][0] - heap[1][0]).abs() < 1e-5);
 }
+
+monograd::network! {
+    /// Batch Renorm, whose clipping limits a schedule can relax during training.
+    pub struct Renormed {
+        input x: [3];
+        h = linear(x, 4);
+        r = batch_renorm(h, r_max = 3.0, d_max = 5.0);
+        loss = mse(r);
+    }
+}
+
+#[test]
+fn batch_renorm_limits_are_a_training_time_hook() {
+    use monograd::runtime::ops::norm::{RenormLimits, RenormSchedule};
+    let mut net = Renormed::new(3);
+    assert_eq!(
+        net.renorm_limits,
+        RenormLimits {
+            r_max: 3.0,
+            d_max: 5.0
+        },
+        "declared values"
+    );
+    let mut tape = RenormedTape::<4>::new();
+    // Inputs far from the initial running statistics (mean 0, variance 1): unclipped r and d
+    // would change the output, clipped to (1, 0) it is plain batch normalization.
+    let x = [
+        [10.0f32, -3.0, 7.0],
+        [12.0, -1.0, 4.0],
+        [9.0, -4.0, 6.0],
+        [11.0, 0.0, 5.0],
+    ];
+    net.renorm_limits = RenormLimits::BATCH_NORM;
+    let as_batch_norm = *net.forward_train(&mut tape, &x);
+    for c in 0..4 {
+        let mean: f32 = as_batch_norm.iter().map(|s| s[c]).sum::<f32>() / 4.0;
+        assert!(
+            mean.abs() < 1e-5,
+            "batch-normalized output has the bias (0) as its mean"
+        );
+    }
+    net.renorm_limits = RenormLimits::new(3.0, 5.0).unwrap();
+    let mut relaxed_net = Renormed::new(3);
+    relaxed_net.renorm_limits = net.renorm_limits;
+    let relaxed = *relaxed_net.forward_train(&mut tape, &x);
+    assert_ne!(relaxed, as_batch_norm, "relaxed limits let r and d act");
+    // The paper's schedule starts as BatchNorm and relaxes after its warm-up.
+    assert_eq!(
+        RenormSchedule::PAPER.limits(0).unwrap(),
+        RenormLimits::BATCH_NORM
+    );
+    let later = RenormSchedule::PAPER.limits(40_000).unwrap();
+    assert_eq!((later.r_max, later.d_max), (3.0, 5.0));
+}
