@@ -249,7 +249,6 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                         #rt::view::matrix_mut::<#t, #out, #k>(grad_v),
                         #rt::Store::Overwrite,
                     );
-                    let _ = #v_off;
                     #bias_grad
                 }
             } else {
