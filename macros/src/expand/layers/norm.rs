@@ -114,14 +114,7 @@ fn affine(plan: &Plan, access: &Access, i: usize, len: usize) -> Option<TokenStr
             Some(quote!(#rt::view::matrix::<#t, 2, #len>(&params[#off..])))
         }
         None if is_batch_norm(&plan.graph.nodes[i].op) => {
-            let field = workspace_field(plan, i, "identity_affine");
-            Some(match access {
-                Access::Tape => quote!(&tape.workspace.#field),
-                Access::Stack => {
-                    let local = crate::expand::access::stack_local(&field);
-                    quote!(&#local)
-                }
-            })
+            Some(access.scratch_ref(&workspace_field(plan, i, "identity_affine")))
         }
         None => None,
     }
