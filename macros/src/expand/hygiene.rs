@@ -1,16 +1,21 @@
 //! Makes generated code immune to the user's names: it must compile next to user items named
-//! like anything it uses internally (`B`, `x`, `params`, `Result`, `core`, ...).
+//! like anything it uses internally (`B`, `x`, `params`, `Result`, `Ok`, `core`, ...).
 //!
-//! Two rewrites of the finished expansion, so every template stays plain `quote!`:
+//! Three rewrites of the finished expansion, so every template stays plain `quote!`:
 //!
-//! - Every identifier resolves with `Span::mixed_site()` hygiene (keeping its source location
-//!   for errors). That changes only local variables, function parameters and labels, which then
-//!   resolve at the definition site; items, types, fields and methods still resolve at the call
-//!   site, so the generated struct, its fields and methods are the user's to name and use.
 //! - The batch-size const parameter `B` passed as a generic argument (`Tape<B>`,
 //!   `f::<T, B, 3>`) is braced, `{ B }`: a braced argument is a const expression, resolved in the
 //!   value namespace where the const parameter shadows outer items, whereas a bare `B` is looked
 //!   up as a type first and a user `struct B` would win.
+//! - Local variables and function parameters get the prefix `__`: a user `const x` or
+//!   `struct x;` in scope would otherwise turn the binding `let x` (or a parameter `x: T`) into a
+//!   pattern, and mixed-site hygiene does not prevent that (items resolve at the call site).
+//! - Every identifier resolves with `Span::mixed_site()` hygiene (keeping its source location
+//!   for errors), which changes only locals and labels; items, types, fields and methods still
+//!   resolve at the call site, so the generated struct, its fields and methods are the user's.
+//!
+//! Every path in the templates is absolute (`::core::...`, `::monograd::...`): a user module
+//! named `core` does not capture `::core`.
 
 use proc_macro2::{Delimiter, Group, Ident, Spacing, Span, TokenStream, TokenTree};
 
@@ -179,6 +184,32 @@ mod tests {
         let expected = quote! {
             impl<const B: usize> Tape<{ B }> {
                 fn f(__x: &[[f32; 3]; B]) -> Out<{ B }, 3> { g::<f32, { B }, 3>(__x, B); <B>::h() }
+            }
+        }
+        .to_string();
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn renames_locals_but_not_fields_methods_paths_or_items() {
+        let out = apply(
+            quote! {
+                fn new(seed: u64) -> Net {
+                    let x: u8 = self.x.len();
+                    let (h, rest) = rest.split_at_mut(3);
+                    ::core::assert!(h > 0);
+                    Net { params: x, state: Net::zeroed() }
+                }
+            },
+            &["Net".to_string()],
+        )
+        .to_string();
+        let expected = quote! {
+            fn new(__seed: u64) -> Net {
+                let __x: u8 = self.x.len();
+                let (__h, __rest) = __rest.split_at_mut(3);
+                ::core::assert!(__h > 0);
+                Net { params: __x, state: Net::zeroed() }
             }
         }
         .to_string();
