@@ -143,7 +143,7 @@ pub fn items(plan: &Plan) -> TokenStream {
                 return ::core::result::Result::Err(#rt::Error::NonFiniteValue {
                     what: "parameter",
                     tensor: "",
-                    index,
+                    index: index,
                     value: params[index] as f64,
                 }.in_tensors(Self::PARAM_TENSORS));
             }
@@ -246,7 +246,7 @@ pub fn items(plan: &Plan) -> TokenStream {
                     ::core::result::Result::Err(#rt::Error::NonFiniteValue {
                         what: "network output",
                         tensor: "",
-                        index,
+                        index: index,
                         value: out[index] as f64,
                     })
                 }

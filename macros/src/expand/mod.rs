@@ -6,6 +6,7 @@
 
 mod access;
 mod fold;
+mod hygiene;
 mod inference;
 mod init;
 mod layers;
@@ -156,7 +157,13 @@ pub fn expand(graph: &Graph) -> TokenStream {
 
     let folded = fold::items(&plan);
 
-    quote! {
+    let items = [name, &activations, &workspace, &tape, &targets_ty]
+        .iter()
+        .map(|ident| ident.to_string())
+        .chain(folded.as_ref().map(|_| format!("{name}Folded")))
+        .collect::<Vec<_>>();
+    hygiene::apply(
+        quote! {
         #folded
 
         #(#attrs)*
@@ -411,14 +418,14 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 tape: &'t mut #tape<B>,
                 x: &[[#t; #input_n]; B],
             ) -> &'t [[#t; #output_n]; B] {
-                #name::forward_with(self, tape, x)
+                <#name>::forward_with(self, tape, x)
             }
             fn forward_train<'t, const B: usize>(
                 &mut self,
                 tape: &'t mut #tape<B>,
                 x: &[[#t; #input_n]; B],
             ) -> ::core::result::Result<&'t [[#t; #output_n]; B], #rt::Error> {
-                #name::forward_train(self, tape, x)
+                <#name>::forward_train(self, tape, x)
             }
             fn backward<const B: usize>(
                 &self,
@@ -426,7 +433,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 x: &[[#t; #input_n]; B],
                 targets: &[#target_ty; B],
             ) -> ::core::result::Result<#t, #rt::Error> {
-                #name::backward(self, tape, x, targets)
+                <#name>::backward(self, tape, x, targets)
             }
             fn loss<const B: usize>(
                 &self,
@@ -434,10 +441,12 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 x: &[[#t; #input_n]; B],
                 targets: &[#target_ty; B],
             ) -> ::core::result::Result<#t, #rt::Error> {
-                #name::loss(self, tape, x, targets)
+                <#name>::loss(self, tape, x, targets)
             }
         }
-    }
+        },
+        &items,
+    )
 }
 
 fn element_bytes(plan: &Plan) -> usize {
