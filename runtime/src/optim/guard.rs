@@ -118,6 +118,49 @@ pub(crate) fn all_below<T: Scalar>(bounds: &[f64]) -> bool {
     bounds.iter().all(|&b| b <= limit)
 }
 
+/// What an optimizer provides to [`step`], which runs the transaction.
+pub(crate) trait Guarded<T: Scalar, const N: usize, const K: usize> {
+    /// Bounds on the `K` state buffers after a step from `extents`, if every value the step
+    /// writes is provably finite.
+    fn proven_bounds(&self, extents: &Extents) -> Option<[f64; K]>;
+    /// The update without writing: the first value it would make non-finite.
+    fn dry_run(&self, params: &[T; N], grads: &[T; N]) -> Result<()>;
+    /// The update (and the step counter).
+    fn apply(&mut self, params: &mut [T; N], grads: &[T; N]);
+    /// The largest magnitude in each state buffer, measured (0 for a buffer not kept).
+    fn measured_bounds(&self) -> [f64; K];
+    /// Where the bounds are kept.
+    fn bounds_mut(&mut self) -> &mut StateBounds<K>;
+}
+
+/// One transactional step of `optimizer` (see the module docs): the scan, then the one-pass
+/// update when it is provably finite, else the dry run and then the update.
+pub(crate) fn step<T: Scalar, const N: usize, const K: usize, O: Guarded<T, N, K>>(
+    optimizer: &mut O,
+    params: &mut [T; N],
+    grads: &[T; N],
+) -> Result<()> {
+    let extents = scan(params, grads)?;
+    let bounds = match optimizer.proven_bounds(&extents) {
+        Some(bounds) => {
+            optimizer.apply(params, grads);
+            bounds
+        }
+        None => {
+            optimizer.dry_run(params, grads)?;
+            optimizer.apply(params, grads);
+            optimizer.measured_bounds()
+        }
+    };
+    optimizer.bounds_mut().set(bounds);
+    Ok(())
+}
+
+/// `max |x|` of an optional buffer (0 for one not kept), for [`Guarded::measured_bounds`].
+pub(crate) fn measure<T: Scalar>(buffer: Option<&[T]>) -> f64 {
+    buffer.map_or(0.0, |b| max_abs(b).0)
+}
+
 /// Runs `f` on every index of a dry run and returns the first error it reports: the dry-run
 /// driver shared by the optimizers' slow paths.
 pub(crate) fn dry_run<F>(n: usize, mut f: F) -> Result<()>
