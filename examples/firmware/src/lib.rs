@@ -7,6 +7,10 @@
 //! --release` compiles it for a Cortex-M4F. The parameters in [`PARAMS`] were trained on the host
 //! by this crate's `train` example, and the host-side tests check that [`classify`] agrees with
 //! the same network run through the std API.
+//!
+//! With feature `device` the crate also builds the `firmware` binary (`src/main.rs`), a
+//! `#![no_main]` Cortex-M4F program that runs [`evaluate_test_set`] on the embedded
+//! [`testset`] under QEMU and checks it against [`EXPECTED`], the values the host tests assert.
 #![no_std]
 
 mod evaluation;
