@@ -110,7 +110,7 @@ fn report_memory(out: &mut Output, sections: &Sections, stack: usize) {
         .print();
 }
 
-/// Ends the QEMU run (or the debug session) with the given status.
+/// Ends the QEMU run (or the run under a debugger) with the given status.
 fn exit(passed: bool) -> ! {
     debug::exit(if passed { EXIT_SUCCESS } else { EXIT_FAILURE });
     // Without a debugger or QEMU to end the program, stop here.
