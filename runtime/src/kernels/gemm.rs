@@ -21,12 +21,16 @@
 //! [`matmul_a_bt`], [`matmul_a_b`], [`matmul_at_b`] whose array types carry the shapes.
 
 mod leaf;
+mod packed;
 mod portable;
 #[cfg(test)]
 mod tests;
 mod typed;
 
-pub use typed::{matmul_a_b, matmul_a_bt, matmul_at_b};
+pub use typed::{
+    matmul_a_b, matmul_a_b_pack_len, matmul_a_b_packed, matmul_a_bt, matmul_a_bt_pack_len,
+    matmul_a_bt_packed, matmul_at_b, matmul_at_b_pack_len, matmul_at_b_packed,
+};
 #[doc(hidden)]
 pub use typed::{matmul_a_b_with_backend, matmul_a_bt_with_backend, matmul_at_b_with_backend};
 
@@ -60,6 +64,13 @@ pub enum GemmBackend {
     /// matrixmultiply, whatever the size.
     #[cfg(feature = "std")]
     MatrixMultiply,
+    /// The packed GEMM whatever the size (portable when the scratch is too short), on the
+    /// widest instruction set available.
+    Packed,
+    /// The packed GEMM on the target's baseline instruction set.
+    PackedBaseline,
+    /// The packed GEMM with at most AVX2 and FMA.
+    PackedAvx2,
 }
 
 /// `C <- alpha * op(A) * op(B) + beta * C`, row-major with leading dimensions (BLAS-style).
@@ -107,7 +118,69 @@ pub fn gemm<T: Scalar>(
         beta,
         c,
         ldc,
+        &mut [],
     )
+}
+
+/// [`gemm`] with caller-provided scratch `pack` for the packed, cache-blocked kernels: never
+/// allocates. Large products copy blocks of `A` and `B` into `pack` (contents ignored on entry,
+/// unspecified on return) and run the fastest kernels; with less than
+/// [`gemm_pack_len`]`(transa, transb, m, n, k)` elements (an empty slice included), or for
+/// products too small to gain from packing, it runs the unpacked loops, with the same result
+/// up to rounding.
+///
+/// # Errors
+/// As [`gemm`]; the scratch length is never an error.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed<T: Scalar>(
+    transa: Transpose,
+    transb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: &[T],
+    lda: usize,
+    b: &[T],
+    ldb: usize,
+    beta: T,
+    c: &mut [T],
+    ldc: usize,
+    pack: &mut [T],
+) -> Result<()> {
+    gemm_with_backend(
+        GemmBackend::Auto,
+        transa,
+        transb,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+        pack,
+    )
+}
+
+/// Elements of scratch [`gemm_packed`] needs to run an `op(A) op(B)` product of `m x k` by
+/// `k x n` on its packed kernels, on whichever CPU level this build picks at run time (so a
+/// buffer sized once works on every machine). Bounded by the blocking, whatever the dims:
+/// at most 155,648 elements (608 KB of f32); small products need little (`(m + n) k` rounded
+/// up to whole tiles), and 0 when a dimension is 0.
+pub const fn gemm_pack_len<T: Scalar>(
+    transa: Transpose,
+    transb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> usize {
+    let _ = (transa, transb);
+    packed::pack_len(T::BYTES, m, n, k)
 }
 
 /// [`gemm`] on a chosen implementation (tests and measurements).
@@ -129,6 +202,7 @@ pub fn gemm_with_backend<T: Scalar>(
     beta: T,
     c: &mut [T],
     ldc: usize,
+    pack: &mut [T],
 ) -> Result<()> {
     let (a_rows, a_cols) = stored_shape(transa, m, k);
     let (b_rows, b_cols) = stored_shape(transb, k, n);
@@ -143,14 +217,38 @@ pub fn gemm_with_backend<T: Scalar>(
         scale(m, n, beta, c, ldc);
         return Ok(());
     }
+    let packed_level = match backend {
+        GemmBackend::Auto if prefers_packed(transa, transb, m, n, k) => Some(leaf::Level::Avx512),
+        GemmBackend::Packed => Some(leaf::Level::Avx512),
+        GemmBackend::PackedAvx2 => Some(leaf::Level::Avx2Fma),
+        GemmBackend::PackedBaseline => Some(leaf::Level::Baseline),
+        _ => None,
+    };
+    if let Some(level) = packed_level {
+        let product = packed::Product {
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha,
+            a,
+            lda,
+            b,
+            ldb,
+            beta,
+            ldc,
+        };
+        if packed::gemm(level, product, c, pack) {
+            return Ok(());
+        }
+    }
     #[cfg(feature = "std")]
     {
         let use_matrixmultiply = match backend {
-            GemmBackend::Auto => prefers_matrixmultiply(transa, transb, m, n, k),
-            GemmBackend::Portable | GemmBackend::PortableBaseline | GemmBackend::PortableAvx2 => {
-                false
-            }
+            GemmBackend::Auto => pack.is_empty() && prefers_matrixmultiply(transa, transb, m, n, k),
             GemmBackend::MatrixMultiply => true,
+            _ => false,
         };
         if use_matrixmultiply {
             let (rsa, csa) = strides(transa, lda, a_rows);
@@ -184,8 +282,8 @@ pub fn gemm_with_backend<T: Scalar>(
         }
     }
     let max_level = match backend {
-        GemmBackend::PortableBaseline => leaf::Level::Baseline,
-        GemmBackend::PortableAvx2 => leaf::Level::Avx2Fma,
+        GemmBackend::PortableBaseline | GemmBackend::PackedBaseline => leaf::Level::Baseline,
+        GemmBackend::PortableAvx2 | GemmBackend::PackedAvx2 => leaf::Level::Avx2Fma,
         _ => leaf::Level::Avx512,
     };
     portable::gemm(
@@ -218,6 +316,23 @@ pub fn gemm_with_backend<T: Scalar>(
 #[cfg(feature = "std")]
 #[inline]
 fn prefers_matrixmultiply(
+    transa: Transpose,
+    transb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> bool {
+    match (transa, transb) {
+        (Transpose::No, Transpose::Yes) => m >= 12 && n >= 16 && k >= 8,
+        (Transpose::Yes, Transpose::Yes) => n >= 16 && m >= 8 && k >= 12,
+        _ => m >= 16 && n >= 8 && k >= 12,
+    }
+}
+
+/// Whether a product of these dims is faster on the packed kernels than on the portable path
+/// (given enough scratch).
+#[inline]
+const fn prefers_packed(
     transa: Transpose,
     transb: Transpose,
     m: usize,

@@ -31,7 +31,9 @@ pub(super) enum Level {
 /// `broadcast_tile` returns `tile[r][w] = sum_{q < kc} x(r, q) * y[q * ldy + w]` where
 /// `x(r, q) = x[q * ldx + r]` when `XT`, else `x[r * ldx + q]`; `dot_partials` returns
 /// `partial[r][w][l] = sum_q a[r][q * L + l] * b[w][q * L + l]` over the whole `L`-chunks of the
-/// (equally long) rows. Either may fuse a multiply-add (one rounding instead of two).
+/// (equally long) rows; `packed_tile` returns `tile[r][w] = sum_q a[q][r] * b[q][w]` over the
+/// steps of the shorter of the two packed panels (`broadcast_tile` on packed operands, with no
+/// stride left to compute). Each may fuse a multiply-add (one rounding instead of two).
 pub(super) trait Leaf: Copy {
     /// See the trait docs.
     fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
@@ -49,6 +51,13 @@ pub(super) trait Leaf: Copy {
         a: &[&[T]; R],
         b: &[&[T]; W],
     ) -> [[[T; L]; W]; R];
+
+    /// See the trait docs.
+    fn packed_tile<T: Scalar, const R: usize, const W: usize>(
+        self,
+        a: &[[T; R]],
+        b: &[[T; W]],
+    ) -> [[T; W]; R];
 }
 
 /// Leaves compiled for the target's baseline instruction set.
@@ -75,6 +84,15 @@ impl Leaf for Baseline {
         b: &[&[T]; W],
     ) -> [[[T; L]; W]; R] {
         dot_partials_body::<T, L, R, W, false>(a, b)
+    }
+
+    #[inline(never)]
+    fn packed_tile<T: Scalar, const R: usize, const W: usize>(
+        self,
+        a: &[[T; R]],
+        b: &[[T; W]],
+    ) -> [[T; W]; R] {
+        packed_tile_body::<T, R, W, false>(a, b)
     }
 }
 
@@ -144,6 +162,23 @@ macro_rules! x86_leaf {
                 }
                 // SAFETY: as in `broadcast_tile`: the CPU has every feature of `$features`.
                 unsafe { leaf::<T, L, R, W>(a, b) }
+            }
+
+            #[inline]
+            fn packed_tile<T: Scalar, const R: usize, const W: usize>(
+                self,
+                a: &[[T; R]],
+                b: &[[T; W]],
+            ) -> [[T; W]; R] {
+                #[target_feature(enable = $features)]
+                fn leaf<T: Scalar, const R: usize, const W: usize>(
+                    a: &[[T; R]],
+                    b: &[[T; W]],
+                ) -> [[T; W]; R] {
+                    packed_tile_body::<T, R, W, true>(a, b)
+                }
+                // SAFETY: as in `broadcast_tile`: the CPU has every feature of `$features`.
+                unsafe { leaf::<T, R, W>(a, b) }
             }
         }
     };
@@ -240,4 +275,43 @@ fn dot_partials_body<T: Scalar, const L: usize, const R: usize, const W: usize, 
         }
     }
     partial
+}
+
+/// Body of [`Leaf::packed_tile`]. The tile is kept as two halves of rows: one array of more
+/// than 128 accumulators is left in memory by LLVM (an 8 x 32 tile ran at 1/30 of the speed),
+/// two arrays of half the size are promoted to registers.
+#[inline(always)]
+fn packed_tile_body<T: Scalar, const R: usize, const W: usize, const FMA: bool>(
+    a: &[[T; R]],
+    b: &[[T; W]],
+) -> [[T; W]; R] {
+    match R {
+        8 => halves::<T, R, 4, W, FMA>(a, b),
+        6 => halves::<T, R, 3, W, FMA>(a, b),
+        4 => halves::<T, R, 2, W, FMA>(a, b),
+        _ => halves::<T, R, 0, W, FMA>(a, b),
+    }
+}
+
+/// [`packed_tile_body`] with rows `..H` and `H..` in separate arrays (`H = 0`: one array).
+#[inline(always)]
+fn halves<T: Scalar, const R: usize, const H: usize, const W: usize, const FMA: bool>(
+    a: &[[T; R]],
+    b: &[[T; W]],
+) -> [[T; W]; R] {
+    let mut top = [[T::zero(); W]; H];
+    let mut rest = [[T::zero(); W]; R];
+    for (xs, ys) in a.iter().zip(b) {
+        for (row, &xv) in top.iter_mut().zip(xs) {
+            for (t, &yv) in row.iter_mut().zip(ys) {
+                *t = madd::<T, FMA>(*t, xv, yv);
+            }
+        }
+        for (row, &xv) in rest.iter_mut().take(R - H).zip(&xs[H..]) {
+            for (t, &yv) in row.iter_mut().zip(ys) {
+                *t = madd::<T, FMA>(*t, xv, yv);
+            }
+        }
+    }
+    core::array::from_fn(|r| if r < H { top[r] } else { rest[r - H] })
 }

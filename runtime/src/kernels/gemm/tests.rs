@@ -20,12 +20,17 @@ fn backends() -> Vec<GemmBackend> {
         GemmBackend::PortableAvx2,
         GemmBackend::Auto,
         GemmBackend::MatrixMultiply,
+        GemmBackend::Packed,
+        GemmBackend::PackedAvx2,
+        GemmBackend::PackedBaseline,
     ];
     #[cfg(not(feature = "std"))]
     let all = vec![
         GemmBackend::Portable,
         GemmBackend::PortableBaseline,
         GemmBackend::Auto,
+        GemmBackend::Packed,
+        GemmBackend::PackedBaseline,
     ];
     all
 }
@@ -88,8 +93,10 @@ fn check_case<T: Scalar>(
     }
     let c0 = c.clone();
     let (alpha_t, beta_t) = (T::from_f64(alpha), T::from_f64(beta));
+    // Scratch full of NaN: nothing of its previous contents may reach C.
+    let mut pack = vec![T::nan(); gemm_pack_len::<T>(transa, transb, m, n, k)];
     gemm_with_backend(
-        backend, transa, transb, m, n, k, alpha_t, &a, lda, &b, ldb, beta_t, &mut c, ldc,
+        backend, transa, transb, m, n, k, alpha_t, &a, lda, &b, ldb, beta_t, &mut c, ldc, &mut pack,
     )
     .unwrap();
 
@@ -248,6 +255,7 @@ fn alpha_zero_or_empty_k_does_not_read_a_or_b() {
             0.5,
             &mut c,
             2,
+            &mut [f64::NAN; 64],
         )
         .unwrap();
         assert_eq!(c, [0.5, 1.0, 1.5, 2.0], "{backend:?}");
@@ -266,6 +274,7 @@ fn alpha_zero_or_empty_k_does_not_read_a_or_b() {
             -2.0,
             &mut c,
             2,
+            &mut [],
         )
         .unwrap();
         assert_eq!(c, [-1.0, -2.0, -3.0, -4.0], "{backend:?}");
@@ -291,6 +300,7 @@ fn empty_products_touch_nothing() {
             0.0,
             &mut c,
             3,
+            &mut [f32::NAN; 64],
         )
         .unwrap();
         assert_eq!(c, [7.0; 3]);
@@ -393,10 +403,15 @@ fn check_typed<T: Scalar, const M: usize, const K: usize, const N: usize>(rng: &
                 if store == Store::Overwrite {
                     c = [[T::nan(); N]; M];
                 }
+                let mut pack =
+                    vec![T::nan(); gemm_pack_len::<T>(Transpose::Yes, Transpose::No, M, N, K)];
+                let pack = &mut pack[..];
                 match name {
-                    "matmul_a_b" => matmul_a_b_with_backend(backend, &a, &b, &mut c, store),
-                    "matmul_a_bt" => matmul_a_bt_with_backend(backend, &a, &bt, &mut c, store),
-                    _ => matmul_at_b_with_backend(backend, &at, &b, &mut c, store),
+                    "matmul_a_b" => matmul_a_b_with_backend(backend, &a, &b, &mut c, store, pack),
+                    "matmul_a_bt" => {
+                        matmul_a_bt_with_backend(backend, &a, &bt, &mut c, store, pack)
+                    }
+                    _ => matmul_at_b_with_backend(backend, &at, &b, &mut c, store, pack),
                 }
                 for i in 0..M {
                     for j in 0..N {

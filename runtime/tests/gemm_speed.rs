@@ -1,0 +1,107 @@
+//! GFLOP/s of the GEMM paths on the products of the reference workloads (W1, W5: the dense
+//! layers at batch 64; W4: its per-sample convolution GEMMs and its dense layer at batch 32):
+//! the packed kernels with caller scratch, matrixmultiply, and the unpacked portable loops,
+//! interleaved in one run. A measurement, not a test (no timing assertion):
+//!
+//! ```text
+//! cargo test --release -p monograd-runtime --test gemm_speed -- --ignored --nocapture
+//! ```
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use monograd_runtime::kernels::gemm::{gemm_pack_len, gemm_with_backend, GemmBackend, Transpose};
+
+/// `(name, transa, transb, m, k, n)`.
+const SHAPES: &[(&str, Transpose, Transpose, usize, usize, usize)] = {
+    use Transpose::{No, Yes};
+    &[
+        ("W1 fwd 64x784->256 A*B^T", No, Yes, 64, 784, 256),
+        ("W1 fwd 64x256->128 A*B^T", No, Yes, 64, 256, 128),
+        ("W1 fwd 64x128->10 A*B^T", No, Yes, 64, 128, 10),
+        ("W1 dx 64x256->784 A*B", No, No, 64, 256, 784),
+        ("W1 dx 64x128->256 A*B", No, No, 64, 128, 256),
+        ("W1 dx 64x10->128 A*B", No, No, 64, 10, 128),
+        ("W1 dW 256x64->784 A^T*B", Yes, No, 256, 64, 784),
+        ("W1 dW 128x64->256 A^T*B", Yes, No, 128, 64, 256),
+        ("W1 dW 10x64->128 A^T*B", Yes, No, 10, 64, 128),
+        ("W4 conv2 fwd 16x72->196 A*B", No, No, 16, 72, 196),
+        ("W4 conv2 dx 72x16->196 A^T*B", Yes, No, 72, 16, 196),
+        ("W4 conv2 dW 16x196->72 A*B^T", No, Yes, 16, 196, 72),
+        ("W4 conv1 dW 8x784->9 A*B^T", No, Yes, 8, 784, 9),
+        ("W4 fc fwd 32x784->10 A*B^T", No, Yes, 32, 784, 10),
+        ("W4 fc dx 32x10->784 A*B", No, No, 32, 10, 784),
+        ("W4 fc dW 10x32->784 A^T*B", Yes, No, 10, 32, 784),
+    ]
+};
+
+const BACKENDS: [(&str, GemmBackend); 4] = [
+    ("auto+pack", GemmBackend::Auto),
+    ("packed", GemmBackend::Packed),
+    ("matrixmultiply", GemmBackend::MatrixMultiply),
+    ("portable", GemmBackend::Portable),
+];
+
+#[test]
+#[ignore = "a measurement: run in release with --ignored --nocapture"]
+fn gemm_gflops() {
+    let rounds = 7;
+    println!(
+        "{:<32} {:>10} {:>10} {:>14} {:>10}   (GFLOP/s, f32, medians of {rounds} interleaved rounds)",
+        "shape", BACKENDS[0].0, BACKENDS[1].0, BACKENDS[2].0, BACKENDS[3].0
+    );
+    for &(name, ta, tb, m, k, n) in SHAPES {
+        let (ar, ac) = if ta == Transpose::No { (m, k) } else { (k, m) };
+        let (br, bc) = if tb == Transpose::No { (k, n) } else { (n, k) };
+        let a: Vec<f32> = (0..ar * ac)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0)
+            .collect();
+        let b: Vec<f32> = (0..br * bc)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 8.0)
+            .collect();
+        let mut c = vec![0.0f32; m * n];
+        let mut pack = vec![0.0f32; gemm_pack_len::<f32>(ta, tb, m, n, k)];
+        let flops = 2.0 * (m * n * k) as f64;
+        // About 2 ms per measurement.
+        let reps = ((2e6 / (flops / 50.0)) as usize).clamp(3, 20_000);
+        let mut times = vec![Vec::new(); BACKENDS.len()];
+        for _ in 0..rounds {
+            for (t, &(_, backend)) in times.iter_mut().zip(&BACKENDS) {
+                let start = Instant::now();
+                for _ in 0..reps {
+                    gemm_with_backend(
+                        backend,
+                        ta,
+                        tb,
+                        m,
+                        n,
+                        k,
+                        1.0,
+                        black_box(&a),
+                        ac,
+                        black_box(&b),
+                        bc,
+                        0.0,
+                        &mut c,
+                        n,
+                        &mut pack,
+                    )
+                    .unwrap();
+                    black_box(&mut c);
+                }
+                t.push(start.elapsed().as_secs_f64() / reps as f64);
+            }
+        }
+        let gflops: Vec<f64> = times
+            .iter_mut()
+            .map(|t| {
+                t.sort_by(f64::total_cmp);
+                flops / t[t.len() / 2] / 1e9
+            })
+            .collect();
+        println!(
+            "{name:<32} {:>10.1} {:>10.1} {:>14.1} {:>10.1}",
+            gflops[0], gflops[1], gflops[2], gflops[3]
+        );
+    }
+}
