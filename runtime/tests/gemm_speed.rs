@@ -107,3 +107,119 @@ fn gemm_gflops() {
         );
     }
 }
+
+/// Time per call of `backend` on one product, best of `rounds` (seconds).
+#[allow(clippy::too_many_arguments)]
+fn best_time(
+    backend: GemmBackend,
+    (ta, tb): (Transpose, Transpose),
+    (m, k, n): (usize, usize, usize),
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    pack: &mut [f32],
+    reps: usize,
+) -> f64 {
+    let start = Instant::now();
+    for _ in 0..reps {
+        gemm_with_backend(
+            backend,
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            1.0,
+            black_box(a),
+            lda,
+            black_box(b),
+            ldb,
+            0.0,
+            c,
+            n,
+            pack,
+        )
+        .unwrap();
+        black_box(&mut *c);
+    }
+    start.elapsed().as_secs_f64() / reps as f64
+}
+
+/// The crossover between the unpacked and the packed path: portable time / packed time (> 1:
+/// packing wins) for small products of the layers' three orientations.
+#[test]
+#[ignore = "a measurement: run in release with --ignored --nocapture"]
+fn gemm_crossover() {
+    use Transpose::{No, Yes};
+    let layers = [
+        (784, 256),
+        (64, 64),
+        (128, 10),
+        (10, 64),
+        (8, 8),
+        (256, 128),
+    ];
+    let batches = [1, 2, 4, 8, 12, 16, 32];
+    println!("portable time / packed time (f32, best of 9 interleaved rounds); > 1: packed wins");
+    println!(
+        "{:<18} {:>8} {:>8} {:>8}",
+        "batch x in -> out", "A*B^T", "A*B", "A^T*B"
+    );
+    for (input, output) in layers {
+        for batch in batches {
+            let mut ratios = Vec::new();
+            // Forward Y = X W^T, input gradient dX = dY W, weight gradient dW = dY^T X.
+            for (trans, (m, k, n)) in [
+                ((No, Yes), (batch, input, output)),
+                ((No, No), (batch, output, input)),
+                ((Yes, No), (output, batch, input)),
+            ] {
+                let (ar, ac) = if trans.0 == No { (m, k) } else { (k, m) };
+                let (br, bc) = if trans.1 == No { (k, n) } else { (n, k) };
+                let a: Vec<f32> = (0..ar * ac).map(|i| (i % 7) as f32 / 8.0).collect();
+                let b: Vec<f32> = (0..br * bc).map(|i| (i % 5) as f32 / 8.0).collect();
+                let mut c = vec![0.0f32; m * n];
+                let mut pack = vec![0.0f32; gemm_pack_len::<f32>(trans.0, trans.1, m, n, k)];
+                let reps = (200_000 / (m * n * k)).clamp(5, 20_000);
+                let (mut portable, mut packed) = (f64::INFINITY, f64::INFINITY);
+                for _ in 0..9 {
+                    let dims = (m, k, n);
+                    portable = portable.min(best_time(
+                        GemmBackend::Portable,
+                        trans,
+                        dims,
+                        &a,
+                        ac,
+                        &b,
+                        bc,
+                        &mut c,
+                        &mut pack,
+                        reps,
+                    ));
+                    packed = packed.min(best_time(
+                        GemmBackend::Packed,
+                        trans,
+                        dims,
+                        &a,
+                        ac,
+                        &b,
+                        bc,
+                        &mut c,
+                        &mut pack,
+                        reps,
+                    ));
+                }
+                ratios.push(portable / packed);
+            }
+            println!(
+                "{:<18} {:>8.2} {:>8.2} {:>8.2}",
+                format!("{batch} x {input} -> {output}"),
+                ratios[0],
+                ratios[1],
+                ratios[2]
+            );
+        }
+    }
+}
