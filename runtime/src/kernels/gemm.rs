@@ -329,6 +329,22 @@ fn prefers_matrixmultiply(
     }
 }
 
+/// Elements of scratch [`gemm_packed`] uses for this product: [`gemm_pack_len`] when it takes
+/// the packed kernels, 0 when it runs the unpacked loops whatever the scratch.
+pub(crate) const fn auto_pack_len<T: Scalar>(
+    transa: Transpose,
+    transb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> usize {
+    if prefers_packed(transa, transb, m, n, k) {
+        gemm_pack_len::<T>(transa, transb, m, n, k)
+    } else {
+        0
+    }
+}
+
 /// Whether a product of these dims is faster on the packed kernels than on the portable path
 /// (given enough scratch).
 ///

@@ -6,7 +6,7 @@
 //! run the same dispatch as [`super::gemm`] (portable path for small products, matrixmultiply for
 //! large ones under `std`).
 
-use super::{gemm_pack_len, gemm_with_backend, prefers_packed, GemmBackend, Transpose};
+use super::{auto_pack_len, gemm_with_backend, GemmBackend, Transpose};
 use crate::kernels::Store;
 use crate::Scalar;
 
@@ -117,12 +117,10 @@ const fn typed_pack_len<T: Scalar>(
     k: usize,
     n: usize,
 ) -> usize {
-    if m.saturating_mul(n).saturating_mul(k) <= INLINE_MAX_WORK
-        || !prefers_packed(transa, transb, m, n, k)
-    {
+    if m.saturating_mul(n).saturating_mul(k) <= INLINE_MAX_WORK {
         0
     } else {
-        gemm_pack_len::<T>(transa, transb, m, n, k)
+        auto_pack_len::<T>(transa, transb, m, n, k)
     }
 }
 
