@@ -8,17 +8,55 @@
 //! When `beta == 0`, `C` is write-only: its previous contents (NaN included) never reach the
 //! result. When `alpha == 0` or `k == 0`, `A` and `B` are not read (`C <- beta * C`).
 //!
-//! # Two implementations, one contract
-//! - A portable, heap-free loop nest (`portable`): register-blocked tiles whose innermost loops
+//! # Two implementations, one contract, no heap
+//! - A portable, unpacked loop nest (`portable`): register-blocked tiles whose innermost loops
 //!   run over contiguous memory for each transpose case, written so that the compiler
-//!   vectorizes them. It is the only path without `std` and serves small products under `std`.
-//! - matrixmultiply (feature `std`): packed, cache-blocked micro-kernels with run-time CPU
-//!   feature detection (AVX2/FMA, AVX-512). It allocates packing buffers on every call, which is
-//!   why small products (batch-1 inference, tiny layers, the first rows of a batch) stay on the
-//!   portable path; see `prefers_matrixmultiply` for the measured crossover.
+//!   vectorizes them. It needs no scratch, so it serves calls without any, `no_std` stack-only
+//!   inference, and the small products where packing does not pay (see `prefers_packed` for the
+//!   measured crossovers).
+//! - A packed, cache-blocked GEMM (`packed`): blocks of `A` and `B` are copied into scratch the
+//!   caller provides ([`gemm_packed`], sized by [`gemm_pack_len`]) and one register-tile kernel
+//!   per instruction-set level runs every transpose case. It replaces matrixmultiply, which
+//!   allocated its packing buffers on every call, at its speed on the reference workloads'
+//!   products.
 //!
-//! Entry points: [`gemm`] (slices, checked, returns [`crate::Error`]) and the typed wrappers
-//! [`matmul_a_bt`], [`matmul_a_b`], [`matmul_at_b`] whose array types carry the shapes.
+//! Both pick AVX-512 or AVX2+FMA leaves at run time under `std` on x86-64 (cached CPUID), the
+//! target's baseline otherwise (`leaf`). Neither ever allocates.
+//!
+//! Entry points: [`gemm`] and [`gemm_packed`] (slices, checked, return [`crate::Error`]) and
+//! the typed wrappers [`matmul_a_bt`], [`matmul_a_b`], [`matmul_at_b`] (with `_packed`
+//! variants) whose array types carry the shapes.
+//!
+//! # Speed
+//! GFLOP/s (f32, release, AMD EPYC (Zen 4, family 25 model 17) with AVX-512, best of 15
+//! interleaved rounds in one run of `cargo test --release -p monograd-runtime --test
+//! gemm_speed -- --ignored --nocapture`; "auto" is [`gemm_packed`] with enough scratch,
+//! choosing packed or unpacked; matrixmultiply 0.3.11 at its AVX-512 kernels, as a
+//! dev-dependency of that measurement only; shapes as `m x k -> n`):
+//!
+//! | product (`m x k -> n`)            | auto | packed | matrixmultiply | portable |
+//! |-----------------------------------|------|--------|----------------|----------|
+//! | W1 forward 64 x 784 -> 256 `A*B^T` | 75.5 | 77.2   | 78.1           | 68.1     |
+//! | W1 forward 64 x 256 -> 128 `A*B^T` | 76.9 | 77.8   | 74.1           | 59.6     |
+//! | W1 forward 64 x 128 -> 10 `A*B^T`  | 40.0 | 20.3   | 26.4           | 40.1     |
+//! | W1 dx 64 x 256 -> 784 `A*B`        | 99.2 | 101.2  | 98.7           | 92.0     |
+//! | W1 dx 64 x 128 -> 256 `A*B`        | 102.6 | 102.8 | 99.8           | 100.8    |
+//! | W1 dx 64 x 10 -> 128 `A*B`         | 80.6 | 81.1   | 76.3           | 38.0     |
+//! | W1 dW 256 x 64 -> 784 `A^T*B`      | 106.6 | 108.5 | 108.3          | 80.4     |
+//! | W1 dW 128 x 64 -> 256 `A^T*B`      | 107.8 | 108.0 | 102.9          | 80.8     |
+//! | W1 dW 10 x 64 -> 128 `A^T*B`       | 79.9 | 50.9   | 43.5           | 79.9     |
+//! | W4 conv2 forward 16 x 72 -> 196 `A*B` | 72.8 | 69.6 | 76.1          | 72.7     |
+//! | W4 conv2 dx 72 x 16 -> 196 `A^T*B` | 83.4 | 83.4   | 72.7           | 47.1     |
+//! | W4 conv2 dW 16 x 196 -> 72 `A*B^T` | 48.2 | 37.6   | 40.3           | 48.7     |
+//! | W4 conv1 dW 8 x 784 -> 9 `A*B^T`   | 61.7 | 4.7    | 13.8           | 61.9     |
+//! | W4 dense forward 32 x 784 -> 10 `A*B^T` | 57.8 | 16.7 | 25.2        | 57.7     |
+//! | W4 dense dx 32 x 10 -> 784 `A*B`   | 80.9 | 81.3   | 85.3           | 38.8     |
+//! | W4 dense dW 10 x 32 -> 784 `A^T*B` | 66.4 | 51.5   | 43.2           | 66.3     |
+//!
+//! Summed over a step (W1: the eight products of batch 64, the first layer has no `dx`; W4:
+//! the convolution products of 32 samples and the dense layer), auto takes 724 us on W1 and
+//! 753 us on W4's products, matrixmultiply 718 us and 1046 us, the portable loops alone 871 us
+//! and 890 us. Differences of a few percent are within the noise of this shared machine.
 
 mod leaf;
 mod packed;
@@ -51,8 +89,8 @@ pub enum Transpose {
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmBackend {
-    /// matrixmultiply above the measured size threshold (with `std`), portable below; the typed
-    /// wrappers also inline tiny products.
+    /// The packed kernels above the measured crossovers when the scratch suffices, portable
+    /// otherwise; the typed wrappers also inline tiny products.
     Auto,
     /// The heap-free loop nest, whatever the size, on the widest instruction set available.
     Portable,
@@ -61,9 +99,6 @@ pub enum GemmBackend {
     PortableBaseline,
     /// The heap-free loop nest with at most AVX2 and FMA (baseline where the CPU lacks them).
     PortableAvx2,
-    /// matrixmultiply, whatever the size.
-    #[cfg(feature = "std")]
-    MatrixMultiply,
     /// The packed GEMM whatever the size (portable when the scratch is too short), on the
     /// widest instruction set available.
     Packed,
@@ -243,44 +278,6 @@ pub fn gemm_with_backend<T: Scalar>(
             return Ok(());
         }
     }
-    #[cfg(feature = "std")]
-    {
-        let use_matrixmultiply = match backend {
-            GemmBackend::Auto => pack.is_empty() && prefers_matrixmultiply(transa, transb, m, n, k),
-            GemmBackend::MatrixMultiply => true,
-            _ => false,
-        };
-        if use_matrixmultiply {
-            let (rsa, csa) = strides(transa, lda, a_rows);
-            let (rsb, csb) = strides(transb, ldb, b_rows);
-            let (rsc, csc) = strides(Transpose::No, ldc, m);
-            // SAFETY: `check_matrix` verified above that each slice holds every element its dims
-            // and leading dimension address: `(rows - 1) * ld + cols <= len`, computed without
-            // overflow, with m, n, k > 0. `strides` maps op(X)'s (row, col) to exactly those
-            // elements, and only returns a stride that is used (rows > 1) and is at most the
-            // slice length, so it fits in `isize`. `c` is a `&mut` slice, so it aliases neither
-            // `a` nor `b`, and `ldc >= n` makes distinct elements of C distinct memory.
-            unsafe {
-                T::matrixmultiply_gemm(
-                    m,
-                    k,
-                    n,
-                    alpha,
-                    a.as_ptr(),
-                    rsa,
-                    csa,
-                    b.as_ptr(),
-                    rsb,
-                    csb,
-                    beta,
-                    c.as_mut_ptr(),
-                    rsc,
-                    csc,
-                );
-            }
-            return Ok(());
-        }
-    }
     let max_level = match backend {
         GemmBackend::PortableBaseline | GemmBackend::PackedBaseline => leaf::Level::Baseline,
         GemmBackend::PortableAvx2 | GemmBackend::PackedAvx2 => leaf::Level::Avx2Fma,
@@ -290,43 +287,6 @@ pub fn gemm_with_backend<T: Scalar>(
         max_level, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
     );
     Ok(())
-}
-
-/// Whether a product of these dims is faster on matrixmultiply than on the portable path.
-///
-/// matrixmultiply packs both operands on every call, so it only pays off once each packed
-/// element is reused enough: every dimension must be past a small minimum. Measured (release,
-/// f32, 2-core Xeon with AVX-512, portable leaves at AVX-512; ratio = portable time /
-/// matrixmultiply time, both in one run, shapes as `m x k -> n`; > 1 means matrixmultiply wins):
-///
-/// | `A * B^T` (dense forward)     | ratio | `A * B`, `A^T * B` (backward) | ratio     |
-/// |-------------------------------|-------|-------------------------------|-----------|
-/// | 1 x 784 -> 256 (batch 1)      | 0.17  | 1 x 784 -> 256                | 0.17-0.18 |
-/// | 4 x 784 -> 256                | 0.35  | 4 x 784 -> 256                | 0.25      |
-/// | 8 x 64 -> 64                  | 1.0   | 8 x 64 -> 64                  | 0.6       |
-/// | 8 x 784 -> 256                | 0.72  | 12 x 64 -> 64                 | 0.7-0.85  |
-/// | 12 x 64 -> 64                 | 1.4   | 16 x 64 -> 64                 | 1.0-1.5   |
-/// | 16 x 128 -> 10                | 0.66  | 16 x 128 -> 10                | 1.6-2.0   |
-/// | 16 x 10 -> 64                 | 2.4   | 16 x 8 -> 8                   | 0.55      |
-/// | 64 x 784 -> 256 (batch 64)    | 1.8-2.5 | 64 x 784 -> 256             | 1.3-1.9 |
-///
-/// Peak rates: portable about 50 GFLOP/s (`A * B^T`) and 80 GFLOP/s (`A * B`, `A^T * B`),
-/// matrixmultiply 120-160 GFLOP/s on large products. Hence the crossovers below; `A^T * B^T`
-/// (unused by the layers) takes the `A * B` rule on `C^T = B * A`.
-#[cfg(feature = "std")]
-#[inline]
-fn prefers_matrixmultiply(
-    transa: Transpose,
-    transb: Transpose,
-    m: usize,
-    n: usize,
-    k: usize,
-) -> bool {
-    match (transa, transb) {
-        (Transpose::No, Transpose::Yes) => m >= 12 && n >= 16 && k >= 8,
-        (Transpose::Yes, Transpose::Yes) => n >= 16 && m >= 8 && k >= 12,
-        _ => m >= 16 && n >= 8 && k >= 12,
-    }
 }
 
 /// Elements of scratch [`gemm_packed`] uses for this product: [`gemm_pack_len`] when it takes
@@ -353,32 +313,35 @@ pub(crate) const fn auto_pack_len<T: Scalar>(
 /// padding. The portable path's dot products (`A * B^T`) are good with a long `k`; its rank-1
 /// tiles store through baseline code, which makes the packed kernels win even for a tiny `k`
 /// in `A^T * B`. Measured (release, f32, AMD EPYC (Zen 4) with AVX-512, both at their widest
-/// level, best of 9 interleaved rounds; ratio = portable time / packed time, > 1: packed wins;
+/// level, best of 9 interleaved rounds in one run; ratio = portable time / packed time, > 1: packed wins;
 /// layer shapes as `batch x in -> out`, whose forward is `A * B^T` (m = batch, k = in,
 /// n = out), input gradient `A * B` (m = batch, k = out, n = in) and weight gradient
 /// `A^T * B` (m = out, k = batch, n = in)):
 ///
 /// | layer            | `A * B^T` | `A * B` | `A^T * B` |
 /// |------------------|-----------|---------|-----------|
-/// | 1 x 784 -> 256   | 0.09      | 0.13    | 5.26      |
-/// | 8 x 784 -> 256   | 0.37      | 0.81    | 3.05      |
-/// | 32 x 784 -> 256  | 0.86      | 1.04    | 1.56      |
-/// | 64 x 784 -> 256  | 1.07      | 1.45    | 1.35      |
-/// | 8 x 64 -> 64     | 1.04      | 0.74    | 2.60      |
-/// | 32 x 64 -> 64    | 1.87      | 0.94    | 1.36      |
-/// | 4 x 128 -> 10    | 0.15      | 0.85    | 1.62      |
-/// | 8 x 128 -> 10    | 0.27      | 1.74    | 1.33      |
-/// | 32 x 128 -> 10   | 0.45      | 2.02    | 0.76      |
-/// | 2 x 10 -> 64     | 0.98      | 0.45    | 1.90      |
-/// | 4 x 10 -> 64     | 1.18      | 0.32    | 1.54      |
-/// | 32 x 10 -> 64    | 1.85      | 1.04    | 1.06      |
-/// | 1 x 8 -> 8       | 0.23      | 0.21    | 1.14      |
-/// | 8 x 8 -> 8       | 0.63      | 0.48    | 0.48      |
-/// | 32 x 256 -> 128  | 1.01      | 0.97    | 1.79      |
+/// | 1 x 784 -> 256   | 0.09      | 0.15    | 5.40      |
+/// | 8 x 784 -> 256   | 0.37      | 0.74    | 2.61      |
+/// | 32 x 784 -> 256  | 0.85      | 1.11    | 1.56      |
+/// | 64 x 784 -> 256  | 1.11      | 1.22    | 1.32      |
+/// | 8 x 64 -> 64     | 1.01      | 0.74    | 2.64      |
+/// | 32 x 64 -> 64    | 1.87      | 0.95    | 1.38      |
+/// | 64 x 64 -> 64    | 2.18      | 0.99    | 1.14      |
+/// | 4 x 128 -> 10    | 0.14      | 0.81    | 1.54      |
+/// | 8 x 128 -> 10    | 0.27      | 1.60    | 1.34      |
+/// | 32 x 128 -> 10   | 0.45      | 2.05    | 0.78      |
+/// | 2 x 10 -> 64     | 1.02      | 0.43    | 1.67      |
+/// | 4 x 10 -> 64     | 1.12      | 0.30    | 1.39      |
+/// | 32 x 10 -> 64    | 1.74      | 0.90    | 1.09      |
+/// | 1 x 8 -> 8       | 0.21      | 0.20    | 1.04      |
+/// | 8 x 8 -> 8       | 0.60      | 0.47    | 0.51      |
+/// | 32 x 256 -> 128  | 1.07      | 1.13    | 1.68      |
+/// | 64 x 256 -> 128  | 1.41      | 1.02    | 1.22      |
 ///
-/// and W4's convolution products (`m x k -> n`): 16 x 72 -> 196 `A * B` 0.96, 72 x 16 -> 196
-/// `A^T * B` 1.75, 16 x 196 -> 72 `A * B^T` 0.81. Hence the rules below (`A^T * B^T`, unused
-/// by the layers, takes the `A * B` rule on `C^T = B * A`, as the portable path computes it).
+/// and W4's convolution products (`m x k -> n`, from the GFLOP/s table in the module docs):
+/// 16 x 72 -> 196 `A * B` 1.04 (even; left unpacked), 72 x 16 -> 196 `A^T * B` 1.77,
+/// 16 x 196 -> 72 `A * B^T` 0.77. Hence the rules below (`A^T * B^T`, unused by the layers,
+/// takes the `A * B` rule on `C^T = B * A`, as the portable path computes it).
 /// The table comes from `cargo test --release -p monograd-runtime --test gemm_speed --
 /// --ignored --nocapture` (`gemm_crossover`).
 #[inline]
@@ -403,7 +366,7 @@ const fn prefers_packed(
 /// The rule of [`prefers_packed`] for `A * B`.
 #[inline]
 const fn rank1_prefers_packed(m: usize, n: usize, k: usize) -> bool {
-    n >= 32 && ((m >= 8 && k <= 16) || m >= 48 || (m >= 32 && k >= 192))
+    n >= 32 && ((m >= 8 && k <= 16) || m >= 48 || (m >= 32 && k >= 128))
 }
 
 /// `(rows, cols)` of a matrix as stored, given the shape `rows x cols` of `op(X)`.
@@ -412,20 +375,6 @@ fn stored_shape(trans: Transpose, rows: usize, cols: usize) -> (usize, usize) {
     match trans {
         Transpose::No => (rows, cols),
         Transpose::Yes => (cols, rows),
-    }
-}
-
-/// Row and column strides of `op(X)` in elements, for a matrix stored with `stored_rows` rows and
-/// leading dimension `ld` (already checked against the slice length when `stored_rows > 1`).
-#[cfg(feature = "std")]
-#[inline]
-fn strides(trans: Transpose, ld: usize, stored_rows: usize) -> (isize, isize) {
-    // With a single stored row the leading dimension never multiplies a non-zero index, and it
-    // may exceed `isize::MAX` (nothing bounds it by a slice length then): pass 0 instead.
-    let ld = if stored_rows > 1 { ld as isize } else { 0 };
-    match trans {
-        Transpose::No => (ld, 1),
-        Transpose::Yes => (1, ld),
     }
 }
 

@@ -19,7 +19,6 @@ fn backends() -> Vec<GemmBackend> {
         GemmBackend::PortableBaseline,
         GemmBackend::PortableAvx2,
         GemmBackend::Auto,
-        GemmBackend::MatrixMultiply,
         GemmBackend::Packed,
         GemmBackend::PackedAvx2,
         GemmBackend::PackedBaseline,
@@ -479,34 +478,133 @@ fn public_wrappers_use_the_same_contract() {
     assert_eq!(flat, [19.0, 22.0, 43.0, 50.0]);
 }
 
-#[cfg(feature = "std")]
 #[test]
 fn threshold_sends_small_products_to_the_portable_path() {
     use Transpose::{No, Yes};
     // Dense layer 784 -> 256: forward A*B^T, input gradient A*B, weight gradient A^T*B.
     for batch in [1, 4] {
         assert!(
-            !prefers_matrixmultiply(No, Yes, batch, 256, 784),
+            !prefers_packed(No, Yes, batch, 256, 784),
             "forward, batch {batch}"
         );
         assert!(
-            !prefers_matrixmultiply(No, No, batch, 784, 256),
+            !prefers_packed(No, No, batch, 784, 256),
             "dx, batch {batch}"
         );
     }
-    assert!(!prefers_matrixmultiply(No, Yes, 1, 16, 16), "tiny layer");
-    assert!(
-        !prefers_matrixmultiply(Yes, No, 16, 2, 1),
-        "tiny weight gradient"
-    );
-    assert!(
-        prefers_matrixmultiply(No, Yes, 64, 256, 784),
-        "forward, batch 64"
-    );
-    assert!(prefers_matrixmultiply(No, No, 64, 784, 256), "dx, batch 64");
-    assert!(
-        prefers_matrixmultiply(Yes, No, 256, 784, 64),
-        "dW, batch 64"
-    );
-    assert!(prefers_matrixmultiply(Yes, Yes, 64, 64, 64));
+    assert!(!prefers_packed(No, Yes, 1, 16, 16), "tiny layer");
+    assert!(!prefers_packed(Yes, No, 16, 2, 1), "tiny weight gradient");
+    assert!(!prefers_packed(No, Yes, 64, 10, 128), "10 outputs");
+    assert!(prefers_packed(No, Yes, 64, 256, 784), "forward, batch 64");
+    assert!(prefers_packed(No, No, 64, 784, 256), "dx, batch 64");
+    assert!(prefers_packed(Yes, No, 256, 784, 64), "dW, batch 64");
+    assert!(prefers_packed(Yes, No, 256, 784, 1), "dW, batch 1");
+    assert!(prefers_packed(Yes, Yes, 64, 64, 64));
+}
+
+/// Products past every block size (`MC = 96` rows, `KC = 256` steps, `NC = 1024` columns), so
+/// that the packed loops run several blocks of each, on every packed level.
+#[test]
+fn packed_blocks_past_the_block_sizes() {
+    let mut rng = Rng::new(6);
+    for backend in [
+        GemmBackend::Packed,
+        GemmBackend::PackedAvx2,
+        GemmBackend::PackedBaseline,
+        GemmBackend::Auto,
+    ] {
+        for (s, &trans) in TRANSPOSES.iter().enumerate() {
+            let shape = [
+                (197, 1030, 9),
+                (100, 33, 600),
+                (3, 1100, 513),
+                (97, 1025, 257),
+            ][s];
+            let (alpha, beta) = ([1.0, -2.0][s % 2], [0.0, 0.5][s / 2]);
+            check_case::<f32>(backend, trans, shape, alpha, beta, 1, s == 0, &mut rng);
+        }
+        check_case::<f64>(
+            backend,
+            TRANSPOSES[2],
+            (130, 40, 300),
+            1.0,
+            1.0,
+            0,
+            false,
+            &mut rng,
+        );
+    }
+}
+
+/// With scratch one element short of what the packed kernels need, or none, every backend
+/// falls back to the unpacked loops: the same result up to rounding, nothing allocated, no
+/// panic.
+#[test]
+fn short_scratch_falls_back_to_the_unpacked_loops() {
+    let mut rng = Rng::new(7);
+    for (transa, transb) in TRANSPOSES {
+        let (m, n, k) = (70, 65, 300);
+        let (a_rows, a_cols) = stored_shape(transa, m, k);
+        let (b_rows, b_cols) = stored_shape(transb, k, n);
+        let a = random_matrix::<f32>(&mut rng, a_rows, a_cols, a_cols);
+        let b = random_matrix::<f32>(&mut rng, b_rows, b_cols, b_cols);
+        let full = gemm_pack_len::<f32>(transa, transb, m, n, k);
+        let mut reference = vec![0.0f32; m * n];
+        let mut pack = vec![f32::NAN; full];
+        gemm_packed(
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            1.0,
+            &a,
+            a_cols,
+            &b,
+            b_cols,
+            0.0,
+            &mut reference,
+            n,
+            &mut pack,
+        )
+        .unwrap();
+        for backend in [
+            GemmBackend::Packed,
+            GemmBackend::PackedBaseline,
+            GemmBackend::Auto,
+        ] {
+            for len in [full - 1, 1, 0] {
+                let mut pack = vec![f32::NAN; len];
+                let mut c = vec![f32::NAN; m * n];
+                gemm_with_backend(
+                    backend, transa, transb, m, n, k, 1.0, &a, a_cols, &b, b_cols, 0.0, &mut c, n,
+                    &mut pack,
+                )
+                .unwrap();
+                for (i, (&got, &want)) in c.iter().zip(&reference).enumerate() {
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "{backend:?} {transa:?}/{transb:?} scratch {len}: C[{i}] = {got}, \
+                         packed {want}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn pack_len_is_bounded_and_small_for_small_products() {
+    use Transpose::{No, Yes};
+    assert_eq!(gemm_pack_len::<f32>(No, No, 0, 5, 5), 0);
+    assert_eq!(gemm_pack_len::<f64>(No, Yes, 5, 5, 0), 0);
+    // One tile of rows and columns at most, times k.
+    assert!(gemm_pack_len::<f32>(No, No, 2, 3, 4) <= (8 + 32) * 4);
+    // Bounded by the blocking whatever the dims, without overflow.
+    let bound = (96 + 1024) * 256;
+    assert!(gemm_pack_len::<f32>(Yes, No, usize::MAX, usize::MAX, usize::MAX) <= bound);
+    assert!(gemm_pack_len::<f64>(No, Yes, 1 << 40, 3, 1 << 40) <= bound);
+    // W1's largest product.
+    let w1 = gemm_pack_len::<f32>(No, Yes, 64, 256, 784);
+    assert!(w1 > 0 && w1 <= bound, "{w1}");
 }

@@ -3,8 +3,8 @@
 //! The array types make every extent right by construction, so these never fail. Tiny products
 //! (at most [`INLINE_MAX_WORK`] multiply-adds: batch-1 layers of a few units) run a short loop
 //! nest inlined at the call site, where the dims are constants the compiler unrolls; the rest
-//! run the same dispatch as [`super::gemm`] (portable path for small products, matrixmultiply for
-//! large ones under `std`).
+//! run the same dispatch as [`super::gemm`]; the `_packed` variants take scratch for the packed
+//! kernels, which large products use (see [`super::gemm_packed`]).
 
 use super::{auto_pack_len, gemm_with_backend, GemmBackend, Transpose};
 use crate::kernels::Store;
