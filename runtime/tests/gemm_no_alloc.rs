@@ -1,6 +1,7 @@
 //! The packed GEMM entry points never touch the heap: a counting global allocator sees zero
 //! allocations in W1-sized products (784 -> 256 -> 128 -> 10 at batch 32 and 64, all three
-//! orientations) once the operands and the scratch exist.
+//! orientations) once the operands and the scratch exist; nor do the entry points without
+//! scratch (the unpacked loops).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -81,6 +82,14 @@ fn layer<const B: usize, const IN: usize, const OUT: usize>() {
     let what = format!("{B} x {IN} -> {OUT}");
     assert!(!pack.is_empty(), "{what}: a product large enough to pack");
 
+    // Without scratch (the unpacked loops) nothing allocates either.
+    let n = allocations(|| {
+        dense_forward(&x, &w, Some(&db), &mut y);
+        dense_backward_input(&dy, &w, &mut dx, Store::Accumulate);
+        dense_backward_params(&x, &dy, &mut dw, Some(&mut db), Store::Overwrite);
+    });
+    assert_eq!(n, 0, "{what}: dense ops without scratch");
+
     let n = allocations(|| {
         dense_forward_packed(&x, &w, Some(&db), &mut y, &mut pack);
         dense_backward_input_packed(&dy, &w, &mut dx, Store::Overwrite, &mut pack);
@@ -138,6 +147,7 @@ fn packed_gemm_never_allocates() {
     assert_eq!(allocations(|| drop(vec![1u8; 10])), 1);
     layer::<64, 784, 256>();
     layer::<64, 256, 128>();
+    layer::<64, 128, 10>();
     layer::<32, 784, 256>();
     layer::<32, 256, 128>();
 }
