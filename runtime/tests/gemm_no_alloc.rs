@@ -11,7 +11,8 @@ use monograd_runtime::kernels::gemm::{
     matmul_a_bt_packed, matmul_at_b_pack_len, matmul_at_b_packed, Transpose,
 };
 use monograd_runtime::ops::dense::{
-    dense_backward_input_packed, dense_backward_params_packed, dense_forward_packed, dense_pack_len,
+    dense_backward_input, dense_backward_input_packed, dense_backward_params,
+    dense_backward_params_packed, dense_forward, dense_forward_packed, dense_pack_len,
 };
 use monograd_runtime::Store;
 
