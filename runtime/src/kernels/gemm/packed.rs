@@ -35,7 +35,7 @@ const MC: usize = 96;
 const KC: usize = 256;
 
 /// Columns of `op(B)` per packed block: a multiple of every level's `NR`.
-const NC: usize = 1024;
+const NC: usize = 512;
 
 /// `(MR, NR)` of the micro-kernel of `level` for elements of `bytes` bytes: `MR` rows of `C`
 /// (broadcast elements of `A`) times `NR` columns (two vector registers of `B`). The

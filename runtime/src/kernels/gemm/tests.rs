@@ -502,7 +502,7 @@ fn threshold_sends_small_products_to_the_portable_path() {
     assert!(prefers_packed(Yes, Yes, 64, 64, 64));
 }
 
-/// Products past every block size (`MC = 96` rows, `KC = 256` steps, `NC = 1024` columns), so
+/// Products past every block size (`MC = 96` rows, `KC = 256` steps, `NC = 512` columns), so
 /// that the packed loops run several blocks of each, on every packed level.
 #[test]
 fn packed_blocks_past_the_block_sizes() {
@@ -601,7 +601,7 @@ fn pack_len_is_bounded_and_small_for_small_products() {
     // One tile of rows and columns at most, times k.
     assert!(gemm_pack_len::<f32>(No, No, 2, 3, 4) <= (8 + 32) * 4);
     // Bounded by the blocking whatever the dims, without overflow.
-    let bound = (96 + 1024) * 256;
+    let bound = (96 + 512) * 256;
     assert!(gemm_pack_len::<f32>(Yes, No, usize::MAX, usize::MAX, usize::MAX) <= bound);
     assert!(gemm_pack_len::<f64>(No, Yes, 1 << 40, 3, 1 << 40) <= bound);
     // W1's largest product.
