@@ -134,7 +134,8 @@ pub struct ContourPlot {
     pub legend: LegendAt,
 }
 
-/// A matrix of values as coloured cells, optionally with each value written in its cell.
+/// A matrix of non-negative values as coloured cells (colour by the square root of the value),
+/// optionally with each non-zero value written in its cell.
 pub struct Heatmap {
     pub title: String,
     pub x_label: String,
@@ -644,13 +645,12 @@ fn diverging(t: f64) -> RGBColor {
     }
 }
 
-/// A vertical colour bar from `lo` to `hi` (colour function over `t` in `[t_lo, t_hi]`), with
-/// `label` along it.
+/// A vertical colour bar from `lo` to `hi`, each value `v` drawn `color(v)`, with `label`
+/// along it.
 fn colour_bar<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     (lo, hi): (f64, f64),
-    (t_lo, t_hi): (f64, f64),
-    color: fn(f64) -> RGBColor,
+    color: impl Fn(f64) -> RGBColor,
     label: &str,
 ) -> Result<(), String> {
     let mut chart = ChartBuilder::on(area)
@@ -678,8 +678,7 @@ fn colour_bar<DB: DrawingBackend>(
     chart
         .draw_series((0..steps).map(|k| {
             let v = lo + k as f64 * dv;
-            let t = t_lo + (t_hi - t_lo) * (k as f64 + 0.5) / steps as f64;
-            Rectangle::new([(0.0, v), (1.0, v + dv)], color(t).filled())
+            Rectangle::new([(0.0, v), (1.0, v + dv)], color(v + dv / 2.0).filled())
         }))
         .map_err(text)?;
     Ok(())
@@ -692,6 +691,9 @@ fn draw_heatmap<DB: DrawingBackend>(
     let (width, _) = area.dim_in_pixel();
     let (main, bar) = area.split_horizontally(width.saturating_sub(110));
     let max = map.values.iter().fold(0.0f64, |m, &v| m.max(v)).max(1e-12);
+    // Colour by the square root of the value, so that small counts (the mistakes of a
+    // confusion matrix) stand out against zero.
+    let color = move |v: f64| sequential((v.max(0.0) / max).sqrt());
     let (rows, cols) = (map.rows as f64, map.cols as f64);
     let mut chart = ChartBuilder::on(&main)
         .caption(&map.title, (FONT, 20))
@@ -726,7 +728,7 @@ fn draw_heatmap<DB: DrawingBackend>(
             (0..map.cols).map(move |c| {
                 let (a, b) = cell(r, c);
                 let v = map.values[r * map.cols + c];
-                Rectangle::new([a, b], sequential(v / max).filled())
+                Rectangle::new([a, b], color(v).filled())
             })
         }))
         .map_err(text)?;
@@ -734,7 +736,10 @@ fn draw_heatmap<DB: DrawingBackend>(
         for r in 0..map.rows {
             for c in 0..map.cols {
                 let v = map.values[r * map.cols + c];
-                let color = if v / max > 0.5 { WHITE } else { BLACK };
+                if v == 0.0 {
+                    continue; // blank, so that the non-zero cells stand out
+                }
+                let color = if (v / max).sqrt() > 0.6 { WHITE } else { BLACK };
                 let style = TextStyle::from((FONT, 14).into_font())
                     .color(&color)
                     .pos(Pos::new(HPos::Center, VPos::Center));
@@ -749,7 +754,7 @@ fn draw_heatmap<DB: DrawingBackend>(
             }
         }
     }
-    colour_bar(&bar, (0.0, max), (0.0, 1.0), sequential, &map.value_label)
+    colour_bar(&bar, (0.0, max), color, &map.value_label)
 }
 
 fn draw_images<DB: DrawingBackend>(
@@ -792,8 +797,8 @@ fn draw_images<DB: DrawingBackend>(
         .map_err(text)?;
     }
     if grid.diverging {
-        colour_bar(&bar, (-1.0, 1.0), (-1.0, 1.0), diverging, &grid.value_label)
+        colour_bar(&bar, (-1.0, 1.0), diverging, &grid.value_label)
     } else {
-        colour_bar(&bar, (0.0, 1.0), (0.0, 1.0), |t| mix(WHITE, BLACK, t), &grid.value_label)
+        colour_bar(&bar, (0.0, 1.0), |t| mix(WHITE, BLACK, t), &grid.value_label)
     }
 }
