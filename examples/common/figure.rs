@@ -369,11 +369,20 @@ fn draw_line<'a, DB: DrawingBackend + 'a>(
     let style = line.style.unwrap_or(style);
     let color = PALETTE[style % PALETTE.len()];
     let shape = style;
-    let points: Vec<(f64, f64)> = line
+    let finite: Vec<(f64, f64)> = line
         .points
         .iter()
         .copied()
         .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    // Wide strokes over many tiny segments render thin and ragged in the bitmap backend: keep
+    // at most about 300 points (the panel is only a few hundred pixels wide).
+    let keep = finite.len().div_ceil(300).max(1);
+    let points: Vec<(f64, f64)> = finite
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % keep == 0 || i + 1 == finite.len())
+        .map(|(_, &p)| p)
         .collect();
     if line.dashed {
         chart
