@@ -270,7 +270,7 @@ fn padded_range(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
 fn log_tick(v: &f64) -> String {
     let value = 10f64.powf(*v);
     if (v - v.round()).abs() < 1e-9 {
-        format!("1e{}", v.round())
+        format!("1e{}", v.round() as i64)
     } else {
         format!("{value:.1e}")
     }
