@@ -273,7 +273,11 @@ fn draw_curves(
 
 /// The 16 learned 3x3 filters of the first convolution, and the map each produces (after
 /// BatchNorm and ReLU) on one digit: what the first layer looks for.
-fn draw_first_layer(cnn: &DigitsCnn, digit: &[f32; 64], out: &std::path::Path) -> Result<(), String> {
+fn draw_first_layer(
+    cnn: &DigitsCnn,
+    digit: &[f32; 64],
+    out: &std::path::Path,
+) -> Result<(), String> {
     let weights = DigitsCnn::CONV1_WEIGHT.slice(&cnn.params[..]);
     let mut tape = DigitsCnnTape::<1>::new();
     cnn.forward_with(&mut tape, &[*digit]);
@@ -285,7 +289,10 @@ fn draw_first_layer(cnn: &DigitsCnn, digit: &[f32; 64], out: &std::path::Path) -
         .chunks(9)
         .enumerate()
         .map(|(c, filter)| {
-            let scale = filter.iter().fold(0.0f32, |m, &w| m.max(w.abs())).max(1e-12);
+            let scale = filter
+                .iter()
+                .fold(0.0f32, |m, &w| m.max(w.abs()))
+                .max(1e-12);
             (
                 format!("filter {}", c + 1),
                 3,

@@ -136,14 +136,21 @@ fn main() {
         let progress = progress::Progress::new(options.epochs, "training");
         for epoch in 1..=options.epochs {
             let start = Instant::now();
-            let report =
-                batches.train_epoch(&mut net, &mut tape, &mut adam, &train.images, &train.labels)?;
+            let report = batches.train_epoch(
+                &mut net,
+                &mut tape,
+                &mut adam,
+                &train.images,
+                &train.labels,
+            )?;
             let seconds = start.elapsed().as_secs_f64();
             training_time += seconds;
             let train_accuracy = accuracy(&net, &mut tape, &train.images, &train.labels)?;
             let test_accuracy = accuracy(&net, &mut tape, &test.images, &test.labels)?;
             curves.train_loss.push(report.mean_loss);
-            curves.test_loss.push(evaluate_loss(&net, &mut tape, &test.images, &test.labels)?);
+            curves
+                .test_loss
+                .push(evaluate_loss(&net, &mut tape, &test.images, &test.labels)?);
             curves.train_accuracy.push(train_accuracy);
             curves.test_accuracy.push(test_accuracy);
             progress.epoch_done(&format!(
@@ -192,7 +199,12 @@ fn draw_curves(curves: &Curves, options: &Options) -> Result<(), String> {
         "epoch",
         "cross-entropy loss (nats, log scale)",
         vec![
-            Line::from_values("training (mean over the epoch's batches)", &curves.train_loss, 1.0, 1.0),
+            Line::from_values(
+                "training (mean over the epoch's batches)",
+                &curves.train_loss,
+                1.0,
+                1.0,
+            ),
             Line::from_values("test (after the epoch)", &curves.test_loss, 1.0, 1.0),
         ],
     )
@@ -247,7 +259,11 @@ fn draw_confusion(
         title: format!(
             "misclassified test digits ({} of {}), true -> predicted",
             wrong.len(),
-            predicted.iter().zip(&test.labels).filter(|(p, l)| p != l).count()
+            predicted
+                .iter()
+                .zip(&test.labels)
+                .filter(|(p, l)| p != l)
+                .count()
         ),
         columns: ((wrong.len() as f64).sqrt().ceil() as usize).clamp(1, 6),
         images: wrong

@@ -232,7 +232,28 @@ struct Profile {
 /// `grads`), input side first.
 macro_rules! per_layer {
     ($tape:expr, $part:ident) => {
-        vec![std($tape.$part.a1.as_flattened()), std($tape.$part.a2.as_flattened()), std($tape.$part.a3.as_flattened()), std($tape.$part.a4.as_flattened()), std($tape.$part.a5.as_flattened()), std($tape.$part.a6.as_flattened()), std($tape.$part.a7.as_flattened()), std($tape.$part.a8.as_flattened()), std($tape.$part.a9.as_flattened()), std($tape.$part.a10.as_flattened()), std($tape.$part.a11.as_flattened()), std($tape.$part.a12.as_flattened()), std($tape.$part.a13.as_flattened()), std($tape.$part.a14.as_flattened()), std($tape.$part.a15.as_flattened()), std($tape.$part.a16.as_flattened()), std($tape.$part.a17.as_flattened()), std($tape.$part.a18.as_flattened()), std($tape.$part.a19.as_flattened()), std($tape.$part.a20.as_flattened())]
+        vec![
+            std($tape.$part.a1.as_flattened()),
+            std($tape.$part.a2.as_flattened()),
+            std($tape.$part.a3.as_flattened()),
+            std($tape.$part.a4.as_flattened()),
+            std($tape.$part.a5.as_flattened()),
+            std($tape.$part.a6.as_flattened()),
+            std($tape.$part.a7.as_flattened()),
+            std($tape.$part.a8.as_flattened()),
+            std($tape.$part.a9.as_flattened()),
+            std($tape.$part.a10.as_flattened()),
+            std($tape.$part.a11.as_flattened()),
+            std($tape.$part.a12.as_flattened()),
+            std($tape.$part.a13.as_flattened()),
+            std($tape.$part.a14.as_flattened()),
+            std($tape.$part.a15.as_flattened()),
+            std($tape.$part.a16.as_flattened()),
+            std($tape.$part.a17.as_flattened()),
+            std($tape.$part.a18.as_flattened()),
+            std($tape.$part.a19.as_flattened()),
+            std($tape.$part.a20.as_flattened()),
+        ]
     };
 }
 
@@ -338,7 +359,11 @@ fn main() {
                     .iter()
                     .filter(|(a, _, _)| *a == activation)
                     .map(|(_, scheme, p)| {
-                        let values = if gradients { &p.gradients } else { &p.activations };
+                        let values = if gradients {
+                            &p.gradients
+                        } else {
+                            &p.activations
+                        };
                         Line::from_values(scheme.name(), values, 1.0, 1.0)
                     })
                     .collect();

@@ -326,15 +326,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         layer_gradients(&layer.net, WithLayerNorm::PARAM_TENSORS, &x, &labels)?,
     ];
     println!("each dense layer's weight gradient norm at initialisation, on the first batch:");
-    println!("{:>7} {:>11} {:>11} {:>11}", "layer", "plain", "BatchNorm", "LayerNorm");
-    for layer in 0..gradients[0].len() {
-        println!(
-            "{:>7} {:>11.2e} {:>11.2e} {:>11.2e}",
-            layer + 1,
-            gradients[0][layer],
-            gradients[1][layer],
-            gradients[2][layer]
-        );
+    println!(
+        "{:>7} {:>11} {:>11} {:>11}",
+        "layer", "plain", "BatchNorm", "LayerNorm"
+    );
+    let [plain_g, batch_g, layer_g] = &gradients;
+    for (layer, ((p, b), l)) in plain_g.iter().zip(batch_g).zip(layer_g).enumerate() {
+        println!("{:>7} {p:>11.2e} {b:>11.2e} {l:>11.2e}", layer + 1);
     }
     println!();
     // How many times smaller the first layer's gradient is than the last layer's, and how many

@@ -90,7 +90,12 @@ fn run<O: Optimizer<f32, PARAMS>>(
     let mut steps = Vec::new();
     for _ in 0..epochs {
         batches.epoch(train, |x, y| {
-            steps.push(f64::from(net.train_step(&mut tape, x, y, &mut optimizer)?));
+            steps.push(f64::from(net.train_step(
+                &mut tape,
+                x,
+                y,
+                &mut optimizer,
+            )?));
             Ok::<(), Error>(())
         })?;
     }
@@ -130,13 +135,62 @@ fn main() {
         };
         let e = options.epochs;
         let runs = [
-            run("SGD (lr 0.1)", &start, sgd(0.1, 0.0, false)?, e, &train, &test)?,
-            run("momentum 0.9 (lr 0.01)", &start, sgd(0.01, 0.9, false)?, e, &train, &test)?,
-            run("Nesterov 0.9 (lr 0.01)", &start, sgd(0.01, 0.9, true)?, e, &train, &test)?,
-            run("Adagrad (lr 0.01)", &start, Adagrad::new(AdagradConfig::default())?, e, &train, &test)?,
-            run("RMSprop (lr 0.01)", &start, RmsProp::new(RmsPropConfig::default())?, e, &train, &test)?,
-            run("Adam (lr 0.001)", &start, Adam::new(AdamConfig::default())?, e, &train, &test)?,
-            run("Adadelta (lr 1.0)", &start, Adadelta::new(AdadeltaConfig::default())?, e, &train, &test)?,
+            run(
+                "SGD (lr 0.1)",
+                &start,
+                sgd(0.1, 0.0, false)?,
+                e,
+                &train,
+                &test,
+            )?,
+            run(
+                "momentum 0.9 (lr 0.01)",
+                &start,
+                sgd(0.01, 0.9, false)?,
+                e,
+                &train,
+                &test,
+            )?,
+            run(
+                "Nesterov 0.9 (lr 0.01)",
+                &start,
+                sgd(0.01, 0.9, true)?,
+                e,
+                &train,
+                &test,
+            )?,
+            run(
+                "Adagrad (lr 0.01)",
+                &start,
+                Adagrad::new(AdagradConfig::default())?,
+                e,
+                &train,
+                &test,
+            )?,
+            run(
+                "RMSprop (lr 0.01)",
+                &start,
+                RmsProp::new(RmsPropConfig::default())?,
+                e,
+                &train,
+                &test,
+            )?,
+            run(
+                "Adam (lr 0.001)",
+                &start,
+                Adam::new(AdamConfig::default())?,
+                e,
+                &train,
+                &test,
+            )?,
+            run(
+                "Adadelta (lr 1.0)",
+                &start,
+                Adadelta::new(AdadeltaConfig::default())?,
+                e,
+                &train,
+                &test,
+            )?,
         ];
 
         println!(
@@ -155,7 +209,10 @@ fn main() {
         let mut ranked: Vec<&Run> = runs.iter().collect();
         ranked.sort_by(|a, b| a.train_loss.total_cmp(&b.train_loss));
         let names: Vec<&str> = ranked.iter().map(|r| r.name).collect();
-        println!("\nfrom lowest to highest training loss: {}", names.join(", "));
+        println!(
+            "\nfrom lowest to highest training loss: {}",
+            names.join(", ")
+        );
         println!(
             "momentum 0.9 at lr 0.01 takes steps like plain SGD at lr 0.1 once the velocity has built up\n\
              (0.01 / (1 - 0.9) = 0.1), so its curve follows SGD's; Nesterov differs from it only slightly."
@@ -163,14 +220,7 @@ fn main() {
 
         let lines = runs
             .iter()
-            .map(|r| {
-                Line::from_values(
-                    r.name,
-                    &r.losses,
-                    WINDOW as f64,
-                    WINDOW as f64,
-                )
-            })
+            .map(|r| Line::from_values(r.name, &r.losses, WINDOW as f64, WINDOW as f64))
             .collect();
         let plot = LinePlot::new(
             &format!("mean training loss over each {WINDOW} steps"),

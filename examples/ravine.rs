@@ -129,7 +129,10 @@ fn run_both(kappa: f64) -> Result<(Vec<Point>, Vec<Point>), Error> {
 fn main() {
     cli::run(|| {
         let options = parse_options()?;
-        println!("ravine: f(x, y) = (x^2 + k y^2) / 2 from ({}, {}), minimum at (0, 0)\n", START[0], START[1]);
+        println!(
+            "ravine: f(x, y) = (x^2 + k y^2) / 2 from ({}, {}), minimum at (0, 0)\n",
+            START[0], START[1]
+        );
         println!(
             "{:>7}  {:>22}  {:>22}  {:>16}",
             "k", "gradient descent rate", "momentum rate", "steps to 1e-6"
@@ -214,9 +217,8 @@ fn main() {
         // Theory lines start a factor 5 below the start, so that they run beside the
         // measurements (gradient descent's would lie exactly on its own) and compare slopes.
         let d0 = distance(&START) / 5.0;
-        let theory = |rate: f64| -> Vec<f64> {
-            (0..=horizon).map(|t| d0 * rate.powi(t as i32)).collect()
-        };
+        let theory =
+            |rate: f64| -> Vec<f64> { (0..=horizon).map(|t| d0 * rate.powi(t as i32)).collect() };
         let curves = LinePlot::new(
             "distance to the minimum",
             "step",

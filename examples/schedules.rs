@@ -81,7 +81,10 @@ fn parse_options() -> Result<Options, String> {
         ));
     }
     if !(options.lr > 0.0 && options.lr.is_finite()) {
-        return Err(format!("--lr must be a positive number, not {}", options.lr));
+        return Err(format!(
+            "--lr must be a positive number, not {}",
+            options.lr
+        ));
     }
     Ok(options)
 }
@@ -218,7 +221,9 @@ fn main() {
         )
         .log_y();
         Figure::new(
-            &format!("Learning-rate schedules: the digits MLP, SGD momentum {MOMENTUM}, base rate {lr}"),
+            &format!(
+                "Learning-rate schedules: the digits MLP, SGD momentum {MOMENTUM}, base rate {lr}"
+            ),
             2,
             vec![Panel::Lines(rates), Panel::Lines(losses)],
         )

@@ -44,7 +44,10 @@ impl Cli {
     /// The next option, spelt as the user would (`--epochs`, `-h`); `None` after the last.
     /// `--help` and `-h` print the usage and exit; a bare word is an error.
     pub fn next(&mut self) -> Result<Option<String>, String> {
-        let arg = self.parser.next().map_err(|e| format!("{e} (try --help)"))?;
+        let arg = self
+            .parser
+            .next()
+            .map_err(|e| format!("{e} (try --help)"))?;
         let option = match arg {
             None => return Ok(None),
             Some(lexopt::Arg::Long(name)) => format!("--{name}"),

@@ -302,12 +302,12 @@ fn marker_vertices(shape: usize, r: i32) -> Vec<(i32, i32)> {
     };
     let r_f = f64::from(r);
     match shape % 8 {
-        0 => polygon(12, r_f, 0.0),                                 // circle
-        1 => polygon(4, r_f * 1.2, std::f64::consts::FRAC_PI_4),    // square
-        2 => polygon(3, r_f * 1.3, -std::f64::consts::FRAC_PI_2),   // triangle up
-        3 => polygon(4, r_f * 1.3, 0.0),                            // diamond
-        4 => polygon(3, r_f * 1.3, std::f64::consts::FRAC_PI_2),    // triangle down
-        5 => polygon(5, r_f * 1.25, -std::f64::consts::FRAC_PI_2),  // pentagon
+        0 => polygon(12, r_f, 0.0),                                // circle
+        1 => polygon(4, r_f * 1.2, std::f64::consts::FRAC_PI_4),   // square
+        2 => polygon(3, r_f * 1.3, -std::f64::consts::FRAC_PI_2),  // triangle up
+        3 => polygon(4, r_f * 1.3, 0.0),                           // diamond
+        4 => polygon(3, r_f * 1.3, std::f64::consts::FRAC_PI_2),   // triangle down
+        5 => polygon(5, r_f * 1.25, -std::f64::consts::FRAC_PI_2), // pentagon
         6 => {
             // plus
             let (a, b) = (r / 3 + 1, r + 1);
@@ -342,12 +342,11 @@ fn marker_vertices(shape: usize, r: i32) -> Vec<(i32, i32)> {
     }
 }
 
+/// A marker: a filled polygon and its outline, placed at a data point.
+type Marker<DB> = ComposedElement<(f64, f64), DB, Polygon<(i32, i32)>, PathElement<(i32, i32)>>;
+
 /// A filled marker with a dark outline, so that overlapping markers stay distinguishable.
-fn marker<DB: DrawingBackend>(
-    at: (f64, f64),
-    shape: usize,
-    color: RGBColor,
-) -> ComposedElement<(f64, f64), DB, Polygon<(i32, i32)>, PathElement<(i32, i32)>> {
+fn marker<DB: DrawingBackend>(at: (f64, f64), shape: usize, color: RGBColor) -> Marker<DB> {
     let vertices = marker_vertices(shape, 5);
     let mut outline = vertices.clone();
     outline.push(vertices[0]);
@@ -386,12 +385,7 @@ fn draw_line<'a, DB: DrawingBackend + 'a>(
         .collect();
     if line.dashed {
         chart
-            .draw_series(DashedLineSeries::new(
-                points,
-                8,
-                5,
-                color.stroke_width(2).into(),
-            ))
+            .draw_series(DashedLineSeries::new(points, 8, 5, color.stroke_width(2)))
             .map_err(text)?
             .label(line.name.as_str())
             .legend(move |(x, y)| {
@@ -402,7 +396,10 @@ fn draw_line<'a, DB: DrawingBackend + 'a>(
         return Ok(());
     }
     chart
-        .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+        .draw_series(LineSeries::new(
+            points.iter().copied(),
+            color.stroke_width(2),
+        ))
         .map_err(text)?
         .label(line.name.as_str())
         .legend(move |(x, y)| {
@@ -444,8 +441,14 @@ fn draw_lines<DB: DrawingBackend>(
             ..line.clone()
         })
         .collect();
-    let (x0, x1) = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), 0.02);
-    let (y0, y1) = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)), 0.05);
+    let (x0, x1) = padded_range(
+        lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)),
+        0.02,
+    );
+    let (y0, y1) = padded_range(
+        lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)),
+        0.05,
+    );
     let mut chart = ChartBuilder::on(area)
         .caption(&plot.title, (FONT, 20))
         .margin(12)
@@ -776,7 +779,8 @@ fn draw_images<DB: DrawingBackend>(
     let main = main.margin(5, 5, 10, 10);
     let rows = grid.images.len().div_ceil(grid.columns.max(1));
     let cells = main.split_evenly((rows.max(1), grid.columns.max(1)));
-    let caption_style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    let caption_style =
+        TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     for ((caption, w, h, values), cell) in grid.images.iter().zip(&cells) {
         let (cw, ch) = cell.dim_in_pixel();
         let caption_height = 20;
@@ -796,8 +800,11 @@ fn draw_images<DB: DrawingBackend>(
             } else {
                 mix(WHITE, BLACK, v)
             };
-            cell.draw(&Rectangle::new([(x, y), (x + side, y + side)], color.filled()))
-                .map_err(text)?;
+            cell.draw(&Rectangle::new(
+                [(x, y), (x + side, y + side)],
+                color.filled(),
+            ))
+            .map_err(text)?;
         }
         cell.draw(&Rectangle::new(
             [(left - 1, top - 1), (left + iw, top + ih)],
@@ -808,6 +815,11 @@ fn draw_images<DB: DrawingBackend>(
     if grid.diverging {
         colour_bar(&bar, (-1.0, 1.0), diverging, &grid.value_label)
     } else {
-        colour_bar(&bar, (0.0, 1.0), |t| mix(WHITE, BLACK, t), &grid.value_label)
+        colour_bar(
+            &bar,
+            (0.0, 1.0),
+            |t| mix(WHITE, BLACK, t),
+            &grid.value_label,
+        )
     }
 }

@@ -16,8 +16,7 @@ impl Progress {
         if !std::io::stdout().is_terminal() {
             return Progress { bar: None };
         }
-        let bar =
-            ProgressBar::with_draw_target(Some(epochs as u64), ProgressDrawTarget::stdout());
+        let bar = ProgressBar::with_draw_target(Some(epochs as u64), ProgressDrawTarget::stdout());
         let style = ProgressStyle::with_template(
             "{prefix} [{bar:40.cyan/blue}] epoch {pos}/{len}, {elapsed_precise} elapsed, ~{eta} left",
         )
