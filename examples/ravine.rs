@@ -201,6 +201,7 @@ fn main() {
             y_range: (-2.0, 2.0),
             f: Box::new(move |x, y| 0.5 * (x * x + kappa * y * y)),
             levels: (0..12).map(|k| 45.0 * 0.55f64.powi(k)).rev().collect(),
+            level_label: "level sets of f".into(),
             paths: vec![
                 Line::new(gd_name.clone(), surface::xy(&gd[..=shown])),
                 Line::new(hb_name.clone(), surface::xy(&heavy_ball[..=shown])),

@@ -179,6 +179,7 @@ fn main() {
             y_range: (-1.5, 1.5),
             f: Box::new(f),
             levels: vec![-0.2, -0.1, 0.0, 0.1, 0.25, 0.5, 0.8, 1.2, 1.7, 2.3],
+            level_label: "level sets of f".into(),
             paths,
             legend: LegendAt::UpperLeft,
         };

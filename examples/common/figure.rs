@@ -48,6 +48,8 @@ pub struct Line {
     /// Colour (and marker) index to use instead of the line's place in the chart, e.g. to draw
     /// a theory line in the colour of the measurement it predicts.
     pub style: Option<usize>,
+    /// Points only: a marker on every point, no line (a scatter plot).
+    pub scatter: bool,
 }
 
 impl Line {
@@ -58,6 +60,7 @@ impl Line {
             points,
             dashed: false,
             style: None,
+            scatter: false,
         }
     }
 
@@ -74,6 +77,12 @@ impl Line {
     /// The same line, dashed (drawn under the measured ones, without markers).
     pub fn dashed(mut self) -> Self {
         self.dashed = true;
+        self
+    }
+
+    /// The same points as a scatter plot: markers only.
+    pub fn scatter(mut self) -> Self {
+        self.scatter = true;
         self
     }
 
@@ -130,6 +139,8 @@ pub struct ContourPlot {
     pub f: Box<dyn Fn(f64, f64) -> f64>,
     /// The values of f whose level sets are drawn, increasing.
     pub levels: Vec<f64>,
+    /// The legend's name for the level lines (e.g. "level sets of f").
+    pub level_label: String,
     pub paths: Vec<Line>,
     pub legend: LegendAt,
 }
@@ -395,6 +406,21 @@ fn draw_line<'a, DB: DrawingBackend + 'a>(
             });
         return Ok(());
     }
+    if line.scatter {
+        chart
+            .draw_series(finite.iter().map(|&p| marker::<DB>(p, shape, color)))
+            .map_err(text)?
+            .label(line.name.as_str())
+            .legend(move |(x, y)| {
+                let vertices = marker_vertices(shape, 5);
+                let mut outline = vertices.clone();
+                outline.push(vertices[0]);
+                EmptyElement::at((x, y))
+                    + Polygon::new(vertices, color.filled())
+                    + PathElement::new(outline, BLACK.stroke_width(1))
+            });
+        return Ok(());
+    }
     chart
         .draw_series(LineSeries::new(
             points.iter().copied(),
@@ -608,9 +634,11 @@ fn draw_contour<DB: DrawingBackend>(
             )
             .map_err(text)?;
         if k == 0 {
-            series.label("level sets of f").legend(move |(x, y)| {
-                PathElement::new(vec![(x - 12, y), (x + 12, y)], level_style)
-            });
+            series
+                .label(plot.level_label.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x - 12, y), (x + 12, y)], level_style)
+                });
         }
     }
     for (i, path) in plot.paths.iter().enumerate() {
