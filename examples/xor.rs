@@ -166,9 +166,6 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     report("one hidden layer", |x| hidden.predict(x)[0]);
 
-    let logit = |net_predict: Box<dyn Fn(&[f32; 2]) -> f32>| -> Box<dyn Fn(f64, f64) -> f64> {
-        Box::new(move |x, y| f64::from(net_predict(&[x as f32, y as f32])))
-    };
     let linear_net = linear.clone();
     let hidden_net = hidden.clone();
     Figure::new(
@@ -177,11 +174,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         vec![
             regions(
                 "logistic regression: one line cannot separate them",
-                logit(Box::new(move |x| linear_net.predict(x)[0])),
+                Box::new(move |x, y| f64::from(linear_net.predict(&[x as f32, y as f32])[0])),
             ),
             regions(
                 "one hidden layer of 8 tanh units",
-                logit(Box::new(move |x| hidden_net.predict(x)[0])),
+                Box::new(move |x, y| f64::from(hidden_net.predict(&[x as f32, y as f32])[0])),
             ),
         ],
     )
