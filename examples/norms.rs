@@ -361,12 +361,6 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("{epoch:>3}/{EPOCHS}  {}", columns.join("  "));
     }
     println!();
-    draw(
-        &gradients,
-        [&plain.loss, &batch.loss, &layer.loss],
-        [&plain.test, &batch.test, &layer.test],
-        &out,
-    )?;
 
     // BatchNorm normalizes with batch statistics in training and with the running averages of
     // those statistics in evaluation (what `accuracy`, `predict` and `forward` use), so that a
@@ -419,8 +413,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "- evaluation uses running statistics: with those of small test batches the same weights"
     );
     println!("  predict worse, and each prediction depends on its batch-mates.");
+    println!();
+    draw(
+        &gradients,
+        [&plain.loss, &batch.loss, &layer.loss],
+        [&plain.test, &batch.test, &layer.test],
+        &out,
+    )?;
     println!(
-        "\n(all of the above took {:.1} s)",
+        "(all of the above took {:.1} s)",
         start.elapsed().as_secs_f64()
     );
     Ok(())
