@@ -422,10 +422,13 @@ fn draw_line<'a, DB: DrawingBackend + 'a>(
         return Ok(());
     }
     chart
-        .draw_series(LineSeries::new(
-            points.iter().copied(),
-            color.stroke_width(2),
-        ))
+        // One element per segment: plotters turns a whole wide path into one polygon, which
+        // pinches to a hairline at sharp turns; separate segments keep their width.
+        .draw_series(
+            points
+                .windows(2)
+                .map(|pair| PathElement::new(pair.to_vec(), color.stroke_width(2))),
+        )
         .map_err(text)?
         .label(line.name.as_str())
         .legend(move |(x, y)| {
