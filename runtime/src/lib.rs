@@ -17,8 +17,10 @@
 //!   check lengths and return [`Error`].
 //!
 //! ## Features
-//! - `std` (default): matrixmultiply's GEMM for large products, `std::error::Error`.
-//! - `alloc`: heap-allocated [`Buffer`]s on `no_std` targets with an allocator.
+//! - `std` (default): matrixmultiply's GEMM for large products, `std::error::Error`, and
+//!   [`io`]'s files (atomic saves).
+//! - `alloc`: heap-allocated [`Buffer`]s on `no_std` targets with an allocator, and [`io`]
+//!   (safetensors weights and checkpoints, as bytes).
 //! - Neither: `#![no_std]`, no heap; every kernel still works (portable GEMM path), with math
 //!   from libm.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -31,6 +33,8 @@ pub mod buffer;
 pub mod error;
 pub mod gradcheck;
 pub mod init;
+#[cfg(feature = "alloc")]
+pub mod io;
 pub mod kernels;
 pub mod network;
 pub mod ops;
