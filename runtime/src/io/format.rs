@@ -216,9 +216,10 @@ pub(crate) fn check<'b, T: Scalar>(
     targets: &[Target<'_, T>],
     options: LoadOptions,
 ) -> Result<Checked<'b>> {
+    let keys = check_structure(bytes)?;
     let (header_len, metadata) = parse(bytes)?;
     let data = &bytes[8 + header_len..];
-    reject_duplicates(&bytes[8..8 + header_len], &metadata)?;
+    reject_duplicates(&bytes[8..8 + header_len], keys, &metadata)?;
 
     let mut matches: Vec<Option<String>> = targets.iter().map(|_| None).collect();
     let mut unexpected = Vec::new();
@@ -507,62 +508,169 @@ impl Checked<'_> {
     }
 }
 
-/// Counts the header's keys with serde_json (no values kept): a JSON object with a repeated key
-/// parses into a map with one entry fewer, so fewer tensors than keys means a duplicate.
-fn reject_duplicates(header: &[u8], metadata: &Metadata) -> Result<()> {
-    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+/// Most elements in an array of the header (a shape has at most this many dimensions).
+const MAX_ARRAY: usize = 8;
+/// Most entries in a nested object (a tensor's entry has 3; a checkpoint's `__metadata__` a few
+/// dozen).
+const MAX_NESTED_ENTRIES: usize = 64;
+/// Fewest header bytes of one top-level tensor entry (`"":{"dtype":"I8","shape":[],
+/// "data_offsets":[0,0]},` takes 52), so a header cannot declare more entries than its length
+/// allows.
+const MIN_ENTRY_BYTES: usize = 48;
 
-    struct KeyCount<'n> {
-        /// When set, stop at the first key seen twice and store it here.
-        find: Option<&'n mut Option<String>>,
+/// Walks the header with serde_json, keeping nothing, before the `safetensors` crate parses
+/// it: that parser buffers every JSON value (dozens of bytes each, however short its text), so
+/// a header of long arrays (`[1,1,1,...]`) or many tiny entries would make it allocate many
+/// times the file's size. No valid file breaks these limits: arrays of at most [`MAX_ARRAY`]
+/// elements, nesting at most 3 deep, entry counts that fit the header's length. Returns the
+/// number of top-level keys (repeats included), or `None` when the header is not JSON at all
+/// (the `safetensors` parser then reports it).
+fn check_structure(bytes: &[u8]) -> Result<Option<usize>> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    #[derive(Clone, Copy)]
+    struct Walk {
+        depth: usize,
     }
-    impl<'de> Visitor<'de> for KeyCount<'_> {
+    fn limit<E: serde::de::Error>(what: &'static str) -> E {
+        E::custom(format_args!("monograd-limit: {what}"))
+    }
+
+    impl<'de> DeserializeSeed<'de> for Walk {
+        type Value = usize;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk {
         type Value = usize;
         fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            f.write_str("a JSON object")
+            f.write_str("a safetensors header value")
         }
-        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<usize, A::Error> {
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
+            if self.depth >= 2 {
+                return Err(limit("objects nested more than 2 deep"));
+            }
             let mut count = 0;
-            let Some(slot) = self.find.as_mut() else {
-                while map.next_key::<IgnoredAny>()?.is_some() {
-                    map.next_value::<IgnoredAny>()?;
-                    count += 1;
-                }
-                return Ok(count);
-            };
-            // Error path only: find the repeated name.
-            let mut seen: Vec<String> = Vec::new();
-            while let Some(key) = map.next_key::<String>()? {
-                map.next_value::<IgnoredAny>()?;
+            while map.next_key::<IgnoredAny>()?.is_some() {
+                map.next_value_seed(Walk {
+                    depth: self.depth + 1,
+                })?;
                 count += 1;
-                if seen.contains(&key) {
-                    **slot = Some(key);
-                    return Ok(count);
+                if self.depth > 0 && count > MAX_NESTED_ENTRIES {
+                    return Err(limit(
+                        "more entries in a tensor's description than any valid file has",
+                    ));
                 }
-                seen.push(key);
             }
             Ok(count)
         }
-    }
-
-    let count_keys = |find: Option<&mut Option<String>>| {
-        let mut de = serde_json::Deserializer::from_slice(header);
-        de.deserialize_map(KeyCount { find })
-    };
-    let distinct = metadata.offset_keys().len() + usize::from(metadata.metadata().is_some());
-    match count_keys(None) {
-        Ok(keys) if keys == distinct => Ok(()),
-        _ => {
-            let mut duplicate = None;
-            let _ = count_keys(Some(&mut duplicate));
-            let name = duplicate.unwrap_or_else(|| "?".to_string());
-            Err(WeightsError::tensor(
-                Kind::Duplicate,
-                &name,
-                "each name once in the header",
-                "it more than once",
-            )
-            .into())
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut count = 0;
+            while seq.next_element::<IgnoredAny>()?.is_some() {
+                count += 1;
+                if count > MAX_ARRAY {
+                    return Err(limit(
+                        "an array longer than any shape (8 dimensions at most)",
+                    ));
+                }
+            }
+            Ok(count)
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<usize, E> {
+            Ok(0)
         }
     }
+    let Some(length) = bytes.get(..8) else {
+        return Ok(None);
+    };
+    let mut word = [0u8; 8];
+    word.copy_from_slice(length);
+    let Some(header) = usize::try_from(u64::from_le_bytes(word))
+        .ok()
+        .and_then(|n| bytes.get(8..8usize.checked_add(n)?))
+    else {
+        return Ok(None);
+    };
+    let mut de = serde_json::Deserializer::from_slice(header);
+    match de.deserialize_map(Walk { depth: 0 }) {
+        Ok(keys) if keys > 1 + header.len() / MIN_ENTRY_BYTES => Err(WeightsError::whole(
+            Kind::Format,
+            format!(
+                "at most {} header entries for a {}-byte header",
+                1 + header.len() / MIN_ENTRY_BYTES,
+                header.len()
+            ),
+            keys,
+        )
+        .into()),
+        Ok(keys) => Ok(Some(keys)),
+        Err(e) => {
+            let text = e.to_string();
+            match text.strip_prefix("monograd-limit: ") {
+                Some(_) => Err(WeightsError::whole(
+                    Kind::Format,
+                    "a safetensors header (shapes of at most 8 dimensions, no nesting beyond a tensor's entry)",
+                    text.trim_start_matches("monograd-limit: "),
+                )
+                .into()),
+                None => Ok(None),
+            }
+        }
+    }
+}
+
+/// Rejects a header that names a key twice: a JSON object with a repeated key parses into a
+/// map with one entry fewer, so fewer entries than the `keys` counted by [`check_structure`]
+/// means a duplicate, which a second walk then names.
+fn reject_duplicates(header: &[u8], keys: Option<usize>, metadata: &Metadata) -> Result<()> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct FindRepeat;
+    impl<'de> Visitor<'de> for FindRepeat {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+            let mut seen: Vec<String> = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if seen.contains(&key) {
+                    return Ok(Some(key));
+                }
+                seen.push(key);
+            }
+            Ok(None)
+        }
+    }
+
+    let distinct = metadata.offset_keys().len() + usize::from(metadata.metadata().is_some());
+    if keys.is_none_or(|keys| keys == distinct) {
+        return Ok(());
+    }
+    let mut de = serde_json::Deserializer::from_slice(header);
+    let name = de.deserialize_map(FindRepeat).ok().flatten();
+    Err(WeightsError::tensor(
+        Kind::Duplicate,
+        name.as_deref().unwrap_or("?"),
+        "each name once in the header",
+        "it more than once",
+    )
+    .into())
 }
