@@ -48,6 +48,19 @@ pub enum Error {
         /// The value found (NaN or +-inf).
         value: f64,
     },
+    /// A value of a training step (a gradient, a parameter after its update, an optimizer or
+    /// normalization state value) is NaN or infinite; the step that found it changed nothing.
+    NonFiniteValue {
+        /// What the value is, e.g. `"gradient"` or `"Adam: exp_avg_sq"`.
+        what: &'static str,
+        /// The parameter or state tensor it belongs to (its state-dict name), or `""` when the
+        /// caller only knows a flat index (a bare optimizer; see [`Error::in_tensors`]).
+        tensor: &'static str,
+        /// Index in `tensor` (row-major), or in the whole flat buffer when `tensor` is `""`.
+        index: usize,
+        /// The value found (NaN or +-inf).
+        value: f64,
+    },
     /// A hyper-parameter or configuration value is out of its valid range.
     InvalidParameter {
         /// The parameter, e.g. `"Adam: lr"`.
@@ -105,6 +118,23 @@ impl fmt::Display for Error {
                 "{what} is not finite ({value}); lower the learning rate, check the inputs for \
                  NaN/Inf, or clip gradients"
             ),
+            Error::NonFiniteValue {
+                what,
+                tensor,
+                index,
+                value,
+            } => {
+                if tensor.is_empty() {
+                    write!(f, "{what} at flat index {index} would be {value}")?;
+                } else {
+                    write!(f, "{what} of `{tensor}` at index {index} would be {value}")?;
+                }
+                write!(
+                    f,
+                    "; the step was rejected and nothing changed (lower the learning rate, check \
+                     the inputs for NaN/Inf, or clip gradients)"
+                )
+            }
             Error::InvalidParameter {
                 name,
                 value,
@@ -119,6 +149,39 @@ impl fmt::Display for Error {
 
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
+
+impl Error {
+    /// Names the tensor of a [`Error::NonFiniteValue`] that only has a flat index, given the
+    /// layout of the flat buffer it indexes (a network's `PARAM_TENSORS`); other errors pass
+    /// through unchanged.
+    pub fn in_tensors(self, tensors: &[crate::TensorInfo]) -> Self {
+        match self {
+            Error::NonFiniteValue {
+                what,
+                tensor: "",
+                index,
+                value,
+            } => match tensors
+                .iter()
+                .find(|t| (t.offset..t.offset + t.len()).contains(&index))
+            {
+                Some(t) => Error::NonFiniteValue {
+                    what,
+                    tensor: t.name,
+                    index: index - t.offset,
+                    value,
+                },
+                None => Error::NonFiniteValue {
+                    what,
+                    tensor: "",
+                    index,
+                    value,
+                },
+            },
+            other => other,
+        }
+    }
+}
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -7,7 +7,7 @@
 //! generic code on stable Rust.
 
 use crate::optim::Optimizer;
-use crate::{Result, Scalar};
+use crate::{Error, Result, Scalar, TensorInfo};
 
 /// A network with `PARAMS` learned parameters.
 pub trait Network<const PARAMS: usize>: Sized {
@@ -28,6 +28,12 @@ pub trait Network<const PARAMS: usize>: Sized {
     fn params_mut(&mut self) -> &mut [Self::Element; PARAMS];
     /// Persistent state (normalization running statistics), flat.
     fn state(&self) -> &[Self::Element];
+    /// Persistent state, flat, mutably.
+    fn state_mut(&mut self) -> &mut [Self::Element];
+    /// The parameter tensors with their state-dict names, in buffer order (`Net::PARAM_TENSORS`).
+    fn param_tensors() -> &'static [TensorInfo];
+    /// The state tensors with their state-dict names, in buffer order (`Net::STATE_TENSORS`).
+    fn state_tensors() -> &'static [TensorInfo];
     /// A new zeroed tape for batches of `B`.
     fn new_tape<const B: usize>() -> Self::Tape<B>;
     /// The parameter gradient left in `tape` by the last backward pass.
@@ -40,12 +46,21 @@ pub trait Network<const PARAMS: usize>: Sized {
         x: &[Self::Input; B],
     ) -> &'t [Self::Output; B];
 
-    /// Forward pass in training mode, keeping what `backward` needs.
+    /// Forward pass in training mode, keeping what `backward` needs and updating the running
+    /// statistics of normalization layers.
+    ///
+    /// # Errors
+    /// [`Error::NonFiniteValue`] when a running statistic would become NaN or infinite; the
+    /// state is then unchanged.
     fn forward_train<'t, const B: usize>(
         &mut self,
         tape: &'t mut Self::Tape<B>,
         x: &[Self::Input; B],
-    ) -> &'t [Self::Output; B];
+    ) -> Result<&'t [Self::Output; B]>;
+
+    /// The state as it was before the last [`forward_train`](Self::forward_train) on `tape`
+    /// (the tape keeps a copy, so that a failed step can restore it).
+    fn state_before_forward<const B: usize>(tape: &Self::Tape<B>) -> &[Self::Element];
 
     /// Mean loss and its gradient with respect to every parameter (into the tape), after
     /// `forward_train` on the same `x`.
@@ -65,7 +80,15 @@ pub trait Network<const PARAMS: usize>: Sized {
     ) -> Result<Self::Element>;
 
     /// Forward (training mode), backward and one optimizer update; returns the loss before the
-    /// update. On error the parameters are unchanged.
+    /// update.
+    ///
+    /// A step is a transaction: `Ok` means the loss, every parameter and every state value are
+    /// finite; on `Err` the parameters, the state (running statistics) and the optimizer are
+    /// exactly as before the call.
+    ///
+    /// # Errors
+    /// A target out of range, a non-finite loss, gradient, updated parameter, optimizer state or
+    /// running statistic ([`Error::NonFiniteValue`] names the tensor).
     fn train_step<const B: usize, O: Optimizer<Self::Element, PARAMS>>(
         &mut self,
         tape: &mut Self::Tape<B>,
@@ -73,9 +96,37 @@ pub trait Network<const PARAMS: usize>: Sized {
         targets: &[Self::Target; B],
         optimizer: &mut O,
     ) -> Result<Self::Element> {
-        self.forward_train(tape, x);
-        let loss = self.backward(tape, x, targets)?;
-        optimizer.step(self.params_mut(), Self::param_grads(tape));
-        Ok(loss)
+        self.forward_train(tape, x)?;
+        let result = self.backward(tape, x, targets).and_then(|loss| {
+            optimizer
+                .step(self.params_mut(), Self::param_grads(tape))
+                .map_err(|e| e.in_tensors(Self::param_tensors()))?;
+            Ok(loss)
+        });
+        if result.is_err() {
+            // forward_train succeeded, so the tape holds the state from before it.
+            self.state_mut()
+                .copy_from_slice(Self::state_before_forward(tape));
+        }
+        result
+    }
+}
+
+/// Checks that every value of a network's state (running statistics) is finite; the error names
+/// the tensor and index of the first one that is not. Generated `forward_train` calls it before
+/// keeping an update of the running statistics.
+///
+/// # Errors
+/// [`Error::NonFiniteValue`] naming the first non-finite value.
+pub fn check_state_finite<T: Scalar>(state: &[T], tensors: &[TensorInfo]) -> Result<()> {
+    match state.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(Error::NonFiniteValue {
+            what: "running statistic",
+            tensor: "",
+            index,
+            value: state[index].to_f64(),
+        }
+        .in_tensors(tensors)),
     }
 }

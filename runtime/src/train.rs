@@ -197,10 +197,13 @@ pub fn evaluate_loss<const P: usize, const B: usize, N: Network<P>>(
 }
 
 /// Fraction of samples whose largest output is their class label, in evaluation mode, in
-/// batches of `B`.
+/// batches of `B`. It rejects what training rejects: a label that is not a class of the
+/// network, and a non-finite output (which `argmax` alone would count as some class).
 ///
 /// # Errors
-/// [`Error::Length`] for mismatched or empty data.
+/// [`Error::Length`] for mismatched or empty data, [`Error::LabelOutOfRange`] for a label
+/// `>= ` the number of outputs, [`Error::NonFinite`] when the network outputs NaN or infinity
+/// for a sample.
 pub fn accuracy<const P: usize, const B: usize, N: Network<P, Target = usize>>(
     net: &N,
     tape: &mut N::Tape<B>,
@@ -219,9 +222,24 @@ where
             *slot = inputs[if k < valid { start + k } else { start }];
         }
         let outputs = net.forward_with(tape, &x);
-        correct += (0..valid)
-            .filter(|&k| argmax(outputs[k].as_ref()) == labels[start + k])
-            .count();
+        for (k, output) in outputs[..valid].iter().enumerate() {
+            let (sample, output) = (start + k, output.as_ref());
+            if labels[sample] >= output.len() {
+                return Err(Error::LabelOutOfRange {
+                    what: "accuracy",
+                    sample,
+                    label: labels[sample],
+                    classes: output.len(),
+                });
+            }
+            if let Some(&bad) = output.iter().find(|v| !num_traits::Float::is_finite(**v)) {
+                return Err(Error::NonFinite {
+                    what: "accuracy: a network output",
+                    value: bad.to_f64(),
+                });
+            }
+            correct += usize::from(argmax(output) == labels[sample]);
+        }
     }
     Ok(correct as f64 / inputs.len() as f64)
 }

@@ -81,7 +81,7 @@ fn train<T: Scalar, O: Optimizer<T, PARAMS>>(mut opt: O, steps: usize) -> (f64, 
     for _ in 0..steps {
         let wide = params.map(<T as Scalar>::to_f64);
         logistic_loss(&data, &wide, &mut grad);
-        opt.step(&mut params, &grad.map(T::from_f64));
+        opt.step(&mut params, &grad.map(T::from_f64)).unwrap();
     }
     let final_loss = logistic_loss(&data, &params.map(<T as Scalar>::to_f64), &mut grad);
     (initial, final_loss)
@@ -228,7 +228,7 @@ fn ravine<O: Optimizer<f64, 2>>(mut opt: O, steps: usize) -> f64 {
     let mut w = [-10.0, 1.0];
     for _ in 0..steps {
         let grad = [w[0], KAPPA * w[1]];
-        opt.step(&mut w, &grad);
+        opt.step(&mut w, &grad).unwrap();
     }
     (w[0] * w[0] + KAPPA * w[1] * w[1]) / 2.0
 }

@@ -28,7 +28,7 @@ fn run<T: Scalar, O: Optimizer<T, 7>>(mut opt: O, lr_changes: &[(usize, f64)]) -
         if let Some(&(_, lr)) = lr_changes.iter().find(|(at, _)| *at == t) {
             opt.set_learning_rate(lr).unwrap();
         }
-        opt.step(&mut w, &data::GRADS[t].map(T::from_f64));
+        opt.step(&mut w, &data::GRADS[t].map(T::from_f64)).unwrap();
         *row = w;
     }
     assert_eq!(opt.steps(), 10);
@@ -310,7 +310,7 @@ fn checkpoint_roundtrip<O: Optimizer<f64, 7>>(make: impl Fn() -> O, names: &[&st
     assert!(first.state_buffer(names.len()).is_none());
     let mut w = data::P0;
     for g in &data::GRADS[..4] {
-        first.step(&mut w, g);
+        first.step(&mut w, g).unwrap();
     }
     let mut saved = vec![0.0; names.len() * 7];
     first.save_state(&mut saved).unwrap();
@@ -325,7 +325,7 @@ fn checkpoint_roundtrip<O: Optimizer<f64, 7>>(make: impl Fn() -> O, names: &[&st
     assert_eq!(second.steps(), 0, "a failed load changes nothing");
     second.load_state(first.steps(), &saved).unwrap();
     for (t, g) in data::GRADS.iter().enumerate().skip(4) {
-        second.step(&mut w, g);
+        second.step(&mut w, g).unwrap();
         assert_eq!(w, whole[t], "step {} after restore", t + 1);
     }
 }
@@ -405,7 +405,7 @@ fn large_state_never_touches_the_stack() {
     let mut w: Buffer<[f32; N]> = Buffer::zeroed();
     let mut g: Buffer<[f32; N]> = Buffer::zeroed();
     g.fill(1.0);
-    adam.step(&mut w, &g);
+    adam.step(&mut w, &g).unwrap();
     assert!(w.iter().all(|&x| (x + 1e-3).abs() < 1e-6));
 }
 

@@ -483,8 +483,8 @@ fn checkpoints_restore_optimizer_state_and_reject_other_configurations() {
     let mut adam = Adam::<f32, P>::new(AdamConfig::default()).unwrap();
     let grads: [f32; P] = core::array::from_fn(|i| i as f32 * 0.1 - 0.5);
     let mut params: [f32; P] = net.params.clone().try_into().unwrap();
-    adam.step(&mut params, &grads);
-    adam.step(&mut params, &grads);
+    adam.step(&mut params, &grads).unwrap();
+    adam.step(&mut params, &grads).unwrap();
     adam.set_learning_rate(3e-4).unwrap();
     let progress = Progress { epoch: 2, step: 17 };
     let bytes = checkpoint::to_safetensors(&net, &adam, progress, None).unwrap();

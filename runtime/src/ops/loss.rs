@@ -316,7 +316,8 @@ fn elementwise_mean<T: Scalar, const B: usize, const N: usize>(
 }
 
 /// The index of the largest element; the first one wins ties, NaN never wins. An all-NaN row
-/// gives 0.
+/// gives 0, so check the row for NaN first where that matters (as `train::accuracy` does, and
+/// the generated `try_predict`).
 pub fn argmax<T: Scalar>(row: &[T]) -> usize {
     let mut best: Option<(usize, T)> = None;
     for (j, &v) in row.iter().enumerate() {

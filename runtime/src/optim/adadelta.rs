@@ -1,6 +1,8 @@
 //! Adadelta: PyTorch's `torch.optim.Adadelta`.
 
-use super::{check_non_negative, check_unit_closed, Optimizer};
+use num_traits::Float;
+
+use super::{check_non_negative, check_unit_closed, guard, Optimizer};
 use crate::{Buffer, Result, Scalar};
 
 /// Hyper-parameters of [`Adadelta`]; `Default` is PyTorch's defaults.
@@ -68,6 +70,7 @@ pub struct Adadelta<T: Scalar, const N: usize> {
     steps: u64,
     square_avg: Buffer<[T; N]>,
     acc_delta: Buffer<[T; N]>,
+    bounds: guard::StateBounds<2>,
 }
 
 impl<T: Scalar, const N: usize> Adadelta<T, N> {
@@ -82,6 +85,7 @@ impl<T: Scalar, const N: usize> Adadelta<T, N> {
             steps: 0,
             square_avg: Buffer::zeroed(),
             acc_delta: Buffer::zeroed(),
+            bounds: guard::StateBounds::zero(),
         })
     }
 
@@ -91,28 +95,116 @@ impl<T: Scalar, const N: usize> Adadelta<T, N> {
     }
 }
 
-impl<T: Scalar, const N: usize> Optimizer<T, N> for Adadelta<T, N> {
-    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) {
+/// The per-step scalars of Adadelta in `T`, and the update of one element.
+#[derive(Clone, Copy)]
+struct AdadeltaStep<T> {
+    weight_decay: Option<T>,
+    rho: T,
+    one_minus_rho: T,
+    eps: T,
+    neg_lr: T,
+}
+
+impl<T: Scalar> AdadeltaStep<T> {
+    fn new(c: &AdadeltaConfig) -> Self {
+        AdadeltaStep {
+            weight_decay: (c.weight_decay != 0.0).then(|| T::from_f64(c.weight_decay)),
+            rho: T::from_f64(c.rho),
+            one_minus_rho: T::from_f64(1.0 - c.rho),
+            eps: T::from_f64(c.eps),
+            neg_lr: T::from_f64(-c.lr),
+        }
+    }
+
+    /// Updates one weight, its squared-gradient average `v` and squared-update average `u`.
+    #[inline(always)]
+    fn update(self, w: &mut T, g: T, v: &mut T, u: &mut T) {
+        let g = match self.weight_decay {
+            Some(lambda) => g + lambda * *w,
+            None => g,
+        };
+        *v = *v * self.rho + self.one_minus_rho * g * g;
+        let delta = (*u + self.eps).sqrt() / (*v + self.eps).sqrt() * g;
+        *u = *u * self.rho + self.one_minus_rho * delta * delta;
+        *w += self.neg_lr * delta;
+    }
+}
+
+impl<T: Scalar, const N: usize> Adadelta<T, N> {
+    /// Bounds on `square_avg` and `acc_delta` after a step from `extents`, if every value the
+    /// step writes is provably finite (see `guard`).
+    fn proven_bounds(&self, extents: &guard::Extents) -> Option<[f64; 2]> {
         let c = &self.config;
-        let decay = c.weight_decay != 0.0;
-        let weight_decay = T::from_f64(c.weight_decay);
-        let rho = T::from_f64(c.rho);
-        let one_minus_rho = T::from_f64(1.0 - c.rho);
-        let eps = T::from_f64(c.eps);
-        let neg_lr = T::from_f64(-c.lr);
+        let [v, u] = self.bounds.get()?;
+        if c.eps <= 0.0 {
+            return None; // 0 / 0 for a zero gradient on zero averages
+        }
+        let g = guard::slack::<T>(extents.grad + c.weight_decay * extents.param);
+        let v_new = guard::slack::<T>(c.rho * v + (1.0 - c.rho) * g * g);
+        let numerator = guard::slack::<T>(Float::sqrt(u + c.eps));
+        // The denominator sqrt(v + eps) is at least sqrt(eps).
+        let delta = guard::slack::<T>(numerator / Float::sqrt(c.eps) * g);
+        let u_new = guard::slack::<T>(c.rho * u + (1.0 - c.rho) * delta * delta);
+        let w_new = guard::slack::<T>(extents.param + c.lr * delta);
+        guard::all_below::<T>(&[
+            g,
+            g * g,
+            v_new + c.eps,
+            u + c.eps,
+            delta,
+            delta * delta,
+            u_new,
+            w_new,
+        ])
+        .then_some([v_new, u_new])
+    }
+
+    /// The update without writing: the first value it would make non-finite.
+    fn dry_run(&self, params: &[T; N], grads: &[T; N]) -> Result<()> {
+        let k = AdadeltaStep::<T>::new(&self.config);
+        guard::dry_run(N, |i| {
+            let (mut w, mut v, mut u) = (params[i], self.square_avg[i], self.acc_delta[i]);
+            k.update(&mut w, grads[i], &mut v, &mut u);
+            guard::check([
+                ("Adadelta: parameter after the update", w),
+                ("Adadelta: square_avg", v),
+                ("Adadelta: acc_delta", u),
+            ])
+        })
+    }
+
+    fn apply(&mut self, params: &mut [T; N], grads: &[T; N]) {
+        let k = AdadeltaStep::<T>::new(&self.config);
         for (((w, &g), v), u) in params
             .iter_mut()
             .zip(grads)
             .zip(self.square_avg.iter_mut())
             .zip(self.acc_delta.iter_mut())
         {
-            let g = if decay { g + weight_decay * *w } else { g };
-            *v = *v * rho + one_minus_rho * g * g;
-            let delta = (*u + eps).sqrt() / (*v + eps).sqrt() * g;
-            *u = *u * rho + one_minus_rho * delta * delta;
-            *w += neg_lr * delta;
+            k.update(w, g, v, u);
         }
         self.steps += 1;
+    }
+}
+
+impl<T: Scalar, const N: usize> Optimizer<T, N> for Adadelta<T, N> {
+    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
+        let extents = guard::scan(params, grads)?;
+        match self.proven_bounds(&extents) {
+            Some(bounds) => {
+                self.apply(params, grads);
+                self.bounds.set(bounds);
+            }
+            None => {
+                self.dry_run(params, grads)?;
+                self.apply(params, grads);
+                self.bounds.set([
+                    guard::max_abs(&*self.square_avg).0,
+                    guard::max_abs(&*self.acc_delta).0,
+                ]);
+            }
+        }
+        Ok(())
     }
 
     fn learning_rate(&self) -> f64 {
@@ -148,6 +240,7 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for Adadelta<T, N> {
     }
 
     fn state_buffer_mut(&mut self, index: usize) -> Option<(&'static str, &mut [T; N])> {
+        self.bounds.forget();
         super::nth_buffer_mut(
             [
                 ("square_avg", Some(&mut self.square_avg)),

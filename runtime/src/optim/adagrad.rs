@@ -1,6 +1,8 @@
 //! Adagrad: PyTorch's `torch.optim.Adagrad`.
 
-use super::{check_non_negative, Optimizer};
+use num_traits::Float;
+
+use super::{check_non_negative, guard, Optimizer};
 use crate::{Buffer, Result, Scalar};
 
 /// Hyper-parameters of [`Adagrad`]; `Default` is PyTorch's defaults.
@@ -72,6 +74,7 @@ pub struct Adagrad<T: Scalar, const N: usize> {
     config: AdagradConfig,
     steps: u64,
     sum: Buffer<[T; N]>,
+    bounds: guard::StateBounds<1>,
 }
 
 impl<T: Scalar, const N: usize> Adagrad<T, N> {
@@ -83,10 +86,13 @@ impl<T: Scalar, const N: usize> Adagrad<T, N> {
         config.validate()?;
         let mut sum = Buffer::<[T; N]>::zeroed();
         sum.fill(T::from_f64(config.initial_accumulator_value));
+        let mut bounds = guard::StateBounds::zero();
+        bounds.set([config.initial_accumulator_value]);
         Ok(Adagrad {
             config,
             steps: 0,
             sum,
+            bounds,
         })
     }
 
@@ -96,20 +102,92 @@ impl<T: Scalar, const N: usize> Adagrad<T, N> {
     }
 }
 
-impl<T: Scalar, const N: usize> Optimizer<T, N> for Adagrad<T, N> {
-    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) {
-        self.steps += 1;
-        let c = &self.config;
-        let decayed_lr = c.lr / (1.0 + (self.steps - 1) as f64 * c.lr_decay);
-        let neg_lr = T::from_f64(-decayed_lr);
-        let decay = c.weight_decay != 0.0;
-        let weight_decay = T::from_f64(c.weight_decay);
-        let eps = T::from_f64(c.eps);
-        for ((w, &g), s) in params.iter_mut().zip(grads).zip(self.sum.iter_mut()) {
-            let g = if decay { g + weight_decay * *w } else { g };
-            *s += g * g;
-            *w += neg_lr * g / (s.sqrt() + eps);
+/// The per-step scalars of Adagrad in `T`, and the update of one element.
+#[derive(Clone, Copy)]
+struct AdagradStep<T> {
+    neg_lr: T,
+    weight_decay: Option<T>,
+    eps: T,
+}
+
+impl<T: Scalar> AdagradStep<T> {
+    /// The scalars of step `t` (1-based).
+    fn new(c: &AdagradConfig, t: u64) -> Self {
+        let decayed_lr = c.lr / (1.0 + (t - 1) as f64 * c.lr_decay);
+        AdagradStep {
+            neg_lr: T::from_f64(-decayed_lr),
+            weight_decay: (c.weight_decay != 0.0).then(|| T::from_f64(c.weight_decay)),
+            eps: T::from_f64(c.eps),
         }
+    }
+
+    #[inline(always)]
+    fn update(self, w: &mut T, g: T, s: &mut T) {
+        let g = match self.weight_decay {
+            Some(lambda) => g + lambda * *w,
+            None => g,
+        };
+        *s += g * g;
+        *w += self.neg_lr * g / (s.sqrt() + self.eps);
+    }
+}
+
+impl<T: Scalar, const N: usize> Adagrad<T, N> {
+    /// A bound on `sum` after a step from `extents`, if every value the step writes is provably
+    /// finite (see `guard`).
+    fn proven_bounds(&self, extents: &guard::Extents) -> Option<[f64; 1]> {
+        let c = &self.config;
+        let [sum] = self.bounds.get()?;
+        if c.eps <= 0.0 {
+            return None; // 0 / 0 for a zero gradient on a zero sum
+        }
+        let t = (self.steps + 1) as f64;
+        let lr = c.lr / (1.0 + (t - 1.0) * c.lr_decay);
+        let g = guard::slack::<T>(extents.grad + c.weight_decay * extents.param);
+        let sum_new = guard::slack::<T>(sum + g * g);
+        let root = guard::slack::<T>(Float::sqrt(sum_new) + c.eps);
+        let step = guard::slack::<T>(lr * g / c.eps);
+        let w_new = guard::slack::<T>(extents.param + step);
+        guard::all_below::<T>(&[g, g * g, sum_new, root, step, w_new]).then_some([sum_new])
+    }
+
+    /// The update without writing: the first value it would make non-finite.
+    fn dry_run(&self, params: &[T; N], grads: &[T; N]) -> Result<()> {
+        let k = AdagradStep::<T>::new(&self.config, self.steps + 1);
+        guard::dry_run(N, |i| {
+            let (mut w, mut s) = (params[i], self.sum[i]);
+            k.update(&mut w, grads[i], &mut s);
+            guard::check([
+                ("Adagrad: parameter after the update", w),
+                ("Adagrad: sum", s),
+            ])
+        })
+    }
+
+    fn apply(&mut self, params: &mut [T; N], grads: &[T; N]) {
+        self.steps += 1;
+        let k = AdagradStep::<T>::new(&self.config, self.steps);
+        for ((w, &g), s) in params.iter_mut().zip(grads).zip(self.sum.iter_mut()) {
+            k.update(w, g, s);
+        }
+    }
+}
+
+impl<T: Scalar, const N: usize> Optimizer<T, N> for Adagrad<T, N> {
+    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
+        let extents = guard::scan(params, grads)?;
+        match self.proven_bounds(&extents) {
+            Some(bounds) => {
+                self.apply(params, grads);
+                self.bounds.set(bounds);
+            }
+            None => {
+                self.dry_run(params, grads)?;
+                self.apply(params, grads);
+                self.bounds.set([guard::max_abs(&*self.sum).0]);
+            }
+        }
+        Ok(())
     }
 
     fn learning_rate(&self) -> f64 {
@@ -139,6 +217,7 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for Adagrad<T, N> {
     }
 
     fn state_buffer_mut(&mut self, index: usize) -> Option<(&'static str, &mut [T; N])> {
+        self.bounds.forget();
         super::nth_buffer_mut([("sum", Some(&mut self.sum))], index)
     }
 }

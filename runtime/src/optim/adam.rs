@@ -3,7 +3,7 @@
 
 use num_traits::Float;
 
-use super::{check_non_negative, check_unit_open, Lerp, Optimizer};
+use super::{check_non_negative, check_unit_open, guard, Lerp, Optimizer};
 use crate::{Buffer, Result, Scalar};
 
 /// Hyper-parameters of [`Adam`]; `Default` is PyTorch's defaults.
@@ -86,6 +86,7 @@ pub struct Adam<T: Scalar, const N: usize> {
     exp_avg: Buffer<[T; N]>,
     exp_avg_sq: Buffer<[T; N]>,
     max_exp_avg_sq: Option<Buffer<[T; N]>>,
+    bounds: guard::StateBounds<3>,
 }
 
 /// The per-step scalars of Adam, computed in `f64` once per step and rounded to `T`.
@@ -160,6 +161,7 @@ impl<T: Scalar, const N: usize> Adam<T, N> {
             exp_avg: Buffer::zeroed(),
             exp_avg_sq: Buffer::zeroed(),
             max_exp_avg_sq: config.amsgrad.then(Buffer::zeroed),
+            bounds: guard::StateBounds::zero(),
         })
     }
 
@@ -169,8 +171,60 @@ impl<T: Scalar, const N: usize> Adam<T, N> {
     }
 }
 
-impl<T: Scalar, const N: usize> Optimizer<T, N> for Adam<T, N> {
-    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) {
+impl<T: Scalar, const N: usize> Adam<T, N> {
+    /// Bounds on `|m|`, `v` and `vmax` after a step from `extents`, if every value the step
+    /// writes is provably finite (see `guard`).
+    fn proven_bounds(&self, extents: &guard::Extents) -> Option<[f64; 3]> {
+        let c = &self.config;
+        let [m, v, v_max] = self.bounds.get()?;
+        if c.eps <= 0.0 {
+            return None; // 0 / 0 where a moment and its square are both zero
+        }
+        let (beta1, beta2) = c.betas;
+        let t = (self.steps + 1) as f64;
+        let decoupled = c.decoupled_weight_decay;
+        let g = if decoupled {
+            extents.grad
+        } else {
+            guard::slack::<T>(extents.grad + c.weight_decay * extents.param)
+        };
+        let w = if decoupled {
+            guard::slack::<T>(extents.param * (1.0 - c.lr * c.weight_decay).abs())
+        } else {
+            extents.param
+        };
+        // A moving average stays within its inputs; its `end - start` within twice that.
+        let m_new = guard::slack::<T>(m.max(g));
+        let v_new = guard::slack::<T>(beta2 * v + (1.0 - beta2) * g * g);
+        let v_max_new = if c.amsgrad { v_max.max(v_new) } else { 0.0 };
+        let second = v_new.max(v_max_new);
+        let bias_correction2_sqrt = Float::sqrt(1.0 - Float::powf(beta2, t));
+        let root = guard::slack::<T>(Float::sqrt(second) / bias_correction2_sqrt + c.eps);
+        // The denominator is at least eps.
+        let step = guard::slack::<T>(c.lr / (1.0 - Float::powf(beta1, t)) * m_new / c.eps);
+        let w_new = guard::slack::<T>(w + step);
+        guard::all_below::<T>(&[g, w, 2.0 * m_new, g * g, v_new, root, step, w_new])
+            .then_some([m_new, v_new, v_max_new])
+    }
+
+    /// The update without writing: the first value it would make non-finite.
+    fn dry_run(&self, params: &[T; N], grads: &[T; N]) -> Result<()> {
+        let k = AdamStep::<T>::new(&self.config, self.steps + 1);
+        let max_v = self.max_exp_avg_sq.as_deref();
+        guard::dry_run(N, |i| {
+            let (mut w, mut m, mut v) = (params[i], self.exp_avg[i], self.exp_avg_sq[i]);
+            let mut v_max = max_v.map(|b| b[i]);
+            k.update(&mut w, grads[i], &mut m, &mut v, v_max.as_mut());
+            guard::check([
+                ("Adam: parameter after the update", w),
+                ("Adam: exp_avg", m),
+                ("Adam: exp_avg_sq", v),
+                ("Adam: max_exp_avg_sq", v_max.unwrap_or_else(T::zero)),
+            ])
+        })
+    }
+
+    fn apply(&mut self, params: &mut [T; N], grads: &[T; N]) {
         self.steps += 1;
         let k = AdamStep::<T>::new(&self.config, self.steps);
         let moments = params
@@ -190,6 +244,29 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for Adam<T, N> {
                 }
             }
         }
+    }
+}
+
+impl<T: Scalar, const N: usize> Optimizer<T, N> for Adam<T, N> {
+    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
+        let extents = guard::scan(params, grads)?;
+        match self.proven_bounds(&extents) {
+            Some(bounds) => {
+                self.apply(params, grads);
+                self.bounds.set(bounds);
+            }
+            None => {
+                self.dry_run(params, grads)?;
+                self.apply(params, grads);
+                let measure = |b: Option<&[T; N]>| b.map_or(0.0, |b| guard::max_abs(b).0);
+                self.bounds.set([
+                    measure(Some(&self.exp_avg)),
+                    measure(Some(&self.exp_avg_sq)),
+                    measure(self.max_exp_avg_sq.as_deref()),
+                ]);
+            }
+        }
+        Ok(())
     }
 
     fn learning_rate(&self) -> f64 {
@@ -226,6 +303,7 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for Adam<T, N> {
     }
 
     fn state_buffer_mut(&mut self, index: usize) -> Option<(&'static str, &mut [T; N])> {
+        self.bounds.forget();
         super::nth_buffer_mut(
             [
                 ("exp_avg", Some(&mut self.exp_avg)),
@@ -320,8 +398,8 @@ impl<T: Scalar, const N: usize> AdamW<T, N> {
 
 impl<T: Scalar, const N: usize> Optimizer<T, N> for AdamW<T, N> {
     #[inline]
-    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) {
-        self.inner.step(params, grads);
+    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
+        self.inner.step(params, grads)
     }
     fn learning_rate(&self) -> f64 {
         self.inner.learning_rate()
@@ -394,7 +472,7 @@ mod tests {
         })
         .unwrap();
         let mut w = [1.0, 1.0, 1.0];
-        adam.step(&mut w, &[3.0, -0.5, 0.0]);
+        adam.step(&mut w, &[3.0, -0.5, 0.0]).unwrap();
         assert!((w[0] - 0.9).abs() < 1e-7 && (w[1] - 1.1).abs() < 1e-7 && w[2] == 1.0);
         assert_eq!(adam.steps(), 1);
         assert_eq!(adam.state_buffer_count(), 2);

@@ -50,6 +50,7 @@ mod adagrad;
 mod adam;
 mod clip;
 mod describe;
+mod guard;
 mod rmsprop;
 pub mod schedule;
 mod sgd;
@@ -68,12 +69,25 @@ use crate::{Error, Result, Scalar};
 
 /// An optimizer over `N` parameters of type `T`: what a generated `train_step` is generic over.
 ///
-/// `step` is the hot path (one pass over the flat arrays, no allocation, no checks); the other
-/// methods drive the learning rate and expose the state for checkpoints (see the
-/// [module docs](self) for the layout).
+/// `step` is the hot path (no allocation; one pass over the flat arrays after a scan of the
+/// gradient, see below); the other methods drive the learning rate and expose the state for
+/// checkpoints (see the [module docs](self) for the layout).
+///
+/// # A step is a transaction
+/// `Ok` means every parameter and every state value after the update is finite; `Err` means
+/// nothing changed (parameters, state buffers and the step counter are exactly as before). The
+/// check costs one vectorized read of the gradient and the parameters: from their largest
+/// magnitudes and bounds on the state carried from step to step, each optimizer proves the
+/// update finite before writing, and only when it cannot (a zero `eps`, values near overflow)
+/// runs the update as a dry run first. Details in the `guard` module's source.
 pub trait Optimizer<T: Scalar, const N: usize> {
     /// One update of `params` from `grads`, the gradient of the loss being minimised.
-    fn step(&mut self, params: &mut [T; N], grads: &[T; N]);
+    ///
+    /// # Errors
+    /// [`Error::NonFiniteValue`] naming the first non-finite gradient, or the first parameter
+    /// or state value the update would make NaN or infinite (by flat index: a network's
+    /// `train_step` names the tensor, see [`Error::in_tensors`]); nothing is changed then.
+    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()>;
 
     /// The learning rate the next [`step`](Self::step) uses (PyTorch's `param_group["lr"]`).
     fn learning_rate(&self) -> f64;
@@ -102,15 +116,16 @@ pub trait Optimizer<T: Scalar, const N: usize> {
     /// documented checkpoint order; `None` past the end.
     fn state_buffer(&self, index: usize) -> Option<(&'static str, &[T; N])>;
 
-    /// State buffer `index`, mutably (to restore a checkpoint); `None` past the end.
+    /// State buffer `index`, mutably (to restore a checkpoint); `None` past the end. The next
+    /// step measures the buffers again instead of trusting its bounds on them.
     fn state_buffer_mut(&mut self, index: usize) -> Option<(&'static str, &mut [T; N])>;
 
     /// Sets the learning rate to `schedule.lr(self.steps())`, then steps: a schedule driven by
     /// the optimizer's own update counter (warm-up, cosine annealing per iteration).
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if the schedule yields an invalid learning rate; nothing is
-    /// updated then.
+    /// [`Error::InvalidParameter`] if the schedule yields an invalid learning rate, and the
+    /// errors of [`step`](Self::step); nothing is updated then (not even the learning rate).
     #[inline]
     fn step_scheduled<S: Schedule>(
         &mut self,
@@ -118,9 +133,14 @@ pub trait Optimizer<T: Scalar, const N: usize> {
         params: &mut [T; N],
         grads: &[T; N],
     ) -> Result<()> {
+        let previous = self.learning_rate();
         self.set_learning_rate(schedule.lr(self.steps()))?;
-        self.step(params, grads);
-        Ok(())
+        let result = self.step(params, grads);
+        if result.is_err() {
+            // `previous` was accepted before, so restoring it cannot fail.
+            let _ = self.set_learning_rate(previous);
+        }
+        result
     }
 
     /// Copies every state buffer, in checkpoint order, into `out` (length

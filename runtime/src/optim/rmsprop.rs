@@ -1,6 +1,8 @@
 //! RMSProp (plain, centered, with momentum): PyTorch's `torch.optim.RMSprop`.
 
-use super::{check_non_negative, check_unit_closed, Lerp, Optimizer};
+use num_traits::Float;
+
+use super::{check_non_negative, check_unit_closed, guard, Lerp, Optimizer};
 use crate::{Buffer, Result, Scalar};
 
 /// Hyper-parameters of [`RmsProp`]; `Default` is PyTorch's defaults.
@@ -81,6 +83,7 @@ pub struct RmsProp<T: Scalar, const N: usize> {
     square_avg: Buffer<[T; N]>,
     momentum_buffer: Option<Buffer<[T; N]>>,
     grad_avg: Option<Buffer<[T; N]>>,
+    bounds: guard::StateBounds<3>,
 }
 
 /// The per-step scalars of RMSProp in `T`.
@@ -146,6 +149,7 @@ impl<T: Scalar, const N: usize> RmsProp<T, N> {
             square_avg: Buffer::zeroed(),
             momentum_buffer: (config.momentum > 0.0).then(Buffer::zeroed),
             grad_avg: config.centered.then(Buffer::zeroed),
+            bounds: guard::StateBounds::zero(),
         })
     }
 
@@ -155,8 +159,51 @@ impl<T: Scalar, const N: usize> RmsProp<T, N> {
     }
 }
 
-impl<T: Scalar, const N: usize> Optimizer<T, N> for RmsProp<T, N> {
-    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) {
+impl<T: Scalar, const N: usize> RmsProp<T, N> {
+    /// Bounds on `square_avg`, `|momentum_buffer|` and `|grad_avg|` after a step from
+    /// `extents`, if every value the step writes is provably finite (see `guard`). Centered
+    /// RMSprop never is: `sqrt(square_avg - grad_avg^2)` takes the square root of a difference
+    /// that rounding can make negative (PyTorch then produces NaN).
+    fn proven_bounds(&self, extents: &guard::Extents) -> Option<[f64; 3]> {
+        let c = &self.config;
+        let [v, b, _] = self.bounds.get()?;
+        if c.eps <= 0.0 || c.centered {
+            return None;
+        }
+        let g = guard::slack::<T>(extents.grad + c.weight_decay * extents.param);
+        let v_new = guard::slack::<T>(c.alpha * v + (1.0 - c.alpha) * g * g);
+        let rms = guard::slack::<T>(Float::sqrt(v_new) + c.eps);
+        // The denominator is at least eps.
+        let ratio = guard::slack::<T>(g / c.eps);
+        let b_new = if self.momentum_buffer.is_some() {
+            guard::slack::<T>(c.momentum * b + ratio)
+        } else {
+            0.0
+        };
+        let step = guard::slack::<T>(c.lr * ratio.max(b_new));
+        let w_new = guard::slack::<T>(extents.param + step);
+        guard::all_below::<T>(&[g, g * g, v_new, rms, ratio, b_new, step, w_new])
+            .then_some([v_new, b_new, 0.0])
+    }
+
+    /// The update without writing: the first value it would make non-finite.
+    fn dry_run(&self, params: &[T; N], grads: &[T; N]) -> Result<()> {
+        let k = RmsPropStep::<T>::new(&self.config);
+        let (buf, mean) = (self.momentum_buffer.as_deref(), self.grad_avg.as_deref());
+        guard::dry_run(N, |i| {
+            let (mut w, mut v) = (params[i], self.square_avg[i]);
+            let (mut b, mut m) = (buf.map(|x| x[i]), mean.map(|x| x[i]));
+            k.update(&mut w, grads[i], &mut v, b.as_mut(), m.as_mut());
+            guard::check([
+                ("RMSprop: parameter after the update", w),
+                ("RMSprop: square_avg", v),
+                ("RMSprop: momentum_buffer", b.unwrap_or_else(T::zero)),
+                ("RMSprop: grad_avg", m.unwrap_or_else(T::zero)),
+            ])
+        })
+    }
+
+    fn apply(&mut self, params: &mut [T; N], grads: &[T; N]) {
         let k = RmsPropStep::<T>::new(&self.config);
         let base = params.iter_mut().zip(grads).zip(self.square_avg.iter_mut());
         // One loop per buffer combination, so that each loop zips only existing buffers.
@@ -183,6 +230,29 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for RmsProp<T, N> {
             }
         }
         self.steps += 1;
+    }
+}
+
+impl<T: Scalar, const N: usize> Optimizer<T, N> for RmsProp<T, N> {
+    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
+        let extents = guard::scan(params, grads)?;
+        match self.proven_bounds(&extents) {
+            Some(bounds) => {
+                self.apply(params, grads);
+                self.bounds.set(bounds);
+            }
+            None => {
+                self.dry_run(params, grads)?;
+                self.apply(params, grads);
+                let measure = |b: Option<&[T; N]>| b.map_or(0.0, |b| guard::max_abs(b).0);
+                self.bounds.set([
+                    measure(Some(&self.square_avg)),
+                    measure(self.momentum_buffer.as_deref()),
+                    measure(self.grad_avg.as_deref()),
+                ]);
+            }
+        }
+        Ok(())
     }
 
     fn learning_rate(&self) -> f64 {
@@ -219,6 +289,7 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for RmsProp<T, N> {
     }
 
     fn state_buffer_mut(&mut self, index: usize) -> Option<(&'static str, &mut [T; N])> {
+        self.bounds.forget();
         super::nth_buffer_mut(
             [
                 ("square_avg", Some(&mut self.square_avg)),

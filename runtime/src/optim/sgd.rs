@@ -1,7 +1,7 @@
 //! Stochastic gradient descent: plain, with (dampened) momentum, or Nesterov momentum, each with
 //! optional L2 weight decay. PyTorch's `torch.optim.SGD`.
 
-use super::{check_non_negative, check_range, check_unit_closed, Optimizer};
+use super::{check_non_negative, check_range, check_unit_closed, guard, Optimizer};
 use crate::{Buffer, Result, Scalar};
 
 /// Hyper-parameters of [`Sgd`]; `Default` is PyTorch's defaults.
@@ -96,6 +96,7 @@ pub struct Sgd<T: Scalar, const N: usize> {
     config: SgdConfig,
     steps: u64,
     momentum_buffer: Option<Buffer<[T; N]>>,
+    bounds: guard::StateBounds<1>,
 }
 
 impl<T: Scalar, const N: usize> Sgd<T, N> {
@@ -109,6 +110,7 @@ impl<T: Scalar, const N: usize> Sgd<T, N> {
             config,
             steps: 0,
             momentum_buffer: (config.momentum != 0.0).then(Buffer::zeroed),
+            bounds: guard::StateBounds::zero(),
         })
     }
 
@@ -118,33 +120,133 @@ impl<T: Scalar, const N: usize> Sgd<T, N> {
     }
 }
 
-impl<T: Scalar, const N: usize> Optimizer<T, N> for Sgd<T, N> {
-    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) {
+/// The per-step scalars of SGD in `T`, and the update of one element.
+#[derive(Clone, Copy)]
+struct SgdStep<T> {
+    lr: T,
+    weight_decay: Option<T>,
+    mu: T,
+    keep: T,
+    first: bool,
+    nesterov: bool,
+}
+
+impl<T: Scalar> SgdStep<T> {
+    fn new(c: &SgdConfig, steps: u64) -> Self {
+        SgdStep {
+            lr: T::from_f64(c.lr),
+            weight_decay: (c.weight_decay != 0.0).then(|| T::from_f64(c.weight_decay)),
+            mu: T::from_f64(c.momentum),
+            keep: T::from_f64(1.0 - c.dampening),
+            first: steps == 0,
+            nesterov: c.nesterov,
+        }
+    }
+
+    /// Updates one weight and, with momentum, its velocity `b`.
+    #[inline(always)]
+    fn update(self, w: &mut T, g: T, b: Option<&mut T>) {
+        let g = match self.weight_decay {
+            Some(lambda) => g + lambda * *w,
+            None => g,
+        };
+        let d = match b {
+            None => g,
+            Some(b) => {
+                *b = if self.first {
+                    g
+                } else {
+                    *b * self.mu + self.keep * g
+                };
+                if self.nesterov {
+                    g + self.mu * *b
+                } else {
+                    *b
+                }
+            }
+        };
+        *w -= self.lr * d;
+    }
+}
+
+impl<T: Scalar, const N: usize> Sgd<T, N> {
+    /// Bounds on `|b|` after a step from `extents`, if every value the step writes is provably
+    /// finite (see `guard`).
+    fn proven_bounds(&self, extents: &guard::Extents) -> Option<[f64; 1]> {
         let c = &self.config;
-        let lr = T::from_f64(c.lr);
-        let decay = c.weight_decay != 0.0;
-        let weight_decay = T::from_f64(c.weight_decay);
+        let [b] = self.bounds.get()?;
+        let g = guard::slack::<T>(extents.grad + c.weight_decay * extents.param);
+        let (b, d) = if self.momentum_buffer.is_some() {
+            let b = if self.steps == 0 {
+                g
+            } else {
+                guard::slack::<T>(c.momentum * b + (1.0 - c.dampening) * g)
+            };
+            let d = if c.nesterov {
+                guard::slack::<T>(g + c.momentum * b)
+            } else {
+                b
+            };
+            (b, d)
+        } else {
+            (0.0, g)
+        };
+        let w = guard::slack::<T>(extents.param + c.lr * d);
+        guard::all_below::<T>(&[g, b, d, w]).then_some([b])
+    }
+
+    /// The update without writing: the first value it would make non-finite.
+    fn dry_run(&self, params: &[T; N], grads: &[T; N]) -> Result<()> {
+        let k = SgdStep::<T>::new(&self.config, self.steps);
+        let buffer = self.momentum_buffer.as_deref();
+        guard::dry_run(N, |i| {
+            let mut w = params[i];
+            let mut b = buffer.map(|b| b[i]);
+            k.update(&mut w, grads[i], b.as_mut());
+            guard::check([
+                ("SGD: parameter after the update", w),
+                ("SGD: momentum_buffer", b.unwrap_or_else(T::zero)),
+            ])
+        })
+    }
+
+    fn apply(&mut self, params: &mut [T; N], grads: &[T; N]) {
+        let k = SgdStep::<T>::new(&self.config, self.steps);
         match &mut self.momentum_buffer {
             None => {
                 for (w, &g) in params.iter_mut().zip(grads) {
-                    let g = if decay { g + weight_decay * *w } else { g };
-                    *w -= lr * g;
+                    k.update(w, g, None);
                 }
             }
             Some(velocity) => {
-                let first = self.steps == 0;
-                let nesterov = c.nesterov;
-                let mu = T::from_f64(c.momentum);
-                let keep = T::from_f64(1.0 - c.dampening);
                 for ((w, &g), b) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
-                    let g = if decay { g + weight_decay * *w } else { g };
-                    *b = if first { g } else { *b * mu + keep * g };
-                    let d = if nesterov { g + mu * *b } else { *b };
-                    *w -= lr * d;
+                    k.update(w, g, Some(b));
                 }
             }
         }
         self.steps += 1;
+    }
+}
+
+impl<T: Scalar, const N: usize> Optimizer<T, N> for Sgd<T, N> {
+    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
+        let extents = guard::scan(params, grads)?;
+        match self.proven_bounds(&extents) {
+            Some(bounds) => {
+                self.apply(params, grads);
+                self.bounds.set(bounds);
+            }
+            None => {
+                self.dry_run(params, grads)?;
+                self.apply(params, grads);
+                let b = self
+                    .momentum_buffer
+                    .as_deref()
+                    .map_or(0.0, |b| guard::max_abs(b).0);
+                self.bounds.set([b]);
+            }
+        }
+        Ok(())
     }
 
     fn learning_rate(&self) -> f64 {
@@ -174,6 +276,7 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for Sgd<T, N> {
     }
 
     fn state_buffer_mut(&mut self, index: usize) -> Option<(&'static str, &mut [T; N])> {
+        self.bounds.forget();
         super::nth_buffer_mut([("momentum_buffer", self.momentum_buffer.as_mut())], index)
     }
 }
@@ -238,10 +341,10 @@ mod tests {
         })
         .unwrap();
         let mut w = [1.0, 2.0];
-        sgd.step(&mut w, &[2.0, -4.0]);
+        sgd.step(&mut w, &[2.0, -4.0]).unwrap();
         assert_eq!(w, [0.0, 4.0]);
         assert_eq!(sgd.state_buffer(0), Some(("momentum_buffer", &[2.0, -4.0])));
-        sgd.step(&mut w, &[2.0, -4.0]);
+        sgd.step(&mut w, &[2.0, -4.0]).unwrap();
         // b = 0.5 * 2 + (1 - 0.5) * 2
         assert_eq!(sgd.state_buffer(0).unwrap().1[0], 2.0);
         assert_eq!(w[0], -1.0);

@@ -1,0 +1,213 @@
+//! Transactional optimizer steps: `Ok` means every parameter and optimizer state value is
+//! finite, `Err` means nothing changed.
+//!
+//! A step cannot undo what it has written, and keeping a copy of the old values would add a
+//! third of an optimizer's memory traffic. So each step decides *before* writing:
+//!
+//! 1. [`scan`] reads the gradient and the parameters once (a vectorizable loop that the
+//!    gradient, just written by the backward pass, mostly serves from cache). A non-finite
+//!    gradient is an error naming its index; otherwise it returns `max |g|` and `max |w|`.
+//! 2. The optimizer bounds, in `f64`, the magnitude of every value its update can write, from
+//!    those maxima and from [`StateBounds`]: one upper bound per state buffer, carried from step
+//!    to step by the same recurrences as the buffers (`|m_t| <= max(|m_{t-1}|, |g_t|)` for a
+//!    moving average, ...). When every bound is below [`finite_limit`] (the overflow threshold
+//!    with a wide margin for rounding) and no denominator can reach zero, the update is finite
+//!    by construction and runs in its single pass.
+//! 3. Otherwise (a zero `eps`, an enormous learning rate, values near overflow, centered
+//!    RMSprop's difference of squares) the update first runs as a dry run into locals; the first
+//!    non-finite value is reported ([`Error::NonFiniteValue`]) and nothing is written. Only when
+//!    there is none does the real pass run, and the state bounds are then measured exactly.
+//!
+//! The bounds are loose (for Adam, `|update| <= lr / (1 - beta1^t) * max|m| / eps`), but
+//! overflow is far: `f32` holds 3.4e38. Normal training always takes the one-pass path.
+
+use crate::{Error, Result, Scalar};
+
+/// Independent lanes of the scanning loops (one 512-bit register of `f32`), so that the
+/// reductions vectorize.
+const LANES: usize = 16;
+
+/// Largest magnitudes of a step's inputs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Extents {
+    /// `max |g|` over the gradient (finite).
+    pub grad: f64,
+    /// `max |w|` over the parameters (may be non-finite if the caller put NaN in them).
+    pub param: f64,
+}
+
+/// Reads `grads` and `params` once: `Err` naming the first non-finite gradient, else their
+/// largest magnitudes.
+pub(crate) fn scan<T: Scalar>(params: &[T], grads: &[T]) -> Result<Extents> {
+    let (grad, grad_finite) = max_abs(grads);
+    if !grad_finite {
+        return Err(first_non_finite("gradient", grads));
+    }
+    let (param, param_finite) = max_abs(params);
+    Ok(Extents {
+        grad,
+        param: if param_finite { param } else { f64::INFINITY },
+    })
+}
+
+/// `(max |x|, all finite)`, in lanes so that the loop vectorizes.
+pub(crate) fn max_abs<T: Scalar>(values: &[T]) -> (f64, bool) {
+    let zero = T::zero();
+    let mut max = [zero; LANES];
+    // `x * 0` is 0 for finite `x` and NaN for NaN and +-inf: the sum of those products is NaN
+    // exactly when some value is not finite, with no branch in the loop.
+    let mut probe = [zero; LANES];
+    let (chunks, rest) = values.as_chunks::<LANES>();
+    for chunk in chunks {
+        for l in 0..LANES {
+            let a = chunk[l].abs();
+            max[l] = if a > max[l] { a } else { max[l] };
+            probe[l] += chunk[l] * zero;
+        }
+    }
+    for (l, &x) in rest.iter().enumerate() {
+        let a = x.abs();
+        max[l] = if a > max[l] { a } else { max[l] };
+        probe[l] += x * zero;
+    }
+    let largest = max.iter().fold(zero, |m, &a| if a > m { a } else { m });
+    let finite = probe.iter().all(|p| *p == zero);
+    (Scalar::to_f64(largest), finite)
+}
+
+/// [`Error::NonFiniteValue`] for the first non-finite element of `values` (called on failure
+/// only; `values` must have one).
+pub(crate) fn first_non_finite<T: Scalar>(what: &'static str, values: &[T]) -> Error {
+    let (index, value) = values
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !v.is_finite())
+        .map_or((0, f64::NAN), |(i, v)| (i, Scalar::to_f64(*v)));
+    Error::NonFiniteValue {
+        what,
+        tensor: "",
+        index,
+        value,
+    }
+}
+
+/// The largest magnitude a bound may reach for the one-pass path: far enough below `T`'s
+/// overflow threshold that the rounding of the few operations of an update (each within a
+/// factor `1 + eps` of the exact value) cannot cross it.
+pub(crate) fn finite_limit<T: Scalar>() -> f64 {
+    Scalar::to_f64(T::max_value()) / 16.0
+}
+
+/// Rounding slack applied to each bound: a handful of operations, each within `1 + eps`.
+pub(crate) fn slack<T: Scalar>(bound: f64) -> f64 {
+    bound * (1.0 + 64.0 * Scalar::to_f64(T::epsilon()))
+}
+
+/// Upper bounds on `|value|` of each of an optimizer's `K` state buffers, or unknown (after a
+/// restore through [`super::Optimizer::state_buffer_mut`], until a step measures them).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct StateBounds<const K: usize> {
+    bounds: Option<[f64; K]>,
+}
+
+impl<const K: usize> StateBounds<K> {
+    /// Bounds of zeroed buffers.
+    pub(crate) fn zero() -> Self {
+        StateBounds {
+            bounds: Some([0.0; K]),
+        }
+    }
+
+    /// The buffers may hold anything (they were handed out mutably).
+    pub(crate) fn forget(&mut self) {
+        self.bounds = None;
+    }
+
+    /// The current bounds, if known.
+    pub(crate) fn get(&self) -> Option<[f64; K]> {
+        self.bounds
+    }
+
+    /// Sets the bounds (after a step).
+    pub(crate) fn set(&mut self, bounds: [f64; K]) {
+        self.bounds = Some(bounds);
+    }
+}
+
+/// Whether every bound is finite and below [`finite_limit`].
+pub(crate) fn all_below<T: Scalar>(bounds: &[f64]) -> bool {
+    let limit = finite_limit::<T>();
+    bounds.iter().all(|&b| b <= limit)
+}
+
+/// Runs `f` on every index of a dry run and returns the first error it reports: the dry-run
+/// driver shared by the optimizers' slow paths.
+pub(crate) fn dry_run<F>(n: usize, mut f: F) -> Result<()>
+where
+    F: FnMut(usize) -> Option<(&'static str, f64)>,
+{
+    for index in 0..n {
+        if let Some((what, value)) = f(index) {
+            return Err(Error::NonFiniteValue {
+                what,
+                tensor: "",
+                index,
+                value,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `Some((what, value))` for the first of `values` that is not finite: the check of one
+/// element's dry run.
+#[inline]
+pub(crate) fn check<T: Scalar, const K: usize>(
+    values: [(&'static str, T); K],
+) -> Option<(&'static str, f64)> {
+    values
+        .into_iter()
+        .find(|(_, v)| !v.is_finite())
+        .map(|(what, v)| (what, Scalar::to_f64(v)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_abs_finds_the_largest_and_every_non_finite_value() {
+        let mut v = [0.5f32; 37];
+        v[20] = -3.0;
+        assert_eq!(max_abs(&v), (3.0, true));
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            for i in [0, 15, 16, 36] {
+                let mut w = v;
+                w[i] = bad;
+                assert!(!max_abs(&w).1, "{bad} at {i}");
+            }
+        }
+        assert_eq!(max_abs::<f64>(&[]), (0.0, true));
+    }
+
+    #[test]
+    fn scan_names_the_first_bad_gradient() {
+        let w = [1.0f64, -2.0, 0.5];
+        assert_eq!(
+            scan(&w, &[0.1, -0.3, 0.2]),
+            Ok(Extents {
+                grad: 0.3,
+                param: 2.0
+            })
+        );
+        match scan(&w, &[0.1, f64::NAN, f64::INFINITY]) {
+            Err(Error::NonFiniteValue {
+                what: "gradient",
+                tensor: "",
+                index: 1,
+                value,
+            }) => assert!(value.is_nan()),
+            other => panic!("{other:?}"),
+        }
+    }
+}
