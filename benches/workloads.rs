@@ -210,7 +210,10 @@ fn parts<const P: usize, const I: usize, const B: usize, N, O>(
     O: Optimizer<f32, P>,
 {
     let stats = measure(options, || {
-        black_box(net.forward_train(tape, black_box(x)));
+        black_box(
+            net.forward_train(tape, black_box(x))
+                .expect("finite statistics"),
+        );
     });
     report(
         &format!("{id}.fwd"),
@@ -221,7 +224,7 @@ fn parts<const P: usize, const I: usize, const B: usize, N, O>(
         forward_flops,
     );
 
-    net.forward_train(tape, x);
+    net.forward_train(tape, x).expect("finite statistics");
     let stats = measure(options, || {
         let loss = net.backward(tape, black_box(x), black_box(labels));
         black_box(loss.expect("finite loss"));
@@ -237,7 +240,9 @@ fn parts<const P: usize, const I: usize, const B: usize, N, O>(
     );
 
     let stats = measure(options, || {
-        optimizer.step(net.params_mut(), black_box(N::param_grads(tape)));
+        optimizer
+            .step(net.params_mut(), black_box(N::param_grads(tape)))
+            .expect("a finite update");
         black_box(net.params());
     });
     report(

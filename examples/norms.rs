@@ -202,7 +202,7 @@ where
 {
     let mut net = net.clone();
     let mut tape = N::new_tape::<BATCH>();
-    net.forward_train(&mut tape, x);
+    net.forward_train(&mut tape, x).unwrap();
     net.backward(&mut tape, x, labels)?;
     let grads = N::param_grads(&tape);
     Ok(tensors
@@ -232,7 +232,9 @@ fn batch_statistics_accuracy<const B: usize>(
     let mut seen = 0;
     for (images, labels) in test.images.chunks_exact(B).zip(test.labels.chunks_exact(B)) {
         x.copy_from_slice(images);
-        let scores = net.forward_train(&mut tape, &x);
+        let scores = net
+            .forward_train(&mut tape, &x)
+            .expect("finite running statistics");
         correct += scores
             .iter()
             .zip(labels)

@@ -116,7 +116,7 @@ fn inference_paths_agree() {
     // Training mode without normalization layers computes the same outputs.
     let mut net2 = Small::from_params(&net.params[..]).unwrap();
     let mut tape2 = SmallTape::<6>::new();
-    assert_eq!(*net2.forward_train(&mut tape2, &x), heap);
+    assert_eq!(*net2.forward_train(&mut tape2, &x).unwrap(), heap);
 }
 
 #[test]
@@ -185,7 +185,7 @@ fn batch_norm_running_statistics_follow_training_and_drive_evaluation() {
     for (a, b) in h_before.iter().flatten().zip(hidden.iter().flatten()) {
         assert!((a - b / (1.0f32 + 1e-5).sqrt()).abs() < 1e-6);
     }
-    net.forward_train(&mut tape, &x);
+    net.forward_train(&mut tape, &x).unwrap();
     let h = &tape.values.h;
     let mean: Vec<f32> = (0..3)
         .map(|c| h.iter().map(|s| s[c]).sum::<f32>() / 4.0)
@@ -332,7 +332,7 @@ fn batch_renorm_limits_are_a_training_time_hook() {
         [11.0, 0.0, 5.0],
     ];
     net.renorm_limits = RenormLimits::BATCH_NORM;
-    let as_batch_norm = *net.forward_train(&mut tape, &x);
+    let as_batch_norm = *net.forward_train(&mut tape, &x).unwrap();
     for c in 0..4 {
         let mean: f32 = as_batch_norm.iter().map(|s| s[c]).sum::<f32>() / 4.0;
         assert!(
@@ -343,7 +343,7 @@ fn batch_renorm_limits_are_a_training_time_hook() {
     net.renorm_limits = RenormLimits::new(3.0, 5.0).unwrap();
     let mut relaxed_net = Renormed::new(3);
     relaxed_net.renorm_limits = net.renorm_limits;
-    let relaxed = *relaxed_net.forward_train(&mut tape, &x);
+    let relaxed = *relaxed_net.forward_train(&mut tape, &x).unwrap();
     assert_ne!(relaxed, as_batch_norm, "relaxed limits let r and d act");
     // The paper's schedule starts as BatchNorm and relaxes after its warm-up.
     assert_eq!(

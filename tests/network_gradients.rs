@@ -13,7 +13,7 @@ fn check_gradient<const P: usize, const B: usize, N: Network<P, Element = f64>>(
     targets: &[N::Target; B],
 ) {
     let mut tape = N::new_tape::<B>();
-    net.forward_train(&mut tape, x);
+    net.forward_train(&mut tape, x).unwrap();
     net.backward(&mut tape, x, targets).expect("finite loss");
     let analytic = N::param_grads(&tape).to_vec();
     assert!(
@@ -25,7 +25,7 @@ fn check_gradient<const P: usize, const B: usize, N: Network<P, Element = f64>>(
         what,
         |p| {
             net.params_mut().copy_from_slice(p);
-            net.forward_train(&mut tape, x);
+            net.forward_train(&mut tape, x).unwrap();
             net.backward(&mut tape, x, targets).expect("finite loss")
         },
         &mut params,

@@ -8,13 +8,21 @@
 //!             | IDENT "=" IDENT "(" argument ("," argument)* ","? ")" ";"
 //! argument   := IDENT "=" value | value
 //! value      := IDENT | INT | FLOAT | "true" | "false" | "-" (INT | FLOAT) | "(" value ("," value)* ")"
+//!             | "[" value ("," value)* "]" | STRING | LITERAL
 //! ```
+//!
+//! Lists, strings and other literals are no value of any operation, but they are what users of
+//! other frameworks write (`reshape(x, [1, 8, 8])`, `approximate = "tanh"`): they parse, so that
+//! `graph` can say what to write instead rather than the parser rejecting a `[` or a `"`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{bracketed, parenthesized, token, Attribute, Ident, LitBool, LitFloat, LitInt, Token};
+use syn::{
+    bracketed, parenthesized, token, Attribute, Ident, Lit, LitBool, LitFloat, LitInt, LitStr,
+    Token,
+};
 
 /// The whole declaration.
 pub struct NetworkDef {
@@ -87,6 +95,12 @@ pub enum ValueKind {
     Float(f64),
     Bool(bool),
     Tuple(Vec<Value>),
+    /// `[a, b, ...]`: not a value of the language (sizes and pairs are written `(h, w)`).
+    List(Vec<Value>),
+    /// `"text"`: not a value of the language (choices are written without quotes).
+    Str(LitStr),
+    /// Any other literal (`'c'`, `b"..."`): not a value of the language.
+    OtherLit,
 }
 
 impl ToTokens for Value {
@@ -292,6 +306,17 @@ fn parse_value_kind(input: ParseStream) -> syn::Result<ValueKind> {
         let items: Punctuated<Value, Token![,]> =
             content.parse_terminated(Value::parse, Token![,])?;
         Ok(ValueKind::Tuple(items.into_iter().collect()))
+    } else if lookahead.peek(token::Bracket) {
+        let content;
+        bracketed!(content in input);
+        let items: Punctuated<Value, Token![,]> =
+            content.parse_terminated(Value::parse, Token![,])?;
+        Ok(ValueKind::List(items.into_iter().collect()))
+    } else if lookahead.peek(LitStr) {
+        Ok(ValueKind::Str(input.parse()?))
+    } else if input.peek(Lit) {
+        input.parse::<Lit>()?;
+        Ok(ValueKind::OtherLit)
     } else {
         Err(lookahead.error())
     }

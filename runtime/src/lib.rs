@@ -41,6 +41,7 @@ pub mod ops;
 pub mod optim;
 pub mod rng;
 pub mod scalar;
+pub mod scratch;
 #[cfg(feature = "alloc")]
 pub mod train;
 pub mod view;

@@ -16,10 +16,23 @@ pub fn stack_local(field: &proc_macro2::Ident) -> proc_macro2::Ident {
     quote::format_ident!("node_{}", field)
 }
 
+/// The field of the evaluation buffers (`NetEval`) holding node `field`'s values.
+pub fn eval_value_field(field: &proc_macro2::Ident) -> proc_macro2::Ident {
+    quote::format_ident!("value_{}", field)
+}
+
+/// The field of the evaluation buffers (`NetEval`) holding the scratch buffer `field`.
+pub fn eval_scratch_field(field: &proc_macro2::Ident) -> proc_macro2::Ident {
+    quote::format_ident!("scratch_{}", field)
+}
+
 /// How the generated code reaches buffers in one context.
 pub enum Access {
     /// Buffers live in `tape: &mut NetTape<B>`; the input is `x`.
     Tape,
+    /// Buffers live in `tape: &mut NetEval<B>` (inference on the heap), fields prefixed
+    /// `value_` (node outputs) and `scratch_` (layer scratch); the input is `x`.
+    Eval,
     /// Buffers are locals of `infer`; the input is `x`, the output node writes into `out`.
     Stack,
 }
@@ -34,6 +47,10 @@ impl Access {
         let field = plan.field(root);
         match self {
             Access::Tape => quote!(&*tape.values.#field),
+            Access::Eval => {
+                let field = eval_value_field(&field);
+                quote!(&*tape.#field)
+            }
             Access::Stack if root == plan.storage[plan.graph.output_index()] => quote!(&*out),
             Access::Stack => {
                 let local = stack_local(&field);
@@ -47,6 +64,10 @@ impl Access {
         let field = plan.field(plan.storage[i]);
         match self {
             Access::Tape => quote!(&mut *tape.values.#field),
+            Access::Eval => {
+                let field = eval_value_field(&field);
+                quote!(&mut *tape.#field)
+            }
             Access::Stack if plan.storage[i] == plan.storage[plan.graph.output_index()] => {
                 quote!(&mut *out)
             }
@@ -60,12 +81,35 @@ impl Access {
     /// `&mut` to workspace buffer `what` of node `i` (a `Buffer` coerces to its array where a
     /// function expects the array).
     pub fn workspace(&self, plan: &Plan, i: usize, what: &str) -> TokenStream {
-        let field = workspace_field(plan, i, what);
+        self.scratch(&workspace_field(plan, i, what))
+    }
+
+    /// `&mut` to the scratch buffer named `field` (a workspace item).
+    pub fn scratch(&self, field: &proc_macro2::Ident) -> TokenStream {
         match self {
             Access::Tape => quote!(&mut tape.workspace.#field),
+            Access::Eval => {
+                let field = eval_scratch_field(field);
+                quote!(&mut tape.#field)
+            }
             Access::Stack => {
-                let local = stack_local(&field);
+                let local = stack_local(field);
                 quote!(&mut #local)
+            }
+        }
+    }
+
+    /// `&` to the scratch buffer named `field` (a workspace item).
+    pub fn scratch_ref(&self, field: &proc_macro2::Ident) -> TokenStream {
+        match self {
+            Access::Tape => quote!(&tape.workspace.#field),
+            Access::Eval => {
+                let field = eval_scratch_field(field);
+                quote!(&tape.#field)
+            }
+            Access::Stack => {
+                let local = stack_local(field);
+                quote!(&#local)
             }
         }
     }

@@ -84,6 +84,7 @@ pub fn items(plan: &Plan) -> Option<TokenStream> {
     let vis = &graph.vis;
     let (p, s) = (folded_plan.param_count, folded_plan.state_count);
     let inference = inference::items(&folded_plan);
+    let eval_struct = inference::eval_struct(&folded_plan);
     let init_state = super::init::init_state(&folded_plan);
     let copies = (0..plan.node_count()).map(|i| copy_node(plan, &folded_plan, &folds, i));
     let doc = format!(
@@ -96,6 +97,8 @@ pub fn items(plan: &Plan) -> Option<TokenStream> {
          (evaluation mode) with every BatchNorm after a dense or conv layer merged into it."
     );
     Some(quote! {
+        #eval_struct
+
         #[doc = #doc]
         #[derive(Clone)]
         #vis struct #folded {

@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::access::{stack_local, Access};
+use super::access::{eval_scratch_field, eval_value_field, stack_local, Access};
 use super::layers::{self, literal, rt, Mode};
 use super::plan::Plan;
 
@@ -72,6 +72,16 @@ pub fn items(plan: &Plan) -> TokenStream {
     let scratch_fixed: usize = scratch.iter().map(|item| item.fixed).sum();
     let forward =
         (1..plan.node_count()).map(|i| layers::forward(plan, &Access::Stack, Mode::Eval, i));
+    let forward_eval =
+        (1..plan.node_count()).map(|i| layers::forward(plan, &Access::Eval, Mode::Eval, i));
+    let eval = eval_type(plan);
+    let eval_output = eval_value_field(&plan.field(output));
+    let limit_message = format!(
+        "`{name}::infer` keeps its buffers on the stack and is limited to \
+         monograd::runtime::scratch::INFER_STACK_LIMIT (256 KiB) per call: this batch size needs \
+         more; use `forward` or `predict` (heap buffers kept per thread) or `forward_eval` \
+         with a `{name}Eval` you hold"
+    );
 
     quote! {
         /// Number of learned parameters.
@@ -101,8 +111,9 @@ pub fn items(plan: &Plan) -> TokenStream {
                 * ::core::mem::size_of::<#t>()
         }
 
-        /// A value with the given parameters (flat, in `PARAM_TENSORS` order) and the initial
-        /// state.
+        /// A value with the given parameters (flat, in `PARAM_TENSORS` order) and the *initial*
+        /// state: running statistics of normalization layers start at mean 0, variance 1. To
+        /// restore a trained network use [`Self::from_parts`] (parameters and state) or `load`.
         ///
         /// # Errors
         /// [`Error::Length`](::monograd::runtime::Error::Length) unless
@@ -114,10 +125,59 @@ pub fn items(plan: &Plan) -> TokenStream {
             ::core::result::Result::Ok(net)
         }
 
+        /// A value with the given parameters and state (flat, in `PARAM_TENSORS` and
+        /// `STATE_TENSORS` order, as `params` and `state` hold them): everything a trained
+        /// network is made of, so it predicts exactly as the network they came from.
+        ///
+        /// # Errors
+        /// [`Error::Length`](::monograd::runtime::Error::Length) for a slice of the wrong
+        /// length, [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) naming
+        /// the first NaN or infinite value.
+        pub fn from_parts(
+            params: &[#t],
+            state: &[#t],
+        ) -> ::core::result::Result<Self, #rt::Error> {
+            #rt::error::check_len(::core::concat!(::core::stringify!(#name), "::from_parts: params"), #p, params.len())?;
+            #rt::error::check_len(::core::concat!(::core::stringify!(#name), "::from_parts: state"), #s, state.len())?;
+            if let ::core::option::Option::Some(index) = params.iter().position(|v| !v.is_finite()) {
+                return ::core::result::Result::Err(#rt::Error::NonFiniteValue {
+                    what: "parameter",
+                    tensor: "",
+                    index: index,
+                    value: params[index] as f64,
+                }.in_tensors(Self::PARAM_TENSORS));
+            }
+            #rt::network::check_state_finite(state, Self::STATE_TENSORS)?;
+            let mut net = Self::zeroed();
+            net.params.copy_from_slice(params);
+            net.state.copy_from_slice(state);
+            ::core::result::Result::Ok(net)
+        }
+
         /// Inference (evaluation mode) on a batch, using only the stack: no heap, for firmware
         /// with parameters in a `static`. Needs [`Self::infer_bytes`]`(B)` bytes of stack
-        /// beyond its arguments.
+        /// beyond its arguments, at most
+        /// [`INFER_STACK_LIMIT`](::monograd::runtime::scratch::INFER_STACK_LIMIT) (checked when
+        /// the call is compiled); larger batches take [`Self::forward`] or
+        /// [`Self::forward_eval`], which use the heap.
         pub fn infer<const B: usize>(
+            params: &[#t; #p],
+            state: &[#t; #s],
+            x: &[[#t; #input_n]; B],
+            out: &mut [[#t; #output_n]; B],
+        ) {
+            const {
+                ::core::assert!(
+                    Self::infer_bytes(B) <= #rt::scratch::INFER_STACK_LIMIT,
+                    #limit_message
+                )
+            };
+            Self::infer_on_stack(params, state, x, out);
+        }
+
+        /// [`Self::infer`] without the stack limit (callers keep `B` small).
+        #[doc(hidden)]
+        pub fn infer_on_stack<const B: usize>(
             params: &[#t; #p],
             state: &[#t; #s],
             x: &[[#t; #input_n]; B],
@@ -129,18 +189,128 @@ pub fn items(plan: &Plan) -> TokenStream {
             #(#forward)*
         }
 
-        /// Inference (evaluation mode) on a batch; the result is returned by value (on the
-        /// stack).
+        /// Inference (evaluation mode) on a batch into `tape`'s buffers (heap, allocated once
+        /// by its `new`): node outputs are left in the tape.
+        pub fn forward_eval<'t, const B: usize>(
+            &self,
+            tape: &'t mut #eval<B>,
+            x: &[[#t; #input_n]; B],
+        ) -> &'t [[#t; #output_n]; B] {
+            let params = &*self.params;
+            let state = &*self.state;
+            let _ = state;
+            #(#forward_eval)*
+            &*tape.#eval_output
+        }
+
+        /// Inference (evaluation mode) on a batch; the result is returned by value. Small
+        /// batches run on the stack (up to
+        /// [`FORWARD_STACK_LIMIT`](::monograd::runtime::scratch::FORWARD_STACK_LIMIT) bytes of
+        /// buffers); larger ones on heap buffers kept per thread, allocated by the first call
+        /// of each batch size (without a heap, always on the stack). NaN in the input gives NaN
+        /// outputs: see [`Self::try_predict`].
         pub fn forward<const B: usize>(&self, x: &[[#t; #input_n]; B]) -> [[#t; #output_n]; B] {
             let mut out = [[#zero; #output_n]; B];
-            Self::infer(&self.params, &self.state, x, &mut out);
+            if Self::infer_bytes(B) <= #rt::scratch::FORWARD_STACK_LIMIT || !#rt::scratch::HEAP {
+                Self::infer_on_stack(&self.params, &self.state, x, &mut out);
+            } else {
+                #rt::scratch::with_cached(#eval::<B>::new, |tape| {
+                    out = *self.forward_eval(tape, x);
+                });
+            }
             out
         }
 
-        /// Inference (evaluation mode) on one sample.
+        /// Inference (evaluation mode) on one sample. NaN in the input gives NaN outputs: see
+        /// [`Self::try_predict`].
         pub fn predict(&self, x: &[#t; #input_n]) -> [#t; #output_n] {
             let [out] = self.forward(::core::array::from_ref(x));
             out
+        }
+
+        /// [`Self::predict`] that checks its output: an input with NaN or infinity, or
+        /// parameters that overflow on it, give an error instead of NaN scores (on which an
+        /// `argmax` would pick an arbitrary class).
+        ///
+        /// # Errors
+        /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) naming the
+        /// first non-finite output.
+        pub fn try_predict(
+            &self,
+            x: &[#t; #input_n],
+        ) -> ::core::result::Result<[#t; #output_n], #rt::Error> {
+            let out = self.predict(x);
+            match out.iter().position(|v| !v.is_finite()) {
+                ::core::option::Option::None => ::core::result::Result::Ok(out),
+                ::core::option::Option::Some(index) => {
+                    ::core::result::Result::Err(#rt::Error::NonFiniteValue {
+                        what: "network output",
+                        tensor: "",
+                        index: index,
+                        value: out[index] as f64,
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// The name of `plan`'s evaluation buffers type, e.g. `NetEval`.
+fn eval_type(plan: &Plan) -> proc_macro2::Ident {
+    format_ident!("{}Eval", plan.graph.name)
+}
+
+/// The evaluation buffers type of `plan` (`NetEval<B>`): every node's output and the scratch
+/// that evaluation mode needs, on the heap, for `forward_eval`.
+pub fn eval_struct(plan: &Plan) -> TokenStream {
+    let rt = rt();
+    let t = &plan.t;
+    let name = &plan.graph.name;
+    let vis = &plan.graph.vis;
+    let eval = eval_type(plan);
+    let mut fields = Vec::new();
+    let mut inits = Vec::new();
+    for i in plan.buffered() {
+        let field = eval_value_field(&plan.field(i));
+        let n = plan.numel(i);
+        let doc = format!(
+            "`{}`: {} per sample.",
+            plan.graph.nodes[i].name, plan.graph.nodes[i].shape
+        );
+        fields.push(quote!(#[doc = #doc] pub #field: #rt::Buffer<[[#t; #n]; B]>,));
+        inits.push(quote!(#field: #rt::Buffer::zeroed(),));
+    }
+    for item in layers::all_workspace(plan)
+        .into_iter()
+        .filter(|item| item.eval)
+    {
+        let field = eval_scratch_field(&item.field);
+        let (ty, init) = (&item.ty, &item.init);
+        fields.push(quote!(#[doc = "Layer scratch."] pub #field: #ty,));
+        inits.push(quote!(#field: #init,));
+    }
+    let doc = format!(
+        "Buffers for inference (evaluation mode) of [`{name}`] on batches of `B` samples, \
+         allocated once by `new`: node outputs and layer scratch. `forward` and `predict` keep \
+         one per thread and batch size; hold your own for [`{name}::forward_eval`]."
+    );
+    quote! {
+        #[doc = #doc]
+        #vis struct #eval<const B: usize> {
+            #(#fields)*
+        }
+
+        impl<const B: usize> #eval<B> {
+            /// Zeroed buffers for batches of `B` samples (on the heap with feature `alloc`).
+            pub fn new() -> Self {
+                Self { #(#inits)* }
+            }
+        }
+
+        impl<const B: usize> ::core::default::Default for #eval<B> {
+            fn default() -> Self {
+                Self::new()
+            }
         }
     }
 }

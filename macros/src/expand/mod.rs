@@ -6,6 +6,7 @@
 
 mod access;
 mod fold;
+mod hygiene;
 mod inference;
 mod init;
 mod layers;
@@ -129,6 +130,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
     let forward_tape_train = forward_body(&plan, &Access::Tape, Mode::Train);
     let forward_tape_eval = forward_body(&plan, &Access::Tape, Mode::Eval);
     let inference = inference::items(&plan);
+    let eval_struct = inference::eval_struct(&plan);
     let loss_with_grad = layers::loss_call(&plan, &Access::Tape, true);
     let loss_only = layers::loss_call(&plan, &Access::Tape, false);
     let backward_steps = backward_body(&plan);
@@ -155,7 +157,13 @@ pub fn expand(graph: &Graph) -> TokenStream {
 
     let folded = fold::items(&plan);
 
-    quote! {
+    let items = [name, &activations, &workspace, &tape, &targets_ty]
+        .iter()
+        .map(|ident| ident.to_string())
+        .chain(folded.as_ref().map(|_| format!("{name}Folded")))
+        .collect::<Vec<_>>();
+    hygiene::apply(
+        quote! {
         #folded
 
         #(#attrs)*
@@ -205,6 +213,9 @@ pub fn expand(graph: &Graph) -> TokenStream {
             pub param_grads: #rt::Buffer<[#t; #p]>,
             /// Layer scratch space.
             pub workspace: #workspace<B>,
+            /// The network's state as it was before the last `forward_train`, so that a failed
+            /// training step can put it back.
+            pub state_before_forward: #rt::Buffer<[#t; #s]>,
         }
 
         impl<const B: usize> #tape<B> {
@@ -215,9 +226,12 @@ pub fn expand(graph: &Graph) -> TokenStream {
                     grads: #activations::zeroed(),
                     param_grads: #rt::Buffer::zeroed(),
                     workspace: #workspace::zeroed(),
+                    state_before_forward: #rt::Buffer::zeroed(),
                 }
             }
         }
+
+        #eval_struct
 
         impl<const B: usize> ::core::default::Default for #tape<B> {
             fn default() -> Self {
@@ -234,7 +248,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
             /// Bytes of heap a `Tape<batch>` holds: node outputs and their gradients, the
             /// parameter gradient and layer scratch space.
             pub const fn tape_bytes(batch: usize) -> usize {
-                (2 * batch * #act_per_sample + #p + batch * #ws_per_sample + #ws_fixed)
+                (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed)
                     * ::core::mem::size_of::<#t>()
             }
 
@@ -274,17 +288,31 @@ pub fn expand(graph: &Graph) -> TokenStream {
 
             /// Forward pass in training mode (batch statistics for normalization layers, whose
             /// running statistics it updates), keeping in `tape` what `backward` needs.
+            ///
+            /// # Errors
+            /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) when a
+            /// running statistic would become NaN or infinite (NaN in the input, say); the
+            /// state is then left as it was.
             pub fn forward_train<'t, const B: usize>(
                 &mut self,
                 tape: &'t mut #tape<B>,
                 x: &[[#t; #input_n]; B],
-            ) -> &'t [[#t; #output_n]; B] {
-                let params = &*self.params;
-                let state = &mut *self.state;
-                let _ = &state;
-                #renorm_local
-                #forward_tape_train
-                &*tape.values.#output_field
+            ) -> ::core::result::Result<&'t [[#t; #output_n]; B], #rt::Error> {
+                tape.state_before_forward.copy_from_slice(&self.state[..]);
+                {
+                    let params = &*self.params;
+                    let state = &mut *self.state;
+                    let _ = &state;
+                    #renorm_local
+                    #forward_tape_train
+                }
+                if let ::core::result::Result::Err(error) =
+                    #rt::network::check_state_finite(&self.state[..], Self::STATE_TENSORS)
+                {
+                    self.state.copy_from_slice(&tape.state_before_forward[..]);
+                    return ::core::result::Result::Err(error);
+                }
+                ::core::result::Result::Ok(&*tape.values.#output_field)
             }
 
             /// Backward pass after [`Self::forward_train`] on the same `x`: returns the mean
@@ -309,8 +337,14 @@ pub fn expand(graph: &Graph) -> TokenStream {
             /// One training step on a batch: forward (training mode), loss, backward and an
             /// optimizer update. Returns the mean loss before the update.
             ///
+            /// A step is a transaction: `Ok` means the loss and every parameter, running
+            /// statistic and optimizer state value are finite; on `Err` the parameters, the
+            /// running statistics and the optimizer are exactly as before the call.
+            ///
             /// # Errors
-            /// As [`Self::backward`]; on error the parameters are left unchanged.
+            /// As [`Self::backward`] and [`Self::forward_train`], and
+            /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) naming the
+            /// parameter tensor whose gradient or update is not finite.
             pub fn train_step<const B: usize, O: #rt::optim::Optimizer<#t, #p>>(
                 &mut self,
                 tape: &mut #tape<B>,
@@ -361,6 +395,18 @@ pub fn expand(graph: &Graph) -> TokenStream {
             fn state(&self) -> &[#t] {
                 &*self.state
             }
+            fn state_mut(&mut self) -> &mut [#t] {
+                &mut *self.state
+            }
+            fn param_tensors() -> &'static [#rt::TensorInfo] {
+                Self::PARAM_TENSORS
+            }
+            fn state_tensors() -> &'static [#rt::TensorInfo] {
+                Self::STATE_TENSORS
+            }
+            fn state_before_forward<const B: usize>(tape: &#tape<B>) -> &[#t] {
+                &tape.state_before_forward[..]
+            }
             fn new_tape<const B: usize>() -> #tape<B> {
                 #tape::new()
             }
@@ -372,14 +418,14 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 tape: &'t mut #tape<B>,
                 x: &[[#t; #input_n]; B],
             ) -> &'t [[#t; #output_n]; B] {
-                #name::forward_with(self, tape, x)
+                <#name>::forward_with(self, tape, x)
             }
             fn forward_train<'t, const B: usize>(
                 &mut self,
                 tape: &'t mut #tape<B>,
                 x: &[[#t; #input_n]; B],
-            ) -> &'t [[#t; #output_n]; B] {
-                #name::forward_train(self, tape, x)
+            ) -> ::core::result::Result<&'t [[#t; #output_n]; B], #rt::Error> {
+                <#name>::forward_train(self, tape, x)
             }
             fn backward<const B: usize>(
                 &self,
@@ -387,7 +433,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 x: &[[#t; #input_n]; B],
                 targets: &[#target_ty; B],
             ) -> ::core::result::Result<#t, #rt::Error> {
-                #name::backward(self, tape, x, targets)
+                <#name>::backward(self, tape, x, targets)
             }
             fn loss<const B: usize>(
                 &self,
@@ -395,10 +441,12 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 x: &[[#t; #input_n]; B],
                 targets: &[#target_ty; B],
             ) -> ::core::result::Result<#t, #rt::Error> {
-                #name::loss(self, tape, x, targets)
+                <#name>::loss(self, tape, x, targets)
             }
         }
-    }
+        },
+        &items,
+    )
 }
 
 fn element_bytes(plan: &Plan) -> usize {

@@ -14,50 +14,54 @@ pub fn stub(def: &NetworkDef) -> TokenStream {
     let activations = format_ident!("{}Activations", name);
     let workspace = format_ident!("{}Workspace", name);
     let targets = format_ident!("{}Targets", name);
-    quote! {
-        #[allow(dead_code, unused_variables, missing_docs, clippy::all)]
-        #vis struct #name {
-            pub params: [f32; 0],
-            pub state: [f32; 0],
-        }
-        #[allow(dead_code, missing_docs)]
-        #vis struct #tape<const B: usize> {
-            pub values: #activations<B>,
-            pub grads: #activations<B>,
-            pub param_grads: [f32; 0],
-            pub workspace: #workspace<B>,
-        }
-        #[allow(dead_code, missing_docs)]
-        #vis struct #activations<const B: usize> {}
-        #[allow(dead_code, missing_docs)]
-        #vis struct #workspace<const B: usize> {}
-        #[allow(dead_code, missing_docs)]
-        #vis type #targets<const B: usize> = [usize; B];
-        #[allow(dead_code, unused_variables, missing_docs, clippy::all)]
-        impl<const B: usize> #tape<B> {
-            pub fn new() -> Self { ::core::unreachable!() }
-        }
-        #[allow(dead_code, unused_variables, missing_docs, clippy::all)]
-        impl #name {
-            pub const PARAMS: usize = 0;
-            pub const STATE: usize = 0;
-            pub const INPUT: usize = 0;
-            pub const OUTPUT: usize = 0;
-            pub const PARAM_BYTES: usize = 0;
-            pub const INFER_BYTES: usize = 0;
-            pub const fn infer_bytes(batch: usize) -> usize { 0 }
-            pub const fn tape_bytes(batch: usize) -> usize { 0 }
-            pub fn zeroed() -> Self { ::core::unreachable!() }
-            pub fn new(seed: u64) -> Self { ::core::unreachable!() }
-            pub fn from_params<P>(params: P) -> ::core::result::Result<Self, ::monograd::runtime::Error> { ::core::unreachable!() }
-            pub fn infer<P, S, X, O>(params: P, state: S, x: X, out: O) { ::core::unreachable!() }
-            pub fn forward<X>(&self, x: X) -> ! { ::core::unreachable!() }
-            pub fn predict<X>(&self, x: X) -> ! { ::core::unreachable!() }
-            pub fn forward_with<T, X>(&self, tape: T, x: X) -> ! { ::core::unreachable!() }
-            pub fn forward_train<T, X>(&mut self, tape: T, x: X) -> ! { ::core::unreachable!() }
-            pub fn backward<T, X, Y>(&self, tape: T, x: X, targets: Y) -> ! { ::core::unreachable!() }
-            pub fn train_step<T, X, Y, O>(&mut self, tape: T, x: X, targets: Y, optimizer: O) -> ! { ::core::unreachable!() }
-            pub fn loss<T, X, Y>(&self, tape: T, x: X, targets: Y) -> ! { ::core::unreachable!() }
-        }
-    }
+    let items = [name, &tape, &activations, &workspace, &targets].map(|ident| ident.to_string());
+    super::hygiene::apply(
+        quote! {
+            #[allow(dead_code, unused_variables, missing_docs, clippy::all)]
+            #vis struct #name {
+                pub params: [f32; 0],
+                pub state: [f32; 0],
+            }
+            #[allow(dead_code, missing_docs)]
+            #vis struct #tape<const B: usize> {
+                pub values: #activations<B>,
+                pub grads: #activations<B>,
+                pub param_grads: [f32; 0],
+                pub workspace: #workspace<B>,
+            }
+            #[allow(dead_code, missing_docs)]
+            #vis struct #activations<const B: usize> {}
+            #[allow(dead_code, missing_docs)]
+            #vis struct #workspace<const B: usize> {}
+            #[allow(dead_code, missing_docs)]
+            #vis type #targets<const B: usize> = [usize; B];
+            #[allow(dead_code, unused_variables, missing_docs, clippy::all)]
+            impl<const B: usize> #tape<B> {
+                pub fn new() -> Self { ::core::unreachable!() }
+            }
+            #[allow(dead_code, unused_variables, missing_docs, clippy::all)]
+            impl #name {
+                pub const PARAMS: usize = 0;
+                pub const STATE: usize = 0;
+                pub const INPUT: usize = 0;
+                pub const OUTPUT: usize = 0;
+                pub const PARAM_BYTES: usize = 0;
+                pub const INFER_BYTES: usize = 0;
+                pub const fn infer_bytes(batch: usize) -> usize { 0 }
+                pub const fn tape_bytes(batch: usize) -> usize { 0 }
+                pub fn zeroed() -> Self { ::core::unreachable!() }
+                pub fn new(seed: u64) -> Self { ::core::unreachable!() }
+                pub fn from_params<P>(params: P) -> ::core::result::Result<Self, ::monograd::runtime::Error> { ::core::unreachable!() }
+                pub fn infer<P, S, X, O>(params: P, state: S, x: X, out: O) { ::core::unreachable!() }
+                pub fn forward<X>(&self, x: X) -> ! { ::core::unreachable!() }
+                pub fn predict<X>(&self, x: X) -> ! { ::core::unreachable!() }
+                pub fn forward_with<T, X>(&self, tape: T, x: X) -> ! { ::core::unreachable!() }
+                pub fn forward_train<T, X>(&mut self, tape: T, x: X) -> ! { ::core::unreachable!() }
+                pub fn backward<T, X, Y>(&self, tape: T, x: X, targets: Y) -> ! { ::core::unreachable!() }
+                pub fn train_step<T, X, Y, O>(&mut self, tape: T, x: X, targets: Y, optimizer: O) -> ! { ::core::unreachable!() }
+                pub fn loss<T, X, Y>(&self, tape: T, x: X, targets: Y) -> ! { ::core::unreachable!() }
+            }
+        },
+        &items,
+    )
 }

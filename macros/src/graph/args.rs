@@ -85,6 +85,21 @@ impl<'a> ArgReader<'a> {
                 kind: ValueKind::Ident(ident),
                 ..
             }) => Some(ident.clone()),
+            Some(Value {
+                kind: ValueKind::Str(lit),
+                tokens,
+            }) if syn::parse_str::<Ident>(&lit.value()).is_ok() => {
+                self.errors.spanned(
+                    tokens,
+                    format!(
+                        "`{}`: write the node name without quotes: `{}`",
+                        self.op(),
+                        lit.value()
+                    ),
+                );
+                self.ok = false;
+                None
+            }
             Some(other) => {
                 self.errors.spanned(
                     other,
@@ -127,35 +142,47 @@ impl<'a> ArgReader<'a> {
     }
 
     fn int_value(&mut self, value: &Value, what: &str, allow_zero: bool) -> Option<usize> {
-        let parsed = match &value.kind {
-            ValueKind::Int(lit) => lit.base10_parse::<usize>().ok(),
-            _ => None,
+        let expected = if allow_zero {
+            "a non-negative integer"
+        } else {
+            "a positive integer"
         };
-        match parsed {
-            Some(0) if !allow_zero => {
-                self.errors.spanned(
-                    value,
-                    format!(
-                        "`{}`: {what} must be at least 1; a zero-sized dimension would make an empty tensor",
-                        self.op()
-                    ),
-                );
-                self.ok = false;
-                None
-            }
-            Some(n) => Some(n),
-            None => {
-                let expected = if allow_zero {
-                    "a non-negative integer"
-                } else {
-                    "a positive integer"
-                };
-                self.errors
-                    .spanned(value, format!("`{}`: {what} must be {expected}", self.op()));
-                self.ok = false;
-                None
-            }
-        }
+        let op = self.op();
+        let negative = |digits: &str| {
+            format!("`{op}`: {what} must be {expected}, not the negative `-{digits}`; write e.g. `{digits}`")
+        };
+        let problem = match &value.kind {
+            ValueKind::Int(lit) => match lit.base10_parse::<usize>() {
+                Ok(0) if !allow_zero => format!(
+                    "`{op}`: {what} must be at least 1; a zero-sized dimension would make an empty tensor"
+                ),
+                Ok(n) => return Some(n),
+                // syn reads `-4` as one negative literal.
+                Err(_) if lit.base10_digits().starts_with('-') => {
+                    negative(lit.base10_digits().trim_start_matches('-'))
+                }
+                Err(_) => format!("`{op}`: {what} must be {expected}, not `{}`", value.tokens),
+            },
+            ValueKind::NegInt(lit) => negative(lit.base10_digits()),
+            ValueKind::Float(f) if f.fract() == 0.0 && *f >= 0.0 && *f < 1e15 => format!(
+                "`{op}`: {what} must be an integer: write `{}` instead of `{}`",
+                *f as u64,
+                value.tokens
+            ),
+            ValueKind::Str(lit) if lit.value().trim().parse::<usize>().is_ok() => format!(
+                "`{op}`: {what} is a number: write `{}` without quotes",
+                lit.value().trim()
+            ),
+            ValueKind::List(_) => format!(
+                "`{op}`: {what} must be {expected}; lists `[..]` are not values here (a pair is \
+                 written `(height, width)`)"
+            ),
+            ValueKind::Str(_) => format!("`{op}`: {what} must be {expected}, not a string"),
+            _ => format!("`{op}`: {what} must be {expected}, not `{}`", value.tokens),
+        };
+        self.errors.spanned(value, problem);
+        self.ok = false;
+        None
     }
 
     fn pair_value(
@@ -170,7 +197,20 @@ impl<'a> ArgReader<'a> {
                 let b = self.int_value(&items[1], what, allow_zero);
                 Some((a?, b?))
             }
-            ValueKind::Tuple(_) => {
+            ValueKind::List(items) if items.len() == 2 => {
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: {what} is written as a pair in parentheses: `({}, {})`",
+                        self.op(),
+                        items[0].tokens,
+                        items[1].tokens
+                    ),
+                );
+                self.ok = false;
+                None
+            }
+            ValueKind::Tuple(_) | ValueKind::List(_) => {
                 self.errors.spanned(
                     value,
                     format!(
@@ -247,6 +287,18 @@ impl<'a> ArgReader<'a> {
             ValueKind::Float(f) => *f,
             ValueKind::Int(lit) => lit.base10_parse::<f64>().unwrap_or(default),
             ValueKind::NegInt(lit) => -lit.base10_parse::<f64>().unwrap_or(-default),
+            ValueKind::Str(lit) if lit.value().trim().parse::<f64>().is_ok() => {
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: `{key}` is a number: write `{key} = {}` without quotes",
+                        self.op(),
+                        lit.value().trim()
+                    ),
+                );
+                self.ok = false;
+                default
+            }
             _ => {
                 self.errors.spanned(
                     value,
@@ -285,6 +337,30 @@ impl<'a> ArgReader<'a> {
         };
         match &value.kind {
             ValueKind::Bool(b) => *b,
+            ValueKind::Str(lit) if matches!(lit.value().trim(), "true" | "false") => {
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: write `{key} = {}` without quotes",
+                        self.op(),
+                        lit.value().trim()
+                    ),
+                );
+                self.ok = false;
+                default
+            }
+            ValueKind::Ident(ident) if matches!(ident.to_string().as_str(), "True" | "False") => {
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: write `{key} = {}` in lowercase",
+                        self.op(),
+                        ident.to_string().to_lowercase()
+                    ),
+                );
+                self.ok = false;
+                default
+            }
             _ => {
                 self.errors.spanned(
                     value,
@@ -307,6 +383,29 @@ impl<'a> ArgReader<'a> {
             }
         }
         let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+        if let ValueKind::Str(lit) = &value.kind {
+            let text = lit.value();
+            let message = if names.contains(&text.trim()) {
+                format!(
+                    "`{}`: write `{key} = {}` without quotes",
+                    self.op(),
+                    text.trim()
+                )
+            } else {
+                let hint = match suggest(text.trim(), names.iter().copied()) {
+                    Some(s) => format!(" (did you mean `{key} = {s}`?)"),
+                    None => String::new(),
+                };
+                format!(
+                    "`{}`: invalid value for `{key}`{hint}; write one of these without quotes: {}",
+                    self.op(),
+                    names.join(", ")
+                )
+            };
+            self.errors.spanned(value, message);
+            self.ok = false;
+            return default;
+        }
         let hint = match &value.kind {
             ValueKind::Ident(ident) => match suggest(&ident.to_string(), names.iter().copied()) {
                 Some(s) => format!(" (did you mean `{s}`?)"),

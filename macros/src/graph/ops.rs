@@ -158,6 +158,220 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("mse", "mse(prediction)"),
 ];
 
+/// Operations users of other frameworks expect, by normalized name (lowercase, no `_`): what
+/// the language has instead. `None` as the alternative: there is nothing close (yet).
+const NOT_HERE: &[(&[&str], &str, Option<&str>, bool)] = &[
+    (
+        &["reshape", "view", "unflatten"],
+        "shapes are inferred; to turn an image `[C, H, W]` into a \
+         vector write `flatten(x)`",
+        Some("flatten"),
+        true,
+    ),
+    (
+        &[
+            "permute",
+            "transpose",
+            "squeeze",
+            "unsqueeze",
+            "expand",
+            "repeat",
+        ],
+        "shapes are inferred and dimensions cannot be reordered",
+        None,
+        true,
+    ),
+    (
+        &["dense", "fc", "fullyconnected"],
+        "a fully connected layer is `linear`",
+        Some("linear"),
+        false,
+    ),
+    (
+        &["conv", "conv1d"],
+        "convolutions are 2-D only: declare a 1-D signal of length L as `[C, 1, L]` and \
+         write `conv2d(x, out_channels, kernel = (1, k))`",
+        Some("conv2d"),
+        true,
+    ),
+    (
+        &[
+            "conv3d",
+            "convtranspose2d",
+            "convtranspose1d",
+            "deconv2d",
+            "upsample",
+        ],
+        "the only convolution is `conv2d` (no 3-D or transposed convolution)",
+        Some("conv2d"),
+        true,
+    ),
+    (
+        &["maxpool1d", "avgpool1d"],
+        "pools are 2-D only: on a `[C, 1, L]` input write `max_pool2d(x, (1, k))` or \
+         `avg_pool2d(x, (1, k))`",
+        None,
+        true,
+    ),
+    (
+        &[
+            "adaptiveavgpool2d",
+            "adaptiveavgpool1d",
+            "globalaveragepool",
+            "gap",
+        ],
+        "`global_avg_pool(x)` is `AdaptiveAvgPool2d(1)`; other output sizes are not supported",
+        Some("global_avg_pool"),
+        true,
+    ),
+    (
+        &["batchnorm1d", "batchnorm2d", "bn"],
+        "`batch_norm(x)` works on vectors `[N]` (like BatchNorm1d) and images `[C, H, W]` (like \
+         BatchNorm2d)",
+        Some("batch_norm"),
+        false,
+    ),
+    (
+        &["instancenorm1d", "instancenorm2d"],
+        "`instance_norm(x)` works on images `[C, H, W]`",
+        Some("instance_norm"),
+        false,
+    ),
+    (
+        &["dropout", "dropout1d", "dropout2d", "alphadropout"],
+        "leave it out (in evaluation mode dropout is the identity anyway)",
+        None,
+        true,
+    ),
+    (
+        &[
+            "mul", "sub", "div", "multiply", "subtract", "matmul", "bmm", "mm",
+        ],
+        "the only ways to join two nodes are `add(a, b)` and `concat(a, b)`",
+        Some("add"),
+        true,
+    ),
+    (
+        &["cat", "concatenate", "stack", "hstack"],
+        "two nodes are joined along their features with `concat(a, b)`",
+        Some("concat"),
+        false,
+    ),
+    (
+        &["sum", "plus", "residual"],
+        "two nodes are summed with `add(a, b)`",
+        Some("add"),
+        false,
+    ),
+    (
+        &[
+            "lstm",
+            "gru",
+            "rnn",
+            "lstmcell",
+            "grucell",
+            "embedding",
+            "attention",
+            "multiheadattention",
+            "transformer",
+        ],
+        "monograd has no recurrent, embedding or attention layers",
+        None,
+        true,
+    ),
+    (
+        &[
+            "relu6",
+            "elu",
+            "selu",
+            "celu",
+            "silu",
+            "swish",
+            "mish",
+            "softplus",
+            "hardtanh",
+            "hardswish",
+            "prelu",
+            "logsoftmax",
+        ],
+        "the activations are `relu`, `leaky_relu`, `tanh`, `sigmoid`, `gelu` and `softmax`",
+        None,
+        true,
+    ),
+    (
+        &[
+            "crossentropy",
+            "crossentropyloss",
+            "nllloss",
+            "categoricalcrossentropy",
+        ],
+        "the classification loss on logits (like `torch.nn.CrossEntropyLoss`) is \
+         `softmax_cross_entropy(logits)`",
+        Some("softmax_cross_entropy"),
+        false,
+    ),
+    (
+        &["mseloss", "l2loss", "meansquarederror"],
+        "the mean squared error is `mse(prediction)`",
+        Some("mse"),
+        false,
+    ),
+    (
+        &[
+            "bce",
+            "bceloss",
+            "bcewithlogits",
+            "bcewithlogitsloss",
+            "binarycrossentropy",
+            "binarycrossentropywithlogits",
+        ],
+        "the binary loss on logits (like `torch.nn.BCEWithLogitsLoss`; no `sigmoid` before it) \
+         is `logistic_loss(logits)`",
+        Some("logistic_loss"),
+        false,
+    ),
+];
+
+/// `name` lowercase without `_`, so that `MaxPool2d`, `max_pool2d` and `maxpool2d` compare equal.
+fn normalize(name: &str) -> String {
+    name.chars()
+        .filter(|c| *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The message for an operation the language does not have: what to write instead where there
+/// is an alternative, the closest name for a typo, and the list of operations.
+fn unknown_operation_message(op: &str) -> String {
+    let key = normalize(op);
+    let known: Vec<&str> = OPERATIONS.iter().map(|(n, _)| *n).collect();
+    let list = format!("known operations: {}", known.join(", "));
+    // A known operation written in another case or spelling (`Linear`, `MaxPool2d`).
+    if let Some(name) = known.iter().find(|name| normalize(name) == key) {
+        return format!(
+            "unknown operation `{op}`: operations are written in lowercase snake_case; write \
+             `{name}`\nusage: {}",
+            usage(name)
+        );
+    }
+    if let Some((_, advice, alternative, missing)) = NOT_HERE
+        .iter()
+        .find(|(names, ..)| names.contains(&key.as_str()))
+    {
+        let usage_line = match alternative {
+            Some(name) => format!("usage: {}", usage(name)),
+            None => list,
+        };
+        let yet = if *missing { " (yet)" } else { "" };
+        return format!("there is no `{op}` in monograd{yet}: {advice}\n{usage_line}");
+    }
+    let hint = match suggest(op, known.iter().copied()) {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None => String::new(),
+    };
+    format!("unknown operation `{op}`{hint}\n{list}")
+}
+
 /// Returns the usage line of `op`.
 pub fn usage(op: &str) -> &'static str {
     OPERATIONS
@@ -372,19 +586,8 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
             Some(Op::Loss(Loss::Logistic { signed }))
         }
         _ => {
-            let names = OPERATIONS.iter().map(|(n, _)| *n);
-            let hint = match suggest(&op_name, names) {
-                Some(s) => format!("; did you mean `{s}`?"),
-                None => String::new(),
-            };
-            let known: Vec<&str> = OPERATIONS.iter().map(|(n, _)| *n).collect();
-            args.errors.at(
-                decl.op.span(),
-                format!(
-                    "unknown operation `{op_name}`{hint}\nknown operations: {}",
-                    known.join(", ")
-                ),
-            );
+            args.errors
+                .at(decl.op.span(), unknown_operation_message(&op_name));
             return None;
         }
     };

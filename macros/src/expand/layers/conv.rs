@@ -60,14 +60,7 @@ pub fn shared_workspace(plan: &Plan) -> Option<WorkspaceItem> {
 }
 
 fn columns(access: &Access) -> TokenStream {
-    let field = quote::format_ident!("{}", COLUMNS);
-    match access {
-        Access::Tape => quote!(&mut tape.workspace.#field),
-        Access::Stack => {
-            let local = crate::expand::access::stack_local(&field);
-            quote!(&mut #local)
-        }
-    }
+    access.scratch(&quote::format_ident!("{}", COLUMNS))
 }
 
 fn block_len(plan: &Plan, i: usize) -> usize {

@@ -114,14 +114,7 @@ fn affine(plan: &Plan, access: &Access, i: usize, len: usize) -> Option<TokenStr
             Some(quote!(#rt::view::matrix::<#t, 2, #len>(&params[#off..])))
         }
         None if is_batch_norm(&plan.graph.nodes[i].op) => {
-            let field = workspace_field(plan, i, "identity_affine");
-            Some(match access {
-                Access::Tape => quote!(&tape.workspace.#field),
-                Access::Stack => {
-                    let local = crate::expand::access::stack_local(&field);
-                    quote!(&#local)
-                }
-            })
+            Some(access.scratch_ref(&workspace_field(plan, i, "identity_affine")))
         }
         None => None,
     }
@@ -145,6 +138,36 @@ fn optional(expr: Option<TokenStream>) -> TokenStream {
     }
 }
 
+/// A compile-time check, spanned on the layer's declaration, that training batch statistics of
+/// node `i` (`s` values per channel and sample) see more than one value per channel: PyTorch
+/// raises "Expected more than 1 value per channel when training" at run time. The message names
+/// the layer; stable Rust cannot put the batch size in a const panic message, so it says what
+/// the batch must be.
+fn batch_statistics_check(plan: &Plan, i: usize, s: usize) -> TokenStream {
+    let node = &plan.graph.nodes[i];
+    let op = match node.op {
+        Op::BatchRenorm(_) => "batch_renorm",
+        _ => "batch_norm",
+    };
+    let message = if s == 1 {
+        format!(
+            "{op} `{name}` needs more than 1 value per channel in training (as PyTorch): on a \
+             vector that is a batch of at least 2 samples, so `forward_train`/`train_step` \
+             need a tape of batch B >= 2; for a single sample use evaluation mode \
+             (`forward`, `predict`), which uses the running statistics",
+            name = node.name
+        )
+    } else {
+        format!(
+            "{op} `{name}` needs a batch of at least 1 sample in training (B >= 1)",
+            name = node.name
+        )
+    };
+    quote::quote_spanned! {node.name.span()=>
+        const { ::core::assert!(B * #s > 1, #message) };
+    }
+}
+
 pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
     let node = &plan.graph.nodes[i];
@@ -158,7 +181,9 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
             let p = affine(plan, access, i, c);
             let state = state_view(plan, i, true);
             let (eps, momentum) = (bn.eps, bn.momentum);
+            let check = batch_statistics_check(plan, i, s);
             quote! {
+                #check
                 #norm::batch_norm_train_forward::<#t, B, #c, #s, #n>(
                     #x, #p, #state, #stats, #y,
                     #norm::BatchNormConfig { eps: #eps, momentum: #momentum },
@@ -169,7 +194,9 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
             let p = affine(plan, access, i, c);
             let state = state_view(plan, i, true);
             let (eps, momentum) = (rn.eps, rn.momentum);
+            let check = batch_statistics_check(plan, i, s);
             quote! {
+                #check
                 #norm::batch_renorm_train_forward::<#t, B, #c, #s, #n>(
                     #x, #p, #state, #stats, #y,
                     #norm::BatchNormConfig { eps: #eps, momentum: #momentum },

@@ -1,0 +1,20 @@
+// Operations users of PyTorch expect but the language does not have (yet), or has under
+// another name: each gets a message saying so and what to write instead.
+monograd::network! {
+    pub struct Net {
+        input x: [1, 8, 8];
+        r = reshape(x, [1, 64]);
+        v = view(x, [64]);
+        d = dropout(x, p = 0.5);
+        c = conv1d(x, 4, kernel = 3);
+        b = BatchNorm2d(x);
+        l = Linear(x, 10);
+        m = mul(x, x);
+        s = lstm(x, 16);
+        e = silu(x);
+        out = dense(x, 2);
+        loss = cross_entropy(out);
+    }
+}
+
+fn main() {}
