@@ -1,7 +1,7 @@
 """The PyTorch twin of the `Twin` network declared in tests/weights.rs, for the safetensors round
 trip in both directions. Committed outputs, never run by CI:
 
-    python3 reference/io_twin.py
+    python3 reference/io_twin.py && cargo fmt
 
 1. Builds the twin (Conv2d, BatchNorm2d, Linear with parametrized Weight Norm, LayerNorm,
    Linear), trains it a few steps so the BatchNorm running statistics and num_batches_tracked
@@ -17,6 +17,7 @@ trip in both directions. Committed outputs, never run by CI:
 
 import os
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -43,6 +44,11 @@ class Twin(nn.Module):
         p = F.max_pool2d(a1, 2)
         h = self.h(p.flatten(1))
         return self.logits(torch.tanh(self.n(h)))
+
+
+def f32(v):
+    """The shortest decimal that reads back as the same float32."""
+    return str(np.float32(v))
 
 
 def inputs():
@@ -82,10 +88,10 @@ def main():
         f.write("// Written by reference/io_twin.py: the twin's inputs and float32 outputs.\n")
         f.write("pub const INPUTS: [[f32; 36]; 5] = [\n")
         for row in x.tolist():
-            f.write("    [" + ", ".join(repr(v) for v in row) + "],\n")
+            f.write("    [" + ", ".join(f32(v) for v in row) + "],\n")
         f.write("];\npub const OUTPUTS: [[f32; 4]; 5] = [\n")
         for row in y.tolist():
-            f.write("    [" + ", ".join(repr(v) for v in row) + "],\n")
+            f.write("    [" + ", ".join(f32(v) for v in row) + "],\n")
         f.write("];\n")
     for k, v in state.items():
         print(f"{k}: {list(v.shape)} {v.dtype}")

@@ -53,3 +53,37 @@ pub use network::Network;
 pub use rng::Rng;
 pub use scalar::Scalar;
 pub use view::TensorInfo;
+
+/// Expands to its input when this crate has feature `alloc`, to nothing otherwise: lets code
+/// generated in a user's crate provide heap-backed methods (weights to bytes) exactly when the
+/// runtime has them, whatever the user's own features.
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_alloc {
+    ($($items:tt)*) => { $($items)* };
+}
+
+/// See the `alloc` variant.
+#[cfg(not(feature = "alloc"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_alloc {
+    ($($items:tt)*) => {};
+}
+
+/// Expands to its input when this crate has feature `std` (files), to nothing otherwise.
+#[cfg(feature = "std")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_std {
+    ($($items:tt)*) => { $($items)* };
+}
+
+/// See the `std` variant.
+#[cfg(not(feature = "std"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_std {
+    ($($items:tt)*) => {};
+}

@@ -322,3 +322,45 @@ fn parse<V: core::str::FromStr>(key: &str, text: &str) -> Result<V> {
     text.parse()
         .map_err(|_| bad(key, core::any::type_name::<V>(), text))
 }
+
+/// Saves a checkpoint to `path` atomically (see [`to_safetensors`]).
+///
+/// # Errors
+/// As [`to_safetensors`], and [`crate::Error::Weights`] naming the file if it cannot be written
+/// (the previous checkpoint is then intact).
+#[cfg(feature = "std")]
+pub fn save<const P: usize, N, O>(
+    path: impl AsRef<std::path::Path>,
+    net: &N,
+    optimizer: &O,
+    progress: Progress,
+    shuffler: Option<&dyn ShufflerState>,
+) -> Result<()>
+where
+    N: Persistent,
+    O: Optimizer<N::Element, P> + Describe,
+{
+    let bytes = to_safetensors(net, optimizer, progress, shuffler)?;
+    super::write_atomic(path.as_ref(), &bytes)
+}
+
+/// Restores the checkpoint at `path` (see [`load_safetensors`]); on error nothing changes.
+///
+/// # Errors
+/// As [`load_safetensors`], naming the file.
+#[cfg(feature = "std")]
+pub fn load<const P: usize, N, O>(
+    path: impl AsRef<std::path::Path>,
+    net: &mut N,
+    optimizer: &mut O,
+    shuffler: Option<&mut dyn ShufflerState>,
+) -> Result<Progress>
+where
+    N: Persistent,
+    O: Optimizer<N::Element, P> + Describe,
+{
+    let path = path.as_ref();
+    let bytes = super::read_file(path)?;
+    load_safetensors(&bytes, net, optimizer, shuffler)
+        .map_err(|e| super::error::with_file(e, &path.display().to_string()))
+}

@@ -51,6 +51,10 @@ pub use error::{WeightsError, WeightsErrorKind};
 #[cfg(feature = "std")]
 pub use file::{read_file, write_atomic, write_atomic_with};
 pub use format::{canonical_name, LoadOptions, LoadReport};
+/// File paths (re-exported so generated code in a `no_std` crate can name them when the
+/// runtime has `std`).
+#[cfg(feature = "std")]
+pub use std::path::Path;
 
 use crate::{Error, Result, Scalar, TensorInfo};
 use format::{Dest, Source, SourceData, Target};
@@ -258,6 +262,21 @@ pub fn network_to_safetensors<N: Persistent>(net: &N) -> Result<Vec<u8>> {
             values: counters,
         },
     )
+}
+
+/// Owned bytes of a file (a name generated code can use without `extern crate alloc`).
+pub type Bytes = Vec<u8>;
+
+/// [`network_to_safetensors`] for a network whose tables are known to fit (generated code:
+/// the macro computes the tables and the buffers from the same layout).
+///
+/// # Panics
+/// Only if the tables do not fit the buffers, a bug in the caller.
+pub fn network_bytes<N: Persistent>(net: &N) -> Bytes {
+    match network_to_safetensors(net) {
+        Ok(bytes) => bytes,
+        Err(e) => panic!("monograd: a network's tensor tables do not fit its buffers (bug): {e}"),
+    }
 }
 
 /// Loads safetensors `bytes` into `net`; on error `net` is unchanged.
