@@ -6,7 +6,11 @@
 //! cargo run --release --example digits                # shuffled split (seed 0), 1437 train / 360 test
 //! cargo run --release --example digits -- --benchmark # W6 of BENCHMARKS.md: unshuffled split, 30 epochs
 //! cargo run --release --example digits -- --epochs 50 --lr 0.002 --seed 7
+//! cargo run --release --example digits -- --save model.safetensors  # default target/digits.safetensors
 //! ```
+//!
+//! The trained network is saved (safetensors, PyTorch names); `cargo run --release --example
+//! predict` loads it and reproduces the test accuracy without training.
 
 #[path = "common/digits.rs"]
 mod digits;
@@ -33,6 +37,7 @@ struct Options {
     epochs: usize,
     lr: f64,
     seed: u64,
+    save: String,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -41,6 +46,7 @@ fn parse_options() -> Result<Options, String> {
         epochs: 30,
         lr: 1e-3,
         seed: 0,
+        save: "target/digits.safetensors".to_string(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -58,8 +64,11 @@ fn parse_options() -> Result<Options, String> {
                     .parse()
                     .map_err(|e| format!("--seed: {e}"))?
             }
+            "--save" => options.save = value("--save")?,
             "--help" | "-h" => {
-                println!("usage: digits [--benchmark] [--epochs N] [--lr RATE] [--seed S]");
+                println!(
+                    "usage: digits [--benchmark] [--epochs N] [--lr RATE] [--seed S] [--save PATH]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument `{other}` (try --help)")),
@@ -136,6 +145,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         100.0 * test_accuracy,
         training_time,
         1e6 * training_time / (options.epochs * batches.batches_per_epoch()) as f64
+    );
+    net.save(&options.save)?;
+    println!(
+        "saved the trained network to {}; `cargo run --release --example predict -- {}{}{}` \
+         evaluates it without training\n",
+        options.save,
+        options.save,
+        if options.benchmark {
+            " --benchmark"
+        } else {
+            ""
+        },
+        if options.seed != 0 {
+            format!(" --seed {}", options.seed)
+        } else {
+            String::new()
+        },
     );
 
     let curves = [
