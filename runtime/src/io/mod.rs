@@ -16,7 +16,7 @@
 //!   `g`, `original1` for `v`); the legacy names `X.weight_g` / `X.weight_v` are accepted too
 //!   ([`canonical_name`]);
 //! - NaN and infinite values are an error unless [`LoadOptions::allow_non_finite`];
-//! - every error is an [`Error::Weights`](crate::Error::Weights) naming the file and tensor,
+//! - every error is an [`Error::Weights`] naming the file and tensor,
 //!   with what was expected and what was found;
 //! - the load is two-phase: the whole file is parsed and checked against the network before any
 //!   element is written, so a failed load leaves the network exactly as it was. Nothing is
