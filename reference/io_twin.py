@@ -7,7 +7,7 @@ trip in both directions. Committed outputs, never run by CI:
    Linear), trains it a few steps so the BatchNorm running statistics and num_batches_tracked
    are not trivial, saves its state_dict with safetensors' own PyTorch writer to
    tests/data/pytorch_twin.safetensors (and with the legacy Weight Norm names to
-   tests/data/pytorch_twin_legacy.safetensors), and writes its evaluation-mode float32 outputs on fixed
+   tests/data/pytorch_twin_legacy.safetensors, and in float16 and bfloat16), and writes its evaluation-mode float32 outputs on fixed
    inputs to tests/data/pytorch_twin.rs (a Rust module the test includes).
 2. If tests/data/monograd_twin.safetensors exists (written by monograd: run
    `MONOGRAD_BLESS=1 cargo test --test weights`), loads it into a fresh twin with
@@ -80,6 +80,10 @@ def main():
         for k, v in state.items()
     }
     save_file(legacy, os.path.join(DATA, "pytorch_twin_legacy.safetensors"))
+    # Half-precision copies (the counter stays int64), as `model.half()` / `.bfloat16()` save.
+    for dtype, tag in [(torch.float16, "f16"), (torch.bfloat16, "bf16")]:
+        half = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
+        save_file(half, os.path.join(DATA, f"pytorch_twin_{tag}.safetensors"))
 
     x = inputs()
     with torch.no_grad():

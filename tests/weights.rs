@@ -105,6 +105,30 @@ fn a_pytorch_trained_model_loads_and_reproduces_its_outputs() {
     assert!(max_relative(&out64, &OUTPUTS) < 1e-5);
 }
 
+#[test]
+fn float16_and_bfloat16_files_load_into_f32_networks() {
+    let exact = Twin::load(data("pytorch_twin.safetensors")).unwrap();
+    // Round to nearest: within half an ulp of the half-precision format (2^-11 for f16, 2^-8
+    // for bf16), relative; none of these weights is small enough for f16 subnormals to matter.
+    for (file, half_ulp, tolerance) in [
+        ("pytorch_twin_f16.safetensors", 1.0 / 2048.0, 1e-2),
+        ("pytorch_twin_bf16.safetensors", 1.0 / 256.0, 1e-1),
+    ] {
+        let net = Twin::load(data(file)).unwrap();
+        for (a, b) in net.params.iter().zip(exact.params.iter()) {
+            assert!(
+                (a - b).abs() <= half_ulp * b.abs() + 1e-7,
+                "{file}: {a} vs {b}"
+            );
+        }
+        assert_eq!(net.num_batches_tracked, [3]);
+        let out = net.forward(&INPUTS);
+        let err = max_relative(&out, &OUTPUTS);
+        assert!(err < tolerance, "{file}: {err}");
+        assert_ne!(net.params[..], exact.params[..], "{file} was converted");
+    }
+}
+
 /// A monograd-trained network whose file the reference script loads into PyTorch.
 fn monograd_twin() -> Twin {
     let mut net = Twin::new(5);
