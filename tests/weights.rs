@@ -239,3 +239,28 @@ fn failed_loads_name_the_problem_and_leave_the_network_unchanged() {
     let e = Twin::load(data("absent.safetensors")).unwrap_err();
     assert!(e.to_string().contains("absent.safetensors"), "{e}");
 }
+
+#[test]
+fn a_folded_network_saves_and_loads_as_plain_layers() {
+    let net = Twin::load(data("pytorch_twin.safetensors")).unwrap();
+    let folded = net.fold();
+    let bytes = folded.to_safetensors();
+    let names: Vec<String> = layout(&bytes).into_keys().collect();
+    // BatchNorm merged into the conv, Weight Norm precomputed into a plain weight.
+    assert_eq!(
+        names,
+        [
+            "c1.bias",
+            "c1.weight",
+            "h.bias",
+            "h.weight",
+            "logits.bias",
+            "logits.weight",
+            "n.bias",
+            "n.weight"
+        ]
+    );
+    let back = TwinFolded::from_safetensors(&bytes).unwrap();
+    assert_eq!(back.forward(&INPUTS), folded.forward(&INPUTS));
+    assert!(max_relative(&back.forward(&INPUTS), &OUTPUTS) < 1e-5);
+}

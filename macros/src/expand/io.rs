@@ -54,33 +54,33 @@ pub fn count_batch() -> TokenStream {
     }
 }
 
-/// Inherent consts and methods, and the `Persistent` impl, for `plan`'s network.
-pub fn items(plan: &Plan) -> TokenStream {
+/// The `Persistent` impl and the weights methods (bytes and files) of type `name`, whose
+/// counters are `counters` (a field) or none.
+fn weights_items(name: &syn::Ident, t: &TokenStream, counters: Option<TokenStream>) -> TokenStream {
     let rt = rt();
-    let name = &plan.graph.name;
-    let t = &plan.t;
-    let p = plan.param_count;
-    let names = counter_names(plan);
+    let (names, parts, parts_mut) = match counters {
+        Some(field) => (
+            quote!(#name::COUNTER_NAMES),
+            quote!(&self.#field),
+            quote!(&mut self.#field),
+        ),
+        None => (quote!(&[]), quote!(&[]), quote!(&mut [])),
+    };
     quote! {
-        impl #name {
-            /// Names of the int64 counters saved with the weights (`X.num_batches_tracked`).
-            pub const COUNTER_NAMES: &'static [&'static str] = &[#(#names),*];
-        }
-
         #rt::__with_alloc! {
             impl #rt::io::Persistent for #name {
                 type Element = #t;
                 const PARAM_TENSORS: &'static [#rt::TensorInfo] = #name::PARAM_TENSORS;
                 const STATE_TENSORS: &'static [#rt::TensorInfo] = #name::STATE_TENSORS;
-                const COUNTER_NAMES: &'static [&'static str] = #name::COUNTER_NAMES;
+                const COUNTER_NAMES: &'static [&'static str] = #names;
                 fn zeroed_network() -> Self {
                     #name::zeroed()
                 }
                 fn persistent_parts(&self) -> (&[#t], &[#t], &[u64]) {
-                    (&*self.params, &*self.state, &self.num_batches_tracked)
+                    (&*self.params, &*self.state, #parts)
                 }
                 fn persistent_parts_mut(&mut self) -> (&mut [#t], &mut [#t], &mut [u64]) {
-                    (&mut *self.params, &mut *self.state, &mut self.num_batches_tracked)
+                    (&mut *self.params, &mut *self.state, #parts_mut)
                 }
             }
 
@@ -113,7 +113,61 @@ pub fn items(plan: &Plan) -> TokenStream {
                 ) -> ::core::result::Result<#rt::io::LoadReport, #rt::Error> {
                     #rt::io::network_load_safetensors(self, bytes, options)
                 }
+            }
+        }
 
+        #rt::__with_std! {
+            impl #name {
+                /// Saves the weights to `path` (safetensors) atomically: a failed save leaves
+                /// the previous file intact.
+                ///
+                /// # Errors
+                /// `Error::Weights` naming the file.
+                pub fn save(
+                    &self,
+                    path: impl ::core::convert::AsRef<#rt::io::Path>,
+                ) -> ::core::result::Result<(), #rt::Error> {
+                    #rt::io::save_network(self, path)
+                }
+
+                /// A network from the safetensors file at `path`, strictly.
+                ///
+                /// # Errors
+                /// `Error::Weights` naming the file and the tensor.
+                pub fn load(
+                    path: impl ::core::convert::AsRef<#rt::io::Path>,
+                ) -> ::core::result::Result<Self, #rt::Error> {
+                    #rt::io::load_network(path)
+                }
+            }
+        }
+    }
+}
+
+/// Weights methods of the folded type (no counters: it never trains; Weight Norm layers are
+/// plain `X.weight` there).
+pub fn folded_items(plan: &Plan) -> TokenStream {
+    weights_items(&plan.graph.name, &plan.t, None)
+}
+
+/// Inherent consts and methods, and the `Persistent` impl, for `plan`'s network.
+pub fn items(plan: &Plan) -> TokenStream {
+    let rt = rt();
+    let name = &plan.graph.name;
+    let t = &plan.t;
+    let p = plan.param_count;
+    let names = counter_names(plan);
+    let weights = weights_items(name, t, Some(quote!(num_batches_tracked)));
+    quote! {
+        impl #name {
+            /// Names of the int64 counters saved with the weights (`X.num_batches_tracked`).
+            pub const COUNTER_NAMES: &'static [&'static str] = &[#(#names),*];
+        }
+
+        #weights
+
+        #rt::__with_alloc! {
+            impl #name {
                 /// A training checkpoint as bytes: the network, `optimizer`'s state,
                 /// `progress` and the data shuffler's position (see
                 /// `runtime::io::checkpoint`).
@@ -154,28 +208,6 @@ pub fn items(plan: &Plan) -> TokenStream {
 
         #rt::__with_std! {
             impl #name {
-                /// Saves the weights to `path` (safetensors) atomically: a failed save leaves
-                /// the previous file intact.
-                ///
-                /// # Errors
-                /// `Error::Weights` naming the file.
-                pub fn save(
-                    &self,
-                    path: impl ::core::convert::AsRef<#rt::io::Path>,
-                ) -> ::core::result::Result<(), #rt::Error> {
-                    #rt::io::save_network(self, path)
-                }
-
-                /// A network from the safetensors file at `path`, strictly.
-                ///
-                /// # Errors
-                /// `Error::Weights` naming the file and the tensor.
-                pub fn load(
-                    path: impl ::core::convert::AsRef<#rt::io::Path>,
-                ) -> ::core::result::Result<Self, #rt::Error> {
-                    #rt::io::load_network(path)
-                }
-
                 /// Saves a training checkpoint to `path` atomically.
                 ///
                 /// # Errors
