@@ -99,7 +99,7 @@
 //!   | `net.to_safetensors() -> Vec<u8>` | every parameter, state tensor and `X.num_batches_tracked` (int64) |
 //!   | `Net::from_safetensors(&bytes)` | a network from bytes, strictly (no file system needed: `alloc`) |
 //!   | `net.load_safetensors(&bytes, LoadOptions::non_strict())` | `load_state_dict(strict=False)`: returns a `LoadReport` of what was missing or unexpected |
-//!   | `net.save(path)`, `Net::load(path)` | the same with files (`std`); saves are atomic |
+//!   | `net.save(path)`, `Net::load(path)` | the same with files (`std`); saves are atomic (`NetFolded` has these too) |
 //!   | `net.checkpoint_to_safetensors(&opt, progress, Some(&batches))`, `net.checkpoint_from_safetensors(..)` | a training checkpoint: network, optimizer state, progress counters, shuffler |
 //!   | `net.save_checkpoint(path, ..)`, `net.load_checkpoint(path, ..)` | the same with files; resuming is bit-identical |
 //!
