@@ -77,14 +77,26 @@
 //! - Associated consts: `PARAMS`, `STATE`, `INPUT`, `OUTPUT`, `PARAM_BYTES`, `INFER_BYTES`, and
 //!   `const fn infer_bytes(batch)` / `tape_bytes(batch)`, so firmware can check its budget at
 //!   compile time: `const _: () = assert!(Net::INFER_BYTES <= 64 * 1024);`.
-//! - Constructors: `Net::new(seed)`, `Net::zeroed()`, `Net::from_params(&[T])`.
-//! - Inference (evaluation mode): `Net::infer::<B>(&params, &state, &x, &mut out)` on the stack
-//!   only (no heap: firmware), `net.forward(&x)`, `net.predict(&sample)`, `net.forward_with(&mut
-//!   tape, &x)` for large batches.
+//! - Constructors: `Net::new(seed)`, `Net::zeroed()`, `Net::from_parts(&params, &state)` (a
+//!   trained network: parameters and running statistics), `Net::from_params(&[T])` (parameters
+//!   only; the state starts at its initial value).
+//! - Inference (evaluation mode):
+//!   - `Net::infer::<B>(&params, &state, &x, &mut out)` keeps every buffer on the stack (no heap:
+//!     firmware); a batch whose buffers exceed `runtime::scratch::INFER_STACK_LIMIT` (256 KiB)
+//!     does not compile.
+//!   - `net.forward(&x)` and `net.predict(&sample)` run on the stack for small batches and on
+//!     heap buffers kept per thread above `runtime::scratch::FORWARD_STACK_LIMIT`, so any batch
+//!     works and only the first call of a batch size allocates; `net.try_predict(&sample)`
+//!     returns an error instead of NaN scores.
+//!   - `net.forward_eval(&mut eval, &x)` with a `NetEval::<B>::new()` you hold, and
+//!     `net.forward_with(&mut tape, &x)` on a training tape.
 //! - Training: `NetTape::<B>::new()` holds every buffer a step needs for batches of `B`;
-//!   `net.forward_train(&mut tape, &x)`, `net.backward(&mut tape, &x, &targets)` (fills
+//!   `net.forward_train(&mut tape, &x)?`, `net.backward(&mut tape, &x, &targets)` (fills
 //!   `tape.param_grads`), `net.train_step(&mut tape, &x, &targets, &mut optimizer)`, and
-//!   `net.loss(&mut tape, &x, &targets)` in evaluation mode.
+//!   `net.loss(&mut tape, &x, &targets)` in evaluation mode. A training step is a transaction:
+//!   `Ok` means the loss, every parameter, running statistic and optimizer value is finite; on
+//!   `Err` (a bad label, NaN in the batch, an update that overflows) the parameters, the running
+//!   statistics and the optimizer are exactly as before, and the error names the tensor.
 //! - `NetTargets<B>`: the target type of the loss.
 //! - When the network has a BatchNorm (or Batch Renorm) right after a dense or conv layer, or
 //!   Weight Norm: `net.fold()` returns a `NetFolded`, an inference-only type (same `infer`,
