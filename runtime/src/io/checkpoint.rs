@@ -219,10 +219,11 @@ where
         });
     }
 
-    // Phase 1: check the tensors and the metadata.
-    let checked = fmt::check(bytes, &all, LoadOptions::default())?;
+    // Phase 1: check the metadata (first, so that another optimizer is named as such rather
+    // than by the buffers it lacks), then every tensor.
+    let header = fmt::read_header(bytes)?;
     let field = |key: &str| -> Result<&str> {
-        checked.metadata(key).ok_or_else(|| {
+        fmt::metadata_entry(&header, key).ok_or_else(|| {
             WeightsError::tensor(
                 Kind::Metadata,
                 &format!("__metadata__.{key}"),
@@ -295,6 +296,8 @@ where
             )
         }
     };
+
+    let checked = fmt::check(bytes, &all, LoadOptions::default())?;
 
     // Phase 2: write (the shuffler's order is staged in `order`, checked to be a permutation).
     drop(checked.apply(&mut all));

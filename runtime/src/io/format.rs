@@ -468,16 +468,22 @@ fn check_tensor<T: Scalar>(
     Ok(())
 }
 
-impl Checked<'_> {
-    /// The file's `__metadata__` entry `key`.
-    pub(crate) fn metadata(&self, key: &str) -> Option<&str> {
-        self.metadata
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(key))
-            .map(String::as_str)
-    }
+/// The parsed header of `bytes` (with the same structure checks as a load).
+pub(crate) fn read_header(bytes: &[u8]) -> Result<Metadata> {
+    check_structure(bytes)?;
+    Ok(parse(bytes)?.1)
+}
 
+/// The header's `__metadata__` entry `key`.
+pub(crate) fn metadata_entry<'m>(header: &'m Metadata, key: &str) -> Option<&'m str> {
+    header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(key))
+        .map(String::as_str)
+}
+
+impl Checked<'_> {
     /// Writes every checked tensor into its target; cannot fail.
     pub(crate) fn apply<T: Scalar>(self, targets: &mut [Target<'_, T>]) -> LoadReport {
         for (target, file_name) in targets.iter_mut().zip(&self.matches) {
