@@ -2,15 +2,21 @@
 //! and header edits. Every load must return (no panic), leave the network unchanged when it
 //! fails, and make no allocation larger than the file (checked with a counting allocator).
 //!
-//! Files in `tests/data/hostile/` are a regression corpus: every mutant that ever broke one of
-//! these properties is kept there and checked first. `MONOGRAD_FUZZ_CASES=N` runs more cases.
+//! Files in `tests/data/hostile/` are a regression corpus, checked first: hand-made hostile
+//! files (duplicate names, lying offsets, huge sizes, ...) and every mutant that ever broke one
+//! of these properties (`mutant-CASE-WHY`: the `parser-buffering` ones made the safetensors
+//! parser allocate more than the file's size before the header limits of `io` existed).
+//! Checkpoints get the same treatment (a smaller number of cases). `MONOGRAD_FUZZ_CASES=N` runs
+//! more cases.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use monograd_runtime::io::{self, LoadOptions, Persistent};
+use monograd_runtime::io::{self, LoadOptions, Persistent, Progress};
+use monograd_runtime::optim::{Adam, AdamConfig, Optimizer};
+use monograd_runtime::train::MiniBatches;
 use monograd_runtime::{Rng, Scalar, TensorInfo};
 
 /// The system allocator, recording the largest single request on this thread while armed.
@@ -314,4 +320,118 @@ fn seeded_mutations_never_panic_never_load_partially_never_over_allocate() {
     assert!(failures.is_empty(), "{} failing mutants", failures.len());
     // Some mutants are still valid files (a flipped mantissa bit): the test exercises both paths.
     eprintln!("{cases} mutants, {loaded} loaded in full");
+}
+
+/// A valid checkpoint: an f32 network, Adam after two steps, progress and a shuffler.
+fn checkpoint_seed() -> Vec<u8> {
+    let net = net::<f32>(3);
+    let mut adam = Adam::<f32, P>::new(AdamConfig::default()).unwrap();
+    let mut params: [f32; P] = net.params.clone().try_into().unwrap();
+    let grads: [f32; P] = core::array::from_fn(|i| (i as f32 - 17.0) * 0.01);
+    adam.step(&mut params, &grads).unwrap();
+    adam.step(&mut params, &grads).unwrap();
+    let batches = shuffler();
+    io::checkpoint::to_safetensors(&net, &adam, Progress { epoch: 1, step: 2 }, Some(&batches))
+        .unwrap()
+}
+
+fn shuffler() -> MiniBatches<[f32; 1], usize, 2> {
+    MiniBatches::new(&[[0.0f32]; 5], &[0usize; 5], 4).unwrap()
+}
+
+/// The largest allocation of a checkpoint load of a file just long enough to be considered
+/// (a valid empty header, then padding).
+fn checkpoint_bookkeeping() -> usize {
+    let mut file = [&2u64.to_le_bytes()[..], b"{}"].concat();
+    file.resize(file.len() + 2 * P * 4, 0);
+    let mut target = net::<f32>(1);
+    let mut adam = Adam::<f32, P>::new(AdamConfig::default()).unwrap();
+    let mut batches = shuffler();
+    largest_allocation(|| {
+        io::checkpoint::load_safetensors(&file, &mut target, &mut adam, Some(&mut batches))
+    })
+    .1
+}
+
+/// Loads `file` as a checkpoint; on failure nothing (network, optimizer, shuffler) changed.
+fn check_checkpoint(file: &[u8]) -> Result<(), String> {
+    let mut target = net::<f32>(99);
+    let mut adam = Adam::<f32, P>::new(AdamConfig::default()).unwrap();
+    let mut batches = shuffler();
+    let before = target.clone();
+    let order = batches.shuffler_state().1.to_vec();
+    let (outcome, largest) = largest_allocation(|| {
+        catch_unwind(AssertUnwindSafe(|| {
+            io::checkpoint::load_safetensors(file, &mut target, &mut adam, Some(&mut batches))
+        }))
+    });
+    match outcome {
+        Err(_) => return Err("checkpoint load panicked".into()),
+        Ok(Err(_)) => {
+            let untouched = target == before
+                && adam.steps() == 0
+                && adam.state_buffer(0).unwrap().1.iter().all(|&v| v == 0.0)
+                && batches.shuffler_state().1 == &order[..];
+            if !untouched {
+                return Err("a failed checkpoint load changed something".into());
+            }
+        }
+        Ok(Ok(_)) => {}
+    }
+    // The bookkeeping is the network's and the optimizer's (one entry per tensor and buffer,
+    // the staging of 2 x 35 f32): a file too short to hold the buffers is refused before any
+    // of it is allocated.
+    let limit = (ALLOWED_RATIO * file.len()).max(checkpoint_bookkeeping());
+    if largest > limit {
+        return Err(format!(
+            "checkpoint: allocated {largest} bytes at once for a {}-byte file",
+            file.len()
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn seeded_mutations_of_a_checkpoint_never_panic_or_change_anything_on_failure() {
+    let cases: usize = std::env::var("MONOGRAD_FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(20_000, |n: usize| n / 5);
+    let seed = checkpoint_seed();
+    check_checkpoint(&seed).unwrap();
+    let weights = io::network_to_safetensors(&net::<f32>(5)).unwrap();
+    let mut rng = Rng::new(0xc4ec_4701);
+    let mut failures = Vec::new();
+    let mut restored = 0usize;
+    for case in 0..cases {
+        let mutant = mutate(&mut rng, &seed, &weights);
+        match check_checkpoint(&mutant) {
+            Err(problem) => {
+                let path =
+                    std::env::temp_dir().join(format!("monograd-hostile-ckpt-{case}.safetensors"));
+                std::fs::write(&path, &mutant).unwrap();
+                eprintln!("case {case}: {problem} (saved to {})", path.display());
+                failures.push(case);
+                if failures.len() >= 20 {
+                    break;
+                }
+            }
+            Ok(()) => {
+                let mut n = net::<f32>(1);
+                let mut adam = Adam::<f32, P>::new(AdamConfig::default()).unwrap();
+                if io::checkpoint::load_safetensors(
+                    &mutant,
+                    &mut n,
+                    &mut adam,
+                    Some(&mut shuffler()),
+                )
+                .is_ok()
+                {
+                    restored += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{cases} checkpoint mutants, {restored} restored in full");
+    assert!(failures.is_empty(), "failing cases {failures:?}");
 }
