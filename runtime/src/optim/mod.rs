@@ -26,6 +26,8 @@
 //! ([`Optimizer::save_state`] / [`Optimizer::load_state`] copy the buffers as one flat slice of
 //! `state_buffer_count() * N` elements). This order is part of the file format: do not change
 //! it.
+//! `io::checkpoint` (feature `alloc`) writes checkpoints in this layout, identifying the
+//! optimizer and its configuration through [`Describe`].
 //!
 //! # Memory
 //! Every buffer is a [`crate::Buffer`]: heap-allocated and zeroed in place with feature `alloc`
