@@ -17,8 +17,8 @@
 //!   check lengths and return [`Error`].
 //!
 //! ## Features
-//! - `std` (default): matrixmultiply's GEMM for large products, `std::error::Error`, and
-//!   [`io`]'s files (atomic saves).
+//! - `std` (default): run-time CPU feature detection (the GEMM's AVX2/FMA and AVX-512 kernels),
+//!   `std::error::Error`, and [`io`]'s files (atomic saves).
 //! - `alloc`: heap-allocated [`Buffer`]s on `no_std` targets with an allocator, and [`io`]
 //!   (safetensors weights and checkpoints, as bytes).
 //! - Neither: `#![no_std]`, no heap; every kernel still works (portable GEMM path), with math

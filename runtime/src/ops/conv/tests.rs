@@ -97,12 +97,20 @@ fn check<
         let what = &std::format!("{name} ({path:?})");
         let (x_flat, up_flat) = (x.as_flattened(), upstream.as_flattened());
         let mut y = [f64::NAN; 2 * OUT_MAX];
-        forward_on::<f64, G>(path, x_flat, &params, &mut y[..B * OUT], &mut cols);
+        forward_on::<f64, G>(path, x_flat, &params, &mut y[..B * OUT], &mut cols, &mut []);
         assert_close(what, &y[..B * OUT], want_y, 1e-12);
 
         let mut dx = [f64::NAN; 2 * IN_MAX];
         let dx = &mut dx[..B * IN];
-        backward_input_on::<f64, G>(path, up_flat, &params, dx, &mut cols, Store::Overwrite);
+        backward_input_on::<f64, G>(
+            path,
+            up_flat,
+            &params,
+            dx,
+            &mut cols,
+            Store::Overwrite,
+            &mut [],
+        );
         assert_close(what, dx, want_dx, 1e-12);
         let mut dx_acc: Vec<f64> = (0..B * IN).map(|i| value(5, i)).collect();
         backward_input_on::<f64, G>(
@@ -112,6 +120,7 @@ fn check<
             &mut dx_acc,
             &mut cols,
             Store::Accumulate,
+            &mut [],
         );
         let expected: Vec<f64> = (0..B * IN).map(|i| value(5, i) + want_dx[i]).collect();
         assert_close(what, &dx_acc, &expected, 1e-12);
@@ -122,7 +131,7 @@ fn check<
         let (x32, up32, params32) = (narrow(x_flat), narrow(up_flat), narrow(&params));
         let mut cols32 = [f32::NAN; COLS];
         let mut y32 = std::vec![f32::NAN; B * OUT];
-        forward_on::<f32, G>(path, &x32, &params32, &mut y32, &mut cols32);
+        forward_on::<f32, G>(path, &x32, &params32, &mut y32, &mut cols32, &mut []);
         assert_close(what, &widen(&y32), want_y, 1e-5);
         let mut dx32 = std::vec![f32::NAN; B * IN];
         backward_input_on::<f32, G>(
@@ -132,6 +141,7 @@ fn check<
             &mut dx32,
             &mut cols32,
             Store::Overwrite,
+            &mut [],
         );
         assert_close(what, &widen(&dx32), want_dx, 1e-5);
     }
@@ -140,14 +150,21 @@ fn check<
     let (x_flat, up_flat) = (x.as_flattened(), upstream.as_flattened());
     let mut dparams_acc: [f64; P] = core::array::from_fn(|i| value(6, i));
     let store = Store::Accumulate;
-    backward_params_on::<f64, G>(x_flat, up_flat, &mut dparams_acc, &mut cols, store);
+    backward_params_on::<f64, G>(x_flat, up_flat, &mut dparams_acc, &mut cols, store, &mut []);
     let expected: Vec<f64> = (0..P).map(|i| value(6, i) + want_dparams[i]).collect();
     assert_close(name, &dparams_acc, &expected, 1e-12);
     let narrow = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<_>>();
     let (x32, up32) = (narrow(x_flat), narrow(up_flat));
     let mut cols32 = [f32::NAN; COLS];
     let mut dp32 = std::vec![f32::NAN; P];
-    backward_params_on::<f32, G>(&x32, &up32, &mut dp32, &mut cols32, Store::Overwrite);
+    backward_params_on::<f32, G>(
+        &x32,
+        &up32,
+        &mut dp32,
+        &mut cols32,
+        Store::Overwrite,
+        &mut [],
+    );
     let widened: Vec<f64> = dp32.iter().map(|&v| v as f64).collect();
     assert_close(name, &widened, want_dparams, 1e-5);
 
@@ -475,4 +492,73 @@ mod reference {
     pub const POINTWISE_GROUPS2_Y: [f64; 108] = [-0.10782737326401326, -0.1246590398995757, -0.1414907065351381, -0.40609244254632004, -0.4229241091818824, -0.43975577581744485, -0.09781638199711012, -0.11464804863267257, -0.13147971526823496, -0.6840113900563904, -0.3329509145146604, 0.01810956102706962, -1.0916822924698528, -0.7406218169281226, -0.38956134138639265, -0.8928120650517986, -0.5417515895100684, -0.1906911139683385, -0.36029451487651776, -0.8544241568205282, -1.3485537987645384, -0.5166180294102335, -1.0107476713542438, -1.5048773132982542, -0.06640041411243303, -0.5605300560564436, -1.054659698000454, 0.5692444903696265, 1.1625312720697076, 1.0362937723029897, 0.9100562725362716, 0.7838187727695537, 0.770564424638118, 0.6443269248714001, 0.518089425104682, 1.111376206804763, 0.549707734453349, 0.2978043986676896, 0.5394590410782639, 0.7811136834888384, 1.0227683258994127, 0.16432386028223683, 0.4059785026928112, 0.6476331451033857, 0.3957298093177262, 1.3329460033140785, -0.37068857978883796, -0.36768292503248745, -0.36467727027613717, -0.36167161551978677, 1.328152671545781, 1.3311583263021314, 1.3341639810584818, -0.3694706020444345, -0.4065324861184916, -0.42336415275405404, -0.4401958193896164, -0.09825642556928171, -0.11508809220484412, -0.13191975884040652, -0.14875142547596892, -0.41335316148715084, -0.4301848281227133, -1.0825042408217027, -0.7314437652799728, -0.3803832897382429, -0.8836340134036484, -0.5325735378619186, -0.1815130623201887, 0.16954741322154132, -0.9402444402753809, -0.589183964733651, -0.5295364514218417, -1.023666093365852, -1.5177957353098623, -0.07931883612404145, -0.5734484780680517, -1.067578120012062, -1.5617077619560722, -0.7297719926017674, -1.2239016345457776, 0.9067559457449849, 0.7805184459782669, 0.7672640978468313, 0.6410265980801133, 0.5147890983133954, 1.1080758800134765, 0.9818383802467583, 0.8556008804800403, 0.7293633807133224, 0.787431451917873, 1.0290860943284472, 0.17064162871127148, 0.41229627112184597, 0.6539509135324203, 0.40204757774676086, 0.6437022201573352, 0.8853568625679096, 1.127011504978484, -0.36459869106682075, -0.36159303631047035, 1.3282312507550973, 1.3312369055114477, 1.334242560267798, -0.3693920228351183, -0.3663863680787678, -0.3633807133224173, -0.3603750585660669];
     pub const POINTWISE_GROUPS2_DX: [f64; 72] = [-0.4805776750572892, -0.6984876448926953, -0.5576265542722042, 1.1570700170222212, 0.9391600471868152, 0.721250077351409, -0.35097109169113266, -0.5688810615265387, -0.42801997090604765, -0.4466137763105293, -0.3886046395129661, -0.5783655720910222, 0.8057089760048562, 0.8637181128024195, 0.9217272495999826, -0.4811159426411061, -0.42310680584354293, -0.6128677384215991, -0.16117086950841839, 0.7828758222577576, 1.0073982325571345, -0.47471959500275523, -0.2501971847033782, -0.5192327526002352, -0.2947103423008582, -0.0701879320014813, 0.8738587597646946, -0.532693371156126, -0.5258098324200137, -0.6319094453191839, 0.9488095740908631, 0.842709961191693, -0.36348875973522726, -0.46958837263439746, -0.5756879855335675, -0.5688044467974552, -0.39241376668457606, -0.6103237365199822, 1.1043728347744433, 0.8864628649390374, 0.6685528951036311, -0.4036682739389106, -0.6215782437743167, -0.48071715315382557, -0.6986271229892316, -0.6223463555453841, -0.5643372187478207, 0.8197373293480578, 0.8777464661456211, 0.9357556029431843, -0.46708758929790456, -0.40907845250034136, -0.5988393850783975, -0.5408302482808343, 0.8371720914151233, 1.0616945017145003, -0.4204233258453896, -0.19590091554601255, -0.46493648344286953, -0.24041407314349256, 0.7036326186226833, 0.9281550289220604, -0.5539627986378295, -0.5514679087420353, -0.6575675216412055, 0.9231514977688416, 0.8170518848696714, -0.38914683605724887, -0.49524644895641906, -0.4883629102203066, -0.5944625231194768, 0.9862564962905703];
     pub const POINTWISE_GROUPS2_DPARAMS: [f64; 18] = [-3.227849257573808, 3.650825425481862, 2.094029846348179, -1.8741180711554384, 0.006592795661642059, 1.191622277598737, 4.258602213379879, -3.335797446372145, -0.9496356380288014, 2.068012270143535, -2.0092114478121093, 1.0793541967682339, 1.2329038652130822, 0.10307234886025796, -1.0267591674925667, 1.8434093161546083, 0.7135777998017836, -2.416253716551041];
+}
+
+/// The `_packed` functions against the plain ones on W4's second convolution (8x14x14 -> 16,
+/// 3x3, padding 1), whose input-gradient GEMM takes the packed kernels: full scratch, one
+/// element short (unpacked fallback) and none give the same results up to rounding.
+#[test]
+fn packed_scratch_gives_the_same_results() {
+    type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    const B: usize = 3;
+    const IN: usize = 8 * 14 * 14;
+    const OUT: usize = 16 * 14 * 14;
+    const P: usize = 16 * 72 + 16;
+    const WS: usize = 72 * 196 + 8 * 16 * 16;
+    let len = conv2d_pack_len::<f32, W4Conv2>();
+    assert!(len > 0, "W4's conv2 packs at least one GEMM");
+    let x: Vec<[f32; IN]> = (0..B)
+        .map(|b| core::array::from_fn(|i| value(1, b * IN + i) as f32))
+        .collect();
+    let x: &[[f32; IN]; B] = x.as_slice().try_into().unwrap();
+    let dy: Vec<[f32; OUT]> = (0..B)
+        .map(|b| core::array::from_fn(|i| value(4, b * OUT + i) as f32))
+        .collect();
+    let dy: &[[f32; OUT]; B] = dy.as_slice().try_into().unwrap();
+    let params: [f32; P] = core::array::from_fn(|i| value(2, i) as f32);
+    let mut ws = std::vec![f32::NAN; WS];
+    let ws: &mut [f32; WS] = ws.as_mut_slice().try_into().unwrap();
+
+    let run = |pack: &mut [f32], ws: &mut [f32; WS]| {
+        let mut y = std::vec![[f32::NAN; OUT]; B];
+        let y_arr: &mut [[f32; OUT]; B] = y.as_mut_slice().try_into().unwrap();
+        conv2d_forward_packed::<f32, W4Conv2, B, IN, OUT, P, WS>(x, &params, y_arr, ws, pack);
+        let mut dx = std::vec![[0.25f32; IN]; B];
+        let dx_arr: &mut [[f32; IN]; B] = dx.as_mut_slice().try_into().unwrap();
+        conv2d_backward_input_packed::<f32, W4Conv2, B, IN, OUT, P, WS>(
+            dy,
+            &params,
+            dx_arr,
+            ws,
+            Store::Accumulate,
+            pack,
+        );
+        let mut dp = [f32::NAN; P];
+        conv2d_backward_params_packed::<f32, W4Conv2, B, IN, OUT, P, WS>(
+            x,
+            dy,
+            &mut dp,
+            ws,
+            Store::Overwrite,
+            pack,
+        );
+        let widen = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<_>>();
+        (
+            widen(y.as_flattened()),
+            widen(dx.as_flattened()),
+            widen(&dp),
+        )
+    };
+    let (y0, dx0, dp0) = run(&mut [], ws);
+    for pack_len in [len, len - 1] {
+        let mut pack = std::vec![f32::NAN; pack_len];
+        let (y, dx, dp) = run(&mut pack, ws);
+        let what = std::format!("scratch {pack_len} of {len}");
+        assert_close(&what, &y, &y0, 1e-5);
+        assert_close(&what, &dx, &dx0, 1e-5);
+        assert_close(&what, &dp, &dp0, 1e-4);
+    }
+    // A tiny geometry packs nothing.
+    type Tiny = Conv2d<1, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, false>;
+    assert_eq!(conv2d_pack_len::<f32, Tiny>(), 0);
 }
