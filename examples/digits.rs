@@ -6,7 +6,11 @@
 //! cargo run --release --example digits                # shuffled split (seed 0), 1437 train / 360 test
 //! cargo run --release --example digits -- --benchmark # W6 of BENCHMARKS.md: unshuffled split, 30 epochs
 //! cargo run --release --example digits -- --epochs 50 --lr 0.002 --seed 7 --out figures
+//! cargo run --release --example digits -- --save model.safetensors  # default target/digits.safetensors
 //! ```
+//!
+//! The trained network is saved (safetensors, PyTorch names); `cargo run --release --example
+//! predict` loads it and reproduces the test accuracy without training.
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -31,7 +35,7 @@ use monograd::prelude::*;
 use monograd::runtime::ops::loss::argmax;
 
 const USAGE: &str = "\
-usage: digits [--benchmark] [--epochs N] [--lr RATE] [--seed S] [--out DIR]
+usage: digits [--benchmark] [--epochs N] [--lr RATE] [--seed S] [--out DIR] [--save PATH]
 
 Trains a 64 -> 128 ReLU -> 10 network on the 8x8 digits with Adam, prints its progress and
 the digits it gets wrong, and draws its learning curves and confusion matrix.
@@ -42,6 +46,7 @@ options:
   --lr RATE     Adam's learning rate (default 0.001)
   --seed S      seed of the split, the initial weights and the batch order (default 0)
   --out DIR     where figures go (default target/figures)
+  --save PATH   where the trained network goes (default target/digits.safetensors)
   -h, --help    this text";
 
 const BATCH: usize = 32;
@@ -52,6 +57,7 @@ struct Options {
     lr: f64,
     seed: u64,
     out: PathBuf,
+    save: PathBuf,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -61,6 +67,7 @@ fn parse_options() -> Result<Options, String> {
         lr: 1e-3,
         seed: 0,
         out: cli::default_out(),
+        save: PathBuf::from("target/digits.safetensors"),
     };
     let mut cli = cli::Cli::new(USAGE);
     while let Some(option) = cli.next()? {
@@ -70,6 +77,7 @@ fn parse_options() -> Result<Options, String> {
             "--lr" => options.lr = cli.value("--lr")?,
             "--seed" => options.seed = cli.value("--seed")?,
             "--out" => options.out = cli.value("--out")?,
+            "--save" => options.save = cli.value("--save")?,
             _ => return Err(cli.unknown(&option)),
         }
     }
@@ -93,17 +101,7 @@ fn main() {
         let options = parse_options()?;
         let data = digits::load()?;
 
-        // Split: the benchmark (W6) takes the rows in file order; otherwise a fixed shuffle, so
-        // that train and test come from the same writers.
-        let (train, test) = if options.benchmark {
-            let order: Vec<usize> = (0..data.len()).collect();
-            (
-                data.subset(&order[..digits::TRAIN]),
-                data.subset(&order[digits::TRAIN..]),
-            )
-        } else {
-            digits::shuffled_split(&data, options.seed)
-        };
+        let (train, test) = digits::split(&data, options.benchmark, options.seed);
 
         println!(
             "digits: {} training and {} test images of 8x8 pixels, {} split",
@@ -171,6 +169,15 @@ fn main() {
             100.0 * test_accuracy,
             training_time,
             1e6 * training_time / (options.epochs * batches.batches_per_epoch()) as f64
+        );
+
+        net.save(&options.save)?;
+        println!(
+            "saved the trained network to {}; `cargo run --release --example predict -- --load {}{}{}` evaluates it without training\n",
+            options.save.display(),
+            options.save.display(),
+            if options.benchmark { " --benchmark" } else { "" },
+            if options.seed != 0 { format!(" --seed {}", options.seed) } else { String::new() },
         );
 
         // Confusion matrix and the digits it gets wrong.

@@ -9,6 +9,7 @@ mod fold;
 mod hygiene;
 mod inference;
 mod init;
+mod io;
 mod layers;
 mod plan;
 pub mod stub;
@@ -156,6 +157,9 @@ pub fn expand(graph: &Graph) -> TokenStream {
     );
 
     let folded = fold::items(&plan);
+    let (counter_field, counter_init) = (io::counter_field(&plan), io::counter_init(&plan));
+    let count_batch = io::count_batch();
+    let io_items = io::items(&plan);
 
     let items = [name, &activations, &workspace, &tape, &targets_ty]
         .iter()
@@ -176,8 +180,11 @@ pub fn expand(graph: &Graph) -> TokenStream {
             /// Persistent non-learned state (normalization running statistics), flat; the
             /// layout is given by `STATE_TENSORS`.
             pub state: #rt::Buffer<[#t; #s]>,
+            #counter_field
             #renorm_field
         }
+
+        #io_items
 
         #[doc = #activations_doc]
         #vis struct #activations<const B: usize> {
@@ -257,6 +264,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 let mut net = Self {
                     params: #rt::Buffer::zeroed(),
                     state: #rt::Buffer::zeroed(),
+                    #counter_init
                     #renorm_init
                 };
                 #init_state
@@ -312,6 +320,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                     self.state.copy_from_slice(&tape.state_before_forward[..]);
                     return ::core::result::Result::Err(error);
                 }
+                #count_batch
                 ::core::result::Result::Ok(&*tape.values.#output_field)
             }
 
@@ -406,6 +415,9 @@ pub fn expand(graph: &Graph) -> TokenStream {
             }
             fn state_before_forward<const B: usize>(tape: &#tape<B>) -> &[#t] {
                 &tape.state_before_forward[..]
+            }
+            fn batch_counters_mut(&mut self) -> &mut [u64] {
+                &mut self.num_batches_tracked
             }
             fn new_tape<const B: usize>() -> #tape<B> {
                 #tape::new()
