@@ -56,7 +56,8 @@
 //! Summed over a step (W1: the eight products of batch 64, the first layer has no `dx`; W4:
 //! the convolution products of 32 samples and the dense layer), auto takes 663 us on W1 and
 //! 752 us on W4's products, matrixmultiply 714 us and 1041 us, the portable loops alone 861 us
-//! and 890 us. Differences of a few percent are within the noise of this shared machine.
+//! and 890 us. Differences of a few percent are within the run-to-run noise (a shared 2-core
+//! virtual machine).
 
 mod leaf;
 mod packed;
