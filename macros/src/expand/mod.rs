@@ -132,6 +132,8 @@ pub fn expand(graph: &Graph) -> TokenStream {
     let forward_tape_eval = forward_body(&plan, &Access::Tape, Mode::Eval);
     let inference = inference::items(&plan);
     let eval_struct = inference::eval_struct(&plan);
+    let pack_len_b = layers::gemm_pack_len(&plan, &quote!(B));
+    let pack_len_batch = layers::gemm_pack_len(&plan, &quote!(batch));
     let loss_with_grad = layers::loss_call(&plan, &Access::Tape, true);
     let loss_only = layers::loss_call(&plan, &Access::Tape, false);
     let backward_steps = backward_body(&plan);
@@ -223,6 +225,8 @@ pub fn expand(graph: &Graph) -> TokenStream {
             /// The network's state as it was before the last `forward_train`, so that a failed
             /// training step can put it back.
             pub state_before_forward: #rt::Buffer<[#t; #s]>,
+            /// Packing scratch of the layers' GEMMs (allocated once; empty without a heap).
+            pub gemm_pack: #rt::ScratchBuffer<#t>,
         }
 
         impl<const B: usize> #tape<B> {
@@ -234,6 +238,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                     param_grads: #rt::Buffer::zeroed(),
                     workspace: #workspace::zeroed(),
                     state_before_forward: #rt::Buffer::zeroed(),
+                    gemm_pack: #rt::ScratchBuffer::zeroed(#pack_len_b),
                 }
             }
         }
@@ -253,9 +258,11 @@ pub fn expand(graph: &Graph) -> TokenStream {
             #inference
 
             /// Bytes of heap a `Tape<batch>` holds: node outputs and their gradients, the
-            /// parameter gradient and layer scratch space.
+            /// parameter gradient, a copy of the state, layer scratch space and GEMM packing
+            /// scratch.
             pub const fn tape_bytes(batch: usize) -> usize {
-                (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed)
+                (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed
+                    + #pack_len_batch)
                     * ::core::mem::size_of::<#t>()
             }
 
