@@ -13,24 +13,25 @@
 //! so its bounds checks stay in the binary (with `core::fmt` behind them), and it instantiates a
 //! register tile for every shape class, which is most of a small firmware's code. Here the only
 //! loops are iterators over arrays and zipped slices of equal length: there is no index to check,
-//! so no panic path is linked. Each product is one loop nest over two shared leaves, [`dot`] and
-//! [`scale_add`], which work on slices, so all shapes of one element type share their code.
+//! so no panic path is linked. Each product is one loop nest over shared leaves that work on
+//! slices ([`dot`], and `scale_add` of one or [`TERMS`] rows), so all shapes of one element type
+//! share their code.
 //!
 //! # Speed
 //! [`dot`] keeps [`LANES`] independent partial sums, which the compiler maps to vector registers
-//! on hosts (and which keep a scalar FPU's pipeline busy); [`scale_add`] runs along a contiguous
-//! row of independent elements, which vectorizes. There is no register or cache blocking, so
-//! large products belong on [`super::gemm`]; the measured crossover is in the crate's
-//! `small_vs_gemm` example.
+//! on hosts (and which keep a scalar FPU's pipeline busy); `scale_add` runs along a contiguous
+//! row of independent elements, which vectorizes. There is no register or cache blocking and no
+//! run-time choice of instruction set, so on hosts the GEMM ([`super::gemm`]) is faster for all
+//! but a few shapes; `cargo run -p monograd-runtime --release --example small_vs_gemm` measures
+//! both.
 
 use super::Store;
 use crate::Scalar;
 
-/// Independent partial sums in [`dot`]: two 128-bit registers of `f32`, eight FPU registers on a
-/// Cortex-M4F (which has 32).
-pub const LANES: usize = 8;
-
-const _: () = assert!(LANES == 8, "dot sums its eight partial sums as a tree");
+/// Independent partial sums in [`dot`]: four 128-bit registers of `f32` on x86-64 (measured 1.25x
+/// faster than eight lanes for 784-element rows), sixteen of the 32 FPU registers of a
+/// Cortex-M4F.
+pub const LANES: usize = 16;
 
 /// `C (store) A * B^T` for `A: [M][K]`, `B: [N][K]`, `C: [M][N]`:
 /// `C[i][j] (store) sum_p A[i][p] * B[j][p]`. Dense forward (`Y = X * W^T` with `W: [out][in]`).
@@ -55,7 +56,7 @@ pub fn matmul_a_bt<T: Scalar, const M: usize, const K: usize, const N: usize>(
 /// `C[i][j] (store) sum_p A[i][p] * B[p][j]`. Dense input gradient (`dX = dY * W`).
 ///
 /// Row `i` of `C` is the sum of the rows of `B` scaled by row `i` of `A`, added in the order of
-/// `p`. With [`Store::Overwrite`], `C` is not read.
+/// `p`, [`TERMS`] rows per pass over the row of `C`. With [`Store::Overwrite`], `C` is not read.
 #[inline]
 pub fn matmul_a_b<T: Scalar, const M: usize, const K: usize, const N: usize>(
     a: &[[T; K]; M],
@@ -64,15 +65,20 @@ pub fn matmul_a_b<T: Scalar, const M: usize, const K: usize, const N: usize>(
     store: Store,
 ) {
     for (a_row, c_row) in a.iter().zip(c.iter_mut()) {
-        let mut terms = a_row.iter().zip(b);
-        if store == Store::Overwrite {
-            match terms.next() {
-                Some((&s, b_row)) => scale_into(c_row, s, b_row),
-                None => *c_row = [T::zero(); N],
-            }
+        let mut overwrite = store == Store::Overwrite;
+        let (scale_chunks, scale_tail) = a_row.as_chunks::<TERMS>();
+        let (row_chunks, row_tail) = b.as_chunks::<TERMS>();
+        for (&s, [b0, b1, b2, b3]) in scale_chunks.iter().zip(row_chunks) {
+            scale_add_4(overwrite, c_row, s, [b0, b1, b2, b3]);
+            overwrite = false;
         }
-        for (&s, b_row) in terms {
-            scale_add(c_row, s, b_row);
+        for (&s, b_row) in scale_tail.iter().zip(row_tail) {
+            scale_add(overwrite, c_row, s, b_row);
+            overwrite = false;
+        }
+        if overwrite {
+            // K == 0: the empty sum.
+            *c_row = [T::zero(); N];
         }
     }
 }
@@ -81,9 +87,9 @@ pub fn matmul_a_b<T: Scalar, const M: usize, const K: usize, const N: usize>(
 /// `C[i][j] (store) sum_p A[p][i] * B[p][j]`. Dense weight gradient (`dW = dY^T * X`, where `K`
 /// is the batch).
 ///
-/// One pass over `C` per `p` (rank-1 updates, rows of `C` contiguous), so `A` and `B` are read
-/// once and in order; the terms are added in the order of `p`. With [`Store::Overwrite`], `C` is
-/// not read.
+/// Rank-1 updates of `C` (rows contiguous), [`TERMS`] values of `p` per pass over `C`, so `A`
+/// and `B` are read in order; the terms are added in the order of `p`. With
+/// [`Store::Overwrite`], `C` is not read.
 #[inline]
 pub fn matmul_at_b<T: Scalar, const M: usize, const K: usize, const N: usize>(
     a: &[[T; M]; K],
@@ -91,27 +97,32 @@ pub fn matmul_at_b<T: Scalar, const M: usize, const K: usize, const N: usize>(
     c: &mut [[T; N]; M],
     store: Store,
 ) {
-    let mut terms = a.iter().zip(b);
-    if store == Store::Overwrite {
-        match terms.next() {
-            Some((a_row, b_row)) => {
-                for (c_row, &s) in c.iter_mut().zip(a_row) {
-                    scale_into(c_row, s, b_row);
-                }
-            }
-            None => *c = [[T::zero(); N]; M],
+    let mut overwrite = store == Store::Overwrite;
+    let (a_chunks, a_tail) = a.as_chunks::<TERMS>();
+    let (b_chunks, b_tail) = b.as_chunks::<TERMS>();
+    for ([a0, a1, a2, a3], [b0, b1, b2, b3]) in a_chunks.iter().zip(b_chunks) {
+        let columns = a0.iter().zip(a1).zip(a2).zip(a3);
+        for (c_row, (((&s0, &s1), &s2), &s3)) in c.iter_mut().zip(columns) {
+            scale_add_4(overwrite, c_row, [s0, s1, s2, s3], [b0, b1, b2, b3]);
         }
+        overwrite = false;
     }
-    for (a_row, b_row) in terms {
+    for (a_row, b_row) in a_tail.iter().zip(b_tail) {
         for (c_row, &s) in c.iter_mut().zip(a_row) {
-            scale_add(c_row, s, b_row);
+            scale_add(overwrite, c_row, s, b_row);
         }
+        overwrite = false;
+    }
+    if overwrite {
+        // K == 0: the empty sum.
+        *c = [[T::zero(); N]; M];
     }
 }
 
 /// `sum_p x[p] * y[p]` over the common length, with [`LANES`] partial sums so that the adds are
-/// not one serial chain: lane `l` adds the products at `p = l mod LANES` in order, the lanes are
-/// then summed as a balanced tree, and the tail (`len mod LANES` products) last, in order.
+/// not one serial chain: lane `l` adds the products at `p = l mod LANES` in order, then the lanes
+/// are added in order (`((lane 0 + lane 1) + lane 2) + ...`, starting from zero), then the tail
+/// (`len mod LANES` products), in order.
 pub fn dot<T: Scalar>(x: &[T], y: &[T]) -> T {
     let (x_chunks, x_tail) = x.as_chunks::<LANES>();
     let (y_chunks, y_tail) = y.as_chunks::<LANES>();
@@ -121,25 +132,56 @@ pub fn dot<T: Scalar>(x: &[T], y: &[T]) -> T {
             *p += xv * yv;
         }
     }
-    let [p0, p1, p2, p3, p4, p5, p6, p7] = partial;
-    let mut sum = ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7));
+    // A serial sum of the lanes: a balanced tree makes the compiler split the lanes into
+    // 64-bit vectors on x86-64 (measured: 1.6x slower for 784-element rows).
+    let mut sum = T::zero();
+    for p in partial {
+        sum += p;
+    }
     for (&xv, &yv) in x_tail.iter().zip(y_tail) {
         sum += xv * yv;
     }
     sum
 }
 
-/// `row[j] += s * y[j]` over the common length.
-pub fn scale_add<T: Scalar>(row: &mut [T], s: T, y: &[T]) {
-    for (o, &v) in row.iter_mut().zip(y) {
-        *o += s * v;
+/// Rows of `B` that [`matmul_a_b`] and [`matmul_at_b`] add per pass over a row of `C`: a quarter
+/// of the loads and stores of `C` of one row per pass, same order of the adds.
+pub const TERMS: usize = 4;
+
+/// `row[j] = (((row[j] + s[0] * y[0][j]) + s[1] * y[1][j]) + s[2] * y[2][j]) + s[3] * y[3][j]`
+/// over the common length: four [`scale_add`] in one pass, rounded the same way. With
+/// `overwrite`, `row[j] + ` is left out and `row` is not read.
+#[inline]
+fn scale_add_4<T: Scalar>(
+    overwrite: bool,
+    row: &mut [T],
+    [s0, s1, s2, s3]: [T; TERMS],
+    [y0, y1, y2, y3]: [&[T]; TERMS],
+) {
+    let ys = y0.iter().zip(y1).zip(y2).zip(y3);
+    if overwrite {
+        for (o, (((&v0, &v1), &v2), &v3)) in row.iter_mut().zip(ys) {
+            *o = ((s0 * v0 + s1 * v1) + s2 * v2) + s3 * v3;
+        }
+    } else {
+        for (o, (((&v0, &v1), &v2), &v3)) in row.iter_mut().zip(ys) {
+            *o = (((*o + s0 * v0) + s1 * v1) + s2 * v2) + s3 * v3;
+        }
     }
 }
 
-/// `row[j] = s * y[j]` over the common length; `row` is not read.
-fn scale_into<T: Scalar>(row: &mut [T], s: T, y: &[T]) {
-    for (o, &v) in row.iter_mut().zip(y) {
-        *o = s * v;
+/// `row[j] += s * y[j]` over the common length; with `overwrite`, `row[j] = s * y[j]` (`row` is
+/// not read).
+#[inline]
+fn scale_add<T: Scalar>(overwrite: bool, row: &mut [T], s: T, y: &[T]) {
+    if overwrite {
+        for (o, &v) in row.iter_mut().zip(y) {
+            *o = s * v;
+        }
+    } else {
+        for (o, &v) in row.iter_mut().zip(y) {
+            *o += s * v;
+        }
     }
 }
 
@@ -216,9 +258,9 @@ mod tests {
     }
 
     /// Every shape in f32 and f64: ones, zero-length dims, odd sizes, the edges of a [`LANES`]
-    /// chunk (7, 8, 9, 15, 16, 17) and layer sizes of the reference workloads (the
-    /// first W2 layer with fewer outputs, which keeps the f64 arrays of a debug build on the
-    /// stack of a test thread).
+    /// chunk (K = 15, 16, 17, 32, 35), of [`TERMS`] terms per pass (K = 3, 4, 5, 7, 8, 9), and
+    /// layer sizes of the reference workloads (the first W2 layer with fewer outputs, which
+    /// keeps the f64 arrays of a debug build on the stack of a test thread).
     macro_rules! shapes {
         ($($name:ident: $m:literal x $k:literal -> $n:literal),* $(,)?) => {
             $(
@@ -237,11 +279,16 @@ mod tests {
         empty_k: 3 x 0 -> 5,
         empty_n: 2 x 4 -> 0,
         odd_small: 3 x 5 -> 7,
-        below_lanes: 2 x 7 -> 3,
-        lanes: 1 x 8 -> 9,
-        above_lanes: 5 x 9 -> 2,
-        two_chunks_and_tail: 4 x 17 -> 15,
-        two_chunks: 8 x 16 -> 16,
+        below_lanes: 2 x 15 -> 3,
+        lanes: 1 x 16 -> 9,
+        above_lanes: 5 x 17 -> 2,
+        two_chunks_and_tail: 4 x 35 -> 15,
+        two_chunks: 8 x 32 -> 16,
+        terms_below_four: 3 x 3 -> 5,
+        terms_four_and_tail: 2 x 7 -> 3,
+        four_terms: 3 x 4 -> 6,
+        eight_terms: 2 x 8 -> 5,
+        batch_5: 5 x 9 -> 4,
         w3_first: 1 x 2 -> 16,
         w3_last: 1 x 16 -> 1,
         digits_hidden: 1 x 64 -> 16,
@@ -280,15 +327,18 @@ mod tests {
     /// over the lanes, then the tail.
     #[test]
     fn dot_order() {
-        let x: [f32; 19] = core::array::from_fn(|p| 1.0 + p as f32 * 0.1);
-        let y: [f32; 19] = core::array::from_fn(|p| 0.3 - p as f32 * 0.07);
+        const LEN: usize = 2 * LANES + 3;
+        let x: [f32; LEN] = core::array::from_fn(|p| 1.0 + p as f32 * 0.1);
+        let y: [f32; LEN] = core::array::from_fn(|p| 0.3 - p as f32 * 0.07);
         let mut lanes = [0.0f32; LANES];
-        for p in 0..16 {
+        for p in 0..2 * LANES {
             lanes[p % LANES] += x[p] * y[p];
         }
-        let mut want = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6]))
-            + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
-        for p in 16..19 {
+        let mut want = 0.0f32;
+        for lane in lanes {
+            want += lane;
+        }
+        for p in 2 * LANES..LEN {
             want += x[p] * y[p];
         }
         assert_eq!(dot(&x, &y).to_bits(), want.to_bits());
