@@ -1,5 +1,5 @@
 //! Host speed of the small-size kernels (`kernels::small`) against the GEMM behind the typed
-//! wrappers (`kernels::gemm::matmul_*` with the automatic backend), on the dense layers of the
+//! wrappers (`kernels::gemm::gemm`, the automatic choice of implementation), on the dense layers of the
 //! reference workloads W2 (784 -> 256 -> 128 -> 10) and W3 (2 -> 16 -> 16 -> 1) of BENCHMARKS.md
 //! at batch 1, 4 and 8. This is the measurement behind the size rule that sends products to
 //! `kernels::small`.
@@ -10,16 +10,15 @@
 //!
 //! For each layer `B x IN -> OUT`, the three products of a dense layer: forward `Y = X * W^T`
 //! (`a_bt`), input gradient `dX = dY * W` (`a_b`) and weight gradient `dW = dY^T * X` (`at_b`),
-//! all with `Store::Overwrite`. The two implementations alternate, sample by sample, so that both
+//! all with `Store::Overwrite`. (The typed wrappers also inline products of at most 64
+//! multiply-adds, which this slice call does not: the rows 1 x 2 -> 16 and 1 x 16 -> 1.) The two implementations alternate, sample by sample, so that both
 //! see the same machine; a sample is enough back-to-back calls to last about 20 µs. Printed: the
 //! median ns per call of each over 101 samples and `gemm / small` (above 1: small is faster).
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use monograd_runtime::kernels::gemm::{
-    matmul_a_b_with_backend, matmul_a_bt_with_backend, matmul_at_b_with_backend, GemmBackend,
-};
+use monograd_runtime::kernels::gemm::{gemm, Transpose};
 use monograd_runtime::kernels::{small, Store};
 use monograd_runtime::Rng;
 
@@ -65,6 +64,35 @@ fn compare(name: &str, mut small: impl FnMut(), mut gemm: impl FnMut()) {
     println!("{name:<28} {s:>10.0} {g:>10.0} {:>8.2}", g / s);
 }
 
+/// `C (store) op(A) * op(B)` on the slice GEMM, for matrices stored as arrays of rows.
+#[allow(clippy::too_many_arguments)]
+fn on_gemm(
+    (transa, a, lda): (Transpose, &[f32], usize),
+    (transb, b, ldb): (Transpose, &[f32], usize),
+    [m, n, k]: [usize; 3],
+    c: &mut [f32],
+    store: Store,
+) {
+    let result = gemm(
+        transa,
+        transb,
+        m,
+        n,
+        k,
+        1.0,
+        a,
+        lda,
+        b,
+        ldb,
+        store.beta(),
+        c,
+        n,
+    );
+    if let Err(error) = result {
+        panic!("the array shapes fit: {error:?}");
+    }
+}
+
 /// The three products of a dense layer `B x IN -> OUT`.
 fn layer<const B: usize, const IN: usize, const OUT: usize>(rng: &mut Rng) {
     let x = random::<B, IN>(rng);
@@ -74,46 +102,34 @@ fn layer<const B: usize, const IN: usize, const OUT: usize>(rng: &mut Rng) {
     let (mut y, mut y2) = (random::<B, OUT>(rng), random::<B, OUT>(rng));
     let (mut dx, mut dx2) = (random::<B, IN>(rng), random::<B, IN>(rng));
     let (mut dw, mut dw2) = (random::<OUT, IN>(rng), random::<OUT, IN>(rng));
-    let auto = GemmBackend::Auto;
     let store = Store::Overwrite;
+    let (no, yes) = (Transpose::No, Transpose::Yes);
     let shape = format!("{B} x {IN} -> {OUT}");
     compare(
         &format!("a_bt  {shape}"),
         || small::matmul_a_bt(black_box(&*x), black_box(&*w), black_box(&mut *y), store),
         || {
-            matmul_a_bt_with_backend(
-                auto,
-                black_box(&*x),
-                black_box(&*w),
-                black_box(&mut *y2),
-                store,
-            )
+            let (a, b) = (black_box(x.as_flattened()), black_box(w.as_flattened()));
+            let c = black_box(y2.as_flattened_mut());
+            on_gemm((no, a, IN), (yes, b, IN), [B, OUT, IN], c, store);
         },
     );
     compare(
         &format!("a_b   {shape}"),
         || small::matmul_a_b(black_box(&*dy), black_box(&*w), black_box(&mut *dx), store),
         || {
-            matmul_a_b_with_backend(
-                auto,
-                black_box(&*dy),
-                black_box(&*w),
-                black_box(&mut *dx2),
-                store,
-            )
+            let (a, b) = (black_box(dy.as_flattened()), black_box(w.as_flattened()));
+            let c = black_box(dx2.as_flattened_mut());
+            on_gemm((no, a, OUT), (no, b, IN), [B, IN, OUT], c, store);
         },
     );
     compare(
         &format!("at_b  {shape}"),
         || small::matmul_at_b(black_box(&*dy), black_box(&*x), black_box(&mut *dw), store),
         || {
-            matmul_at_b_with_backend(
-                auto,
-                black_box(&*dy),
-                black_box(&*x),
-                black_box(&mut *dw2),
-                store,
-            )
+            let (a, b) = (black_box(dy.as_flattened()), black_box(x.as_flattened()));
+            let c = black_box(dw2.as_flattened_mut());
+            on_gemm((yes, a, OUT), (no, b, IN), [OUT, IN, B], c, store);
         },
     );
 }
