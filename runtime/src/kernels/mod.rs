@@ -17,6 +17,7 @@ pub mod im2col;
 pub mod math;
 pub mod reduce;
 pub mod simd;
+pub mod small;
 
 /// How a kernel writes its result into an output buffer.
 ///

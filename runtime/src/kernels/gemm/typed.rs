@@ -132,6 +132,23 @@ const fn typed_pack_len<T: Scalar>(
 /// shapes. The batch-1 forward pass 2->16->16->1 takes 72-90 ns instead of 125-137 ns.
 pub(super) const INLINE_MAX_WORK: usize = 64;
 
+/// Products past the inlined size run on [`crate::kernels::small`] (with [`GemmBackend::Auto`]):
+/// - without `std`, all of them: its loops have no bounds check, where the GEMM's run-time dims
+///   leave panic paths and `core::fmt` in a firmware, and it is a fraction of the code (digits
+///   firmware: `.text` 29.9 KB -> 9.9 KB at opt-level 3, inference stack 820 B -> 324 B);
+/// - with `std`, where it beats the GEMM's AVX2/AVX-512 leaves (example `small_vs_gemm`, W2 and
+///   W3 layers at batch 1, 4, 8): `A * B` up to [`SMALL_A_B_MAX_WORK`] multiply-adds (1x16->16:
+///   2.6x; 1x128->10: 0.8x), and `A^T * B` (weight gradients) at batch 1 (1.4-7x, packed or
+///   not) or at batch 4 or less without packing scratch (2x; with it, packed wins 1.7x on
+///   4x784->256). Never `A * B^T`: the GEMM is 1.4-3x faster past the inlined size.
+const SMALL_WITHOUT_STD: bool = cfg!(not(feature = "std"));
+
+/// Largest `A * B` (multiply-adds) that runs on `small` with `std`; see [`SMALL_WITHOUT_STD`].
+const SMALL_A_B_MAX_WORK: usize = 256;
+
+/// Largest batch (`K`) of an `A^T * B` without packing scratch that runs on `small` with `std`.
+const SMALL_MAX_BATCH: usize = 4;
+
 /// Independent partial sums in an inlined dot product (one 128-bit register of f32).
 const INLINE_LANES: usize = 4;
 
@@ -152,6 +169,10 @@ pub fn matmul_a_bt_with_backend<T: Scalar, const M: usize, const K: usize, const
                 store.apply(cij, inline_dot(a_row, b_row));
             }
         }
+        return;
+    }
+    if backend == GemmBackend::Auto && SMALL_WITHOUT_STD {
+        crate::kernels::small::matmul_a_bt(a, b, c, store);
         return;
     }
     run(
@@ -186,6 +207,10 @@ pub fn matmul_a_b_with_backend<T: Scalar, const M: usize, const K: usize, const 
         }
         return;
     }
+    if backend == GemmBackend::Auto && (SMALL_WITHOUT_STD || M * N * K <= SMALL_A_B_MAX_WORK) {
+        crate::kernels::small::matmul_a_b(a, b, c, store);
+        return;
+    }
     run(
         backend,
         Transpose::No,
@@ -216,6 +241,14 @@ pub fn matmul_at_b_with_backend<T: Scalar, const M: usize, const K: usize, const
         for (i, c_row) in c.iter_mut().enumerate() {
             inline_rank1_sum(a.iter().map(|a_row| a_row[i]).zip(b), c_row, store);
         }
+        return;
+    }
+    if backend == GemmBackend::Auto
+        && (SMALL_WITHOUT_STD
+            || K == 1
+            || (K <= SMALL_MAX_BATCH && pack.len() < matmul_at_b_pack_len::<T>(M, K, N)))
+    {
+        crate::kernels::small::matmul_at_b(a, b, c, store);
         return;
     }
     run(

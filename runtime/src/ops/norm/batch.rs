@@ -55,7 +55,8 @@
 //! ```
 
 use super::channels::{
-    block_affine, block_gradient_sums, block_moments, block_scaled, block_train_dx, blocks, scratch,
+    affine, block_affine, block_channels, block_gradient_sums, block_moments, block_scaled,
+    block_train_dx, blocks, scratch,
 };
 use super::BatchNormConfig;
 use crate::{Scalar, Store};
@@ -300,20 +301,27 @@ pub fn batch_norm_eval_forward<
 ) {
     assert_layout!(C, S, N);
     let eps = T::from_f64(eps);
-    for channels in blocks::<B, C, S>() {
+    // Blocks as in training, walked with iterators only (chunk `block` of every per-channel
+    // array and of every row), so inference has no bounds check to fail.
+    let per_block = block_channels::<B, S>();
+    let [gamma, beta] = params;
+    let [running_mean, running_var] = state;
+    let coefficients = gamma.chunks(per_block).zip(beta.chunks(per_block));
+    let statistics = running_mean
+        .chunks(per_block)
+        .zip(running_var.chunks(per_block));
+    for (block, ((gamma, shift), (mean, var))) in coefficients.zip(statistics).enumerate() {
         let mut scale = scratch::<T>();
-        for (i, c) in channels.clone().enumerate() {
-            scale[i] = params[0][c] * (state[1][c] + eps).sqrt().recip();
+        for (k, (&g, &v)) in scale.iter_mut().zip(gamma.iter().zip(var)) {
+            *k = g * (v + eps).sqrt().recip();
         }
-        let (mean, shift) = (&state[0][channels.clone()], &params[1][channels.clone()]);
-        block_affine::<T, B, S, N>(
-            x,
-            y,
-            channels.clone(),
-            mean,
-            &scale[..channels.len()],
-            shift,
-        );
+        for (x_row, y_row) in x.iter().zip(y.iter_mut()) {
+            let xs = x_row.chunks((per_block * S).max(1)).nth(block);
+            let ys = y_row.chunks_mut((per_block * S).max(1)).nth(block);
+            if let (Some(xs), Some(ys)) = (xs, ys) {
+                affine::<T, S>(xs, ys, mean, &scale, shift);
+            }
+        }
     }
 }
 

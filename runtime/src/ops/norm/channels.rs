@@ -40,11 +40,24 @@ pub(super) fn scratch<T: Scalar>() -> [T; MAX_BLOCK] {
     [T::zero(); MAX_BLOCK]
 }
 
+/// Channels per block (the last block may have fewer): between 1 and [`MAX_BLOCK`].
+#[inline(always)]
+pub(super) const fn block_channels<const B: usize, const S: usize>() -> usize {
+    let per_channel = if B * S == 0 { 1 } else { B * S };
+    let per_block = BLOCK_VALUES / per_channel;
+    if per_block < 1 {
+        1
+    } else if per_block > MAX_BLOCK {
+        MAX_BLOCK
+    } else {
+        per_block
+    }
+}
+
 /// The channel ranges of the blocks, in order, covering `0..C`.
 pub(super) fn blocks<const B: usize, const C: usize, const S: usize>(
 ) -> impl Iterator<Item = Range<usize>> {
-    let per_channel = if B * S == 0 { 1 } else { B * S };
-    let per_block = (BLOCK_VALUES / per_channel).clamp(1, MAX_BLOCK);
+    let per_block = block_channels::<B, S>();
     (0..C)
         .step_by(per_block)
         .map(move |start| start..(start + per_block).min(C))
@@ -124,17 +137,37 @@ pub(super) fn block_affine<T: Scalar, const B: usize, const S: usize, const N: u
     for (x_row, y_row) in x.iter().zip(y.iter_mut()) {
         let xs = segment::<T, S, N>(x_row, &channels);
         let ys = segment_mut::<T, S, N>(y_row, &channels);
-        let coefficients = mean.iter().zip(scale).zip(shift);
-        if S == 1 {
-            for ((out, &v), ((&mu, &k), &b)) in ys.iter_mut().zip(xs).zip(coefficients) {
+        affine::<T, S>(xs, ys, mean, scale, shift);
+    }
+}
+
+/// `ys = (xs - mean) * scale + shift` per channel of one sample's segment: channel `c` is the
+/// `S` values from `c * S`, over the shortest of the five lengths (in channels). Iterators only,
+/// so nothing can go out of bounds (no panic path, which inference on a microcontroller needs).
+#[inline(always)]
+pub(super) fn affine<T: Scalar, const S: usize>(
+    xs: &[T],
+    ys: &mut [T],
+    mean: &[T],
+    scale: &[T],
+    shift: &[T],
+) {
+    let coefficients = mean.iter().zip(scale).zip(shift);
+    if S == 0 {
+        // No values (and `as_chunks` needs a non-zero size).
+    } else if S == 1 {
+        for ((out, &v), ((&mu, &k), &b)) in ys.iter_mut().zip(xs).zip(coefficients) {
+            *out = (v - mu) * k + b;
+        }
+    } else {
+        let values = ys
+            .as_chunks_mut::<S>()
+            .0
+            .iter_mut()
+            .zip(xs.as_chunks::<S>().0);
+        for ((outs, vs), ((&mu, &k), &b)) in values.zip(coefficients) {
+            for (out, &v) in outs.iter_mut().zip(vs) {
                 *out = (v - mu) * k + b;
-            }
-        } else {
-            let values = ys.chunks_exact_mut(S).zip(xs.chunks_exact(S));
-            for ((outs, vs), ((&mu, &k), &b)) in values.zip(coefficients) {
-                for (out, &v) in outs.iter_mut().zip(vs) {
-                    *out = (v - mu) * k + b;
-                }
             }
         }
     }

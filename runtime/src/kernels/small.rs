@@ -1,0 +1,360 @@
+//! Matrix products for small sizes (batch 1 to 8, layers of up to a few hundred units), free of
+//! panic paths and small in code: the kernel set for microcontrollers.
+//!
+//! # Data model
+//! The same as the typed GEMM wrappers ([`super::gemm::matmul_a_bt`] and siblings): every matrix
+//! is a row-major array of arrays whose type carries its extents, `A: [[T; K]; M]` is `M x K`.
+//! `A` and `B` are shared and `C` exclusive, so `C` aliases neither. With [`Store::Overwrite`],
+//! `C` is not read (NaN in `C` does not reach the result); with [`Store::Accumulate`], the
+//! product is added to `C`.
+//!
+//! # Why a second set
+//! The general GEMM takes its dims and leading dimensions at run time and cuts slices with them,
+//! so its bounds checks stay in the binary (with `core::fmt` behind them), and it instantiates a
+//! register tile for every shape class, which is most of a small firmware's code. Here the only
+//! loops are iterators over arrays and zipped slices of equal length: there is no index to check,
+//! so no panic path is linked. Each product is one loop nest over shared leaves that work on
+//! slices ([`dot`], and `scale_add` of one or [`TERMS`] rows), so all shapes of one element type
+//! share their code.
+//!
+//! # Speed
+//! [`dot`] keeps [`LANES`] independent partial sums, which the compiler maps to vector registers
+//! on hosts (and which keep a scalar FPU's pipeline busy); `scale_add` runs along a contiguous
+//! row of independent elements, which vectorizes. There is no register or cache blocking and no
+//! run-time choice of instruction set, so on hosts the GEMM ([`super::gemm`], AVX2/AVX-512
+//! leaves) is faster for all but a few shapes; `cargo run -p monograd-runtime --release
+//! --example small_vs_gemm` measures both. Measured (f32, AMD EPYC Zen 4 with AVX-512, the two
+//! alternating in one run; ratio = GEMM time / small time, above 1 means small is faster):
+//!
+//! | shape `B x IN -> OUT` | `A * B^T` (forward) | `A * B` (input grad.) | `A^T * B` (weight grad.) |
+//! |-----------------------|---------------------|-----------------------|--------------------------|
+//! | 1 x 784 -> 256        | 0.64                | 0.79                  | 4.9                      |
+//! | 1 x 256 -> 128        | 0.55                | 0.73                  | 4.9                      |
+//! | 1 x 16 -> 16          | 0.69                | 0.89                  | 1.55                     |
+//! | 4 x 784 -> 256        | 0.34                | 0.36                  | 2.3                      |
+//! | 4 x 16 -> 16          | 0.47                | 0.37                  | 1.8                      |
+//! | 8 x 784 -> 256        | 0.33                | 0.36                  | 1.27                     |
+//! | 8 x 16 -> 16          | 0.31                | 0.32                  | 0.92                     |
+//!
+//! On a Cortex-M4F (no vector unit), the digits firmware's inference with these kernels is
+//! 2.2 KB of code at opt-level 3 (`dot` 1.1 KB, the generated `infer` 1.0 KB).
+
+use super::Store;
+use crate::Scalar;
+
+/// Independent partial sums in [`dot`]: four 128-bit registers of `f32` on x86-64 (measured 1.25x
+/// faster than eight lanes for 784-element rows), sixteen of the 32 FPU registers of a
+/// Cortex-M4F.
+pub const LANES: usize = 16;
+
+/// `C (store) A * B^T` for `A: [M][K]`, `B: [N][K]`, `C: [M][N]`:
+/// `C[i][j] (store) sum_p A[i][p] * B[j][p]`. Dense forward (`Y = X * W^T` with `W: [out][in]`).
+///
+/// Each element is one [`dot`] of two contiguous rows. With [`Store::Overwrite`], `C` is not
+/// read.
+#[inline]
+pub fn matmul_a_bt<T: Scalar, const M: usize, const K: usize, const N: usize>(
+    a: &[[T; K]; M],
+    b: &[[T; K]; N],
+    c: &mut [[T; N]; M],
+    store: Store,
+) {
+    for (a_row, c_row) in a.iter().zip(c.iter_mut()) {
+        for (b_row, cij) in b.iter().zip(c_row.iter_mut()) {
+            store.apply(cij, dot(a_row, b_row));
+        }
+    }
+}
+
+/// `C (store) A * B` for `A: [M][K]`, `B: [K][N]`, `C: [M][N]`:
+/// `C[i][j] (store) sum_p A[i][p] * B[p][j]`. Dense input gradient (`dX = dY * W`).
+///
+/// Row `i` of `C` is the sum of the rows of `B` scaled by row `i` of `A`, added in the order of
+/// `p`, [`TERMS`] rows per pass over the row of `C`. With [`Store::Overwrite`], `C` is not read.
+#[inline]
+pub fn matmul_a_b<T: Scalar, const M: usize, const K: usize, const N: usize>(
+    a: &[[T; K]; M],
+    b: &[[T; N]; K],
+    c: &mut [[T; N]; M],
+    store: Store,
+) {
+    for (a_row, c_row) in a.iter().zip(c.iter_mut()) {
+        let mut overwrite = store == Store::Overwrite;
+        let (scale_chunks, scale_tail) = a_row.as_chunks::<TERMS>();
+        let (row_chunks, row_tail) = b.as_chunks::<TERMS>();
+        for (&s, [b0, b1, b2, b3]) in scale_chunks.iter().zip(row_chunks) {
+            scale_add_4(overwrite, c_row, s, [b0, b1, b2, b3]);
+            overwrite = false;
+        }
+        for (&s, b_row) in scale_tail.iter().zip(row_tail) {
+            scale_add(overwrite, c_row, s, b_row);
+            overwrite = false;
+        }
+        if overwrite {
+            // K == 0: the empty sum.
+            *c_row = [T::zero(); N];
+        }
+    }
+}
+
+/// `C (store) A^T * B` for `A: [K][M]`, `B: [K][N]`, `C: [M][N]`:
+/// `C[i][j] (store) sum_p A[p][i] * B[p][j]`. Dense weight gradient (`dW = dY^T * X`, where `K`
+/// is the batch).
+///
+/// Rank-1 updates of `C` (rows contiguous), [`TERMS`] values of `p` per pass over `C`, so `A`
+/// and `B` are read in order; the terms are added in the order of `p`. With
+/// [`Store::Overwrite`], `C` is not read.
+#[inline]
+pub fn matmul_at_b<T: Scalar, const M: usize, const K: usize, const N: usize>(
+    a: &[[T; M]; K],
+    b: &[[T; N]; K],
+    c: &mut [[T; N]; M],
+    store: Store,
+) {
+    let mut overwrite = store == Store::Overwrite;
+    let (a_chunks, a_tail) = a.as_chunks::<TERMS>();
+    let (b_chunks, b_tail) = b.as_chunks::<TERMS>();
+    for ([a0, a1, a2, a3], [b0, b1, b2, b3]) in a_chunks.iter().zip(b_chunks) {
+        let columns = a0.iter().zip(a1).zip(a2).zip(a3);
+        for (c_row, (((&s0, &s1), &s2), &s3)) in c.iter_mut().zip(columns) {
+            scale_add_4(overwrite, c_row, [s0, s1, s2, s3], [b0, b1, b2, b3]);
+        }
+        overwrite = false;
+    }
+    for (a_row, b_row) in a_tail.iter().zip(b_tail) {
+        for (c_row, &s) in c.iter_mut().zip(a_row) {
+            scale_add(overwrite, c_row, s, b_row);
+        }
+        overwrite = false;
+    }
+    if overwrite {
+        // K == 0: the empty sum.
+        *c = [[T::zero(); N]; M];
+    }
+}
+
+/// `sum_p x[p] * y[p]` over the common length, with [`LANES`] partial sums so that the adds are
+/// not one serial chain: lane `l` adds the products at `p = l mod LANES` in order, then the lanes
+/// are added in order (`((lane 0 + lane 1) + lane 2) + ...`, starting from zero), then the tail
+/// (`len mod LANES` products), in order.
+pub fn dot<T: Scalar>(x: &[T], y: &[T]) -> T {
+    let (x_chunks, x_tail) = x.as_chunks::<LANES>();
+    let (y_chunks, y_tail) = y.as_chunks::<LANES>();
+    let mut partial = [T::zero(); LANES];
+    for (xc, yc) in x_chunks.iter().zip(y_chunks) {
+        for ((p, &xv), &yv) in partial.iter_mut().zip(xc).zip(yc) {
+            *p += xv * yv;
+        }
+    }
+    // A serial sum of the lanes: a balanced tree makes the compiler split the lanes into
+    // 64-bit vectors on x86-64 (measured: 1.6x slower for 784-element rows).
+    let mut sum = T::zero();
+    for p in partial {
+        sum += p;
+    }
+    for (&xv, &yv) in x_tail.iter().zip(y_tail) {
+        sum += xv * yv;
+    }
+    sum
+}
+
+/// Rows of `B` that [`matmul_a_b`] and [`matmul_at_b`] add per pass over a row of `C`: a quarter
+/// of the loads and stores of `C` of one row per pass, same order of the adds.
+pub const TERMS: usize = 4;
+
+/// `row[j] = (((row[j] + s[0] * y[0][j]) + s[1] * y[1][j]) + s[2] * y[2][j]) + s[3] * y[3][j]`
+/// over the common length: four [`scale_add`] in one pass, rounded the same way. With
+/// `overwrite`, `row[j] + ` is left out and `row` is not read.
+#[inline]
+fn scale_add_4<T: Scalar>(
+    overwrite: bool,
+    row: &mut [T],
+    [s0, s1, s2, s3]: [T; TERMS],
+    [y0, y1, y2, y3]: [&[T]; TERMS],
+) {
+    let ys = y0.iter().zip(y1).zip(y2).zip(y3);
+    if overwrite {
+        for (o, (((&v0, &v1), &v2), &v3)) in row.iter_mut().zip(ys) {
+            *o = ((s0 * v0 + s1 * v1) + s2 * v2) + s3 * v3;
+        }
+    } else {
+        for (o, (((&v0, &v1), &v2), &v3)) in row.iter_mut().zip(ys) {
+            *o = (((*o + s0 * v0) + s1 * v1) + s2 * v2) + s3 * v3;
+        }
+    }
+}
+
+/// `row[j] += s * y[j]` over the common length; with `overwrite`, `row[j] = s * y[j]` (`row` is
+/// not read).
+#[inline]
+fn scale_add<T: Scalar>(overwrite: bool, row: &mut [T], s: T, y: &[T]) {
+    if overwrite {
+        for (o, &v) in row.iter_mut().zip(y) {
+            *o = s * v;
+        }
+    } else {
+        for (o, &v) in row.iter_mut().zip(y) {
+            *o += s * v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Rng;
+
+    /// A `[[T; C]; R]` of uniform values in [-1, 1).
+    fn random<T: Scalar, const R: usize, const C: usize>(rng: &mut Rng) -> [[T; C]; R] {
+        core::array::from_fn(|_| core::array::from_fn(|_| rng.uniform::<T>(-1.0, 1.0)))
+    }
+
+    /// Asserts that `got[i][j]` is `initial[i][j]` (when accumulating) plus `sum_p x(i, p) *
+    /// y(p, j)`, computed naively in f64, within a rounding bound scaled by the magnitudes that
+    /// entered it (`K` products plus the initial value, each off by a few ulps of their sum).
+    fn check<T: Scalar, const M: usize, const K: usize, const N: usize>(
+        what: &str,
+        got: &[[T; N]; M],
+        initial: Option<&[[T; N]; M]>,
+        x: impl Fn(usize, usize) -> T,
+        y: impl Fn(usize, usize) -> T,
+    ) {
+        let eps = T::epsilon().to_f64();
+        for (i, got_row) in got.iter().enumerate() {
+            for (j, &got_ij) in got_row.iter().enumerate() {
+                let c0 = initial.map_or(0.0, |c| c[i][j].to_f64());
+                let mut want = c0;
+                let mut magnitude = c0.abs();
+                for p in 0..K {
+                    let term = x(i, p).to_f64() * y(p, j).to_f64();
+                    want += term;
+                    magnitude += term.abs();
+                }
+                let bound = 2.0 * (K as f64 + 2.0) * eps * magnitude;
+                let got_ij = got_ij.to_f64();
+                assert!(
+                    (got_ij - want).abs() <= bound,
+                    "{what} {M}x{K}x{N} ({}) at [{i}][{j}]: got {got_ij}, want {want} (bound {bound})",
+                    T::NAME
+                );
+            }
+        }
+    }
+
+    /// The three products of one shape, both stores: Overwrite into a `C` full of NaN (which must
+    /// not reach the result) and Accumulate onto random values.
+    fn check_shape<T: Scalar, const M: usize, const K: usize, const N: usize>(seed: u64) {
+        let mut rng = Rng::new(seed);
+        let a: [[T; K]; M] = random(&mut rng);
+        let bt: [[T; K]; N] = random(&mut rng);
+        let b: [[T; N]; K] = random(&mut rng);
+        let at: [[T; M]; K] = random(&mut rng);
+        let initial: [[T; N]; M] = random(&mut rng);
+        for store in [Store::Overwrite, Store::Accumulate] {
+            let start = match store {
+                Store::Overwrite => [[T::nan(); N]; M],
+                Store::Accumulate => initial,
+            };
+            let init = (store == Store::Accumulate).then_some(&initial);
+
+            let mut c = start;
+            matmul_a_bt(&a, &bt, &mut c, store);
+            check::<T, M, K, N>("a_bt", &c, init, |i, p| a[i][p], |p, j| bt[j][p]);
+
+            let mut c = start;
+            matmul_a_b(&a, &b, &mut c, store);
+            check::<T, M, K, N>("a_b", &c, init, |i, p| a[i][p], |p, j| b[p][j]);
+
+            let mut c = start;
+            matmul_at_b(&at, &b, &mut c, store);
+            check::<T, M, K, N>("at_b", &c, init, |i, p| at[p][i], |p, j| b[p][j]);
+        }
+    }
+
+    /// Every shape in f32 and f64: ones, zero-length dims, odd sizes, the edges of a [`LANES`]
+    /// chunk (K = 15, 16, 17, 32, 35), of [`TERMS`] terms per pass (K = 3, 4, 5, 7, 8, 9), and
+    /// layer sizes of the reference workloads (the first W2 layer with fewer outputs, which
+    /// keeps the f64 arrays of a debug build on the stack of a test thread).
+    macro_rules! shapes {
+        ($($name:ident: $m:literal x $k:literal -> $n:literal),* $(,)?) => {
+            $(
+                #[test]
+                fn $name() {
+                    check_shape::<f32, $m, $k, $n>(1 + $m * 1000 + $k * 10 + $n);
+                    check_shape::<f64, $m, $k, $n>(2 + $m * 1000 + $k * 10 + $n);
+                }
+            )*
+        };
+    }
+
+    shapes! {
+        ones: 1 x 1 -> 1,
+        empty_m: 0 x 5 -> 3,
+        empty_k: 3 x 0 -> 5,
+        empty_n: 2 x 4 -> 0,
+        odd_small: 3 x 5 -> 7,
+        below_lanes: 2 x 15 -> 3,
+        lanes: 1 x 16 -> 9,
+        above_lanes: 5 x 17 -> 2,
+        two_chunks_and_tail: 4 x 35 -> 15,
+        two_chunks: 8 x 32 -> 16,
+        terms_below_four: 3 x 3 -> 5,
+        terms_four_and_tail: 2 x 7 -> 3,
+        four_terms: 3 x 4 -> 6,
+        eight_terms: 2 x 8 -> 5,
+        batch_5: 5 x 9 -> 4,
+        w3_first: 1 x 2 -> 16,
+        w3_last: 1 x 16 -> 1,
+        digits_hidden: 1 x 64 -> 16,
+        digits_logits: 1 x 16 -> 10,
+        batch_7: 7 x 33 -> 31,
+        w2_middle: 2 x 256 -> 128,
+        w2_first_rows: 1 x 784 -> 12,
+    }
+
+    /// Exact values where nothing rounds (small integers): the same results as PyTorch's
+    /// `x @ w.T`, `x @ w` and `x.T @ w`, which need no script to produce.
+    #[test]
+    fn reference_values() {
+        let a = [[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]];
+        let bt = [[1.0f32, 0.0, -1.0], [2.0, 1.0, 0.0]];
+        let mut c = [[f32::NAN; 2]; 2];
+        matmul_a_bt(&a, &bt, &mut c, Store::Overwrite);
+        assert_eq!(c, [[-2.0, 4.0], [-2.0, 13.0]]);
+        matmul_a_bt(&a, &bt, &mut c, Store::Accumulate);
+        assert_eq!(c, [[-4.0, 8.0], [-4.0, 26.0]]);
+
+        let b = [[1.0f32, -1.0], [0.5, 2.0], [0.0, 3.0]];
+        let mut c = [[f32::NAN; 2]; 2];
+        matmul_a_b(&a, &b, &mut c, Store::Overwrite);
+        assert_eq!(c, [[2.0, 12.0], [6.5, 24.0]]);
+
+        let mut c = [[f32::NAN; 3]; 3];
+        matmul_at_b(&a, &a, &mut c, Store::Overwrite);
+        assert_eq!(
+            c,
+            [[17.0, 22.0, 27.0], [22.0, 29.0, 36.0], [27.0, 36.0, 45.0]]
+        );
+    }
+
+    /// The summation order that [`dot`] documents, bit for bit: lanes in order, a balanced tree
+    /// over the lanes, then the tail.
+    #[test]
+    fn dot_order() {
+        const LEN: usize = 2 * LANES + 3;
+        let x: [f32; LEN] = core::array::from_fn(|p| 1.0 + p as f32 * 0.1);
+        let y: [f32; LEN] = core::array::from_fn(|p| 0.3 - p as f32 * 0.07);
+        let mut lanes = [0.0f32; LANES];
+        for p in 0..2 * LANES {
+            lanes[p % LANES] += x[p] * y[p];
+        }
+        let mut want = 0.0f32;
+        for lane in lanes {
+            want += lane;
+        }
+        for p in 2 * LANES..LEN {
+            want += x[p] * y[p];
+        }
+        assert_eq!(dot(&x, &y).to_bits(), want.to_bits());
+    }
+}
