@@ -181,12 +181,11 @@ fn monograd_files_have_exactly_the_pytorch_twins_names_shapes_and_dtypes() {
     {
         assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
     }
-    let committed_outputs: Vec<f32> =
-        std::fs::read_to_string(data("monograd_twin_outputs.txt"))
-            .unwrap()
-            .split_whitespace()
-            .map(|v| v.parse().unwrap())
-            .collect();
+    let committed_outputs: Vec<f32> = std::fs::read_to_string(data("monograd_twin_outputs.txt"))
+        .unwrap()
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
     let fresh: Vec<f32> = outputs
         .split_whitespace()
         .map(|v| v.parse().unwrap())
