@@ -3,7 +3,7 @@
 //! ```text
 //! cargo bench --bench workloads                      # every workload
 //! cargo bench --bench workloads -- W1 W3             # a selection, by id or name (mlp_train, ...)
-//! cargo bench --bench workloads -- W1parts           # W1 split: forward, loss+backward, optimizer
+//! cargo bench --bench workloads -- W1parts           # W1 split: forward, loss+backward, optimizer, finite checks
 //!                                                    # (also W4parts, W5parts)
 //! taskset -c 1 cargo bench --bench workloads         # pinned to one core (BENCHMARKS-RESULTS.md)
 //! ```
@@ -41,6 +41,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use monograd::prelude::*;
+use monograd::runtime::kernels::reduce::max_abs_pair;
+use monograd::runtime::network::check_state_finite;
 use monograd::runtime::train::{accuracy, MiniBatches};
 use monograd::runtime::{Buffer, Network};
 
@@ -253,6 +255,19 @@ fn parts<const P: usize, const I: usize, const B: usize, N, O>(
         false,
         0.0,
     );
+
+    // What makes a step a transaction, included in the times above: the scan of the gradient
+    // and the parameters that the optimizer runs before updating (`optim::guard`), and the
+    // check of the running statistics after the forward pass. Its share of the whole step is
+    // the cost of "Ok means finite".
+    let stats = measure(options, || {
+        black_box(max_abs_pair(
+            black_box(&N::param_grads(tape)[..]),
+            black_box(&net.params()[..]),
+        ));
+        black_box(check_state_finite(net.state(), N::state_tensors()).is_ok());
+    });
+    report(&format!("{id}.fin"), "finite_checks", B, &stats, false, 0.0);
 }
 
 fn w1(options: &Options, split: bool) {

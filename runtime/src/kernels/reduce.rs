@@ -15,6 +15,53 @@ pub fn max_abs<T: Scalar>(values: &[T]) -> (T, bool) {
     dispatch(MaxAbs(values))
 }
 
+/// [`max_abs`] of two slices of equal length in one pass (`(a's, b's)`): the optimizers' scan
+/// of their gradient and parameters, whose two streams then share one loop.
+///
+/// # Panics
+/// Never: slices of different lengths are scanned separately.
+#[inline]
+pub fn max_abs_pair<T: Scalar>(a: &[T], b: &[T]) -> ((T, bool), (T, bool)) {
+    if a.len() != b.len() {
+        return (max_abs(a), max_abs(b));
+    }
+    dispatch(MaxAbsPair(a, b))
+}
+
+/// [`max_abs_pair`] as a computation for [`dispatch`].
+struct MaxAbsPair<'a, T>(&'a [T], &'a [T]);
+
+impl<T: Scalar> Simd for MaxAbsPair<'_, T> {
+    type Output = ((T, bool), (T, bool));
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        const L: usize = LANES / 2;
+        let zero = T::zero();
+        let (mut max_a, mut probe_a) = ([zero; L], [zero; L]);
+        let (mut max_b, mut probe_b) = ([zero; L], [zero; L]);
+        let (chunks_a, rest_a) = self.0.as_chunks::<L>();
+        let (chunks_b, rest_b) = self.1.as_chunks::<L>();
+        for (ca, cb) in chunks_a.iter().zip(chunks_b) {
+            for l in 0..L {
+                let (x, y) = (ca[l].abs(), cb[l].abs());
+                max_a[l] = if x > max_a[l] { x } else { max_a[l] };
+                max_b[l] = if y > max_b[l] { y } else { max_b[l] };
+                probe_a[l] += ca[l] * zero;
+                probe_b[l] += cb[l] * zero;
+            }
+        }
+        let tail = |rest: &[T], max: &[T; L], probe: &[T; L]| {
+            let (tail_max, tail_finite) = max_abs_body::<T, L>(rest);
+            let largest = max.iter().fold(tail_max, |m, &v| if v > m { v } else { m });
+            (largest, tail_finite && probe.iter().all(|p| *p == zero))
+        };
+        (
+            tail(rest_a, &max_a, &probe_a),
+            tail(rest_b, &max_b, &probe_b),
+        )
+    }
+}
+
 /// [`max_abs`] as a computation for [`dispatch`].
 struct MaxAbs<'a, T>(&'a [T]);
 
@@ -81,5 +128,14 @@ mod tests {
             }
         }
         assert_eq!(max_abs(&[-2.5f64, 1.0]), (2.5, true));
+        let (a, b): (Vec<f32>, Vec<f32>) = (0..77)
+            .map(|i| ((i as f32).sin(), (i as f32 * 0.5).cos() * 3.0))
+            .unzip();
+        assert_eq!(max_abs_pair(&a, &b), (max_abs(&a), max_abs(&b)));
+        let mut bad = b.clone();
+        bad[76] = f32::NAN;
+        assert_eq!(max_abs_pair(&a, &bad).0, max_abs(&a));
+        assert!(!max_abs_pair(&a, &bad).1 .1);
+        assert_eq!(max_abs_pair(&a, &b[..5]), (max_abs(&a), max_abs(&b[..5])));
     }
 }

@@ -36,14 +36,18 @@ pub(crate) struct Extents {
 /// Reads `grads` and `params` once: `Err` naming the first non-finite gradient, else their
 /// largest magnitudes.
 pub(crate) fn scan<T: Scalar>(params: &[T], grads: &[T]) -> Result<Extents> {
-    let (grad, grad_finite) = max_abs(grads);
+    let ((grad, grad_finite), (param, param_finite)) =
+        crate::kernels::reduce::max_abs_pair(grads, params);
     if !grad_finite {
         return Err(first_non_finite("gradient", grads));
     }
-    let (param, param_finite) = max_abs(params);
     Ok(Extents {
-        grad,
-        param: if param_finite { param } else { f64::INFINITY },
+        grad: Scalar::to_f64(grad),
+        param: if param_finite {
+            Scalar::to_f64(param)
+        } else {
+            f64::INFINITY
+        },
     })
 }
 
