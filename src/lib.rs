@@ -57,6 +57,8 @@
 //! | `global_avg_pool(x)` | `[c]` | mean over each channel |
 //! | `flatten(x)` | `[c*h*w]` | free: the buffer is reused |
 //! | `add(a, b)` | same as inputs | residual connections |
+//! | `sub(a, b)`, `mul(a, b)` | same as inputs | element-wise `a - b`, `a * b` (gating); equal shapes, no broadcasting |
+//! | `scale(x, k)` | same as input | `k * x` for a constant `k` |
 //! | `concat(a, b)` | `[na + nb]` or `[ca + cb, h, w]` | images join along channels |
 //! | `relu`, `leaky_relu(x, negative_slope = 0.01)`, `tanh`, `sigmoid`, `gelu(x, approximate = none \| tanh)`, `softmax` | same as input | element-wise (softmax per sample) |
 //! | `batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true)` | same | over features of a vector or channels of an image |

@@ -9,7 +9,8 @@ monograd::network! {
         c = conv1d(x, 4, kernel = 3);
         b = BatchNorm2d(x);
         l = Linear(x, 10);
-        m = mul(x, x);
+        m = div(x, x);
+        p = multiply(x, x);
         s = lstm(x, 16);
         e = silu(x);
         out = dense(x, 2);

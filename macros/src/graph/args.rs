@@ -137,6 +137,45 @@ impl<'a> ArgReader<'a> {
         }
     }
 
+    /// The next positional argument, a finite number (integer or float, maybe negative).
+    pub fn number(&mut self, what: &str, example: &str) -> Option<f64> {
+        let Some(value) = self.next_positional() else {
+            self.missing(&format!("{what}, e.g. `{example}`"));
+            return None;
+        };
+        let number = match &value.kind {
+            ValueKind::Float(f) => Some(*f),
+            ValueKind::Int(lit) => lit.base10_parse::<f64>().ok(),
+            ValueKind::NegInt(lit) => lit.base10_parse::<f64>().ok().map(|v| -v),
+            _ => None,
+        };
+        match number {
+            Some(n) if n.is_finite() => Some(n),
+            _ => {
+                let problem = match &value.kind {
+                    ValueKind::Str(lit) if lit.value().trim().parse::<f64>().is_ok() => format!(
+                        "`{}`: {what} is a number: write `{}` without quotes",
+                        self.op(),
+                        lit.value().trim()
+                    ),
+                    ValueKind::Ident(ident) => format!(
+                        "`{}`: {what} must be a constant number, e.g. `{example}`; `{ident}` \
+                         would be a node (to multiply two nodes write `mul(a, b)`)",
+                        self.op()
+                    ),
+                    _ => format!(
+                        "`{}`: {what} must be a finite number, e.g. `{example}`, not `{}`",
+                        self.op(),
+                        value.tokens
+                    ),
+                };
+                self.errors.spanned(value, problem);
+                self.ok = false;
+                None
+            }
+        }
+    }
+
     fn positive_int(&mut self, value: &Value, what: &str) -> Option<usize> {
         self.int_value(value, what, false)
     }

@@ -18,6 +18,10 @@ pub enum Op {
     Activation(Activation),
     Softmax,
     Add,
+    Sub,
+    Mul,
+    /// `scale(x, k)`: `k * x` for a constant `k`.
+    Scale(f64),
     Concat,
     Flatten,
     Conv2d(Conv2d),
@@ -142,6 +146,9 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("gelu", "gelu(x, approximate = none | tanh)"),
     ("softmax", "softmax(x)"),
     ("add", "add(a, b)"),
+    ("sub", "sub(a, b)"),
+    ("mul", "mul(a, b)"),
+    ("scale", "scale(x, factor)"),
     ("concat", "concat(a, b)"),
     ("flatten", "flatten(x)"),
     ("conv2d", "conv2d(x, out_channels, kernel = 3, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = .., weight_norm = false)"),
@@ -244,12 +251,23 @@ const NOT_HERE: &[(&[&str], &str, Option<&str>, bool)] = &[
         true,
     ),
     (
-        &[
-            "mul", "sub", "div", "multiply", "subtract", "matmul", "bmm", "mm",
-        ],
-        "the only ways to join two nodes are `add(a, b)` and `concat(a, b)`",
-        Some("add"),
+        &["div", "divide", "matmul", "bmm", "mm", "einsum"],
+        "two nodes are joined element-wise with `add(a, b)`, `sub(a, b)` and `mul(a, b)`, or \
+         with `concat(a, b)`",
+        Some("mul"),
         true,
+    ),
+    (
+        &["multiply", "prod", "product", "hadamard"],
+        "the element-wise product of two nodes is `mul(a, b)`",
+        Some("mul"),
+        false,
+    ),
+    (
+        &["subtract", "minus", "difference"],
+        "the element-wise difference of two nodes is `sub(a, b)`",
+        Some("sub"),
+        false,
     ),
     (
         &["cat", "concatenate", "stack", "hstack"],
@@ -456,14 +474,19 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
                 Activation::Gelu
             }))
         }
-        "add" | "concat" => {
+        "add" | "sub" | "mul" | "concat" => {
             inputs.extend(args.node("its first input"));
             inputs.extend(args.node("its second input"));
-            Some(if op_name == "add" {
-                Op::Add
-            } else {
-                Op::Concat
+            Some(match op_name.as_str() {
+                "add" => Op::Add,
+                "sub" => Op::Sub,
+                "mul" => Op::Mul,
+                _ => Op::Concat,
             })
+        }
+        "scale" => {
+            inputs.extend(args.node("its input"));
+            args.number("the factor", "scale(x, 0.5)").map(Op::Scale)
         }
         "conv2d" => {
             inputs.extend(args.node("its input"));
@@ -601,7 +624,7 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
 fn expected_inputs(op: &Op) -> usize {
     match op {
         Op::Input => 0,
-        Op::Add | Op::Concat => 2,
+        Op::Add | Op::Sub | Op::Mul | Op::Concat => 2,
         _ => 1,
     }
 }

@@ -98,18 +98,27 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
             }
             Some(shape.clone())
         }
-        Op::Add => {
+        Op::Add | Op::Sub | Op::Mul => {
             let (a, sa) = call.input(0);
             let (b, sb) = call.input(1);
             if sa != sb {
+                let op = match op {
+                    Op::Add => "add",
+                    Op::Sub => "sub",
+                    _ => "mul",
+                };
                 call.error(
                     errors,
-                    format!("`{a}` is {sa} but `{b}` is {sb}; `add` needs equal shapes"),
+                    format!(
+                        "`{a}` is {sa} but `{b}` is {sb}; `{op}` is element-wise and needs equal \
+                         shapes (there is no broadcasting)"
+                    ),
                 );
                 return None;
             }
             Some(sa.clone())
         }
+        Op::Scale(_) => Some(call.input(0).1.clone()),
         Op::Concat => {
             let (a, sa) = call.input(0);
             let (b, sb) = call.input(1);

@@ -2,6 +2,7 @@
 //! workspace buffers it needs, one file per family of layers. `expand` walks the graph and asks
 //! this module for each node's code.
 
+mod combine;
 mod conv;
 mod dense;
 mod norm;
@@ -138,6 +139,7 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => {
             pointwise::forward(plan, access, i)
         }
+        Op::Sub | Op::Mul | Op::Scale(_) => combine::forward(plan, access, i),
         Op::Conv2d(_) | Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool => {
             conv::forward(plan, access, i)
         }
@@ -157,6 +159,7 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
         Op::Input | Op::Loss(_) | Op::Flatten | Op::Identity => quote!(),
         Op::Linear(linear) => dense::backward(plan, i, linear),
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => pointwise::backward(plan, i),
+        Op::Sub | Op::Mul | Op::Scale(_) => combine::backward(plan, i),
         Op::Conv2d(_) | Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool => {
             conv::backward(plan, i)
         }

@@ -1,0 +1,88 @@
+//! The element-wise joins, reshapes, dropout and 1-D layers of the language, through
+//! `network!`: the generated backward pass against finite differences of the generated loss
+//! (f64), and the generated forward pass against the runtime kernels it promises to call.
+
+use monograd::runtime::gradcheck::assert_gradient;
+use monograd::runtime::{Network, Rng};
+
+/// Checks `d loss / d params` of `net` at its current parameters on one batch.
+fn check_gradient<const P: usize, const B: usize, N: Network<P, Element = f64>>(
+    what: &str,
+    net: &mut N,
+    x: &[N::Input; B],
+    targets: &[N::Target; B],
+) {
+    let mut tape = N::new_tape::<B>();
+    net.forward_train(&mut tape, x).unwrap();
+    net.backward(&mut tape, x, targets).expect("finite loss");
+    let analytic = N::param_grads(&tape).to_vec();
+    assert!(
+        analytic.iter().any(|&g| g != 0.0),
+        "{what}: all-zero gradient"
+    );
+    let mut params = net.params().to_vec();
+    assert_gradient(
+        what,
+        |p| {
+            net.params_mut().copy_from_slice(p);
+            net.forward_train(&mut tape, x).unwrap();
+            net.backward(&mut tape, x, targets).expect("finite loss")
+        },
+        &mut params,
+        &analytic,
+        1e-6,
+    );
+}
+
+fn random_batch<const N: usize, const B: usize>(seed: u64) -> [[f64; N]; B] {
+    let mut rng = Rng::new(seed);
+    core::array::from_fn(|_| core::array::from_fn(|_| rng.normal()))
+}
+
+monograd::network! {
+    /// A gated residual: `mul` gates one branch by the sigmoid of another, `sub` and `scale`
+    /// make a residual variant, `mul(g, g)` squares a node (both inputs one buffer).
+    struct Gated {
+        type Element = f64;
+        input x: [5];
+        h = linear(x, 6);
+        gate_logit = linear(x, 6);
+        gate = sigmoid(gate_logit);
+        gated = mul(h, gate);
+        diff = sub(gated, h);
+        half = scale(diff, -0.5);
+        square = mul(gate, gate);
+        joined = add(half, square);
+        from_input = sub(x, x);
+        out = linear(joined, 3);
+        from_x = linear(from_input, 3, bias = false);
+        total = add(out, from_x);
+        loss = softmax_cross_entropy(total);
+    }
+}
+
+#[test]
+fn mul_sub_and_scale_gradients() {
+    let mut net = Gated::new(7);
+    let x = random_batch::<5, 4>(21);
+    check_gradient("gated residual", &mut net, &x, &[2, 0, 1, 1]);
+}
+
+#[test]
+fn mul_sub_and_scale_values() {
+    let net = Gated::new(8);
+    let x = random_batch::<5, 3>(22);
+    let mut tape = GatedTape::<3>::new();
+    net.forward_with(&mut tape, &x);
+    let v = &tape.values;
+    for s in 0..3 {
+        for i in 0..6 {
+            let (h, g) = (v.h[s][i], v.gate[s][i]);
+            assert_eq!(v.gated[s][i], h * g);
+            assert_eq!(v.diff[s][i], h * g - h);
+            assert_eq!(v.half[s][i], -0.5 * (h * g - h));
+            assert_eq!(v.square[s][i], g * g);
+        }
+        assert_eq!(v.from_input[s], [0.0; 5]);
+    }
+}
