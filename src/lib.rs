@@ -56,6 +56,7 @@
 //! | `max_pool2d(x, k, stride = k, padding = 0)`, `avg_pool2d(..)` | `[c, h', w']` | PyTorch defaults |
 //! | `global_avg_pool(x)` | `[c]` | mean over each channel |
 //! | `flatten(x)` | `[c*h*w]` | free: the buffer is reused |
+//! | `reshape(x, [c, h, w])`, `reshape(x, [n])` | as written | same element count (checked at compile time), one `-1` is inferred; free like `flatten` (PyTorch `reshape` of contiguous data) |
 //! | `add(a, b)` | same as inputs | residual connections |
 //! | `sub(a, b)`, `mul(a, b)` | same as inputs | element-wise `a - b`, `a * b` (gating); equal shapes, no broadcasting |
 //! | `scale(x, k)` | same as input | `k * x` for a constant `k` |

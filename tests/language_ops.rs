@@ -86,3 +86,34 @@ fn mul_sub_and_scale_values() {
         assert_eq!(v.from_input[s], [0.0; 5]);
     }
 }
+
+monograd::network! {
+    /// A vector made into an image and back: `reshape` is an alias of its input's buffer (like
+    /// `flatten`), including one of the network's input, and `-1` infers a dimension.
+    struct Reshaped {
+        type Element = f64;
+        input x: [12];
+        image = reshape(x, [3, 2, 2]);
+        conv = conv2d(image, 2, kernel = 1);
+        as_vector = reshape(conv, [-1]);
+        h = linear(as_vector, 6);
+        again = reshape(h, [1, -1, 3]);
+        back = flatten(again);
+        out = linear(back, 3);
+        loss = softmax_cross_entropy(out);
+    }
+}
+
+#[test]
+fn reshape_gradients_and_aliasing() {
+    let mut net = Reshaped::new(3);
+    let x = random_batch::<12, 4>(23);
+    check_gradient("reshape", &mut net, &x, &[2, 0, 1, 1]);
+    // `reshape` owns no buffer: the generated activations have no field for it.
+    let tape = ReshapedTape::<1>::new();
+    let ReshapedActivations::<1> {
+        conv: _,
+        h: _,
+        out: _,
+    } = tape.values;
+}

@@ -11,9 +11,10 @@
 //!             | "[" value ("," value)* "]" | STRING | LITERAL
 //! ```
 //!
-//! Lists, strings and other literals are no value of any operation, but they are what users of
-//! other frameworks write (`reshape(x, [1, 8, 8])`, `approximate = "tanh"`): they parse, so that
-//! `graph` can say what to write instead rather than the parser rejecting a `[` or a `"`.
+//! Lists are the shape of `reshape(x, [1, 8, 8])`. Strings and other literals are no value of
+//! any operation, but they are what users of other frameworks write (`approximate = "tanh"`):
+//! they parse, so that `graph` can say what to write instead rather than the parser rejecting a
+//! `"`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
@@ -95,7 +96,7 @@ pub enum ValueKind {
     Float(f64),
     Bool(bool),
     Tuple(Vec<Value>),
-    /// `[a, b, ...]`: not a value of the language (sizes and pairs are written `(h, w)`).
+    /// `[a, b, ...]`: the shape of `reshape` (sizes and pairs are written `(h, w)`).
     List(Vec<Value>),
     /// `"text"`: not a value of the language (choices are written without quotes).
     Str(LitStr),

@@ -3,7 +3,7 @@
 monograd::network! {
     pub struct Net {
         input x: [1, 8, 8];
-        r = reshape(x, [1, 64]);
+        r = unflatten(x, [1, 64]);
         v = view(x, [64]);
         d = dropout(x, p = 0.5);
         c = conv1d(x, 4, kernel = 3);

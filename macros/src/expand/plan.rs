@@ -54,7 +54,8 @@ pub struct Plan<'g> {
     pub graph: &'g Graph,
     /// The element type as a token (`f32` / `f64`).
     pub t: TokenStream,
-    /// For every node, the node whose buffer holds its values (flatten aliases its input).
+    /// For every node, the node whose buffer holds its values (flatten and reshape alias their
+    /// input).
     pub storage: Vec<usize>,
     /// For every node, whether the loss's gradient w.r.t. it is needed (a parameter is upstream).
     pub needs_grad: Vec<bool>,
@@ -78,7 +79,7 @@ impl<'g> Plan<'g> {
         let mut storage = Vec::with_capacity(n);
         for (i, node) in graph.nodes.iter().enumerate() {
             storage.push(match node.op {
-                Op::Flatten | Op::Identity => storage[node.inputs[0]],
+                Op::Flatten | Op::Reshape(_) | Op::Identity => storage[node.inputs[0]],
                 _ => i,
             });
         }
@@ -174,7 +175,10 @@ impl<'g> Plan<'g> {
             if !needs_grad[consumer] && !matches!(graph.nodes[consumer].op, Op::Loss(_)) {
                 continue;
             }
-            if matches!(graph.nodes[consumer].op, Op::Flatten | Op::Identity) {
+            if matches!(
+                graph.nodes[consumer].op,
+                Op::Flatten | Op::Reshape(_) | Op::Identity
+            ) {
                 continue; // aliases: its gradient is its input's buffer
             }
             for (position, &input) in graph.nodes[consumer].inputs.iter().enumerate() {

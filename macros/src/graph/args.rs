@@ -137,6 +137,69 @@ impl<'a> ArgReader<'a> {
         }
     }
 
+    /// The next positional argument, a shape `[d0, d1, ..]` of positive integers with at most
+    /// one `-1` (inferred from the element count, as in PyTorch): `None` stands for the `-1`.
+    pub fn shape_list(&mut self, what: &str, example: &str) -> Option<Vec<Option<usize>>> {
+        let Some(value) = self.next_positional() else {
+            self.missing(&format!("{what}, e.g. `{example}`"));
+            return None;
+        };
+        let items = match &value.kind {
+            ValueKind::List(items) if !items.is_empty() => items,
+            ValueKind::Tuple(items) if !items.is_empty() => {
+                let dims: Vec<String> = items.iter().map(|v| v.tokens.to_string()).collect();
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: {what} is a list in brackets: `[{}]`",
+                        self.op(),
+                        dims.join(", ")
+                    ),
+                );
+                self.ok = false;
+                return None;
+            }
+            _ => {
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: {what} is a list of dimensions in brackets, e.g. `{example}`",
+                        self.op()
+                    ),
+                );
+                self.ok = false;
+                return None;
+            }
+        };
+        let mut dims = Vec::with_capacity(items.len());
+        let mut inferred = 0;
+        for item in items {
+            match &item.kind {
+                // syn may read `-1` as one negative literal.
+                ValueKind::NegInt(lit) | ValueKind::Int(lit)
+                    if lit.base10_digits().trim_start_matches('-') == "1"
+                        && (matches!(item.kind, ValueKind::NegInt(_))
+                            || lit.base10_digits().starts_with('-')) =>
+                {
+                    inferred += 1;
+                    if inferred > 1 {
+                        self.errors.spanned(
+                            item,
+                            format!(
+                                "`{}`: only one dimension can be inferred with `-1`",
+                                self.op()
+                            ),
+                        );
+                        self.ok = false;
+                    }
+                    dims.push(None);
+                }
+                _ => dims.push(Some(self.positive_int(item, "a dimension")?)),
+            }
+        }
+        (inferred <= 1).then_some(dims)
+    }
+
     /// The next positional argument, a finite number (integer or float, maybe negative).
     pub fn number(&mut self, what: &str, example: &str) -> Option<f64> {
         let Some(value) = self.next_positional() else {

@@ -248,7 +248,7 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
 fn check_has_layers(nodes: &[Node]) -> syn::Result<()> {
     let loss = nodes.len() - 1;
     let mut output = nodes[loss].inputs[0];
-    while let Op::Flatten = nodes[output].op {
+    while let Op::Flatten | Op::Reshape(_) = nodes[output].op {
         output = nodes[output].inputs[0];
     }
     if output == 0 {
@@ -337,7 +337,7 @@ fn input_shape(input: &InputDecl, errors: &mut Errors) -> Option<Shape> {
             }
         }
     }
-    if ok && dims.len() != 1 && dims.len() != 3 {
+    if ok && !Shape::valid_rank(dims.len()) {
         errors.at(
             input.bracket.span.join(),
             format!(

@@ -24,6 +24,9 @@ pub enum Op {
     Scale(f64),
     Concat,
     Flatten,
+    /// `reshape(x, [..])`: the dimensions as written, `None` for the one `-1` (inferred). Free,
+    /// like `flatten`: the buffer is reused, since per-sample data is contiguous.
+    Reshape(Vec<Option<usize>>),
     Conv2d(Conv2d),
     MaxPool2d(Pool2d),
     AvgPool2d(Pool2d),
@@ -151,6 +154,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("scale", "scale(x, factor)"),
     ("concat", "concat(a, b)"),
     ("flatten", "flatten(x)"),
+    ("reshape", "reshape(x, [channels, height, width] | [n])"),
     ("conv2d", "conv2d(x, out_channels, kernel = 3, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = .., weight_norm = false)"),
     ("max_pool2d", "max_pool2d(x, kernel, stride = kernel, padding = 0)"),
     ("avg_pool2d", "avg_pool2d(x, kernel, stride = kernel, padding = 0)"),
@@ -169,11 +173,11 @@ pub const OPERATIONS: &[(&str, &str)] = &[
 /// the language has instead. `None` as the alternative: there is nothing close (yet).
 const NOT_HERE: &[(&[&str], &str, Option<&str>, bool)] = &[
     (
-        &["reshape", "view", "unflatten"],
-        "shapes are inferred; to turn an image `[C, H, W]` into a \
-         vector write `flatten(x)`",
-        Some("flatten"),
-        true,
+        &["view", "unflatten"],
+        "a node is given another shape with the same element count by `reshape(x, [c, h, w])` \
+         or `reshape(x, [n])` (free: the buffer is reused)",
+        Some("reshape"),
+        false,
     ),
     (
         &[
@@ -459,6 +463,11 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
                 "flatten" => Op::Flatten,
                 _ => Op::GlobalAvgPool,
             })
+        }
+        "reshape" => {
+            inputs.extend(args.node("its input"));
+            args.shape_list("the new shape", "reshape(x, [1, 8, 8])")
+                .map(Op::Reshape)
         }
         "leaky_relu" => {
             inputs.extend(args.node("its input"));

@@ -17,6 +17,12 @@ impl Shape {
         self.0.iter().product()
     }
 
+    /// Whether `rank` dimensions make a shape of the language: a vector `[n]` or an image
+    /// `[c, h, w]`.
+    pub fn valid_rank(rank: usize) -> bool {
+        rank == 1 || rank == 3
+    }
+
     pub fn is_vector(&self) -> bool {
         self.0.len() == 1
     }
@@ -150,6 +156,7 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
             }
         }
         Op::Flatten => Some(Shape(vec![call.input(0).1.numel()])),
+        Op::Reshape(dims) => infer_reshape(dims, call, errors),
         Op::Conv2d(conv) => infer_conv(conv, call, errors),
         Op::MaxPool2d(pool) => infer_pool("max_pool2d", pool, call, errors),
         Op::AvgPool2d(pool) => infer_pool("avg_pool2d", pool, call, errors),
@@ -226,6 +233,62 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
             }
         }
     }
+}
+
+/// `reshape(x, dims)`: the same element count in a vector `[n]` or an image `[c, h, w]`, with
+/// a `-1` (`None`) standing for what the other dimensions leave.
+fn infer_reshape(dims: &[Option<usize>], call: &Call, errors: &mut Errors) -> Option<Shape> {
+    let (name, shape) = call.input(0);
+    let numel = shape.numel();
+    let written = || {
+        let parts: Vec<String> = dims
+            .iter()
+            .map(|d| d.map_or("-1".to_string(), |d| d.to_string()))
+            .collect();
+        format!("[{}]", parts.join(", "))
+    };
+    if !Shape::valid_rank(dims.len()) {
+        call.error(
+            errors,
+            format!(
+                "{} has {} dimensions; a node is a vector `[n]` or an image `[channels, height, \
+                 width]`",
+                written(),
+                dims.len()
+            ),
+        );
+        return None;
+    }
+    let known: usize = dims.iter().flatten().product();
+    let resolved: Vec<usize> = if dims.contains(&None) {
+        if !numel.is_multiple_of(known) {
+            call.error(
+                errors,
+                format!(
+                    "`{name}` {shape} has {numel} elements per sample, which the other \
+                     dimensions of {} ({known} elements) do not divide, so `-1` has no size",
+                    written()
+                ),
+            );
+            return None;
+        }
+        dims.iter().map(|d| d.unwrap_or(numel / known)).collect()
+    } else {
+        dims.iter().flatten().copied().collect()
+    };
+    let count: usize = resolved.iter().product();
+    if count != numel {
+        call.error(
+            errors,
+            format!(
+                "`{name}` {shape} has {numel} elements per sample but {} has {count}; a \
+                 reshape keeps the element count",
+                written()
+            ),
+        );
+        return None;
+    }
+    Some(Shape(resolved))
 }
 
 fn image(call: &Call, op: &str, errors: &mut Errors) -> Option<(usize, usize, usize)> {

@@ -134,7 +134,7 @@ fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
 pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStream {
     let node = &plan.graph.nodes[i];
     match &node.op {
-        Op::Input | Op::Loss(_) | Op::Flatten | Op::Identity => quote!(),
+        Op::Input | Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
         Op::Linear(linear) => dense::forward(plan, access, i, linear),
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => {
             pointwise::forward(plan, access, i)
@@ -156,7 +156,7 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
 pub fn backward(plan: &Plan, i: usize) -> TokenStream {
     let node = &plan.graph.nodes[i];
     match &node.op {
-        Op::Input | Op::Loss(_) | Op::Flatten | Op::Identity => quote!(),
+        Op::Input | Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
         Op::Linear(linear) => dense::backward(plan, i, linear),
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => pointwise::backward(plan, i),
         Op::Sub | Op::Mul | Op::Scale(_) => combine::backward(plan, i),
