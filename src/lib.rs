@@ -55,6 +55,7 @@
 //! | `conv2d(x, c, kernel = k, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = ..)` | `[c, h', w']` | PyTorch `nn.Conv2d`; sizes are one integer or `(h, w)` |
 //! | `max_pool2d(x, k, stride = k, padding = 0)`, `avg_pool2d(..)` | `[c, h', w']` | PyTorch defaults |
 //! | `global_avg_pool(x)` | `[c]` | mean over each channel |
+//! | `dropout(x, p = 0.5)` | same as input | PyTorch `nn.Dropout`: in training zeroes each element with probability `p` and scales the rest by `1/(1-p)`; the identity in evaluation |
 //! | `flatten(x)` | `[c*h*w]` | free: the buffer is reused |
 //! | `reshape(x, [c, h, w])`, `reshape(x, [n])` | as written | same element count (checked at compile time), one `-1` is inferred; free like `flatten` (PyTorch `reshape` of contiguous data) |
 //! | `add(a, b)` | same as inputs | residual connections |
@@ -100,6 +101,9 @@
 //!   `Ok` means the loss, every parameter, running statistic and optimizer value is finite; on
 //!   `Err` (a bad label, NaN in the batch, an update that overflows) the parameters, the running
 //!   statistics and the optimizer are exactly as before, and the error names the tensor.
+//! - `net.dropout_rng` when the network has a `dropout`: the seeded [`runtime::Rng`] every
+//!   dropout layer draws its masks from (kept in the tape for the backward pass);
+//!   `Rng::state` / `Rng::from_state` save and restore it, so a run resumes exactly.
 //! - `NetTargets<B>`: the target type of the loss.
 //! - When the network has a BatchNorm (or Batch Renorm) right after a dense or conv layer, or
 //!   Weight Norm: `net.fold()` returns a `NetFolded`, an inference-only type (same `infer`,

@@ -117,3 +117,77 @@ fn reshape_gradients_and_aliasing() {
         out: _,
     } = tape.values;
 }
+
+monograd::network! {
+    /// Dropout between layers, and on the input.
+    struct Dropped {
+        type Element = f64;
+        input x: [6];
+        noisy = dropout(x, p = 0.2);
+        h = linear(noisy, 8);
+        a = tanh(h);
+        dropped = dropout(a, p = 0.5);
+        out = linear(dropped, 3);
+        loss = softmax_cross_entropy(out);
+    }
+}
+
+#[test]
+fn dropout_gradient_with_the_mask_of_the_step() {
+    let mut net = Dropped::new(4);
+    let x = random_batch::<6, 5>(24);
+    let targets = [2, 0, 1, 1, 0];
+    let mut tape = DroppedTape::<5>::new();
+    // The same generator state before every forward pass: the same masks.
+    let rng = net.dropout_rng.clone();
+    net.forward_train(&mut tape, &x).unwrap();
+    net.backward(&mut tape, &x, &targets).unwrap();
+    let analytic = tape.param_grads.to_vec();
+    let mask = tape.workspace.dropped_mask.as_flattened().to_vec();
+    assert!(mask.contains(&0.0) && mask.contains(&2.0), "{mask:?}");
+    let mut params = net.params.to_vec();
+    assert_gradient(
+        "dropout",
+        |p| {
+            net.params.copy_from_slice(p);
+            net.dropout_rng = rng.clone();
+            net.forward_train(&mut tape, &x).unwrap();
+            net.backward(&mut tape, &x, &targets).unwrap()
+        },
+        &mut params,
+        &analytic,
+        1e-6,
+    );
+}
+
+#[test]
+fn dropout_is_seeded_and_the_identity_in_evaluation() {
+    let x = random_batch::<6, 5>(25);
+    let (mut first, mut second) = (Dropped::new(9), Dropped::new(9));
+    let (mut t1, mut t2) = (DroppedTape::<5>::new(), DroppedTape::<5>::new());
+    for _ in 0..3 {
+        let y1 = *first.forward_train(&mut t1, &x).unwrap();
+        let y2 = *second.forward_train(&mut t2, &x).unwrap();
+        assert_eq!(y1, y2, "same seed, same masks");
+    }
+    // A resumed generator continues the sequence.
+    let mut resumed = Dropped::new(9);
+    resumed.params.copy_from_slice(&first.params[..]);
+    resumed.dropout_rng = monograd::runtime::Rng::from_state(first.dropout_rng.state()).unwrap();
+    let mut t3 = DroppedTape::<5>::new();
+    assert_eq!(
+        *first.forward_train(&mut t1, &x).unwrap(),
+        *resumed.forward_train(&mut t3, &x).unwrap()
+    );
+    // Two steps draw different masks.
+    let m1 = t1.workspace.dropped_mask.clone();
+    first.forward_train(&mut t1, &x).unwrap();
+    assert_ne!(*m1, *t1.workspace.dropped_mask);
+    // Evaluation: identity, the same on the tape, on the stack and through `forward`.
+    let y = *first.forward_with(&mut t1, &x);
+    assert_eq!(*t1.values.dropped, *t1.values.a);
+    assert_eq!(*t1.values.noisy, x);
+    let mut out = [[0.0; 3]; 5];
+    Dropped::infer::<5>(&first.params, &first.state, &x, &mut out);
+    assert_eq!(out, y);
+}

@@ -5,7 +5,7 @@ monograd::network! {
         input x: [1, 8, 8];
         r = unflatten(x, [1, 64]);
         v = view(x, [64]);
-        d = dropout(x, p = 0.5);
+        d = dropout2d(x, p = 0.5);
         c = conv1d(x, 4, kernel = 3);
         b = BatchNorm2d(x);
         l = Linear(x, 10);

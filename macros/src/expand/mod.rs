@@ -102,6 +102,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
         ),
         None => (quote!(), quote!(), quote!()),
     };
+    let (dropout_field, dropout_init, dropout_seed) = layers::dropout_rng(graph);
 
     // ---- targets -------------------------------------------------------------------------------
     let Op::Loss(loss_kind) = graph.nodes[plan.loss_index()].op else {
@@ -177,6 +178,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
             /// layout is given by `STATE_TENSORS`.
             pub state: #rt::Buffer<[#t; #s]>,
             #renorm_field
+            #dropout_field
         }
 
         #[doc = #activations_doc]
@@ -258,6 +260,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                     params: #rt::Buffer::zeroed(),
                     state: #rt::Buffer::zeroed(),
                     #renorm_init
+                    #dropout_init
                 };
                 #init_state
                 net
@@ -269,6 +272,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 let mut net = Self::zeroed();
                 let rng = #rt::Rng::new(seed);
                 #init_params
+                #dropout_seed
                 net
             }
 

@@ -27,6 +27,10 @@ pub enum Op {
     /// `reshape(x, [..])`: the dimensions as written, `None` for the one `-1` (inferred). Free,
     /// like `flatten`: the buffer is reused, since per-sample data is contiguous.
     Reshape(Vec<Option<usize>>),
+    /// `dropout(x, p)`: inverted dropout in training, the identity in evaluation.
+    Dropout {
+        p: f64,
+    },
     Conv2d(Conv2d),
     MaxPool2d(Pool2d),
     AvgPool2d(Pool2d),
@@ -155,6 +159,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("concat", "concat(a, b)"),
     ("flatten", "flatten(x)"),
     ("reshape", "reshape(x, [channels, height, width] | [n])"),
+    ("dropout", "dropout(x, p = 0.5)"),
     ("conv2d", "conv2d(x, out_channels, kernel = 3, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = .., weight_norm = false)"),
     ("max_pool2d", "max_pool2d(x, kernel, stride = kernel, padding = 0)"),
     ("avg_pool2d", "avg_pool2d(x, kernel, stride = kernel, padding = 0)"),
@@ -249,9 +254,15 @@ const NOT_HERE: &[(&[&str], &str, Option<&str>, bool)] = &[
         false,
     ),
     (
-        &["dropout", "dropout1d", "dropout2d", "alphadropout"],
-        "leave it out (in evaluation mode dropout is the identity anyway)",
-        None,
+        &[
+            "dropout1d",
+            "dropout2d",
+            "dropout3d",
+            "alphadropout",
+            "featurealphadropout",
+        ],
+        "the only dropout is element-wise, `dropout(x, p = 0.5)` (like `torch.nn.Dropout`)",
+        Some("dropout"),
         true,
     ),
     (
@@ -468,6 +479,20 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
             inputs.extend(args.node("its input"));
             args.shape_list("the new shape", "reshape(x, [1, 8, 8])")
                 .map(Op::Reshape)
+        }
+        "dropout" => {
+            inputs.extend(args.node("its input"));
+            let p = args.float("p", 0.5);
+            if (0.0..1.0).contains(&p) {
+                Some(Op::Dropout { p })
+            } else {
+                args.error_on_option(
+                    "p",
+                    "`p` is the probability of dropping an element and must be in [0, 1) \
+                     (p = 1 would drop everything)",
+                );
+                None
+            }
         }
         "leaky_relu" => {
             inputs.extend(args.node("its input"));

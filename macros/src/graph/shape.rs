@@ -124,7 +124,7 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
             }
             Some(sa.clone())
         }
-        Op::Scale(_) => Some(call.input(0).1.clone()),
+        Op::Scale(_) | Op::Dropout { .. } => Some(call.input(0).1.clone()),
         Op::Concat => {
             let (a, sa) = call.input(0);
             let (b, sb) = call.input(1);

@@ -5,6 +5,7 @@
 mod combine;
 mod conv;
 mod dense;
+mod dropout;
 mod norm;
 mod pointwise;
 
@@ -121,6 +122,7 @@ fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
     match &plan.graph.nodes[i].op {
         Op::Linear(linear) => dense::workspace(plan, i, linear),
         Op::Conv2d(conv) => conv::workspace(plan, i, conv),
+        Op::Dropout { .. } => dropout::workspace(plan, i),
         Op::BatchNorm(_)
         | Op::BatchRenorm(_)
         | Op::LayerNorm(_)
@@ -128,6 +130,33 @@ fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
         | Op::GroupNorm { .. } => norm::workspace(plan, i),
         _ => Vec::new(),
     }
+}
+
+/// The network's dropout generator, when it has a `dropout` layer: its field declaration, its
+/// initializer in `zeroed()` and the statement seeding it in `new(seed)`.
+pub fn dropout_rng(graph: &crate::graph::Graph) -> (TokenStream, TokenStream, TokenStream) {
+    if !graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, Op::Dropout { .. }))
+    {
+        return (quote!(), quote!(), quote!());
+    }
+    let rt = rt();
+    let field = format_ident!("{}", dropout::RNG_FIELD);
+    // Initializers draw from streams `4 * node + tensor`; this one is far from them.
+    let stream = u64::MAX;
+    (
+        quote! {
+            /// The generator every `dropout` layer draws its training masks from: seeded by
+            /// `new(seed)`, so a seeded run is reproducible. Save and restore it with
+            /// `Rng::state` / `Rng::from_state` to resume a run exactly. It is not part of a
+            /// training step's transaction: a failed step still used its masks' draws.
+            pub #field: #rt::Rng,
+        },
+        quote!(#field: #rt::Rng::new(0),),
+        quote!(net.#field = rng.fork(#stream);),
+    )
 }
 
 /// The statement computing node `i`'s values.
@@ -140,6 +169,7 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
             pointwise::forward(plan, access, i)
         }
         Op::Sub | Op::Mul | Op::Scale(_) => combine::forward(plan, access, i),
+        Op::Dropout { p } => dropout::forward(plan, access, mode, i, *p),
         Op::Conv2d(_) | Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool => {
             conv::forward(plan, access, i)
         }
@@ -160,6 +190,7 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
         Op::Linear(linear) => dense::backward(plan, i, linear),
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => pointwise::backward(plan, i),
         Op::Sub | Op::Mul | Op::Scale(_) => combine::backward(plan, i),
+        Op::Dropout { .. } => dropout::backward(plan, i),
         Op::Conv2d(_) | Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool => {
             conv::backward(plan, i)
         }
