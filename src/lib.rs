@@ -46,6 +46,11 @@
 //! | `input x: [64];` | the input, per sample: a vector `[n]` or an image `[c, h, w]` |
 //! | `name = op(inputs, options);` | a node: an operation applied to earlier nodes |
 //!
+//! Output sizes of convolution and pooling follow PyTorch:
+//! `(h + 2 padding - dilation (kernel - 1) - 1) / stride + 1`, floored, so input rows or
+//! columns past the last whole window are ignored; the generated struct's docs say so on each
+//! node that drops any.
+//!
 //! Nodes form a DAG: a node may be used several times (`y = add(a, b)`, `z = concat(a, b)`), but
 //! only after it is defined. The last node is the loss. Every node must lead to the loss.
 //!
@@ -53,7 +58,7 @@
 //! |---|---|---|
 //! | `linear(x, n, init = .., bias = true, bias_init = .., weight_norm = false)` | `[n]` | `y = x W^T + b`, `W: [n, in]` (PyTorch `nn.Linear`) |
 //! | `conv2d(x, c, kernel = k, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = ..)` | `[c, h', w']` | PyTorch `nn.Conv2d`; sizes are one integer or `(h, w)` |
-//! | `max_pool2d(x, k, stride = k, padding = 0)`, `avg_pool2d(..)` | `[c, h', w']` | PyTorch defaults |
+//! | `max_pool2d(x, k, stride = k, padding = 0, ceil_mode = false)`, `avg_pool2d(..)` | `[c, h', w']` | PyTorch defaults; `ceil_mode = true` as PyTorch's (a last partial window, which must start inside the input or the left padding) |
 //! | `global_avg_pool(x)` | `[c]` | mean over each channel |
 //! | `dropout(x, p = 0.5)` | same as input | PyTorch `nn.Dropout`: in training zeroes each element with probability `p` and scales the rest by `1/(1-p)`; the identity in evaluation |
 //! | `flatten(x)` | `[c*h*w]` | free: the buffer is reused |

@@ -191,3 +191,40 @@ fn dropout_is_seeded_and_the_identity_in_evaluation() {
     Dropped::infer::<5>(&first.params, &first.state, &x, &mut out);
     assert_eq!(out, y);
 }
+
+monograd::network! {
+    /// Sizes that do not divide: PyTorch's floor rule for convolution and pooling, and
+    /// `ceil_mode` for pooling.
+    struct OddSizes {
+        type Element = f64;
+        input x: [2, 8, 7];
+        // (8 - 3) / 2 + 1 = 3 rows (the last input row dropped), (7 - 3) / 2 + 1 = 3 columns.
+        c = conv2d(x, 3, kernel = 3, stride = 2);
+        // Ceil: (3 - 2) / 2 rounds up, 2 x 2.
+        m = max_pool2d(c, 2, ceil_mode = true);
+        // 2 x 2 to 1 x 1: sizes that divide are the same with `ceil_mode`.
+        a = avg_pool2d(m, 2, stride = 1, ceil_mode = true);
+        n = conv2d(x, 2, kernel = 2, stride = 3, padding = 1);
+        p = avg_pool2d(n, 2, ceil_mode = true, padding = 1);
+        f = flatten(a);
+        g = flatten(p);
+        joined = concat(f, g);
+        out = linear(joined, 3);
+        loss = softmax_cross_entropy(out);
+    }
+}
+
+#[test]
+fn floor_and_ceil_output_sizes_and_gradients() {
+    let mut net = OddSizes::new(5);
+    let x = random_batch::<112, 3>(26);
+    let mut tape = OddSizesTape::<3>::new();
+    net.forward_with(&mut tape, &x);
+    let _: &[[f64; 3 * 3 * 3]; 3] = &tape.values.c;
+    let _: &[[f64; 3 * 2 * 2]; 3] = &tape.values.m;
+    let _: &[[f64; 3]; 3] = &tape.values.a;
+    // n: (8 + 2 - 2) / 3 + 1 = 3 rows, (7 + 2 - 2) / 3 + 1 = 3 columns; p: ceil((3 + 2 - 2) / 2)
+    // + 1 = 3, but that window would start at 4 >= 3 + 1 (right padding only): 2 x 2.
+    let _: &[[f64; 2 * 2 * 2]; 3] = &tape.values.p;
+    check_gradient("odd sizes", &mut net, &x, &[2, 0, 1]);
+}

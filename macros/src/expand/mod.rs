@@ -17,7 +17,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::graph::ops::Loss;
-use crate::graph::{Graph, Op};
+use crate::graph::{shape, Graph, Op};
 use access::Access;
 use layers::{rt, Mode};
 use plan::Plan;
@@ -477,6 +477,15 @@ fn summary_doc(plan: &Plan) -> String {
         let shape = match node.op {
             Op::Loss(_) => "scalar".to_string(),
             _ => node.shape.to_string(),
+        };
+        let op = match node.inputs.first() {
+            Some(&j) => {
+                match shape::dropped_input(&node.op, &plan.graph.nodes[j].shape, &node.shape) {
+                    Some(note) => format!("{op} ({note})"),
+                    None => op,
+                }
+            }
+            None => op,
         };
         doc.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",

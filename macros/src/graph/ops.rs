@@ -100,6 +100,8 @@ pub struct Pool2d {
     pub kernel: (usize, usize),
     pub stride: (usize, usize),
     pub padding: (usize, usize),
+    /// PyTorch's `ceil_mode`: a last partial window instead of dropping the input it covers.
+    pub ceil_mode: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -161,8 +163,8 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("reshape", "reshape(x, [channels, height, width] | [n])"),
     ("dropout", "dropout(x, p = 0.5)"),
     ("conv2d", "conv2d(x, out_channels, kernel = 3, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = .., weight_norm = false)"),
-    ("max_pool2d", "max_pool2d(x, kernel, stride = kernel, padding = 0)"),
-    ("avg_pool2d", "avg_pool2d(x, kernel, stride = kernel, padding = 0)"),
+    ("max_pool2d", "max_pool2d(x, kernel, stride = kernel, padding = 0, ceil_mode = false)"),
+    ("avg_pool2d", "avg_pool2d(x, kernel, stride = kernel, padding = 0, ceil_mode = false)"),
     ("global_avg_pool", "global_avg_pool(x)"),
     ("batch_norm", "batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true)"),
     ("batch_renorm", "batch_renorm(x, r_max = 3.0, d_max = 5.0, eps = 1e-5, momentum = 0.1)"),
@@ -556,11 +558,13 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
             let kernel = args.size_or_pair("the kernel size", &format!("{op_name}(x, 2)"));
             let stride = args.pair("stride", kernel.unwrap_or((1, 1)));
             let padding = args.pair_allow_zero("padding", (0, 0));
+            let ceil_mode = args.boolean("ceil_mode", false);
             kernel.map(|kernel| {
                 let pool = Pool2d {
                     kernel,
                     stride,
                     padding,
+                    ceil_mode,
                 };
                 if op_name == "max_pool2d" {
                     Op::MaxPool2d(pool)

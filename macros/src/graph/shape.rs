@@ -308,15 +308,17 @@ fn image(call: &Call, op: &str, errors: &mut Errors) -> Option<(usize, usize, us
     }
 }
 
-/// Output size along one axis, PyTorch's formula; `Err` with the explanation otherwise.
-fn axis_output(
-    axis: &str,
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    dilation: usize,
-) -> Result<usize, String> {
+/// Output size along one axis, PyTorch's formula: floored, or with `ceil_mode` rounded up
+/// unless the extra window would start in the right padding; `Err` with the explanation when
+/// the output is empty.
+fn axis_output(axis: &str, input: usize, window: Window) -> Result<usize, String> {
+    let Window {
+        kernel,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+    } = window;
     let span = dilation * (kernel - 1) + 1;
     let padded = input + 2 * padding;
     if padded < span {
@@ -327,15 +329,87 @@ fn axis_output(
         ));
     }
     let rest = padded - span;
-    if !rest.is_multiple_of(stride) {
-        return Err(format!(
-            "the output {axis} is fractional: ({input} + 2*{padding} - {span}) / stride {stride} = \
-             {rest}/{stride}, so the last {r} input rows/columns would be silently dropped; change \
-             the padding or the stride so that {stride} divides {rest}",
-            r = rest % stride
-        ));
+    let floor = rest / stride + 1;
+    if ceil_mode && !rest.is_multiple_of(stride) && floor * stride < input + padding {
+        Ok(floor + 1)
+    } else {
+        Ok(floor)
     }
-    Ok(rest / stride + 1)
+}
+
+/// One axis of a convolution or pooling window.
+#[derive(Clone, Copy)]
+struct Window {
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    ceil_mode: bool,
+}
+
+impl Window {
+    /// Input rows (or columns) past the last window, which PyTorch's floor rule ignores: the
+    /// uncovered end of the padded input, minus its padding.
+    fn dropped(self, input: usize, output: usize) -> usize {
+        let covered = (output - 1) * self.stride + self.dilation * (self.kernel - 1) + 1;
+        (input + self.padding).saturating_sub(covered)
+    }
+}
+
+/// The two axes of a 2-D convolution or pooling node, `None` for other operations.
+fn windows(op: &Op) -> Option<(Window, Window)> {
+    let axis = |i: usize, k: (usize, usize), s: (usize, usize), p: (usize, usize), d, c| Window {
+        kernel: [k.0, k.1][i],
+        stride: [s.0, s.1][i],
+        padding: [p.0, p.1][i],
+        dilation: d,
+        ceil_mode: c,
+    };
+    match op {
+        Op::Conv2d(conv) => {
+            let d = conv.dilation;
+            Some((
+                axis(0, conv.kernel, conv.stride, conv.padding, d.0, false),
+                axis(1, conv.kernel, conv.stride, conv.padding, d.1, false),
+            ))
+        }
+        Op::MaxPool2d(pool) | Op::AvgPool2d(pool) => Some((
+            axis(0, pool.kernel, pool.stride, pool.padding, 1, pool.ceil_mode),
+            axis(1, pool.kernel, pool.stride, pool.padding, 1, pool.ceil_mode),
+        )),
+        _ => None,
+    }
+}
+
+/// For a convolution or pooling node that ignores input rows or columns under PyTorch's
+/// floor rule, what it drops, e.g. `"drops the last 1 input row"`; for the generated docs.
+pub fn dropped_input(op: &Op, input: &Shape, output: &Shape) -> Option<String> {
+    let (wh, ww) = windows(op)?;
+    let ([_, h, w], [_, oh, ow]) = (input.0.as_slice(), output.0.as_slice()) else {
+        return None;
+    };
+    let plural =
+        |n: usize, what: &str| format!("{n} input {what}{}", if n == 1 { "" } else { "s" });
+    let parts: Vec<String> = [
+        (wh.dropped(*h, *oh), "row"),
+        (ww.dropped(*w, *ow), "column"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| plural(n, what))
+    .collect();
+    let hint = match op {
+        Op::MaxPool2d(pool) | Op::AvgPool2d(pool) if !pool.ceil_mode => {
+            "; `ceil_mode = true` keeps them"
+        }
+        _ => "",
+    };
+    (!parts.is_empty()).then(|| {
+        format!(
+            "drops the last {}: PyTorch's output size rule{hint}",
+            parts.join(" and the last ")
+        )
+    })
 }
 
 fn infer_conv(conv: &Conv2d, call: &Call, errors: &mut Errors) -> Option<Shape> {
@@ -351,22 +425,9 @@ fn infer_conv(conv: &Conv2d, call: &Call, errors: &mut Errors) -> Option<Shape> 
         );
         ok = false;
     }
-    let oh = axis_output(
-        "height",
-        h,
-        conv.kernel.0,
-        conv.stride.0,
-        conv.padding.0,
-        conv.dilation.0,
-    );
-    let ow = axis_output(
-        "width",
-        w,
-        conv.kernel.1,
-        conv.stride.1,
-        conv.padding.1,
-        conv.dilation.1,
-    );
+    let (wh, ww) = windows(&Op::Conv2d(conv.clone())).expect("a convolution");
+    let oh = axis_output("height", h, wh);
+    let ow = axis_output("width", w, ww);
     for r in [&oh, &ow] {
         if let Err(message) = r {
             call.error(errors, message.clone());
@@ -394,8 +455,9 @@ fn infer_pool(op: &str, pool: &Pool2d, call: &Call, errors: &mut Errors) -> Opti
             ok = false;
         }
     }
-    let oh = axis_output("height", h, pool.kernel.0, pool.stride.0, pool.padding.0, 1);
-    let ow = axis_output("width", w, pool.kernel.1, pool.stride.1, pool.padding.1, 1);
+    let (wh, ww) = windows(&Op::MaxPool2d(pool.clone())).expect("a pooling");
+    let oh = axis_output("height", h, wh);
+    let ow = axis_output("width", w, ww);
     for r in [&oh, &ow] {
         if let Err(message) = r {
             call.error(errors, message.clone());
@@ -405,5 +467,64 @@ fn infer_pool(op: &str, pool: &Pool2d, call: &Call, errors: &mut Errors) -> Opti
     match (ok, oh, ow) {
         (true, Ok(oh), Ok(ow)) => Some(Shape(vec![c, oh, ow])),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::build;
+    use crate::parse::NetworkDef;
+
+    /// The shape and the floor-rule note of every node of `body` (a declaration's statements).
+    fn nodes(body: &str) -> Vec<(String, Shape, Option<String>)> {
+        let def: NetworkDef = syn::parse_str(&format!("struct Net {{ {body} }}")).unwrap();
+        let graph = build(&def).unwrap_or_else(|e| panic!("{e}"));
+        graph
+            .nodes
+            .iter()
+            .map(|node| {
+                let note = node
+                    .inputs
+                    .first()
+                    .and_then(|&j| dropped_input(&node.op, &graph.nodes[j].shape, &node.shape));
+                (node.name.to_string(), node.shape.clone(), note)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn floor_rule_sizes_and_the_note_on_dropped_input() {
+        let nodes = nodes(
+            "input x: [1, 8, 7];
+             c = conv2d(x, 2, kernel = 3, stride = 2);
+             padded = conv2d(x, 2, kernel = 3, stride = 2, padding = 1);
+             m = max_pool2d(x, 3);
+             ceil = max_pool2d(x, 3, ceil_mode = true);
+             f = flatten(c); g = flatten(padded); h = flatten(m); i = flatten(ceil);
+             fg = concat(f, g); hi = concat(h, i); all = concat(fg, hi);
+             loss = mse(all);",
+        );
+        let find = |name: &str| nodes.iter().find(|n| n.0 == name).unwrap().clone();
+        let (_, shape, note) = find("c");
+        assert_eq!(shape, Shape(vec![2, 3, 3]));
+        assert_eq!(
+            note.as_deref(),
+            Some("drops the last 1 input row: PyTorch's output size rule")
+        );
+        // (8 + 2 - 3) / 2 = 3.5: what is left over is the bottom padding only.
+        let (_, shape, note) = find("padded");
+        assert_eq!((shape, note), (Shape(vec![2, 4, 4]), None));
+        let (_, shape, note) = find("m");
+        assert_eq!(shape, Shape(vec![1, 2, 2]));
+        assert_eq!(
+            note.as_deref(),
+            Some(
+                "drops the last 2 input rows and the last 1 input column: PyTorch's output size \
+                 rule; `ceil_mode = true` keeps them"
+            )
+        );
+        let (_, shape, note) = find("ceil");
+        assert_eq!((shape, note), (Shape(vec![1, 3, 3]), None));
     }
 }

@@ -101,7 +101,12 @@ fn pool_geometry(plan: &Plan, i: usize, pool: &Pool2d) -> TokenStream {
     let rt = rt();
     let (c, h, w) = input_image(plan, i);
     let ((kh, kw), (sh, sw), (ph, pw)) = (pool.kernel, pool.stride, pool.padding);
-    quote!(#rt::ops::pool::Pool2d<#c, #h, #w, #kh, #kw, #sh, #sw, #ph, #pw, 1, 1>)
+    let ty = if pool.ceil_mode {
+        quote!(Pool2dCeil)
+    } else {
+        quote!(Pool2d)
+    };
+    quote!(#rt::ops::pool::#ty<#c, #h, #w, #kh, #kw, #sh, #sw, #ph, #pw, 1, 1>)
 }
 
 /// Statements preparing the kernel's parameter block, and an expression `&[T; LEN]` for it.
