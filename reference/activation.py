@@ -1,6 +1,6 @@
 """Reference values for runtime/src/ops/activation.rs (activations and the softmax layer).
 
-Run with /work/torchenv/bin/python reference/activation.py; the output replaces the
+Run with python3 reference/activation.py; the output replaces the
 `mod reference` block at the end of runtime/src/ops/activation/tests.rs. Everything is float64; each backward value is PyTorch autograd's
 gradient of sum(W * y) w.r.t. x, i.e. the upstream gradient dy = W.
 Committed for reproducibility, never run by CI.

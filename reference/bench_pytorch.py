@@ -1,9 +1,9 @@
 """The reference workloads W1..W6 of BENCHMARKS.md in PyTorch, for a like-for-like comparison
 with `cargo bench --bench workloads` (benches/workloads.rs).
 
-    taskset -c 1 /work/torchenv/bin/python reference/bench_pytorch.py          # every workload
-    taskset -c 1 /work/torchenv/bin/python reference/bench_pytorch.py W1 W3    # a selection
-    taskset -c 1 /work/torchenv/bin/python reference/bench_pytorch.py W1parts  # W1 split (also W4parts, W5parts)
+    taskset -c 1 python3 reference/bench_pytorch.py          # every workload
+    taskset -c 1 python3 reference/bench_pytorch.py W1 W3    # a selection
+    taskset -c 1 python3 reference/bench_pytorch.py W1parts  # W1 split (also W4parts, W5parts)
 
 Options: --min-reps N (at least 200), --seconds S (time budget per workload, default 1),
 --w6-runs N (W6 training runs, default 5), --fused-adam (W1/W6 with torch.optim.Adam(fused=True)

@@ -1,6 +1,6 @@
 """Reference values for runtime/src/ops/combine.rs (`sub`, `mul`, `scale`).
 
-Run with `python3 reference/combine.py` (PyTorch installed); the output replaces the
+Run with python3 reference/combine.py (see reference/requirements.txt); the output replaces the
 `mod reference` block at the end of runtime/src/ops/combine.rs. Everything is float64; each
 backward value is PyTorch autograd's gradient of sum(W * y) w.r.t. an input, i.e. the upstream
 gradient dy = W. Committed for reproducibility, never run by CI.

@@ -1,6 +1,6 @@
 """Reference values for runtime/src/ops/conv.rs (2-D convolution).
 
-Run with /work/torchenv/bin/python reference/conv.py; the output replaces the `mod reference`
+Run with python3 reference/conv.py; the output replaces the `mod reference`
 block at the end of runtime/src/ops/conv/tests.rs. Everything is float64. Inputs come from the
 formula `value(seed, i)` below, which the Rust test computes identically (an integer hash and one
 correctly rounded division), so only results are committed. Each gradient is PyTorch autograd's

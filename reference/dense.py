@@ -1,6 +1,6 @@
 """Reference values for runtime/src/ops/dense.rs (PyTorch nn.Linear).
 
-Run with /work/torchenv/bin/python reference/dense.py; the output replaces the `mod reference`
+Run with python3 reference/dense.py; the output replaces the `mod reference`
 block at the end of the tests in runtime/src/ops/dense.rs. Everything is float64. Inputs come
 from the formula `value(seed, i)` below, which the Rust test computes identically (an integer
 hash and one correctly rounded division), so only results are committed. The gradients are

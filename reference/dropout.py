@@ -1,6 +1,6 @@
 """Reference values for runtime/src/ops/dropout.rs.
 
-Run with `python3 reference/dropout.py` (PyTorch installed); the output replaces the
+Run with python3 reference/dropout.py (see reference/requirements.txt); the output replaces the
 `mod reference` block at the end of runtime/src/ops/dropout.rs. PyTorch's generator is not
 ours, so the masks differ: the Rust test rebuilds PyTorch's mask from where Y is zero (X has
 no zeros) and checks that the kernels give PyTorch's Y and gradient (of sum(W * y) w.r.t. x)

@@ -1,6 +1,6 @@
 """Reference values for runtime/src/init.rs.
 
-Run with /work/torchenv/bin/python reference/init.py; the output replaces the
+Run with python3 reference/init.py; the output replaces the
 `mod reference` block at the end of runtime/src/init/tests.rs. Committed, never run by CI.
 
 1. Fans and gains straight from torch.nn.init (_calculate_fan_in_and_fan_out, calculate_gain),

@@ -1,6 +1,6 @@
 """Reference values for runtime/src/ops/loss.rs.
 
-Run with /work/torchenv/bin/python reference/loss.py; the output replaces the `mod reference`
+Run with python3 reference/loss.py; the output replaces the `mod reference`
 block at the end of runtime/src/ops/loss/tests.rs. Every loss uses PyTorch's default
 reduction='mean'; each gradient is autograd's gradient of that mean loss w.r.t. the input.
 float64 unless the name ends in _F32 (computed in float32, printed exactly as f64 literals).

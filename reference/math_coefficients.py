@@ -1,6 +1,6 @@
 """Polynomial coefficients of runtime/src/kernels/math.rs.
 
-Run with /work/torchenv/bin/python reference/math_coefficients.py (needs mpmath, which comes with
+Run with python3 reference/math_coefficients.py (needs mpmath, which comes with
 torch's sympy); it prints the coefficient arrays, lowest degree first, rounded to f32 / f64 as the
 Rust source holds them. Each is a Chebyshev fit (mpmath.chebyfit), near-minimax in absolute error;
 the printed error is the fit's before rounding. Committed for reproducibility, never run by CI.

@@ -3,7 +3,7 @@ GroupNorm, Weight Norm), computed with PyTorch in float64.
 
 Prints the Rust module `runtime/src/ops/norm/reference.rs`:
 
-    /work/torchenv/bin/python reference/norm.py > runtime/src/ops/norm/reference.rs
+    python3 reference/norm.py > runtime/src/ops/norm/reference.rs
 
 Committed, never run by CI. Inputs are printed too, so the Rust tests use exactly these numbers.
 Layouts match the runtime: a batch is [B][N] with per-sample [C, S] (S = H * W) flattened.

@@ -1,6 +1,6 @@
 """Reference trajectories for runtime/src/optim/*, computed with torch.optim.
 
-Run: /work/torchenv/bin/python reference/optim.py > runtime/tests/optim_data/trajectories.rs
+Run: python3 reference/optim.py > runtime/tests/optim_data/trajectories.rs
 (committed output; CI never runs this).
 
 Setup (the same for every case): a 7-element parameter vector P0 and 10 gradient vectors

@@ -1,6 +1,6 @@
 """Reference values for runtime/src/ops/pool.rs (max, average and global average pooling).
 
-Run with `python3 reference/pool.py` (PyTorch installed); the output replaces the `mod reference`
+Run with python3 reference/pool.py; the output replaces the `mod reference`
 block at the end of runtime/src/ops/pool/tests.rs. Everything is float64. Inputs come from the
 formulas `value` and `tied` below, which the Rust test computes identically, so only results are
 committed. Each gradient is PyTorch autograd's gradient of sum(G * y) with G = value(4, .).

@@ -1,6 +1,6 @@
 """Reference learning rates for runtime/src/optim/schedule.rs, computed with torch.optim.lr_scheduler.
 
-Run: /work/torchenv/bin/python reference/schedule.py > runtime/tests/optim_data/schedules.rs
+Run: python3 reference/schedule.py > runtime/tests/optim_data/schedules.rs
 (committed output; CI never runs this).
 
 Convention: the value for step `t` is `scheduler.get_last_lr()[0]` after `t` calls of

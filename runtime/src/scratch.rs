@@ -14,20 +14,21 @@
 pub const INFER_STACK_LIMIT: usize = 256 * 1024;
 
 /// Up to this many bytes of buffers (`Net::infer_bytes(B)`), `forward` and `predict` run on the
-/// stack; above it, on heap buffers kept per thread ([`with_cached`]). Without a heap (no
-/// feature `alloc`) they always use the stack.
+/// stack; above it, on heap buffers kept per thread ([`with_cached`]). Without `std` (no
+/// thread-locals: firmware, with or without a heap) they always use the stack, as `infer` does
+/// but without its limit, so that they never allocate.
 pub const FORWARD_STACK_LIMIT: usize = 32 * 1024;
 
-/// Whether this build has a heap (feature `alloc`), so that `forward` can use heap buffers.
-pub const HEAP: bool = cfg!(feature = "alloc");
+/// Whether [`with_cached`] keeps values per thread (feature `std`), so that `forward` can run
+/// large batches on heap buffers without allocating on every call.
+pub const CACHED: bool = cfg!(feature = "std");
 
 /// Runs `f` on a value of type `S` kept for this thread: the first call (per type, per thread)
 /// creates it with `make`, later calls reuse it, so only the first call allocates. A nested
 /// call for the same type while `f` runs gets a fresh value.
 ///
-/// With `alloc` but without `std` there are no thread-locals: every call makes a new value.
-/// Without `alloc`, `S` is built by `make` on the stack (callers avoid this path then, see
-/// [`HEAP`]).
+/// Without `std` there are no thread-locals: every call makes a new value (callers avoid this
+/// path then, see [`CACHED`]).
 pub fn with_cached<S: 'static, R>(make: impl FnOnce() -> S, f: impl FnOnce(&mut S) -> R) -> R {
     #[cfg(feature = "std")]
     {

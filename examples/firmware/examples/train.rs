@@ -53,6 +53,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/params.rs");
     std::fs::write(path, source(&net.params[..], &train, &test, test_accuracy))?;
     eprintln!("wrote {} parameters to {path}", Digits::PARAMS);
+    // The firmware binary checks its predictions against these values, and so do the host tests.
+    eprintln!(
+        "now set EXPECTED in src/evaluation.rs to what `cargo test -p firmware-example --test \
+         device` reports"
+    );
     Ok(())
 }
 

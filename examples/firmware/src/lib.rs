@@ -7,10 +7,19 @@
 //! --release` compiles it for a Cortex-M4F. The parameters in [`PARAMS`] were trained on the host
 //! by this crate's `train` example, and the host-side tests check that [`classify`] agrees with
 //! the same network run through the std API.
+//!
+//! With feature `device` the crate also builds the `firmware` binary (`src/main.rs`), a
+//! `#![no_main]` Cortex-M4F program that runs [`evaluate_test_set`] on the embedded
+//! [`testset`] under QEMU and checks it against [`EXPECTED`], the values the host tests assert.
 #![no_std]
 
+mod evaluation;
 mod params;
+pub mod testset;
 
+pub use evaluation::{
+    evaluate_test_set, fnv1a, pixels, Evaluation, Expected, EXPECTED, FNV1A_OFFSET,
+};
 pub use params::PARAMS;
 
 monograd::network! {
@@ -41,6 +50,12 @@ const _: () = assert!(
     Digits::INFER_BYTES <= 1024,
     "the activations of one inference must fit in 1 KiB of stack"
 );
+
+/// Stack that one inference may use beyond [`Digits::INFER_BYTES`]: the kernels' own frames
+/// (saved registers, loop state, the GEMM tile accumulators) and the frame of [`logits`], which
+/// `INFER_BYTES` does not count. The `firmware` binary measures the stack of one [`logits`] call
+/// on the device and fails unless it is at most `INFER_BYTES + KERNEL_STACK_ALLOWANCE`.
+pub const KERNEL_STACK_ALLOWANCE: usize = 1024;
 
 /// The network has no normalization layers, so its state is empty; `infer` still takes it.
 static STATE: [f32; Digits::STATE] = [0.0; Digits::STATE];

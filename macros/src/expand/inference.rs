@@ -211,7 +211,7 @@ pub fn items(plan: &Plan) -> TokenStream {
         /// outputs: see [`Self::try_predict`].
         pub fn forward<const B: usize>(&self, x: &[[#t; #input_n]; B]) -> [[#t; #output_n]; B] {
             let mut out = [[#zero; #output_n]; B];
-            if Self::infer_bytes(B) <= #rt::scratch::FORWARD_STACK_LIMIT || !#rt::scratch::HEAP {
+            if Self::infer_bytes(B) <= #rt::scratch::FORWARD_STACK_LIMIT || !#rt::scratch::CACHED {
                 Self::infer_on_stack(&self.params, &self.state, x, &mut out);
             } else {
                 #rt::scratch::with_cached(#eval::<B>::new, |tape| {

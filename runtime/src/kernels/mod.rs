@@ -15,6 +15,7 @@ pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
 pub mod math;
+pub mod reduce;
 
 /// How a kernel writes its result into an output buffer.
 ///

@@ -130,7 +130,7 @@ impl<T: Scalar> AdadeltaStep<T> {
     }
 }
 
-impl<T: Scalar, const N: usize> Adadelta<T, N> {
+impl<T: Scalar, const N: usize> guard::Guarded<T, N, 2> for Adadelta<T, N> {
     /// Bounds on `square_avg` and `acc_delta` after a step from `extents`, if every value the
     /// step writes is provably finite (see `guard`).
     fn proven_bounds(&self, extents: &guard::Extents) -> Option<[f64; 2]> {
@@ -185,26 +185,22 @@ impl<T: Scalar, const N: usize> Adadelta<T, N> {
         }
         self.steps += 1;
     }
+
+    fn measured_bounds(&self) -> [f64; 2] {
+        [
+            guard::measure(Some(&self.square_avg[..])),
+            guard::measure(Some(&self.acc_delta[..])),
+        ]
+    }
+
+    fn bounds_mut(&mut self) -> &mut guard::StateBounds<2> {
+        &mut self.bounds
+    }
 }
 
 impl<T: Scalar, const N: usize> Optimizer<T, N> for Adadelta<T, N> {
     fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
-        let extents = guard::scan(params, grads)?;
-        match self.proven_bounds(&extents) {
-            Some(bounds) => {
-                self.apply(params, grads);
-                self.bounds.set(bounds);
-            }
-            None => {
-                self.dry_run(params, grads)?;
-                self.apply(params, grads);
-                self.bounds.set([
-                    guard::max_abs(&*self.square_avg).0,
-                    guard::max_abs(&*self.acc_delta).0,
-                ]);
-            }
-        }
-        Ok(())
+        guard::step(self, params, grads)
     }
 
     fn learning_rate(&self) -> f64 {

@@ -132,7 +132,7 @@ impl<T: Scalar> AdagradStep<T> {
     }
 }
 
-impl<T: Scalar, const N: usize> Adagrad<T, N> {
+impl<T: Scalar, const N: usize> guard::Guarded<T, N, 1> for Adagrad<T, N> {
     /// A bound on `sum` after a step from `extents`, if every value the step writes is provably
     /// finite (see `guard`).
     fn proven_bounds(&self, extents: &guard::Extents) -> Option<[f64; 1]> {
@@ -171,23 +171,19 @@ impl<T: Scalar, const N: usize> Adagrad<T, N> {
             k.update(w, g, s);
         }
     }
+
+    fn measured_bounds(&self) -> [f64; 1] {
+        [guard::measure(Some(&self.sum[..]))]
+    }
+
+    fn bounds_mut(&mut self) -> &mut guard::StateBounds<1> {
+        &mut self.bounds
+    }
 }
 
 impl<T: Scalar, const N: usize> Optimizer<T, N> for Adagrad<T, N> {
     fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
-        let extents = guard::scan(params, grads)?;
-        match self.proven_bounds(&extents) {
-            Some(bounds) => {
-                self.apply(params, grads);
-                self.bounds.set(bounds);
-            }
-            None => {
-                self.dry_run(params, grads)?;
-                self.apply(params, grads);
-                self.bounds.set([guard::max_abs(&*self.sum).0]);
-            }
-        }
-        Ok(())
+        guard::step(self, params, grads)
     }
 
     fn learning_rate(&self) -> f64 {

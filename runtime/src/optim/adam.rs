@@ -171,7 +171,7 @@ impl<T: Scalar, const N: usize> Adam<T, N> {
     }
 }
 
-impl<T: Scalar, const N: usize> Adam<T, N> {
+impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for Adam<T, N> {
     /// Bounds on `|m|`, `v` and `vmax` after a step from `extents`, if every value the step
     /// writes is provably finite (see `guard`).
     fn proven_bounds(&self, extents: &guard::Extents) -> Option<[f64; 3]> {
@@ -245,28 +245,23 @@ impl<T: Scalar, const N: usize> Adam<T, N> {
             }
         }
     }
+
+    fn measured_bounds(&self) -> [f64; 3] {
+        [
+            guard::measure(Some(&self.exp_avg[..])),
+            guard::measure(Some(&self.exp_avg_sq[..])),
+            guard::measure(self.max_exp_avg_sq.as_deref().map(|b| &b[..])),
+        ]
+    }
+
+    fn bounds_mut(&mut self) -> &mut guard::StateBounds<3> {
+        &mut self.bounds
+    }
 }
 
 impl<T: Scalar, const N: usize> Optimizer<T, N> for Adam<T, N> {
     fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
-        let extents = guard::scan(params, grads)?;
-        match self.proven_bounds(&extents) {
-            Some(bounds) => {
-                self.apply(params, grads);
-                self.bounds.set(bounds);
-            }
-            None => {
-                self.dry_run(params, grads)?;
-                self.apply(params, grads);
-                let measure = |b: Option<&[T; N]>| b.map_or(0.0, |b| guard::max_abs(b).0);
-                self.bounds.set([
-                    measure(Some(&self.exp_avg)),
-                    measure(Some(&self.exp_avg_sq)),
-                    measure(self.max_exp_avg_sq.as_deref()),
-                ]);
-            }
-        }
-        Ok(())
+        guard::step(self, params, grads)
     }
 
     fn learning_rate(&self) -> f64 {

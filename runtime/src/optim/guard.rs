@@ -4,8 +4,9 @@
 //! A step cannot undo what it has written, and keeping a copy of the old values would add a
 //! third of an optimizer's memory traffic. So each step decides *before* writing:
 //!
-//! 1. [`scan`] reads the gradient and the parameters once (a vectorizable loop that the
-//!    gradient, just written by the backward pass, mostly serves from cache). A non-finite
+//! 1. [`scan`] reads the gradient and the parameters once (`kernels::reduce::max_abs`, on the
+//!    widest vector instructions of the CPU; the gradient, just written by the backward pass, is
+//!    mostly in cache). A non-finite
 //!    gradient is an error naming its index; otherwise it returns `max |g|` and `max |w|`.
 //! 2. The optimizer bounds, in `f64`, the magnitude of every value its update can write, from
 //!    those maxima and from [`StateBounds`]: one upper bound per state buffer, carried from step
@@ -22,10 +23,6 @@
 //! overflow is far: `f32` holds 3.4e38. Normal training always takes the one-pass path.
 
 use crate::{Error, Result, Scalar};
-
-/// Independent lanes of the scanning loops (one 512-bit register of `f32`), so that the
-/// reductions vectorize.
-const LANES: usize = 16;
 
 /// Largest magnitudes of a step's inputs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,29 +47,10 @@ pub(crate) fn scan<T: Scalar>(params: &[T], grads: &[T]) -> Result<Extents> {
     })
 }
 
-/// `(max |x|, all finite)`, in lanes so that the loop vectorizes.
+/// `(max |x|, all finite)`, widened to `f64`.
 pub(crate) fn max_abs<T: Scalar>(values: &[T]) -> (f64, bool) {
-    let zero = T::zero();
-    let mut max = [zero; LANES];
-    // `x * 0` is 0 for finite `x` and NaN for NaN and +-inf: the sum of those products is NaN
-    // exactly when some value is not finite, with no branch in the loop.
-    let mut probe = [zero; LANES];
-    let (chunks, rest) = values.as_chunks::<LANES>();
-    for chunk in chunks {
-        for l in 0..LANES {
-            let a = chunk[l].abs();
-            max[l] = if a > max[l] { a } else { max[l] };
-            probe[l] += chunk[l] * zero;
-        }
-    }
-    for (l, &x) in rest.iter().enumerate() {
-        let a = x.abs();
-        max[l] = if a > max[l] { a } else { max[l] };
-        probe[l] += x * zero;
-    }
-    let largest = max.iter().fold(zero, |m, &a| if a > m { a } else { m });
-    let finite = probe.iter().all(|p| *p == zero);
-    (Scalar::to_f64(largest), finite)
+    let (max, finite) = crate::kernels::reduce::max_abs(values);
+    (Scalar::to_f64(max), finite)
 }
 
 /// [`Error::NonFiniteValue`] for the first non-finite element of `values` (called on failure
@@ -138,6 +116,49 @@ impl<const K: usize> StateBounds<K> {
 pub(crate) fn all_below<T: Scalar>(bounds: &[f64]) -> bool {
     let limit = finite_limit::<T>();
     bounds.iter().all(|&b| b <= limit)
+}
+
+/// What an optimizer provides to [`step`], which runs the transaction.
+pub(crate) trait Guarded<T: Scalar, const N: usize, const K: usize> {
+    /// Bounds on the `K` state buffers after a step from `extents`, if every value the step
+    /// writes is provably finite.
+    fn proven_bounds(&self, extents: &Extents) -> Option<[f64; K]>;
+    /// The update without writing: the first value it would make non-finite.
+    fn dry_run(&self, params: &[T; N], grads: &[T; N]) -> Result<()>;
+    /// The update (and the step counter).
+    fn apply(&mut self, params: &mut [T; N], grads: &[T; N]);
+    /// The largest magnitude in each state buffer, measured (0 for a buffer not kept).
+    fn measured_bounds(&self) -> [f64; K];
+    /// Where the bounds are kept.
+    fn bounds_mut(&mut self) -> &mut StateBounds<K>;
+}
+
+/// One transactional step of `optimizer` (see the module docs): the scan, then the one-pass
+/// update when it is provably finite, else the dry run and then the update.
+pub(crate) fn step<T: Scalar, const N: usize, const K: usize, O: Guarded<T, N, K>>(
+    optimizer: &mut O,
+    params: &mut [T; N],
+    grads: &[T; N],
+) -> Result<()> {
+    let extents = scan(params, grads)?;
+    let bounds = match optimizer.proven_bounds(&extents) {
+        Some(bounds) => {
+            optimizer.apply(params, grads);
+            bounds
+        }
+        None => {
+            optimizer.dry_run(params, grads)?;
+            optimizer.apply(params, grads);
+            optimizer.measured_bounds()
+        }
+    };
+    optimizer.bounds_mut().set(bounds);
+    Ok(())
+}
+
+/// `max |x|` of an optional buffer (0 for one not kept), for [`Guarded::measured_bounds`].
+pub(crate) fn measure<T: Scalar>(buffer: Option<&[T]>) -> f64 {
+    buffer.map_or(0.0, |b| max_abs(b).0)
 }
 
 /// Runs `f` on every index of a dry run and returns the first error it reports: the dry-run

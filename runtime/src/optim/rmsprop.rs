@@ -159,7 +159,7 @@ impl<T: Scalar, const N: usize> RmsProp<T, N> {
     }
 }
 
-impl<T: Scalar, const N: usize> RmsProp<T, N> {
+impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for RmsProp<T, N> {
     /// Bounds on `square_avg`, `|momentum_buffer|` and `|grad_avg|` after a step from
     /// `extents`, if every value the step writes is provably finite (see `guard`). Centered
     /// RMSprop never is: `sqrt(square_avg - grad_avg^2)` takes the square root of a difference
@@ -231,28 +231,23 @@ impl<T: Scalar, const N: usize> RmsProp<T, N> {
         }
         self.steps += 1;
     }
+
+    fn measured_bounds(&self) -> [f64; 3] {
+        [
+            guard::measure(Some(&self.square_avg[..])),
+            guard::measure(self.momentum_buffer.as_deref().map(|b| &b[..])),
+            guard::measure(self.grad_avg.as_deref().map(|b| &b[..])),
+        ]
+    }
+
+    fn bounds_mut(&mut self) -> &mut guard::StateBounds<3> {
+        &mut self.bounds
+    }
 }
 
 impl<T: Scalar, const N: usize> Optimizer<T, N> for RmsProp<T, N> {
     fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
-        let extents = guard::scan(params, grads)?;
-        match self.proven_bounds(&extents) {
-            Some(bounds) => {
-                self.apply(params, grads);
-                self.bounds.set(bounds);
-            }
-            None => {
-                self.dry_run(params, grads)?;
-                self.apply(params, grads);
-                let measure = |b: Option<&[T; N]>| b.map_or(0.0, |b| guard::max_abs(b).0);
-                self.bounds.set([
-                    measure(Some(&self.square_avg)),
-                    measure(self.momentum_buffer.as_deref()),
-                    measure(self.grad_avg.as_deref()),
-                ]);
-            }
-        }
-        Ok(())
+        guard::step(self, params, grads)
     }
 
     fn learning_rate(&self) -> f64 {

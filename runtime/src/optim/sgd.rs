@@ -169,7 +169,7 @@ impl<T: Scalar> SgdStep<T> {
     }
 }
 
-impl<T: Scalar, const N: usize> Sgd<T, N> {
+impl<T: Scalar, const N: usize> guard::Guarded<T, N, 1> for Sgd<T, N> {
     /// Bounds on `|b|` after a step from `extents`, if every value the step writes is provably
     /// finite (see `guard`).
     fn proven_bounds(&self, extents: &guard::Extents) -> Option<[f64; 1]> {
@@ -226,27 +226,21 @@ impl<T: Scalar, const N: usize> Sgd<T, N> {
         }
         self.steps += 1;
     }
+
+    fn measured_bounds(&self) -> [f64; 1] {
+        [guard::measure(
+            self.momentum_buffer.as_deref().map(|b| &b[..]),
+        )]
+    }
+
+    fn bounds_mut(&mut self) -> &mut guard::StateBounds<1> {
+        &mut self.bounds
+    }
 }
 
 impl<T: Scalar, const N: usize> Optimizer<T, N> for Sgd<T, N> {
     fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
-        let extents = guard::scan(params, grads)?;
-        match self.proven_bounds(&extents) {
-            Some(bounds) => {
-                self.apply(params, grads);
-                self.bounds.set(bounds);
-            }
-            None => {
-                self.dry_run(params, grads)?;
-                self.apply(params, grads);
-                let b = self
-                    .momentum_buffer
-                    .as_deref()
-                    .map_or(0.0, |b| guard::max_abs(b).0);
-                self.bounds.set([b]);
-            }
-        }
-        Ok(())
+        guard::step(self, params, grads)
     }
 
     fn learning_rate(&self) -> f64 {
