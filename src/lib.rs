@@ -43,7 +43,7 @@
 //! | statement | meaning |
 //! |---|---|
 //! | `type Element = f64;` | element type of every tensor (default `f32`) |
-//! | `input x: [64];` | the input, per sample: a vector `[n]` or an image `[c, h, w]` |
+//! | `input x: [64];` | the input, per sample: a vector `[n]`, a sequence `[c, l]` or an image `[c, h, w]` |
 //! | `name = op(inputs, options);` | a node: an operation applied to earlier nodes |
 //!
 //! Output sizes of convolution and pooling follow PyTorch:
@@ -58,17 +58,19 @@
 //! |---|---|---|
 //! | `linear(x, n, init = .., bias = true, bias_init = .., weight_norm = false)` | `[n]` | `y = x W^T + b`, `W: [n, in]` (PyTorch `nn.Linear`) |
 //! | `conv2d(x, c, kernel = k, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = ..)` | `[c, h', w']` | PyTorch `nn.Conv2d`; sizes are one integer or `(h, w)` |
+//! | `conv1d(x, c, kernel = k, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = ..)` | `[c, l']` | PyTorch `nn.Conv1d` on a sequence, weight `[c, in / groups, k]`; runs the 2-D kernels on `[c, 1, l]` |
+//! | `max_pool1d(x, k, stride = k, padding = 0, ceil_mode = false)`, `avg_pool1d(..)` | `[c, l']` | PyTorch `MaxPool1d` / `AvgPool1d`; the 2-D kernels with height 1 |
 //! | `max_pool2d(x, k, stride = k, padding = 0, ceil_mode = false)`, `avg_pool2d(..)` | `[c, h', w']` | PyTorch defaults; `ceil_mode = true` as PyTorch's (a last partial window, which must start inside the input or the left padding) |
-//! | `global_avg_pool(x)` | `[c]` | mean over each channel |
+//! | `global_avg_pool(x)` | `[c]` | mean over each channel of an image or a sequence |
 //! | `dropout(x, p = 0.5)` | same as input | PyTorch `nn.Dropout`: in training zeroes each element with probability `p` and scales the rest by `1/(1-p)`; the identity in evaluation |
 //! | `flatten(x)` | `[c*h*w]` | free: the buffer is reused |
-//! | `reshape(x, [c, h, w])`, `reshape(x, [n])` | as written | same element count (checked at compile time), one `-1` is inferred; free like `flatten` (PyTorch `reshape` of contiguous data) |
+//! | `reshape(x, [c, h, w])`, `reshape(x, [c, l])`, `reshape(x, [n])` | as written | same element count (checked at compile time), one `-1` is inferred; free like `flatten` (PyTorch `reshape` of contiguous data) |
 //! | `add(a, b)` | same as inputs | residual connections |
 //! | `sub(a, b)`, `mul(a, b)` | same as inputs | element-wise `a - b`, `a * b` (gating); equal shapes, no broadcasting |
 //! | `scale(x, k)` | same as input | `k * x` for a constant `k` |
-//! | `concat(a, b)` | `[na + nb]` or `[ca + cb, h, w]` | images join along channels |
+//! | `concat(a, b)` | `[na + nb]`, `[ca + cb, l]` or `[ca + cb, h, w]` | sequences and images join along channels |
 //! | `relu`, `leaky_relu(x, negative_slope = 0.01)`, `tanh`, `sigmoid`, `gelu(x, approximate = none \| tanh)`, `softmax` | same as input | element-wise (softmax per sample) |
-//! | `batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true)` | same | over features of a vector or channels of an image |
+//! | `batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true)` | same | over features of a vector or channels of a sequence or an image |
 //! | `batch_renorm(x, r_max = 3, d_max = 5)`, `layer_norm(x)`, `instance_norm(x, affine = false)`, `group_norm(x, groups)` | same | |
 //! | `softmax_cross_entropy(logits)` | loss | targets: class labels `[usize; B]` |
 //! | `logistic_loss(logits, labels = zero_one \| signed)` | loss | targets: `[[T; n]; B]` in {0, 1} or {-1, +1} |
@@ -118,7 +120,7 @@
 //!   (see [`runtime::train`]).
 //!
 //! Inputs are batches `[[T; N]; B]` with `N` the per-sample element count (an image `[c, h, w]`
-//! is flattened per sample in that order). Passing a wrong shape or batch is a type error.
+//! is flattened per sample in that order, a sequence `[c, l]` likewise). Passing a wrong shape or batch is a type error.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate self as monograd;

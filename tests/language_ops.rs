@@ -228,3 +228,66 @@ fn floor_and_ceil_output_sizes_and_gradients() {
     let _: &[[f64; 2 * 2 * 2]; 3] = &tape.values.p;
     check_gradient("odd sizes", &mut net, &x, &[2, 0, 1]);
 }
+
+monograd::network! {
+    /// A 1-D convolutional network over `[C, L]` sequences.
+    struct Sequence {
+        type Element = f64;
+        input x: [2, 11];
+        c = conv1d(x, 4, kernel = 3, stride = 2, padding = 1);
+        n = batch_norm(c);
+        a = relu(n);
+        m = max_pool1d(a, 2, ceil_mode = true);
+        g = conv1d(m, 4, kernel = 2, dilation = 2, groups = 2, bias = false, padding = 1);
+        avg = avg_pool1d(g, 3, stride = 1, padding = 1);
+        i = instance_norm(avg, affine = true);
+        joined = concat(i, m);
+        pooled = global_avg_pool(joined);
+        seq = reshape(pooled, [2, 4]);
+        s = conv1d(seq, 1, kernel = 1);
+        f = flatten(s);
+        out = linear(f, 3);
+        loss = softmax_cross_entropy(out);
+    }
+}
+
+#[test]
+fn conv1d_and_1d_pooling_shapes_layouts_and_gradients() {
+    let mut net = Sequence::new(6);
+    let x = random_batch::<22, 4>(27);
+    let mut tape = SequenceTape::<4>::new();
+    net.forward_with(&mut tape, &x);
+    // (11 + 2 - 3) / 2 + 1 = 6; ceil(6 - 2) / 2 + 1 = 3; 3 + 2 - 2 - 1 + 1 = 3; 3.
+    let _: &[[f64; 4 * 6]; 4] = &tape.values.c;
+    let _: &[[f64; 4 * 3]; 4] = &tape.values.m;
+    let _: &[[f64; 4 * 3]; 4] = &tape.values.g;
+    let _: &[[f64; 4 * 3]; 4] = &tape.values.avg;
+    let _: &[[f64; 8]; 4] = &tape.values.pooled;
+    let shapes: Vec<(&str, &[usize])> = Sequence::PARAM_TENSORS
+        .iter()
+        .map(|t| (t.name, t.shape))
+        .collect();
+    assert!(shapes.contains(&("c.weight", &[4, 2, 3][..])), "{shapes:?}");
+    assert!(shapes.contains(&("g.weight", &[4, 2, 2][..])), "{shapes:?}");
+    assert!(shapes.contains(&("s.weight", &[1, 2, 1][..])), "{shapes:?}");
+    check_gradient("conv1d", &mut net, &x, &[2, 0, 1, 1]);
+}
+
+#[test]
+fn conv1d_inference_paths_agree() {
+    let mut net = Sequence::new(7);
+    let x = random_batch::<22, 4>(28);
+    let mut tape = SequenceTape::<4>::new();
+    // A few training passes so that the running statistics are not their initial values.
+    for _ in 0..3 {
+        net.forward_train(&mut tape, &x).unwrap();
+    }
+    let y = *net.forward_with(&mut tape, &x);
+    let mut out = [[0.0; 3]; 4];
+    Sequence::infer::<4>(&net.params, &net.state, &x, &mut out);
+    assert_eq!(out, y);
+    let folded = net.fold().forward(&x);
+    for (a, b) in folded.as_flattened().iter().zip(y.as_flattened()) {
+        assert!((a - b).abs() < 1e-10, "{a} vs {b}");
+    }
+}

@@ -6,7 +6,7 @@ monograd::network! {
         r = unflatten(x, [1, 64]);
         v = view(x, [64]);
         d = dropout2d(x, p = 0.5);
-        c = conv1d(x, 4, kernel = 3);
+        c = conv3d(x, 4, kernel = 3);
         b = BatchNorm2d(x);
         l = Linear(x, 10);
         m = div(x, x);

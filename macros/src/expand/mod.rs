@@ -465,15 +465,7 @@ fn summary_doc(plan: &Plan) -> String {
     let mut doc =
         String::from("| node | operation | output per sample | parameters |\n|---|---|---|---|\n");
     for (i, node) in plan.graph.nodes.iter().enumerate() {
-        let op = match &node.op {
-            Op::Input => "input".to_string(),
-            Op::Loss(kind) => format!("loss: {kind:?}"),
-            other => format!("{other:?}")
-                .split(['(', ' ', '{'])
-                .next()
-                .unwrap_or("")
-                .to_string(),
-        };
+        let op = node.op.doc_name();
         let shape = match node.op {
             Op::Loss(_) => "scalar".to_string(),
             _ => node.shape.to_string(),

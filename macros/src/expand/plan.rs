@@ -111,6 +111,7 @@ impl<'g> Plan<'g> {
                     }
                 }
                 Op::Conv2d(Conv2d {
+                    one_d,
                     out_channels,
                     kernel,
                     groups,
@@ -119,11 +120,14 @@ impl<'g> Plan<'g> {
                     ..
                 }) => {
                     let c_in = input_shape.map(|s| s.0[0]).unwrap_or(0);
-                    weight_blocks(
-                        &mut p,
-                        *weight_norm,
-                        vec![*out_channels, c_in / groups, kernel.0, kernel.1],
-                    );
+                    // PyTorch's layouts: `[out, in / groups, k]` for conv1d (the same flat data
+                    // as `[out, in / groups, 1, k]`), `[out, in / groups, kh, kw]` for conv2d.
+                    let shape = if *one_d {
+                        vec![*out_channels, c_in / groups, kernel.1]
+                    } else {
+                        vec![*out_channels, c_in / groups, kernel.0, kernel.1]
+                    };
+                    weight_blocks(&mut p, *weight_norm, shape);
                     if *bias {
                         p.push("bias", vec![*out_channels]);
                     }

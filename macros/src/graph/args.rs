@@ -349,6 +349,27 @@ impl<'a> ArgReader<'a> {
         }
     }
 
+    /// A required option, a positive integer (`kernel = 3` of a 1-D layer).
+    pub fn required_size(&mut self, key: &'static str) -> Option<usize> {
+        match self.option(key) {
+            Some(value) => self.int_value(value, &format!("`{key}`"), false),
+            None => {
+                self.missing(&format!("a `{key}` size, e.g. `{key} = 3`"));
+                None
+            }
+        }
+    }
+
+    /// An option that is a non-negative integer (`padding = 1` of a 1-D layer).
+    pub fn opt_size_allow_zero(&mut self, key: &'static str, default: usize) -> usize {
+        match self.option(key) {
+            Some(value) => self
+                .int_value(value, &format!("`{key}`"), true)
+                .unwrap_or(default),
+            None => default,
+        }
+    }
+
     pub fn required_pair(&mut self, key: &'static str) -> Option<(usize, usize)> {
         match self.option(key) {
             Some(value) => self.pair_value(value, &format!("`{key}`"), false),

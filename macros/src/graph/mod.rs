@@ -341,7 +341,7 @@ fn input_shape(input: &InputDecl, errors: &mut Errors) -> Option<Shape> {
         errors.at(
             input.bracket.span.join(),
             format!(
-                "input `{}` has {} dimensions; an input is a vector `[n]` or an image `[channels, height, width]`",
+                "input `{}` has {} dimensions; an input is a vector `[n]`, a sequence `[channels, length]` or an image `[channels, height, width]`",
                 input.name,
                 dims.len()
             ),

@@ -83,6 +83,9 @@ pub struct Linear {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conv2d {
+    /// `conv1d` on a `[C, L]` sequence: a `conv2d` on `[C, 1, L]` with a `(1, k)` kernel, whose
+    /// weight is declared `[out, in / groups, k]` as PyTorch's.
+    pub one_d: bool,
     pub out_channels: usize,
     pub kernel: (usize, usize),
     pub stride: (usize, usize),
@@ -97,6 +100,8 @@ pub struct Conv2d {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pool2d {
+    /// `max_pool1d` / `avg_pool1d` on a `[C, L]` sequence: height 1, a `(1, k)` window.
+    pub one_d: bool,
     pub kernel: (usize, usize),
     pub stride: (usize, usize),
     pub padding: (usize, usize),
@@ -160,9 +165,12 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("scale", "scale(x, factor)"),
     ("concat", "concat(a, b)"),
     ("flatten", "flatten(x)"),
-    ("reshape", "reshape(x, [channels, height, width] | [n])"),
+    ("reshape", "reshape(x, [channels, height, width] | [channels, length] | [n])"),
     ("dropout", "dropout(x, p = 0.5)"),
     ("conv2d", "conv2d(x, out_channels, kernel = 3, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = .., weight_norm = false)"),
+    ("conv1d", "conv1d(x, out_channels, kernel = 3, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = .., weight_norm = false)"),
+    ("max_pool1d", "max_pool1d(x, kernel, stride = kernel, padding = 0, ceil_mode = false)"),
+    ("avg_pool1d", "avg_pool1d(x, kernel, stride = kernel, padding = 0, ceil_mode = false)"),
     ("max_pool2d", "max_pool2d(x, kernel, stride = kernel, padding = 0, ceil_mode = false)"),
     ("avg_pool2d", "avg_pool2d(x, kernel, stride = kernel, padding = 0, ceil_mode = false)"),
     ("global_avg_pool", "global_avg_pool(x)"),
@@ -181,8 +189,8 @@ pub const OPERATIONS: &[(&str, &str)] = &[
 const NOT_HERE: &[(&[&str], &str, Option<&str>, bool)] = &[
     (
         &["view", "unflatten"],
-        "a node is given another shape with the same element count by `reshape(x, [c, h, w])` \
-         or `reshape(x, [n])` (free: the buffer is reused)",
+        "a node is given another shape with the same element count by `reshape(x, [c, h, w])`, \
+         `reshape(x, [c, l])` or `reshape(x, [n])` (free: the buffer is reused)",
         Some("reshape"),
         false,
     ),
@@ -206,11 +214,10 @@ const NOT_HERE: &[(&[&str], &str, Option<&str>, bool)] = &[
         false,
     ),
     (
-        &["conv", "conv1d"],
-        "convolutions are 2-D only: declare a 1-D signal of length L as `[C, 1, L]` and \
-         write `conv2d(x, out_channels, kernel = (1, k))`",
+        &["conv"],
+        "convolutions are `conv1d` over sequences `[C, L]` and `conv2d` over images `[C, H, W]`",
         Some("conv2d"),
-        true,
+        false,
     ),
     (
         &[
@@ -220,15 +227,8 @@ const NOT_HERE: &[(&[&str], &str, Option<&str>, bool)] = &[
             "deconv2d",
             "upsample",
         ],
-        "the only convolution is `conv2d` (no 3-D or transposed convolution)",
+        "the convolutions are `conv1d` and `conv2d` (no 3-D or transposed convolution)",
         Some("conv2d"),
-        true,
-    ),
-    (
-        &["maxpool1d", "avgpool1d"],
-        "pools are 2-D only: on a `[C, 1, L]` input write `max_pool2d(x, (1, k))` or \
-         `avg_pool2d(x, (1, k))`",
-        None,
         true,
     ),
     (
@@ -539,6 +539,7 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
             let weight_norm = args.boolean("weight_norm", false);
             match (out_channels, kernel) {
                 (Some(out_channels), Some(kernel)) => Some(Op::Conv2d(Conv2d {
+                    one_d: false,
                     out_channels,
                     kernel,
                     stride,
@@ -553,6 +554,57 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
                 _ => None,
             }
         }
+        "conv1d" => {
+            inputs.extend(args.node("its input"));
+            let out_channels =
+                args.size("the number of output channels", "conv1d(x, 16, kernel = 3)");
+            let kernel = args.required_size("kernel");
+            let stride = args.opt_size("stride", 1);
+            let padding = args.opt_size_allow_zero("padding", 0);
+            let dilation = args.opt_size("dilation", 1);
+            let groups = args.opt_size("groups", 1);
+            let bias = args.boolean("bias", true);
+            let init = args.choice("init", INIT_CHOICES, Init::TorchDefault);
+            let bias_init = args.choice("bias_init", INIT_CHOICES, Init::TorchDefault);
+            let weight_norm = args.boolean("weight_norm", false);
+            match (out_channels, kernel) {
+                (Some(out_channels), Some(kernel)) => Some(Op::Conv2d(Conv2d {
+                    one_d: true,
+                    out_channels,
+                    kernel: (1, kernel),
+                    stride: (1, stride),
+                    padding: (0, padding),
+                    dilation: (1, dilation),
+                    groups,
+                    bias,
+                    init,
+                    bias_init,
+                    weight_norm,
+                })),
+                _ => None,
+            }
+        }
+        "max_pool1d" | "avg_pool1d" => {
+            inputs.extend(args.node("its input"));
+            let kernel = args.size("the kernel size", &format!("{op_name}(x, 2)"));
+            let stride = args.opt_size("stride", kernel.unwrap_or(1));
+            let padding = args.opt_size_allow_zero("padding", 0);
+            let ceil_mode = args.boolean("ceil_mode", false);
+            kernel.map(|kernel| {
+                let pool = Pool2d {
+                    one_d: true,
+                    kernel: (1, kernel),
+                    stride: (1, stride),
+                    padding: (0, padding),
+                    ceil_mode,
+                };
+                if op_name == "max_pool1d" {
+                    Op::MaxPool2d(pool)
+                } else {
+                    Op::AvgPool2d(pool)
+                }
+            })
+        }
         "max_pool2d" | "avg_pool2d" => {
             inputs.extend(args.node("its input"));
             let kernel = args.size_or_pair("the kernel size", &format!("{op_name}(x, 2)"));
@@ -561,6 +613,7 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
             let ceil_mode = args.boolean("ceil_mode", false);
             kernel.map(|kernel| {
                 let pool = Pool2d {
+                    one_d: false,
                     kernel,
                     stride,
                     padding,
@@ -656,6 +709,37 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
     match op {
         Some(op) if ok && inputs.len() == expected_inputs(&op) => Some((op, inputs)),
         _ => None,
+    }
+}
+
+impl Op {
+    /// The operation's name in the generated docs' node table, e.g. `Conv1d`.
+    pub fn doc_name(&self) -> String {
+        match self {
+            Op::Input => "input".to_string(),
+            Op::Loss(kind) => format!("loss: {kind:?}"),
+            Op::Conv2d(conv) if conv.one_d => "Conv1d".to_string(),
+            Op::MaxPool2d(pool) if pool.one_d => "MaxPool1d".to_string(),
+            Op::AvgPool2d(pool) if pool.one_d => "AvgPool1d".to_string(),
+            other => format!("{other:?}")
+                .split(['(', ' ', '{'])
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        }
+    }
+
+    /// The operation's name in the language, for messages (`conv1d`, `max_pool2d`...).
+    pub fn language_name(&self) -> &'static str {
+        match self {
+            Op::Conv2d(conv) if conv.one_d => "conv1d",
+            Op::Conv2d(_) => "conv2d",
+            Op::MaxPool2d(pool) if pool.one_d => "max_pool1d",
+            Op::MaxPool2d(_) => "max_pool2d",
+            Op::AvgPool2d(pool) if pool.one_d => "avg_pool1d",
+            Op::AvgPool2d(_) => "avg_pool2d",
+            _ => "",
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use super::errors::Errors;
 use super::ops::{Conv2d, Loss, Op, Pool2d};
 use crate::parse::SpanRange;
 
-/// A per-sample shape: `[n]` for a vector, `[c, h, w]` for an image.
+/// A per-sample shape: `[n]` for a vector, `[c, l]` for a sequence, `[c, h, w]` for an image.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shape(pub Vec<usize>);
 
@@ -17,22 +17,31 @@ impl Shape {
         self.0.iter().product()
     }
 
-    /// Whether `rank` dimensions make a shape of the language: a vector `[n]` or an image
-    /// `[c, h, w]`.
+    /// Whether `rank` dimensions make a shape of the language: a vector `[n]`, a sequence
+    /// `[c, l]` or an image `[c, h, w]`.
     pub fn valid_rank(rank: usize) -> bool {
-        rank == 1 || rank == 3
+        (1..=3).contains(&rank)
+    }
+
+    /// `(c, h, w)` of an image, `(c, 1, l)` of a sequence (how the 2-D kernels run 1-D layers).
+    pub fn as_image(&self) -> Option<(usize, usize, usize)> {
+        match self.0.as_slice() {
+            [c, h, w] => Some((*c, *h, *w)),
+            [c, l] => Some((*c, 1, *l)),
+            _ => None,
+        }
     }
 
     pub fn is_vector(&self) -> bool {
         self.0.len() == 1
     }
 
-    /// Channels and spatial size `(C, H*W)` of an image, or `(n, 1)` of a vector: the layout
-    /// per-channel ops (BatchNorm, GroupNorm) work in.
+    /// Channels and spatial size `(C, H*W)` of an image, `(C, L)` of a sequence, or `(n, 1)`
+    /// of a vector: the layout per-channel ops (BatchNorm, GroupNorm) work in.
     pub fn channels_spatial(&self) -> (usize, usize) {
-        match self.0.as_slice() {
-            [c, h, w] => (*c, h * w),
-            _ => (self.numel(), 1),
+        match self.as_image() {
+            Some((c, h, w)) => (c, h * w),
+            None => (self.numel(), 1),
         }
     }
 }
@@ -133,6 +142,17 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
                 ([ca, ha, wa], [cb, hb, wb]) if (ha, wa) == (hb, wb) => {
                     Some(Shape(vec![ca + cb, *ha, *wa]))
                 }
+                ([ca, la], [cb, lb]) if la == lb => Some(Shape(vec![ca + cb, *la])),
+                ([_, _], [_, _]) => {
+                    call.error(
+                        errors,
+                        format!(
+                            "`{a}` is {sa} but `{b}` is {sb}; sequences are concatenated along \
+                             channels, so their lengths must match"
+                        ),
+                    );
+                    None
+                }
                 ([_, _, _], [_, _, _]) => {
                     call.error(
                         errors,
@@ -148,7 +168,7 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
                         errors,
                         format!(
                             "`{a}` is {sa} but `{b}` is {sb}; `concat` joins two vectors or two \
-                             images, not one of each"
+                             sequences or two images, not one of each"
                         ),
                     );
                     None
@@ -158,15 +178,16 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
         Op::Flatten => Some(Shape(vec![call.input(0).1.numel()])),
         Op::Reshape(dims) => infer_reshape(dims, call, errors),
         Op::Conv2d(conv) => infer_conv(conv, call, errors),
-        Op::MaxPool2d(pool) => infer_pool("max_pool2d", pool, call, errors),
-        Op::AvgPool2d(pool) => infer_pool("avg_pool2d", pool, call, errors),
+        Op::MaxPool2d(pool) | Op::AvgPool2d(pool) => {
+            infer_pool(op.language_name(), pool, call, errors)
+        }
         Op::GlobalAvgPool => {
-            let (c, _, _) = image(call, "global_avg_pool", errors)?;
+            let (c, _, _) = channels_first(call, "global_avg_pool", errors)?;
             Some(Shape(vec![c]))
         }
         Op::BatchNorm(_) | Op::BatchRenorm(_) | Op::LayerNorm(_) => Some(call.input(0).1.clone()),
         Op::InstanceNorm(_) => {
-            let (_, h, w) = image(call, "instance_norm", errors)?;
+            let (_, h, w) = channels_first(call, "instance_norm", errors)?;
             if h * w < 2 {
                 let (name, shape) = call.input(0);
                 call.error(
@@ -235,7 +256,7 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
     }
 }
 
-/// `reshape(x, dims)`: the same element count in a vector `[n]` or an image `[c, h, w]`, with
+/// `reshape(x, dims)`: the same element count in a vector `[n]`, a sequence `[c, l]` or an image `[c, h, w]`, with
 /// a `-1` (`None`) standing for what the other dimensions leave.
 fn infer_reshape(dims: &[Option<usize>], call: &Call, errors: &mut Errors) -> Option<Shape> {
     let (name, shape) = call.input(0);
@@ -251,8 +272,8 @@ fn infer_reshape(dims: &[Option<usize>], call: &Call, errors: &mut Errors) -> Op
         call.error(
             errors,
             format!(
-                "{} has {} dimensions; a node is a vector `[n]` or an image `[channels, height, \
-                 width]`",
+                "{} has {} dimensions; a node is a vector `[n]`, a sequence `[channels, length]` \
+                 or an image `[channels, height, width]`",
                 written(),
                 dims.len()
             ),
@@ -291,7 +312,58 @@ fn infer_reshape(dims: &[Option<usize>], call: &Call, errors: &mut Errors) -> Op
     Some(Shape(resolved))
 }
 
+/// `(c, l)` of a sequence input, or an error saying what the 1-D `op` takes.
+fn sequence(call: &Call, op: &str, errors: &mut Errors) -> Option<(usize, usize)> {
+    let (name, shape) = call.input(0);
+    match shape.0.as_slice() {
+        [c, l] => Some((*c, *l)),
+        [_, _, _] => {
+            let op2 = op.replace("1d", "2d");
+            call.error(
+                errors,
+                format!("`{name}` is {shape}, an image; `{op}` works on sequences [channels, length]: use `{op2}`"),
+            );
+            None
+        }
+        _ => {
+            call.error(
+                errors,
+                format!(
+                    "`{name}` is {shape}, but `{op}` works on sequences [channels, length]; a \
+                     vector of n values is one channel: `seq = reshape({name}, [1, -1]);`"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `(c, h, w)` of an image, `(c, 1, l)` of a sequence, or an error.
+fn channels_first(call: &Call, op: &str, errors: &mut Errors) -> Option<(usize, usize, usize)> {
+    let (name, shape) = call.input(0);
+    shape.as_image().or_else(|| {
+        call.error(
+            errors,
+            format!(
+                "`{name}` is {shape}, but `{op}` works on images [channels, height, width] or \
+                 sequences [channels, length]; there is no channel or spatial dimension to work \
+                 over"
+            ),
+        );
+        None
+    })
+}
+
 fn image(call: &Call, op: &str, errors: &mut Errors) -> Option<(usize, usize, usize)> {
+    let (name, shape) = call.input(0);
+    if let [_, _] = shape.0.as_slice() {
+        let op1 = op.replace("2d", "1d");
+        call.error(
+            errors,
+            format!("`{name}` is {shape}, a sequence; `{op}` works on images [channels, height, width]: use `{op1}`"),
+        );
+        return None;
+    }
     let (name, shape) = call.input(0);
     match shape.0.as_slice() {
         [c, h, w] => Some((*c, *h, *w)),
@@ -385,19 +457,19 @@ fn windows(op: &Op) -> Option<(Window, Window)> {
 /// floor rule, what it drops, e.g. `"drops the last 1 input row"`; for the generated docs.
 pub fn dropped_input(op: &Op, input: &Shape, output: &Shape) -> Option<String> {
     let (wh, ww) = windows(op)?;
-    let ([_, h, w], [_, oh, ow]) = (input.0.as_slice(), output.0.as_slice()) else {
-        return None;
+    let ((_, h, w), (_, oh, ow)) = (input.as_image()?, output.as_image()?);
+    let column = if output.0.len() == 2 {
+        "position"
+    } else {
+        "column"
     };
     let plural =
         |n: usize, what: &str| format!("{n} input {what}{}", if n == 1 { "" } else { "s" });
-    let parts: Vec<String> = [
-        (wh.dropped(*h, *oh), "row"),
-        (ww.dropped(*w, *ow), "column"),
-    ]
-    .into_iter()
-    .filter(|(n, _)| *n > 0)
-    .map(|(n, what)| plural(n, what))
-    .collect();
+    let parts: Vec<String> = [(wh.dropped(h, oh), "row"), (ww.dropped(w, ow), column)]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| plural(n, what))
+        .collect();
     let hint = match op {
         Op::MaxPool2d(pool) | Op::AvgPool2d(pool) if !pool.ceil_mode => {
             "; `ceil_mode = true` keeps them"
@@ -413,7 +485,12 @@ pub fn dropped_input(op: &Op, input: &Shape, output: &Shape) -> Option<String> {
 }
 
 fn infer_conv(conv: &Conv2d, call: &Call, errors: &mut Errors) -> Option<Shape> {
-    let (c, h, w) = image(call, "conv2d", errors)?;
+    let (c, h, w) = if conv.one_d {
+        let (c, l) = sequence(call, "conv1d", errors)?;
+        (c, 1, l)
+    } else {
+        image(call, "conv2d", errors)?
+    };
     let mut ok = true;
     if !c.is_multiple_of(conv.groups) || !conv.out_channels.is_multiple_of(conv.groups) {
         call.error(
@@ -427,7 +504,7 @@ fn infer_conv(conv: &Conv2d, call: &Call, errors: &mut Errors) -> Option<Shape> 
     }
     let (wh, ww) = windows(&Op::Conv2d(conv.clone())).expect("a convolution");
     let oh = axis_output("height", h, wh);
-    let ow = axis_output("width", w, ww);
+    let ow = axis_output(if conv.one_d { "length" } else { "width" }, w, ww);
     for r in [&oh, &ow] {
         if let Err(message) = r {
             call.error(errors, message.clone());
@@ -435,17 +512,24 @@ fn infer_conv(conv: &Conv2d, call: &Call, errors: &mut Errors) -> Option<Shape> 
         }
     }
     match (ok, oh, ow) {
+        (true, Ok(_), Ok(ol)) if conv.one_d => Some(Shape(vec![conv.out_channels, ol])),
         (true, Ok(oh), Ok(ow)) => Some(Shape(vec![conv.out_channels, oh, ow])),
         _ => None,
     }
 }
 
 fn infer_pool(op: &str, pool: &Pool2d, call: &Call, errors: &mut Errors) -> Option<Shape> {
-    let (c, h, w) = image(call, op, errors)?;
+    let (c, h, w) = if pool.one_d {
+        let (c, l) = sequence(call, op, errors)?;
+        (c, 1, l)
+    } else {
+        image(call, op, errors)?
+    };
+    let width = if pool.one_d { "length" } else { "width" };
     let mut ok = true;
     for (axis, k, p) in [
         ("height", pool.kernel.0, pool.padding.0),
-        ("width", pool.kernel.1, pool.padding.1),
+        (width, pool.kernel.1, pool.padding.1),
     ] {
         if 2 * p > k {
             call.error(
@@ -457,7 +541,7 @@ fn infer_pool(op: &str, pool: &Pool2d, call: &Call, errors: &mut Errors) -> Opti
     }
     let (wh, ww) = windows(&Op::MaxPool2d(pool.clone())).expect("a pooling");
     let oh = axis_output("height", h, wh);
-    let ow = axis_output("width", w, ww);
+    let ow = axis_output(width, w, ww);
     for r in [&oh, &ow] {
         if let Err(message) = r {
             call.error(errors, message.clone());
@@ -465,6 +549,7 @@ fn infer_pool(op: &str, pool: &Pool2d, call: &Call, errors: &mut Errors) -> Opti
         }
     }
     match (ok, oh, ow) {
+        (true, Ok(_), Ok(ol)) if pool.one_d => Some(Shape(vec![c, ol])),
         (true, Ok(oh), Ok(ow)) => Some(Shape(vec![c, oh, ow])),
         _ => None,
     }

@@ -13,6 +13,10 @@
 //! the kernel (`PH <= KH / 2`); an invalid geometry fails to compile, and so does a length that
 //! does not fit it. Pooling has no parameters and no workspace.
 //!
+//! PyTorch's `MaxPool1d` / `AvgPool1d` over per-sample `[C, L]` sequences are these over
+//! `[C, 1, L]` with `H = KH = 1` (`SH = DH = 1`, `PH = 0`): `network!` generates `max_pool1d`
+//! and `avg_pool1d` this way. Tested against `F.max_pool1d` and `F.avg_pool1d`.
+//!
 //! # Formulas
 //! With `window(oy, ox)` the taps `(oy SH + i DH - PH, ox SW + j DW - PW)` that fall inside the
 //! image:

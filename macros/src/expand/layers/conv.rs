@@ -15,10 +15,12 @@ use crate::graph::Op;
 /// largest).
 pub const COLUMNS: &str = "conv_columns";
 
-/// `(c_in, h, w)` of node `i`'s input image.
+/// `(c_in, h, w)` of node `i`'s input image; a sequence `[C, L]` is the image `[C, 1, L]`.
 fn input_image(plan: &Plan, i: usize) -> (usize, usize, usize) {
-    let shape = &plan.graph.nodes[plan.graph.nodes[i].inputs[0]].shape.0;
-    (shape[0], shape[1], shape[2])
+    plan.graph.nodes[plan.graph.nodes[i].inputs[0]]
+        .shape
+        .as_image()
+        .expect("checked: an image or a sequence")
 }
 
 /// Workspace length of a convolution, as the runtime's `conv2d_workspace_len` computes it: the
@@ -27,9 +29,9 @@ fn input_image(plan: &Plan, i: usize) -> (usize, usize, usize) {
 /// compile time, so a mismatch fails to build rather than misbehaving.)
 fn columns_len(plan: &Plan, i: usize, conv: &Conv2d) -> usize {
     let (c_in, h, w) = input_image(plan, i);
-    let out = &plan.graph.nodes[i].shape.0;
+    let (_, oh, ow) = plan.graph.nodes[i].shape.as_image().expect("checked");
     let group_in = c_in / conv.groups;
-    let columns = group_in * conv.kernel.0 * conv.kernel.1 * out[1] * out[2];
+    let columns = group_in * conv.kernel.0 * conv.kernel.1 * oh * ow;
     let (ph, pw) = conv.padding;
     if ph == 0 && pw == 0 {
         columns
