@@ -70,11 +70,17 @@
 //! | `scale(x, k)` | same as input | `k * x` for a constant `k` |
 //! | `concat(a, b)` | `[na + nb]`, `[ca + cb, l]` or `[ca + cb, h, w]` | sequences and images join along channels |
 //! | `relu`, `leaky_relu(x, negative_slope = 0.01)`, `tanh`, `sigmoid`, `gelu(x, approximate = none \| tanh)`, `softmax` | same as input | element-wise (softmax per sample) |
-//! | `batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true)` | same | over features of a vector or channels of a sequence or an image |
+//! | `batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true, track = update)` | same | over features of a vector or channels of a sequence or an image; `track = frozen`: training also uses the running statistics and leaves them unchanged (a pretrained BatchNorm in `eval()` mode while fine-tuning) |
 //! | `batch_renorm(x, r_max = 3, d_max = 5)`, `layer_norm(x)`, `instance_norm(x, affine = false)`, `group_norm(x, groups)` | same | |
 //! | `softmax_cross_entropy(logits)` | loss | targets: class labels `[usize; B]` |
 //! | `logistic_loss(logits, labels = zero_one \| signed)` | loss | targets: `[[T; n]; B]` in {0, 1} or {-1, +1} |
 //! | `mse(prediction)` | loss | targets: `[[T; n]; B]` |
+//!
+//! Fine-tuning: every layer with parameters takes `frozen = true`. Its parameter gradient is
+//! zero (and not computed at all unless a trainable layer comes before it) and a training step
+//! leaves its parameters unchanged under every optimizer: the step puts them back after the
+//! update, so weight decay does not shrink them either (the optimizer's state for them may still
+//! change, e.g. SGD's momentum accumulates the decay term; it is never applied).
 //!
 //! Initializers (`init`, `bias_init`): `torch_default` (PyTorch's default, `U(-1/sqrt(fan_in),
 //! 1/sqrt(fan_in))`), `he_normal`, `he_uniform`, `xavier_normal`, `xavier_uniform`, `zeros`

@@ -291,3 +291,204 @@ fn conv1d_inference_paths_agree() {
         assert!((a - b).abs() < 1e-10, "{a} vs {b}");
     }
 }
+
+monograd::network! {
+    /// Fine-tuning: a frozen backbone, a BatchNorm with frozen statistics, a frozen layer
+    /// between trainable ones, and a trainable head.
+    struct FineTuned {
+        type Element = f64;
+        input x: [6];
+        backbone = linear(x, 8, frozen = true);
+        bn = batch_norm(backbone, track = frozen);
+        a = tanh(bn);
+        adapter = linear(a, 8);
+        middle = linear(adapter, 8, frozen = true);
+        norm = layer_norm(middle, frozen = true);
+        b = relu(norm);
+        head = linear(b, 3);
+        loss = softmax_cross_entropy(head);
+    }
+}
+
+/// `(start, end)` of the tensors of `layer` in the parameter buffer.
+fn layer_range(layer: &str) -> (usize, usize) {
+    let tensors: Vec<_> = FineTuned::PARAM_TENSORS
+        .iter()
+        .filter(|t| t.name.starts_with(&format!("{layer}.")))
+        .collect();
+    let start = tensors[0].offset;
+    let end = tensors.iter().map(|t| t.offset + t.len()).max().unwrap();
+    (start, end)
+}
+
+#[test]
+fn frozen_layers_have_zero_gradient_and_the_rest_is_exact() {
+    let mut net = FineTuned::new(3);
+    // Running statistics that are not the initial (0, 1), to see them used.
+    for (i, v) in net.state.iter_mut().enumerate() {
+        *v = if i < 8 {
+            0.1 * i as f64
+        } else {
+            0.5 + 0.1 * i as f64
+        };
+    }
+    let x = random_batch::<6, 4>(29);
+    let targets = [2, 0, 1, 1];
+    let mut tape = FineTunedTape::<4>::new();
+    net.forward_train(&mut tape, &x).unwrap();
+    // `track = frozen`: training normalizes with the running statistics, as evaluation does.
+    let trained_bn = *tape.values.bn;
+    net.forward_with(&mut tape, &x);
+    assert_eq!(trained_bn, *tape.values.bn);
+    tape.param_grads.fill(f64::NAN);
+    net.forward_train(&mut tape, &x).unwrap();
+    net.backward(&mut tape, &x, &targets).unwrap();
+    for layer in ["backbone", "middle", "norm"] {
+        let (start, end) = layer_range(layer);
+        assert!(
+            tape.param_grads[start..end].iter().all(|&g| g == 0.0),
+            "{layer}"
+        );
+    }
+    for layer in ["bn", "adapter", "head"] {
+        let (start, end) = layer_range(layer);
+        assert!(
+            tape.param_grads[start..end].iter().any(|&g| g != 0.0),
+            "{layer}"
+        );
+    }
+    assert_eq!(
+        FineTunedTape::<4>::new().frozen_params.len(),
+        8 * 6 + 8 + 8 * 8 + 8 + 2 * 8
+    );
+
+    // The trainable parameters' gradient against finite differences (the frozen ones have a
+    // non-zero derivative, which the network does not compute by design).
+    let frozen: Vec<(usize, usize)> = ["backbone", "middle", "norm"].map(layer_range).to_vec();
+    let trainable: Vec<usize> = (0..FineTuned::PARAMS)
+        .filter(|i| !frozen.iter().any(|(a, b)| (a..b).contains(&i)))
+        .collect();
+    let analytic: Vec<f64> = trainable.iter().map(|&i| tape.param_grads[i]).collect();
+    let mut values: Vec<f64> = trainable.iter().map(|&i| net.params[i]).collect();
+    assert_gradient(
+        "fine-tuned: trainable parameters",
+        |v| {
+            for (&i, &value) in trainable.iter().zip(v) {
+                net.params[i] = value;
+            }
+            net.forward_train(&mut tape, &x).unwrap();
+            net.backward(&mut tape, &x, &targets).unwrap()
+        },
+        &mut values,
+        &analytic,
+        1e-6,
+    );
+}
+
+/// A few steps of `optimizer`: frozen parameters and frozen statistics stay bit for bit, the
+/// others move.
+fn frozen_under<O: monograd::runtime::optim::Optimizer<f64, { FineTuned::PARAMS }>>(
+    what: &str,
+    mut optimizer: O,
+) {
+    let mut net = FineTuned::new(4);
+    let before = net.clone();
+    let x = random_batch::<6, 4>(30);
+    let mut tape = FineTunedTape::<4>::new();
+    for _ in 0..3 {
+        net.train_step(&mut tape, &x, &[2, 0, 1, 1], &mut optimizer)
+            .unwrap();
+    }
+    for layer in ["backbone", "middle", "norm"] {
+        let (start, end) = layer_range(layer);
+        assert_eq!(
+            net.params[start..end],
+            before.params[start..end],
+            "{what}: {layer} moved"
+        );
+    }
+    for layer in ["bn", "adapter", "head"] {
+        let (start, end) = layer_range(layer);
+        assert_ne!(
+            net.params[start..end],
+            before.params[start..end],
+            "{what}: {layer} did not train"
+        );
+    }
+    assert_eq!(
+        net.state[..],
+        before.state[..],
+        "{what}: running statistics moved"
+    );
+}
+
+#[test]
+fn frozen_layers_stay_unchanged_under_every_optimizer_with_weight_decay() {
+    use monograd::runtime::optim::*;
+    let wd = 0.1;
+    frozen_under(
+        "SGD",
+        Sgd::new(SgdConfig {
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: wd,
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    frozen_under(
+        "Adam",
+        Adam::new(AdamConfig {
+            lr: 0.01,
+            weight_decay: wd,
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    frozen_under(
+        "Adam (decoupled)",
+        Adam::new(AdamConfig {
+            lr: 0.01,
+            weight_decay: wd,
+            decoupled_weight_decay: true,
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    frozen_under(
+        "AdamW",
+        AdamW::new(AdamWConfig {
+            lr: 0.01,
+            weight_decay: wd,
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    frozen_under(
+        "RMSprop",
+        RmsProp::new(RmsPropConfig {
+            lr: 0.01,
+            weight_decay: wd,
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    frozen_under(
+        "Adagrad",
+        Adagrad::new(AdagradConfig {
+            lr: 0.1,
+            weight_decay: wd,
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    frozen_under(
+        "Adadelta",
+        Adadelta::new(AdadeltaConfig {
+            lr: 1.0,
+            weight_decay: wd,
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+}

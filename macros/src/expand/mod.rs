@@ -6,6 +6,7 @@
 
 mod access;
 mod fold;
+mod frozen;
 mod hygiene;
 mod inference;
 mod init;
@@ -103,6 +104,14 @@ pub fn expand(graph: &Graph) -> TokenStream {
         None => (quote!(), quote!(), quote!()),
     };
     let (dropout_field, dropout_init, dropout_seed) = layers::dropout_rng(graph);
+    let frozen = frozen::items(&plan);
+    let frozen_len = plan.frozen_len();
+    let (frozen_tape_field, frozen_tape_init, frozen_zero_grads, frozen_trait_items) = (
+        &frozen.tape_field,
+        &frozen.tape_init,
+        &frozen.zero_grads,
+        &frozen.trait_items,
+    );
 
     // ---- targets -------------------------------------------------------------------------------
     let Op::Loss(loss_kind) = graph.nodes[plan.loss_index()].op else {
@@ -218,6 +227,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
             /// The network's state as it was before the last `forward_train`, so that a failed
             /// training step can put it back.
             pub state_before_forward: #rt::Buffer<[#t; #s]>,
+            #frozen_tape_field
         }
 
         impl<const B: usize> #tape<B> {
@@ -229,6 +239,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                     param_grads: #rt::Buffer::zeroed(),
                     workspace: #workspace::zeroed(),
                     state_before_forward: #rt::Buffer::zeroed(),
+                    #frozen_tape_init
                 }
             }
         }
@@ -250,7 +261,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
             /// Bytes of heap a `Tape<batch>` holds: node outputs and their gradients, the
             /// parameter gradient and layer scratch space.
             pub const fn tape_bytes(batch: usize) -> usize {
-                (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed)
+                (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed + #frozen_len)
                     * ::core::mem::size_of::<#t>()
             }
 
@@ -335,6 +346,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 let _ = (params, x);
                 let loss = #loss_with_grad?;
                 #backward_steps
+                #frozen_zero_grads
                 ::core::result::Result::Ok(loss)
             }
 
@@ -417,6 +429,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
             fn param_grads<const B: usize>(tape: &#tape<B>) -> &[#t; #p] {
                 &tape.param_grads
             }
+            #frozen_trait_items
             fn forward_with<'t, const B: usize>(
                 &self,
                 tape: &'t mut #tape<B>,

@@ -167,8 +167,11 @@ impl<'g> Plan<'g> {
 
         let mut needs_grad = vec![false; n];
         for (i, node) in graph.nodes.iter().enumerate() {
+            // A frozen layer needs no gradient of its own: only one to pass on to a trainable
+            // layer before it.
+            let trainable = params[i].len() > 0 && !node.frozen;
             needs_grad[i] = !matches!(node.op, Op::Input)
-                && (params[i].len() > 0 || node.inputs.iter().any(|&j| needs_grad[j]));
+                && (trainable || node.inputs.iter().any(|&j| needs_grad[j]));
         }
 
         // Backward visits nodes from the loss down; inside a node, arguments in order. The first
@@ -204,6 +207,22 @@ impl<'g> Plan<'g> {
             state_count,
             first_contribution,
         }
+    }
+
+    /// `(offset, end)` in the parameter buffer of every frozen layer's block.
+    pub fn frozen_ranges(&self) -> Vec<(usize, usize)> {
+        self.graph
+            .nodes
+            .iter()
+            .zip(&self.params)
+            .filter(|(node, block)| node.frozen && block.len() > 0)
+            .map(|(_, block)| (block.offset, block.offset + block.len()))
+            .collect()
+    }
+
+    /// Total length of [`Self::frozen_ranges`].
+    pub fn frozen_len(&self) -> usize {
+        self.frozen_ranges().iter().map(|(a, b)| b - a).sum()
     }
 
     pub fn loss_index(&self) -> usize {

@@ -560,7 +560,8 @@ impl<'a> ArgReader<'a> {
             ok = false;
         }
         for (key, _) in &self.named {
-            if !self.known_options.iter().any(|k| *key == k) {
+            // `frozen` is read for every operation by `ops::frozen`.
+            if *key != super::ops::FROZEN && !self.known_options.iter().any(|k| *key == k) {
                 let name = key.to_string();
                 let hint = match suggest(&name, self.known_options.iter().copied()) {
                     Some(s) => format!("; did you mean `{s}`?"),

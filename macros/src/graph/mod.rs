@@ -42,6 +42,8 @@ pub struct Node {
     pub op: Op,
     /// Indices into `Graph::nodes`, in argument order (may repeat, as in `add(a, a)`).
     pub inputs: Vec<usize>,
+    /// `frozen = true`: training leaves the node's parameters unchanged.
+    pub frozen: bool,
     pub shape: Shape,
 }
 
@@ -146,6 +148,15 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         })
         .collect();
 
+    let frozen: Vec<bool> = definitions
+        .iter()
+        .zip(&resolved)
+        .map(|(d, r)| match (&d.kind, r) {
+            (DefinitionKind::Node(node), Some((op, _))) => ops::frozen(node, op, &mut errors),
+            _ => false,
+        })
+        .collect();
+
     // Input references: defined, and defined above.
     let mut input_indices: Vec<Option<Vec<usize>>> = Vec::with_capacity(definitions.len());
     for (i, r) in resolved.iter().enumerate() {
@@ -223,11 +234,13 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         .zip(resolved)
         .zip(input_indices)
         .zip(shapes)
-        .map(|(((d, r), inputs), shape)| {
+        .zip(frozen)
+        .map(|((((d, r), inputs), shape), frozen)| {
             let (op, _) = r.expect("checked: no errors");
             Node {
                 name: d.name.clone(),
                 op,
+                frozen,
                 inputs: inputs.expect("checked: no errors"),
                 shape: shape.expect("checked: no errors"),
             }

@@ -124,6 +124,9 @@ pub struct BatchNorm {
     pub eps: f64,
     pub momentum: f64,
     pub affine: bool,
+    /// `track = frozen`: training normalizes with the running statistics and leaves them
+    /// unchanged, as a PyTorch BatchNorm in `eval()` mode inside a training loop.
+    pub frozen_stats: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -174,7 +177,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("max_pool2d", "max_pool2d(x, kernel, stride = kernel, padding = 0, ceil_mode = false)"),
     ("avg_pool2d", "avg_pool2d(x, kernel, stride = kernel, padding = 0, ceil_mode = false)"),
     ("global_avg_pool", "global_avg_pool(x)"),
-    ("batch_norm", "batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true)"),
+    ("batch_norm", "batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true, track = update | frozen)"),
     ("batch_renorm", "batch_renorm(x, r_max = 3.0, d_max = 5.0, eps = 1e-5, momentum = 0.1)"),
     ("layer_norm", "layer_norm(x, eps = 1e-5, affine = true)"),
     ("instance_norm", "instance_norm(x, eps = 1e-5, affine = false)"),
@@ -631,10 +634,12 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
             let eps = args.positive_float("eps", 1e-5);
             let momentum = args.unit_float("momentum", 0.1);
             let affine = args.boolean("affine", true);
+            let frozen_stats = args.choice("track", &[("update", false), ("frozen", true)], false);
             Some(Op::BatchNorm(BatchNorm {
                 eps,
                 momentum,
                 affine,
+                frozen_stats,
             }))
         }
         "batch_renorm" => {
@@ -712,7 +717,52 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
     }
 }
 
+/// `frozen = true` on the call of `decl` (resolved to `op`): its parameters are left out of
+/// training. Reported when the value is not a boolean or the operation has no parameters.
+pub fn frozen(decl: &NodeDecl, op: &Op, errors: &mut Errors) -> bool {
+    let Some(value) = decl.args.iter().find_map(|arg| match arg {
+        crate::parse::Argument::Named { key, value } if key == FROZEN => Some(value),
+        _ => None,
+    }) else {
+        return false;
+    };
+    let crate::parse::ValueKind::Bool(frozen) = value.kind else {
+        errors.spanned(
+            value,
+            format!("`{}`: `frozen` must be `true` or `false`", decl.op),
+        );
+        return false;
+    };
+    if !op.has_params() {
+        errors.spanned(
+            value,
+            format!(
+                "`{}` has no parameters to freeze; `frozen = true` goes on a layer with \
+                 parameters (`linear`, `conv1d`, `conv2d`, an affine normalization)",
+                decl.op
+            ),
+        );
+        return false;
+    }
+    frozen
+}
+
+/// The option that freezes a layer's parameters, accepted by every operation with parameters.
+pub const FROZEN: &str = "frozen";
+
 impl Op {
+    /// Whether the operation has learned parameters.
+    pub fn has_params(&self) -> bool {
+        match self {
+            Op::Linear(_) | Op::Conv2d(_) | Op::BatchRenorm(_) => true,
+            Op::BatchNorm(bn) => bn.affine,
+            Op::LayerNorm(norm) | Op::InstanceNorm(norm) | Op::GroupNorm { norm, .. } => {
+                norm.affine
+            }
+            _ => false,
+        }
+    }
+
     /// The operation's name in the generated docs' node table, e.g. `Conv1d`.
     pub fn doc_name(&self) -> String {
         match self {
