@@ -117,6 +117,12 @@
 //! - `net.dropout_rng` when the network has a `dropout`: the seeded [`runtime::Rng`] every
 //!   dropout layer draws its masks from (kept in the tape for the backward pass);
 //!   `Rng::state` / `Rng::from_state` save and restore it, so a run resumes exactly.
+//! - Gradients for other uses, after `forward_train`: `net.backward_from(&mut tape, &x,
+//!   &upstream)` fills `tape.param_grads` with the gradient of `sum(upstream * output)` (a
+//!   vector-Jacobian product from any gradient of the output); `net.input_grad_from(&mut tape,
+//!   &x, &upstream)` also returns its gradient with respect to the input, and
+//!   `net.backward_with_input_grad(&mut tape, &x, &targets)` the loss's, in `tape.input_grad`
+//!   (saliency maps, adversarial examples). The input gradient is computed only by these two.
 //! - `NetTargets<B>`: the target type of the loss.
 //! - When the network has a BatchNorm (or Batch Renorm) right after a dense or conv layer, or
 //!   Weight Norm: `net.fold()` returns a `NetFolded`, an inference-only type (same `infer`,

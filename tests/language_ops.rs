@@ -492,3 +492,111 @@ fn frozen_layers_stay_unchanged_under_every_optimizer_with_weight_decay() {
         .unwrap(),
     );
 }
+
+/// `sum(upstream * output)` of a training-mode forward pass.
+fn weighted_output<const N: usize, const B: usize>(
+    output: &[[f64; N]; B],
+    upstream: &[[f64; N]; B],
+) -> f64 {
+    output
+        .as_flattened()
+        .iter()
+        .zip(upstream.as_flattened())
+        .map(|(y, u)| y * u)
+        .sum()
+}
+
+#[test]
+fn backward_from_is_a_vector_jacobian_product() {
+    let mut net = Sequence::new(8);
+    let x = random_batch::<22, 4>(31);
+    let upstream = random_batch::<3, 4>(32);
+    let mut tape = SequenceTape::<4>::new();
+    net.forward_train(&mut tape, &x).unwrap();
+    net.backward_from(&mut tape, &x, &upstream);
+    let analytic = tape.param_grads.to_vec();
+    let mut params = net.params.to_vec();
+    assert_gradient(
+        "backward_from: parameters",
+        |p| {
+            net.params.copy_from_slice(p);
+            let y = *net.forward_train(&mut tape, &x).unwrap();
+            weighted_output(&y, &upstream)
+        },
+        &mut params,
+        &analytic,
+        1e-6,
+    );
+
+    // The input gradient, and the same parameter gradient.
+    net.forward_train(&mut tape, &x).unwrap();
+    let dx = *net.input_grad_from(&mut tape, &x, &upstream);
+    assert_eq!(tape.param_grads.to_vec(), analytic);
+    let mut flat = x.as_flattened().to_vec();
+    assert_gradient(
+        "input_grad_from",
+        |v| {
+            let x: [[f64; 22]; 4] =
+                core::array::from_fn(|b| core::array::from_fn(|i| v[b * 22 + i]));
+            let y = *net.forward_train(&mut tape, &x).unwrap();
+            weighted_output(&y, &upstream)
+        },
+        &mut flat,
+        dx.as_flattened(),
+        1e-6,
+    );
+}
+
+#[test]
+fn loss_gradient_with_respect_to_the_input() {
+    let mut net = Gated::new(9);
+    let x = random_batch::<5, 4>(33);
+    let targets = [2, 0, 1, 1];
+    let mut tape = GatedTape::<4>::new();
+    net.forward_train(&mut tape, &x).unwrap();
+    let loss = net
+        .backward_with_input_grad(&mut tape, &x, &targets)
+        .unwrap();
+    let dx = *tape.input_grad;
+    let params_grad = tape.param_grads.to_vec();
+    net.forward_train(&mut tape, &x).unwrap();
+    assert_eq!(net.backward(&mut tape, &x, &targets).unwrap(), loss);
+    assert_eq!(tape.param_grads.to_vec(), params_grad);
+    assert!(dx.as_flattened().iter().any(|&g| g != 0.0));
+    let mut flat = x.as_flattened().to_vec();
+    assert_gradient(
+        "backward_with_input_grad",
+        |v| {
+            let x: [[f64; 5]; 4] = core::array::from_fn(|b| core::array::from_fn(|i| v[b * 5 + i]));
+            net.forward_train(&mut tape, &x).unwrap();
+            net.backward(&mut tape, &x, &targets).unwrap()
+        },
+        &mut flat,
+        dx.as_flattened(),
+        1e-6,
+    );
+}
+
+#[test]
+fn input_gradient_through_frozen_layers() {
+    let mut net = FineTuned::new(10);
+    let x = random_batch::<6, 4>(34);
+    let upstream = random_batch::<3, 4>(35);
+    let mut tape = FineTunedTape::<4>::new();
+    net.forward_train(&mut tape, &x).unwrap();
+    let dx = *net.input_grad_from(&mut tape, &x, &upstream);
+    let (start, end) = layer_range("backbone");
+    assert!(tape.param_grads[start..end].iter().all(|&g| g == 0.0));
+    let mut flat = x.as_flattened().to_vec();
+    assert_gradient(
+        "input gradient through a frozen backbone",
+        |v| {
+            let x: [[f64; 6]; 4] = core::array::from_fn(|b| core::array::from_fn(|i| v[b * 6 + i]));
+            let y = *net.forward_train(&mut tape, &x).unwrap();
+            weighted_output(&y, &upstream)
+        },
+        &mut flat,
+        dx.as_flattened(),
+        1e-6,
+    );
+}

@@ -7,6 +7,7 @@
 mod access;
 mod fold;
 mod frozen;
+mod gradients;
 mod hygiene;
 mod inference;
 mod init;
@@ -106,6 +107,14 @@ pub fn expand(graph: &Graph) -> TokenStream {
     let (dropout_field, dropout_init, dropout_seed) = layers::dropout_rng(graph);
     let frozen = frozen::items(&plan);
     let frozen_len = plan.frozen_len();
+    let gradient_methods = gradients::methods(
+        &plan,
+        &gradients::Names {
+            tape: &tape,
+            targets: &targets_ty,
+            frozen_zero_grads: &frozen.zero_grads,
+        },
+    );
     let (frozen_tape_field, frozen_tape_init, frozen_zero_grads, frozen_trait_items) = (
         &frozen.tape_field,
         &frozen.tape_init,
@@ -228,6 +237,9 @@ pub fn expand(graph: &Graph) -> TokenStream {
             /// training step can put it back.
             pub state_before_forward: #rt::Buffer<[#t; #s]>,
             #frozen_tape_field
+            /// Gradient with respect to the input, from the last
+            /// `input_grad_from` / `backward_with_input_grad`.
+            pub input_grad: #rt::Buffer<[[#t; #input_n]; B]>,
         }
 
         impl<const B: usize> #tape<B> {
@@ -240,6 +252,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                     workspace: #workspace::zeroed(),
                     state_before_forward: #rt::Buffer::zeroed(),
                     #frozen_tape_init
+                    input_grad: #rt::Buffer::zeroed(),
                 }
             }
         }
@@ -258,10 +271,12 @@ pub fn expand(graph: &Graph) -> TokenStream {
         impl #name {
             #inference
 
+            #gradient_methods
+
             /// Bytes of heap a `Tape<batch>` holds: node outputs and their gradients, the
             /// parameter gradient and layer scratch space.
             pub const fn tape_bytes(batch: usize) -> usize {
-                (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed + #frozen_len)
+                (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed + #frozen_len + batch * #input_n)
                     * ::core::mem::size_of::<#t>()
             }
 

@@ -70,6 +70,16 @@ pub struct Plan<'g> {
 
 impl<'g> Plan<'g> {
     pub fn new(graph: &'g Graph) -> Self {
+        Self::build(graph, false)
+    }
+
+    /// The plan of a backward pass that also computes the gradient with respect to the input
+    /// (`needs_grad[0]`), into the tape's `input_grad`.
+    pub fn with_input_grad(graph: &'g Graph) -> Self {
+        Self::build(graph, true)
+    }
+
+    fn build(graph: &'g Graph, input_grad: bool) -> Self {
         let t = match graph.element {
             Element::F32 => quote!(f32),
             Element::F64 => quote!(f64),
@@ -170,8 +180,10 @@ impl<'g> Plan<'g> {
             // A frozen layer needs no gradient of its own: only one to pass on to a trainable
             // layer before it.
             let trainable = params[i].len() > 0 && !node.frozen;
-            needs_grad[i] = !matches!(node.op, Op::Input)
-                && (trainable || node.inputs.iter().any(|&j| needs_grad[j]));
+            needs_grad[i] = match node.op {
+                Op::Input => input_grad,
+                _ => trainable || node.inputs.iter().any(|&j| needs_grad[j]),
+            };
         }
 
         // Backward visits nodes from the loss down; inside a node, arguments in order. The first
