@@ -800,3 +800,6 @@ fn expected_inputs(op: &Op) -> usize {
         _ => 1,
     }
 }
+
+#[cfg(test)]
+mod one_description;
