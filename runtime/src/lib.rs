@@ -17,7 +17,8 @@
 //!   check lengths and return [`Error`].
 //!
 //! ## Features
-//! - `std` (default): matrixmultiply's GEMM for large products, `std::error::Error`.
+//! - `std` (default): run-time CPU feature detection (the GEMM's AVX2/FMA and AVX-512 kernels),
+//!   `std::error::Error`.
 //! - `alloc`: heap-allocated [`Buffer`]s on `no_std` targets with an allocator.
 //! - Neither: `#![no_std]`, no heap; every kernel still works (portable GEMM path), with math
 //!   from libm.

@@ -1,8 +1,8 @@
 //! The element type of every tensor: `f32` or `f64`.
 //!
 //! Kernels are written once, generic over [`Scalar`]; the two implementations differ only in
-//! which matrixmultiply routine they call and which libm functions they use. The trait is sealed:
-//! the GEMM dispatch and the bit-exact math functions are only defined for these two types.
+//! their sizes and constants and which libm functions they use. The trait is sealed: the GEMM's
+//! tile shapes and the bit-exact math functions are only defined for these two types.
 
 use core::fmt::{Debug, Display};
 use core::iter::Sum;
@@ -61,34 +61,6 @@ pub trait Scalar:
     /// `2^n` for an integer-valued `n` with `2^n` a normal number, built from bits (no call, so
     /// it vectorizes); other `n` give an unspecified value.
     fn pow2i(n: Self) -> Self;
-
-    /// `C <- alpha * A * B + beta * C` through matrixmultiply (`sgemm` / `dgemm`).
-    ///
-    /// `A` is `m x k`, `B` is `k x n`, `C` is `m x n`, each given by a pointer to its first
-    /// element and row/column strides in elements. When `beta == 0`, `C` is not read.
-    ///
-    /// # Safety
-    /// Every element addressed by the dims and strides must lie inside a live allocation; `C`
-    /// must be writable, must not alias `A` or `B`, and its strides must not make two elements
-    /// alias. [`crate::kernels::gemm`] is the checked entry point.
-    #[cfg(feature = "std")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn matrixmultiply_gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    );
 }
 
 impl Scalar for f32 {
@@ -117,29 +89,6 @@ impl Scalar for f32 {
         let bits = (n + 12_582_912.0).to_bits();
         f32::from_bits(bits.wrapping_add(127) << 23)
     }
-
-    #[cfg(feature = "std")]
-    unsafe fn matrixmultiply_gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        // SAFETY: the caller upholds matrixmultiply's contract, restated in this fn's docs.
-        unsafe {
-            matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
-        }
-    }
 }
 
 impl Scalar for f64 {
@@ -165,28 +114,5 @@ impl Scalar for f64 {
         // As for f32, with 1.5 * 2^52 and the 12 low bits.
         let bits = (n + 6_755_399_441_055_744.0).to_bits();
         f64::from_bits(bits.wrapping_add(1023) << 52)
-    }
-
-    #[cfg(feature = "std")]
-    unsafe fn matrixmultiply_gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        // SAFETY: the caller upholds matrixmultiply's contract, restated in this fn's docs.
-        unsafe {
-            matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
-        }
     }
 }

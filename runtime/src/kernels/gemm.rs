@@ -8,25 +8,67 @@
 //! When `beta == 0`, `C` is write-only: its previous contents (NaN included) never reach the
 //! result. When `alpha == 0` or `k == 0`, `A` and `B` are not read (`C <- beta * C`).
 //!
-//! # Two implementations, one contract
-//! - A portable, heap-free loop nest (`portable`): register-blocked tiles whose innermost loops
+//! # Two implementations, one contract, no heap
+//! - A portable, unpacked loop nest (`portable`): register-blocked tiles whose innermost loops
 //!   run over contiguous memory for each transpose case, written so that the compiler
-//!   vectorizes them. It is the only path without `std` and serves small products under `std`.
-//! - matrixmultiply (feature `std`): packed, cache-blocked micro-kernels with run-time CPU
-//!   feature detection (AVX2/FMA, AVX-512). It allocates packing buffers on every call, which is
-//!   why small products (batch-1 inference, tiny layers, the first rows of a batch) stay on the
-//!   portable path; see `prefers_matrixmultiply` for the measured crossover.
+//!   vectorizes them. It needs no scratch, so it serves calls without any, `no_std` stack-only
+//!   inference, and the small products where packing does not pay (see `prefers_packed` for the
+//!   measured crossovers).
+//! - A packed, cache-blocked GEMM (`packed`): blocks of `A` and `B` are copied into scratch the
+//!   caller provides ([`gemm_packed`], sized by [`gemm_pack_len`]) and one register-tile kernel
+//!   per instruction-set level runs every transpose case. It replaces matrixmultiply, which
+//!   allocated its packing buffers on every call, at its speed on the reference workloads'
+//!   products.
 //!
-//! Entry points: [`gemm`] (slices, checked, returns [`crate::Error`]) and the typed wrappers
-//! [`matmul_a_bt`], [`matmul_a_b`], [`matmul_at_b`] whose array types carry the shapes.
+//! Both pick AVX-512 or AVX2+FMA leaves at run time under `std` on x86-64 (cached CPUID), the
+//! target's baseline otherwise (`leaf`). Neither ever allocates.
+//!
+//! Entry points: [`gemm`] and [`gemm_packed`] (slices, checked, return [`crate::Error`]) and
+//! the typed wrappers [`matmul_a_bt`], [`matmul_a_b`], [`matmul_at_b`] (with `_packed`
+//! variants) whose array types carry the shapes.
+//!
+//! # Speed
+//! GFLOP/s (f32, release, AMD EPYC (Zen 4, family 25 model 17) with AVX-512, best of 15
+//! interleaved rounds in one run of `cargo test --release -p monograd-runtime --test
+//! gemm_speed -- --ignored --nocapture`; "auto" is [`gemm_packed`] with enough scratch,
+//! choosing packed or unpacked; matrixmultiply 0.3.11 at its AVX-512 kernels, as a
+//! dev-dependency of that measurement only; shapes as `m x k -> n`):
+//!
+//! | product (`m x k -> n`)            | auto | packed | matrixmultiply | portable |
+//! |-----------------------------------|------|--------|----------------|----------|
+//! | W1 forward 64 x 784 -> 256 `A*B^T` | 75.5 | 77.2   | 78.1           | 68.1     |
+//! | W1 forward 64 x 256 -> 128 `A*B^T` | 76.9 | 77.8   | 74.1           | 59.6     |
+//! | W1 forward 64 x 128 -> 10 `A*B^T`  | 40.0 | 20.3   | 26.4           | 40.1     |
+//! | W1 dx 64 x 256 -> 784 `A*B`        | 99.2 | 101.2  | 98.7           | 92.0     |
+//! | W1 dx 64 x 128 -> 256 `A*B`        | 102.6 | 102.8 | 99.8           | 100.8    |
+//! | W1 dx 64 x 10 -> 128 `A*B`         | 80.6 | 81.1   | 76.3           | 38.0     |
+//! | W1 dW 256 x 64 -> 784 `A^T*B`      | 106.6 | 108.5 | 108.3          | 80.4     |
+//! | W1 dW 128 x 64 -> 256 `A^T*B`      | 107.8 | 108.0 | 102.9          | 80.8     |
+//! | W1 dW 10 x 64 -> 128 `A^T*B`       | 79.9 | 50.9   | 43.5           | 79.9     |
+//! | W4 conv2 forward 16 x 72 -> 196 `A*B` | 72.8 | 69.6 | 76.1          | 72.7     |
+//! | W4 conv2 dx 72 x 16 -> 196 `A^T*B` | 83.4 | 83.4   | 72.7           | 47.1     |
+//! | W4 conv2 dW 16 x 196 -> 72 `A*B^T` | 48.2 | 37.6   | 40.3           | 48.7     |
+//! | W4 conv1 dW 8 x 784 -> 9 `A*B^T`   | 61.7 | 4.7    | 13.8           | 61.9     |
+//! | W4 dense forward 32 x 784 -> 10 `A*B^T` | 57.8 | 16.7 | 25.2        | 57.7     |
+//! | W4 dense dx 32 x 10 -> 784 `A*B`   | 80.9 | 81.3   | 85.3           | 38.8     |
+//! | W4 dense dW 10 x 32 -> 784 `A^T*B` | 66.4 | 51.5   | 43.2           | 66.3     |
+//!
+//! Summed over a step (W1: the eight products of batch 64, the first layer has no `dx`; W4:
+//! the convolution products of 32 samples and the dense layer), auto takes 724 us on W1 and
+//! 753 us on W4's products, matrixmultiply 718 us and 1046 us, the portable loops alone 871 us
+//! and 890 us. Differences of a few percent are within the noise of this shared machine.
 
 mod leaf;
+mod packed;
 mod portable;
 #[cfg(test)]
 mod tests;
 mod typed;
 
-pub use typed::{matmul_a_b, matmul_a_bt, matmul_at_b};
+pub use typed::{
+    matmul_a_b, matmul_a_b_pack_len, matmul_a_b_packed, matmul_a_bt, matmul_a_bt_pack_len,
+    matmul_a_bt_packed, matmul_at_b, matmul_at_b_pack_len, matmul_at_b_packed,
+};
 #[doc(hidden)]
 pub use typed::{matmul_a_b_with_backend, matmul_a_bt_with_backend, matmul_at_b_with_backend};
 
@@ -47,8 +89,8 @@ pub enum Transpose {
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmBackend {
-    /// matrixmultiply above the measured size threshold (with `std`), portable below; the typed
-    /// wrappers also inline tiny products.
+    /// The packed kernels above the measured crossovers when the scratch suffices, portable
+    /// otherwise; the typed wrappers also inline tiny products.
     Auto,
     /// The heap-free loop nest, whatever the size, on the widest instruction set available.
     Portable,
@@ -57,9 +99,13 @@ pub enum GemmBackend {
     PortableBaseline,
     /// The heap-free loop nest with at most AVX2 and FMA (baseline where the CPU lacks them).
     PortableAvx2,
-    /// matrixmultiply, whatever the size.
-    #[cfg(feature = "std")]
-    MatrixMultiply,
+    /// The packed GEMM whatever the size (portable when the scratch is too short), on the
+    /// widest instruction set available.
+    Packed,
+    /// The packed GEMM on the target's baseline instruction set.
+    PackedBaseline,
+    /// The packed GEMM with at most AVX2 and FMA.
+    PackedAvx2,
 }
 
 /// `C <- alpha * op(A) * op(B) + beta * C`, row-major with leading dimensions (BLAS-style).
@@ -107,7 +153,69 @@ pub fn gemm<T: Scalar>(
         beta,
         c,
         ldc,
+        &mut [],
     )
+}
+
+/// [`gemm`] with caller-provided scratch `pack` for the packed, cache-blocked kernels: never
+/// allocates. Large products copy blocks of `A` and `B` into `pack` (contents ignored on entry,
+/// unspecified on return) and run the fastest kernels; with less than
+/// [`gemm_pack_len`]`(transa, transb, m, n, k)` elements (an empty slice included), or for
+/// products too small to gain from packing, it runs the unpacked loops, with the same result
+/// up to rounding.
+///
+/// # Errors
+/// As [`gemm`]; the scratch length is never an error.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed<T: Scalar>(
+    transa: Transpose,
+    transb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: &[T],
+    lda: usize,
+    b: &[T],
+    ldb: usize,
+    beta: T,
+    c: &mut [T],
+    ldc: usize,
+    pack: &mut [T],
+) -> Result<()> {
+    gemm_with_backend(
+        GemmBackend::Auto,
+        transa,
+        transb,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+        pack,
+    )
+}
+
+/// Elements of scratch [`gemm_packed`] needs to run an `op(A) op(B)` product of `m x k` by
+/// `k x n` on its packed kernels, on whichever CPU level this build picks at run time (so a
+/// buffer sized once works on every machine). Bounded by the blocking, whatever the dims:
+/// at most 155,648 elements (608 KB of f32); small products need little (`(m + n) k` rounded
+/// up to whole tiles), and 0 when a dimension is 0.
+pub const fn gemm_pack_len<T: Scalar>(
+    transa: Transpose,
+    transb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> usize {
+    let _ = (transa, transb);
+    packed::pack_len(T::BYTES, m, n, k)
 }
 
 /// [`gemm`] on a chosen implementation (tests and measurements).
@@ -129,6 +237,7 @@ pub fn gemm_with_backend<T: Scalar>(
     beta: T,
     c: &mut [T],
     ldc: usize,
+    pack: &mut [T],
 ) -> Result<()> {
     let (a_rows, a_cols) = stored_shape(transa, m, k);
     let (b_rows, b_cols) = stored_shape(transb, k, n);
@@ -143,49 +252,35 @@ pub fn gemm_with_backend<T: Scalar>(
         scale(m, n, beta, c, ldc);
         return Ok(());
     }
-    #[cfg(feature = "std")]
-    {
-        let use_matrixmultiply = match backend {
-            GemmBackend::Auto => prefers_matrixmultiply(transa, transb, m, n, k),
-            GemmBackend::Portable | GemmBackend::PortableBaseline | GemmBackend::PortableAvx2 => {
-                false
-            }
-            GemmBackend::MatrixMultiply => true,
+    let packed_level = match backend {
+        GemmBackend::Auto if prefers_packed(transa, transb, m, n, k) => Some(leaf::Level::Avx512),
+        GemmBackend::Packed => Some(leaf::Level::Avx512),
+        GemmBackend::PackedAvx2 => Some(leaf::Level::Avx2Fma),
+        GemmBackend::PackedBaseline => Some(leaf::Level::Baseline),
+        _ => None,
+    };
+    if let Some(level) = packed_level {
+        let product = packed::Product {
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha,
+            a,
+            lda,
+            b,
+            ldb,
+            beta,
+            ldc,
         };
-        if use_matrixmultiply {
-            let (rsa, csa) = strides(transa, lda, a_rows);
-            let (rsb, csb) = strides(transb, ldb, b_rows);
-            let (rsc, csc) = strides(Transpose::No, ldc, m);
-            // SAFETY: `check_matrix` verified above that each slice holds every element its dims
-            // and leading dimension address: `(rows - 1) * ld + cols <= len`, computed without
-            // overflow, with m, n, k > 0. `strides` maps op(X)'s (row, col) to exactly those
-            // elements, and only returns a stride that is used (rows > 1) and is at most the
-            // slice length, so it fits in `isize`. `c` is a `&mut` slice, so it aliases neither
-            // `a` nor `b`, and `ldc >= n` makes distinct elements of C distinct memory.
-            unsafe {
-                T::matrixmultiply_gemm(
-                    m,
-                    k,
-                    n,
-                    alpha,
-                    a.as_ptr(),
-                    rsa,
-                    csa,
-                    b.as_ptr(),
-                    rsb,
-                    csb,
-                    beta,
-                    c.as_mut_ptr(),
-                    rsc,
-                    csc,
-                );
-            }
+        if packed::gemm(level, product, c, pack) {
             return Ok(());
         }
     }
     let max_level = match backend {
-        GemmBackend::PortableBaseline => leaf::Level::Baseline,
-        GemmBackend::PortableAvx2 => leaf::Level::Avx2Fma,
+        GemmBackend::PortableBaseline | GemmBackend::PackedBaseline => leaf::Level::Baseline,
+        GemmBackend::PortableAvx2 | GemmBackend::PackedAvx2 => leaf::Level::Avx2Fma,
         _ => leaf::Level::Avx512,
     };
     portable::gemm(
@@ -194,30 +289,63 @@ pub fn gemm_with_backend<T: Scalar>(
     Ok(())
 }
 
-/// Whether a product of these dims is faster on matrixmultiply than on the portable path.
+/// Elements of scratch [`gemm_packed`] uses for this product: [`gemm_pack_len`] when it takes
+/// the packed kernels, 0 when it runs the unpacked loops whatever the scratch.
+pub(crate) const fn auto_pack_len<T: Scalar>(
+    transa: Transpose,
+    transb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> usize {
+    if prefers_packed(transa, transb, m, n, k) {
+        gemm_pack_len::<T>(transa, transb, m, n, k)
+    } else {
+        0
+    }
+}
+
+/// Whether a product of these dims is faster on the packed kernels than on the portable path
+/// (given enough scratch).
 ///
-/// matrixmultiply packs both operands on every call, so it only pays off once each packed
-/// element is reused enough: every dimension must be past a small minimum. Measured (release,
-/// f32, 2-core Xeon with AVX-512, portable leaves at AVX-512; ratio = portable time /
-/// matrixmultiply time, both in one run, shapes as `m x k -> n`; > 1 means matrixmultiply wins):
+/// Packing copies both operands once per call, and the packed tiles are 8 x 32 (AVX-512, f32):
+/// a product pays off once each copied element is reused enough and the tiles are not mostly
+/// padding. The portable path's dot products (`A * B^T`) are good with a long `k`; its rank-1
+/// tiles store through baseline code, which makes the packed kernels win even for a tiny `k`
+/// in `A^T * B`. Measured (release, f32, AMD EPYC (Zen 4) with AVX-512, both at their widest
+/// level, best of 9 interleaved rounds in one run; ratio = portable time / packed time, > 1: packed wins;
+/// layer shapes as `batch x in -> out`, whose forward is `A * B^T` (m = batch, k = in,
+/// n = out), input gradient `A * B` (m = batch, k = out, n = in) and weight gradient
+/// `A^T * B` (m = out, k = batch, n = in)):
 ///
-/// | `A * B^T` (dense forward)     | ratio | `A * B`, `A^T * B` (backward) | ratio     |
-/// |-------------------------------|-------|-------------------------------|-----------|
-/// | 1 x 784 -> 256 (batch 1)      | 0.17  | 1 x 784 -> 256                | 0.17-0.18 |
-/// | 4 x 784 -> 256                | 0.35  | 4 x 784 -> 256                | 0.25      |
-/// | 8 x 64 -> 64                  | 1.0   | 8 x 64 -> 64                  | 0.6       |
-/// | 8 x 784 -> 256                | 0.72  | 12 x 64 -> 64                 | 0.7-0.85  |
-/// | 12 x 64 -> 64                 | 1.4   | 16 x 64 -> 64                 | 1.0-1.5   |
-/// | 16 x 128 -> 10                | 0.66  | 16 x 128 -> 10                | 1.6-2.0   |
-/// | 16 x 10 -> 64                 | 2.4   | 16 x 8 -> 8                   | 0.55      |
-/// | 64 x 784 -> 256 (batch 64)    | 1.8-2.5 | 64 x 784 -> 256             | 1.3-1.9 |
+/// | layer            | `A * B^T` | `A * B` | `A^T * B` |
+/// |------------------|-----------|---------|-----------|
+/// | 1 x 784 -> 256   | 0.09      | 0.15    | 5.40      |
+/// | 8 x 784 -> 256   | 0.37      | 0.74    | 2.61      |
+/// | 32 x 784 -> 256  | 0.85      | 1.11    | 1.56      |
+/// | 64 x 784 -> 256  | 1.11      | 1.22    | 1.32      |
+/// | 8 x 64 -> 64     | 1.01      | 0.74    | 2.64      |
+/// | 32 x 64 -> 64    | 1.87      | 0.95    | 1.38      |
+/// | 64 x 64 -> 64    | 2.18      | 0.99    | 1.14      |
+/// | 4 x 128 -> 10    | 0.14      | 0.81    | 1.54      |
+/// | 8 x 128 -> 10    | 0.27      | 1.60    | 1.34      |
+/// | 32 x 128 -> 10   | 0.45      | 2.05    | 0.78      |
+/// | 2 x 10 -> 64     | 1.02      | 0.43    | 1.67      |
+/// | 4 x 10 -> 64     | 1.12      | 0.30    | 1.39      |
+/// | 32 x 10 -> 64    | 1.74      | 0.90    | 1.09      |
+/// | 1 x 8 -> 8       | 0.21      | 0.20    | 1.04      |
+/// | 8 x 8 -> 8       | 0.60      | 0.47    | 0.51      |
+/// | 32 x 256 -> 128  | 1.07      | 1.13    | 1.68      |
+/// | 64 x 256 -> 128  | 1.41      | 1.02    | 1.22      |
 ///
-/// Peak rates: portable about 50 GFLOP/s (`A * B^T`) and 80 GFLOP/s (`A * B`, `A^T * B`),
-/// matrixmultiply 120-160 GFLOP/s on large products. Hence the crossovers below; `A^T * B^T`
-/// (unused by the layers) takes the `A * B` rule on `C^T = B * A`.
-#[cfg(feature = "std")]
+/// and W4's convolution products (`m x k -> n`, from the GFLOP/s table in the module docs):
+/// 16 x 72 -> 196 `A * B` 1.04 (even; left unpacked), 72 x 16 -> 196 `A^T * B` 1.77,
+/// 16 x 196 -> 72 `A * B^T` 0.77. Hence the rules below (`A^T * B^T`, unused by the layers,
+/// takes the `A * B` rule on `C^T = B * A`, as the portable path computes it).
+/// The table comes from `cargo test --release -p monograd-runtime --test gemm_speed --
+/// --ignored --nocapture` (`gemm_crossover`).
 #[inline]
-fn prefers_matrixmultiply(
+const fn prefers_packed(
     transa: Transpose,
     transb: Transpose,
     m: usize,
@@ -225,10 +353,20 @@ fn prefers_matrixmultiply(
     k: usize,
 ) -> bool {
     match (transa, transb) {
-        (Transpose::No, Transpose::Yes) => m >= 12 && n >= 16 && k >= 8,
-        (Transpose::Yes, Transpose::Yes) => n >= 16 && m >= 8 && k >= 12,
-        _ => m >= 16 && n >= 8 && k >= 12,
+        (Transpose::No, Transpose::Yes) => {
+            n >= 32
+                && (m >= 48 || (m >= 32 && k <= 256) || (m >= 8 && k <= 64) || (m >= 4 && k <= 16))
+        }
+        (Transpose::Yes, Transpose::No) => n >= 10 && (m >= 16 || k <= 16),
+        (Transpose::No, Transpose::No) => rank1_prefers_packed(m, n, k),
+        (Transpose::Yes, Transpose::Yes) => rank1_prefers_packed(n, m, k),
     }
+}
+
+/// The rule of [`prefers_packed`] for `A * B`.
+#[inline]
+const fn rank1_prefers_packed(m: usize, n: usize, k: usize) -> bool {
+    n >= 32 && ((m >= 8 && k <= 16) || m >= 48 || (m >= 32 && k >= 128))
 }
 
 /// `(rows, cols)` of a matrix as stored, given the shape `rows x cols` of `op(X)`.
@@ -237,20 +375,6 @@ fn stored_shape(trans: Transpose, rows: usize, cols: usize) -> (usize, usize) {
     match trans {
         Transpose::No => (rows, cols),
         Transpose::Yes => (cols, rows),
-    }
-}
-
-/// Row and column strides of `op(X)` in elements, for a matrix stored with `stored_rows` rows and
-/// leading dimension `ld` (already checked against the slice length when `stored_rows > 1`).
-#[cfg(feature = "std")]
-#[inline]
-fn strides(trans: Transpose, ld: usize, stored_rows: usize) -> (isize, isize) {
-    // With a single stored row the leading dimension never multiplies a non-zero index, and it
-    // may exceed `isize::MAX` (nothing bounds it by a slice length then): pass 0 instead.
-    let ld = if stored_rows > 1 { ld as isize } else { 0 };
-    match trans {
-        Transpose::No => (ld, 1),
-        Transpose::Yes => (1, ld),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod gemm;
 pub mod im2col;
 pub mod math;
 pub mod reduce;
+pub mod simd;
 
 /// How a kernel writes its result into an output buffer.
 ///

@@ -3,36 +3,31 @@
 //! [`max_abs`] is the pre-pass of every optimizer step (see `optim::guard`): it reads a
 //! network's whole gradient and parameter buffers, so on a baseline (SSE2) build it would cost
 //! as much as a momentum step. The body is one generic `#[inline(always)]` function; under
-//! `std` on x86-64 it is also compiled with AVX2 and with AVX-512F, picked at run time.
+//! `std` on x86-64 it is also compiled with AVX2 and with AVX-512F, picked at run time
+//! ([`super::simd`]).
 
+use super::simd::{dispatch, Simd};
 use crate::Scalar;
 
 /// `(max |x|, every x finite)` over `values`.
 #[inline]
 pub fn max_abs<T: Scalar>(values: &[T]) -> (T, bool) {
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            #[target_feature(enable = "avx512f")]
-            fn wide<T: Scalar>(values: &[T]) -> (T, bool) {
-                max_abs_body::<T, 64>(values)
-            }
-            // SAFETY: the CPU has AVX-512F (checked just above), the only requirement of a
-            // `#[target_feature]` function; the body is safe Rust.
-            return unsafe { wide(values) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            #[target_feature(enable = "avx2")]
-            fn wide<T: Scalar>(values: &[T]) -> (T, bool) {
-                max_abs_body::<T, 32>(values)
-            }
-            // SAFETY: the CPU has AVX2 (checked just above), the only requirement of a
-            // `#[target_feature]` function; the body is safe Rust.
-            return unsafe { wide(values) };
-        }
-    }
-    max_abs_body::<T, 16>(values)
+    dispatch(MaxAbs(values))
 }
+
+/// [`max_abs`] as a computation for [`dispatch`].
+struct MaxAbs<'a, T>(&'a [T]);
+
+impl<T: Scalar> Simd for MaxAbs<'_, T> {
+    type Output = (T, bool);
+    #[inline(always)]
+    fn run(self) -> (T, bool) {
+        max_abs_body::<T, LANES>(self.0)
+    }
+}
+
+/// Lanes of [`max_abs`]: two AVX-512 registers of `f32`, four AVX2 ones, eight SSE2 ones.
+const LANES: usize = 32;
 
 /// [`max_abs`] in `L` independent lanes (several vector registers, so that neither the maximum
 /// nor the finiteness probe waits on the previous iteration).

@@ -169,6 +169,34 @@ pub fn conv2d_forward<
     y: &mut [[T; OUT_LEN]; B],
     workspace: &mut [T; WS_LEN],
 ) {
+    conv2d_forward_packed::<T, G, B, IN_LEN, OUT_LEN, PARAMS, WS_LEN>(
+        x,
+        params,
+        y,
+        workspace,
+        &mut [],
+    );
+}
+
+/// [`conv2d_forward`] with scratch for the packed GEMM: `pack` (contents ignored on entry,
+/// unspecified on return) of at least [`conv2d_pack_len`] elements lets the large products run
+/// on the packed kernels; a shorter one (an empty slice included) runs them unpacked. Neither
+/// allocates.
+pub fn conv2d_forward_packed<
+    T: Scalar,
+    G: Conv2dGeometry,
+    const B: usize,
+    const IN_LEN: usize,
+    const OUT_LEN: usize,
+    const PARAMS: usize,
+    const WS_LEN: usize,
+>(
+    x: &[[T; IN_LEN]; B],
+    params: &[T; PARAMS],
+    y: &mut [[T; OUT_LEN]; B],
+    workspace: &mut [T; WS_LEN],
+    pack: &mut [T],
+) {
     const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, WS_LEN) };
     forward_on::<T, G>(
         const { Path::forward::<G>() },
@@ -176,7 +204,17 @@ pub fn conv2d_forward<
         params,
         y.as_flattened_mut(),
         workspace,
+        pack,
     );
+}
+
+/// Elements of packing scratch the `_packed` convolution functions of `G` use (the most any
+/// of its GEMMs needs; 0 when all of them are small enough to run unpacked, or its passes run
+/// on the direct loops).
+pub const fn conv2d_pack_len<T: Scalar, G: Conv2dGeometry>() -> usize {
+    let forward = matches!(Path::forward::<G>(), Path::Gemm);
+    let input = matches!(Path::input::<G>(), Path::Gemm);
+    im2col_gemm::pack_len::<T, G>(forward, input)
 }
 
 /// [`conv2d_forward`] over flat batches whose lengths the caller checked, on a given path.
@@ -186,6 +224,7 @@ fn forward_on<T: Scalar, G: Conv2dGeometry>(
     params: &[T],
     y: &mut [T],
     workspace: &mut [T],
+    pack: &mut [T],
 ) {
     let (weight, bias) = params.split_at(G::WEIGHT_LEN);
     let ohw = G::OUT_H * G::OUT_W;
@@ -202,7 +241,7 @@ fn forward_on<T: Scalar, G: Conv2dGeometry>(
         match path {
             Path::Gemm => {
                 let beta = if G::BIAS { T::one() } else { T::zero() };
-                im2col_gemm::forward::<T, G>(xb, weight, beta, yb, workspace);
+                im2col_gemm::forward::<T, G>(xb, weight, beta, yb, workspace, pack);
             }
             Path::Direct => {
                 if !G::BIAS {
@@ -233,6 +272,33 @@ pub fn conv2d_backward_input<
     workspace: &mut [T; WS_LEN],
     store: Store,
 ) {
+    conv2d_backward_input_packed::<T, G, B, IN_LEN, OUT_LEN, PARAMS, WS_LEN>(
+        dy,
+        params,
+        dx,
+        workspace,
+        store,
+        &mut [],
+    );
+}
+
+/// [`conv2d_backward_input`] with scratch for the packed GEMM (see [`conv2d_forward_packed`]).
+pub fn conv2d_backward_input_packed<
+    T: Scalar,
+    G: Conv2dGeometry,
+    const B: usize,
+    const IN_LEN: usize,
+    const OUT_LEN: usize,
+    const PARAMS: usize,
+    const WS_LEN: usize,
+>(
+    dy: &[[T; OUT_LEN]; B],
+    params: &[T; PARAMS],
+    dx: &mut [[T; IN_LEN]; B],
+    workspace: &mut [T; WS_LEN],
+    store: Store,
+    pack: &mut [T],
+) {
     const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, WS_LEN) };
     let path = const { Path::input::<G>() };
     backward_input_on::<T, G>(
@@ -242,6 +308,7 @@ pub fn conv2d_backward_input<
         dx.as_flattened_mut(),
         workspace,
         store,
+        pack,
     );
 }
 
@@ -253,6 +320,7 @@ fn backward_input_on<T: Scalar, G: Conv2dGeometry>(
     dx: &mut [T],
     workspace: &mut [T],
     store: Store,
+    pack: &mut [T],
 ) {
     let weight = &params[..G::WEIGHT_LEN];
     for (dyb, dxb) in dy
@@ -260,7 +328,9 @@ fn backward_input_on<T: Scalar, G: Conv2dGeometry>(
         .zip(dx.chunks_exact_mut(G::IN_LEN))
     {
         match path {
-            Path::Gemm => im2col_gemm::backward_input::<T, G>(dyb, weight, dxb, workspace, store),
+            Path::Gemm => {
+                im2col_gemm::backward_input::<T, G>(dyb, weight, dxb, workspace, store, pack)
+            }
             Path::Direct => {
                 if store == Store::Overwrite {
                     dxb.fill(T::zero());
@@ -291,6 +361,33 @@ pub fn conv2d_backward_params<
     workspace: &mut [T; WS_LEN],
     store: Store,
 ) {
+    conv2d_backward_params_packed::<T, G, B, IN_LEN, OUT_LEN, PARAMS, WS_LEN>(
+        x,
+        dy,
+        dparams,
+        workspace,
+        store,
+        &mut [],
+    );
+}
+
+/// [`conv2d_backward_params`] with scratch for the packed GEMM (see [`conv2d_forward_packed`]).
+pub fn conv2d_backward_params_packed<
+    T: Scalar,
+    G: Conv2dGeometry,
+    const B: usize,
+    const IN_LEN: usize,
+    const OUT_LEN: usize,
+    const PARAMS: usize,
+    const WS_LEN: usize,
+>(
+    x: &[[T; IN_LEN]; B],
+    dy: &[[T; OUT_LEN]; B],
+    dparams: &mut [T; PARAMS],
+    workspace: &mut [T; WS_LEN],
+    store: Store,
+    pack: &mut [T],
+) {
     const { assert_lengths::<G>(IN_LEN, OUT_LEN, PARAMS, WS_LEN) };
     backward_params_on::<T, G>(
         x.as_flattened(),
@@ -298,6 +395,7 @@ pub fn conv2d_backward_params<
         dparams,
         workspace,
         store,
+        pack,
     );
 }
 
@@ -308,6 +406,7 @@ fn backward_params_on<T: Scalar, G: Conv2dGeometry>(
     dparams: &mut [T],
     workspace: &mut [T],
     store: Store,
+    pack: &mut [T],
 ) {
     let (dweight, dbias) = dparams.split_at_mut(G::WEIGHT_LEN);
     if store == Store::Overwrite && x.is_empty() {
@@ -318,7 +417,7 @@ fn backward_params_on<T: Scalar, G: Conv2dGeometry>(
     for (b, (xb, dyb)) in samples.enumerate() {
         // The first sample applies the caller's store mode, later ones add to it.
         let beta = if b == 0 { store.beta() } else { T::one() };
-        im2col_gemm::backward_weight::<T, G>(xb, dyb, beta, dweight, workspace);
+        im2col_gemm::backward_weight::<T, G>(xb, dyb, beta, dweight, workspace, pack);
     }
     let ohw = G::OUT_H * G::OUT_W;
     for (o, db) in dbias.iter_mut().enumerate() {

@@ -11,13 +11,22 @@
 //! The input gradient and the parameter gradients are separate functions so that generated code
 //! can skip `dx` for a first layer, whose input needs no gradient.
 //!
+//! # Packing scratch
+//! Each function has a `_packed` variant taking `pack: &mut [T]`, scratch for the packed GEMM
+//! (contents ignored on entry, unspecified on return): with at least [`dense_pack_len`]
+//! elements, large batches run on the packed, cache-blocked kernels; with less (an empty slice
+//! included) they run on the unpacked loops. Neither allocates.
+//!
 //! # Parameter block
 //! `[weight: OUT x IN, row-major (W[o][i] at o * IN + i) | bias: OUT]`, i.e. PyTorch's
 //! `weight` then `bias` tensors, flattened; [`dense_param_len`] elements. Without a bias the
 //! block is the weight alone. No persistent state.
 
 use crate::kernels::elementwise::{add_bias, sum_rows};
-use crate::kernels::gemm::{matmul_a_b, matmul_a_bt, matmul_at_b};
+use crate::kernels::gemm::{
+    matmul_a_b_pack_len, matmul_a_b_packed, matmul_a_bt_pack_len, matmul_a_bt_packed,
+    matmul_at_b_pack_len, matmul_at_b_packed,
+};
 use crate::kernels::Store;
 use crate::Scalar;
 
@@ -25,6 +34,24 @@ use crate::Scalar;
 /// when `bias`.
 pub const fn dense_param_len(input: usize, output: usize, bias: bool) -> usize {
     output * input + if bias { output } else { 0 }
+}
+
+/// Elements of packing scratch the `_packed` functions of a dense layer `input -> output` need
+/// at batch size `batch` (the most any of its three products uses; 0 when every product is
+/// small enough for the unpacked loops).
+pub const fn dense_pack_len<T: Scalar>(batch: usize, input: usize, output: usize) -> usize {
+    let forward = matmul_a_bt_pack_len::<T>(batch, input, output);
+    let input_grad = matmul_a_b_pack_len::<T>(batch, output, input);
+    let weight_grad = matmul_at_b_pack_len::<T>(output, batch, input);
+    max(forward, max(input_grad, weight_grad))
+}
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
 }
 
 /// Forward pass: `y = x * W^T + bias` (`y[s][o] = sum_i x[s][i] * W[o][i] + bias[o]`); without a
@@ -36,7 +63,19 @@ pub fn dense_forward<T: Scalar, const B: usize, const IN: usize, const OUT: usiz
     bias: Option<&[T; OUT]>,
     y: &mut [[T; OUT]; B],
 ) {
-    matmul_a_bt(x, weight, y, Store::Overwrite);
+    dense_forward_packed(x, weight, bias, y, &mut []);
+}
+
+/// [`dense_forward`] with packing scratch (see the [module docs](self)).
+#[inline]
+pub fn dense_forward_packed<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+    x: &[[T; IN]; B],
+    weight: &[[T; IN]; OUT],
+    bias: Option<&[T; OUT]>,
+    y: &mut [[T; OUT]; B],
+    pack: &mut [T],
+) {
+    matmul_a_bt_packed(x, weight, y, Store::Overwrite, pack);
     if let Some(bias) = bias {
         add_bias(y, bias);
     }
@@ -50,7 +89,19 @@ pub fn dense_backward_input<T: Scalar, const B: usize, const IN: usize, const OU
     dx: &mut [[T; IN]; B],
     store: Store,
 ) {
-    matmul_a_b(dy, weight, dx, store);
+    dense_backward_input_packed(dy, weight, dx, store, &mut []);
+}
+
+/// [`dense_backward_input`] with packing scratch (see the [module docs](self)).
+#[inline]
+pub fn dense_backward_input_packed<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+    dy: &[[T; OUT]; B],
+    weight: &[[T; IN]; OUT],
+    dx: &mut [[T; IN]; B],
+    store: Store,
+    pack: &mut [T],
+) {
+    matmul_a_b_packed(dy, weight, dx, store, pack);
 }
 
 /// Parameter gradients: `weight_grad (store) dy^T * x` (`dW[o][i] (store) sum_s dy[s][o] *
@@ -63,7 +114,25 @@ pub fn dense_backward_params<T: Scalar, const B: usize, const IN: usize, const O
     bias_grad: Option<&mut [T; OUT]>,
     store: Store,
 ) {
-    matmul_at_b(dy, x, weight_grad, store);
+    dense_backward_params_packed(x, dy, weight_grad, bias_grad, store, &mut []);
+}
+
+/// [`dense_backward_params`] with packing scratch (see the [module docs](self)).
+#[inline]
+pub fn dense_backward_params_packed<
+    T: Scalar,
+    const B: usize,
+    const IN: usize,
+    const OUT: usize,
+>(
+    x: &[[T; IN]; B],
+    dy: &[[T; OUT]; B],
+    weight_grad: &mut [[T; IN]; OUT],
+    bias_grad: Option<&mut [T; OUT]>,
+    store: Store,
+    pack: &mut [T],
+) {
+    matmul_at_b_packed(dy, x, weight_grad, store, pack);
     if let Some(bias_grad) = bias_grad {
         sum_rows(dy, bias_grad, store);
     }
@@ -249,8 +318,119 @@ mod tests {
     fn gradients_match_finite_differences() {
         check_gradients::<3, 5, 4>(11);
         check_gradients::<1, 7, 3>(12);
-        // Large enough for matrixmultiply under std.
         check_gradients::<9, 16, 12>(13);
+    }
+
+    /// Finite differences through the `_packed` functions, at sizes where all three products
+    /// take the packed kernels (given the scratch).
+    #[test]
+    fn packed_gradients_match_finite_differences() {
+        const BATCH: usize = 48;
+        const I: usize = 33;
+        const O: usize = 32;
+        let mut pack = std::vec![f64::NAN; dense_pack_len::<f64>(BATCH, I, O)];
+        assert!(!pack.is_empty(), "these sizes take the packed kernels");
+        let mut rng = Rng::new(14);
+        let x: [[f64; I]; BATCH] = random(&mut rng);
+        let weight: [[f64; I]; O] = random(&mut rng);
+        let bias: [f64; O] = random::<1, O>(&mut rng)[0];
+        let g: [[f64; O]; BATCH] = random(&mut rng);
+        let mut loss_pack = pack.clone();
+        let mut loss = |x: &[[f64; I]; BATCH], w: &[[f64; I]; O]| -> f64 {
+            let mut y = [[0.0; O]; BATCH];
+            dense_forward_packed(x, w, Some(&bias), &mut y, &mut loss_pack);
+            y.as_flattened()
+                .iter()
+                .zip(g.as_flattened())
+                .map(|(y, g)| y * g)
+                .sum()
+        };
+        let mut dx = [[f64::NAN; I]; BATCH];
+        let mut dw = [[f64::NAN; I]; O];
+        dense_backward_input_packed(&g, &weight, &mut dx, Store::Overwrite, &mut pack);
+        dense_backward_params_packed(&x, &g, &mut dw, None, Store::Overwrite, &mut pack);
+        let mut flat = x;
+        assert_gradient(
+            "dense packed: dx",
+            |v| loss(as_array(v), &weight),
+            flat.as_flattened_mut(),
+            dx.as_flattened(),
+            1e-6,
+        );
+        let mut flat = weight;
+        assert_gradient(
+            "dense packed: dW",
+            |v| loss(&x, as_array(v)),
+            flat.as_flattened_mut(),
+            dw.as_flattened(),
+            1e-6,
+        );
+    }
+
+    /// The `_packed` functions against the plain ones (which run the unpacked loops), in f32 at
+    /// W1's first layer, with too short a scratch (unpacked fallback) and with enough.
+    #[test]
+    fn packed_matches_unpacked() {
+        const BATCH: usize = 64;
+        const I: usize = 300;
+        const O: usize = 70;
+        let mut rng = Rng::new(15);
+        let normal = |rng: &mut Rng| -> f32 { rng.uniform(-1.0, 1.0) };
+        let x: std::boxed::Box<[[f32; I]; BATCH]> =
+            std::boxed::Box::new(core::array::from_fn(|_| {
+                core::array::from_fn(|_| normal(&mut rng))
+            }));
+        let w: std::boxed::Box<[[f32; I]; O]> = std::boxed::Box::new(core::array::from_fn(|_| {
+            core::array::from_fn(|_| normal(&mut rng))
+        }));
+        let dy: [[f32; O]; BATCH] =
+            core::array::from_fn(|_| core::array::from_fn(|_| normal(&mut rng)));
+        let len = dense_pack_len::<f32>(BATCH, I, O);
+        assert!(len > 0);
+        for pack_len in [len, len - 1, 0] {
+            let mut pack = std::vec![f32::NAN; pack_len];
+            let (mut y0, mut y1) = ([[0.0; O]; BATCH], [[f32::NAN; O]; BATCH]);
+            dense_forward(&x, &w, None, &mut y0);
+            dense_forward_packed(&x, &w, None, &mut y1, &mut pack);
+            let (mut dx0, mut dx1) = (std::vec![[1.0; I]; BATCH], std::vec![[1.0; I]; BATCH]);
+            let dx0a: &mut [[f32; I]; BATCH] = (&mut dx0[..]).try_into().unwrap();
+            let dx1a: &mut [[f32; I]; BATCH] = (&mut dx1[..]).try_into().unwrap();
+            dense_backward_input(&dy, &w, dx0a, Store::Accumulate);
+            dense_backward_input_packed(&dy, &w, dx1a, Store::Accumulate, &mut pack);
+            let (mut dw0, mut dw1) = (std::vec![[0.5; I]; O], std::vec![[0.5; I]; O]);
+            let dw0a: &mut [[f32; I]; O] = (&mut dw0[..]).try_into().unwrap();
+            let dw1a: &mut [[f32; I]; O] = (&mut dw1[..]).try_into().unwrap();
+            dense_backward_params(&x, &dy, dw0a, None, Store::Accumulate);
+            dense_backward_params_packed(&x, &dy, dw1a, None, Store::Accumulate, &mut pack);
+            let widen = |v: &[f32]| v.iter().map(|&t| t as f64).collect::<std::vec::Vec<_>>();
+            let what = |name: &str| std::format!("{name}, scratch {pack_len} of {len}");
+            assert_close(
+                &what("y"),
+                &widen(y1.as_flattened()),
+                &widen(y0.as_flattened()),
+                1e-4,
+            );
+            assert_close(
+                &what("dx"),
+                &widen(dx1.as_flattened()),
+                &widen(dx0.as_flattened()),
+                1e-4,
+            );
+            assert_close(
+                &what("dW"),
+                &widen(dw1.as_flattened()),
+                &widen(dw0.as_flattened()),
+                1e-4,
+            );
+        }
+    }
+
+    #[test]
+    fn pack_len_covers_the_three_products() {
+        // W1's first layer at batch 64 packs; batch-1 inference and a tiny layer do not.
+        assert!(dense_pack_len::<f32>(64, 784, 256) > 0);
+        assert_eq!(dense_pack_len::<f32>(1, 2, 16), 0);
+        assert!(dense_pack_len::<f32>(64, 784, 256) <= (96 + 512) * 256);
     }
 
     #[test]

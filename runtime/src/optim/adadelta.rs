@@ -3,6 +3,7 @@
 use num_traits::Float;
 
 use super::{check_non_negative, check_unit_closed, guard, Optimizer};
+use crate::kernels::simd::{dispatch, Simd};
 use crate::{Buffer, Result, Scalar};
 
 /// Hyper-parameters of [`Adadelta`]; `Default` is PyTorch's defaults.
@@ -130,6 +131,32 @@ impl<T: Scalar> AdadeltaStep<T> {
     }
 }
 
+/// One Adadelta update over every parameter, compiled for the widest vector instructions (two
+/// square roots and a division per element: compute-bound on the baseline).
+struct AdadeltaPass<'a, T, const N: usize> {
+    k: AdadeltaStep<T>,
+    params: &'a mut [T; N],
+    grads: &'a [T; N],
+    square_avg: &'a mut [T; N],
+    acc_delta: &'a mut [T; N],
+}
+
+impl<T: Scalar, const N: usize> Simd for AdadeltaPass<'_, T, N> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        for (((w, &g), v), u) in self
+            .params
+            .iter_mut()
+            .zip(self.grads)
+            .zip(self.square_avg.iter_mut())
+            .zip(self.acc_delta.iter_mut())
+        {
+            self.k.update(w, g, v, u);
+        }
+    }
+}
+
 impl<T: Scalar, const N: usize> guard::Guarded<T, N, 2> for Adadelta<T, N> {
     /// Bounds on `square_avg` and `acc_delta` after a step from `extents`, if every value the
     /// step writes is provably finite (see `guard`).
@@ -174,15 +201,13 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 2> for Adadelta<T, N> {
     }
 
     fn apply(&mut self, params: &mut [T; N], grads: &[T; N]) {
-        let k = AdadeltaStep::<T>::new(&self.config);
-        for (((w, &g), v), u) in params
-            .iter_mut()
-            .zip(grads)
-            .zip(self.square_avg.iter_mut())
-            .zip(self.acc_delta.iter_mut())
-        {
-            k.update(w, g, v, u);
-        }
+        dispatch(AdadeltaPass {
+            k: AdadeltaStep::<T>::new(&self.config),
+            params,
+            grads,
+            square_avg: &mut self.square_avg,
+            acc_delta: &mut self.acc_delta,
+        });
         self.steps += 1;
     }
 

@@ -3,6 +3,7 @@
 use num_traits::Float;
 
 use super::{check_non_negative, guard, Optimizer};
+use crate::kernels::simd::{dispatch, Simd};
 use crate::{Buffer, Result, Scalar};
 
 /// Hyper-parameters of [`Adagrad`]; `Default` is PyTorch's defaults.
@@ -132,6 +133,30 @@ impl<T: Scalar> AdagradStep<T> {
     }
 }
 
+/// One Adagrad update over every parameter, compiled for the widest vector instructions (a
+/// square root and a division per element: compute-bound on the baseline).
+struct AdagradPass<'a, T, const N: usize> {
+    k: AdagradStep<T>,
+    params: &'a mut [T; N],
+    grads: &'a [T; N],
+    sum: &'a mut [T; N],
+}
+
+impl<T: Scalar, const N: usize> Simd for AdagradPass<'_, T, N> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        for ((w, &g), s) in self
+            .params
+            .iter_mut()
+            .zip(self.grads)
+            .zip(self.sum.iter_mut())
+        {
+            self.k.update(w, g, s);
+        }
+    }
+}
+
 impl<T: Scalar, const N: usize> guard::Guarded<T, N, 1> for Adagrad<T, N> {
     /// A bound on `sum` after a step from `extents`, if every value the step writes is provably
     /// finite (see `guard`).
@@ -166,10 +191,12 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 1> for Adagrad<T, N> {
 
     fn apply(&mut self, params: &mut [T; N], grads: &[T; N]) {
         self.steps += 1;
-        let k = AdagradStep::<T>::new(&self.config, self.steps);
-        for ((w, &g), s) in params.iter_mut().zip(grads).zip(self.sum.iter_mut()) {
-            k.update(w, g, s);
-        }
+        dispatch(AdagradPass {
+            k: AdagradStep::<T>::new(&self.config, self.steps),
+            params,
+            grads,
+            sum: &mut self.sum,
+        });
     }
 
     fn measured_bounds(&self) -> [f64; 1] {

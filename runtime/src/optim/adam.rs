@@ -4,6 +4,7 @@
 use num_traits::Float;
 
 use super::{check_non_negative, check_unit_open, guard, Lerp, Optimizer};
+use crate::kernels::simd::{dispatch, Simd};
 use crate::{Buffer, Result, Scalar};
 
 /// Hyper-parameters of [`Adam`]; `Default` is PyTorch's defaults.
@@ -148,6 +149,43 @@ impl<T: Scalar> AdamStep<T> {
     }
 }
 
+/// One Adam update over every parameter, compiled for the widest vector instructions
+/// ([`dispatch`]).
+struct AdamPass<'a, T, const N: usize> {
+    k: AdamStep<T>,
+    params: &'a mut [T; N],
+    grads: &'a [T; N],
+    exp_avg: &'a mut [T; N],
+    exp_avg_sq: &'a mut [T; N],
+    max_exp_avg_sq: Option<&'a mut [T; N]>,
+}
+
+impl<T: Scalar, const N: usize> Simd for AdamPass<'_, T, N> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let k = self.k;
+        let moments = self
+            .params
+            .iter_mut()
+            .zip(self.grads)
+            .zip(self.exp_avg.iter_mut())
+            .zip(self.exp_avg_sq.iter_mut());
+        match self.max_exp_avg_sq {
+            None => {
+                for (((w, &g), m), v) in moments {
+                    k.update(w, g, m, v, None);
+                }
+            }
+            Some(max_v) => {
+                for ((((w, &g), m), v), max_v) in moments.zip(max_v.iter_mut()) {
+                    k.update(w, g, m, v, Some(max_v));
+                }
+            }
+        }
+    }
+}
+
 impl<T: Scalar, const N: usize> Adam<T, N> {
     /// A new optimizer with zeroed moments (`max_exp_avg_sq` allocated only with `amsgrad`).
     ///
@@ -226,24 +264,14 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for Adam<T, N> {
 
     fn apply(&mut self, params: &mut [T; N], grads: &[T; N]) {
         self.steps += 1;
-        let k = AdamStep::<T>::new(&self.config, self.steps);
-        let moments = params
-            .iter_mut()
-            .zip(grads)
-            .zip(self.exp_avg.iter_mut())
-            .zip(self.exp_avg_sq.iter_mut());
-        match &mut self.max_exp_avg_sq {
-            None => {
-                for (((w, &g), m), v) in moments {
-                    k.update(w, g, m, v, None);
-                }
-            }
-            Some(max_v) => {
-                for ((((w, &g), m), v), max_v) in moments.zip(max_v.iter_mut()) {
-                    k.update(w, g, m, v, Some(max_v));
-                }
-            }
-        }
+        dispatch(AdamPass {
+            k: AdamStep::<T>::new(&self.config, self.steps),
+            params,
+            grads,
+            exp_avg: &mut self.exp_avg,
+            exp_avg_sq: &mut self.exp_avg_sq,
+            max_exp_avg_sq: self.max_exp_avg_sq.as_deref_mut(),
+        });
     }
 
     fn measured_bounds(&self) -> [f64; 3] {

@@ -3,6 +3,7 @@
 use num_traits::Float;
 
 use super::{check_non_negative, check_unit_closed, guard, Lerp, Optimizer};
+use crate::kernels::simd::{dispatch, Simd};
 use crate::{Buffer, Result, Scalar};
 
 /// Hyper-parameters of [`RmsProp`]; `Default` is PyTorch's defaults.
@@ -159,6 +160,52 @@ impl<T: Scalar, const N: usize> RmsProp<T, N> {
     }
 }
 
+/// One RMSprop update over every parameter, compiled for the widest vector instructions (a
+/// square root and a division per element: compute-bound on the baseline).
+struct RmsPropPass<'a, T, const N: usize> {
+    k: RmsPropStep<T>,
+    params: &'a mut [T; N],
+    grads: &'a [T; N],
+    square_avg: &'a mut [T; N],
+    momentum_buffer: Option<&'a mut [T; N]>,
+    grad_avg: Option<&'a mut [T; N]>,
+}
+
+impl<T: Scalar, const N: usize> Simd for RmsPropPass<'_, T, N> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let base = self
+            .params
+            .iter_mut()
+            .zip(self.grads)
+            .zip(self.square_avg.iter_mut());
+        // One loop per buffer combination, so that each loop zips only existing buffers.
+        match (self.momentum_buffer, self.grad_avg) {
+            (None, None) => {
+                for ((w, &g), v) in base {
+                    self.k.update(w, g, v, None, None);
+                }
+            }
+            (Some(buf), None) => {
+                for (((w, &g), v), b) in base.zip(buf.iter_mut()) {
+                    self.k.update(w, g, v, Some(b), None);
+                }
+            }
+            (None, Some(mean)) => {
+                for (((w, &g), v), m) in base.zip(mean.iter_mut()) {
+                    self.k.update(w, g, v, None, Some(m));
+                }
+            }
+            (Some(buf), Some(mean)) => {
+                for ((((w, &g), v), b), m) in base.zip(buf.iter_mut()).zip(mean.iter_mut()) {
+                    self.k.update(w, g, v, Some(b), Some(m));
+                }
+            }
+        }
+    }
+}
+
 impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for RmsProp<T, N> {
     /// Bounds on `square_avg`, `|momentum_buffer|` and `|grad_avg|` after a step from
     /// `extents`, if every value the step writes is provably finite (see `guard`). Centered
@@ -204,31 +251,14 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for RmsProp<T, N> {
     }
 
     fn apply(&mut self, params: &mut [T; N], grads: &[T; N]) {
-        let k = RmsPropStep::<T>::new(&self.config);
-        let base = params.iter_mut().zip(grads).zip(self.square_avg.iter_mut());
-        // One loop per buffer combination, so that each loop zips only existing buffers.
-        match (&mut self.momentum_buffer, &mut self.grad_avg) {
-            (None, None) => {
-                for ((w, &g), v) in base {
-                    k.update(w, g, v, None, None);
-                }
-            }
-            (Some(buf), None) => {
-                for (((w, &g), v), b) in base.zip(buf.iter_mut()) {
-                    k.update(w, g, v, Some(b), None);
-                }
-            }
-            (None, Some(mean)) => {
-                for (((w, &g), v), m) in base.zip(mean.iter_mut()) {
-                    k.update(w, g, v, None, Some(m));
-                }
-            }
-            (Some(buf), Some(mean)) => {
-                for ((((w, &g), v), b), m) in base.zip(buf.iter_mut()).zip(mean.iter_mut()) {
-                    k.update(w, g, v, Some(b), Some(m));
-                }
-            }
-        }
+        dispatch(RmsPropPass {
+            k: RmsPropStep::<T>::new(&self.config),
+            params,
+            grads,
+            square_avg: &mut self.square_avg,
+            momentum_buffer: self.momentum_buffer.as_deref_mut(),
+            grad_avg: self.grad_avg.as_deref_mut(),
+        });
         self.steps += 1;
     }
 

@@ -31,7 +31,11 @@ pub(super) enum Level {
 /// `broadcast_tile` returns `tile[r][w] = sum_{q < kc} x(r, q) * y[q * ldy + w]` where
 /// `x(r, q) = x[q * ldx + r]` when `XT`, else `x[r * ldx + q]`; `dot_partials` returns
 /// `partial[r][w][l] = sum_q a[r][q * L + l] * b[w][q * L + l]` over the whole `L`-chunks of the
-/// (equally long) rows. Either may fuse a multiply-add (one rounding instead of two).
+/// (equally long) rows; `packed_tile` computes `tile[r][w] = sum_q a[q][r] * b[q][w]` over the
+/// steps of the shorter of the two packed panels (`broadcast_tile` on packed operands, with no
+/// stride left to compute) and stores it into `c` as [`TileOut`] says (in the leaf, so the
+/// store runs at the leaf's vector width too). Each may fuse a multiply-add (one rounding
+/// instead of two).
 pub(super) trait Leaf: Copy {
     /// See the trait docs.
     fn broadcast_tile<T: Scalar, const R: usize, const W: usize, const XT: bool>(
@@ -49,6 +53,27 @@ pub(super) trait Leaf: Copy {
         a: &[&[T]; R],
         b: &[&[T]; W],
     ) -> [[[T; L]; W]; R];
+
+    /// See the trait docs.
+    fn packed_tile<T: Scalar, const R: usize, const W: usize>(
+        self,
+        a: &[[T; R]],
+        b: &[[T; W]],
+        out: TileOut<T>,
+        c: &mut [T],
+    );
+}
+
+/// Where [`Leaf::packed_tile`] stores its tile: `c[r * ldc + w] <- alpha * tile[r][w] + beta *
+/// c[r * ldc + w]` for `r < rows`, `w < cols` (`rows <= R`, `cols <= W`), not reading `c` when
+/// `beta == 0`.
+#[derive(Clone, Copy)]
+pub(super) struct TileOut<T> {
+    pub alpha: T,
+    pub beta: T,
+    pub ldc: usize,
+    pub rows: usize,
+    pub cols: usize,
 }
 
 /// Leaves compiled for the target's baseline instruction set.
@@ -75,6 +100,45 @@ impl Leaf for Baseline {
         b: &[&[T]; W],
     ) -> [[[T; L]; W]; R] {
         dot_partials_body::<T, L, R, W, false>(a, b)
+    }
+
+    #[inline]
+    fn packed_tile<T: Scalar, const R: usize, const W: usize>(
+        self,
+        a: &[[T; R]],
+        b: &[[T; W]],
+        out: TileOut<T>,
+        c: &mut [T],
+    ) {
+        #[inline(never)]
+        fn tile<T: Scalar, const R: usize, const W: usize>(
+            a: &[[T; R]],
+            b: &[[T; W]],
+        ) -> [[T; W]; R] {
+            packed_tile_body::<T, R, W, false>(a, b)
+        }
+        #[inline(never)]
+        fn store<T: Scalar, const R: usize, const W: usize>(
+            tile: &[[T; W]; R],
+            out: TileOut<T>,
+            c: &mut [T],
+        ) {
+            store_tile_body(tile, out, c)
+        }
+        #[inline(never)]
+        fn fused<T: Scalar, const R: usize, const W: usize>(
+            a: &[[T; R]],
+            b: &[[T; W]],
+            out: TileOut<T>,
+            c: &mut [T],
+        ) {
+            fused_tile_body::<T, R, W, false>(a, b, out, c)
+        }
+        if out.rows == R && out.cols == W {
+            fused(a, b, out, c);
+        } else {
+            store(&tile(a, b), out, c);
+        }
     }
 }
 
@@ -144,6 +208,49 @@ macro_rules! x86_leaf {
                 }
                 // SAFETY: as in `broadcast_tile`: the CPU has every feature of `$features`.
                 unsafe { leaf::<T, L, R, W>(a, b) }
+            }
+
+            #[inline]
+            fn packed_tile<T: Scalar, const R: usize, const W: usize>(
+                self,
+                a: &[[T; R]],
+                b: &[[T; W]],
+                out: TileOut<T>,
+                c: &mut [T],
+            ) {
+                #[target_feature(enable = $features)]
+                fn tile<T: Scalar, const R: usize, const W: usize>(
+                    a: &[[T; R]],
+                    b: &[[T; W]],
+                ) -> [[T; W]; R] {
+                    packed_tile_body::<T, R, W, true>(a, b)
+                }
+                #[target_feature(enable = $features)]
+                fn store<T: Scalar, const R: usize, const W: usize>(
+                    tile: &[[T; W]; R],
+                    out: TileOut<T>,
+                    c: &mut [T],
+                ) {
+                    store_tile_body(tile, out, c)
+                }
+                #[target_feature(enable = $features)]
+                fn fused<T: Scalar, const R: usize, const W: usize>(
+                    a: &[[T; R]],
+                    b: &[[T; W]],
+                    out: TileOut<T>,
+                    c: &mut [T],
+                ) {
+                    fused_tile_body::<T, R, W, true>(a, b, out, c)
+                }
+                if out.rows == R && out.cols == W {
+                    // SAFETY: as in `broadcast_tile`: the CPU has every feature of `$features`.
+                    unsafe { fused::<T, R, W>(a, b, out, c) }
+                } else {
+                    // SAFETY: as above.
+                    let tile = unsafe { tile::<T, R, W>(a, b) };
+                    // SAFETY: as above.
+                    unsafe { store::<T, R, W>(&tile, out, c) }
+                }
             }
         }
     };
@@ -240,4 +347,110 @@ fn dot_partials_body<T: Scalar, const L: usize, const R: usize, const W: usize, 
         }
     }
     partial
+}
+
+/// Body of [`Leaf::packed_tile`]'s product (its store is [`store_tile_body`], in a function of
+/// its own: in one function, LLVM's SLP vectorizer reshuffles the accumulators). The tile is
+/// kept as two halves of rows: one array of more than 128 accumulators is left in memory by
+/// LLVM (an 8 x 32 tile ran at 1/30 of the speed), two arrays of half the size are promoted to
+/// registers.
+#[inline(always)]
+fn packed_tile_body<T: Scalar, const R: usize, const W: usize, const FMA: bool>(
+    a: &[[T; R]],
+    b: &[[T; W]],
+) -> [[T; W]; R] {
+    match R {
+        8 => halves::<T, R, 4, W, FMA>(a, b),
+        6 => halves::<T, R, 3, W, FMA>(a, b),
+        4 => halves::<T, R, 2, W, FMA>(a, b),
+        _ => halves::<T, R, 0, W, FMA>(a, b),
+    }
+}
+
+/// [`packed_tile_body`] with rows `..H` and `H..` in separate arrays (`H = 0`: one array).
+#[inline(always)]
+fn halves<T: Scalar, const R: usize, const H: usize, const W: usize, const FMA: bool>(
+    a: &[[T; R]],
+    b: &[[T; W]],
+) -> [[T; W]; R] {
+    let mut top = [[T::zero(); W]; H];
+    let mut rest = [[T::zero(); W]; R];
+    for (xs, ys) in a.iter().zip(b) {
+        for (row, &xv) in top.iter_mut().zip(xs) {
+            for (t, &yv) in row.iter_mut().zip(ys) {
+                *t = madd::<T, FMA>(*t, xv, yv);
+            }
+        }
+        for (row, &xv) in rest.iter_mut().take(R - H).zip(&xs[H..]) {
+            for (t, &yv) in row.iter_mut().zip(ys) {
+                *t = madd::<T, FMA>(*t, xv, yv);
+            }
+        }
+    }
+    core::array::from_fn(|r| if r < H { top[r] } else { rest[r - H] })
+}
+
+/// [`packed_tile_body`] and the store of a whole tile in one function.
+#[inline(always)]
+fn fused_tile_body<T: Scalar, const R: usize, const W: usize, const FMA: bool>(
+    a: &[[T; R]],
+    b: &[[T; W]],
+    out: TileOut<T>,
+    c: &mut [T],
+) {
+    let tile = packed_tile_body::<T, R, W, FMA>(a, b);
+    if out.beta == T::zero() {
+        store_rows::<T, R, W, true, true>(&tile, out, c);
+    } else {
+        store_rows::<T, R, W, true, false>(&tile, out, c);
+    }
+}
+
+/// The store of [`Leaf::packed_tile`] (see [`TileOut`]), with constant bounds for a whole tile.
+#[inline(always)]
+fn store_tile_body<T: Scalar, const R: usize, const W: usize>(
+    tile: &[[T; W]; R],
+    out: TileOut<T>,
+    c: &mut [T],
+) {
+    match (out.rows == R && out.cols == W, out.beta == T::zero()) {
+        (true, true) => store_rows::<T, R, W, true, true>(tile, out, c),
+        (true, false) => store_rows::<T, R, W, true, false>(tile, out, c),
+        (false, true) => store_rows::<T, R, W, false, true>(tile, out, c),
+        (false, false) => store_rows::<T, R, W, false, false>(tile, out, c),
+    }
+}
+
+/// [`store_tile_body`] for a whole tile (`FULL`) or a partial one, overwriting (`OVERWRITE`,
+/// `beta == 0`) or not.
+#[inline(always)]
+fn store_rows<
+    T: Scalar,
+    const R: usize,
+    const W: usize,
+    const FULL: bool,
+    const OVERWRITE: bool,
+>(
+    tile: &[[T; W]; R],
+    out: TileOut<T>,
+    c: &mut [T],
+) {
+    let TileOut {
+        alpha,
+        beta,
+        ldc,
+        rows,
+        cols,
+    } = out;
+    let (rows, cols) = if FULL { (R, W) } else { (rows, cols) };
+    for (r, t_row) in tile.iter().enumerate().take(rows) {
+        let c_row = &mut c[r * ldc..][..cols];
+        for (o, &t) in c_row.iter_mut().zip(t_row) {
+            *o = if OVERWRITE {
+                alpha * t
+            } else {
+                alpha * t + beta * *o
+            };
+        }
+    }
 }

@@ -19,13 +19,17 @@ fn backends() -> Vec<GemmBackend> {
         GemmBackend::PortableBaseline,
         GemmBackend::PortableAvx2,
         GemmBackend::Auto,
-        GemmBackend::MatrixMultiply,
+        GemmBackend::Packed,
+        GemmBackend::PackedAvx2,
+        GemmBackend::PackedBaseline,
     ];
     #[cfg(not(feature = "std"))]
     let all = vec![
         GemmBackend::Portable,
         GemmBackend::PortableBaseline,
         GemmBackend::Auto,
+        GemmBackend::Packed,
+        GemmBackend::PackedBaseline,
     ];
     all
 }
@@ -88,8 +92,10 @@ fn check_case<T: Scalar>(
     }
     let c0 = c.clone();
     let (alpha_t, beta_t) = (T::from_f64(alpha), T::from_f64(beta));
+    // Scratch full of NaN: nothing of its previous contents may reach C.
+    let mut pack = vec![T::nan(); gemm_pack_len::<T>(transa, transb, m, n, k)];
     gemm_with_backend(
-        backend, transa, transb, m, n, k, alpha_t, &a, lda, &b, ldb, beta_t, &mut c, ldc,
+        backend, transa, transb, m, n, k, alpha_t, &a, lda, &b, ldb, beta_t, &mut c, ldc, &mut pack,
     )
     .unwrap();
 
@@ -248,6 +254,7 @@ fn alpha_zero_or_empty_k_does_not_read_a_or_b() {
             0.5,
             &mut c,
             2,
+            &mut [f64::NAN; 64],
         )
         .unwrap();
         assert_eq!(c, [0.5, 1.0, 1.5, 2.0], "{backend:?}");
@@ -266,6 +273,7 @@ fn alpha_zero_or_empty_k_does_not_read_a_or_b() {
             -2.0,
             &mut c,
             2,
+            &mut [],
         )
         .unwrap();
         assert_eq!(c, [-1.0, -2.0, -3.0, -4.0], "{backend:?}");
@@ -291,6 +299,7 @@ fn empty_products_touch_nothing() {
             0.0,
             &mut c,
             3,
+            &mut [f32::NAN; 64],
         )
         .unwrap();
         assert_eq!(c, [7.0; 3]);
@@ -393,10 +402,15 @@ fn check_typed<T: Scalar, const M: usize, const K: usize, const N: usize>(rng: &
                 if store == Store::Overwrite {
                     c = [[T::nan(); N]; M];
                 }
+                let mut pack =
+                    vec![T::nan(); gemm_pack_len::<T>(Transpose::Yes, Transpose::No, M, N, K)];
+                let pack = &mut pack[..];
                 match name {
-                    "matmul_a_b" => matmul_a_b_with_backend(backend, &a, &b, &mut c, store),
-                    "matmul_a_bt" => matmul_a_bt_with_backend(backend, &a, &bt, &mut c, store),
-                    _ => matmul_at_b_with_backend(backend, &at, &b, &mut c, store),
+                    "matmul_a_b" => matmul_a_b_with_backend(backend, &a, &b, &mut c, store, pack),
+                    "matmul_a_bt" => {
+                        matmul_a_bt_with_backend(backend, &a, &bt, &mut c, store, pack)
+                    }
+                    _ => matmul_at_b_with_backend(backend, &at, &b, &mut c, store, pack),
                 }
                 for i in 0..M {
                     for j in 0..N {
@@ -464,34 +478,133 @@ fn public_wrappers_use_the_same_contract() {
     assert_eq!(flat, [19.0, 22.0, 43.0, 50.0]);
 }
 
-#[cfg(feature = "std")]
 #[test]
 fn threshold_sends_small_products_to_the_portable_path() {
     use Transpose::{No, Yes};
     // Dense layer 784 -> 256: forward A*B^T, input gradient A*B, weight gradient A^T*B.
     for batch in [1, 4] {
         assert!(
-            !prefers_matrixmultiply(No, Yes, batch, 256, 784),
+            !prefers_packed(No, Yes, batch, 256, 784),
             "forward, batch {batch}"
         );
         assert!(
-            !prefers_matrixmultiply(No, No, batch, 784, 256),
+            !prefers_packed(No, No, batch, 784, 256),
             "dx, batch {batch}"
         );
     }
-    assert!(!prefers_matrixmultiply(No, Yes, 1, 16, 16), "tiny layer");
-    assert!(
-        !prefers_matrixmultiply(Yes, No, 16, 2, 1),
-        "tiny weight gradient"
-    );
-    assert!(
-        prefers_matrixmultiply(No, Yes, 64, 256, 784),
-        "forward, batch 64"
-    );
-    assert!(prefers_matrixmultiply(No, No, 64, 784, 256), "dx, batch 64");
-    assert!(
-        prefers_matrixmultiply(Yes, No, 256, 784, 64),
-        "dW, batch 64"
-    );
-    assert!(prefers_matrixmultiply(Yes, Yes, 64, 64, 64));
+    assert!(!prefers_packed(No, Yes, 1, 16, 16), "tiny layer");
+    assert!(!prefers_packed(Yes, No, 16, 2, 1), "tiny weight gradient");
+    assert!(!prefers_packed(No, Yes, 64, 10, 128), "10 outputs");
+    assert!(prefers_packed(No, Yes, 64, 256, 784), "forward, batch 64");
+    assert!(prefers_packed(No, No, 64, 784, 256), "dx, batch 64");
+    assert!(prefers_packed(Yes, No, 256, 784, 64), "dW, batch 64");
+    assert!(prefers_packed(Yes, No, 256, 784, 1), "dW, batch 1");
+    assert!(prefers_packed(Yes, Yes, 64, 64, 64));
+}
+
+/// Products past every block size (`MC = 96` rows, `KC = 256` steps, `NC = 512` columns), so
+/// that the packed loops run several blocks of each, on every packed level.
+#[test]
+fn packed_blocks_past_the_block_sizes() {
+    let mut rng = Rng::new(6);
+    for backend in [
+        GemmBackend::Packed,
+        GemmBackend::PackedAvx2,
+        GemmBackend::PackedBaseline,
+        GemmBackend::Auto,
+    ] {
+        for (s, &trans) in TRANSPOSES.iter().enumerate() {
+            let shape = [
+                (197, 1030, 9),
+                (100, 33, 600),
+                (3, 1100, 513),
+                (97, 1025, 257),
+            ][s];
+            let (alpha, beta) = ([1.0, -2.0][s % 2], [0.0, 0.5][s / 2]);
+            check_case::<f32>(backend, trans, shape, alpha, beta, 1, s == 0, &mut rng);
+        }
+        check_case::<f64>(
+            backend,
+            TRANSPOSES[2],
+            (130, 40, 300),
+            1.0,
+            1.0,
+            0,
+            false,
+            &mut rng,
+        );
+    }
+}
+
+/// With scratch one element short of what the packed kernels need, or none, every backend
+/// falls back to the unpacked loops: the same result up to rounding, nothing allocated, no
+/// panic.
+#[test]
+fn short_scratch_falls_back_to_the_unpacked_loops() {
+    let mut rng = Rng::new(7);
+    for (transa, transb) in TRANSPOSES {
+        let (m, n, k) = (70, 65, 300);
+        let (a_rows, a_cols) = stored_shape(transa, m, k);
+        let (b_rows, b_cols) = stored_shape(transb, k, n);
+        let a = random_matrix::<f32>(&mut rng, a_rows, a_cols, a_cols);
+        let b = random_matrix::<f32>(&mut rng, b_rows, b_cols, b_cols);
+        let full = gemm_pack_len::<f32>(transa, transb, m, n, k);
+        let mut reference = vec![0.0f32; m * n];
+        let mut pack = vec![f32::NAN; full];
+        gemm_packed(
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            1.0,
+            &a,
+            a_cols,
+            &b,
+            b_cols,
+            0.0,
+            &mut reference,
+            n,
+            &mut pack,
+        )
+        .unwrap();
+        for backend in [
+            GemmBackend::Packed,
+            GemmBackend::PackedBaseline,
+            GemmBackend::Auto,
+        ] {
+            for len in [full - 1, 1, 0] {
+                let mut pack = vec![f32::NAN; len];
+                let mut c = vec![f32::NAN; m * n];
+                gemm_with_backend(
+                    backend, transa, transb, m, n, k, 1.0, &a, a_cols, &b, b_cols, 0.0, &mut c, n,
+                    &mut pack,
+                )
+                .unwrap();
+                for (i, (&got, &want)) in c.iter().zip(&reference).enumerate() {
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "{backend:?} {transa:?}/{transb:?} scratch {len}: C[{i}] = {got}, \
+                         packed {want}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn pack_len_is_bounded_and_small_for_small_products() {
+    use Transpose::{No, Yes};
+    assert_eq!(gemm_pack_len::<f32>(No, No, 0, 5, 5), 0);
+    assert_eq!(gemm_pack_len::<f64>(No, Yes, 5, 5, 0), 0);
+    // One tile of rows and columns at most, times k.
+    assert!(gemm_pack_len::<f32>(No, No, 2, 3, 4) <= (8 + 32) * 4);
+    // Bounded by the blocking whatever the dims, without overflow.
+    let bound = (96 + 512) * 256;
+    assert!(gemm_pack_len::<f32>(Yes, No, usize::MAX, usize::MAX, usize::MAX) <= bound);
+    assert!(gemm_pack_len::<f64>(No, Yes, 1 << 40, 3, 1 << 40) <= bound);
+    // W1's largest product.
+    let w1 = gemm_pack_len::<f32>(No, Yes, 64, 256, 784);
+    assert!(w1 > 0 && w1 <= bound, "{w1}");
 }

@@ -3,10 +3,10 @@
 //! The array types make every extent right by construction, so these never fail. Tiny products
 //! (at most [`INLINE_MAX_WORK`] multiply-adds: batch-1 layers of a few units) run a short loop
 //! nest inlined at the call site, where the dims are constants the compiler unrolls; the rest
-//! run the same dispatch as [`super::gemm`] (portable path for small products, matrixmultiply for
-//! large ones under `std`).
+//! run the same dispatch as [`super::gemm`]; the `_packed` variants take scratch for the packed
+//! kernels, which large products use (see [`super::gemm_packed`]).
 
-use super::{gemm_with_backend, GemmBackend, Transpose};
+use super::{auto_pack_len, gemm_with_backend, GemmBackend, Transpose};
 use crate::kernels::Store;
 use crate::Scalar;
 
@@ -23,7 +23,7 @@ pub fn matmul_a_bt<T: Scalar, const M: usize, const K: usize, const N: usize>(
     c: &mut [[T; N]; M],
     store: Store,
 ) {
-    matmul_a_bt_with_backend(GemmBackend::Auto, a, b, c, store);
+    matmul_a_bt_with_backend(GemmBackend::Auto, a, b, c, store, &mut []);
 }
 
 /// `C (store) A * B` for `A: [M][K]`, `B: [K][N]`, `C: [M][N]`:
@@ -37,7 +37,7 @@ pub fn matmul_a_b<T: Scalar, const M: usize, const K: usize, const N: usize>(
     c: &mut [[T; N]; M],
     store: Store,
 ) {
-    matmul_a_b_with_backend(GemmBackend::Auto, a, b, c, store);
+    matmul_a_b_with_backend(GemmBackend::Auto, a, b, c, store, &mut []);
 }
 
 /// `C (store) A^T * B` for `A: [K][M]`, `B: [K][N]`, `C: [M][N]`:
@@ -51,7 +51,77 @@ pub fn matmul_at_b<T: Scalar, const M: usize, const K: usize, const N: usize>(
     c: &mut [[T; N]; M],
     store: Store,
 ) {
-    matmul_at_b_with_backend(GemmBackend::Auto, a, b, c, store);
+    matmul_at_b_with_backend(GemmBackend::Auto, a, b, c, store, &mut []);
+}
+
+/// [`matmul_a_bt`] with scratch for the packed GEMM: allocation-free at every size, and as
+/// fast as the kernels get once `pack` holds [`matmul_a_bt_pack_len`]`(M, K, N)` elements
+/// (shorter scratch runs the unpacked loops; contents ignored on entry, unspecified on return).
+#[inline]
+pub fn matmul_a_bt_packed<T: Scalar, const M: usize, const K: usize, const N: usize>(
+    a: &[[T; K]; M],
+    b: &[[T; K]; N],
+    c: &mut [[T; N]; M],
+    store: Store,
+    pack: &mut [T],
+) {
+    matmul_a_bt_with_backend(GemmBackend::Auto, a, b, c, store, pack);
+}
+
+/// [`matmul_a_b`] with scratch for the packed GEMM (see [`matmul_a_bt_packed`]); the scratch
+/// it uses is [`matmul_a_b_pack_len`]`(M, K, N)` elements.
+#[inline]
+pub fn matmul_a_b_packed<T: Scalar, const M: usize, const K: usize, const N: usize>(
+    a: &[[T; K]; M],
+    b: &[[T; N]; K],
+    c: &mut [[T; N]; M],
+    store: Store,
+    pack: &mut [T],
+) {
+    matmul_a_b_with_backend(GemmBackend::Auto, a, b, c, store, pack);
+}
+
+/// [`matmul_at_b`] with scratch for the packed GEMM (see [`matmul_a_bt_packed`]); the scratch
+/// it uses is [`matmul_at_b_pack_len`]`(M, K, N)` elements.
+#[inline]
+pub fn matmul_at_b_packed<T: Scalar, const M: usize, const K: usize, const N: usize>(
+    a: &[[T; M]; K],
+    b: &[[T; N]; K],
+    c: &mut [[T; N]; M],
+    store: Store,
+    pack: &mut [T],
+) {
+    matmul_at_b_with_backend(GemmBackend::Auto, a, b, c, store, pack);
+}
+
+/// Scratch elements [`matmul_a_bt_packed`] uses for `C: [M][N] = A: [M][K] * B^T` (0 when the
+/// product is small enough to skip packing).
+pub const fn matmul_a_bt_pack_len<T: Scalar>(m: usize, k: usize, n: usize) -> usize {
+    typed_pack_len::<T>(Transpose::No, Transpose::Yes, m, k, n)
+}
+
+/// Scratch elements [`matmul_a_b_packed`] uses for `C: [M][N] = A: [M][K] * B: [K][N]`.
+pub const fn matmul_a_b_pack_len<T: Scalar>(m: usize, k: usize, n: usize) -> usize {
+    typed_pack_len::<T>(Transpose::No, Transpose::No, m, k, n)
+}
+
+/// Scratch elements [`matmul_at_b_packed`] uses for `C: [M][N] = A^T * B` with `A: [K][M]`.
+pub const fn matmul_at_b_pack_len<T: Scalar>(m: usize, k: usize, n: usize) -> usize {
+    typed_pack_len::<T>(Transpose::Yes, Transpose::No, m, k, n)
+}
+
+const fn typed_pack_len<T: Scalar>(
+    transa: Transpose,
+    transb: Transpose,
+    m: usize,
+    k: usize,
+    n: usize,
+) -> usize {
+    if m.saturating_mul(n).saturating_mul(k) <= INLINE_MAX_WORK {
+        0
+    } else {
+        auto_pack_len::<T>(transa, transb, m, n, k)
+    }
 }
 
 /// Products with at most this many multiply-adds take the inlined loops of this module when
@@ -74,6 +144,7 @@ pub fn matmul_a_bt_with_backend<T: Scalar, const M: usize, const K: usize, const
     b: &[[T; K]; N],
     c: &mut [[T; N]; M],
     store: Store,
+    pack: &mut [T],
 ) {
     if backend == GemmBackend::Auto && M * N * K <= INLINE_MAX_WORK {
         for (a_row, c_row) in a.iter().zip(c.iter_mut()) {
@@ -94,6 +165,7 @@ pub fn matmul_a_bt_with_backend<T: Scalar, const M: usize, const K: usize, const
         K,
         c.as_flattened_mut(),
         store,
+        pack,
     );
 }
 
@@ -106,6 +178,7 @@ pub fn matmul_a_b_with_backend<T: Scalar, const M: usize, const K: usize, const 
     b: &[[T; N]; K],
     c: &mut [[T; N]; M],
     store: Store,
+    pack: &mut [T],
 ) {
     if backend == GemmBackend::Auto && M * N * K <= INLINE_MAX_WORK {
         for (a_row, c_row) in a.iter().zip(c.iter_mut()) {
@@ -124,6 +197,7 @@ pub fn matmul_a_b_with_backend<T: Scalar, const M: usize, const K: usize, const 
         N,
         c.as_flattened_mut(),
         store,
+        pack,
     );
 }
 
@@ -136,6 +210,7 @@ pub fn matmul_at_b_with_backend<T: Scalar, const M: usize, const K: usize, const
     b: &[[T; N]; K],
     c: &mut [[T; N]; M],
     store: Store,
+    pack: &mut [T],
 ) {
     if backend == GemmBackend::Auto && M * N * K <= INLINE_MAX_WORK {
         for (i, c_row) in c.iter_mut().enumerate() {
@@ -154,6 +229,7 @@ pub fn matmul_at_b_with_backend<T: Scalar, const M: usize, const K: usize, const
         N,
         c.as_flattened_mut(),
         store,
+        pack,
     );
 }
 
@@ -215,6 +291,7 @@ fn run<T: Scalar>(
     ldb: usize,
     c: &mut [T],
     store: Store,
+    pack: &mut [T],
 ) {
     let result = gemm_with_backend(
         backend,
@@ -231,6 +308,7 @@ fn run<T: Scalar>(
         store.beta(),
         c,
         n,
+        pack,
     );
     if result.is_err() {
         unreachable!("gemm: array types fix every extent and leading dimension");

@@ -20,7 +20,7 @@
 //! stays one sample's worth.
 
 use super::{columns, Conv2dGeometry};
-use crate::kernels::gemm::{gemm, Transpose};
+use crate::kernels::gemm::{auto_pack_len, gemm_packed, Transpose};
 use crate::kernels::Store;
 use crate::Scalar;
 
@@ -29,18 +29,49 @@ const fn is_pointwise<G: Conv2dGeometry>() -> bool {
     G::KH == 1 && G::KW == 1 && G::SH == 1 && G::SW == 1 && G::PH == 0 && G::PW == 0
 }
 
-/// `C <- op(A) op(B) + beta C` with lengths the geometry guarantees.
+/// Elements of packing scratch the GEMMs of `G` use (0 when every one of them runs unpacked):
+/// the forward `W_g cols_g`, the input gradient `W_gᵀ dY_g` and the weight gradient
+/// `dY_g cols_gᵀ`, each only when its pass runs on the GEMM.
+pub(super) const fn pack_len<T: Scalar, G: Conv2dGeometry>(forward: bool, input: bool) -> usize {
+    let ck = G::GROUP_IN * G::KH * G::KW;
+    let ohw = G::OUT_H * G::OUT_W;
+    let (no, yes) = (Transpose::No, Transpose::Yes);
+    let f = if forward {
+        auto_pack_len::<T>(no, no, G::GROUP_OUT, ohw, ck)
+    } else {
+        0
+    };
+    let i = if input {
+        auto_pack_len::<T>(yes, no, ck, ohw, G::GROUP_OUT)
+    } else {
+        0
+    };
+    let w = auto_pack_len::<T>(no, yes, G::GROUP_OUT, ck, ohw);
+    let most = if f > i { f } else { i };
+    if w > most {
+        w
+    } else {
+        most
+    }
+}
+
+/// `C <- op(A) op(B) + beta C` with lengths the geometry guarantees, packing into `pack` when
+/// it is long enough.
 #[inline]
 fn product<T: Scalar>(
     (transa, a, lda): (Transpose, &[T], usize),
     (transb, b, ldb): (Transpose, &[T], usize),
     (m, n, k): (usize, usize, usize),
     beta: T,
-    c: &mut [T],
-    ldc: usize,
+    (c, ldc): (&mut [T], usize),
+    pack: &mut [T],
 ) {
     let one = T::one();
-    if gemm(transa, transb, m, n, k, one, a, lda, b, ldb, beta, c, ldc).is_err() {
+    if gemm_packed(
+        transa, transb, m, n, k, one, a, lda, b, ldb, beta, c, ldc, pack,
+    )
+    .is_err()
+    {
         unreachable!("conv2d: GEMM operand lengths follow from the compile-time geometry");
     }
 }
@@ -64,6 +95,7 @@ pub(super) fn forward<T: Scalar, G: Conv2dGeometry>(
     beta: T,
     y: &mut [T],
     workspace: &mut [T],
+    pack: &mut [T],
 ) {
     let ck = G::GROUP_IN * G::KH * G::KW;
     let ohw = G::OUT_H * G::OUT_W;
@@ -78,8 +110,8 @@ pub(super) fn forward<T: Scalar, G: Conv2dGeometry>(
             (Transpose::No, cols, ohw),
             (G::GROUP_OUT, ohw, ck),
             beta,
-            y_group,
-            ohw,
+            (y_group, ohw),
+            pack,
         );
     }
 }
@@ -91,6 +123,7 @@ pub(super) fn backward_input<T: Scalar, G: Conv2dGeometry>(
     dx: &mut [T],
     workspace: &mut [T],
     store: Store,
+    pack: &mut [T],
 ) {
     let ck = G::GROUP_IN * G::KH * G::KW;
     let ohw = G::OUT_H * G::OUT_W;
@@ -105,10 +138,10 @@ pub(super) fn backward_input<T: Scalar, G: Conv2dGeometry>(
         let dims = (ck, ohw, G::GROUP_OUT);
         if is_pointwise::<G>() {
             // The columns are the input, so the GEMM writes the gradient directly.
-            product(w_t, dy_group, dims, store.beta(), dx_group, ohw);
+            product(w_t, dy_group, dims, store.beta(), (dx_group, ohw), pack);
             continue;
         }
-        product(w_t, dy_group, dims, T::zero(), cols, ohw);
+        product(w_t, dy_group, dims, T::zero(), (cols, ohw), pack);
         columns::scatter::<T, G>(cols, padded, dx_group, store);
     }
 }
@@ -120,6 +153,7 @@ pub(super) fn backward_weight<T: Scalar, G: Conv2dGeometry>(
     beta: T,
     dweight: &mut [T],
     workspace: &mut [T],
+    pack: &mut [T],
 ) {
     let ck = G::GROUP_IN * G::KH * G::KW;
     let ohw = G::OUT_H * G::OUT_W;
@@ -134,8 +168,8 @@ pub(super) fn backward_weight<T: Scalar, G: Conv2dGeometry>(
             (Transpose::Yes, cols, ohw),
             (G::GROUP_OUT, ck, ohw),
             beta,
-            dw_group,
-            ck,
+            (dw_group, ck),
+            pack,
         );
     }
 }

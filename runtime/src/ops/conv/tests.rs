@@ -97,12 +97,20 @@ fn check<
         let what = &std::format!("{name} ({path:?})");
         let (x_flat, up_flat) = (x.as_flattened(), upstream.as_flattened());
         let mut y = [f64::NAN; 2 * OUT_MAX];
-        forward_on::<f64, G>(path, x_flat, &params, &mut y[..B * OUT], &mut cols);
+        forward_on::<f64, G>(path, x_flat, &params, &mut y[..B * OUT], &mut cols, &mut []);
         assert_close(what, &y[..B * OUT], want_y, 1e-12);
 
         let mut dx = [f64::NAN; 2 * IN_MAX];
         let dx = &mut dx[..B * IN];
-        backward_input_on::<f64, G>(path, up_flat, &params, dx, &mut cols, Store::Overwrite);
+        backward_input_on::<f64, G>(
+            path,
+            up_flat,
+            &params,
+            dx,
+            &mut cols,
+            Store::Overwrite,
+            &mut [],
+        );
         assert_close(what, dx, want_dx, 1e-12);
         let mut dx_acc: Vec<f64> = (0..B * IN).map(|i| value(5, i)).collect();
         backward_input_on::<f64, G>(
@@ -112,6 +120,7 @@ fn check<
             &mut dx_acc,
             &mut cols,
             Store::Accumulate,
+            &mut [],
         );
         let expected: Vec<f64> = (0..B * IN).map(|i| value(5, i) + want_dx[i]).collect();
         assert_close(what, &dx_acc, &expected, 1e-12);
@@ -122,7 +131,7 @@ fn check<
         let (x32, up32, params32) = (narrow(x_flat), narrow(up_flat), narrow(&params));
         let mut cols32 = [f32::NAN; COLS];
         let mut y32 = std::vec![f32::NAN; B * OUT];
-        forward_on::<f32, G>(path, &x32, &params32, &mut y32, &mut cols32);
+        forward_on::<f32, G>(path, &x32, &params32, &mut y32, &mut cols32, &mut []);
         assert_close(what, &widen(&y32), want_y, 1e-5);
         let mut dx32 = std::vec![f32::NAN; B * IN];
         backward_input_on::<f32, G>(
@@ -132,6 +141,7 @@ fn check<
             &mut dx32,
             &mut cols32,
             Store::Overwrite,
+            &mut [],
         );
         assert_close(what, &widen(&dx32), want_dx, 1e-5);
     }
@@ -140,14 +150,21 @@ fn check<
     let (x_flat, up_flat) = (x.as_flattened(), upstream.as_flattened());
     let mut dparams_acc: [f64; P] = core::array::from_fn(|i| value(6, i));
     let store = Store::Accumulate;
-    backward_params_on::<f64, G>(x_flat, up_flat, &mut dparams_acc, &mut cols, store);
+    backward_params_on::<f64, G>(x_flat, up_flat, &mut dparams_acc, &mut cols, store, &mut []);
     let expected: Vec<f64> = (0..P).map(|i| value(6, i) + want_dparams[i]).collect();
     assert_close(name, &dparams_acc, &expected, 1e-12);
     let narrow = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<_>>();
     let (x32, up32) = (narrow(x_flat), narrow(up_flat));
     let mut cols32 = [f32::NAN; COLS];
     let mut dp32 = std::vec![f32::NAN; P];
-    backward_params_on::<f32, G>(&x32, &up32, &mut dp32, &mut cols32, Store::Overwrite);
+    backward_params_on::<f32, G>(
+        &x32,
+        &up32,
+        &mut dp32,
+        &mut cols32,
+        Store::Overwrite,
+        &mut [],
+    );
     let widened: Vec<f64> = dp32.iter().map(|&v| v as f64).collect();
     assert_close(name, &widened, want_dparams, 1e-5);
 
@@ -504,4 +521,73 @@ mod reference {
     pub const CONV1D_DILATED_GROUPS_Y: [f64; 108] = [-0.6957010296823142, 0.30334914412507463, 0.18418770215729408, 1.9568934102492825, 0.9426813780043042, -0.6780717840721906, -1.0857426864856528, -0.7290421881952419, -0.4586373775760475, -0.47270698500414016, 1.2748258733833557, 1.6245544313271734, 0.03633699086811354, -0.3387981899279132, -1.3204745005554568, -1.0890685515199676, -0.27205890297530366, 0.746828592223998, 0.9633693193370665, -0.5406151376953309, 0.2780034201600856, -0.671137168850023, -0.4071954981970982, -0.74979495737569, 0.12068784310875069, -0.3403481648316784, 0.8204808851162136, -0.33734643903579387, 0.7267751780064651, 0.2541703459744363, 0.1720550722388493, 0.24058400068363905, -0.6760208667090339, -0.37954347443867437, -0.9964275926964552, -0.3001981178314888, -0.36416159421499866, 0.8419015775758512, 0.06610672431761322, 0.37728039321036333, 0.11759182226168641, -0.7664773235135516, -0.43746420962575666, -1.0350414161545103, -0.196870386540953, -0.39097674939420335, 0.957027977145237, 1.6163979094001362, -1.0725983492472602, -1.0539632897578877, -1.2989555840841742, -0.3308656187474277, -0.30259478371563764, 1.2840589304780268, 1.5733757922994338, 0.39204935560137155, -0.6822521980078204, -1.089923100421283, -1.2498239334591257, 0.27511170525724404, 0.11521087221940113, 1.2949264351264782, 1.2065601852897756, -0.30879861229116345, -0.7416423644091187, -1.3173784797083927, -1.0859725306729033, -0.9675497332726964, 1.5572159779035264, 1.6756387753037334, -0.3532587289223549, -0.053895515189852305, -0.9778907572187283, -0.6622518247565763, -0.7394225017459317, 0.13106029873850894, 0.5278067265767654, 0.05240251021284148, 0.4491489380510979, -0.3621971139820899, -0.2816455665118984, -0.39963224930039953, -0.17000022591522668, -0.6742292607366214, -0.3777518684662614, -0.6878156060274182, 0.21520291607445768, 0.2837318445192476, 0.8606977244443221, 0.7224376056522024, -0.36709652768296436, -0.3562761705601028, -0.7732665671984844, -0.4442534533106894, -0.7217814692544109, 0.21377277446490017, -0.04591579648377686, 0.8814347777829072, 0.5243629927284763, -0.3345608060655293, -0.5425521152049788, -1.2984683929864127, -0.3303784276496664, 0.03117040785556352, 1.6058015030238262, 1.6244365625131985, -0.49128703904699145, -0.460629360532217];
     pub const CONV1D_DILATED_GROUPS_DX: [f64; 72] = [-0.14726333169954053, 0.5543016714780062, 0.053063557811215356, 0.37260984145662257, 0.08363283471550897, -0.20336201147059998, 0.11420211161980237, 0.3311936869463235, -0.23700864665974514, -1.390046568003921, -1.4591314443546242, 1.3470863320305555, 0.5106577963835883, 1.246082580855551, -0.19688708462293258, -2.8549211703194537, -2.247495042143012, 1.3809470955650878, 0.7724964909471839, -0.9873006175343613, -1.8457657101939824, 0.7153350273701209, -0.30929267906974, 0.8107773350057608, 1.2271803520545026, -0.2018149832871844, -0.17885217384471377, 0.05021407923338134, -0.29985629827096283, 0.5065107786119177, -0.5145278224424186, 0.33757530098292776, -0.30487063406546244, 0.16863982335393746, 0.04524983768482094, -0.09589610256944203, 0.2149475336441795, -0.16376496565597448, -0.5189891570513547, 0.046345035414667446, -0.24064981077144149, 0.07691431231896098, -0.0772757766818159, -0.19514164393599331, -0.02201592997020868, 0.6355643607925104, 1.305825371458656, 1.9599255854887776, 1.3692849586624247, -0.07368470681605876, -2.73171879251258, -2.2222603113111825, 1.3831276686236165, 1.3921446328926677, -1.1703233829135402, -1.927147250562578, 0.4675492421526382, -0.5570784642872225, 2.0040222732768807, 0.9793945668370195, -0.4595046955988768, -0.3751037491123005, 0.597313966177544, -0.2292057311746315, 0.06294391114263002, -0.3084636684114523, 0.5436394550138939, -0.47739914604044287, 0.37470397738490363, -0.646334623669433, 0.1082055357088483, -0.9031088881925897];
     pub const CONV1D_DILATED_GROUPS_DPARAMS: [f64; 36] = [1.6408124697347262, -3.2278492575738076, 0.08118607458542093, -1.5345890945808827, 3.650825425481862, 0.07149332911624884, 1.6434920207724137, 2.094029846348179, -1.6566697541747661, -0.6715536386593997, -1.8741180711554384, 1.7351232367562108, -1.5847501328479758, 0.006592795661642281, 0.916673624200825, 2.042819775636713, 1.1916222775987373, -1.7489178169516961, -0.10869665576707543, 4.258602213379878, -1.8350229500403206, -0.11234666003982008, -3.3357974463721454, 0.11395360487033945, -1.8124608945653633, -0.9496356380288011, 0.9347507713040515, 1.585374837562041, 2.068012270143535, -1.7147869373851392, 2.8940821015223737, -2.0092114478121093, -0.49170940229706683, -2.3065964299500727, 1.0793541967682336, 1.7191087938975387];
+}
+
+/// The `_packed` functions against the plain ones on W4's second convolution (8x14x14 -> 16,
+/// 3x3, padding 1), whose input-gradient GEMM takes the packed kernels: full scratch, one
+/// element short (unpacked fallback) and none give the same results up to rounding.
+#[test]
+fn packed_scratch_gives_the_same_results() {
+    type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    const B: usize = 3;
+    const IN: usize = 8 * 14 * 14;
+    const OUT: usize = 16 * 14 * 14;
+    const P: usize = 16 * 72 + 16;
+    const WS: usize = 72 * 196 + 8 * 16 * 16;
+    let len = conv2d_pack_len::<f32, W4Conv2>();
+    assert!(len > 0, "W4's conv2 packs at least one GEMM");
+    let x: Vec<[f32; IN]> = (0..B)
+        .map(|b| core::array::from_fn(|i| value(1, b * IN + i) as f32))
+        .collect();
+    let x: &[[f32; IN]; B] = x.as_slice().try_into().unwrap();
+    let dy: Vec<[f32; OUT]> = (0..B)
+        .map(|b| core::array::from_fn(|i| value(4, b * OUT + i) as f32))
+        .collect();
+    let dy: &[[f32; OUT]; B] = dy.as_slice().try_into().unwrap();
+    let params: [f32; P] = core::array::from_fn(|i| value(2, i) as f32);
+    let mut ws = std::vec![f32::NAN; WS];
+    let ws: &mut [f32; WS] = ws.as_mut_slice().try_into().unwrap();
+
+    let run = |pack: &mut [f32], ws: &mut [f32; WS]| {
+        let mut y = std::vec![[f32::NAN; OUT]; B];
+        let y_arr: &mut [[f32; OUT]; B] = y.as_mut_slice().try_into().unwrap();
+        conv2d_forward_packed::<f32, W4Conv2, B, IN, OUT, P, WS>(x, &params, y_arr, ws, pack);
+        let mut dx = std::vec![[0.25f32; IN]; B];
+        let dx_arr: &mut [[f32; IN]; B] = dx.as_mut_slice().try_into().unwrap();
+        conv2d_backward_input_packed::<f32, W4Conv2, B, IN, OUT, P, WS>(
+            dy,
+            &params,
+            dx_arr,
+            ws,
+            Store::Accumulate,
+            pack,
+        );
+        let mut dp = [f32::NAN; P];
+        conv2d_backward_params_packed::<f32, W4Conv2, B, IN, OUT, P, WS>(
+            x,
+            dy,
+            &mut dp,
+            ws,
+            Store::Overwrite,
+            pack,
+        );
+        let widen = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<_>>();
+        (
+            widen(y.as_flattened()),
+            widen(dx.as_flattened()),
+            widen(&dp),
+        )
+    };
+    let (y0, dx0, dp0) = run(&mut [], ws);
+    for pack_len in [len, len - 1] {
+        let mut pack = std::vec![f32::NAN; pack_len];
+        let (y, dx, dp) = run(&mut pack, ws);
+        let what = std::format!("scratch {pack_len} of {len}");
+        assert_close(&what, &y, &y0, 1e-5);
+        assert_close(&what, &dx, &dx0, 1e-5);
+        assert_close(&what, &dp, &dp0, 1e-4);
+    }
+    // A tiny geometry packs nothing.
+    type Tiny = Conv2d<1, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, false>;
+    assert_eq!(conv2d_pack_len::<f32, Tiny>(), 0);
 }

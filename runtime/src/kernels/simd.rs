@@ -1,0 +1,74 @@
+//! Running a loop on the widest vector instructions the CPU has.
+//!
+//! The crate is compiled for the target's baseline (SSE2 on x86-64) so that one binary runs
+//! everywhere. A loop that should use AVX2 or AVX-512 where the CPU has them is written as a
+//! [`Simd`] computation whose `run` is `#[inline(always)]`: [`dispatch`] calls it through a
+//! `#[target_feature]` function, into which `run` (and everything it inlines) is compiled with
+//! those features. Element-wise loops give bit-identical results on every level (IEEE
+//! operations, no reassociation, no fused multiply-add unless written).
+
+/// A computation to compile once per instruction-set level. Implement `run` with
+/// `#[inline(always)]`, or it is compiled for the baseline only.
+pub trait Simd {
+    /// What the computation returns.
+    type Output;
+    /// The computation.
+    fn run(self) -> Self::Output;
+}
+
+/// Runs `computation` compiled for AVX-512F, or AVX2 and FMA, when this CPU has them (under
+/// `std` on x86-64, where the features can be detected; std caches the query), else for the
+/// baseline.
+#[inline]
+pub fn dispatch<S: Simd>(computation: S) -> S::Output {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            #[target_feature(enable = "avx512f")]
+            fn avx512<S: Simd>(computation: S) -> S::Output {
+                computation.run()
+            }
+            // SAFETY: the CPU has AVX-512F (checked just above), the only requirement of a
+            // `#[target_feature]` function; `run` is safe Rust.
+            return unsafe { avx512(computation) };
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2<S: Simd>(computation: S) -> S::Output {
+                computation.run()
+            }
+            // SAFETY: the CPU has AVX2 and FMA (checked just above), the only requirement of a
+            // `#[target_feature]` function; `run` is safe Rust.
+            return unsafe { avx2(computation) };
+        }
+    }
+    computation.run()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Scale<'a>(&'a mut [f32], f32);
+
+    impl Simd for Scale<'_> {
+        type Output = f32;
+        #[inline(always)]
+        fn run(self) -> f32 {
+            for v in self.0.iter_mut() {
+                *v *= self.1;
+            }
+            self.0.iter().sum()
+        }
+    }
+
+    #[test]
+    fn a_computation_gives_the_baseline_result() {
+        let mut a: [f32; 100] = core::array::from_fn(|i| i as f32 * 0.1);
+        let mut b = a;
+        let wide = dispatch(Scale(&mut a, 1.5));
+        let baseline = Scale(&mut b, 1.5).run();
+        assert_eq!(a, b);
+        assert_eq!(wide, baseline);
+    }
+}
