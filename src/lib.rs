@@ -45,6 +45,7 @@
 //! | `type Element = f64;` | element type of every tensor (default `f32`) |
 //! | `input x: [64];` | the input, per sample: a vector `[n]`, a sequence `[c, l]` or an image `[c, h, w]` |
 //! | `name = op(inputs, options);` | a node: an operation applied to earlier nodes |
+//! | `output logits;` | the output of a network without a loss: an inference-only type |
 //!
 //! Output sizes of convolution and pooling follow PyTorch:
 //! `(h + 2 padding - dilation (kernel - 1) - 1) / stride + 1`, floored, so input rows or
@@ -52,7 +53,12 @@
 //! node that drops any.
 //!
 //! Nodes form a DAG: a node may be used several times (`y = add(a, b)`, `z = concat(a, b)`), but
-//! only after it is defined. The last node is the loss. Every node must lead to the loss.
+//! only after it is defined. The last node is the loss, whose input is the network's output, and
+//! every node must lead to the loss. A network without a loss declares its output instead
+//! (`output logits;`) and every node must lead to it; its type is for inference only: the
+//! consts, constructors, `infer`, `forward`, `predict`, `forward_eval` and `fold` below, without
+//! a tape or training methods (train the same layers declared with a loss, then load its
+//! parameters with `from_parts`).
 //!
 //! | operation | output | notes |
 //! |---|---|---|

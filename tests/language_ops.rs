@@ -600,3 +600,67 @@ fn input_gradient_through_frozen_layers() {
         1e-6,
     );
 }
+
+monograd::network! {
+    /// Inference only: no loss, the output declared.
+    struct Encoder {
+        type Element = f64;
+        input x: [2, 11];
+        c = conv1d(x, 4, kernel = 3, stride = 2, padding = 1);
+        n = batch_norm(c);
+        a = relu(n);
+        d = dropout(a, p = 0.5);
+        f = flatten(d);
+        logits = linear(f, 3);
+        output logits;
+    }
+}
+
+monograd::network! {
+    /// The same layers with a loss, to train.
+    struct EncoderTrainer {
+        type Element = f64;
+        input x: [2, 11];
+        c = conv1d(x, 4, kernel = 3, stride = 2, padding = 1);
+        n = batch_norm(c);
+        a = relu(n);
+        d = dropout(a, p = 0.5);
+        f = flatten(d);
+        logits = linear(f, 3);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+#[test]
+fn an_inference_only_network_runs_what_its_trainer_learned() {
+    assert_eq!(Encoder::PARAMS, EncoderTrainer::PARAMS);
+    assert_eq!((Encoder::INPUT, Encoder::OUTPUT), (22, 3));
+    let mut trainer = EncoderTrainer::new(11);
+    let x = random_batch::<22, 4>(36);
+    let mut tape = EncoderTrainerTape::<4>::new();
+    let mut sgd = monograd::runtime::optim::Sgd::new(monograd::runtime::optim::SgdConfig {
+        lr: 0.1,
+        ..Default::default()
+    })
+    .unwrap();
+    for _ in 0..3 {
+        trainer
+            .train_step(&mut tape, &x, &[0, 1, 2, 1], &mut sgd)
+            .unwrap();
+    }
+    let encoder = Encoder::from_parts(&trainer.params[..], &trainer.state[..]).unwrap();
+    let want = trainer.forward(&x);
+    assert_eq!(encoder.forward(&x), want);
+    let mut out = [[0.0; 3]; 4];
+    Encoder::infer::<4>(&encoder.params, &encoder.state, &x, &mut out);
+    assert_eq!(out, want);
+    // One sample runs other GEMM blocks than four: the last bit may differ.
+    for (a, b) in encoder.predict(&x[1]).iter().zip(&want[1]) {
+        assert!((a - b).abs() < 1e-12);
+    }
+    let folded = encoder.fold().forward(&x);
+    for (a, b) in folded.as_flattened().iter().zip(want.as_flattened()) {
+        assert!((a - b).abs() < 1e-10);
+    }
+    let _ = Encoder::new(1);
+}

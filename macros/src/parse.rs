@@ -5,6 +5,7 @@
 //! network    := attribute* visibility "struct" IDENT "{" statement* "}"
 //! statement  := "type" "Element" "=" TYPE ";"
 //!             | "input" IDENT ":" "[" INT ("," INT)* "]" ";"
+//!             | "output" IDENT ";"
 //!             | IDENT "=" IDENT "(" argument ("," argument)* ","? ")" ";"
 //! argument   := IDENT "=" value | value
 //! value      := IDENT | INT | FLOAT | "true" | "false" | "-" (INT | FLOAT) | "(" value ("," value)* ")"
@@ -42,6 +43,14 @@ pub enum Statement {
     Input(InputDecl),
     /// `h = linear(x, 128, init = he_normal);`
     Node(NodeDecl),
+    /// `output logits;`: the output of a network without a loss (inference only).
+    Output(OutputDecl),
+}
+
+pub struct OutputDecl {
+    /// The `output` keyword, for errors about the declaration itself.
+    pub keyword: Ident,
+    pub name: Ident,
 }
 
 pub struct ElementDecl {
@@ -206,6 +215,14 @@ impl Parse for Statement {
                 name,
                 dims: dims.into_iter().collect(),
                 bracket,
+            }));
+        }
+        if first == "output" && input.peek(Ident) {
+            let name: Ident = input.parse()?;
+            input.parse::<Token![;]>()?;
+            return Ok(Statement::Output(OutputDecl {
+                keyword: first,
+                name,
             }));
         }
         if !input.peek(Token![=]) {

@@ -142,6 +142,18 @@ monograd::network! {
     }
 }
 
+monograd::network! {
+    /// Inference only: no loss, a declared output.
+    pub struct Encoder {
+        input x: [2, 8];
+        c = conv1d(x, 4, kernel = 3);
+        bn = batch_norm(c);
+        flat = flatten(bn);
+        out = linear(flat, 2);
+        output out;
+    }
+}
+
 /// A network named like the expansion's const parameter.
 mod named_b {
     #[allow(unused_imports)]
@@ -230,6 +242,15 @@ fn main() {
     Extended::infer(&ext.params, &ext.state, &seqs, &mut ext_out);
     assert_eq!(ext_out, ext.forward(&seqs));
     let _ = ext.fold().predict(&seqs[0]);
+
+    // Encoder: inference only.
+    let encoder = Encoder::new(5);
+    let mut encoded = [[0.0f32; 2]; 2];
+    Encoder::infer(&encoder.params, &encoder.state, &seqs, &mut encoded);
+    assert_eq!(encoded, encoder.forward(&seqs));
+    let _ = (encoder.predict(&seqs[0]), encoder.fold().forward(&seqs));
+    let mut encoder_eval = EncoderEval::<2>::new();
+    let _ = encoder.forward_eval(&mut encoder_eval, &seqs);
 
     // The network named `B` and its batch-size-generic tape.
     let mut small = named_b::B::new(2);

@@ -10,6 +10,7 @@ mod frozen;
 mod gradients;
 mod hygiene;
 mod inference;
+mod inference_only;
 mod init;
 mod layers;
 mod plan;
@@ -41,6 +42,9 @@ fn backward_body(plan: &Plan) -> TokenStream {
 
 /// The generated items for `graph`.
 pub fn expand(graph: &Graph) -> TokenStream {
+    if !graph.has_loss {
+        return inference_only::expand(graph);
+    }
     let plan = Plan::new(graph);
     let rt = rt();
     let t = &plan.t;
