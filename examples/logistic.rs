@@ -1,14 +1,32 @@
 //! Multinomial (softmax) logistic regression as a one-layer network: three Gaussian clouds in the
 //! plane, one linear layer, softmax cross-entropy, mini-batch SGD with momentum. Prints the
-//! learning progress, the accuracy, the learned weights and a map of the decision regions.
+//! learning progress, the accuracy, the learned weights and a map of the decision regions, and
+//! draws the regions with the points.
 //!
 //! ```text
-//! cargo run --release --example logistic
+//! cargo run --release --example logistic               # figure in target/figures/
+//! cargo run --release --example logistic -- --out figures
 //! ```
 
+#[path = "common/cli.rs"]
+mod cli;
+#[path = "common/figure.rs"]
+mod figure;
+
+use std::path::PathBuf;
+
+use figure::{ContourPlot, Figure, LegendAt, Line, Panel};
 use monograd::prelude::*;
 use monograd::runtime::ops::loss::argmax;
-use monograd::runtime::train::{accuracy, MiniBatches};
+
+const USAGE: &str = "\
+usage: logistic [--out DIR]
+
+Softmax logistic regression on three Gaussian clouds: progress, weights, decision regions.
+
+options:
+  --out DIR    where figures go (default target/figures)
+  -h, --help   this text";
 
 monograd::network! {
     /// p(class | x) = softmax(W x + b): multinomial logistic regression.
@@ -22,7 +40,24 @@ monograd::network! {
 const CENTERS: [[f32; 2]; 3] = [[-1.5, -1.0], [1.5, -1.0], [0.0, 1.5]];
 const MARKS: [char; 3] = ['a', 'b', 'c'];
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn parse_out() -> Result<PathBuf, String> {
+    let mut out = cli::default_out();
+    let mut cli = cli::Cli::new(USAGE);
+    while let Some(option) = cli.next()? {
+        match option.as_str() {
+            "--out" => out = cli.value("--out")?,
+            _ => return Err(cli.unknown(&option)),
+        }
+    }
+    Ok(out)
+}
+
+fn main() {
+    cli::run(run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let out = parse_out()?;
     let mut rng = Rng::new(2026);
     let (mut points, mut labels) = (Vec::new(), Vec::new());
     for (class, center) in CENTERS.iter().enumerate() {
@@ -85,5 +120,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         println!("  {line}");
     }
+
+    // The regions as the predicted class (0, 1, 2) with level lines between them, and every
+    // fourth training point of each class.
+    let classifier = net.clone();
+    let paths = (0..3)
+        .map(|class| {
+            let cloud = points
+                .iter()
+                .zip(&labels)
+                .filter(|(_, &label)| label == class)
+                .step_by(4)
+                .map(|(p, _)| (f64::from(p[0]), f64::from(p[1])))
+                .collect();
+            Line::new(
+                format!("class {} (every 4th training point)", MARKS[class]),
+                cloud,
+            )
+            .scatter()
+        })
+        .collect();
+    Figure::new(
+        "Softmax logistic regression: three classes, linear boundaries",
+        1,
+        vec![Panel::Contour(ContourPlot {
+            title: "predicted class over the plane (regions a, b, c from light blue to yellow)"
+                .into(),
+            x_label: "x1 (first coordinate)".into(),
+            y_label: "x2 (second coordinate)".into(),
+            x_range: (-4.0, 4.0),
+            y_range: (-4.0, 4.0),
+            f: Box::new(move |x, y| argmax(&classifier.predict(&[x as f32, y as f32])) as f64),
+            levels: vec![0.5, 1.5],
+            level_label: "decision boundaries".into(),
+            paths,
+            legend: LegendAt::LowerRight,
+        })],
+    )
+    .size(900, 800)
+    .save_and_report(&out, "logistic")?;
     Ok(())
 }

@@ -2,10 +2,12 @@
 //! units -> 10 scores) trained on the 8x8 digits three times, with the same seed, split, batches
 //! and optimizer: plain, with BatchNorm after each hidden linear layer, and with LayerNorm there
 //! instead. Prints each layer's gradient at initialisation, the three learning curves side by
-//! side, and what BatchNorm's running statistics are for.
+//! side, and what BatchNorm's running statistics are for; draws the gradient sizes per layer
+//! and the learning curves as a figure.
 //!
 //! ```text
-//! cargo run --release --example norms
+//! cargo run --release --example norms                 # figure in target/figures/
+//! cargo run --release --example norms -- --out figures
 //! ```
 //!
 //! Choices, so that the contrast is the one normalization makes and not an artefact:
@@ -24,12 +26,17 @@
 //!   each unit over the batch. With sigmoid and SGD it does not stop the gradient's decay; with
 //!   tanh in place of sigmoid the same LayerNorm network reaches about 99% (measured).
 
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/digits.rs"]
 mod digits;
-#[path = "common/plot.rs"]
-mod plot;
+#[path = "common/figure.rs"]
+mod figure;
 
+use std::path::PathBuf;
 use std::time::Instant;
+
+use figure::{Figure, LegendAt, Line, LinePlot, Panel};
 
 use digits::{Dataset, CLASSES, PIXELS};
 use monograd::prelude::*;
@@ -129,8 +136,17 @@ monograd::network! {
     }
 }
 
+const USAGE: &str = "\
+usage: norms [--out DIR]
+
+Trains one 8-hidden-layer sigmoid MLP on the digits plain, with BatchNorm and with LayerNorm,
+prints and draws their per-layer gradients and learning curves.
+
+options:
+  --out DIR    where figures go (default target/figures)
+  -h, --help   this text";
+
 const BATCH: usize = 32;
-const TRAIN: usize = 1437;
 const EPOCHS: usize = 30;
 const LR: f64 = 0.01;
 const SEED: u64 = 0;
@@ -141,6 +157,9 @@ struct Run<const P: usize, N: Network<P>> {
     tape: N::Tape<BATCH>,
     sgd: Sgd<f32, P>,
     batches: MiniBatches<[f32; PIXELS], usize, BATCH>,
+    /// Mean training loss of each epoch.
+    loss: Vec<f64>,
+    /// Test accuracy after each epoch.
     test: Vec<f64>,
 }
 
@@ -159,6 +178,7 @@ where
             })?,
             // The same seed for every network: the same batches in the same order.
             batches: MiniBatches::new(&train.images, &train.labels, SEED)?,
+            loss: Vec::new(),
             test: Vec::new(),
         })
     }
@@ -174,6 +194,7 @@ where
         )?;
         let train_accuracy = accuracy(&self.net, &mut self.tape, &train.images, &train.labels)?;
         let test_accuracy = accuracy(&self.net, &mut self.tape, &test.images, &test.labels)?;
+        self.loss.push(report.mean_loss);
         self.test.push(test_accuracy);
         Ok(format!(
             "{:>7.4} {:>6.1}% {:>6.1}%",
@@ -245,35 +266,37 @@ fn batch_statistics_accuracy<const B: usize>(
     Ok(correct as f64 / seen as f64)
 }
 
-/// The three networks' curves, named and marked the same way in every chart.
-fn series<'a>([plain, batch, layer]: [&'a [f64]; 3]) -> [plot::Series<'a>; 3] {
-    [
-        plot::Series {
-            name: "plain",
-            values: plain,
-            mark: '•',
-        },
-        plot::Series {
-            name: "BatchNorm",
-            values: batch,
-            mark: '×',
-        },
-        plot::Series {
-            name: "LayerNorm",
-            values: layer,
-            mark: 'o',
-        },
-    ]
+/// The three networks' values, as lines named and styled the same way in every panel;
+/// `values[i]` is at x = `first_x + i`.
+fn lines(values: [&[f64]; 3], first_x: f64) -> Vec<Line> {
+    ["plain", "BatchNorm", "LayerNorm"]
+        .iter()
+        .zip(values)
+        .map(|(name, v)| Line::from_values(*name, v, first_x, 1.0))
+        .collect()
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn parse_out() -> Result<PathBuf, String> {
+    let mut out = cli::default_out();
+    let mut cli = cli::Cli::new(USAGE);
+    while let Some(option) = cli.next()? {
+        match option.as_str() {
+            "--out" => out = cli.value("--out")?,
+            _ => return Err(cli.unknown(&option)),
+        }
+    }
+    Ok(out)
+}
+
+fn main() {
+    cli::run(run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let out = parse_out()?;
     let start = Instant::now();
     let data = digits::load()?;
-    // The split of the `digits` example: a fixed shuffle, first 1437 train, last 360 test.
-    let mut order: Vec<usize> = (0..data.len()).collect();
-    Rng::new(SEED).shuffle(&mut order);
-    let train = data.subset(&order[..TRAIN]);
-    let test = data.subset(&order[TRAIN..]);
+    let (train, test) = digits::shuffled_split(&data, SEED);
 
     println!(
         "norms: {} training and {} test images of 8x8 pixels, shuffled split (seed {SEED})",
@@ -304,17 +327,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         layer_gradients(&batch.net, WithBatchNorm::PARAM_TENSORS, &x, &labels)?,
         layer_gradients(&layer.net, WithLayerNorm::PARAM_TENSORS, &x, &labels)?,
     ];
-    let log10: Vec<Vec<f64>> = gradients
-        .iter()
-        .map(|g| g.iter().map(|v| v.log10()).collect())
-        .collect();
-    let chart = plot::line_chart(
-        "log10 of each layer's weight gradient norm at initialisation (1 = input side)",
-        &series([&log10[0], &log10[1], &log10[2]]),
-        45,
-        12,
+    println!("each dense layer's weight gradient norm at initialisation, on the first batch:");
+    println!(
+        "{:>7} {:>11} {:>11} {:>11}",
+        "layer", "plain", "BatchNorm", "LayerNorm"
     );
-    println!("{chart}");
+    let [plain_g, batch_g, layer_g] = &gradients;
+    for (layer, ((p, b), l)) in plain_g.iter().zip(batch_g).zip(layer_g).enumerate() {
+        println!("{:>7} {p:>11.2e} {b:>11.2e} {l:>11.2e}", layer + 1);
+    }
+    println!();
     // How many times smaller the first layer's gradient is than the last layer's, and how many
     // times the largest layer's gradient is the smallest's.
     let decay = |g: &[f64]| g[g.len() - 1] / g[0];
@@ -341,13 +363,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{epoch:>3}/{EPOCHS}  {}", columns.join("  "));
     }
     println!();
-    let chart = plot::line_chart(
-        "test accuracy per epoch",
-        &series([&plain.test, &batch.test, &layer.test]),
-        60,
-        12,
-    );
-    println!("{chart}");
 
     // BatchNorm normalizes with batch statistics in training and with the running averages of
     // those statistics in evaluation (what `accuracy`, `predict` and `forward` use), so that a
@@ -400,9 +415,61 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "- evaluation uses running statistics: with those of small test batches the same weights"
     );
     println!("  predict worse, and each prediction depends on its batch-mates.");
+    println!();
+    draw(
+        &gradients,
+        [&plain.loss, &batch.loss, &layer.loss],
+        [&plain.test, &batch.test, &layer.test],
+        &out,
+    )?;
     println!(
-        "\n(all of the above took {:.1} s)",
+        "(all of the above took {:.1} s)",
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Gradient norms per layer, training loss and test accuracy per epoch, in three panels.
+fn draw(
+    gradients: &[Vec<f64>; 3],
+    losses: [&[f64]; 3],
+    tests: [&[f64]; 3],
+    out: &std::path::Path,
+) -> Result<(), String> {
+    let percent = |v: &[f64]| v.iter().map(|a| 100.0 * a).collect::<Vec<f64>>();
+    let gradient_panel = LinePlot::new(
+        "weight gradient per layer, at initialisation",
+        "dense layer (1 = input side, 9 = output)",
+        "gradient norm |dL/dW| (log scale)",
+        lines([&gradients[0], &gradients[1], &gradients[2]], 1.0),
+    )
+    .log_y()
+    .legend_at(LegendAt::LowerRight);
+    let loss_panel = LinePlot::new(
+        "training loss per epoch",
+        "epoch",
+        "mean batch cross-entropy (nats, log scale)",
+        lines(losses, 1.0),
+    )
+    .log_y()
+    .legend_at(LegendAt::LowerLeft);
+    let (p, b, l) = (percent(tests[0]), percent(tests[1]), percent(tests[2]));
+    let accuracy_panel = LinePlot::new(
+        "test accuracy after each epoch",
+        "epoch",
+        "test accuracy (% of 360 images)",
+        lines([&p, &b, &l], 1.0),
+    )
+    .legend_at(LegendAt::MiddleRight);
+    Figure::new(
+        "8 hidden sigmoid layers on the digits: plain, BatchNorm, LayerNorm (SGD momentum 0.9)",
+        3,
+        vec![
+            Panel::Lines(gradient_panel),
+            Panel::Lines(loss_panel),
+            Panel::Lines(accuracy_panel),
+        ],
+    )
+    .size(1900, 560)
+    .save_and_report(out, "norms")
 }

@@ -1,12 +1,30 @@
 //! XOR: no line separates its classes, so logistic regression (one linear layer) cannot get all
 //! four points right, while one hidden layer can. Prints both accuracies and both decision
-//! regions.
+//! regions, and draws them side by side.
 //!
 //! ```text
-//! cargo run --release --example xor
+//! cargo run --release --example xor               # figure in target/figures/
+//! cargo run --release --example xor -- --out figures
 //! ```
 
+#[path = "common/cli.rs"]
+mod cli;
+#[path = "common/figure.rs"]
+mod figure;
+
+use std::path::PathBuf;
+
+use figure::{ContourPlot, Figure, LegendAt, Line, Panel};
 use monograd::prelude::*;
+
+const USAGE: &str = "\
+usage: xor [--out DIR]
+
+Logistic regression and a one-hidden-layer network on XOR: accuracies and decision regions.
+
+options:
+  --out DIR    where figures go (default target/figures)
+  -h, --help   this text";
 
 monograd::network! {
     /// Logistic regression: one linear unit and the logistic loss.
@@ -70,7 +88,51 @@ fn report(name: &str, predict: impl Fn(&[f32; 2]) -> f32) {
     println!();
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn parse_out() -> Result<PathBuf, String> {
+    let mut out = cli::default_out();
+    let mut cli = cli::Cli::new(USAGE);
+    while let Some(option) = cli.next()? {
+        match option.as_str() {
+            "--out" => out = cli.value("--out")?,
+            _ => return Err(cli.unknown(&option)),
+        }
+    }
+    Ok(out)
+}
+
+/// The decision regions of a network with logit `z(x, y)`, and the four points.
+fn regions(title: &str, z: Box<dyn Fn(f64, f64) -> f64>) -> Panel {
+    let points = |label: f32| -> Vec<(f64, f64)> {
+        POINTS
+            .iter()
+            .zip(&LABELS)
+            .filter(|(_, y)| y[0] == label)
+            .map(|(p, _)| (f64::from(p[0]), f64::from(p[1])))
+            .collect()
+    };
+    Panel::Contour(ContourPlot {
+        title: title.into(),
+        x_label: "x1 (first input)".into(),
+        y_label: "x2 (second input)".into(),
+        x_range: (-0.5, 1.5),
+        y_range: (-0.5, 1.5),
+        f: z,
+        levels: vec![0.0],
+        level_label: "decision boundary (logit z = 0)".into(),
+        paths: vec![
+            Line::new("class 0: (0,0), (1,1)", points(0.0)).scatter(),
+            Line::new("class 1: (0,1), (1,0)", points(1.0)).scatter(),
+        ],
+        legend: LegendAt::UpperRight,
+    })
+}
+
+fn main() {
+    cli::run(run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let out = parse_out()?;
     println!("XOR: (0,0) -> 0, (0,1) -> 1, (1,0) -> 1, (1,1) -> 0; full-batch Adam, 2000 steps\n");
 
     let mut linear = Linear::new(1);
@@ -103,5 +165,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Hidden::PARAMS
     );
     report("one hidden layer", |x| hidden.predict(x)[0]);
+
+    let linear_net = linear.clone();
+    let hidden_net = hidden.clone();
+    Figure::new(
+        "XOR: decision regions (blue: predicts 0, yellow: predicts 1)",
+        2,
+        vec![
+            regions(
+                "logistic regression: one line cannot separate them",
+                Box::new(move |x, y| f64::from(linear_net.predict(&[x as f32, y as f32])[0])),
+            ),
+            regions(
+                "one hidden layer of 8 tanh units",
+                Box::new(move |x, y| f64::from(hidden_net.predict(&[x as f32, y as f32])[0])),
+            ),
+        ],
+    )
+    .size(1300, 600)
+    .save_and_report(&out, "xor")?;
     Ok(())
 }

@@ -94,7 +94,7 @@
 //!
 //! ## What the macro generates for `struct Net`
 //!
-//! - `Net { params, state }`: every learned parameter in one flat buffer (PyTorch layouts and
+//! - `Net { params, state, num_batches_tracked }`: every learned parameter in one flat buffer (PyTorch layouts and
 //!   state-dict names, listed in `Net::PARAM_TENSORS`), normalization running statistics in
 //!   `state`. Both are heap-allocated once with the `alloc` feature.
 //! - Associated consts: `PARAMS`, `STATE`, `INPUT`, `OUTPUT`, `PARAM_BYTES`, `INFER_BYTES`, and
@@ -136,6 +136,21 @@
 //!   before it and Weight Norm weights are precomputed, so inference pays nothing for them.
 //! - `Net` implements [`runtime::Network`], so training loops and checks can be generic
 //!   (see [`runtime::train`]).
+//! - Weights in and out ([`runtime::io`]), safetensors files under PyTorch `state_dict` names:
+//!
+//!   | method | what it does |
+//!   |---|---|
+//!   | `net.to_safetensors() -> Vec<u8>` | every parameter, state tensor and `X.num_batches_tracked` (int64) |
+//!   | `Net::from_safetensors(&bytes)` | a network from bytes, strictly (no file system needed: `alloc`) |
+//!   | `net.load_safetensors(&bytes, LoadOptions::non_strict())` | `load_state_dict(strict=False)`: returns a `LoadReport` of what was missing or unexpected |
+//!   | `net.save(path)`, `Net::load(path)` | the same with files (`std`); saves are atomic (`NetFolded` has these too) |
+//!   | `net.checkpoint_to_safetensors(&opt, progress, Some(&batches))`, `net.checkpoint_from_safetensors(..)` | a training checkpoint: network, optimizer state, progress counters, shuffler |
+//!   | `net.save_checkpoint(path, ..)`, `net.load_checkpoint(path, ..)` | the same with files; resuming is bit-identical |
+//!
+//!   F32, F64, F16 and BF16 files load into `f32` and `f64` networks; Weight Norm is written as
+//!   `X.parametrizations.weight.original0/1` and the legacy `X.weight_g/weight_v` load too; a
+//!   failed load leaves the network unchanged and its error names the tensor. `Net::COUNTER_NAMES`
+//!   and the field `num_batches_tracked` hold the BatchNorm batch counters.
 //!
 //! Inputs are batches `[[T; N]; B]` with `N` the per-sample element count (an image `[c, h, w]`
 //! is flattened per sample in that order, a sequence `[c, l]` likewise). Passing a wrong shape or batch is a type error.

@@ -77,6 +77,10 @@ pub enum Error {
         /// Why, and what to do instead.
         reason: &'static str,
     },
+    /// A weights file or checkpoint could not be read or written: names the file (when there is
+    /// one) and the tensor or field, and says what was expected and what was found.
+    #[cfg(feature = "alloc")]
+    Weights(alloc::boxed::Box<crate::io::WeightsError>),
 }
 
 impl fmt::Display for Error {
@@ -137,6 +141,8 @@ impl fmt::Display for Error {
                 expected,
             } => write!(f, "{name} = {value} is invalid (expected {expected})"),
             Error::Unsupported { what, reason } => write!(f, "{what}: {reason}"),
+            #[cfg(feature = "alloc")]
+            Error::Weights(e) => write!(f, "{e}"),
         }
     }
 }

@@ -18,8 +18,9 @@
 //!
 //! ## Features
 //! - `std` (default): run-time CPU feature detection (the GEMM's AVX2/FMA and AVX-512 kernels),
-//!   `std::error::Error`.
-//! - `alloc`: heap-allocated [`Buffer`]s on `no_std` targets with an allocator.
+//!   `std::error::Error`, and [`io`]'s files (atomic saves).
+//! - `alloc`: heap-allocated [`Buffer`]s on `no_std` targets with an allocator, and [`io`]
+//!   (safetensors weights and checkpoints, as bytes).
 //! - Neither: `#![no_std]`, no heap; every kernel still works (portable GEMM path), with math
 //!   from libm.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -32,6 +33,8 @@ pub mod buffer;
 pub mod error;
 pub mod gradcheck;
 pub mod init;
+#[cfg(feature = "alloc")]
+pub mod io;
 pub mod kernels;
 pub mod network;
 pub mod ops;
@@ -50,3 +53,37 @@ pub use network::Network;
 pub use rng::Rng;
 pub use scalar::Scalar;
 pub use view::TensorInfo;
+
+/// Expands to its input when this crate has feature `alloc`, to nothing otherwise: lets code
+/// generated in a user's crate provide heap-backed methods (weights to bytes) exactly when the
+/// runtime has them, whatever the user's own features.
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_alloc {
+    ($($items:tt)*) => { $($items)* };
+}
+
+/// See the `alloc` variant.
+#[cfg(not(feature = "alloc"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_alloc {
+    ($($items:tt)*) => {};
+}
+
+/// Expands to its input when this crate has feature `std` (files), to nothing otherwise.
+#[cfg(feature = "std")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_std {
+    ($($items:tt)*) => { $($items)* };
+}
+
+/// See the `std` variant.
+#[cfg(not(feature = "std"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_std {
+    ($($items:tt)*) => {};
+}

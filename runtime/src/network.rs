@@ -75,6 +75,12 @@ pub trait Network<const PARAMS: usize>: Sized {
     /// (the tape keeps a copy, so that a failed step can restore it).
     fn state_before_forward<const B: usize>(tape: &Self::Tape<B>) -> &[Self::Element];
 
+    /// The BatchNorm batch counters (PyTorch's `num_batches_tracked`), which every successful
+    /// [`forward_train`](Self::forward_train) increments; a failed step takes its count back.
+    fn batch_counters_mut(&mut self) -> &mut [u64] {
+        &mut []
+    }
+
     /// Mean loss and its gradient with respect to every parameter (into the tape), after
     /// `forward_train` on the same `x`.
     fn backward<const B: usize>(
@@ -132,6 +138,9 @@ pub trait Network<const PARAMS: usize>: Sized {
             // forward_train succeeded, so the tape holds the state from before it.
             self.state_mut()
                 .copy_from_slice(Self::state_before_forward(tape));
+            for count in self.batch_counters_mut() {
+                *count = count.saturating_sub(1);
+            }
         }
         result
     }

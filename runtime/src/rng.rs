@@ -124,6 +124,31 @@ impl Rng {
     }
 }
 
+/// Saving and restoring the generator's position (checkpoints).
+impl Rng {
+    /// The generator's full state: restoring it with [`Rng::from_state`] continues the same
+    /// sequence.
+    pub fn state(&self) -> [u64; 4] {
+        self.state
+    }
+
+    /// A generator at the position `state` (from [`Rng::state`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParameter`] for the all-zero state, which xoshiro256** never
+    /// reaches and from which it would only ever return zeros.
+    pub fn from_state(state: [u64; 4]) -> crate::Result<Self> {
+        if state == [0; 4] {
+            return Err(crate::Error::InvalidParameter {
+                name: "Rng: state",
+                value: 0.0,
+                expected: "not all zero",
+            });
+        }
+        Ok(Rng { state })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +233,14 @@ mod tests {
         let mut sorted = v;
         sorted.sort_unstable();
         assert_eq!(sorted, core::array::from_fn::<usize, 100, _>(|i| i));
+    }
+
+    #[test]
+    fn a_restored_state_continues_the_sequence() {
+        let mut rng = Rng::new(9);
+        rng.next_u64();
+        let mut copy = Rng::from_state(rng.state()).unwrap();
+        assert_eq!(copy.next_u64(), rng.next_u64());
+        assert!(Rng::from_state([0; 4]).is_err());
     }
 }

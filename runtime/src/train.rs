@@ -100,6 +100,49 @@ impl<X: Copy, Y: Copy, const B: usize> MiniBatches<X, Y, B> {
     }
 }
 
+/// The shuffler's position, for checkpoints: the generator and the current order (which carries
+/// over from epoch to epoch: each epoch shuffles the previous order).
+impl<X: Copy, Y: Copy, const B: usize> MiniBatches<X, Y, B> {
+    /// The generator and the current order of the samples.
+    pub fn shuffler_state(&self) -> (&Rng, &[usize]) {
+        (&self.rng, &self.order)
+    }
+
+    /// Restores a position saved with [`shuffler_state`](Self::shuffler_state).
+    ///
+    /// # Errors
+    /// [`Error::Length`] if `order` does not have one entry per sample, [`Error::InvalidParameter`]
+    /// if it is not a permutation of `0..samples`; nothing changes then.
+    pub fn restore_shuffler(&mut self, rng: Rng, order: &[usize]) -> Result<()> {
+        check_permutation(order, self.order.len())?;
+        self.order.copy_from_slice(order);
+        self.rng = rng;
+        Ok(())
+    }
+
+    /// The generator and the order, mutably, for a checkpoint load that has checked the new
+    /// order with [`check_permutation`].
+    pub(crate) fn shuffler_parts_mut(&mut self) -> (&mut Rng, &mut [usize]) {
+        (&mut self.rng, &mut self.order)
+    }
+}
+
+/// `Ok` if `order` is a permutation of `0..samples`.
+pub(crate) fn check_permutation(order: &[usize], samples: usize) -> Result<()> {
+    crate::error::check_len("MiniBatches: order", samples, order.len())?;
+    let mut seen = vec![false; samples];
+    for &i in order {
+        if i >= samples || core::mem::replace(&mut seen[i], true) {
+            return Err(Error::InvalidParameter {
+                name: "MiniBatches: order",
+                value: i as f64,
+                expected: "a permutation of 0..samples",
+            });
+        }
+    }
+    Ok(())
+}
+
 fn check_dataset(inputs: usize, targets: usize) -> Result<()> {
     crate::error::check_len("dataset: targets (one per input)", inputs, targets)?;
     if inputs == 0 {

@@ -86,6 +86,7 @@ pub fn items(plan: &Plan) -> Option<TokenStream> {
     let inference = inference::items(&folded_plan);
     let eval_struct = inference::eval_struct(&folded_plan);
     let init_state = super::init::init_state(&folded_plan);
+    let io = super::io::folded_items(&folded_plan);
     let copies = (0..plan.node_count()).map(|i| copy_node(plan, &folded_plan, &folds, i));
     let doc = format!(
         "Inference-only form of [`{name}`] made by [`{name}::fold`]: every BatchNorm that follows a \
@@ -98,6 +99,7 @@ pub fn items(plan: &Plan) -> Option<TokenStream> {
     );
     Some(quote! {
         #eval_struct
+        #io
 
         #[doc = #doc]
         #[derive(Clone)]

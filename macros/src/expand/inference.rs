@@ -33,7 +33,11 @@ pub fn items(plan: &Plan) -> TokenStream {
             for tensor in &blocks.tensors {
                 let const_name =
                     format_ident!("{}_{}", plan.const_prefix(i), tensor.suffix.to_uppercase());
-                let full = format!("{}.{}", node.name, tensor.suffix);
+                let full = format!(
+                    "{}.{}",
+                    node.name,
+                    super::io::state_dict_suffix(tensor.suffix)
+                );
                 let offset = tensor.offset;
                 let shape = &tensor.shape;
                 let doc = format!("`{full}`: shape {shape:?} at offset {offset}.");

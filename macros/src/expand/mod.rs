@@ -12,6 +12,7 @@ mod hygiene;
 mod inference;
 mod inference_only;
 mod init;
+mod io;
 mod layers;
 mod plan;
 pub mod stub;
@@ -179,6 +180,9 @@ pub fn expand(graph: &Graph) -> TokenStream {
     );
 
     let folded = fold::items(&plan);
+    let (counter_field, counter_init) = (io::counter_field(&plan), io::counter_init(&plan));
+    let count_batch = io::count_batch();
+    let io_items = io::items(&plan);
 
     let items = [name, &activations, &workspace, &tape, &targets_ty]
         .iter()
@@ -199,9 +203,12 @@ pub fn expand(graph: &Graph) -> TokenStream {
             /// Persistent non-learned state (normalization running statistics), flat; the
             /// layout is given by `STATE_TENSORS`.
             pub state: #rt::Buffer<[#t; #s]>,
+            #counter_field
             #renorm_field
             #dropout_field
         }
+
+        #io_items
 
         #[doc = #activations_doc]
         #vis struct #activations<const B: usize> {
@@ -289,6 +296,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 let mut net = Self {
                     params: #rt::Buffer::zeroed(),
                     state: #rt::Buffer::zeroed(),
+                    #counter_init
                     #renorm_init
                     #dropout_init
                 };
@@ -346,6 +354,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                     self.state.copy_from_slice(&tape.state_before_forward[..]);
                     return ::core::result::Result::Err(error);
                 }
+                #count_batch
                 ::core::result::Result::Ok(&*tape.values.#output_field)
             }
 
@@ -441,6 +450,9 @@ pub fn expand(graph: &Graph) -> TokenStream {
             }
             fn state_before_forward<const B: usize>(tape: &#tape<B>) -> &[#t] {
                 &tape.state_before_forward[..]
+            }
+            fn batch_counters_mut(&mut self) -> &mut [u64] {
+                &mut self.num_batches_tracked
             }
             fn new_tape<const B: usize>() -> #tape<B> {
                 #tape::new()

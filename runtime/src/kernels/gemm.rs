@@ -34,29 +34,30 @@
 //! choosing packed or unpacked; matrixmultiply 0.3.11 at its AVX-512 kernels, as a
 //! dev-dependency of that measurement only; shapes as `m x k -> n`):
 //!
-//! | product (`m x k -> n`)            | auto | packed | matrixmultiply | portable |
-//! |-----------------------------------|------|--------|----------------|----------|
-//! | W1 forward 64 x 784 -> 256 `A*B^T` | 75.5 | 77.2   | 78.1           | 68.1     |
-//! | W1 forward 64 x 256 -> 128 `A*B^T` | 76.9 | 77.8   | 74.1           | 59.6     |
-//! | W1 forward 64 x 128 -> 10 `A*B^T`  | 40.0 | 20.3   | 26.4           | 40.1     |
-//! | W1 dx 64 x 256 -> 784 `A*B`        | 99.2 | 101.2  | 98.7           | 92.0     |
-//! | W1 dx 64 x 128 -> 256 `A*B`        | 102.6 | 102.8 | 99.8           | 100.8    |
-//! | W1 dx 64 x 10 -> 128 `A*B`         | 80.6 | 81.1   | 76.3           | 38.0     |
-//! | W1 dW 256 x 64 -> 784 `A^T*B`      | 106.6 | 108.5 | 108.3          | 80.4     |
-//! | W1 dW 128 x 64 -> 256 `A^T*B`      | 107.8 | 108.0 | 102.9          | 80.8     |
-//! | W1 dW 10 x 64 -> 128 `A^T*B`       | 79.9 | 50.9   | 43.5           | 79.9     |
-//! | W4 conv2 forward 16 x 72 -> 196 `A*B` | 72.8 | 69.6 | 76.1          | 72.7     |
-//! | W4 conv2 dx 72 x 16 -> 196 `A^T*B` | 83.4 | 83.4   | 72.7           | 47.1     |
-//! | W4 conv2 dW 16 x 196 -> 72 `A*B^T` | 48.2 | 37.6   | 40.3           | 48.7     |
-//! | W4 conv1 dW 8 x 784 -> 9 `A*B^T`   | 61.7 | 4.7    | 13.8           | 61.9     |
-//! | W4 dense forward 32 x 784 -> 10 `A*B^T` | 57.8 | 16.7 | 25.2        | 57.7     |
-//! | W4 dense dx 32 x 10 -> 784 `A*B`   | 80.9 | 81.3   | 85.3           | 38.8     |
-//! | W4 dense dW 10 x 32 -> 784 `A^T*B` | 66.4 | 51.5   | 43.2           | 66.3     |
+//! | product (`m x k -> n`)                  | auto  | packed | matrixmultiply | portable |
+//! |-----------------------------------------|-------|--------|----------------|----------|
+//! | W1 forward 64 x 784 -> 256 `A*B^T`      | 88.9  | 90.3   | 78.3           | 69.9     |
+//! | W1 forward 64 x 256 -> 128 `A*B^T`      | 89.7  | 89.8   | 75.3           | 60.0     |
+//! | W1 forward 64 x 128 -> 10 `A*B^T`       | 40.2  | 24.7   | 26.5           | 40.1     |
+//! | W1 dx 64 x 256 -> 784 `A*B`             | 99.9  | 100.7  | 100.5          | 96.0     |
+//! | W1 dx 64 x 128 -> 256 `A*B`             | 106.7 | 106.7  | 100.0          | 100.8    |
+//! | W1 dx 64 x 10 -> 128 `A*B`              | 82.2  | 82.3   | 74.2           | 38.1     |
+//! | W1 dW 256 x 64 -> 784 `A^T*B`           | 106.5 | 107.7  | 108.6          | 80.5     |
+//! | W1 dW 128 x 64 -> 256 `A^T*B`           | 107.8 | 107.9  | 105.5          | 80.5     |
+//! | W1 dW 10 x 64 -> 128 `A^T*B`            | 79.6  | 50.9   | 43.6           | 79.4     |
+//! | W4 conv2 forward 16 x 72 -> 196 `A*B`   | 72.6  | 72.6   | 76.1           | 72.6     |
+//! | W4 conv2 dx 72 x 16 -> 196 `A^T*B`      | 82.4  | 82.5   | 73.0           | 47.1     |
+//! | W4 conv2 dW 16 x 196 -> 72 `A*B^T`      | 48.7  | 41.6   | 40.4           | 48.7     |
+//! | W4 conv1 dW 8 x 784 -> 9 `A*B^T`        | 61.9  | 5.1    | 14.0           | 61.9     |
+//! | W4 dense forward 32 x 784 -> 10 `A*B^T` | 57.9  | 19.4   | 25.2           | 57.8     |
+//! | W4 dense dx 32 x 10 -> 784 `A*B`        | 80.1  | 80.1   | 84.2           | 38.8     |
+//! | W4 dense dW 10 x 32 -> 784 `A^T*B`      | 66.3  | 51.6   | 43.1           | 65.9     |
 //!
 //! Summed over a step (W1: the eight products of batch 64, the first layer has no `dx`; W4:
-//! the convolution products of 32 samples and the dense layer), auto takes 724 us on W1 and
-//! 753 us on W4's products, matrixmultiply 718 us and 1046 us, the portable loops alone 871 us
-//! and 890 us. Differences of a few percent are within the noise of this shared machine.
+//! the convolution products of 32 samples and the dense layer), auto takes 663 us on W1 and
+//! 752 us on W4's products, matrixmultiply 714 us and 1041 us, the portable loops alone 861 us
+//! and 890 us. Differences of a few percent are within the run-to-run noise (a shared 2-core
+//! virtual machine).
 
 mod leaf;
 mod packed;
@@ -320,23 +321,25 @@ pub(crate) const fn auto_pack_len<T: Scalar>(
 ///
 /// | layer            | `A * B^T` | `A * B` | `A^T * B` |
 /// |------------------|-----------|---------|-----------|
-/// | 1 x 784 -> 256   | 0.09      | 0.15    | 5.40      |
-/// | 8 x 784 -> 256   | 0.37      | 0.74    | 2.61      |
-/// | 32 x 784 -> 256  | 0.85      | 1.11    | 1.56      |
-/// | 64 x 784 -> 256  | 1.11      | 1.22    | 1.32      |
-/// | 8 x 64 -> 64     | 1.01      | 0.74    | 2.64      |
-/// | 32 x 64 -> 64    | 1.87      | 0.95    | 1.38      |
-/// | 64 x 64 -> 64    | 2.18      | 0.99    | 1.14      |
-/// | 4 x 128 -> 10    | 0.14      | 0.81    | 1.54      |
-/// | 8 x 128 -> 10    | 0.27      | 1.60    | 1.34      |
-/// | 32 x 128 -> 10   | 0.45      | 2.05    | 0.78      |
-/// | 2 x 10 -> 64     | 1.02      | 0.43    | 1.67      |
-/// | 4 x 10 -> 64     | 1.12      | 0.30    | 1.39      |
-/// | 32 x 10 -> 64    | 1.74      | 0.90    | 1.09      |
-/// | 1 x 8 -> 8       | 0.21      | 0.20    | 1.04      |
-/// | 8 x 8 -> 8       | 0.60      | 0.47    | 0.51      |
-/// | 32 x 256 -> 128  | 1.07      | 1.13    | 1.68      |
-/// | 64 x 256 -> 128  | 1.41      | 1.02    | 1.22      |
+/// | 1 x 784 -> 256   | 0.12      | 0.14    | 5.27      |
+/// | 8 x 784 -> 256   | 0.54      | 0.72    | 2.58      |
+/// | 16 x 784 -> 256  | 0.80      | 0.94    | 1.93      |
+/// | 32 x 784 -> 256  | 1.07      | 1.10    | 1.54      |
+/// | 64 x 784 -> 256  | 1.27      | 1.17    | 1.31      |
+/// | 8 x 64 -> 64     | 1.09      | 0.81    | 2.61      |
+/// | 16 x 64 -> 64    | 1.55      | 0.96    | 1.87      |
+/// | 32 x 64 -> 64    | 2.05      | 1.07    | 1.42      |
+/// | 4 x 128 -> 10    | 0.14      | 0.78    | 1.64      |
+/// | 8 x 128 -> 10    | 0.29      | 1.60    | 1.36      |
+/// | 16 x 128 -> 10   | 0.41      | 1.85    | 0.97      |
+/// | 32 x 128 -> 10   | 0.53      | 2.05    | 0.78      |
+/// | 2 x 10 -> 64     | 0.96      | 0.41    | 1.97      |
+/// | 4 x 10 -> 64     | 1.25      | 0.29    | 1.73      |
+/// | 32 x 10 -> 64    | 1.86      | 1.11    | 1.08      |
+/// | 1 x 8 -> 8       | 0.20      | 0.19    | 1.00      |
+/// | 8 x 8 -> 8       | 0.62      | 0.46    | 0.53      |
+/// | 16 x 256 -> 128  | 0.94      | 0.90    | 1.84      |
+/// | 32 x 256 -> 128  | 1.24      | 1.20    | 1.46      |
 ///
 /// and W4's convolution products (`m x k -> n`, from the GFLOP/s table in the module docs):
 /// 16 x 72 -> 196 `A * B` 1.04 (even; left unpacked), 72 x 16 -> 196 `A^T * B` 1.77,
@@ -354,8 +357,7 @@ const fn prefers_packed(
 ) -> bool {
     match (transa, transb) {
         (Transpose::No, Transpose::Yes) => {
-            n >= 32
-                && (m >= 48 || (m >= 32 && k <= 256) || (m >= 8 && k <= 64) || (m >= 4 && k <= 16))
+            n >= 32 && (m >= 32 || (m >= 8 && k <= 64) || (m >= 4 && k <= 16))
         }
         (Transpose::Yes, Transpose::No) => n >= 10 && (m >= 16 || k <= 16),
         (Transpose::No, Transpose::No) => rank1_prefers_packed(m, n, k),
@@ -366,7 +368,7 @@ const fn prefers_packed(
 /// The rule of [`prefers_packed`] for `A * B`.
 #[inline]
 const fn rank1_prefers_packed(m: usize, n: usize, k: usize) -> bool {
-    n >= 32 && ((m >= 8 && k <= 16) || m >= 48 || (m >= 32 && k >= 128))
+    (n >= 32 && m >= 8 && k <= 16) || (n >= 10 && m >= 32)
 }
 
 /// `(rows, cols)` of a matrix as stored, given the shape `rows x cols` of `op(X)`.

@@ -26,6 +26,8 @@
 //! ([`Optimizer::save_state`] / [`Optimizer::load_state`] copy the buffers as one flat slice of
 //! `state_buffer_count() * N` elements). This order is part of the file format: do not change
 //! it.
+//! `io::checkpoint` (feature `alloc`) writes checkpoints in this layout, identifying the
+//! optimizer and its configuration through [`Describe`].
 //!
 //! # Memory
 //! Every buffer is a [`crate::Buffer`]: heap-allocated and zeroed in place with feature `alloc`
@@ -49,6 +51,7 @@ mod adadelta;
 mod adagrad;
 mod adam;
 mod clip;
+mod describe;
 mod guard;
 mod rmsprop;
 pub mod schedule;
@@ -58,6 +61,7 @@ pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, clip_grad_value};
+pub use describe::Describe;
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use schedule::Schedule;
 pub use sgd::{Sgd, SgdConfig};

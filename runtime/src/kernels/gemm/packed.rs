@@ -258,6 +258,14 @@ fn pack_a<T: Scalar, const MR: usize>(
         let rows = MR.min(i0 + mc - i);
         match p.transa {
             // op(A)[i][p] = a[i * lda + p]: each row of the panel is a contiguous run.
+            Transpose::No if rows == MR => {
+                let runs: [&[T]; MR] = core::array::from_fn(|r| &a[(i + r) * lda + p0..][..kc]);
+                for (q, dst) in panel.iter_mut().enumerate() {
+                    for (d, run) in dst.iter_mut().zip(&runs) {
+                        *d = run[q];
+                    }
+                }
+            }
             Transpose::No => {
                 for r in 0..MR {
                     if r < rows {
@@ -310,6 +318,14 @@ fn pack_b<T: Scalar, const NR: usize>(
                 }
             }
             // op(B)[p][j] = b[j * ldb + p]: each column of the panel is a contiguous run.
+            Transpose::Yes if cols == NR => {
+                let runs: [&[T]; NR] = core::array::from_fn(|w| &b[(j + w) * ldb + p0..][..kc]);
+                for (q, dst) in panel.iter_mut().enumerate() {
+                    for (d, run) in dst.iter_mut().zip(&runs) {
+                        *d = run[q];
+                    }
+                }
+            }
             Transpose::Yes => {
                 for w in 0..NR {
                     if w < cols {

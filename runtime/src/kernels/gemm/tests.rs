@@ -608,3 +608,55 @@ fn pack_len_is_bounded_and_small_for_small_products() {
     let w1 = gemm_pack_len::<f32>(No, Yes, 64, 256, 784);
     assert!(w1 > 0 && w1 <= bound, "{w1}");
 }
+
+/// `gemm_pack_len` covers the tiles every level really runs with (`packed::tile_shape` and the
+/// tile sizes of `packed::gemm` must agree): exactly that much scratch takes the packed path.
+#[test]
+fn pack_len_suffices_on_every_level() {
+    fn check<T: Scalar>() {
+        for level in [
+            leaf::Level::Baseline,
+            leaf::Level::Avx2Fma,
+            leaf::Level::Avx512,
+        ] {
+            for (m, n, k) in [
+                (1, 1, 1),
+                (7, 33, 5),
+                (97, 513, 257),
+                (8, 32, 256),
+                (6, 16, 3),
+            ] {
+                for (transa, transb) in TRANSPOSES {
+                    let (a_rows, a_cols) = stored_shape(transa, m, k);
+                    let (b_rows, b_cols) = stored_shape(transb, k, n);
+                    let a = vec![T::one(); a_rows * a_cols];
+                    let b = vec![T::one(); b_rows * b_cols];
+                    let mut c = vec![T::nan(); m * n];
+                    let mut pack = vec![T::nan(); gemm_pack_len::<T>(transa, transb, m, n, k)];
+                    let product = packed::Product {
+                        transa,
+                        transb,
+                        m,
+                        n,
+                        k,
+                        alpha: T::one(),
+                        a: &a,
+                        lda: a_cols,
+                        b: &b,
+                        ldb: b_cols,
+                        beta: T::zero(),
+                        ldc: n,
+                    };
+                    assert!(
+                        packed::gemm(level, product, &mut c, &mut pack),
+                        "{} {level:?} {m}x{k}->{n}: the packed path ran",
+                        T::NAME
+                    );
+                    assert!(c.iter().all(|&v| v == T::from_f64(k as f64)));
+                }
+            }
+        }
+    }
+    check::<f32>();
+    check::<f64>();
+}
