@@ -42,28 +42,6 @@ impl Rng {
         Rng::new(splitmix64(&mut mixed) ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03))
     }
 
-    /// The generator's whole state: saved with a checkpoint, it continues the same sequence
-    /// through [`Rng::from_state`].
-    pub fn state(&self) -> [u64; 4] {
-        self.state
-    }
-
-    /// The generator that [`Rng::state`] returned `state` for.
-    ///
-    /// # Errors
-    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) for the all-zero state, which
-    /// xoshiro256** never reaches (it would only ever produce zeros).
-    pub fn from_state(state: [u64; 4]) -> Result<Self, crate::Error> {
-        if state == [0; 4] {
-            return Err(crate::Error::InvalidParameter {
-                name: "Rng: state",
-                value: 0.0,
-                expected: "not all zero",
-            });
-        }
-        Ok(Rng { state })
-    }
-
     /// The next 64 random bits.
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
@@ -152,15 +130,6 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn state_round_trip_continues_the_sequence() {
-        let mut rng = Rng::new(5);
-        rng.next_u64();
-        let mut resumed = Rng::from_state(rng.state()).unwrap();
-        assert_eq!(resumed.next_u64(), rng.next_u64());
-        assert!(Rng::from_state([0; 4]).is_err());
-    }
 
     #[test]
     fn same_seed_same_sequence_across_platforms() {
