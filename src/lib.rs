@@ -121,8 +121,9 @@
 //!   `Err` (a bad label, NaN in the batch, an update that overflows) the parameters, the running
 //!   statistics and the optimizer are exactly as before, and the error names the tensor.
 //! - `net.dropout_rng` when the network has a `dropout`: the seeded [`runtime::Rng`] every
-//!   dropout layer draws its masks from (kept in the tape for the backward pass);
-//!   `Rng::state` / `Rng::from_state` save and restore it, so a run resumes exactly.
+//!   dropout layer draws its masks from (kept in the tape for the backward pass); training
+//!   checkpoints save it, and `Rng::state` / `Rng::from_state` expose it, so a run resumes
+//!   exactly.
 //! - Gradients for other uses, after `forward_train`: `net.backward_from(&mut tape, &x,
 //!   &upstream)` fills `tape.param_grads` with the gradient of `sum(upstream * output)` (a
 //!   vector-Jacobian product from any gradient of the output); `net.input_grad_from(&mut tape,

@@ -663,4 +663,47 @@ fn an_inference_only_network_runs_what_its_trainer_learned() {
         assert!((a - b).abs() < 1e-10);
     }
     let _ = Encoder::new(1);
+    // The trainer's weights file (safetensors, PyTorch names) loads into the inference type.
+    let bytes = trainer.to_safetensors();
+    let loaded = Encoder::from_safetensors(&bytes).unwrap();
+    assert_eq!(loaded.forward(&x), want);
+    assert_eq!(loaded.num_batches_tracked, trainer.num_batches_tracked);
+}
+
+#[test]
+fn a_checkpoint_resumes_the_dropout_masks_exactly() {
+    use monograd::runtime::io::Progress;
+    use monograd::runtime::optim::{Adam, AdamConfig};
+    let x = random_batch::<6, 5>(37);
+    let targets = [2, 0, 1, 1, 0];
+    let config = AdamConfig {
+        lr: 0.01,
+        ..Default::default()
+    };
+    let mut net = Dropped::new(12);
+    let mut adam = Adam::new(config).unwrap();
+    let mut tape = DroppedTape::<5>::new();
+    for _ in 0..2 {
+        net.train_step(&mut tape, &x, &targets, &mut adam).unwrap();
+    }
+    let bytes = net
+        .checkpoint_to_safetensors(&adam, Progress::default(), None)
+        .unwrap();
+    let continued: Vec<f64> = (0..3)
+        .map(|_| net.train_step(&mut tape, &x, &targets, &mut adam).unwrap())
+        .collect();
+
+    let mut resumed = Dropped::new(99);
+    let mut adam2 = Adam::new(config).unwrap();
+    resumed
+        .checkpoint_from_safetensors(&bytes, &mut adam2, None)
+        .unwrap();
+    let again: Vec<f64> = (0..3)
+        .map(|_| {
+            resumed
+                .train_step(&mut tape, &x, &targets, &mut adam2)
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(continued, again);
 }

@@ -149,14 +149,25 @@ pub fn dropout_rng(graph: &crate::graph::Graph) -> (TokenStream, TokenStream, To
     (
         quote! {
             /// The generator every `dropout` layer draws its training masks from: seeded by
-            /// `new(seed)`, so a seeded run is reproducible. Save and restore it with
-            /// `Rng::state` / `Rng::from_state` to resume a run exactly. It is not part of a
-            /// training step's transaction: a failed step still used its masks' draws.
+            /// `new(seed)`, so a seeded run is reproducible. Checkpoints save and restore it
+            /// (and `Rng::state` / `Rng::from_state` expose it), so a run resumes exactly. It
+            /// is not part of a training step's transaction: a failed step still used its
+            /// masks' draws.
             pub #field: #rt::Rng,
         },
         quote!(#field: #rt::Rng::new(0),),
         quote!(net.#field = rng.fork(#stream);),
     )
+}
+
+/// The field of the network's dropout generator, when it has a `dropout` layer.
+pub fn dropout_rng_field(graph: &crate::graph::Graph) -> Option<TokenStream> {
+    let field = format_ident!("{}", dropout::RNG_FIELD);
+    graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, Op::Dropout { .. }))
+        .then(|| quote!(#field))
 }
 
 /// The statement computing node `i`'s values.
