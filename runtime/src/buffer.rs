@@ -163,6 +163,73 @@ impl<A: ScalarArray> Default for Buffer<A> {
     }
 }
 
+/// A zero-initialised buffer whose length is known only at run time: the packing scratch of the
+/// GEMM (its size depends on the CPU's blocking and on the batch size, which a type cannot
+/// carry on stable Rust). Allocated once with feature `alloc`; without it, always empty (the
+/// kernels then take their unpacked, heap-free path).
+pub struct ScratchBuffer<T> {
+    #[cfg(feature = "alloc")]
+    data: Box<[T]>,
+    #[cfg(not(feature = "alloc"))]
+    data: [T; 0],
+}
+
+impl<T: Scalar> ScratchBuffer<T> {
+    /// `len` zeros (nothing without feature `alloc`).
+    pub fn zeroed(len: usize) -> Self {
+        #[cfg(feature = "alloc")]
+        {
+            ScratchBuffer {
+                data: vec![T::zero(); len].into_boxed_slice(),
+            }
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            let _ = len;
+            ScratchBuffer { data: [] }
+        }
+    }
+}
+
+impl<T> Deref for ScratchBuffer<T> {
+    type Target = [T];
+    #[inline(always)]
+    fn deref(&self) -> &[T] {
+        &self.data
+    }
+}
+
+impl<T> DerefMut for ScratchBuffer<T> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.data
+    }
+}
+
+impl<T> fmt::Debug for ScratchBuffer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ScratchBuffer<{}>[{}]",
+            core::any::type_name::<T>(),
+            self.data.len()
+        )
+    }
+}
+
+/// The largest of `lengths` (0 for none): sizes one scratch buffer for several layers.
+pub const fn max_len(lengths: &[usize]) -> usize {
+    let mut max = 0;
+    let mut i = 0;
+    while i < lengths.len() {
+        if lengths[i] > max {
+            max = lengths[i];
+        }
+        i += 1;
+    }
+    max
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,7 +46,7 @@ pub mod scratch;
 pub mod train;
 pub mod view;
 
-pub use buffer::{Buffer, ScalarArray};
+pub use buffer::{Buffer, ScalarArray, ScratchBuffer};
 pub use error::{Error, Result};
 pub use kernels::Store;
 pub use network::Network;

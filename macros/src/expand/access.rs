@@ -84,6 +84,15 @@ impl Access {
         self.scratch(&workspace_field(plan, i, what))
     }
 
+    /// `&mut [T]` packing scratch for the GEMMs (`gemm_pack` of the tape or evaluation buffers;
+    /// none on the stack, where the kernels take their unpacked, heap-free path).
+    pub fn pack(&self) -> TokenStream {
+        match self {
+            Access::Tape | Access::Eval => quote!(&mut tape.gemm_pack[..]),
+            Access::Stack => quote!(&mut []),
+        }
+    }
+
     /// `&mut` to the scratch buffer named `field` (a workspace item).
     pub fn scratch(&self, field: &proc_macro2::Ident) -> TokenStream {
         match self {

@@ -293,6 +293,9 @@ pub fn eval_struct(plan: &Plan) -> TokenStream {
         fields.push(quote!(#[doc = "Layer scratch."] pub #field: #ty,));
         inits.push(quote!(#field: #init,));
     }
+    let pack_len = layers::gemm_pack_len(plan, &quote!(B));
+    fields.push(quote!(#[doc = "Packing scratch of the layers' GEMMs."] pub gemm_pack: #rt::ScratchBuffer<#t>,));
+    inits.push(quote!(gemm_pack: #rt::ScratchBuffer::zeroed(#pack_len),));
     let doc = format!(
         "Buffers for inference (evaluation mode) of [`{name}`] on batches of `B` samples, \
          allocated once by `new`: node outputs and layer scratch. `forward` and `predict` keep \

@@ -155,6 +155,8 @@ pub fn expand(graph: &Graph) -> TokenStream {
     let forward_tape_eval = forward_body(&plan, &Access::Tape, Mode::Eval);
     let inference = inference::items(&plan);
     let eval_struct = inference::eval_struct(&plan);
+    let pack_len_b = layers::gemm_pack_len(&plan, &quote!(B));
+    let pack_len_batch = layers::gemm_pack_len(&plan, &quote!(batch));
     let loss_with_grad = layers::loss_call(&plan, &Access::Tape, true);
     let loss_only = layers::loss_call(&plan, &Access::Tape, false);
     let backward_steps = backward_body(&plan);
@@ -251,6 +253,8 @@ pub fn expand(graph: &Graph) -> TokenStream {
             /// Gradient with respect to the input, from the last
             /// `input_grad_from` / `backward_with_input_grad`.
             pub input_grad: #rt::Buffer<[[#t; #input_n]; B]>,
+            /// Packing scratch of the layers' GEMMs (allocated once; empty without a heap).
+            pub gemm_pack: #rt::ScratchBuffer<#t>,
         }
 
         impl<const B: usize> #tape<B> {
@@ -264,6 +268,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                     state_before_forward: #rt::Buffer::zeroed(),
                     #frozen_tape_init
                     input_grad: #rt::Buffer::zeroed(),
+                    gemm_pack: #rt::ScratchBuffer::zeroed(#pack_len_b),
                 }
             }
         }
@@ -285,9 +290,11 @@ pub fn expand(graph: &Graph) -> TokenStream {
             #gradient_methods
 
             /// Bytes of heap a `Tape<batch>` holds: node outputs and their gradients, the
-            /// parameter gradient and layer scratch space.
+            /// parameter gradient, a copy of the state, layer scratch space and GEMM packing
+            /// scratch.
             pub const fn tape_bytes(batch: usize) -> usize {
-                (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed + #frozen_len + batch * #input_n)
+                (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed
+                    + #frozen_len + batch * #input_n + #pack_len_batch)
                     * ::core::mem::size_of::<#t>()
             }
 

@@ -160,6 +160,14 @@ fn kernel_params(
     (prepare, quote!(&*kernel_block))
 }
 
+/// Elements of GEMM packing scratch the convolution needs (independent of the batch: its
+/// products are per sample).
+pub fn pack_len(plan: &Plan, i: usize, conv: &Conv2d) -> TokenStream {
+    let (rt, t) = (rt(), &plan.t);
+    let geometry = conv_geometry(plan, i, conv);
+    quote!(#rt::ops::conv::conv2d_pack_len::<#t, #geometry>())
+}
+
 pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
     let node = &plan.graph.nodes[i];
@@ -173,10 +181,11 @@ pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
             let len = kernel_block_len(plan, i, conv);
             let cols = columns(access);
             let cols_len = shared_columns_len(plan);
+            let pack = access.pack();
             quote!({
                 #prepare
-                #rt::ops::conv::conv2d_forward::<#t, #geometry, B, #in_len, #out_len, #len, #cols_len>(
-                    #x, #params, #y, #cols,
+                #rt::ops::conv::conv2d_forward_packed::<#t, #geometry, B, #in_len, #out_len, #len, #cols_len>(
+                    #x, #params, #y, #cols, #pack,
                 );
             })
         }
@@ -237,8 +246,8 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                 quote! {
                     let kernel_grad: &mut [[#t; #len]; 1] = &mut tape.workspace.#dw_field;
                     let kernel_grad: &mut [#t; #len] = &mut kernel_grad[0];
-                    #rt::ops::conv::conv2d_backward_params::<#t, #geometry, B, #in_len, #out_len, #len, #cols_len>(
-                        #x, #dy, kernel_grad, #cols, #rt::Store::Overwrite,
+                    #rt::ops::conv::conv2d_backward_params_packed::<#t, #geometry, B, #in_len, #out_len, #len, #cols_len>(
+                        #x, #dy, kernel_grad, #cols, #rt::Store::Overwrite, &mut tape.gemm_pack[..],
                     );
                     let (grad_g, grad_v) = tape.param_grads[#g_off..#g_off + #g_len + #v_len].split_at_mut(#g_len);
                     #rt::ops::norm::weight_norm_backward::<#t, #out, #k>(
@@ -253,8 +262,9 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                 }
             } else {
                 quote! {
-                    #rt::ops::conv::conv2d_backward_params::<#t, #geometry, B, #in_len, #out_len, #plen, #cols_len>(
+                    #rt::ops::conv::conv2d_backward_params_packed::<#t, #geometry, B, #in_len, #out_len, #plen, #cols_len>(
                         #x, #dy, #rt::view::array_mut::<#t, #plen>(&mut tape.param_grads[#off..]), #cols, #rt::Store::Overwrite,
+                        &mut tape.gemm_pack[..],
                     );
                 }
             };
@@ -266,8 +276,8 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
             };
             let inputs = input_grad(&|dx, store| {
                 quote! {
-                    #rt::ops::conv::conv2d_backward_input::<#t, #geometry, B, #in_len, #out_len, #len, #cols_len>(
-                        #dy, #kernel_block, #dx, #cols, #store,
+                    #rt::ops::conv::conv2d_backward_input_packed::<#t, #geometry, B, #in_len, #out_len, #len, #cols_len>(
+                        #dy, #kernel_block, #dx, #cols, #store, &mut tape.gemm_pack[..],
                     );
                 }
             });

@@ -67,6 +67,14 @@ fn weight_and_bias(
     (prepare, quote!(&*weight), bias)
 }
 
+/// Elements of GEMM packing scratch the layer needs at batch `batch`.
+pub fn pack_len(plan: &Plan, i: usize, linear: &Linear, batch: &TokenStream) -> TokenStream {
+    let (rt, t) = (rt(), &plan.t);
+    let inp = plan.numel(plan.graph.nodes[i].inputs[0]);
+    let out = linear.out;
+    quote!(#rt::ops::dense::dense_pack_len::<#t>(#batch, #inp, #out))
+}
+
 pub fn forward(plan: &Plan, access: &Access, i: usize, linear: &Linear) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
     let node = &plan.graph.nodes[i];
@@ -75,9 +83,10 @@ pub fn forward(plan: &Plan, access: &Access, i: usize, linear: &Linear) -> Token
     let x = access.value(plan, node.inputs[0]);
     let y = access.value_mut(plan, i);
     let (prepare, weight, bias) = weight_and_bias(plan, access, i, linear);
+    let pack = access.pack();
     quote!({
         #prepare
-        #rt::ops::dense::dense_forward::<#t, B, #inp, #out>(#x, #weight, #bias, #y);
+        #rt::ops::dense::dense_forward_packed::<#t, B, #inp, #out>(#x, #weight, #bias, #y, #pack);
     })
 }
 
@@ -111,8 +120,9 @@ pub fn backward(plan: &Plan, i: usize, linear: &Linear) -> TokenStream {
         let dw_field = super::workspace_field(plan, i, "weight_grad");
         (
             quote! {
-                #rt::ops::dense::dense_backward_params::<#t, B, #inp, #out>(
+                #rt::ops::dense::dense_backward_params_packed::<#t, B, #inp, #out>(
                     #x, #dy, &mut tape.workspace.#dw_field, #bias_grad, #rt::Store::Overwrite,
+                    &mut tape.gemm_pack[..],
                 );
                 #rt::ops::norm::weight_norm_backward::<#t, #out, #inp>(
                     #rt::view::array::<#t, #out>(&params[#g_off..]),
@@ -130,8 +140,9 @@ pub fn backward(plan: &Plan, i: usize, linear: &Linear) -> TokenStream {
         let w_off = block.tensor("weight").map_or(0, |w| w.offset);
         (
             quote! {
-                #rt::ops::dense::dense_backward_params::<#t, B, #inp, #out>(
+                #rt::ops::dense::dense_backward_params_packed::<#t, B, #inp, #out>(
                     #x, #dy, grad_weight, #bias_grad, #rt::Store::Overwrite,
+                    &mut tape.gemm_pack[..],
                 );
             },
             quote!(#rt::view::matrix::<#t, #out, #inp>(&params[#w_off..])),
@@ -141,7 +152,9 @@ pub fn backward(plan: &Plan, i: usize, linear: &Linear) -> TokenStream {
         let dx = grad_mut(plan, j);
         let store = plan.store(i, k);
         quote! {
-            #rt::ops::dense::dense_backward_input::<#t, B, #inp, #out>(#dy, #weight_for_input, #dx, #store);
+            #rt::ops::dense::dense_backward_input_packed::<#t, B, #inp, #out>(
+                #dy, #weight_for_input, #dx, #store, &mut tape.gemm_pack[..],
+            );
         }
     });
     quote!({

@@ -170,6 +170,20 @@ pub fn dropout_rng_field(graph: &crate::graph::Graph) -> Option<TokenStream> {
         .then(|| quote!(#field))
 }
 
+/// An expression for the elements of GEMM packing scratch the network's layers need at batch
+/// `batch` (the largest of them), sizing the `gemm_pack` buffer of tapes and evaluation buffers.
+pub fn gemm_pack_len(plan: &Plan, batch: &TokenStream) -> TokenStream {
+    let rt = rt();
+    let terms: Vec<TokenStream> = (0..plan.node_count())
+        .filter_map(|i| match &plan.graph.nodes[i].op {
+            Op::Linear(linear) => Some(dense::pack_len(plan, i, linear, batch)),
+            Op::Conv2d(conv) => Some(conv::pack_len(plan, i, conv)),
+            _ => None,
+        })
+        .collect();
+    quote!(#rt::buffer::max_len(&[#(#terms),*]))
+}
+
 /// The statement computing node `i`'s values.
 pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStream {
     let node = &plan.graph.nodes[i];
