@@ -1,4 +1,4 @@
-"""Reference values for runtime/src/ops/conv.rs (2-D convolution).
+"""Reference values for runtime/src/ops/conv.rs (2-D convolution, and 1-D as height 1).
 
 Run with python3 reference/conv.py; the output replaces the `mod reference`
 block at the end of runtime/src/ops/conv/tests.rs. Everything is float64. Inputs come from the
@@ -27,6 +27,15 @@ CONFIGS = {
     "NONSQUARE_NOBIAS": (3, 6, 7, 4, 2, 3, 1, 2, 0, 1, 2, 1, 1, False),
     # 1x1, stride 1, no padding: the runtime's im2col-free path.
     "POINTWISE_GROUPS2": (4, 3, 3, 6, 1, 1, 1, 1, 0, 0, 1, 1, 2, True),
+}
+
+# 1-D convolutions (F.conv1d on [B, C, L], weight [C_OUT, C_IN / GROUPS, K]), which the runtime
+# runs as Conv2d with H = KH = 1: name: (C_IN, L, C_OUT, K, STRIDE, PADDING, DILATION, GROUPS,
+# BIAS).
+CONFIGS_1D = {
+    # Stride 2 with a floored length: (11 + 2 - 3) / 2 + 1 = 6.
+    "CONV1D_STRIDE2_PAD": (2, 11, 3, 3, 2, 1, 1, 1, True),
+    "CONV1D_DILATED_GROUPS": (4, 9, 6, 3, 1, 2, 2, 2, False),
 }
 
 
@@ -59,6 +68,19 @@ for name, (cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups, bias) in CON
     weight = tensor(2, (cout, cin // groups, kh, kw)).requires_grad_()
     b = tensor(3, (cout,)).requires_grad_() if bias else None
     y = F.conv2d(x, weight, b, stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups)
+    g = tensor(4, y.shape)
+    (y * g).sum().backward()
+    dparams = weight.grad.flatten()
+    if bias:
+        dparams = torch.cat([dparams, b.grad])
+    emit(f"{name}_Y", y.detach())
+    emit(f"{name}_DX", x.grad)
+    emit(f"{name}_DPARAMS", dparams)
+for name, (cin, length, cout, k, stride, padding, dilation, groups, bias) in CONFIGS_1D.items():
+    x = tensor(1, (B, cin, length)).requires_grad_()
+    weight = tensor(2, (cout, cin // groups, k)).requires_grad_()
+    b = tensor(3, (cout,)).requires_grad_() if bias else None
+    y = F.conv1d(x, weight, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
     g = tensor(4, y.shape)
     (y * g).sum().backward()
     dparams = weight.grad.flatten()

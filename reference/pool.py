@@ -33,6 +33,30 @@ AVG_CONFIGS = {
     "AVG_3X3_S2_P1": (2, 7, 6, 3, 3, 2, 2, 1, 1),
     "AVG_NONSQUARE": (1, 5, 7, 3, 2, 1, 2, 1, 1),
 }
+# ceil_mode=True (runtime Pool2dCeil): a last partial window where the floor drops input.
+CEIL_MAX_CONFIGS = {
+    # Height divides ((7 - 3) / 2), width does not: a last window of 2 columns.
+    "MAX_CEIL_3X3_S2": (2, 7, 6, 3, 3, 2, 2, 0, 0, 1, 1),
+    # PyTorch's rule: ceil would add a window starting at 6 >= 5 + 1 (in the right padding
+    # only), so it is left out and the size is the floor's.
+    "MAX_CEIL_WINDOW_IN_PADDING": (1, 5, 5, 2, 2, 3, 3, 1, 1, 1, 1),
+    "MAX_CEIL_DILATED": (1, 8, 7, 2, 2, 2, 2, 1, 0, 2, 1),
+}
+CEIL_AVG_CONFIGS = {
+    # The last column of windows overhangs the padded input: divisor 3 * 2, not 9.
+    "AVG_CEIL_3X3_S2_P1": (2, 7, 6, 3, 3, 2, 2, 1, 1),
+    "AVG_CEIL_NOPAD": (1, 5, 7, 2, 3, 2, 2, 0, 0),
+}
+# 1-D pooling (F.max_pool1d / F.avg_pool1d on [B, C, L]), which the runtime runs as Pool2d
+# with H = KH = 1: name: (C, L, K, STRIDE, PADDING, DILATION, CEIL).
+CONFIGS_1D = {
+    "MAX_POOL1D_S2_P1": (2, 9, 3, 2, 1, 1, False),
+    "MAX_POOL1D_DILATED_CEIL": (1, 10, 2, 3, 0, 2, True),
+}
+AVG_CONFIGS_1D = {
+    "AVG_POOL1D_FLOORED": (2, 9, 2, 2, 0, False),
+    "AVG_POOL1D_CEIL_PAD": (2, 8, 3, 2, 1, True),
+}
 GLOBAL = (3, 4, 5)
 
 
@@ -82,6 +106,19 @@ for name, (c, h, w, kh, kw, sh, sw, ph, pw) in AVG_CONFIGS.items():
     run(name, tensor(lambda i: value(1, i), (B, c, h, w)),
         lambda x: F.avg_pool2d(x, (kh, kw), (sh, sw), (ph, pw),
                                ceil_mode=False, count_include_pad=True))
+for name, (c, h, w, kh, kw, sh, sw, ph, pw, dh, dw) in CEIL_MAX_CONFIGS.items():
+    run(name, tensor(lambda i: value(1, i), (B, c, h, w)),
+        lambda x: F.max_pool2d(x, (kh, kw), (sh, sw), (ph, pw), (dh, dw), ceil_mode=True))
+for name, (c, h, w, kh, kw, sh, sw, ph, pw) in CEIL_AVG_CONFIGS.items():
+    run(name, tensor(lambda i: value(1, i), (B, c, h, w)),
+        lambda x: F.avg_pool2d(x, (kh, kw), (sh, sw), (ph, pw),
+                               ceil_mode=True, count_include_pad=True))
+for name, (c, length, k, s, p, d, ceil) in CONFIGS_1D.items():
+    run(name, tensor(lambda i: value(1, i), (B, c, length)),
+        lambda x: F.max_pool1d(x, k, s, p, d, ceil_mode=ceil))
+for name, (c, length, k, s, p, ceil) in AVG_CONFIGS_1D.items():
+    run(name, tensor(lambda i: value(1, i), (B, c, length)),
+        lambda x: F.avg_pool1d(x, k, s, p, ceil_mode=ceil, count_include_pad=True))
 c, h, w = GLOBAL
 run("GLOBAL_AVG", tensor(lambda i: value(1, i), (B, c, h, w)),
     lambda x: F.adaptive_avg_pool2d(x, 1).flatten(1))

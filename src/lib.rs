@@ -43,27 +43,50 @@
 //! | statement | meaning |
 //! |---|---|
 //! | `type Element = f64;` | element type of every tensor (default `f32`) |
-//! | `input x: [64];` | the input, per sample: a vector `[n]` or an image `[c, h, w]` |
+//! | `input x: [64];` | the input, per sample: a vector `[n]`, a sequence `[c, l]` or an image `[c, h, w]` |
 //! | `name = op(inputs, options);` | a node: an operation applied to earlier nodes |
+//! | `output logits;` | the output of a network without a loss: an inference-only type |
+//!
+//! Output sizes of convolution and pooling follow PyTorch:
+//! `(h + 2 padding - dilation (kernel - 1) - 1) / stride + 1`, floored, so input rows or
+//! columns past the last whole window are ignored; the generated struct's docs say so on each
+//! node that drops any.
 //!
 //! Nodes form a DAG: a node may be used several times (`y = add(a, b)`, `z = concat(a, b)`), but
-//! only after it is defined. The last node is the loss. Every node must lead to the loss.
+//! only after it is defined. The last node is the loss, whose input is the network's output, and
+//! every node must lead to the loss. A network without a loss declares its output instead
+//! (`output logits;`) and every node must lead to it; its type is for inference only: the
+//! consts, constructors, `infer`, `forward`, `predict`, `forward_eval` and `fold` below, without
+//! a tape or training methods (train the same layers declared with a loss, then load its
+//! parameters with `from_parts`).
 //!
 //! | operation | output | notes |
 //! |---|---|---|
 //! | `linear(x, n, init = .., bias = true, bias_init = .., weight_norm = false)` | `[n]` | `y = x W^T + b`, `W: [n, in]` (PyTorch `nn.Linear`) |
 //! | `conv2d(x, c, kernel = k, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = ..)` | `[c, h', w']` | PyTorch `nn.Conv2d`; sizes are one integer or `(h, w)` |
-//! | `max_pool2d(x, k, stride = k, padding = 0)`, `avg_pool2d(..)` | `[c, h', w']` | PyTorch defaults |
-//! | `global_avg_pool(x)` | `[c]` | mean over each channel |
+//! | `conv1d(x, c, kernel = k, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = ..)` | `[c, l']` | PyTorch `nn.Conv1d` on a sequence, weight `[c, in / groups, k]`; runs the 2-D kernels on `[c, 1, l]` |
+//! | `max_pool1d(x, k, stride = k, padding = 0, ceil_mode = false)`, `avg_pool1d(..)` | `[c, l']` | PyTorch `MaxPool1d` / `AvgPool1d`; the 2-D kernels with height 1 |
+//! | `max_pool2d(x, k, stride = k, padding = 0, ceil_mode = false)`, `avg_pool2d(..)` | `[c, h', w']` | PyTorch defaults; `ceil_mode = true` as PyTorch's (a last partial window, which must start inside the input or the left padding) |
+//! | `global_avg_pool(x)` | `[c]` | mean over each channel of an image or a sequence |
+//! | `dropout(x, p = 0.5)` | same as input | PyTorch `nn.Dropout`: in training zeroes each element with probability `p` and scales the rest by `1/(1-p)`; the identity in evaluation |
 //! | `flatten(x)` | `[c*h*w]` | free: the buffer is reused |
+//! | `reshape(x, [c, h, w])`, `reshape(x, [c, l])`, `reshape(x, [n])` | as written | same element count (checked at compile time), one `-1` is inferred; free like `flatten` (PyTorch `reshape` of contiguous data) |
 //! | `add(a, b)` | same as inputs | residual connections |
-//! | `concat(a, b)` | `[na + nb]` or `[ca + cb, h, w]` | images join along channels |
+//! | `sub(a, b)`, `mul(a, b)` | same as inputs | element-wise `a - b`, `a * b` (gating); equal shapes, no broadcasting |
+//! | `scale(x, k)` | same as input | `k * x` for a constant `k` |
+//! | `concat(a, b)` | `[na + nb]`, `[ca + cb, l]` or `[ca + cb, h, w]` | sequences and images join along channels |
 //! | `relu`, `leaky_relu(x, negative_slope = 0.01)`, `tanh`, `sigmoid`, `gelu(x, approximate = none \| tanh)`, `softmax` | same as input | element-wise (softmax per sample) |
-//! | `batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true)` | same | over features of a vector or channels of an image |
+//! | `batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true, track = update)` | same | over features of a vector or channels of a sequence or an image; `track = frozen`: training also uses the running statistics and leaves them unchanged (a pretrained BatchNorm in `eval()` mode while fine-tuning) |
 //! | `batch_renorm(x, r_max = 3, d_max = 5)`, `layer_norm(x)`, `instance_norm(x, affine = false)`, `group_norm(x, groups)` | same | |
 //! | `softmax_cross_entropy(logits)` | loss | targets: class labels `[usize; B]` |
 //! | `logistic_loss(logits, labels = zero_one \| signed)` | loss | targets: `[[T; n]; B]` in {0, 1} or {-1, +1} |
 //! | `mse(prediction)` | loss | targets: `[[T; n]; B]` |
+//!
+//! Fine-tuning: every layer with parameters takes `frozen = true`. Its parameter gradient is
+//! zero (and not computed at all unless a trainable layer comes before it) and a training step
+//! leaves its parameters unchanged under every optimizer: the step puts them back after the
+//! update, so weight decay does not shrink them either (the optimizer's state for them may still
+//! change, e.g. SGD's momentum accumulates the decay term; it is never applied).
 //!
 //! Initializers (`init`, `bias_init`): `torch_default` (PyTorch's default, `U(-1/sqrt(fan_in),
 //! 1/sqrt(fan_in))`), `he_normal`, `he_uniform`, `xavier_normal`, `xavier_uniform`, `zeros`
@@ -97,6 +120,16 @@
 //!   `Ok` means the loss, every parameter, running statistic and optimizer value is finite; on
 //!   `Err` (a bad label, NaN in the batch, an update that overflows) the parameters, the running
 //!   statistics and the optimizer are exactly as before, and the error names the tensor.
+//! - `net.dropout_rng` when the network has a `dropout`: the seeded [`runtime::Rng`] every
+//!   dropout layer draws its masks from (kept in the tape for the backward pass); training
+//!   checkpoints save it, and `Rng::state` / `Rng::from_state` expose it, so a run resumes
+//!   exactly.
+//! - Gradients for other uses, after `forward_train`: `net.backward_from(&mut tape, &x,
+//!   &upstream)` fills `tape.param_grads` with the gradient of `sum(upstream * output)` (a
+//!   vector-Jacobian product from any gradient of the output); `net.input_grad_from(&mut tape,
+//!   &x, &upstream)` also returns its gradient with respect to the input, and
+//!   `net.backward_with_input_grad(&mut tape, &x, &targets)` the loss's, in `tape.input_grad`
+//!   (saliency maps, adversarial examples). The input gradient is computed only by these two.
 //! - `NetTargets<B>`: the target type of the loss.
 //! - When the network has a BatchNorm (or Batch Renorm) right after a dense or conv layer, or
 //!   Weight Norm: `net.fold()` returns a `NetFolded`, an inference-only type (same `infer`,
@@ -121,7 +154,7 @@
 //!   and the field `num_batches_tracked` hold the BatchNorm batch counters.
 //!
 //! Inputs are batches `[[T; N]; B]` with `N` the per-sample element count (an image `[c, h, w]`
-//! is flattened per sample in that order). Passing a wrong shape or batch is a type error.
+//! is flattened per sample in that order, a sequence `[c, l]` likewise). Passing a wrong shape or batch is a type error.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate self as monograd;

@@ -42,8 +42,9 @@ fn consts_and_parameter_layout_follow_pytorch() {
     // infer needs the hidden and tanh buffers of one sample (the output goes to the caller).
     assert_eq!(Small::INFER_BYTES, (5 + 5) * 4);
     assert_eq!(Small::infer_bytes(8), 8 * (5 + 5) * 4);
-    // Tape: values and gradients of hidden, act, out per sample, plus the parameter gradient.
-    assert_eq!(Small::tape_bytes(2), (2 * 2 * (5 + 5 + 3) + 40) * 4);
+    // Tape: values and gradients of hidden, act, out per sample, the parameter gradient and
+    // the input gradient.
+    assert_eq!(Small::tape_bytes(2), (2 * 2 * (5 + 5 + 3) + 40 + 2 * 4) * 4);
     const _: () = assert!(
         Small::INFER_BYTES <= 64 * 1024,
         "usable as a firmware budget check"

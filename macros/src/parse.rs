@@ -5,15 +5,17 @@
 //! network    := attribute* visibility "struct" IDENT "{" statement* "}"
 //! statement  := "type" "Element" "=" TYPE ";"
 //!             | "input" IDENT ":" "[" INT ("," INT)* "]" ";"
+//!             | "output" IDENT ";"
 //!             | IDENT "=" IDENT "(" argument ("," argument)* ","? ")" ";"
 //! argument   := IDENT "=" value | value
 //! value      := IDENT | INT | FLOAT | "true" | "false" | "-" (INT | FLOAT) | "(" value ("," value)* ")"
 //!             | "[" value ("," value)* "]" | STRING | LITERAL
 //! ```
 //!
-//! Lists, strings and other literals are no value of any operation, but they are what users of
-//! other frameworks write (`reshape(x, [1, 8, 8])`, `approximate = "tanh"`): they parse, so that
-//! `graph` can say what to write instead rather than the parser rejecting a `[` or a `"`.
+//! Lists are the shape of `reshape(x, [1, 8, 8])`. Strings and other literals are no value of
+//! any operation, but they are what users of other frameworks write (`approximate = "tanh"`):
+//! they parse, so that `graph` can say what to write instead rather than the parser rejecting a
+//! `"`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
@@ -41,6 +43,14 @@ pub enum Statement {
     Input(InputDecl),
     /// `h = linear(x, 128, init = he_normal);`
     Node(NodeDecl),
+    /// `output logits;`: the output of a network without a loss (inference only).
+    Output(OutputDecl),
+}
+
+pub struct OutputDecl {
+    /// The `output` keyword, for errors about the declaration itself.
+    pub keyword: Ident,
+    pub name: Ident,
 }
 
 pub struct ElementDecl {
@@ -95,7 +105,7 @@ pub enum ValueKind {
     Float(f64),
     Bool(bool),
     Tuple(Vec<Value>),
-    /// `[a, b, ...]`: not a value of the language (sizes and pairs are written `(h, w)`).
+    /// `[a, b, ...]`: the shape of `reshape` (sizes and pairs are written `(h, w)`).
     List(Vec<Value>),
     /// `"text"`: not a value of the language (choices are written without quotes).
     Str(LitStr),
@@ -205,6 +215,14 @@ impl Parse for Statement {
                 name,
                 dims: dims.into_iter().collect(),
                 bracket,
+            }));
+        }
+        if first == "output" && input.peek(Ident) {
+            let name: Ident = input.parse()?;
+            input.parse::<Token![;]>()?;
+            return Ok(Statement::Output(OutputDecl {
+                keyword: first,
+                name,
             }));
         }
         if !input.peek(Token![=]) {

@@ -39,6 +39,19 @@ pub trait Network<const PARAMS: usize>: Sized {
     /// The parameter gradient left in `tape` by the last backward pass.
     fn param_grads<const B: usize>(tape: &Self::Tape<B>) -> &[Self::Element; PARAMS];
 
+    /// `(start, end)` ranges of [`params`](Self::params) that belong to frozen layers
+    /// (`frozen = true`): their gradient is zero and [`train_step`](Self::train_step) leaves
+    /// them unchanged whatever the optimizer does (weight decay included). Empty by default.
+    fn frozen_ranges() -> &'static [(usize, usize)] {
+        &[]
+    }
+
+    /// Room in the tape for the frozen parameters during an optimizer step (the total length
+    /// of [`frozen_ranges`](Self::frozen_ranges)); empty by default.
+    fn frozen_scratch<const B: usize>(_tape: &mut Self::Tape<B>) -> &mut [Self::Element] {
+        &mut []
+    }
+
     /// Inference (evaluation mode) into the tape's buffers.
     fn forward_with<'t, const B: usize>(
         &self,
@@ -104,9 +117,21 @@ pub trait Network<const PARAMS: usize>: Sized {
     ) -> Result<Self::Element> {
         self.forward_train(tape, x)?;
         let result = self.backward(tape, x, targets).and_then(|loss| {
+            copy_ranges(
+                self.params(),
+                Self::frozen_ranges(),
+                Self::frozen_scratch(tape),
+            );
             optimizer
                 .step(self.params_mut(), Self::param_grads(tape))
                 .map_err(|e| e.in_tensors(Self::param_tensors()))?;
+            // A zero gradient leaves a parameter unchanged under every optimizer but for
+            // weight decay, which shrinks it: put the frozen ones back.
+            restore_ranges(
+                Self::frozen_scratch(tape),
+                Self::frozen_ranges(),
+                self.params_mut(),
+            );
             Ok(loss)
         });
         if result.is_err() {
@@ -118,6 +143,24 @@ pub trait Network<const PARAMS: usize>: Sized {
             }
         }
         result
+    }
+}
+
+/// Copies the `ranges` of `params` one after the other into `saved`.
+fn copy_ranges<T: Scalar>(params: &[T], ranges: &[(usize, usize)], saved: &mut [T]) {
+    let mut at = 0;
+    for &(start, end) in ranges {
+        saved[at..at + end - start].copy_from_slice(&params[start..end]);
+        at += end - start;
+    }
+}
+
+/// The inverse of [`copy_ranges`].
+fn restore_ranges<T: Scalar>(saved: &[T], ranges: &[(usize, usize)], params: &mut [T]) {
+    let mut at = 0;
+    for &(start, end) in ranges {
+        params[start..end].copy_from_slice(&saved[at..at + end - start]);
+        at += end - start;
     }
 }
 

@@ -72,6 +72,12 @@ pub const a: u8 = 0;
 pub const b: u8 = 0;
 pub const h: u8 = 0;
 pub const t: u8 = 0;
+pub const upstream: u8 = 0;
+pub const mask: u8 = 0;
+pub const frozen_params: u8 = 0;
+pub const input_grad: u8 = 0;
+pub struct Dropout;
+pub struct Rng;
 
 monograd::network! {
     /// Dense layers, every activation, BatchNorm (folded), Batch Renorm, LayerNorm, add, concat.
@@ -113,6 +119,38 @@ monograd::network! {
         both = concat(gap, fl);
         out = linear(both, 2);
         loss = mse(out);
+    }
+}
+
+monograd::network! {
+    /// The element-wise joins, reshape, dropout, 1-D layers, ceil mode and fine-tuning.
+    pub struct Extended {
+        input x: [2, 8];
+        c = conv1d(x, 4, kernel = 3, padding = 1, frozen = true);
+        bn = batch_norm(c, track = frozen);
+        p = max_pool1d(bn, 2, ceil_mode = true);
+        q = avg_pool1d(p, 3, stride = 2, ceil_mode = true);
+        flat = reshape(q, [-1]);
+        d = dropout(flat, p = 0.25);
+        g = linear(d, 8);
+        gate = sigmoid(g);
+        m = mul(g, gate);
+        s = sub(m, g);
+        k = scale(s, 0.5);
+        out = linear(k, 2);
+        loss = softmax_cross_entropy(out);
+    }
+}
+
+monograd::network! {
+    /// Inference only: no loss, a declared output.
+    pub struct Encoder {
+        input x: [2, 8];
+        c = conv1d(x, 4, kernel = 3);
+        bn = batch_norm(c);
+        flat = flatten(bn);
+        out = linear(flat, 2);
+        output out;
     }
 }
 
@@ -180,6 +218,39 @@ fn main() {
     assert!(cnn.loss(&mut cnn_tape, &images, &goals).unwrap().is_finite());
     let _ = cnn.forward(&images);
     let _ = cnn.predict(&images[0]);
+
+    // Extended: training with dropout and frozen layers, gradients for other uses, inference.
+    let mut ext = Extended::new(4);
+    let mut ext_tape = ExtendedTape::<2>::new();
+    let mut adamw = AdamW::new(AdamWConfig::default()).unwrap();
+    let seqs = [[0.5f32; 16], [-0.25; 16]];
+    let classes: ExtendedTargets<2> = [1, 0];
+    assert!(ext
+        .train_step(&mut ext_tape, &seqs, &classes, &mut adamw)
+        .unwrap()
+        .is_finite());
+    ext.forward_train(&mut ext_tape, &seqs).unwrap();
+    ext.backward_from(&mut ext_tape, &seqs, &[[1.0, 0.0], [0.0, 1.0]]);
+    let _ = ext.input_grad_from(&mut ext_tape, &seqs, &[[1.0, 0.0], [0.0, 1.0]]);
+    assert!(ext
+        .backward_with_input_grad(&mut ext_tape, &seqs, &classes)
+        .unwrap()
+        .is_finite());
+    let saved_rng = ext.dropout_rng.state();
+    ext.dropout_rng = monograd::runtime::Rng::from_state(saved_rng).unwrap();
+    let mut ext_out = [[0.0f32; 2]; 2];
+    Extended::infer(&ext.params, &ext.state, &seqs, &mut ext_out);
+    assert_eq!(ext_out, ext.forward(&seqs));
+    let _ = ext.fold().predict(&seqs[0]);
+
+    // Encoder: inference only.
+    let encoder = Encoder::new(5);
+    let mut encoded = [[0.0f32; 2]; 2];
+    Encoder::infer(&encoder.params, &encoder.state, &seqs, &mut encoded);
+    assert_eq!(encoded, encoder.forward(&seqs));
+    let _ = (encoder.predict(&seqs[0]), encoder.fold().forward(&seqs));
+    let mut encoder_eval = EncoderEval::<2>::new();
+    let _ = encoder.forward_eval(&mut encoder_eval, &seqs);
 
     // The network named `B` and its batch-size-generic tape.
     let mut small = named_b::B::new(2);

@@ -3,13 +3,14 @@
 monograd::network! {
     pub struct Net {
         input x: [1, 8, 8];
-        r = reshape(x, [1, 64]);
+        r = unflatten(x, [1, 64]);
         v = view(x, [64]);
-        d = dropout(x, p = 0.5);
-        c = conv1d(x, 4, kernel = 3);
+        d = dropout2d(x, p = 0.5);
+        c = conv3d(x, 4, kernel = 3);
         b = BatchNorm2d(x);
         l = Linear(x, 10);
-        m = mul(x, x);
+        m = div(x, x);
+        p = multiply(x, x);
         s = lstm(x, 16);
         e = silu(x);
         out = dense(x, 2);

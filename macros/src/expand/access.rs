@@ -130,8 +130,12 @@ pub fn grad(plan: &Plan, i: usize) -> TokenStream {
     quote!(&*tape.grads.#field)
 }
 
-/// `&mut [[T; N]; B]` for the gradient of node `i` (in the tape).
+/// `&mut [[T; N]; B]` for the gradient of node `i` (in the tape); the input's is the tape's
+/// `input_grad`.
 pub fn grad_mut(plan: &Plan, i: usize) -> TokenStream {
+    if plan.storage[i] == 0 {
+        return quote!(&mut *tape.input_grad);
+    }
     let field = plan.field(plan.storage[i]);
     quote!(&mut *tape.grads.#field)
 }

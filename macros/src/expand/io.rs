@@ -55,8 +55,14 @@ pub fn count_batch() -> TokenStream {
 }
 
 /// The `Persistent` impl and the weights methods (bytes and files) of type `name`, whose
-/// counters are `counters` (a field) or none.
-fn weights_items(name: &syn::Ident, t: &TokenStream, counters: Option<TokenStream>) -> TokenStream {
+/// counters are `counters` (a field) or none, and whose dropout generator (saved by
+/// checkpoints) is the field `dropout_rng`, if any.
+pub fn weights_items(
+    name: &syn::Ident,
+    t: &TokenStream,
+    counters: Option<TokenStream>,
+    dropout_rng: Option<TokenStream>,
+) -> TokenStream {
     let rt = rt();
     let (names, parts, parts_mut) = match counters {
         Some(field) => (
@@ -65,6 +71,17 @@ fn weights_items(name: &syn::Ident, t: &TokenStream, counters: Option<TokenStrea
             quote!(&mut self.#field),
         ),
         None => (quote!(&[]), quote!(&[]), quote!(&mut [])),
+    };
+    let rng_accessors = match dropout_rng {
+        Some(field) => quote! {
+            fn dropout_rng(&self) -> ::core::option::Option<&#rt::Rng> {
+                ::core::option::Option::Some(&self.#field)
+            }
+            fn dropout_rng_mut(&mut self) -> ::core::option::Option<&mut #rt::Rng> {
+                ::core::option::Option::Some(&mut self.#field)
+            }
+        },
+        None => quote!(),
     };
     quote! {
         #rt::__with_alloc! {
@@ -79,6 +96,7 @@ fn weights_items(name: &syn::Ident, t: &TokenStream, counters: Option<TokenStrea
                 fn persistent_parts(&self) -> (&[#t], &[#t], &[u64]) {
                     (&*self.params, &*self.state, #parts)
                 }
+                #rng_accessors
                 fn persistent_parts_mut(&mut self) -> (&mut [#t], &mut [#t], &mut [u64]) {
                     (&mut *self.params, &mut *self.state, #parts_mut)
                 }
@@ -147,7 +165,7 @@ fn weights_items(name: &syn::Ident, t: &TokenStream, counters: Option<TokenStrea
 /// Weights methods of the folded type (no counters: it never trains; Weight Norm layers are
 /// plain `X.weight` there).
 pub fn folded_items(plan: &Plan) -> TokenStream {
-    weights_items(&plan.graph.name, &plan.t, None)
+    weights_items(&plan.graph.name, &plan.t, None, None)
 }
 
 /// Inherent consts and methods, and the `Persistent` impl, for `plan`'s network.
@@ -157,7 +175,8 @@ pub fn items(plan: &Plan) -> TokenStream {
     let t = &plan.t;
     let p = plan.param_count;
     let names = counter_names(plan);
-    let weights = weights_items(name, t, Some(quote!(num_batches_tracked)));
+    let rng_field = super::layers::dropout_rng_field(plan.graph);
+    let weights = weights_items(name, t, Some(quote!(num_batches_tracked)), rng_field);
     quote! {
         impl #name {
             /// Names of the int64 counters saved with the weights (`X.num_batches_tracked`).

@@ -6,8 +6,11 @@
 
 mod access;
 mod fold;
+mod frozen;
+mod gradients;
 mod hygiene;
 mod inference;
+mod inference_only;
 mod init;
 mod io;
 mod layers;
@@ -18,7 +21,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::graph::ops::Loss;
-use crate::graph::{Graph, Op};
+use crate::graph::{shape, Graph, Op};
 use access::Access;
 use layers::{rt, Mode};
 use plan::Plan;
@@ -40,6 +43,9 @@ fn backward_body(plan: &Plan) -> TokenStream {
 
 /// The generated items for `graph`.
 pub fn expand(graph: &Graph) -> TokenStream {
+    if !graph.has_loss {
+        return inference_only::expand(graph);
+    }
     let plan = Plan::new(graph);
     let rt = rt();
     let t = &plan.t;
@@ -103,6 +109,23 @@ pub fn expand(graph: &Graph) -> TokenStream {
         ),
         None => (quote!(), quote!(), quote!()),
     };
+    let (dropout_field, dropout_init, dropout_seed) = layers::dropout_rng(graph);
+    let frozen = frozen::items(&plan);
+    let frozen_len = plan.frozen_len();
+    let gradient_methods = gradients::methods(
+        &plan,
+        &gradients::Names {
+            tape: &tape,
+            targets: &targets_ty,
+            frozen_zero_grads: &frozen.zero_grads,
+        },
+    );
+    let (frozen_tape_field, frozen_tape_init, frozen_zero_grads, frozen_trait_items) = (
+        &frozen.tape_field,
+        &frozen.tape_init,
+        &frozen.zero_grads,
+        &frozen.trait_items,
+    );
 
     // ---- targets -------------------------------------------------------------------------------
     let Op::Loss(loss_kind) = graph.nodes[plan.loss_index()].op else {
@@ -184,6 +207,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
             pub state: #rt::Buffer<[#t; #s]>,
             #counter_field
             #renorm_field
+            #dropout_field
         }
 
         #io_items
@@ -225,6 +249,10 @@ pub fn expand(graph: &Graph) -> TokenStream {
             /// The network's state as it was before the last `forward_train`, so that a failed
             /// training step can put it back.
             pub state_before_forward: #rt::Buffer<[#t; #s]>,
+            #frozen_tape_field
+            /// Gradient with respect to the input, from the last
+            /// `input_grad_from` / `backward_with_input_grad`.
+            pub input_grad: #rt::Buffer<[[#t; #input_n]; B]>,
             /// Packing scratch of the layers' GEMMs (allocated once; empty without a heap).
             pub gemm_pack: #rt::ScratchBuffer<#t>,
         }
@@ -238,6 +266,8 @@ pub fn expand(graph: &Graph) -> TokenStream {
                     param_grads: #rt::Buffer::zeroed(),
                     workspace: #workspace::zeroed(),
                     state_before_forward: #rt::Buffer::zeroed(),
+                    #frozen_tape_init
+                    input_grad: #rt::Buffer::zeroed(),
                     gemm_pack: #rt::ScratchBuffer::zeroed(#pack_len_b),
                 }
             }
@@ -257,12 +287,14 @@ pub fn expand(graph: &Graph) -> TokenStream {
         impl #name {
             #inference
 
+            #gradient_methods
+
             /// Bytes of heap a `Tape<batch>` holds: node outputs and their gradients, the
             /// parameter gradient, a copy of the state, layer scratch space and GEMM packing
             /// scratch.
             pub const fn tape_bytes(batch: usize) -> usize {
                 (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed
-                    + #pack_len_batch)
+                    + #frozen_len + batch * #input_n + #pack_len_batch)
                     * ::core::mem::size_of::<#t>()
             }
 
@@ -273,6 +305,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                     state: #rt::Buffer::zeroed(),
                     #counter_init
                     #renorm_init
+                    #dropout_init
                 };
                 #init_state
                 net
@@ -284,6 +317,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 let mut net = Self::zeroed();
                 let rng = #rt::Rng::new(seed);
                 #init_params
+                #dropout_seed
                 net
             }
 
@@ -347,6 +381,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 let _ = (params, x);
                 let loss = #loss_with_grad?;
                 #backward_steps
+                #frozen_zero_grads
                 ::core::result::Result::Ok(loss)
             }
 
@@ -432,6 +467,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
             fn param_grads<const B: usize>(tape: &#tape<B>) -> &[#t; #p] {
                 &tape.param_grads
             }
+            #frozen_trait_items
             fn forward_with<'t, const B: usize>(
                 &self,
                 tape: &'t mut #tape<B>,
@@ -480,18 +516,19 @@ fn summary_doc(plan: &Plan) -> String {
     let mut doc =
         String::from("| node | operation | output per sample | parameters |\n|---|---|---|---|\n");
     for (i, node) in plan.graph.nodes.iter().enumerate() {
-        let op = match &node.op {
-            Op::Input => "input".to_string(),
-            Op::Loss(kind) => format!("loss: {kind:?}"),
-            other => format!("{other:?}")
-                .split(['(', ' ', '{'])
-                .next()
-                .unwrap_or("")
-                .to_string(),
-        };
+        let op = node.op.doc_name();
         let shape = match node.op {
             Op::Loss(_) => "scalar".to_string(),
             _ => node.shape.to_string(),
+        };
+        let op = match node.inputs.first() {
+            Some(&j) => {
+                match shape::dropped_input(&node.op, &plan.graph.nodes[j].shape, &node.shape) {
+                    Some(note) => format!("{op} ({note})"),
+                    None => op,
+                }
+            }
+            None => op,
         };
         doc.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",

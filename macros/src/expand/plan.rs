@@ -54,7 +54,8 @@ pub struct Plan<'g> {
     pub graph: &'g Graph,
     /// The element type as a token (`f32` / `f64`).
     pub t: TokenStream,
-    /// For every node, the node whose buffer holds its values (flatten aliases its input).
+    /// For every node, the node whose buffer holds its values (flatten and reshape alias their
+    /// input).
     pub storage: Vec<usize>,
     /// For every node, whether the loss's gradient w.r.t. it is needed (a parameter is upstream).
     pub needs_grad: Vec<bool>,
@@ -69,6 +70,16 @@ pub struct Plan<'g> {
 
 impl<'g> Plan<'g> {
     pub fn new(graph: &'g Graph) -> Self {
+        Self::build(graph, false)
+    }
+
+    /// The plan of a backward pass that also computes the gradient with respect to the input
+    /// (`needs_grad[0]`), into the tape's `input_grad`.
+    pub fn with_input_grad(graph: &'g Graph) -> Self {
+        Self::build(graph, true)
+    }
+
+    fn build(graph: &'g Graph, input_grad: bool) -> Self {
         let t = match graph.element {
             Element::F32 => quote!(f32),
             Element::F64 => quote!(f64),
@@ -78,7 +89,7 @@ impl<'g> Plan<'g> {
         let mut storage = Vec::with_capacity(n);
         for (i, node) in graph.nodes.iter().enumerate() {
             storage.push(match node.op {
-                Op::Flatten | Op::Identity => storage[node.inputs[0]],
+                Op::Flatten | Op::Reshape(_) | Op::Identity => storage[node.inputs[0]],
                 _ => i,
             });
         }
@@ -110,6 +121,7 @@ impl<'g> Plan<'g> {
                     }
                 }
                 Op::Conv2d(Conv2d {
+                    one_d,
                     out_channels,
                     kernel,
                     groups,
@@ -118,11 +130,14 @@ impl<'g> Plan<'g> {
                     ..
                 }) => {
                     let c_in = input_shape.map(|s| s.0[0]).unwrap_or(0);
-                    weight_blocks(
-                        &mut p,
-                        *weight_norm,
-                        vec![*out_channels, c_in / groups, kernel.0, kernel.1],
-                    );
+                    // PyTorch's layouts: `[out, in / groups, k]` for conv1d (the same flat data
+                    // as `[out, in / groups, 1, k]`), `[out, in / groups, kh, kw]` for conv2d.
+                    let shape = if *one_d {
+                        vec![*out_channels, c_in / groups, kernel.1]
+                    } else {
+                        vec![*out_channels, c_in / groups, kernel.0, kernel.1]
+                    };
+                    weight_blocks(&mut p, *weight_norm, shape);
                     if *bias {
                         p.push("bias", vec![*out_channels]);
                     }
@@ -162,8 +177,13 @@ impl<'g> Plan<'g> {
 
         let mut needs_grad = vec![false; n];
         for (i, node) in graph.nodes.iter().enumerate() {
-            needs_grad[i] = !matches!(node.op, Op::Input)
-                && (params[i].len() > 0 || node.inputs.iter().any(|&j| needs_grad[j]));
+            // A frozen layer needs no gradient of its own: only one to pass on to a trainable
+            // layer before it.
+            let trainable = params[i].len() > 0 && !node.frozen;
+            needs_grad[i] = match node.op {
+                Op::Input => input_grad,
+                _ => trainable || node.inputs.iter().any(|&j| needs_grad[j]),
+            };
         }
 
         // Backward visits nodes from the loss down; inside a node, arguments in order. The first
@@ -174,7 +194,10 @@ impl<'g> Plan<'g> {
             if !needs_grad[consumer] && !matches!(graph.nodes[consumer].op, Op::Loss(_)) {
                 continue;
             }
-            if matches!(graph.nodes[consumer].op, Op::Flatten | Op::Identity) {
+            if matches!(
+                graph.nodes[consumer].op,
+                Op::Flatten | Op::Reshape(_) | Op::Identity
+            ) {
                 continue; // aliases: its gradient is its input's buffer
             }
             for (position, &input) in graph.nodes[consumer].inputs.iter().enumerate() {
@@ -196,6 +219,22 @@ impl<'g> Plan<'g> {
             state_count,
             first_contribution,
         }
+    }
+
+    /// `(offset, end)` in the parameter buffer of every frozen layer's block.
+    pub fn frozen_ranges(&self) -> Vec<(usize, usize)> {
+        self.graph
+            .nodes
+            .iter()
+            .zip(&self.params)
+            .filter(|(node, block)| node.frozen && block.len() > 0)
+            .map(|(_, block)| (block.offset, block.offset + block.len()))
+            .collect()
+    }
+
+    /// Total length of [`Self::frozen_ranges`].
+    pub fn frozen_len(&self) -> usize {
+        self.frozen_ranges().iter().map(|(a, b)| b - a).sum()
     }
 
     pub fn loss_index(&self) -> usize {

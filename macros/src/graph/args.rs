@@ -137,6 +137,108 @@ impl<'a> ArgReader<'a> {
         }
     }
 
+    /// The next positional argument, a shape `[d0, d1, ..]` of positive integers with at most
+    /// one `-1` (inferred from the element count, as in PyTorch): `None` stands for the `-1`.
+    pub fn shape_list(&mut self, what: &str, example: &str) -> Option<Vec<Option<usize>>> {
+        let Some(value) = self.next_positional() else {
+            self.missing(&format!("{what}, e.g. `{example}`"));
+            return None;
+        };
+        let items = match &value.kind {
+            ValueKind::List(items) if !items.is_empty() => items,
+            ValueKind::Tuple(items) if !items.is_empty() => {
+                let dims: Vec<String> = items.iter().map(|v| v.tokens.to_string()).collect();
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: {what} is a list in brackets: `[{}]`",
+                        self.op(),
+                        dims.join(", ")
+                    ),
+                );
+                self.ok = false;
+                return None;
+            }
+            _ => {
+                self.errors.spanned(
+                    value,
+                    format!(
+                        "`{}`: {what} is a list of dimensions in brackets, e.g. `{example}`",
+                        self.op()
+                    ),
+                );
+                self.ok = false;
+                return None;
+            }
+        };
+        let mut dims = Vec::with_capacity(items.len());
+        let mut inferred = 0;
+        for item in items {
+            match &item.kind {
+                // syn may read `-1` as one negative literal.
+                ValueKind::NegInt(lit) | ValueKind::Int(lit)
+                    if lit.base10_digits().trim_start_matches('-') == "1"
+                        && (matches!(item.kind, ValueKind::NegInt(_))
+                            || lit.base10_digits().starts_with('-')) =>
+                {
+                    inferred += 1;
+                    if inferred > 1 {
+                        self.errors.spanned(
+                            item,
+                            format!(
+                                "`{}`: only one dimension can be inferred with `-1`",
+                                self.op()
+                            ),
+                        );
+                        self.ok = false;
+                    }
+                    dims.push(None);
+                }
+                _ => dims.push(Some(self.positive_int(item, "a dimension")?)),
+            }
+        }
+        (inferred <= 1).then_some(dims)
+    }
+
+    /// The next positional argument, a finite number (integer or float, maybe negative).
+    pub fn number(&mut self, what: &str, example: &str) -> Option<f64> {
+        let Some(value) = self.next_positional() else {
+            self.missing(&format!("{what}, e.g. `{example}`"));
+            return None;
+        };
+        let number = match &value.kind {
+            ValueKind::Float(f) => Some(*f),
+            ValueKind::Int(lit) => lit.base10_parse::<f64>().ok(),
+            ValueKind::NegInt(lit) => lit.base10_parse::<f64>().ok().map(|v| -v),
+            _ => None,
+        };
+        match number {
+            Some(n) if n.is_finite() => Some(n),
+            _ => {
+                let problem = match &value.kind {
+                    ValueKind::Str(lit) if lit.value().trim().parse::<f64>().is_ok() => format!(
+                        "`{}`: {what} is a number: write `{}` without quotes",
+                        self.op(),
+                        lit.value().trim()
+                    ),
+                    ValueKind::Ident(ident) => format!(
+                        "`{}`: {what} must be a constant number, e.g. `{example}`; `{ident}` \
+                         would be a node (to multiply two nodes write `mul(a, b)`)",
+                        self.op()
+                    ),
+                    _ => format!(
+                        "`{}`: {what} must be a finite number, e.g. `{example}`, not `{}`",
+                        self.op(),
+                        value.tokens
+                    ),
+                };
+                self.errors.spanned(value, problem);
+                self.ok = false;
+                None
+            }
+        }
+    }
+
     fn positive_int(&mut self, value: &Value, what: &str) -> Option<usize> {
         self.int_value(value, what, false)
     }
@@ -242,6 +344,27 @@ impl<'a> ArgReader<'a> {
         match self.option(key) {
             Some(value) => self
                 .positive_int(value, &format!("`{key}`"))
+                .unwrap_or(default),
+            None => default,
+        }
+    }
+
+    /// A required option, a positive integer (`kernel = 3` of a 1-D layer).
+    pub fn required_size(&mut self, key: &'static str) -> Option<usize> {
+        match self.option(key) {
+            Some(value) => self.int_value(value, &format!("`{key}`"), false),
+            None => {
+                self.missing(&format!("a `{key}` size, e.g. `{key} = 3`"));
+                None
+            }
+        }
+    }
+
+    /// An option that is a non-negative integer (`padding = 1` of a 1-D layer).
+    pub fn opt_size_allow_zero(&mut self, key: &'static str, default: usize) -> usize {
+        match self.option(key) {
+            Some(value) => self
+                .int_value(value, &format!("`{key}`"), true)
                 .unwrap_or(default),
             None => default,
         }
@@ -437,7 +560,8 @@ impl<'a> ArgReader<'a> {
             ok = false;
         }
         for (key, _) in &self.named {
-            if !self.known_options.iter().any(|k| *key == k) {
+            // `frozen` is read for every operation by `ops::frozen`.
+            if *key != super::ops::FROZEN && !self.known_options.iter().any(|k| *key == k) {
                 let name = key.to_string();
                 let hint = match suggest(&name, self.known_options.iter().copied()) {
                     Some(s) => format!("; did you mean `{s}`?"),

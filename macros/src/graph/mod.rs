@@ -15,7 +15,7 @@ pub use errors::Errors;
 pub use ops::Op;
 pub use shape::Shape;
 
-use crate::parse::{Argument, InputDecl, NetworkDef, NodeDecl, Statement, ValueKind};
+use crate::parse::{Argument, InputDecl, NetworkDef, NodeDecl, OutputDecl, Statement, ValueKind};
 
 /// The element type of every tensor of the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,8 +32,13 @@ pub struct Graph {
     pub name: Ident,
     pub element: Element,
     /// Nodes in evaluation order; every input of a node comes before it. `nodes[0]` is the input,
-    /// the last node is the loss.
+    /// the last node is the loss (when there is one).
     pub nodes: Vec<Node>,
+    /// The output node: what the loss takes, or the node of `output name;` in a network without
+    /// a loss (inference only).
+    pub output: usize,
+    /// Whether the last node is a loss (a network that trains).
+    pub has_loss: bool,
 }
 
 #[derive(Clone)]
@@ -42,17 +47,20 @@ pub struct Node {
     pub op: Op,
     /// Indices into `Graph::nodes`, in argument order (may repeat, as in `add(a, a)`).
     pub inputs: Vec<usize>,
+    /// `frozen = true`: training leaves the node's parameters unchanged.
+    pub frozen: bool,
     pub shape: Shape,
 }
 
 impl Graph {
+    /// The loss, the last node (of a network that has one, see `has_loss`).
     pub fn loss_index(&self) -> usize {
         self.nodes.len() - 1
     }
 
-    /// The node whose values the loss takes: the network's output.
+    /// The network's output: the node whose values the loss takes, or the declared `output`.
     pub fn output_index(&self) -> usize {
-        self.nodes[self.loss_index()].inputs[0]
+        self.output
     }
 }
 
@@ -84,7 +92,15 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
                 name: &node.name,
                 kind: DefinitionKind::Node(node),
             }),
-            Statement::Element(_) => None,
+            Statement::Element(_) | Statement::Output(_) => None,
+        })
+        .collect();
+    let outputs: Vec<&OutputDecl> = def
+        .statements
+        .iter()
+        .filter_map(|s| match s {
+            Statement::Output(output) => Some(output),
+            _ => None,
         })
         .collect();
 
@@ -143,6 +159,15 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         .map(|d| match d.kind {
             DefinitionKind::Input(_) => Some((Op::Input, Vec::new())),
             DefinitionKind::Node(node) => ops::resolve(node, &mut errors),
+        })
+        .collect();
+
+    let frozen: Vec<bool> = definitions
+        .iter()
+        .zip(&resolved)
+        .map(|(d, r)| match (&d.kind, r) {
+            (DefinitionKind::Node(node), Some((op, _))) => ops::frozen(node, op, &mut errors),
+            _ => false,
         })
         .collect();
 
@@ -210,11 +235,25 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         shapes.push(shape);
     }
 
-    check_loss(def, &definitions, &resolved, &input_indices, &mut errors);
+    let declared_output = output_declaration(&outputs, &position, &resolved, &mut errors);
+    check_loss(
+        def,
+        &definitions,
+        &resolved,
+        &input_indices,
+        &outputs,
+        &mut errors,
+    );
     // Whether a node is used is only meaningful once names and references are right; reporting
     // it earlier would blame nodes for someone else's mistake.
     if errors.is_empty() {
-        check_unused(&definitions, &resolved, &input_indices, &mut errors);
+        check_unused(
+            &definitions,
+            &resolved,
+            &input_indices,
+            declared_output,
+            &mut errors,
+        );
     }
 
     errors.finish()?;
@@ -223,17 +262,24 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         .zip(resolved)
         .zip(input_indices)
         .zip(shapes)
-        .map(|(((d, r), inputs), shape)| {
+        .zip(frozen)
+        .map(|((((d, r), inputs), shape), frozen)| {
             let (op, _) = r.expect("checked: no errors");
             Node {
                 name: d.name.clone(),
                 op,
+                frozen,
                 inputs: inputs.expect("checked: no errors"),
                 shape: shape.expect("checked: no errors"),
             }
         })
         .collect();
-    check_has_layers(&nodes)?;
+    let has_loss = matches!(nodes[nodes.len() - 1].op, Op::Loss(_));
+    let output = match declared_output {
+        Some(output) if !has_loss => output,
+        _ => nodes[nodes.len() - 1].inputs[0],
+    };
+    check_has_layers(&nodes, output)?;
     check_renorm_limits(&nodes)?;
     Ok(Graph {
         attrs: def.attrs.clone(),
@@ -241,23 +287,80 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         name: def.name.clone(),
         element: element.unwrap_or(Element::F32),
         nodes,
+        output,
+        has_loss,
     })
 }
 
-/// A loss taken directly on the input (perhaps flattened) has nothing to learn or compute.
-fn check_has_layers(nodes: &[Node]) -> syn::Result<()> {
-    let loss = nodes.len() - 1;
-    let mut output = nodes[loss].inputs[0];
-    while let Op::Flatten = nodes[output].op {
-        output = nodes[output].inputs[0];
+/// A loss (or an output) taken directly on the input (perhaps flattened) has nothing to learn or
+/// compute.
+fn check_has_layers(nodes: &[Node], output: usize) -> syn::Result<()> {
+    let last = nodes.len() - 1;
+    let mut source = output;
+    while let Op::Flatten | Op::Reshape(_) = nodes[source].op {
+        source = nodes[source].inputs[0];
     }
-    if output == 0 {
+    if source == 0 {
+        let what = if matches!(nodes[last].op, Op::Loss(_)) {
+            "the loss is computed"
+        } else {
+            "the output is"
+        };
         return Err(syn::Error::new(
-            nodes[loss].name.span(),
-            "the loss is computed directly on the input; add at least one layer, e.g. `linear`",
+            nodes[last].name.span(),
+            format!("{what} directly on the input; add at least one layer, e.g. `linear`"),
         ));
     }
     Ok(())
+}
+
+/// The node of `output name;` (at most one, naming a node that is not the input or a loss).
+fn output_declaration(
+    outputs: &[&OutputDecl],
+    position: &HashMap<String, usize>,
+    resolved: &[Option<(Op, Vec<Ident>)>],
+    errors: &mut Errors,
+) -> Option<usize> {
+    for extra in outputs.iter().skip(1) {
+        errors.at(
+            extra.keyword.span(),
+            "a network has one output; declare `output` once",
+        );
+    }
+    let decl = outputs.first()?;
+    match position.get(&decl.name.to_string()) {
+        None => {
+            errors.at(
+                decl.name.span(),
+                format!(
+                    "unknown node `{}`: `output` names a node defined in the network",
+                    decl.name
+                ),
+            );
+            None
+        }
+        Some(0) => {
+            errors.at(
+                decl.name.span(),
+                format!(
+                    "`{}` is the input; the output must be computed by a layer",
+                    decl.name
+                ),
+            );
+            None
+        }
+        Some(&i) if matches!(resolved[i], Some((Op::Loss(_), _))) => {
+            errors.at(
+                decl.name.span(),
+                format!(
+                    "`{}` is the loss; `output` names what a network computes",
+                    decl.name
+                ),
+            );
+            None
+        }
+        Some(&i) => Some(i),
+    }
 }
 
 /// Every `batch_renorm` layer reads the network's one `renorm_limits` field (so that one
@@ -337,11 +440,11 @@ fn input_shape(input: &InputDecl, errors: &mut Errors) -> Option<Shape> {
             }
         }
     }
-    if ok && dims.len() != 1 && dims.len() != 3 {
+    if ok && !Shape::valid_rank(dims.len()) {
         errors.at(
             input.bracket.span.join(),
             format!(
-                "input `{}` has {} dimensions; an input is a vector `[n]` or an image `[channels, height, width]`",
+                "input `{}` has {} dimensions; an input is a vector `[n]`, a sequence `[channels, length]` or an image `[channels, height, width]`",
                 input.name,
                 dims.len()
             ),
@@ -423,6 +526,7 @@ fn check_loss(
     definitions: &[Definition],
     resolved: &[Option<(Op, Vec<Ident>)>],
     input_indices: &[Option<Vec<usize>>],
+    outputs: &[&OutputDecl],
     errors: &mut Errors,
 ) {
     let losses: Vec<usize> = resolved
@@ -431,14 +535,22 @@ fn check_loss(
         .filter(|(_, r)| matches!(r, Some((Op::Loss(_), _))))
         .map(|(i, _)| i)
         .collect();
-    if losses.is_empty() && resolved.iter().all(Option::is_some) {
+    if losses.is_empty() && outputs.is_empty() && resolved.iter().all(Option::is_some) {
         errors.at(
             def.name.span(),
             format!(
                 "`{}` has no loss; end it with one, e.g. `loss = softmax_cross_entropy(logits);`, \
-                 `loss = logistic_loss(logit);` or `loss = mse(prediction);`",
+                 `loss = logistic_loss(logit);` or `loss = mse(prediction);`, or declare the \
+                 output of an inference-only network: `output logits;`",
                 def.name
             ),
+        );
+    }
+    if let (Some(_), Some(output)) = (losses.first(), outputs.first()) {
+        errors.at(
+            output.keyword.span(),
+            "a network with a loss outputs what its loss takes; `output` declares the output of \
+             a network without a loss (inference only)",
         );
     }
     for &extra in losses.iter().skip(1) {
@@ -482,20 +594,26 @@ fn check_unused(
     definitions: &[Definition],
     resolved: &[Option<(Op, Vec<Ident>)>],
     input_indices: &[Option<Vec<usize>>],
+    declared_output: Option<usize>,
     errors: &mut Errors,
 ) {
-    // Only meaningful when every reference resolved and there is a single loss at the end.
+    // Only meaningful when every reference resolved and there is a single loss at the end, or
+    // a declared output.
     if input_indices.iter().any(Option::is_none) {
         return;
     }
     let Some(last) = definitions.len().checked_sub(1) else {
         return;
     };
-    if !matches!(resolved[last], Some((Op::Loss(_), _))) {
+    let (root, target) = if matches!(resolved[last], Some((Op::Loss(_), _))) {
+        (last, "the loss")
+    } else if let Some(output) = declared_output {
+        (output, "the output")
+    } else {
         return;
-    }
+    };
     let mut used = vec![false; definitions.len()];
-    used[last] = true;
+    used[root] = true;
     for i in (0..definitions.len()).rev() {
         if used[i] {
             for &j in input_indices[i].iter().flatten() {
@@ -508,7 +626,7 @@ fn check_unused(
             errors.at(
                 d.name.span(),
                 format!(
-                    "`{}` is never used: it does not lead to the loss; remove it or use it as an input",
+                    "`{}` is never used: it does not lead to {target}; remove it or use it as an input",
                     d.name
                 ),
             );

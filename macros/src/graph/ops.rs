@@ -18,8 +18,19 @@ pub enum Op {
     Activation(Activation),
     Softmax,
     Add,
+    Sub,
+    Mul,
+    /// `scale(x, k)`: `k * x` for a constant `k`.
+    Scale(f64),
     Concat,
     Flatten,
+    /// `reshape(x, [..])`: the dimensions as written, `None` for the one `-1` (inferred). Free,
+    /// like `flatten`: the buffer is reused, since per-sample data is contiguous.
+    Reshape(Vec<Option<usize>>),
+    /// `dropout(x, p)`: inverted dropout in training, the identity in evaluation.
+    Dropout {
+        p: f64,
+    },
     Conv2d(Conv2d),
     MaxPool2d(Pool2d),
     AvgPool2d(Pool2d),
@@ -72,6 +83,9 @@ pub struct Linear {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conv2d {
+    /// `conv1d` on a `[C, L]` sequence: a `conv2d` on `[C, 1, L]` with a `(1, k)` kernel, whose
+    /// weight is declared `[out, in / groups, k]` as PyTorch's.
+    pub one_d: bool,
     pub out_channels: usize,
     pub kernel: (usize, usize),
     pub stride: (usize, usize),
@@ -86,9 +100,13 @@ pub struct Conv2d {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pool2d {
+    /// `max_pool1d` / `avg_pool1d` on a `[C, L]` sequence: height 1, a `(1, k)` window.
+    pub one_d: bool,
     pub kernel: (usize, usize),
     pub stride: (usize, usize),
     pub padding: (usize, usize),
+    /// PyTorch's `ceil_mode`: a last partial window instead of dropping the input it covers.
+    pub ceil_mode: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -106,6 +124,9 @@ pub struct BatchNorm {
     pub eps: f64,
     pub momentum: f64,
     pub affine: bool,
+    /// `track = frozen`: training normalizes with the running statistics and leaves them
+    /// unchanged, as a PyTorch BatchNorm in `eval()` mode inside a training loop.
+    pub frozen_stats: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -142,13 +163,21 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("gelu", "gelu(x, approximate = none | tanh)"),
     ("softmax", "softmax(x)"),
     ("add", "add(a, b)"),
+    ("sub", "sub(a, b)"),
+    ("mul", "mul(a, b)"),
+    ("scale", "scale(x, factor)"),
     ("concat", "concat(a, b)"),
     ("flatten", "flatten(x)"),
+    ("reshape", "reshape(x, [channels, height, width] | [channels, length] | [n])"),
+    ("dropout", "dropout(x, p = 0.5)"),
     ("conv2d", "conv2d(x, out_channels, kernel = 3, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = .., weight_norm = false)"),
-    ("max_pool2d", "max_pool2d(x, kernel, stride = kernel, padding = 0)"),
-    ("avg_pool2d", "avg_pool2d(x, kernel, stride = kernel, padding = 0)"),
+    ("conv1d", "conv1d(x, out_channels, kernel = 3, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = .., weight_norm = false)"),
+    ("max_pool1d", "max_pool1d(x, kernel, stride = kernel, padding = 0, ceil_mode = false)"),
+    ("avg_pool1d", "avg_pool1d(x, kernel, stride = kernel, padding = 0, ceil_mode = false)"),
+    ("max_pool2d", "max_pool2d(x, kernel, stride = kernel, padding = 0, ceil_mode = false)"),
+    ("avg_pool2d", "avg_pool2d(x, kernel, stride = kernel, padding = 0, ceil_mode = false)"),
     ("global_avg_pool", "global_avg_pool(x)"),
-    ("batch_norm", "batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true)"),
+    ("batch_norm", "batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true, track = update | frozen)"),
     ("batch_renorm", "batch_renorm(x, r_max = 3.0, d_max = 5.0, eps = 1e-5, momentum = 0.1)"),
     ("layer_norm", "layer_norm(x, eps = 1e-5, affine = true)"),
     ("instance_norm", "instance_norm(x, eps = 1e-5, affine = false)"),
@@ -158,220 +187,6 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("mse", "mse(prediction)"),
 ];
 
-/// Operations users of other frameworks expect, by normalized name (lowercase, no `_`): what
-/// the language has instead. `None` as the alternative: there is nothing close (yet).
-const NOT_HERE: &[(&[&str], &str, Option<&str>, bool)] = &[
-    (
-        &["reshape", "view", "unflatten"],
-        "shapes are inferred; to turn an image `[C, H, W]` into a \
-         vector write `flatten(x)`",
-        Some("flatten"),
-        true,
-    ),
-    (
-        &[
-            "permute",
-            "transpose",
-            "squeeze",
-            "unsqueeze",
-            "expand",
-            "repeat",
-        ],
-        "shapes are inferred and dimensions cannot be reordered",
-        None,
-        true,
-    ),
-    (
-        &["dense", "fc", "fullyconnected"],
-        "a fully connected layer is `linear`",
-        Some("linear"),
-        false,
-    ),
-    (
-        &["conv", "conv1d"],
-        "convolutions are 2-D only: declare a 1-D signal of length L as `[C, 1, L]` and \
-         write `conv2d(x, out_channels, kernel = (1, k))`",
-        Some("conv2d"),
-        true,
-    ),
-    (
-        &[
-            "conv3d",
-            "convtranspose2d",
-            "convtranspose1d",
-            "deconv2d",
-            "upsample",
-        ],
-        "the only convolution is `conv2d` (no 3-D or transposed convolution)",
-        Some("conv2d"),
-        true,
-    ),
-    (
-        &["maxpool1d", "avgpool1d"],
-        "pools are 2-D only: on a `[C, 1, L]` input write `max_pool2d(x, (1, k))` or \
-         `avg_pool2d(x, (1, k))`",
-        None,
-        true,
-    ),
-    (
-        &[
-            "adaptiveavgpool2d",
-            "adaptiveavgpool1d",
-            "globalaveragepool",
-            "gap",
-        ],
-        "`global_avg_pool(x)` is `AdaptiveAvgPool2d(1)`; other output sizes are not supported",
-        Some("global_avg_pool"),
-        true,
-    ),
-    (
-        &["batchnorm1d", "batchnorm2d", "bn"],
-        "`batch_norm(x)` works on vectors `[N]` (like BatchNorm1d) and images `[C, H, W]` (like \
-         BatchNorm2d)",
-        Some("batch_norm"),
-        false,
-    ),
-    (
-        &["instancenorm1d", "instancenorm2d"],
-        "`instance_norm(x)` works on images `[C, H, W]`",
-        Some("instance_norm"),
-        false,
-    ),
-    (
-        &["dropout", "dropout1d", "dropout2d", "alphadropout"],
-        "leave it out (in evaluation mode dropout is the identity anyway)",
-        None,
-        true,
-    ),
-    (
-        &[
-            "mul", "sub", "div", "multiply", "subtract", "matmul", "bmm", "mm",
-        ],
-        "the only ways to join two nodes are `add(a, b)` and `concat(a, b)`",
-        Some("add"),
-        true,
-    ),
-    (
-        &["cat", "concatenate", "stack", "hstack"],
-        "two nodes are joined along their features with `concat(a, b)`",
-        Some("concat"),
-        false,
-    ),
-    (
-        &["sum", "plus", "residual"],
-        "two nodes are summed with `add(a, b)`",
-        Some("add"),
-        false,
-    ),
-    (
-        &[
-            "lstm",
-            "gru",
-            "rnn",
-            "lstmcell",
-            "grucell",
-            "embedding",
-            "attention",
-            "multiheadattention",
-            "transformer",
-        ],
-        "monograd has no recurrent, embedding or attention layers",
-        None,
-        true,
-    ),
-    (
-        &[
-            "relu6",
-            "elu",
-            "selu",
-            "celu",
-            "silu",
-            "swish",
-            "mish",
-            "softplus",
-            "hardtanh",
-            "hardswish",
-            "prelu",
-            "logsoftmax",
-        ],
-        "the activations are `relu`, `leaky_relu`, `tanh`, `sigmoid`, `gelu` and `softmax`",
-        None,
-        true,
-    ),
-    (
-        &[
-            "crossentropy",
-            "crossentropyloss",
-            "nllloss",
-            "categoricalcrossentropy",
-        ],
-        "the classification loss on logits (like `torch.nn.CrossEntropyLoss`) is \
-         `softmax_cross_entropy(logits)`",
-        Some("softmax_cross_entropy"),
-        false,
-    ),
-    (
-        &["mseloss", "l2loss", "meansquarederror"],
-        "the mean squared error is `mse(prediction)`",
-        Some("mse"),
-        false,
-    ),
-    (
-        &[
-            "bce",
-            "bceloss",
-            "bcewithlogits",
-            "bcewithlogitsloss",
-            "binarycrossentropy",
-            "binarycrossentropywithlogits",
-        ],
-        "the binary loss on logits (like `torch.nn.BCEWithLogitsLoss`; no `sigmoid` before it) \
-         is `logistic_loss(logits)`",
-        Some("logistic_loss"),
-        false,
-    ),
-];
-
-/// `name` lowercase without `_`, so that `MaxPool2d`, `max_pool2d` and `maxpool2d` compare equal.
-fn normalize(name: &str) -> String {
-    name.chars()
-        .filter(|c| *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-/// The message for an operation the language does not have: what to write instead where there
-/// is an alternative, the closest name for a typo, and the list of operations.
-fn unknown_operation_message(op: &str) -> String {
-    let key = normalize(op);
-    let known: Vec<&str> = OPERATIONS.iter().map(|(n, _)| *n).collect();
-    let list = format!("known operations: {}", known.join(", "));
-    // A known operation written in another case or spelling (`Linear`, `MaxPool2d`).
-    if let Some(name) = known.iter().find(|name| normalize(name) == key) {
-        return format!(
-            "unknown operation `{op}`: operations are written in lowercase snake_case; write \
-             `{name}`\nusage: {}",
-            usage(name)
-        );
-    }
-    if let Some((_, advice, alternative, missing)) = NOT_HERE
-        .iter()
-        .find(|(names, ..)| names.contains(&key.as_str()))
-    {
-        let usage_line = match alternative {
-            Some(name) => format!("usage: {}", usage(name)),
-            None => list,
-        };
-        let yet = if *missing { " (yet)" } else { "" };
-        return format!("there is no `{op}` in monograd{yet}: {advice}\n{usage_line}");
-    }
-    let hint = match suggest(op, known.iter().copied()) {
-        Some(s) => format!("; did you mean `{s}`?"),
-        None => String::new(),
-    };
-    format!("unknown operation `{op}`{hint}\n{list}")
-}
-
 /// Returns the usage line of `op`.
 pub fn usage(op: &str) -> &'static str {
     OPERATIONS
@@ -379,33 +194,6 @@ pub fn usage(op: &str) -> &'static str {
         .find(|(name, _)| *name == op)
         .map(|(_, usage)| *usage)
         .unwrap_or("")
-}
-
-/// The closest of `candidates` to `name`, if it is close enough to be a likely typo.
-pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// Resolves `decl` into an operation and its input names; `None` if it has errors (reported).
@@ -442,6 +230,25 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
                 _ => Op::GlobalAvgPool,
             })
         }
+        "reshape" => {
+            inputs.extend(args.node("its input"));
+            args.shape_list("the new shape", "reshape(x, [1, 8, 8])")
+                .map(Op::Reshape)
+        }
+        "dropout" => {
+            inputs.extend(args.node("its input"));
+            let p = args.float("p", 0.5);
+            if (0.0..1.0).contains(&p) {
+                Some(Op::Dropout { p })
+            } else {
+                args.error_on_option(
+                    "p",
+                    "`p` is the probability of dropping an element and must be in [0, 1) \
+                     (p = 1 would drop everything)",
+                );
+                None
+            }
+        }
         "leaky_relu" => {
             inputs.extend(args.node("its input"));
             let slope = args.float("negative_slope", 0.01);
@@ -456,14 +263,19 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
                 Activation::Gelu
             }))
         }
-        "add" | "concat" => {
+        "add" | "sub" | "mul" | "concat" => {
             inputs.extend(args.node("its first input"));
             inputs.extend(args.node("its second input"));
-            Some(if op_name == "add" {
-                Op::Add
-            } else {
-                Op::Concat
+            Some(match op_name.as_str() {
+                "add" => Op::Add,
+                "sub" => Op::Sub,
+                "mul" => Op::Mul,
+                _ => Op::Concat,
             })
+        }
+        "scale" => {
+            inputs.extend(args.node("its input"));
+            args.number("the factor", "scale(x, 0.5)").map(Op::Scale)
         }
         "conv2d" => {
             inputs.extend(args.node("its input"));
@@ -480,6 +292,7 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
             let weight_norm = args.boolean("weight_norm", false);
             match (out_channels, kernel) {
                 (Some(out_channels), Some(kernel)) => Some(Op::Conv2d(Conv2d {
+                    one_d: false,
                     out_channels,
                     kernel,
                     stride,
@@ -494,16 +307,70 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
                 _ => None,
             }
         }
+        "conv1d" => {
+            inputs.extend(args.node("its input"));
+            let out_channels =
+                args.size("the number of output channels", "conv1d(x, 16, kernel = 3)");
+            let kernel = args.required_size("kernel");
+            let stride = args.opt_size("stride", 1);
+            let padding = args.opt_size_allow_zero("padding", 0);
+            let dilation = args.opt_size("dilation", 1);
+            let groups = args.opt_size("groups", 1);
+            let bias = args.boolean("bias", true);
+            let init = args.choice("init", INIT_CHOICES, Init::TorchDefault);
+            let bias_init = args.choice("bias_init", INIT_CHOICES, Init::TorchDefault);
+            let weight_norm = args.boolean("weight_norm", false);
+            match (out_channels, kernel) {
+                (Some(out_channels), Some(kernel)) => Some(Op::Conv2d(Conv2d {
+                    one_d: true,
+                    out_channels,
+                    kernel: (1, kernel),
+                    stride: (1, stride),
+                    padding: (0, padding),
+                    dilation: (1, dilation),
+                    groups,
+                    bias,
+                    init,
+                    bias_init,
+                    weight_norm,
+                })),
+                _ => None,
+            }
+        }
+        "max_pool1d" | "avg_pool1d" => {
+            inputs.extend(args.node("its input"));
+            let kernel = args.size("the kernel size", &format!("{op_name}(x, 2)"));
+            let stride = args.opt_size("stride", kernel.unwrap_or(1));
+            let padding = args.opt_size_allow_zero("padding", 0);
+            let ceil_mode = args.boolean("ceil_mode", false);
+            kernel.map(|kernel| {
+                let pool = Pool2d {
+                    one_d: true,
+                    kernel: (1, kernel),
+                    stride: (1, stride),
+                    padding: (0, padding),
+                    ceil_mode,
+                };
+                if op_name == "max_pool1d" {
+                    Op::MaxPool2d(pool)
+                } else {
+                    Op::AvgPool2d(pool)
+                }
+            })
+        }
         "max_pool2d" | "avg_pool2d" => {
             inputs.extend(args.node("its input"));
             let kernel = args.size_or_pair("the kernel size", &format!("{op_name}(x, 2)"));
             let stride = args.pair("stride", kernel.unwrap_or((1, 1)));
             let padding = args.pair_allow_zero("padding", (0, 0));
+            let ceil_mode = args.boolean("ceil_mode", false);
             kernel.map(|kernel| {
                 let pool = Pool2d {
+                    one_d: false,
                     kernel,
                     stride,
                     padding,
+                    ceil_mode,
                 };
                 if op_name == "max_pool2d" {
                     Op::MaxPool2d(pool)
@@ -517,10 +384,12 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
             let eps = args.positive_float("eps", 1e-5);
             let momentum = args.unit_float("momentum", 0.1);
             let affine = args.boolean("affine", true);
+            let frozen_stats = args.choice("track", &[("update", false), ("frozen", true)], false);
             Some(Op::BatchNorm(BatchNorm {
                 eps,
                 momentum,
                 affine,
+                frozen_stats,
             }))
         }
         "batch_renorm" => {
@@ -598,10 +467,93 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
     }
 }
 
+/// `frozen = true` on the call of `decl` (resolved to `op`): its parameters are left out of
+/// training. Reported when the value is not a boolean or the operation has no parameters.
+pub fn frozen(decl: &NodeDecl, op: &Op, errors: &mut Errors) -> bool {
+    let Some(value) = decl.args.iter().find_map(|arg| match arg {
+        crate::parse::Argument::Named { key, value } if key == FROZEN => Some(value),
+        _ => None,
+    }) else {
+        return false;
+    };
+    let crate::parse::ValueKind::Bool(frozen) = value.kind else {
+        errors.spanned(
+            value,
+            format!("`{}`: `frozen` must be `true` or `false`", decl.op),
+        );
+        return false;
+    };
+    if !op.has_params() {
+        errors.spanned(
+            value,
+            format!(
+                "`{}` has no parameters to freeze; `frozen = true` goes on a layer with \
+                 parameters (`linear`, `conv1d`, `conv2d`, an affine normalization)",
+                decl.op
+            ),
+        );
+        return false;
+    }
+    frozen
+}
+
+/// The option that freezes a layer's parameters, accepted by every operation with parameters.
+pub const FROZEN: &str = "frozen";
+
+impl Op {
+    /// Whether the operation has learned parameters.
+    pub fn has_params(&self) -> bool {
+        match self {
+            Op::Linear(_) | Op::Conv2d(_) | Op::BatchRenorm(_) => true,
+            Op::BatchNorm(bn) => bn.affine,
+            Op::LayerNorm(norm) | Op::InstanceNorm(norm) | Op::GroupNorm { norm, .. } => {
+                norm.affine
+            }
+            _ => false,
+        }
+    }
+
+    /// The operation's name in the generated docs' node table, e.g. `Conv1d`.
+    pub fn doc_name(&self) -> String {
+        match self {
+            Op::Input => "input".to_string(),
+            Op::Loss(kind) => format!("loss: {kind:?}"),
+            Op::Conv2d(conv) if conv.one_d => "Conv1d".to_string(),
+            Op::MaxPool2d(pool) if pool.one_d => "MaxPool1d".to_string(),
+            Op::AvgPool2d(pool) if pool.one_d => "AvgPool1d".to_string(),
+            other => format!("{other:?}")
+                .split(['(', ' ', '{'])
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        }
+    }
+
+    /// The operation's name in the language, for messages (`conv1d`, `max_pool2d`...).
+    pub fn language_name(&self) -> &'static str {
+        match self {
+            Op::Conv2d(conv) if conv.one_d => "conv1d",
+            Op::Conv2d(_) => "conv2d",
+            Op::MaxPool2d(pool) if pool.one_d => "max_pool1d",
+            Op::MaxPool2d(_) => "max_pool2d",
+            Op::AvgPool2d(pool) if pool.one_d => "avg_pool1d",
+            Op::AvgPool2d(_) => "avg_pool2d",
+            _ => "",
+        }
+    }
+}
+
 fn expected_inputs(op: &Op) -> usize {
     match op {
         Op::Input => 0,
-        Op::Add | Op::Concat => 2,
+        Op::Add | Op::Sub | Op::Mul | Op::Concat => 2,
         _ => 1,
     }
 }
+
+#[cfg(test)]
+mod one_description;
+mod unknown;
+
+pub use unknown::suggest;
+use unknown::unknown_operation_message;

@@ -7,7 +7,7 @@ use super::errors::Errors;
 use super::ops::{Conv2d, Loss, Op, Pool2d};
 use crate::parse::SpanRange;
 
-/// A per-sample shape: `[n]` for a vector, `[c, h, w]` for an image.
+/// A per-sample shape: `[n]` for a vector, `[c, l]` for a sequence, `[c, h, w]` for an image.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shape(pub Vec<usize>);
 
@@ -17,16 +17,31 @@ impl Shape {
         self.0.iter().product()
     }
 
+    /// Whether `rank` dimensions make a shape of the language: a vector `[n]`, a sequence
+    /// `[c, l]` or an image `[c, h, w]`.
+    pub fn valid_rank(rank: usize) -> bool {
+        (1..=3).contains(&rank)
+    }
+
+    /// `(c, h, w)` of an image, `(c, 1, l)` of a sequence (how the 2-D kernels run 1-D layers).
+    pub fn as_image(&self) -> Option<(usize, usize, usize)> {
+        match self.0.as_slice() {
+            [c, h, w] => Some((*c, *h, *w)),
+            [c, l] => Some((*c, 1, *l)),
+            _ => None,
+        }
+    }
+
     pub fn is_vector(&self) -> bool {
         self.0.len() == 1
     }
 
-    /// Channels and spatial size `(C, H*W)` of an image, or `(n, 1)` of a vector: the layout
-    /// per-channel ops (BatchNorm, GroupNorm) work in.
+    /// Channels and spatial size `(C, H*W)` of an image, `(C, L)` of a sequence, or `(n, 1)`
+    /// of a vector: the layout per-channel ops (BatchNorm, GroupNorm) work in.
     pub fn channels_spatial(&self) -> (usize, usize) {
-        match self.0.as_slice() {
-            [c, h, w] => (*c, h * w),
-            _ => (self.numel(), 1),
+        match self.as_image() {
+            Some((c, h, w)) => (c, h * w),
+            None => (self.numel(), 1),
         }
     }
 }
@@ -98,18 +113,27 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
             }
             Some(shape.clone())
         }
-        Op::Add => {
+        Op::Add | Op::Sub | Op::Mul => {
             let (a, sa) = call.input(0);
             let (b, sb) = call.input(1);
             if sa != sb {
+                let op = match op {
+                    Op::Add => "add",
+                    Op::Sub => "sub",
+                    _ => "mul",
+                };
                 call.error(
                     errors,
-                    format!("`{a}` is {sa} but `{b}` is {sb}; `add` needs equal shapes"),
+                    format!(
+                        "`{a}` is {sa} but `{b}` is {sb}; `{op}` is element-wise and needs equal \
+                         shapes (there is no broadcasting)"
+                    ),
                 );
                 return None;
             }
             Some(sa.clone())
         }
+        Op::Scale(_) | Op::Dropout { .. } => Some(call.input(0).1.clone()),
         Op::Concat => {
             let (a, sa) = call.input(0);
             let (b, sb) = call.input(1);
@@ -117,6 +141,17 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
                 ([na], [nb]) => Some(Shape(vec![na + nb])),
                 ([ca, ha, wa], [cb, hb, wb]) if (ha, wa) == (hb, wb) => {
                     Some(Shape(vec![ca + cb, *ha, *wa]))
+                }
+                ([ca, la], [cb, lb]) if la == lb => Some(Shape(vec![ca + cb, *la])),
+                ([_, _], [_, _]) => {
+                    call.error(
+                        errors,
+                        format!(
+                            "`{a}` is {sa} but `{b}` is {sb}; sequences are concatenated along \
+                             channels, so their lengths must match"
+                        ),
+                    );
+                    None
                 }
                 ([_, _, _], [_, _, _]) => {
                     call.error(
@@ -133,7 +168,7 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
                         errors,
                         format!(
                             "`{a}` is {sa} but `{b}` is {sb}; `concat` joins two vectors or two \
-                             images, not one of each"
+                             sequences or two images, not one of each"
                         ),
                     );
                     None
@@ -141,16 +176,18 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
             }
         }
         Op::Flatten => Some(Shape(vec![call.input(0).1.numel()])),
+        Op::Reshape(dims) => infer_reshape(dims, call, errors),
         Op::Conv2d(conv) => infer_conv(conv, call, errors),
-        Op::MaxPool2d(pool) => infer_pool("max_pool2d", pool, call, errors),
-        Op::AvgPool2d(pool) => infer_pool("avg_pool2d", pool, call, errors),
+        Op::MaxPool2d(pool) | Op::AvgPool2d(pool) => {
+            infer_pool(op.language_name(), pool, call, errors)
+        }
         Op::GlobalAvgPool => {
-            let (c, _, _) = image(call, "global_avg_pool", errors)?;
+            let (c, _, _) = channels_first(call, "global_avg_pool", errors)?;
             Some(Shape(vec![c]))
         }
         Op::BatchNorm(_) | Op::BatchRenorm(_) | Op::LayerNorm(_) => Some(call.input(0).1.clone()),
         Op::InstanceNorm(_) => {
-            let (_, h, w) = image(call, "instance_norm", errors)?;
+            let (_, h, w) = channels_first(call, "instance_norm", errors)?;
             if h * w < 2 {
                 let (name, shape) = call.input(0);
                 call.error(
@@ -219,7 +256,114 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
     }
 }
 
+/// `reshape(x, dims)`: the same element count in a vector `[n]`, a sequence `[c, l]` or an image `[c, h, w]`, with
+/// a `-1` (`None`) standing for what the other dimensions leave.
+fn infer_reshape(dims: &[Option<usize>], call: &Call, errors: &mut Errors) -> Option<Shape> {
+    let (name, shape) = call.input(0);
+    let numel = shape.numel();
+    let written = || {
+        let parts: Vec<String> = dims
+            .iter()
+            .map(|d| d.map_or("-1".to_string(), |d| d.to_string()))
+            .collect();
+        format!("[{}]", parts.join(", "))
+    };
+    if !Shape::valid_rank(dims.len()) {
+        call.error(
+            errors,
+            format!(
+                "{} has {} dimensions; a node is a vector `[n]`, a sequence `[channels, length]` \
+                 or an image `[channels, height, width]`",
+                written(),
+                dims.len()
+            ),
+        );
+        return None;
+    }
+    let known: usize = dims.iter().flatten().product();
+    let resolved: Vec<usize> = if dims.contains(&None) {
+        if !numel.is_multiple_of(known) {
+            call.error(
+                errors,
+                format!(
+                    "`{name}` {shape} has {numel} elements per sample, which the other \
+                     dimensions of {} ({known} elements) do not divide, so `-1` has no size",
+                    written()
+                ),
+            );
+            return None;
+        }
+        dims.iter().map(|d| d.unwrap_or(numel / known)).collect()
+    } else {
+        dims.iter().flatten().copied().collect()
+    };
+    let count: usize = resolved.iter().product();
+    if count != numel {
+        call.error(
+            errors,
+            format!(
+                "`{name}` {shape} has {numel} elements per sample but {} has {count}; a \
+                 reshape keeps the element count",
+                written()
+            ),
+        );
+        return None;
+    }
+    Some(Shape(resolved))
+}
+
+/// `(c, l)` of a sequence input, or an error saying what the 1-D `op` takes.
+fn sequence(call: &Call, op: &str, errors: &mut Errors) -> Option<(usize, usize)> {
+    let (name, shape) = call.input(0);
+    match shape.0.as_slice() {
+        [c, l] => Some((*c, *l)),
+        [_, _, _] => {
+            let op2 = op.replace("1d", "2d");
+            call.error(
+                errors,
+                format!("`{name}` is {shape}, an image; `{op}` works on sequences [channels, length]: use `{op2}`"),
+            );
+            None
+        }
+        _ => {
+            call.error(
+                errors,
+                format!(
+                    "`{name}` is {shape}, but `{op}` works on sequences [channels, length]; a \
+                     vector of n values is one channel: `seq = reshape({name}, [1, -1]);`"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `(c, h, w)` of an image, `(c, 1, l)` of a sequence, or an error.
+fn channels_first(call: &Call, op: &str, errors: &mut Errors) -> Option<(usize, usize, usize)> {
+    let (name, shape) = call.input(0);
+    shape.as_image().or_else(|| {
+        call.error(
+            errors,
+            format!(
+                "`{name}` is {shape}, but `{op}` works on images [channels, height, width] or \
+                 sequences [channels, length]; there is no channel or spatial dimension to work \
+                 over"
+            ),
+        );
+        None
+    })
+}
+
 fn image(call: &Call, op: &str, errors: &mut Errors) -> Option<(usize, usize, usize)> {
+    let (name, shape) = call.input(0);
+    if let [_, _] = shape.0.as_slice() {
+        let op1 = op.replace("2d", "1d");
+        call.error(
+            errors,
+            format!("`{name}` is {shape}, a sequence; `{op}` works on images [channels, height, width]: use `{op1}`"),
+        );
+        return None;
+    }
     let (name, shape) = call.input(0);
     match shape.0.as_slice() {
         [c, h, w] => Some((*c, *h, *w)),
@@ -236,15 +380,17 @@ fn image(call: &Call, op: &str, errors: &mut Errors) -> Option<(usize, usize, us
     }
 }
 
-/// Output size along one axis, PyTorch's formula; `Err` with the explanation otherwise.
-fn axis_output(
-    axis: &str,
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    dilation: usize,
-) -> Result<usize, String> {
+/// Output size along one axis, PyTorch's formula: floored, or with `ceil_mode` rounded up
+/// unless the extra window would start in the right padding; `Err` with the explanation when
+/// the output is empty.
+fn axis_output(axis: &str, input: usize, window: Window) -> Result<usize, String> {
+    let Window {
+        kernel,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+    } = window;
     let span = dilation * (kernel - 1) + 1;
     let padded = input + 2 * padding;
     if padded < span {
@@ -255,19 +401,96 @@ fn axis_output(
         ));
     }
     let rest = padded - span;
-    if !rest.is_multiple_of(stride) {
-        return Err(format!(
-            "the output {axis} is fractional: ({input} + 2*{padding} - {span}) / stride {stride} = \
-             {rest}/{stride}, so the last {r} input rows/columns would be silently dropped; change \
-             the padding or the stride so that {stride} divides {rest}",
-            r = rest % stride
-        ));
+    let floor = rest / stride + 1;
+    if ceil_mode && !rest.is_multiple_of(stride) && floor * stride < input + padding {
+        Ok(floor + 1)
+    } else {
+        Ok(floor)
     }
-    Ok(rest / stride + 1)
+}
+
+/// One axis of a convolution or pooling window.
+#[derive(Clone, Copy)]
+struct Window {
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    ceil_mode: bool,
+}
+
+impl Window {
+    /// Input rows (or columns) past the last window, which PyTorch's floor rule ignores: the
+    /// uncovered end of the padded input, minus its padding.
+    fn dropped(self, input: usize, output: usize) -> usize {
+        let covered = (output - 1) * self.stride + self.dilation * (self.kernel - 1) + 1;
+        (input + self.padding).saturating_sub(covered)
+    }
+}
+
+/// The two axes of a 2-D convolution or pooling node, `None` for other operations.
+fn windows(op: &Op) -> Option<(Window, Window)> {
+    let axis = |i: usize, k: (usize, usize), s: (usize, usize), p: (usize, usize), d, c| Window {
+        kernel: [k.0, k.1][i],
+        stride: [s.0, s.1][i],
+        padding: [p.0, p.1][i],
+        dilation: d,
+        ceil_mode: c,
+    };
+    match op {
+        Op::Conv2d(conv) => {
+            let d = conv.dilation;
+            Some((
+                axis(0, conv.kernel, conv.stride, conv.padding, d.0, false),
+                axis(1, conv.kernel, conv.stride, conv.padding, d.1, false),
+            ))
+        }
+        Op::MaxPool2d(pool) | Op::AvgPool2d(pool) => Some((
+            axis(0, pool.kernel, pool.stride, pool.padding, 1, pool.ceil_mode),
+            axis(1, pool.kernel, pool.stride, pool.padding, 1, pool.ceil_mode),
+        )),
+        _ => None,
+    }
+}
+
+/// For a convolution or pooling node that ignores input rows or columns under PyTorch's
+/// floor rule, what it drops, e.g. `"drops the last 1 input row"`; for the generated docs.
+pub fn dropped_input(op: &Op, input: &Shape, output: &Shape) -> Option<String> {
+    let (wh, ww) = windows(op)?;
+    let ((_, h, w), (_, oh, ow)) = (input.as_image()?, output.as_image()?);
+    let column = if output.0.len() == 2 {
+        "position"
+    } else {
+        "column"
+    };
+    let plural =
+        |n: usize, what: &str| format!("{n} input {what}{}", if n == 1 { "" } else { "s" });
+    let parts: Vec<String> = [(wh.dropped(h, oh), "row"), (ww.dropped(w, ow), column)]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| plural(n, what))
+        .collect();
+    let hint = match op {
+        Op::MaxPool2d(pool) | Op::AvgPool2d(pool) if !pool.ceil_mode => {
+            "; `ceil_mode = true` keeps them"
+        }
+        _ => "",
+    };
+    (!parts.is_empty()).then(|| {
+        format!(
+            "drops the last {}: PyTorch's output size rule{hint}",
+            parts.join(" and the last ")
+        )
+    })
 }
 
 fn infer_conv(conv: &Conv2d, call: &Call, errors: &mut Errors) -> Option<Shape> {
-    let (c, h, w) = image(call, "conv2d", errors)?;
+    let (c, h, w) = if conv.one_d {
+        let (c, l) = sequence(call, "conv1d", errors)?;
+        (c, 1, l)
+    } else {
+        image(call, "conv2d", errors)?
+    };
     let mut ok = true;
     if !c.is_multiple_of(conv.groups) || !conv.out_channels.is_multiple_of(conv.groups) {
         call.error(
@@ -279,22 +502,9 @@ fn infer_conv(conv: &Conv2d, call: &Call, errors: &mut Errors) -> Option<Shape> 
         );
         ok = false;
     }
-    let oh = axis_output(
-        "height",
-        h,
-        conv.kernel.0,
-        conv.stride.0,
-        conv.padding.0,
-        conv.dilation.0,
-    );
-    let ow = axis_output(
-        "width",
-        w,
-        conv.kernel.1,
-        conv.stride.1,
-        conv.padding.1,
-        conv.dilation.1,
-    );
+    let (wh, ww) = windows(&Op::Conv2d(conv.clone())).expect("a convolution");
+    let oh = axis_output("height", h, wh);
+    let ow = axis_output(if conv.one_d { "length" } else { "width" }, w, ww);
     for r in [&oh, &ow] {
         if let Err(message) = r {
             call.error(errors, message.clone());
@@ -302,17 +512,24 @@ fn infer_conv(conv: &Conv2d, call: &Call, errors: &mut Errors) -> Option<Shape> 
         }
     }
     match (ok, oh, ow) {
+        (true, Ok(_), Ok(ol)) if conv.one_d => Some(Shape(vec![conv.out_channels, ol])),
         (true, Ok(oh), Ok(ow)) => Some(Shape(vec![conv.out_channels, oh, ow])),
         _ => None,
     }
 }
 
 fn infer_pool(op: &str, pool: &Pool2d, call: &Call, errors: &mut Errors) -> Option<Shape> {
-    let (c, h, w) = image(call, op, errors)?;
+    let (c, h, w) = if pool.one_d {
+        let (c, l) = sequence(call, op, errors)?;
+        (c, 1, l)
+    } else {
+        image(call, op, errors)?
+    };
+    let width = if pool.one_d { "length" } else { "width" };
     let mut ok = true;
     for (axis, k, p) in [
         ("height", pool.kernel.0, pool.padding.0),
-        ("width", pool.kernel.1, pool.padding.1),
+        (width, pool.kernel.1, pool.padding.1),
     ] {
         if 2 * p > k {
             call.error(
@@ -322,8 +539,9 @@ fn infer_pool(op: &str, pool: &Pool2d, call: &Call, errors: &mut Errors) -> Opti
             ok = false;
         }
     }
-    let oh = axis_output("height", h, pool.kernel.0, pool.stride.0, pool.padding.0, 1);
-    let ow = axis_output("width", w, pool.kernel.1, pool.stride.1, pool.padding.1, 1);
+    let (wh, ww) = windows(&Op::MaxPool2d(pool.clone())).expect("a pooling");
+    let oh = axis_output("height", h, wh);
+    let ow = axis_output(width, w, ww);
     for r in [&oh, &ow] {
         if let Err(message) = r {
             call.error(errors, message.clone());
@@ -331,7 +549,67 @@ fn infer_pool(op: &str, pool: &Pool2d, call: &Call, errors: &mut Errors) -> Opti
         }
     }
     match (ok, oh, ow) {
+        (true, Ok(_), Ok(ol)) if pool.one_d => Some(Shape(vec![c, ol])),
         (true, Ok(oh), Ok(ow)) => Some(Shape(vec![c, oh, ow])),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::build;
+    use crate::parse::NetworkDef;
+
+    /// The shape and the floor-rule note of every node of `body` (a declaration's statements).
+    fn nodes(body: &str) -> Vec<(String, Shape, Option<String>)> {
+        let def: NetworkDef = syn::parse_str(&format!("struct Net {{ {body} }}")).unwrap();
+        let graph = build(&def).unwrap_or_else(|e| panic!("{e}"));
+        graph
+            .nodes
+            .iter()
+            .map(|node| {
+                let note = node
+                    .inputs
+                    .first()
+                    .and_then(|&j| dropped_input(&node.op, &graph.nodes[j].shape, &node.shape));
+                (node.name.to_string(), node.shape.clone(), note)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn floor_rule_sizes_and_the_note_on_dropped_input() {
+        let nodes = nodes(
+            "input x: [1, 8, 7];
+             c = conv2d(x, 2, kernel = 3, stride = 2);
+             padded = conv2d(x, 2, kernel = 3, stride = 2, padding = 1);
+             m = max_pool2d(x, 3);
+             ceil = max_pool2d(x, 3, ceil_mode = true);
+             f = flatten(c); g = flatten(padded); h = flatten(m); i = flatten(ceil);
+             fg = concat(f, g); hi = concat(h, i); all = concat(fg, hi);
+             loss = mse(all);",
+        );
+        let find = |name: &str| nodes.iter().find(|n| n.0 == name).unwrap().clone();
+        let (_, shape, note) = find("c");
+        assert_eq!(shape, Shape(vec![2, 3, 3]));
+        assert_eq!(
+            note.as_deref(),
+            Some("drops the last 1 input row: PyTorch's output size rule")
+        );
+        // (8 + 2 - 3) / 2 = 3.5: what is left over is the bottom padding only.
+        let (_, shape, note) = find("padded");
+        assert_eq!((shape, note), (Shape(vec![2, 4, 4]), None));
+        let (_, shape, note) = find("m");
+        assert_eq!(shape, Shape(vec![1, 2, 2]));
+        assert_eq!(
+            note.as_deref(),
+            Some(
+                "drops the last 2 input rows and the last 1 input column: PyTorch's output size \
+                 rule; `ceil_mode = true` keeps them"
+            )
+        );
+        let (_, shape, note) = find("ceil");
+        assert_eq!((shape, note), (Shape(vec![1, 3, 3]), None));
     }
 }

@@ -9,6 +9,7 @@
 //! | optimizer step counter, learning rate | `__metadata__`: `optimizer.steps`, `optimizer.lr` |
 //! | epoch and step counters | `__metadata__`: `epoch`, `step` ([`Progress`]) |
 //! | data shuffler | `__metadata__`: `shuffler.rng` (four u64); tensor `shuffler.order` (int64) |
+//! | the network's dropout generator, if it has one | `__metadata__`: `network.dropout_rng` (four u64) |
 //! | format | `__metadata__`: `format` = `monograd.checkpoint`, `version` = `1`, `element` |
 //!
 //! Numbers in the metadata are decimal strings; `f64` values use Rust's shortest round-trip
@@ -126,6 +127,10 @@ where
     optimizer.hyper_parameters(&mut |name, value| {
         metadata.push((format!("optimizer.{name}"), value.to_string()));
     });
+    if let Some(rng) = net.dropout_rng() {
+        let [a, b, c, d] = rng.state();
+        metadata.push(("network.dropout_rng".into(), format!("{a},{b},{c},{d}")));
+    }
     if let Some(shuffler) = shuffler {
         let (rng, order) = shuffler.shuffler_state();
         let [a, b, c, d] = rng.state();
@@ -184,6 +189,7 @@ where
     let mut expected_hyper: Vec<(&'static str, f64)> = Vec::new();
     optimizer.hyper_parameters(&mut |name, value| expected_hyper.push((name, value)));
 
+    let has_dropout = net.dropout_rng().is_some();
     let (params, state, counters) = net.persistent_parts_mut();
     crate::error::check_len("checkpoint: network parameters", P, params.len())?;
     let mut groups = [
@@ -280,21 +286,14 @@ where
     };
     let rng = match samples {
         None => None,
-        Some(_) => {
-            let text = field("shuffler.rng")?;
-            let mut words = [0u64; 4];
-            let mut parts = text.split(',');
-            for word in &mut words {
-                *word = parse("shuffler.rng", parts.next().unwrap_or(""))?;
-            }
-            if parts.next().is_some() {
-                return Err(bad("shuffler.rng", "four comma-separated u64", text));
-            }
-            Some(
-                Rng::from_state(words)
-                    .map_err(|_| bad("shuffler.rng", "a state not all zero", text))?,
-            )
-        }
+        Some(_) => Some(parse_rng("shuffler.rng", field("shuffler.rng")?)?),
+    };
+    let dropout_rng = match has_dropout {
+        false => None,
+        true => Some(parse_rng(
+            "network.dropout_rng",
+            field("network.dropout_rng")?,
+        )?),
     };
 
     let checked = fmt::check(bytes, &all, LoadOptions::default())?;
@@ -308,7 +307,23 @@ where
     if let (Some(shuffler), Some(rng)) = (shuffler, rng) {
         shuffler.restore_checked(rng, &order);
     }
+    if let (Some(slot), Some(rng)) = (net.dropout_rng_mut(), dropout_rng) {
+        *slot = rng;
+    }
     Ok(progress)
+}
+
+/// A generator's state written as four comma-separated u64 (metadata `key`).
+fn parse_rng(key: &str, text: &str) -> Result<Rng> {
+    let mut words = [0u64; 4];
+    let mut parts = text.split(',');
+    for word in &mut words {
+        *word = parse(key, parts.next().unwrap_or(""))?;
+    }
+    if parts.next().is_some() {
+        return Err(bad(key, "four comma-separated u64", text));
+    }
+    Rng::from_state(words).map_err(|_| bad(key, "a state not all zero", text))
 }
 
 fn bad(key: &str, expected: &str, found: &str) -> crate::Error {

@@ -238,6 +238,14 @@ pub trait Persistent: Sized {
     fn persistent_parts(&self) -> (&[Self::Element], &[Self::Element], &[u64]);
     /// Parameters, state and counters, flat, mutably.
     fn persistent_parts_mut(&mut self) -> (&mut [Self::Element], &mut [Self::Element], &mut [u64]);
+    /// The generator of the network's dropout masks, when it has one (saved by checkpoints).
+    fn dropout_rng(&self) -> Option<&crate::Rng> {
+        None
+    }
+    /// The generator of the network's dropout masks, mutably.
+    fn dropout_rng_mut(&mut self) -> Option<&mut crate::Rng> {
+        None
+    }
 }
 
 /// Every tensor and counter of `net` as safetensors bytes.

@@ -13,6 +13,13 @@
 //! The output size follows PyTorch (floor):
 //! `OH = (H + 2 PH - DH (KH - 1) - 1) / SH + 1`, likewise `OW`.
 //!
+//! # 1-D convolution
+//! PyTorch's `nn.Conv1d` over per-sample `[C, L]` sequences is this convolution over `[C, 1, L]`
+//! with `H = KH = 1`, `SH = DH = 1`, `PH = 0`: the flat data are identical (`[C, L]` is `[C, 1,
+//! L]`, the weight `[C_OUT, C_IN / GROUPS, K]` is `[C_OUT, C_IN / GROUPS, 1, K]`), so the same
+//! kernels serve it with no copy; `network!` generates `conv1d` this way. Tested against
+//! `F.conv1d`.
+//!
 //! # Parameter block
 //! `[weight: C_OUT x (C_IN / GROUPS) x KH x KW | bias: C_OUT]` (the bias only when `BIAS`),
 //! row-major: PyTorch's `weight` and `bias` tensors, flattened and concatenated. Gradients use

@@ -4,6 +4,7 @@ pub mod activation;
 pub mod combine;
 pub mod conv;
 pub mod dense;
+pub mod dropout;
 pub mod loss;
 pub mod norm;
 pub mod pool;

@@ -5,9 +5,17 @@
 //! A pooling window is the zero-sized type [`Pool2d`]`<C, H, W, KH, KW, SH, SW, PH, PW, DH, DW>`
 //! (kernel, stride, padding, dilation; PyTorch's default stride is the kernel size, which the
 //! caller writes out). Its output size is PyTorch's with `ceil_mode=False`:
-//! `OH = (H + 2 PH - DH (KH - 1) - 1) / SH + 1` ([`pool2d_output_size`]). As in PyTorch the
-//! padding may be at most half the kernel (`PH <= KH / 2`); an invalid geometry fails to compile,
-//! and so does a length that does not fit it. Pooling has no parameters and no workspace.
+//! `OH = (H + 2 PH - DH (KH - 1) - 1) / SH + 1` ([`pool2d_output_size`]), which drops the input
+//! rows and columns past the last whole window when the stride does not divide the rest.
+//! [`Pool2dCeil`] (same parameters) is PyTorch's `ceil_mode=True`: the division rounds up, so a
+//! last, partial window covers them, except that a window must start inside the input or the
+//! left padding ([`pool2d_output_size_ceil`]). As in PyTorch the padding may be at most half
+//! the kernel (`PH <= KH / 2`); an invalid geometry fails to compile, and so does a length that
+//! does not fit it. Pooling has no parameters and no workspace.
+//!
+//! PyTorch's `MaxPool1d` / `AvgPool1d` over per-sample `[C, L]` sequences are these over
+//! `[C, 1, L]` with `H = KH = 1` (`SH = DH = 1`, `PH = 0`): `network!` generates `max_pool1d`
+//! and `avg_pool1d` this way. Tested against `F.max_pool1d` and `F.avg_pool1d`.
 //!
 //! # Formulas
 //! With `window(oy, ox)` the taps `(oy SH + i DH - PH, ox SW + j DW - PW)` that fall inside the
@@ -27,7 +35,9 @@
 //! gradient (PyTorch 2.15 also gives `-inf`, and its backward then aborts with a heap
 //! corruption). Average pooling counts the padding as zeros in the divisor
 //! (`count_include_pad=True`): with `ceil_mode=False` no window reaches beyond the padding, so
-//! the divisor is always `KH KW`. Average pooling has no dilation in PyTorch; `DH = DW = 1` is
+//! the divisor is always `KH KW`; with `ceil_mode=True` a last window that reaches beyond the
+//! padded input divides by the part of it inside (PyTorch's `(hend - hstart) (wend - wstart)`
+//! with `hend = min(hstart + KH, H + PH)`). Average pooling has no dilation in PyTorch; `DH = DW = 1` is
 //! required at compile time.
 //!
 //! Max pooling's backward recomputes the argmax from `x` instead of keeping an index buffer from
@@ -70,11 +80,38 @@ pub const fn pool2d_output_size(
     conv2d_output_size(input, kernel, stride, padding, dilation)
 }
 
+/// Output length along one axis with PyTorch's `ceil_mode=True`:
+/// `ceil((input + 2 padding - dilation (kernel - 1) - 1) / stride) + 1`, minus one when that
+/// last window would start at or beyond `input + padding` (in the right padding only).
+///
+/// `None` in the cases of [`pool2d_output_size`].
+pub const fn pool2d_output_size_ceil(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+) -> Option<usize> {
+    let (floor, remainder) = match (
+        pool2d_output_size(input, kernel, stride, padding, dilation),
+        crate::ops::conv::conv2d_output_remainder(input, kernel, stride, padding, dilation),
+    ) {
+        (Some(n), Some(r)) => (n, r),
+        _ => return None,
+    };
+    if remainder == 0 || floor * stride >= input + padding {
+        Some(floor)
+    } else {
+        Some(floor + 1)
+    }
+}
+
 mod sealed {
     pub trait Sealed {}
 }
 
-/// The compile-time geometry of a 2-D pooling window, implemented only by [`Pool2d`].
+/// The compile-time geometry of a 2-D pooling window, implemented only by [`Pool2d`] and
+/// [`Pool2dCeil`].
 pub trait Pool2dGeometry: sealed::Sealed {
     /// Channels.
     const C: usize;
@@ -98,9 +135,13 @@ pub trait Pool2dGeometry: sealed::Sealed {
     const DH: usize;
     /// Horizontal dilation.
     const DW: usize;
-    /// Output height, [`pool2d_output_size`]`(H, KH, SH, PH, DH)`.
+    /// PyTorch's `ceil_mode`: whether the output sizes round up ([`Pool2dCeil`]).
+    const CEIL: bool;
+    /// Output height, [`pool2d_output_size`]`(H, KH, SH, PH, DH)` (or
+    /// [`pool2d_output_size_ceil`]).
     const OUT_H: usize;
-    /// Output width, [`pool2d_output_size`]`(W, KW, SW, PW, DW)`.
+    /// Output width, [`pool2d_output_size`]`(W, KW, SW, PW, DW)` (or
+    /// [`pool2d_output_size_ceil`]).
     const OUT_W: usize;
     /// Per-sample input length `C H W`.
     const IN_LEN: usize;
@@ -127,8 +168,27 @@ pub struct Pool2d<
     const DW: usize,
 >;
 
+/// [`Pool2d`] with PyTorch's `ceil_mode=True` (see the [module docs](self)): the same
+/// parameters, output sizes from [`pool2d_output_size_ceil`].
+#[derive(Clone, Copy, Debug)]
+pub struct Pool2dCeil<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PH: usize,
+    const PW: usize,
+    const DH: usize,
+    const DW: usize,
+>;
+
+/// The `Sealed` and [`Pool2dGeometry`] impls of a geometry type: `$ceil` is its `CEIL`,
+/// `$size` the function giving its output sizes.
 macro_rules! pool2d_impl {
-    ($($item:item)*) => {
+    ($ty:ident, $ceil:expr, $size:ident) => {
         impl<
                 const C: usize,
                 const H: usize,
@@ -141,7 +201,7 @@ macro_rules! pool2d_impl {
                 const PW: usize,
                 const DH: usize,
                 const DW: usize,
-            > sealed::Sealed for Pool2d<C, H, W, KH, KW, SH, SW, PH, PW, DH, DW>
+            > sealed::Sealed for $ty<C, H, W, KH, KW, SH, SW, PH, PW, DH, DW>
         {
         }
         impl<
@@ -156,42 +216,42 @@ macro_rules! pool2d_impl {
                 const PW: usize,
                 const DH: usize,
                 const DW: usize,
-            > Pool2dGeometry for Pool2d<C, H, W, KH, KW, SH, SW, PH, PW, DH, DW>
+            > Pool2dGeometry for $ty<C, H, W, KH, KW, SH, SW, PH, PW, DH, DW>
         {
-            $($item)*
+            const C: usize = C;
+            const H: usize = H;
+            const W: usize = W;
+            const KH: usize = KH;
+            const KW: usize = KW;
+            const SH: usize = SH;
+            const SW: usize = SW;
+            const PH: usize = PH;
+            const PW: usize = PW;
+            const DH: usize = DH;
+            const DW: usize = DW;
+            const CEIL: bool = $ceil;
+            const OUT_H: usize = match $size(H, KH, SH, PH, DH) {
+                Some(n) => n,
+                None => panic!(
+                    "pool2d: invalid height: need PH <= KH / 2, H + 2 PH >= DH (KH - 1) + 1 and \
+                     H, KH, SH, DH >= 1"
+                ),
+            };
+            const OUT_W: usize = match $size(W, KW, SW, PW, DW) {
+                Some(n) => n,
+                None => panic!(
+                    "pool2d: invalid width: need PW <= KW / 2, W + 2 PW >= DW (KW - 1) + 1 and \
+                     W, KW, SW, DW >= 1"
+                ),
+            };
+            const IN_LEN: usize = C * H * W;
+            const OUT_LEN: usize = C * Self::OUT_H * Self::OUT_W;
         }
     };
 }
 
-pool2d_impl! {
-    const C: usize = C;
-    const H: usize = H;
-    const W: usize = W;
-    const KH: usize = KH;
-    const KW: usize = KW;
-    const SH: usize = SH;
-    const SW: usize = SW;
-    const PH: usize = PH;
-    const PW: usize = PW;
-    const DH: usize = DH;
-    const DW: usize = DW;
-    const OUT_H: usize = match pool2d_output_size(H, KH, SH, PH, DH) {
-        Some(n) => n,
-        None => panic!(
-            "pool2d: invalid height: need PH <= KH / 2, H + 2 PH >= DH (KH - 1) + 1 and \
-             H, KH, SH, DH >= 1"
-        ),
-    };
-    const OUT_W: usize = match pool2d_output_size(W, KW, SW, PW, DW) {
-        Some(n) => n,
-        None => panic!(
-            "pool2d: invalid width: need PW <= KW / 2, W + 2 PW >= DW (KW - 1) + 1 and \
-             W, KW, SW, DW >= 1"
-        ),
-    };
-    const IN_LEN: usize = C * H * W;
-    const OUT_LEN: usize = C * Self::OUT_H * Self::OUT_W;
-}
+pool2d_impl!(Pool2d, false, pool2d_output_size);
+pool2d_impl!(Pool2dCeil, true, pool2d_output_size_ceil);
 
 /// Compile-time check of a kernel's array lengths against its geometry.
 const fn assert_lengths<G: Pool2dGeometry>(in_len: usize, out_len: usize) {
@@ -216,6 +276,9 @@ struct Window {
     first: usize,
     rows: usize,
     cols: usize,
+    /// Average pooling's divisor: the taps inside the padded input (`KH KW` but for a last
+    /// window of `ceil_mode` that reaches beyond the padding).
+    divisor: usize,
 }
 
 impl Window {
@@ -262,27 +325,47 @@ const fn valid_taps(
     }
 }
 
+/// Along one axis, how many taps of output `o`'s window lie inside the padded input `0..n + 2
+/// padding` (dilation 1, as average pooling): `kernel` unless a `ceil_mode` window overhangs.
+#[inline(always)]
+const fn padded_taps(o: usize, kernel: usize, stride: usize, padding: usize, n: usize) -> usize {
+    let (start, end) = (o * stride, n + 2 * padding);
+    if start + kernel <= end {
+        kernel
+    } else {
+        end - start
+    }
+}
+
 /// Calls `f(o, window)` for every output position `o` (flat in `OH x OW`), in order. Computing
 /// each window's valid range once keeps the padding tests out of the tap loops.
 #[inline(always)]
 fn for_each_window<G: Pool2dGeometry>(mut f: impl FnMut(usize, Window)) {
     for oy in 0..G::OUT_H {
         let (iy, rows) = valid_taps(oy, (G::KH, G::SH, G::PH, G::DH), G::H);
+        let padded_rows = padded_taps(oy, G::KH, G::SH, G::PH, G::H);
         for ox in 0..G::OUT_W {
             let (ix, cols) = valid_taps(ox, (G::KW, G::SW, G::PW, G::DW), G::W);
-            let window = if G::PH == 0 && G::PW == 0 {
+            let divisor = if G::CEIL {
+                padded_rows * padded_taps(ox, G::KW, G::SW, G::PW, G::W)
+            } else {
+                G::KH * G::KW
+            };
+            let window = if G::PH == 0 && G::PW == 0 && !G::CEIL {
                 // Without padding every window lies inside the image (the output size is
                 // floored), and constant extents let the compiler unroll the taps.
                 Window {
                     first: oy * G::SH * G::W + ox * G::SW,
                     rows: G::KH,
                     cols: G::KW,
+                    divisor,
                 }
             } else {
                 Window {
                     first: iy * G::W + ix,
                     rows,
                     cols,
+                    divisor,
                 }
             };
             f(oy * G::OUT_W + ox, window);
@@ -421,7 +504,8 @@ fn max_pool2d_backward_windows<T: Scalar, G: Pool2dGeometry>(
 }
 
 /// Average pooling forward: `y[c][oy][ox] = sum over the window / (KH KW)`, padding counted as
-/// zeros (`count_include_pad=True`). `y` is overwritten.
+/// zeros (`count_include_pad=True`; a `ceil_mode` window overhanging the padded input divides
+/// by its part inside it). `y` is overwritten.
 pub fn avg_pool2d_forward<
     T: Scalar,
     G: Pool2dGeometry,
@@ -443,7 +527,11 @@ pub fn avg_pool2d_forward<
             for_each_window::<G>(|o, window| {
                 let mut sum = T::zero();
                 window.for_each_tap::<G>(|p| sum += image[p]);
-                out[o] = sum * scale;
+                out[o] = if G::CEIL {
+                    sum / T::from_usize(window.divisor)
+                } else {
+                    sum * scale
+                };
             });
         }
     }
@@ -474,7 +562,11 @@ pub fn avg_pool2d_backward<
     for (dyb, dxb) in dy.iter().zip(dx.iter_mut()) {
         for (grad_out, grad_in) in dyb.chunks_exact(ohw).zip(dxb.chunks_exact_mut(hw)) {
             for_each_window::<G>(|o, window| {
-                let g = grad_out[o] * scale;
+                let g = if G::CEIL {
+                    grad_out[o] / T::from_usize(window.divisor)
+                } else {
+                    grad_out[o] * scale
+                };
                 window.for_each_tap::<G>(|p| grad_in[p] += g);
             });
         }

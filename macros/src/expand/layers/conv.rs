@@ -15,10 +15,12 @@ use crate::graph::Op;
 /// largest).
 pub const COLUMNS: &str = "conv_columns";
 
-/// `(c_in, h, w)` of node `i`'s input image.
+/// `(c_in, h, w)` of node `i`'s input image; a sequence `[C, L]` is the image `[C, 1, L]`.
 fn input_image(plan: &Plan, i: usize) -> (usize, usize, usize) {
-    let shape = &plan.graph.nodes[plan.graph.nodes[i].inputs[0]].shape.0;
-    (shape[0], shape[1], shape[2])
+    plan.graph.nodes[plan.graph.nodes[i].inputs[0]]
+        .shape
+        .as_image()
+        .expect("checked: an image or a sequence")
 }
 
 /// Workspace length of a convolution, as the runtime's `conv2d_workspace_len` computes it: the
@@ -27,9 +29,9 @@ fn input_image(plan: &Plan, i: usize) -> (usize, usize, usize) {
 /// compile time, so a mismatch fails to build rather than misbehaving.)
 fn columns_len(plan: &Plan, i: usize, conv: &Conv2d) -> usize {
     let (c_in, h, w) = input_image(plan, i);
-    let out = &plan.graph.nodes[i].shape.0;
+    let (_, oh, ow) = plan.graph.nodes[i].shape.as_image().expect("checked");
     let group_in = c_in / conv.groups;
-    let columns = group_in * conv.kernel.0 * conv.kernel.1 * out[1] * out[2];
+    let columns = group_in * conv.kernel.0 * conv.kernel.1 * oh * ow;
     let (ph, pw) = conv.padding;
     if ph == 0 && pw == 0 {
         columns
@@ -101,7 +103,12 @@ fn pool_geometry(plan: &Plan, i: usize, pool: &Pool2d) -> TokenStream {
     let rt = rt();
     let (c, h, w) = input_image(plan, i);
     let ((kh, kw), (sh, sw), (ph, pw)) = (pool.kernel, pool.stride, pool.padding);
-    quote!(#rt::ops::pool::Pool2d<#c, #h, #w, #kh, #kw, #sh, #sw, #ph, #pw, 1, 1>)
+    let ty = if pool.ceil_mode {
+        quote!(Pool2dCeil)
+    } else {
+        quote!(Pool2d)
+    };
+    quote!(#rt::ops::pool::#ty<#c, #h, #w, #kh, #kw, #sh, #sw, #ph, #pw, 1, 1>)
 }
 
 /// Statements preparing the kernel's parameter block, and an expression `&[T; LEN]` for it.

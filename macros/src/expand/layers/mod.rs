@@ -2,8 +2,10 @@
 //! workspace buffers it needs, one file per family of layers. `expand` walks the graph and asks
 //! this module for each node's code.
 
+mod combine;
 mod conv;
 mod dense;
+mod dropout;
 mod norm;
 mod pointwise;
 
@@ -120,6 +122,7 @@ fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
     match &plan.graph.nodes[i].op {
         Op::Linear(linear) => dense::workspace(plan, i, linear),
         Op::Conv2d(conv) => conv::workspace(plan, i, conv),
+        Op::Dropout { .. } => dropout::workspace(plan, i),
         Op::BatchNorm(_)
         | Op::BatchRenorm(_)
         | Op::LayerNorm(_)
@@ -127,6 +130,44 @@ fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
         | Op::GroupNorm { .. } => norm::workspace(plan, i),
         _ => Vec::new(),
     }
+}
+
+/// The network's dropout generator, when it has a `dropout` layer: its field declaration, its
+/// initializer in `zeroed()` and the statement seeding it in `new(seed)`.
+pub fn dropout_rng(graph: &crate::graph::Graph) -> (TokenStream, TokenStream, TokenStream) {
+    if !graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, Op::Dropout { .. }))
+    {
+        return (quote!(), quote!(), quote!());
+    }
+    let rt = rt();
+    let field = format_ident!("{}", dropout::RNG_FIELD);
+    // Initializers draw from streams `4 * node + tensor`; this one is far from them.
+    let stream = u64::MAX;
+    (
+        quote! {
+            /// The generator every `dropout` layer draws its training masks from: seeded by
+            /// `new(seed)`, so a seeded run is reproducible. Checkpoints save and restore it
+            /// (and `Rng::state` / `Rng::from_state` expose it), so a run resumes exactly. It
+            /// is not part of a training step's transaction: a failed step still used its
+            /// masks' draws.
+            pub #field: #rt::Rng,
+        },
+        quote!(#field: #rt::Rng::new(0),),
+        quote!(net.#field = rng.fork(#stream);),
+    )
+}
+
+/// The field of the network's dropout generator, when it has a `dropout` layer.
+pub fn dropout_rng_field(graph: &crate::graph::Graph) -> Option<TokenStream> {
+    let field = format_ident!("{}", dropout::RNG_FIELD);
+    graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, Op::Dropout { .. }))
+        .then(|| quote!(#field))
 }
 
 /// An expression for the elements of GEMM packing scratch the network's layers need at batch
@@ -147,11 +188,13 @@ pub fn gemm_pack_len(plan: &Plan, batch: &TokenStream) -> TokenStream {
 pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStream {
     let node = &plan.graph.nodes[i];
     match &node.op {
-        Op::Input | Op::Loss(_) | Op::Flatten | Op::Identity => quote!(),
+        Op::Input | Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
         Op::Linear(linear) => dense::forward(plan, access, i, linear),
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => {
             pointwise::forward(plan, access, i)
         }
+        Op::Sub | Op::Mul | Op::Scale(_) => combine::forward(plan, access, i),
+        Op::Dropout { p } => dropout::forward(plan, access, mode, i, *p),
         Op::Conv2d(_) | Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool => {
             conv::forward(plan, access, i)
         }
@@ -168,9 +211,11 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
 pub fn backward(plan: &Plan, i: usize) -> TokenStream {
     let node = &plan.graph.nodes[i];
     match &node.op {
-        Op::Input | Op::Loss(_) | Op::Flatten | Op::Identity => quote!(),
+        Op::Input | Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
         Op::Linear(linear) => dense::backward(plan, i, linear),
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => pointwise::backward(plan, i),
+        Op::Sub | Op::Mul | Op::Scale(_) => combine::backward(plan, i),
+        Op::Dropout { .. } => dropout::backward(plan, i),
         Op::Conv2d(_) | Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool => {
             conv::backward(plan, i)
         }

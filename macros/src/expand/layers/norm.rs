@@ -177,7 +177,7 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
     let stats = access.workspace(plan, i, "stats");
     let norm = quote!(#rt::ops::norm);
     match (&node.op, mode) {
-        (Op::BatchNorm(bn), Mode::Train) => {
+        (Op::BatchNorm(bn), Mode::Train) if !bn.frozen_stats => {
             let p = affine(plan, access, i, c);
             let state = state_view(plan, i, true);
             let (eps, momentum) = (bn.eps, bn.momentum);
@@ -204,7 +204,8 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
                 );
             }
         }
-        (Op::BatchNorm(_) | Op::BatchRenorm(_), Mode::Eval) => {
+        // `track = frozen` trains with the running statistics too.
+        (Op::BatchNorm(_), _) | (Op::BatchRenorm(_), Mode::Eval) => {
             let eps = match &node.op {
                 Op::BatchNorm(bn) => bn.eps,
                 Op::BatchRenorm(rn) => rn.eps,
@@ -266,6 +267,25 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
         None
     };
     match &node.op {
+        Op::BatchNorm(bn) if bn.frozen_stats => {
+            // Training with the running statistics (`track = frozen`): the backward pass of
+            // the evaluation-mode affine map.
+            let p = affine(plan, &access, i, c);
+            let dparams = dparams.unwrap_or_else(|| {
+                let field = workspace_field(plan, i, "identity_affine_grad");
+                quote!(&mut tape.workspace.#field)
+            });
+            let state = state_view(plan, i, false);
+            let eps = bn.eps;
+            quote! {
+                {
+                    let state = &*self.state;
+                    #norm::batch_norm_eval_backward::<#t, B, #c, #s, #n>(
+                        #x, #p, #state, #dy, #dx, #dx_store, #dparams, #overwrite, #eps,
+                    );
+                }
+            }
+        }
         Op::BatchNorm(_) | Op::BatchRenorm(_) => {
             let p = affine(plan, &access, i, c);
             let dparams = dparams.unwrap_or_else(|| {

@@ -49,6 +49,7 @@ const LANES: usize = 16;
 pub(super) const fn applies<G: Pool2dGeometry>() -> bool {
     G::SH == G::KH
         && G::SW == G::KW
+        && !G::CEIL
         && G::PH == 0
         && G::PW == 0
         && G::DH == 1
