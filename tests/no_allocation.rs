@@ -210,6 +210,7 @@ fn inference_allocates_nothing_after_warm_up() {
         .stack_size(256 << 20)
         .spawn(|| {
             check_inference!("Mlp", Mlp::new(0), Mlp, MlpEval, 784);
+            check_inference!("W3 Tiny", Tiny::new(0), Tiny, TinyEval, 2);
             check_inference!("Cnn", Cnn::new(0), Cnn, CnnEval, 784);
             check_inference!("BnMlp", BnMlp::new(0), BnMlp, BnMlpEval, 784);
             check_inference!(
@@ -238,6 +239,22 @@ fn inference_allocates_nothing_after_warm_up() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn tiny_regression_training_allocates_nothing() {
+    // W3's network (2 -> 16 -> 16 -> 1, mse): targets are values, not labels.
+    let mut net = Tiny::new(0);
+    let (x, _) = batch::<2, 16>(3);
+    let y: [[f32; 1]; 16] = core::array::from_fn(|i| [x[i][0] * x[i][1]]);
+    let mut tape = TinyTape::<16>::new();
+    let mut adam = Adam::new(AdamConfig::default()).unwrap();
+    assert_none("W3 Tiny::train_step", || {
+        net.train_step(&mut tape, &x, &y, &mut adam).unwrap();
+    });
+    assert_none("W3 Tiny::loss", || {
+        net.loss(&mut tape, &x, &y).unwrap();
+    });
 }
 
 #[test]
