@@ -26,7 +26,6 @@ mod progress;
 #[path = "common/report.rs"]
 mod report;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use digits::CLASSES;
@@ -74,27 +73,6 @@ const BATCH: usize = 32;
 const EPOCHS: usize = 30;
 const LR: f64 = 1e-3;
 
-struct Options {
-    seed: u64,
-    out: PathBuf,
-}
-
-fn parse_options() -> Result<Options, String> {
-    let mut options = Options {
-        seed: 0,
-        out: cli::default_out(),
-    };
-    let mut cli = cli::Cli::new(USAGE);
-    while let Some(option) = cli.next()? {
-        match option.as_str() {
-            "--seed" => options.seed = cli.value("--seed")?,
-            "--out" => options.out = cli.value("--out")?,
-            _ => return Err(cli.unknown(&option)),
-        }
-    }
-    Ok(options)
-}
-
 fn adam<const P: usize>() -> Result<Adam<f32, P>, monograd::runtime::Error> {
     Adam::new(AdamConfig {
         lr: LR,
@@ -104,7 +82,7 @@ fn adam<const P: usize>() -> Result<Adam<f32, P>, monograd::runtime::Error> {
 
 fn main() {
     cli::run(|| {
-        let options = parse_options()?;
+        let options = cli::SeedAndOut::parse(USAGE)?;
         let seed = options.seed;
         let data = digits::load()?;
         let (train, test) = digits::shuffled_split(&data, seed);

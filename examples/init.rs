@@ -29,8 +29,6 @@ mod cli;
 #[path = "common/figure.rs"]
 mod figure;
 
-use std::path::PathBuf;
-
 use figure::{Figure, LegendAt, Line, LinePlot, Panel};
 use monograd::prelude::*;
 use monograd::runtime::{Buffer, TensorInfo};
@@ -148,27 +146,6 @@ const BATCH: usize = 128;
 const LAYERS: usize = 20;
 const WIDTH: usize = 64;
 
-struct Options {
-    seed: u64,
-    out: PathBuf,
-}
-
-fn parse_options() -> Result<Options, String> {
-    let mut options = Options {
-        seed: 0,
-        out: cli::default_out(),
-    };
-    let mut cli = cli::Cli::new(USAGE);
-    while let Some(option) = cli.next()? {
-        match option.as_str() {
-            "--seed" => options.seed = cli.value("--seed")?,
-            "--out" => options.out = cli.value("--out")?,
-            _ => return Err(cli.unknown(&option)),
-        }
-    }
-    Ok(options)
-}
-
 #[derive(Clone, Copy)]
 enum Scheme {
     Naive,
@@ -274,7 +251,7 @@ macro_rules! profile {
 
 fn main() {
     cli::run(|| {
-        let options = parse_options()?;
+        let options = cli::SeedAndOut::parse(USAGE)?;
         let seed = options.seed;
         let mut rng = Rng::new(seed.wrapping_add(1));
         let mut x = Buffer::<[[f32; WIDTH]; BATCH]>::zeroed();

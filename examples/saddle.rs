@@ -24,8 +24,6 @@ mod figure;
 #[path = "common/surface.rs"]
 mod surface;
 
-use std::path::PathBuf;
-
 use figure::{ContourPlot, Figure, LegendAt, Line, LinePlot, Panel};
 use monograd::prelude::*;
 use surface::Point;
@@ -48,27 +46,6 @@ const LR: f64 = 0.1;
 const NOISE: f64 = 0.1;
 const F_MIN: f64 = -0.25;
 
-struct Options {
-    seed: u64,
-    out: PathBuf,
-}
-
-fn parse_options() -> Result<Options, String> {
-    let mut options = Options {
-        seed: 0,
-        out: cli::default_out(),
-    };
-    let mut cli = cli::Cli::new(USAGE);
-    while let Some(option) = cli.next()? {
-        match option.as_str() {
-            "--seed" => options.seed = cli.value("--seed")?,
-            "--out" => options.out = cli.value("--out")?,
-            _ => return Err(cli.unknown(&option)),
-        }
-    }
-    Ok(options)
-}
-
 fn f(x: f64, y: f64) -> f64 {
     0.5 * x * x + 0.25 * y.powi(4) - 0.5 * y * y
 }
@@ -85,7 +62,7 @@ fn escape_step(points: &[Point]) -> Option<usize> {
 
 fn main() {
     cli::run(|| {
-        let options = parse_options()?;
+        let options = cli::SeedAndOut::parse(USAGE)?;
         println!(
             "saddle: f(x, y) = x^2/2 + y^4/4 - y^2/2, saddle at (0, 0), minima at (0, +-1) with f = {F_MIN};\n\
              every method starts at ({}, {}) and takes {STEPS} steps\n",

@@ -93,6 +93,33 @@ impl Cli {
     }
 }
 
+/// The options of the examples that take only a seed and an output folder.
+pub struct SeedAndOut {
+    /// `--seed S` (default 0).
+    pub seed: u64,
+    /// `--out DIR` (default [`DEFAULT_OUT`]).
+    pub out: PathBuf,
+}
+
+impl SeedAndOut {
+    /// Parses `--seed` and `--out` (and `--help`, which prints `usage`).
+    pub fn parse(usage: &'static str) -> Result<Self, String> {
+        let mut options = SeedAndOut {
+            seed: 0,
+            out: default_out(),
+        };
+        let mut cli = Cli::new(usage);
+        while let Some(option) = cli.next()? {
+            match option.as_str() {
+                "--seed" => options.seed = cli.value("--seed")?,
+                "--out" => options.out = cli.value("--out")?,
+                _ => return Err(cli.unknown(&option)),
+            }
+        }
+        Ok(options)
+    }
+}
+
 /// How a value of type `T` is described in an error message.
 fn kind_of<T>() -> &'static str {
     let name = std::any::type_name::<T>();

@@ -128,11 +128,10 @@ mod tests {
             }
         }
         assert_eq!(max_abs(&[-2.5f64, 1.0]), (2.5, true));
-        let (a, b): (Vec<f32>, Vec<f32>) = (0..77)
-            .map(|i| ((i as f32).sin(), (i as f32 * 0.5).cos() * 3.0))
-            .unzip();
+        let a: [f32; 77] = core::array::from_fn(|i| (i as f32).sin());
+        let b: [f32; 77] = core::array::from_fn(|i| (i as f32 * 0.5).cos() * 3.0);
         assert_eq!(max_abs_pair(&a, &b), (max_abs(&a), max_abs(&b)));
-        let mut bad = b.clone();
+        let mut bad = b;
         bad[76] = f32::NAN;
         assert_eq!(max_abs_pair(&a, &bad).0, max_abs(&a));
         assert!(!max_abs_pair(&a, &bad).1 .1);
