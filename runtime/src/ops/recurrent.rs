@@ -54,7 +54,7 @@
 //! index to check, no panic path; `no_std`.
 
 use crate::kernels::math::{sigmoid, tanh};
-use crate::kernels::small::dot;
+use crate::kernels::small::{dot, LANES};
 use crate::kernels::Store;
 use crate::Scalar;
 
@@ -137,8 +137,20 @@ fn affine<T: Scalar, const G: usize, const K: usize, const H: usize>(
 ) {
     for ((w_g, b_g), out_g) in weight.iter().zip(bias).zip(out.iter_mut()) {
         for ((w_row, &b), o) in w_g.iter().zip(b_g).zip(out_g.iter_mut()) {
-            *o = dot(w_row, v) + b;
+            *o = row_dot(w_row, v) + b;
         }
+    }
+}
+
+/// `sum_k w[k] v[k]`: one serial sum for short rows (the rows of a gate are independent, so
+/// their sums overlap), [`dot`]'s partial sums for long ones, where one row's chain dominates
+/// (`dot` adds its lanes one after the other, which costs more than it saves on a short row).
+#[inline(always)]
+fn row_dot<T: Scalar, const K: usize>(w: &[T; K], v: &[T; K]) -> T {
+    if K < 2 * LANES {
+        w.iter().zip(v).fold(T::zero(), |sum, (&w, &v)| sum + w * v)
+    } else {
+        dot(w, v)
     }
 }
 
@@ -242,20 +254,19 @@ fn gru_cell<T: Scalar, const F: usize, const H: usize>(
     let [xr, xz, xn] = &xi;
     let [hr, hz, hn] = &hh;
     let [r, z, n, hn_cache, h_cache] = cache;
-    let mut h = [T::zero(); H];
-    let rows = r.iter_mut().zip(z.iter_mut()).zip(n.iter_mut());
-    let pre = xr
-        .iter()
-        .zip(hr)
-        .zip(xz.iter().zip(hz))
-        .zip(xn.iter().zip(hn));
-    for ((((r, z), n), (((&xr, &hr), (&xz, &hz)), (&xn, &hn))), (h, &hp)) in
-        rows.zip(pre).zip(h.iter_mut().zip(h_prev))
-    {
+    // One loop per gate, each over independent units, so that the activations vectorize.
+    for ((r, &xr), &hr) in r.iter_mut().zip(xr).zip(hr) {
         *r = sigmoid(xr + hr);
+    }
+    for ((z, &xz), &hz) in z.iter_mut().zip(xz).zip(hz) {
         *z = sigmoid(xz + hz);
-        *n = tanh(xn + *r * hn);
-        *h = (T::one() - *z) * *n + *z * hp;
+    }
+    for (((n, &xn), &hn), &r) in n.iter_mut().zip(xn).zip(hn).zip(r.iter()) {
+        *n = tanh(xn + r * hn);
+    }
+    let mut h = [T::zero(); H];
+    for (((h, &z), &n), &hp) in h.iter_mut().zip(z.iter()).zip(n.iter()).zip(h_prev) {
+        *h = (T::one() - z) * n + z * hp;
     }
     *hn_cache = *hn;
     *h_cache = *h_prev;
@@ -455,24 +466,28 @@ fn lstm_cell<T: Scalar, const F: usize, const H: usize>(
     let [i, f, g, o, c_prev, tanh_c, h_cache] = cache;
     *c_prev = *c;
     *h_cache = *h_prev;
+    // One loop per gate, each over independent units, so that the activations vectorize.
+    for (i, &a) in i.iter_mut().zip(ai) {
+        *i = sigmoid(a);
+    }
+    for (f, &a) in f.iter_mut().zip(af) {
+        *f = sigmoid(a);
+    }
+    for (g, &a) in g.iter_mut().zip(ag) {
+        *g = tanh(a);
+    }
+    for (o, &a) in o.iter_mut().zip(ao) {
+        *o = sigmoid(a);
+    }
+    for (((c, &f), &i), &g) in c.iter_mut().zip(f.iter()).zip(i.iter()).zip(g.iter()) {
+        *c = f * *c + i * g;
+    }
+    for (tc, &c) in tanh_c.iter_mut().zip(c.iter()) {
+        *tc = tanh(c);
+    }
     let mut h = [T::zero(); H];
-    let gates = i
-        .iter_mut()
-        .zip(f.iter_mut())
-        .zip(g.iter_mut())
-        .zip(o.iter_mut());
-    let pre = ai.iter().zip(af).zip(ag).zip(ao);
-    for (((((i, f), g), o), (((&ai, &af), &ag), &ao)), ((c, tc), h)) in gates
-        .zip(pre)
-        .zip(c.iter_mut().zip(tanh_c.iter_mut()).zip(h.iter_mut()))
-    {
-        *i = sigmoid(ai);
-        *f = sigmoid(af);
-        *g = tanh(ag);
-        *o = sigmoid(ao);
-        *c = *f * *c + *i * *g;
-        *tc = tanh(*c);
-        *h = *o * *tc;
+    for ((h, &o), &tc) in h.iter_mut().zip(o.iter()).zip(tanh_c.iter()) {
+        *h = o * tc;
     }
     h
 }
