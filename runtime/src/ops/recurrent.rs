@@ -142,13 +142,26 @@ fn affine<T: Scalar, const G: usize, const K: usize, const H: usize>(
     }
 }
 
-/// `sum_k w[k] v[k]`: one serial sum for short rows (the rows of a gate are independent, so
-/// their sums overlap), [`dot`]'s partial sums for long ones, where one row's chain dominates
-/// (`dot` adds its lanes one after the other, which costs more than it saves on a short row).
+/// `sum_k w[k] v[k]`: four partial sums (one 128-bit register of `f32`) added as
+/// `(p0 + p1) + (p2 + p3)`, then the tail in order, for rows shorter than `2 * LANES`;
+/// [`dot`]'s [`LANES`] partial sums for longer ones (`dot` adds its lanes one after the other,
+/// which costs more than it saves on a short row).
 #[inline(always)]
 fn row_dot<T: Scalar, const K: usize>(w: &[T; K], v: &[T; K]) -> T {
     if K < 2 * LANES {
-        w.iter().zip(v).fold(T::zero(), |sum, (&w, &v)| sum + w * v)
+        let (w_chunks, w_tail) = w.as_chunks::<4>();
+        let (v_chunks, v_tail) = v.as_chunks::<4>();
+        let mut p = [T::zero(); 4];
+        for (wc, vc) in w_chunks.iter().zip(v_chunks) {
+            for ((p, &w), &v) in p.iter_mut().zip(wc).zip(vc) {
+                *p += w * v;
+            }
+        }
+        let [p0, p1, p2, p3] = p;
+        w_tail
+            .iter()
+            .zip(v_tail)
+            .fold((p0 + p1) + (p2 + p3), |sum, (&w, &v)| sum + w * v)
     } else {
         dot(w, v)
     }
