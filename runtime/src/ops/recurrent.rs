@@ -33,7 +33,8 @@
 //! `weight_ih_l0: [G*H, F]` as `[[[T; F]; H]; G]` (gate `g`, unit `j`, input `k` at
 //! `(g * H + j) * F + k`), `weight_hh_l0: [G*H, H]` as `[[[T; H]; H]; G]`, `bias_ih_l0` and
 //! `bias_hh_l0: [G*H]` as `[[T; H]; G]`. A parameter block is these four in that order,
-//! [`rnn_param_len`] elements; the gradients ([`RnnGrads`]) have the same layout.
+//! [`rnn_param_len`] elements ([`RnnParams::from_block`] views one); the gradients
+//! ([`RnnGrads`], [`RnnGrads::from_block`]) have the same layout. `F` and `H` are at least 1.
 //!
 //! # Buffers
 //! - input `x: [[[T; F]; S]; B]`: batch, time, feature (`batch_first`);
@@ -56,7 +57,7 @@
 use crate::kernels::math::{sigmoid, tanh};
 use crate::kernels::small::{dot, LANES};
 use crate::kernels::Store;
-use crate::Scalar;
+use crate::{Error, Result, Scalar};
 
 /// Gates of a GRU (`r, z, n`).
 pub const GRU_GATES: usize = 3;
@@ -98,6 +99,86 @@ pub struct RnnGrads<'a, T, const G: usize, const F: usize, const H: usize> {
     pub bias_ih: &'a mut [[T; H]; G],
     /// Gradient of `bias_hh_l0`.
     pub bias_hh: &'a mut [[T; H]; G],
+}
+
+impl<'a, T, const G: usize, const F: usize, const H: usize> RnnParams<'a, T, G, F, H> {
+    /// Views a parameter block (`weight_ih | weight_hh | bias_ih | bias_hh`, see the
+    /// [module docs](self)) as the four tensors.
+    ///
+    /// # Errors
+    /// [`Error::Length`] when `block` does not hold exactly [`rnn_param_len`]`(G, F, H)`
+    /// elements.
+    pub fn from_block(block: &'a [T]) -> Result<Self> {
+        let found = block.len();
+        let view = || {
+            let (weight_ih, rest) = take::<T, G, H, F>(block)?;
+            let (weight_hh, rest) = take::<T, G, H, H>(rest)?;
+            let (bias_ih, rest) = take::<T, 1, G, H>(rest)?;
+            let (bias_hh, rest) = take::<T, 1, G, H>(rest)?;
+            rest.is_empty().then_some(RnnParams {
+                weight_ih,
+                weight_hh,
+                bias_ih: &bias_ih[0],
+                bias_hh: &bias_hh[0],
+            })
+        };
+        view().ok_or(Error::Length {
+            what: "recurrent layer: parameter block",
+            expected: rnn_param_len(G, F, H),
+            found,
+        })
+    }
+}
+
+impl<'a, T, const G: usize, const F: usize, const H: usize> RnnGrads<'a, T, G, F, H> {
+    /// Views a gradient block, laid out as the parameter block, as the four tensors.
+    ///
+    /// # Errors
+    /// [`Error::Length`] when `block` does not hold exactly [`rnn_param_len`]`(G, F, H)`
+    /// elements.
+    pub fn from_block(block: &'a mut [T]) -> Result<Self> {
+        let found = block.len();
+        let view = |block| {
+            let (weight_ih, rest) = take_mut::<T, G, H, F>(block)?;
+            let (weight_hh, rest) = take_mut::<T, G, H, H>(rest)?;
+            let (bias_ih, rest) = take_mut::<T, 1, G, H>(rest)?;
+            let (bias_hh, rest) = take_mut::<T, 1, G, H>(rest)?;
+            rest.is_empty().then_some(RnnGrads {
+                weight_ih,
+                weight_hh,
+                bias_ih: &mut bias_ih[0],
+                bias_hh: &mut bias_hh[0],
+            })
+        };
+        view(block).ok_or(Error::Length {
+            what: "recurrent layer: gradient block",
+            expected: rnn_param_len(G, F, H),
+            found,
+        })
+    }
+}
+
+/// `G` row-major `R x C` matrices, one after the other.
+type Stack<T, const G: usize, const R: usize, const C: usize> = [[[T; C]; R]; G];
+
+/// The first `G * R * C` elements of `s` as `[[[T; C]; R]; G]`, and the rest.
+fn take<T, const G: usize, const R: usize, const C: usize>(
+    s: &[T],
+) -> Option<(&Stack<T, G, R, C>, &[T])> {
+    let (head, rest) = s.split_at_checked(G * R * C)?;
+    let (rows, _) = head.as_chunks::<C>();
+    let (matrices, _) = rows.as_chunks::<R>();
+    Some((matrices.first_chunk::<G>()?, rest))
+}
+
+/// [`take`] for a mutable slice.
+fn take_mut<T, const G: usize, const R: usize, const C: usize>(
+    s: &mut [T],
+) -> Option<(&mut Stack<T, G, R, C>, &mut [T])> {
+    let (head, rest) = s.split_at_mut_checked(G * R * C)?;
+    let (rows, _) = head.as_chunks_mut::<C>();
+    let (matrices, _) = rows.as_chunks_mut::<R>();
+    Some((matrices.first_chunk_mut::<G>()?, rest))
 }
 
 /// GRU parameters (`G = 3`: `r, z, n`).

@@ -592,6 +592,46 @@ fn single_unit_by_hand() {
     assert!((c[0] - c2).abs() < 1e-15);
 }
 
+/// A block `weight_ih | weight_hh | bias_ih | bias_hh` views as those tensors, for parameters
+/// and gradients; a block of another length is an error naming it.
+#[test]
+fn block_views_are_the_four_tensors_in_order() {
+    fn check<const G: usize>() {
+        let p = Owned::<f64, G, F, H>::reference();
+        let mut block = p.flat();
+        assert_eq!(block.len(), rnn_param_len(G, F, H));
+        let view = RnnParams::<f64, G, F, H>::from_block(&block).unwrap();
+        assert_eq!(view.weight_ih, &p.weight_ih);
+        assert_eq!(view.weight_hh, &p.weight_hh);
+        assert_eq!(view.bias_ih, &p.bias_ih);
+        assert_eq!(view.bias_hh, &p.bias_hh);
+        let grads = RnnGrads::<f64, G, F, H>::from_block(&mut block).unwrap();
+        grads.bias_hh[G - 1][H - 1] = 7.0;
+        grads.weight_ih[0][0][0] = -7.0;
+        assert_eq!((block[0], block[block.len() - 1]), (-7.0, 7.0));
+        for len in [block.len() - 1, block.len() + 1, 0] {
+            let mut other = std::vec![0.0; len];
+            let expected = Err(crate::Error::Length {
+                what: "recurrent layer: parameter block",
+                expected: rnn_param_len(G, F, H),
+                found: len,
+            });
+            assert_eq!(
+                RnnParams::<f64, G, F, H>::from_block(&other).map(|_| ()),
+                expected
+            );
+            let result = RnnGrads::<f64, G, F, H>::from_block(&mut other);
+            assert!(
+                matches!(result, Err(crate::Error::Length { what, found, .. })
+                    if what == "recurrent layer: gradient block" && found == len),
+                "length {len}"
+            );
+        }
+    }
+    check::<GRU_GATES>();
+    check::<LSTM_GATES>();
+}
+
 #[test]
 fn param_len_is_the_four_tensors() {
     assert_eq!(rnn_param_len(GRU_GATES, 3, 4), 12 * 3 + 12 * 4 + 24);
