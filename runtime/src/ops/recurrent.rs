@@ -51,8 +51,10 @@
 //! # Streaming
 //! [`gru_step`] and [`lstm_step`] advance a fixed-size state (`h: [T; H]`, or `h` and `c`) by one
 //! input `x_t: [T; F]`. They run the same cell as the sequence forward, so stepping through a
-//! sequence from a zero state gives its outputs. Iterators over arrays only: no allocation, no
-//! index to check, no panic path; `no_std`.
+//! sequence from a zero state gives its outputs (the tests check it); `reset` is zeroing the
+//! state. Iterators over arrays only: no allocation, no index to check, no panic path (a
+//! Cortex-M4F program calling both steps links with a panic handler that references an
+//! undefined symbol); `no_std`.
 
 use crate::kernels::math::{sigmoid, tanh};
 use crate::kernels::small::{dot, LANES};
