@@ -8,3 +8,4 @@ pub mod dropout;
 pub mod loss;
 pub mod norm;
 pub mod pool;
+pub mod recurrent;

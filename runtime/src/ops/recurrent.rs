@@ -1,0 +1,659 @@
+//! Recurrent layers with PyTorch `nn.GRU` and `nn.LSTM` semantics (one layer, `batch_first`,
+//! with biases, zero initial state): a whole-sequence forward that keeps what backpropagation
+//! through time needs, its backward, and a streaming step for inference one time step at a time.
+//!
+//! # Equations
+//! With `x_t` the input at step `t`, `h_{t-1}` the previous hidden state (`h_{-1} = 0`), `σ` the
+//! logistic function and `⊙` the elementwise product, as in PyTorch's documentation:
+//!
+//! GRU, gates in the order `r, z, n`:
+//! ```text
+//! r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
+//! z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
+//! n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))
+//! h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+//! ```
+//!
+//! LSTM, gates in the order `i, f, g, o` (`c_{-1} = 0`):
+//! ```text
+//! i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)
+//! f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)
+//! g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)
+//! o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)
+//! c_t = f_t ⊙ c_{-1} + i_t ⊙ g_t
+//! h_t = o_t ⊙ tanh(c_t)
+//! ```
+//!
+//! The output is the hidden state: the whole sequence `y[b][t] = h_t` ([`Output::Sequence`]) or
+//! the last state `h_{T-1}` ([`Output::Last`], PyTorch's `h_n[0]`; the LSTM's `c_n` is not an
+//! output). Backward takes the matching upstream gradient ([`Upstream`]).
+//!
+//! # Parameters ([`RnnParams`])
+//! PyTorch's tensors, each flattened row-major, for `G` gates (3 for the GRU, 4 for the LSTM):
+//! `weight_ih_l0: [G*H, F]` as `[[[T; F]; H]; G]` (gate `g`, unit `j`, input `k` at
+//! `(g * H + j) * F + k`), `weight_hh_l0: [G*H, H]` as `[[[T; H]; H]; G]`, `bias_ih_l0` and
+//! `bias_hh_l0: [G*H]` as `[[T; H]; G]`. A parameter block is these four in that order,
+//! [`rnn_param_len`] elements ([`RnnParams::from_block`] views one); the gradients
+//! ([`RnnGrads`], [`RnnGrads::from_block`]) have the same layout. `F` and `H` are at least 1.
+//!
+//! # Buffers
+//! - input `x: [[[T; F]; S]; B]`: batch, time, feature (`batch_first`);
+//! - output: `[[[T; H]; S]; B]` (sequence) or `[[T; H]; B]` (last state);
+//! - cache, written by the forward and read by the backward, one block of rows of `H` per sample
+//!   and step: `[[[[T; H]; GRU_CACHE_ROWS]; S]; B]` holding `r, z, n, W_hn h_{t-1} + b_hn,
+//!   h_{t-1}`, or `[[[[T; H]; LSTM_CACHE_ROWS]; S]; B]` holding `i, f, g, o, c_{t-1}, tanh(c_t),
+//!   h_{t-1}`.
+//!
+//! All buffers are the caller's; nothing allocates. Outputs are overwritten, not read.
+//! Gradients follow [`Store`]: the parameter gradients and the input gradient are stored or
+//! accumulated as a whole (the sum over the batch and the time steps).
+//!
+//! # Streaming
+//! [`gru_step`] and [`lstm_step`] advance a fixed-size state (`h: [T; H]`, or `h` and `c`) by one
+//! input `x_t: [T; F]`. They run the same cell as the sequence forward, so stepping through a
+//! sequence from a zero state gives its outputs (the tests check it); `reset` is zeroing the
+//! state. Iterators over arrays only: no allocation, no index to check, no panic path (a
+//! Cortex-M4F program calling both steps links with a panic handler that references an
+//! undefined symbol); `no_std`.
+
+use crate::kernels::math::{sigmoid, tanh};
+use crate::kernels::small::{dot, LANES};
+use crate::kernels::Store;
+use crate::{Error, Result, Scalar};
+
+/// Gates of a GRU (`r, z, n`).
+pub const GRU_GATES: usize = 3;
+/// Gates of an LSTM (`i, f, g, o`).
+pub const LSTM_GATES: usize = 4;
+/// Rows of `H` the GRU caches per sample and step: `r, z, n, W_hn h + b_hn, h_{t-1}`.
+pub const GRU_CACHE_ROWS: usize = 5;
+/// Rows of `H` the LSTM caches per sample and step: `i, f, g, o, c_{t-1}, tanh(c_t), h_{t-1}`.
+pub const LSTM_CACHE_ROWS: usize = 7;
+
+/// Length of a recurrent layer's parameter block with `gates` gates (3: GRU, 4: LSTM), `input`
+/// features and `hidden` units: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
+pub const fn rnn_param_len(gates: usize, input: usize, hidden: usize) -> usize {
+    gates * hidden * (input + hidden + 2)
+}
+
+/// The parameters of a recurrent layer with `G` gates, PyTorch's tensors (see the
+/// [module docs](self)).
+#[derive(Clone, Copy, Debug)]
+pub struct RnnParams<'a, T, const G: usize, const F: usize, const H: usize> {
+    /// `weight_ih_l0: [G*H, F]`.
+    pub weight_ih: &'a [[[T; F]; H]; G],
+    /// `weight_hh_l0: [G*H, H]`.
+    pub weight_hh: &'a [[[T; H]; H]; G],
+    /// `bias_ih_l0: [G*H]`.
+    pub bias_ih: &'a [[T; H]; G],
+    /// `bias_hh_l0: [G*H]`.
+    pub bias_hh: &'a [[T; H]; G],
+}
+
+/// The gradients of [`RnnParams`], same layout.
+#[derive(Debug)]
+pub struct RnnGrads<'a, T, const G: usize, const F: usize, const H: usize> {
+    /// Gradient of `weight_ih_l0`.
+    pub weight_ih: &'a mut [[[T; F]; H]; G],
+    /// Gradient of `weight_hh_l0`.
+    pub weight_hh: &'a mut [[[T; H]; H]; G],
+    /// Gradient of `bias_ih_l0`.
+    pub bias_ih: &'a mut [[T; H]; G],
+    /// Gradient of `bias_hh_l0`.
+    pub bias_hh: &'a mut [[T; H]; G],
+}
+
+impl<'a, T, const G: usize, const F: usize, const H: usize> RnnParams<'a, T, G, F, H> {
+    /// Views a parameter block (`weight_ih | weight_hh | bias_ih | bias_hh`, see the
+    /// [module docs](self)) as the four tensors.
+    ///
+    /// # Errors
+    /// [`Error::Length`] when `block` does not hold exactly [`rnn_param_len`]`(G, F, H)`
+    /// elements.
+    pub fn from_block(block: &'a [T]) -> Result<Self> {
+        let found = block.len();
+        let view = || {
+            let (weight_ih, rest) = take::<T, G, H, F>(block)?;
+            let (weight_hh, rest) = take::<T, G, H, H>(rest)?;
+            let (bias_ih, rest) = take::<T, 1, G, H>(rest)?;
+            let (bias_hh, rest) = take::<T, 1, G, H>(rest)?;
+            rest.is_empty().then_some(RnnParams {
+                weight_ih,
+                weight_hh,
+                bias_ih: &bias_ih[0],
+                bias_hh: &bias_hh[0],
+            })
+        };
+        view().ok_or(Error::Length {
+            what: "recurrent layer: parameter block",
+            expected: rnn_param_len(G, F, H),
+            found,
+        })
+    }
+}
+
+impl<'a, T, const G: usize, const F: usize, const H: usize> RnnGrads<'a, T, G, F, H> {
+    /// Views a gradient block, laid out as the parameter block, as the four tensors.
+    ///
+    /// # Errors
+    /// [`Error::Length`] when `block` does not hold exactly [`rnn_param_len`]`(G, F, H)`
+    /// elements.
+    pub fn from_block(block: &'a mut [T]) -> Result<Self> {
+        let found = block.len();
+        let view = |block| {
+            let (weight_ih, rest) = take_mut::<T, G, H, F>(block)?;
+            let (weight_hh, rest) = take_mut::<T, G, H, H>(rest)?;
+            let (bias_ih, rest) = take_mut::<T, 1, G, H>(rest)?;
+            let (bias_hh, rest) = take_mut::<T, 1, G, H>(rest)?;
+            rest.is_empty().then_some(RnnGrads {
+                weight_ih,
+                weight_hh,
+                bias_ih: &mut bias_ih[0],
+                bias_hh: &mut bias_hh[0],
+            })
+        };
+        view(block).ok_or(Error::Length {
+            what: "recurrent layer: gradient block",
+            expected: rnn_param_len(G, F, H),
+            found,
+        })
+    }
+}
+
+/// `G` row-major `R x C` matrices, one after the other.
+type Stack<T, const G: usize, const R: usize, const C: usize> = [[[T; C]; R]; G];
+
+/// The first `G * R * C` elements of `s` as `[[[T; C]; R]; G]`, and the rest.
+fn take<T, const G: usize, const R: usize, const C: usize>(
+    s: &[T],
+) -> Option<(&Stack<T, G, R, C>, &[T])> {
+    let (head, rest) = s.split_at_checked(G * R * C)?;
+    let (rows, _) = head.as_chunks::<C>();
+    let (matrices, _) = rows.as_chunks::<R>();
+    Some((matrices.first_chunk::<G>()?, rest))
+}
+
+/// [`take`] for a mutable slice.
+fn take_mut<T, const G: usize, const R: usize, const C: usize>(
+    s: &mut [T],
+) -> Option<(&mut Stack<T, G, R, C>, &mut [T])> {
+    let (head, rest) = s.split_at_mut_checked(G * R * C)?;
+    let (rows, _) = head.as_chunks_mut::<C>();
+    let (matrices, _) = rows.as_chunks_mut::<R>();
+    Some((matrices.first_chunk_mut::<G>()?, rest))
+}
+
+/// GRU parameters (`G = 3`: `r, z, n`).
+pub type GruParams<'a, T, const F: usize, const H: usize> = RnnParams<'a, T, GRU_GATES, F, H>;
+/// GRU gradients.
+pub type GruGrads<'a, T, const F: usize, const H: usize> = RnnGrads<'a, T, GRU_GATES, F, H>;
+/// LSTM parameters (`G = 4`: `i, f, g, o`).
+pub type LstmParams<'a, T, const F: usize, const H: usize> = RnnParams<'a, T, LSTM_GATES, F, H>;
+/// LSTM gradients.
+pub type LstmGrads<'a, T, const F: usize, const H: usize> = RnnGrads<'a, T, LSTM_GATES, F, H>;
+
+/// Where the forward writes its result: every hidden state, or the last one.
+#[derive(Debug)]
+pub enum Output<'a, T, const B: usize, const S: usize, const H: usize> {
+    /// `y[b][t] = h_t`.
+    Sequence(&'a mut [[[T; H]; S]; B]),
+    /// `y[b] = h_{S-1}` (zero when `S = 0`).
+    Last(&'a mut [[T; H]; B]),
+}
+
+/// The gradient arriving at the output, matching the [`Output`] of the forward.
+#[derive(Clone, Copy, Debug)]
+pub enum Upstream<'a, T, const B: usize, const S: usize, const H: usize> {
+    /// `dL/dy[b][t]` for the whole sequence.
+    Sequence(&'a [[[T; H]; S]; B]),
+    /// `dL/dh_{S-1}[b]` for the last state.
+    Last(&'a [[T; H]; B]),
+}
+
+/// `out[g] = W[g] v + b[g]` for each gate: `out[g][j] = sum_k W[g][j][k] v[k] + b[g][j]`.
+#[inline]
+fn affine<T: Scalar, const G: usize, const K: usize, const H: usize>(
+    weight: &[[[T; K]; H]; G],
+    bias: &[[T; H]; G],
+    v: &[T; K],
+    out: &mut [[T; H]; G],
+) {
+    for ((w_g, b_g), out_g) in weight.iter().zip(bias).zip(out.iter_mut()) {
+        for ((w_row, &b), o) in w_g.iter().zip(b_g).zip(out_g.iter_mut()) {
+            *o = row_dot(w_row, v) + b;
+        }
+    }
+}
+
+/// `sum_k w[k] v[k]`: four partial sums (one 128-bit register of `f32`) added as
+/// `(p0 + p1) + (p2 + p3)`, then the tail in order, for rows shorter than `2 * LANES`;
+/// [`dot`]'s [`LANES`] partial sums for longer ones (`dot` adds its lanes one after the other,
+/// which costs more than it saves on a short row).
+#[inline(always)]
+fn row_dot<T: Scalar, const K: usize>(w: &[T; K], v: &[T; K]) -> T {
+    if K < 2 * LANES {
+        let (w_chunks, w_tail) = w.as_chunks::<4>();
+        let (v_chunks, v_tail) = v.as_chunks::<4>();
+        let mut p = [T::zero(); 4];
+        for (wc, vc) in w_chunks.iter().zip(v_chunks) {
+            for ((p, &w), &v) in p.iter_mut().zip(wc).zip(vc) {
+                *p += w * v;
+            }
+        }
+        let [p0, p1, p2, p3] = p;
+        w_tail
+            .iter()
+            .zip(v_tail)
+            .fold((p0 + p1) + (p2 + p3), |sum, (&w, &v)| sum + w * v)
+    } else {
+        dot(w, v)
+    }
+}
+
+/// `out (store) sum_g W[g]^T d[g]`: `out[k] = sum_g sum_j W[g][j][k] d[g][j]`.
+#[inline]
+fn affine_transpose<T: Scalar, const G: usize, const K: usize, const H: usize>(
+    weight: &[[[T; K]; H]; G],
+    d: &[[T; H]; G],
+    out: &mut [T; K],
+    store: Store,
+) {
+    let mut sum = [T::zero(); K];
+    for (w_g, d_g) in weight.iter().zip(d) {
+        for (w_row, &dj) in w_g.iter().zip(d_g) {
+            for (s, &w) in sum.iter_mut().zip(w_row) {
+                *s += w * dj;
+            }
+        }
+    }
+    for (o, s) in out.iter_mut().zip(sum) {
+        store.apply(o, s);
+    }
+}
+
+/// `dW[g] += d[g] v^T` and `db[g] += d[g]`.
+#[inline]
+fn accumulate_outer<T: Scalar, const G: usize, const K: usize, const H: usize>(
+    d: &[[T; H]; G],
+    v: &[T; K],
+    weight_grad: &mut [[[T; K]; H]; G],
+    bias_grad: &mut [[T; H]; G],
+) {
+    for ((d_g, dw_g), db_g) in d
+        .iter()
+        .zip(weight_grad.iter_mut())
+        .zip(bias_grad.iter_mut())
+    {
+        for ((&dj, dw_row), db) in d_g.iter().zip(dw_g.iter_mut()).zip(db_g.iter_mut()) {
+            *db += dj;
+            for (dw, &vk) in dw_row.iter_mut().zip(v) {
+                *dw += dj * vk;
+            }
+        }
+    }
+}
+
+/// Zeroes the gradients for [`Store::Overwrite`] (the backward then accumulates).
+fn prepare<T: Scalar, const G: usize, const F: usize, const H: usize>(
+    grads: &mut RnnGrads<'_, T, G, F, H>,
+    store: Store,
+) {
+    if store == Store::Overwrite {
+        *grads.weight_ih = [[[T::zero(); F]; H]; G];
+        *grads.weight_hh = [[[T::zero(); H]; H]; G];
+        *grads.bias_ih = [[T::zero(); H]; G];
+        *grads.bias_hh = [[T::zero(); H]; G];
+    }
+}
+
+/// The parameter gradients of one step (accumulated), its input gradient (stored, when wanted)
+/// and the part of the gradient at `h_{t-1}` that flows through `W_hh` (returned), given the
+/// gradients `d_ih` and `d_hh` of the gates' two affine maps.
+#[allow(clippy::too_many_arguments)]
+fn backward_step_common<T: Scalar, const G: usize, const F: usize, const H: usize>(
+    params: &RnnParams<'_, T, G, F, H>,
+    grads: &mut RnnGrads<'_, T, G, F, H>,
+    x: &[T; F],
+    h_prev: &[T; H],
+    d_ih: &[[T; H]; G],
+    d_hh: &[[T; H]; G],
+    dx: Option<&mut [T; F]>,
+    store: Store,
+) -> [T; H] {
+    accumulate_outer(d_ih, x, grads.weight_ih, grads.bias_ih);
+    accumulate_outer(d_hh, h_prev, grads.weight_hh, grads.bias_hh);
+    if let Some(dx) = dx {
+        affine_transpose(params.weight_ih, d_ih, dx, store);
+    }
+    let mut dh_prev = [T::zero(); H];
+    affine_transpose(params.weight_hh, d_hh, &mut dh_prev, Store::Overwrite);
+    dh_prev
+}
+
+// ------------------------------------------------------------------------------------------
+// GRU
+// ------------------------------------------------------------------------------------------
+
+/// One GRU step: from `x` and `h_prev`, the cache rows `r, z, n, W_hn h + b_hn, h_prev` and the
+/// new state (returned).
+#[inline]
+fn gru_cell<T: Scalar, const F: usize, const H: usize>(
+    params: &GruParams<'_, T, F, H>,
+    x: &[T; F],
+    h_prev: &[T; H],
+    cache: &mut [[T; H]; GRU_CACHE_ROWS],
+) -> [T; H] {
+    let mut xi = [[T::zero(); H]; GRU_GATES];
+    let mut hh = [[T::zero(); H]; GRU_GATES];
+    affine(params.weight_ih, params.bias_ih, x, &mut xi);
+    affine(params.weight_hh, params.bias_hh, h_prev, &mut hh);
+    let [xr, xz, xn] = &xi;
+    let [hr, hz, hn] = &hh;
+    let [r, z, n, hn_cache, h_cache] = cache;
+    // One loop per gate, each over independent units, so that the activations vectorize.
+    for ((r, &xr), &hr) in r.iter_mut().zip(xr).zip(hr) {
+        *r = sigmoid(xr + hr);
+    }
+    for ((z, &xz), &hz) in z.iter_mut().zip(xz).zip(hz) {
+        *z = sigmoid(xz + hz);
+    }
+    for (((n, &xn), &hn), &r) in n.iter_mut().zip(xn).zip(hn).zip(r.iter()) {
+        *n = tanh(xn + r * hn);
+    }
+    let mut h = [T::zero(); H];
+    for (((h, &z), &n), &hp) in h.iter_mut().zip(z.iter()).zip(n.iter()).zip(h_prev) {
+        *h = (T::one() - z) * n + z * hp;
+    }
+    *hn_cache = *hn;
+    *h_cache = *h_prev;
+    h
+}
+
+/// GRU forward over whole sequences from a zero state: fills `cache` for [`gru_backward`] and
+/// writes `out` (see the [module docs](self) for the layouts).
+pub fn gru_forward<T: Scalar, const B: usize, const S: usize, const F: usize, const H: usize>(
+    params: &GruParams<'_, T, F, H>,
+    x: &[[[T; F]; S]; B],
+    cache: &mut [[[[T; H]; GRU_CACHE_ROWS]; S]; B],
+    out: Output<'_, T, B, S, H>,
+) {
+    rnn_forward(x, cache, out, [T::zero(); H], |x, h, cache| {
+        *h = gru_cell(params, x, h, cache);
+        *h
+    });
+}
+
+/// The sequence loop shared by both cells: each sample starts from `zero`, and
+/// `cell(x_t, state, cache_t)` advances the state and returns `h_t`.
+#[inline]
+fn rnn_forward<
+    T: Scalar,
+    St: Copy,
+    const B: usize,
+    const S: usize,
+    const F: usize,
+    const H: usize,
+    const R: usize,
+>(
+    x: &[[[T; F]; S]; B],
+    cache: &mut [[[[T; H]; R]; S]; B],
+    out: Output<'_, T, B, S, H>,
+    zero: St,
+    mut cell: impl FnMut(&[T; F], &mut St, &mut [[T; H]; R]) -> [T; H],
+) {
+    match out {
+        Output::Sequence(y) => {
+            for ((x_b, cache_b), y_b) in x.iter().zip(cache.iter_mut()).zip(y.iter_mut()) {
+                let mut state = zero;
+                for ((x_t, cache_t), y_t) in x_b.iter().zip(cache_b.iter_mut()).zip(y_b.iter_mut())
+                {
+                    *y_t = cell(x_t, &mut state, cache_t);
+                }
+            }
+        }
+        Output::Last(y) => {
+            for ((x_b, cache_b), y_b) in x.iter().zip(cache.iter_mut()).zip(y.iter_mut()) {
+                let mut state = zero;
+                let mut h = [T::zero(); H];
+                for (x_t, cache_t) in x_b.iter().zip(cache_b.iter_mut()) {
+                    h = cell(x_t, &mut state, cache_t);
+                }
+                *y_b = h;
+            }
+        }
+    }
+}
+
+/// GRU backward through time: parameter gradients (stored or accumulated into `grads` as a
+/// whole) and, when `dx` is given, the input gradient (with the same `store`). `x` and `cache`
+/// are the forward's; `upstream` matches its [`Output`].
+pub fn gru_backward<T: Scalar, const B: usize, const S: usize, const F: usize, const H: usize>(
+    params: &GruParams<'_, T, F, H>,
+    x: &[[[T; F]; S]; B],
+    cache: &[[[[T; H]; GRU_CACHE_ROWS]; S]; B],
+    upstream: Upstream<'_, T, B, S, H>,
+    grads: &mut GruGrads<'_, T, F, H>,
+    dx: Option<&mut [[[T; F]; S]; B]>,
+    store: Store,
+) {
+    prepare(grads, store);
+    rnn_backward(
+        x,
+        cache,
+        upstream,
+        dx,
+        |x_t, cache_t, dh, dx_t, _dc: &mut [T; H]| {
+            let [r, z, n, hn, h_prev] = cache_t;
+            let mut d_ih = [[T::zero(); H]; GRU_GATES];
+            let mut d_hh = [[T::zero(); H]; GRU_GATES];
+            let mut carry = [T::zero(); H];
+            let [ar, az, an] = &mut d_ih;
+            let [_, _, dhn] = &mut d_hh;
+            let values = r.iter().zip(z).zip(n).zip(hn).zip(h_prev);
+            let outs = ar
+                .iter_mut()
+                .zip(az.iter_mut())
+                .zip(an.iter_mut())
+                .zip(dhn.iter_mut());
+            for (((((&r, &z), &n), &hn), &hp), ((((ar, az), an), dhn), (carry, &dh))) in
+                values.zip(outs.zip(carry.iter_mut().zip(dh.iter())))
+            {
+                let one = T::one();
+                let dn = dh * (one - z);
+                let dz = dh * (hp - n);
+                *carry = dh * z;
+                *an = dn * (one - n * n);
+                *dhn = *an * r;
+                *ar = *an * hn * r * (one - r);
+                *az = dz * z * (one - z);
+            }
+            let [hr, hz, _] = &mut d_hh;
+            *hr = d_ih[0];
+            *hz = d_ih[1];
+            let dh_prev =
+                backward_step_common(params, grads, x_t, h_prev, &d_ih, &d_hh, dx_t, store);
+            let mut out = carry;
+            for (o, d) in out.iter_mut().zip(dh_prev) {
+                *o += d;
+            }
+            out
+        },
+    );
+}
+
+/// The backward loop shared by both cells, last step first. `step(x_t, cache_t, dh_t, dx_t,
+/// dc)` turns the gradient at `h_t` into the one at `h_{t-1}` (and the LSTM's cell-state
+/// gradient `dc` in place), accumulating the parameter gradients and storing `dx_t`.
+#[inline]
+fn rnn_backward<
+    T: Scalar,
+    const B: usize,
+    const S: usize,
+    const F: usize,
+    const H: usize,
+    const R: usize,
+>(
+    x: &[[[T; F]; S]; B],
+    cache: &[[[[T; H]; R]; S]; B],
+    upstream: Upstream<'_, T, B, S, H>,
+    dx: Option<&mut [[[T; F]; S]; B]>,
+    mut step: impl FnMut(&[T; F], &[[T; H]; R], &[T; H], Option<&mut [T; F]>, &mut [T; H]) -> [T; H],
+) {
+    let mut dx = dx;
+    for (b, (x_b, cache_b)) in x.iter().zip(cache).enumerate() {
+        let mut dh = [T::zero(); H];
+        let mut dc = [T::zero(); H];
+        let (up_seq, up_last) = match upstream {
+            Upstream::Sequence(d) => (d.get(b), None),
+            Upstream::Last(d) => (None, d.get(b)),
+        };
+        if let Some(last) = up_last {
+            dh = *last;
+        }
+        let mut dx_b = dx.as_deref_mut().and_then(|dx| dx.get_mut(b));
+        for (t, (x_t, cache_t)) in x_b.iter().zip(cache_b).enumerate().rev() {
+            if let Some(up_t) = up_seq.and_then(|d| d.get(t)) {
+                for (d, &u) in dh.iter_mut().zip(up_t) {
+                    *d += u;
+                }
+            }
+            let dx_t = dx_b.as_deref_mut().and_then(|dx| dx.get_mut(t));
+            dh = step(x_t, cache_t, &dh, dx_t, &mut dc);
+        }
+    }
+}
+
+/// One GRU step of streaming inference: `h <- GRU(x, h)`. Start from `h = [0; H]` (PyTorch's
+/// default initial state); the states equal [`gru_forward`]'s sequence outputs.
+#[inline]
+pub fn gru_step<T: Scalar, const F: usize, const H: usize>(
+    params: &GruParams<'_, T, F, H>,
+    x: &[T; F],
+    h: &mut [T; H],
+) {
+    let mut cache = [[T::zero(); H]; GRU_CACHE_ROWS];
+    *h = gru_cell(params, x, h, &mut cache);
+}
+
+// ------------------------------------------------------------------------------------------
+// LSTM
+// ------------------------------------------------------------------------------------------
+
+/// One LSTM step: from `x`, `h_prev` and `c` (updated in place to `c_t`), the cache rows
+/// `i, f, g, o, c_prev, tanh(c_t), h_prev` and the new hidden state (returned).
+#[inline]
+fn lstm_cell<T: Scalar, const F: usize, const H: usize>(
+    params: &LstmParams<'_, T, F, H>,
+    x: &[T; F],
+    h_prev: &[T; H],
+    c: &mut [T; H],
+    cache: &mut [[T; H]; LSTM_CACHE_ROWS],
+) -> [T; H] {
+    let mut xi = [[T::zero(); H]; LSTM_GATES];
+    let mut hh = [[T::zero(); H]; LSTM_GATES];
+    affine(params.weight_ih, params.bias_ih, x, &mut xi);
+    affine(params.weight_hh, params.bias_hh, h_prev, &mut hh);
+    for (x_g, h_g) in xi.iter_mut().zip(&hh) {
+        for (a, &b) in x_g.iter_mut().zip(h_g) {
+            *a += b;
+        }
+    }
+    let [ai, af, ag, ao] = &xi;
+    let [i, f, g, o, c_prev, tanh_c, h_cache] = cache;
+    *c_prev = *c;
+    *h_cache = *h_prev;
+    // One loop per gate, each over independent units, so that the activations vectorize.
+    for (i, &a) in i.iter_mut().zip(ai) {
+        *i = sigmoid(a);
+    }
+    for (f, &a) in f.iter_mut().zip(af) {
+        *f = sigmoid(a);
+    }
+    for (g, &a) in g.iter_mut().zip(ag) {
+        *g = tanh(a);
+    }
+    for (o, &a) in o.iter_mut().zip(ao) {
+        *o = sigmoid(a);
+    }
+    for (((c, &f), &i), &g) in c.iter_mut().zip(f.iter()).zip(i.iter()).zip(g.iter()) {
+        *c = f * *c + i * g;
+    }
+    for (tc, &c) in tanh_c.iter_mut().zip(c.iter()) {
+        *tc = tanh(c);
+    }
+    let mut h = [T::zero(); H];
+    for ((h, &o), &tc) in h.iter_mut().zip(o.iter()).zip(tanh_c.iter()) {
+        *h = o * tc;
+    }
+    h
+}
+
+/// LSTM forward over whole sequences from a zero state (`h` and `c`): fills `cache` for
+/// [`lstm_backward`] and writes `out` (see the [module docs](self) for the layouts).
+pub fn lstm_forward<T: Scalar, const B: usize, const S: usize, const F: usize, const H: usize>(
+    params: &LstmParams<'_, T, F, H>,
+    x: &[[[T; F]; S]; B],
+    cache: &mut [[[[T; H]; LSTM_CACHE_ROWS]; S]; B],
+    out: Output<'_, T, B, S, H>,
+) {
+    let zero = ([T::zero(); H], [T::zero(); H]);
+    rnn_forward(x, cache, out, zero, |x, (h, c), cache| {
+        *h = lstm_cell(params, x, h, c, cache);
+        *h
+    });
+}
+
+/// LSTM backward through time: parameter gradients (stored or accumulated into `grads` as a
+/// whole) and, when `dx` is given, the input gradient (with the same `store`). `x` and `cache`
+/// are the forward's; `upstream` matches its [`Output`] (the gradient of `h`; `c_n` is not an
+/// output).
+pub fn lstm_backward<T: Scalar, const B: usize, const S: usize, const F: usize, const H: usize>(
+    params: &LstmParams<'_, T, F, H>,
+    x: &[[[T; F]; S]; B],
+    cache: &[[[[T; H]; LSTM_CACHE_ROWS]; S]; B],
+    upstream: Upstream<'_, T, B, S, H>,
+    grads: &mut LstmGrads<'_, T, F, H>,
+    dx: Option<&mut [[[T; F]; S]; B]>,
+    store: Store,
+) {
+    prepare(grads, store);
+    rnn_backward(x, cache, upstream, dx, |x_t, cache_t, dh, dx_t, dc| {
+        let [i, f, g, o, c_prev, tanh_c, h_prev] = cache_t;
+        let mut d = [[T::zero(); H]; LSTM_GATES];
+        let [di, df, dg, d_o] = &mut d;
+        let values = i.iter().zip(f).zip(g).zip(o).zip(c_prev.iter().zip(tanh_c));
+        let outs = di
+            .iter_mut()
+            .zip(df.iter_mut())
+            .zip(dg.iter_mut())
+            .zip(d_o.iter_mut());
+        for (((((&i, &f), &g), &o), (&cp, &tc)), ((((di, df), dg), d_o), (dc, &dh))) in
+            values.zip(outs.zip(dc.iter_mut().zip(dh)))
+        {
+            let one = T::one();
+            let dct = *dc + dh * o * (one - tc * tc);
+            *d_o = dh * tc * o * (one - o);
+            *di = dct * g * i * (one - i);
+            *df = dct * cp * f * (one - f);
+            *dg = dct * i * (one - g * g);
+            *dc = dct * f;
+        }
+        backward_step_common(params, grads, x_t, h_prev, &d, &d, dx_t, store)
+    });
+}
+
+/// One LSTM step of streaming inference: `(h, c) <- LSTM(x, (h, c))`. Start from zero states
+/// (PyTorch's default); the `h` equal [`lstm_forward`]'s sequence outputs.
+#[inline]
+pub fn lstm_step<T: Scalar, const F: usize, const H: usize>(
+    params: &LstmParams<'_, T, F, H>,
+    x: &[T; F],
+    h: &mut [T; H],
+    c: &mut [T; H],
+) {
+    let mut cache = [[T::zero(); H]; LSTM_CACHE_ROWS];
+    *h = lstm_cell(params, x, h, c, &mut cache);
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests;
