@@ -200,7 +200,12 @@ fn read(plan: &Plan, decl: &WeightsDecl) -> Result<Values, String> {
     values.absolute = Some(absolute);
     let mut found = vec![None::<String>; wanted.len()];
     let mut names: Vec<(String, safetensors::tensor::TensorView)> = tensors.tensors();
-    names.sort_by(|a, b| a.0.cmp(&b.0));
+    // Declaration order (a layer's weight before its bias), then unknown names by name.
+    names.sort_by_key(|(name, _)| {
+        let canonical = canonical_name(name);
+        let place = wanted.iter().position(|w| w.name == canonical);
+        (place.unwrap_or(usize::MAX), name.clone())
+    });
     for (name, view) in &names {
         let canonical = canonical_name(name);
         if let Some(k) = counter_names.iter().position(|c| *c == canonical) {
