@@ -9,6 +9,7 @@ writes, under tests/ui/ (the compile-fail fixtures and tests/weights_in.rs use t
 - tiny_f16.safetensors / tiny_bf16.safetensors: the same values in F16 / BF16 (chosen to be
   exact in both, so the compiled-in values equal the F32 file's).
 - tiny_int.safetensors: h.weight as I32 (a dtype the loader rejects).
+- tiny_bn.safetensors: that layer followed by a BatchNorm1d(2) (see the end of the script).
 """
 
 from pathlib import Path
@@ -35,3 +36,25 @@ save_file(
 
 x = torch.tensor([1.0, 2.0, 3.0])
 print("h(x) =", (weight @ x + bias).tolist())
+
+# tiny_bn.safetensors: `h = linear(x, 2)` then `n = batch_norm(h)` (nn.BatchNorm1d(2) in
+# evaluation mode), for the BatchNorm folded at expansion.
+save_file(
+    {
+        "h.weight": weight,
+        "h.bias": bias,
+        "n.weight": torch.tensor([1.5, 0.5]),
+        "n.bias": torch.tensor([0.1, -0.2]),
+        "n.running_mean": torch.tensor([0.25, -1.0]),
+        "n.running_var": torch.tensor([2.0, 0.5]),
+        "n.num_batches_tracked": torch.tensor(7, dtype=torch.int64),
+    },
+    str(OUT / "tiny_bn.safetensors"),
+)
+bn = torch.nn.BatchNorm1d(2).eval()
+with torch.no_grad():
+    bn.weight.copy_(torch.tensor([1.5, 0.5]))
+    bn.bias.copy_(torch.tensor([0.1, -0.2]))
+    bn.running_mean.copy_(torch.tensor([0.25, -1.0]))
+    bn.running_var.copy_(torch.tensor([2.0, 0.5]))
+    print("n(h(x)) =", bn((weight @ x + bias)[None])[0].tolist())

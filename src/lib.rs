@@ -117,8 +117,10 @@
 //!     shapes, or the path it tried. The values become `static`s: `Net::PARAMS_STATIC: &[T; P]`
 //!     and `Net::STATE_STATIC`, read by `Net::infer_static::<B>(&x, &mut out)` in place (flash
 //!     on a microcontroller, no RAM for weights, no parsing at run time); `Net::from_weights()`
-//!     copies them into a network. Cargo rebuilds the crate when the file changes. BatchNorm is
-//!     not folded into the compiled-in weights (call `fold` on `from_weights()` at run time).
+//!     copies them into a network. Cargo rebuilds the crate when the file changes. A BatchNorm
+//!     after a dense or conv layer is folded into it at expansion, bit for bit as `fold` does:
+//!     `NetFolded::PARAMS_STATIC` holds the folded values and `Net::infer_static` runs on them
+//!     (not for networks with Weight Norm, which run unfolded from `Net::PARAMS_STATIC`).
 //!   - `net.forward(&x)` and `net.predict(&sample)` run on the stack for small batches and on
 //!     heap buffers kept per thread above `runtime::scratch::FORWARD_STACK_LIMIT`, so any batch
 //!     works and only the first call of a batch size allocates; `net.try_predict(&sample)`

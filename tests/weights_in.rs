@@ -64,3 +64,38 @@ fn infer_static_matches_the_reference_and_the_runtime_loader() {
     TinyBf16::infer_static::<1>(&[[1.0, 2.0, 3.0]], &mut out64);
     assert_eq!(out64[0], EXPECTED.map(f64::from));
 }
+
+monograd::network! {
+    /// A BatchNorm after the dense layer: folded into it at expansion.
+    struct TinyBn {
+        input x: [3];
+        h = linear(x, 2);
+        n = batch_norm(h);
+        weights = "tests/ui/tiny_bn.safetensors";
+        output n;
+    }
+}
+
+#[test]
+fn batch_norm_is_folded_at_expansion_as_fold_does_at_run_time() {
+    let net = TinyBn::from_weights();
+    assert_eq!(net.num_batches_tracked, [7]);
+    assert_eq!(*net.params, *TinyBn::PARAMS_STATIC);
+    assert_eq!(*net.state, *TinyBn::STATE_STATIC);
+    let folded = net.fold();
+    // Bit for bit the run-time fold's values.
+    assert_eq!(*folded.params, *TinyBnFolded::PARAMS_STATIC);
+    assert_eq!(TinyBnFolded::STATE, 0);
+    let x = [[1.0f32, 2.0, 3.0]];
+    let mut out = [[0.0f32; 2]; 1];
+    TinyBn::infer_static::<1>(&x, &mut out);
+    assert_eq!(out[0], folded.predict(&x[0]));
+    // PyTorch's BatchNorm1d in eval mode on the unfolded layer (reference/weights_in.py).
+    let expected = [3.812_301_2f32, -1.437_424_4];
+    for (got, want) in out[0].iter().zip(expected) {
+        assert!((got - want).abs() <= 1e-5, "{got} vs {want}");
+    }
+    for (got, want) in net.predict(&x[0]).iter().zip(expected) {
+        assert!((got - want).abs() <= 1e-5, "{got} vs {want}");
+    }
+}

@@ -5,7 +5,9 @@
 //! `X.num_batches_tracked` optional, F32/F64/F16/BF16 converted to the element type, no other
 //! tensor, every value finite). Any problem is a compile error on the `weights` token. The
 //! values become `static`s behind `PARAMS_STATIC` / `STATE_STATIC`, and an `include_bytes!` of
-//! the file makes Cargo rebuild the crate when it changes.
+//! the file makes Cargo rebuild the crate when it changes. A BatchNorm after a dense or conv
+//! layer is folded into it here too (the folded type gets its own statics, which
+//! `infer_static` runs on), unless the network has Weight Norm.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -13,9 +15,10 @@ use proc_macro2::{Literal, Punct, Spacing, TokenStream, TokenTree};
 use quote::quote;
 use safetensors::{Dtype, SafeTensors};
 
+use super::fold::{folded_graph, Fold};
 use super::io::{counter_names, state_dict_suffix};
 use super::plan::Plan;
-use crate::graph::Element;
+use crate::graph::{Element, Op};
 use crate::parse::WeightsDecl;
 
 /// The items of a network declared with `weights = "...";`: a compile error on the `weights`
@@ -52,6 +55,16 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
         "The {s} running statistics compiled in from `{file}`, in `STATE_TENSORS` order (a \
          `static`)."
     );
+    let (folded_items, infer_call) = match folded_statics(plan, &values, &file) {
+        Some(folded) => (
+            Some(folded),
+            quote!(#name::__monograd_folded_infer_static::<B>(x, out);),
+        ),
+        None => (
+            None,
+            quote!(Self::infer::<B>(Self::PARAMS_STATIC, Self::STATE_STATIC, x, out);),
+        ),
+    };
     let from_doc = format!(
         "A network holding the weights compiled in from `{file}` (copied into its own buffers; \
          [`Self::infer_static`] uses them in place)."
@@ -59,6 +72,7 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
     quote! {
         #error
         #rebuild
+        #folded_items
 
         impl #name {
             /// The weights file of the declaration, relative to the crate's manifest directory.
@@ -76,13 +90,15 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
                 &VALUES
             };
 
-            /// [`Self::infer`] with the compiled-in weights ([`Self::PARAMS_STATIC`],
-            /// [`Self::STATE_STATIC`]): stack only, no heap, no RAM for weights.
+            /// [`Self::infer`] with the compiled-in weights: stack only, no heap, no RAM for
+            /// weights. When the network has a BatchNorm after a dense or conv layer, it runs the
+            /// folded type's inference on its own compiled-in `PARAMS_STATIC` (folded at
+            /// expansion), otherwise on [`Self::PARAMS_STATIC`] and [`Self::STATE_STATIC`].
             pub fn infer_static<const B: usize>(
                 x: &[[#t; #input_n]; B],
                 out: &mut [[#t; #output_n]; B],
             ) {
-                Self::infer::<B>(Self::PARAMS_STATIC, Self::STATE_STATIC, x, out);
+                #infer_call
             }
 
             #[doc = #from_doc]
@@ -95,6 +111,135 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
             }
         }
     }
+}
+
+/// The compiled-in weights of the folded type (`NetFolded::PARAMS_STATIC` / `STATE_STATIC`,
+/// `NetFolded::infer_static`) when the network has a BatchNorm after a dense or conv layer to
+/// fold, and no Weight Norm (whose `g * v / ||v||` is not computed at expansion).
+fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<TokenStream> {
+    let (graph, folds) = folded_graph(plan.graph)?;
+    let weight_norm = plan.graph.nodes.iter().any(|node| match &node.op {
+        Op::Linear(l) => l.weight_norm,
+        Op::Conv2d(c) => c.weight_norm,
+        _ => false,
+    });
+    if folds.is_empty() || weight_norm {
+        return None;
+    }
+    let folded_plan = Plan::new(&graph);
+    let (params, state) = fold_values(plan, &folded_plan, &folds, values);
+    let element = plan.graph.element;
+    let t = &plan.t;
+    let name = &plan.graph.name;
+    let folded = &graph.name;
+    let (p, s) = (folded_plan.param_count, folded_plan.state_count);
+    let input_n = plan.numel(0);
+    let output_n = plan.numel(plan.graph.output_index());
+    let params = elements(element, &params);
+    let state = elements(element, &state);
+    let params_doc = format!(
+        "The {p} parameters compiled in from `{file}` with every BatchNorm after a dense or \
+         conv layer folded into it at expansion (a `static`)."
+    );
+    Some(quote! {
+        impl #folded {
+            #[doc = #params_doc]
+            pub const PARAMS_STATIC: &'static [#t; #p] = {
+                static VALUES: [#t; #p] = [#(#params),*];
+                &VALUES
+            };
+
+            /// Running statistics of the normalization layers that were not folded (a `static`).
+            pub const STATE_STATIC: &'static [#t; #s] = {
+                static VALUES: [#t; #s] = [#(#state),*];
+                &VALUES
+            };
+
+            /// [`Self::infer`] with the compiled-in, folded weights: stack only, no heap, no RAM
+            /// for weights.
+            pub fn infer_static<const B: usize>(
+                x: &[[#t; #input_n]; B],
+                out: &mut [[#t; #output_n]; B],
+            ) {
+                Self::infer::<B>(Self::PARAMS_STATIC, Self::STATE_STATIC, x, out);
+            }
+        }
+
+        impl #name {
+            #[doc(hidden)]
+            pub fn __monograd_folded_infer_static<const B: usize>(
+                x: &[[#t; #input_n]; B],
+                out: &mut [[#t; #output_n]; B],
+            ) {
+                #folded::infer_static::<B>(x, out);
+            }
+        }
+    })
+}
+
+/// `value` rounded to the element type: f32 arithmetic emulated in f64 (one f64 operation on f32
+/// operands, then rounding, is the correctly rounded f32 result), so the folded values are those
+/// of the runtime's `fold_batch_norm`.
+fn round(element: Element, value: f64) -> f64 {
+    match element {
+        Element::F32 => f64::from(value as f32),
+        Element::F64 => value,
+    }
+}
+
+/// The folded type's parameters and state from the network's, as `Net::fold` computes them
+/// (`runtime::ops::norm::fold_batch_norm`): `scale = gamma / sqrt(var + eps)`, `W' = W scale`,
+/// `b' = scale (b - mean) + beta`. Without Weight Norm (checked by the caller).
+fn fold_values(
+    plan: &Plan,
+    folded: &Plan,
+    folds: &[Fold],
+    values: &Values,
+) -> (Vec<f64>, Vec<f64>) {
+    let r = |v: f64| round(plan.graph.element, v);
+    let mut params = vec![0.0; folded.param_count];
+    let mut state = vec![0.0; folded.state_count];
+    for i in 0..plan.node_count() {
+        let (from, to) = (&plan.params[i], &folded.params[i]);
+        for (a, b) in from.tensors.iter().zip(&to.tensors) {
+            params[b.offset..b.offset + b.len()]
+                .copy_from_slice(&values.params[a.offset..a.offset + a.len()]);
+        }
+        for (a, b) in plan.state[i].tensors.iter().zip(&folded.state[i].tensors) {
+            state[b.offset..b.offset + b.len()]
+                .copy_from_slice(&values.state[a.offset..a.offset + a.len()]);
+        }
+        let Some(fold) = folds.iter().find(|f| f.layer == i) else {
+            continue;
+        };
+        let weight = to
+            .tensor("weight")
+            .expect("a dense or conv layer has a weight");
+        let bias = to.tensor("bias").expect("a folded layer has a bias");
+        let (out, k) = (weight.shape[0], weight.len() / weight.shape[0]);
+        let source_bias = from.tensor("bias").map(|t| t.offset);
+        let norm_params = &plan.params[fold.norm];
+        let norm_state = &plan.state[fold.norm];
+        let per_channel = |tensor: Option<&super::plan::Tensor>, buffer: &[f64], default: f64| {
+            (0..out)
+                .map(|o| tensor.map_or(default, |t| buffer[t.offset + o]))
+                .collect::<Vec<f64>>()
+        };
+        let gamma = per_channel(norm_params.tensor("weight"), &values.params, 1.0);
+        let beta = per_channel(norm_params.tensor("bias"), &values.params, 0.0);
+        let mean = per_channel(norm_state.tensor("running_mean"), &values.state, 0.0);
+        let var = per_channel(norm_state.tensor("running_var"), &values.state, 1.0);
+        let eps = r(fold.eps);
+        for o in 0..out {
+            let scale = r(gamma[o] / r(r(var[o] + eps).sqrt()));
+            for w in &mut params[weight.offset + o * k..weight.offset + (o + 1) * k] {
+                *w = r(*w * scale);
+            }
+            let b = source_bias.map_or(0.0, |offset| values.params[offset + o]);
+            params[bias.offset + o] = r(r(scale * r(b - mean[o])) + beta[o]);
+        }
+    }
+    (params, state)
 }
 
 /// What the file holds, in buffer order.
