@@ -46,6 +46,7 @@
 //! | `input x: [64];` | the input, per sample: a vector `[n]`, a sequence `[c, l]` or an image `[c, h, w]` |
 //! | `name = op(inputs, options);` | a node: an operation applied to earlier nodes |
 //! | `output logits;` | the output of a network without a loss: an inference-only type |
+//! | `weights = "model.safetensors";` | parameters and running statistics compiled in from a file (below) |
 //!
 //! Output sizes of convolution and pooling follow PyTorch:
 //! `(h + 2 padding - dilation (kernel - 1) - 1) / stride + 1`, floored, so input rows or
@@ -107,6 +108,19 @@
 //!   - `Net::infer::<B>(&params, &state, &x, &mut out)` keeps every buffer on the stack (no heap:
 //!     firmware); a batch whose buffers exceed `runtime::scratch::INFER_STACK_LIMIT` (256 KiB)
 //!     does not compile.
+//!   - With `weights = "model.safetensors";` (a path relative to the crate's
+//!     `CARGO_MANIFEST_DIR`) the macro reads the file when it expands and checks it as the
+//!     strict loader does: every tensor of the declaration under its PyTorch name (Weight Norm's
+//!     legacy `weight_g` / `weight_v` too; `num_batches_tracked` optional), with its shape, as
+//!     F32, F64, F16 or BF16 (converted to the element type), finite, and no other tensor. A
+//!     mismatch or a missing file is a compile error on `weights`, naming the tensor and both
+//!     shapes, or the path it tried. The values become `static`s: `Net::PARAMS_STATIC: &[T; P]`
+//!     and `Net::STATE_STATIC`, read by `Net::infer_static::<B>(&x, &mut out)` in place (flash
+//!     on a microcontroller, no RAM for weights, no parsing at run time); `Net::from_weights()`
+//!     copies them into a network. Cargo rebuilds the crate when the file changes. A BatchNorm
+//!     after a dense or conv layer is folded into it at expansion, bit for bit as `fold` does:
+//!     `NetFolded::PARAMS_STATIC` holds the folded values and `Net::infer_static` runs on them
+//!     (not for networks with Weight Norm, which run unfolded from `Net::PARAMS_STATIC`).
 //!   - `net.forward(&x)` and `net.predict(&sample)` run on the stack for small batches and on
 //!     heap buffers kept per thread above `runtime::scratch::FORWARD_STACK_LIMIT`, so any batch
 //!     works and only the first call of a batch size allocates; `net.try_predict(&sample)`

@@ -4,6 +4,10 @@
 //! The programs in `tests/ui-pass/` must build and run. Having one makes trybuild run
 //! `cargo build` instead of `cargo check`, which the compile-fail cases whose error comes from
 //! a const assertion evaluated at monomorphization (`batch_norm_batch_of_one`) need.
+//!
+//! The `weights_*` cases name their safetensors file relative to the manifest directory of the
+//! project trybuild generates, `target/tests/trybuild/<crate>/`: they assume the default target
+//! directory (`target/` in the repository), as `.ci/run` uses it.
 
 #[test]
 fn shape_and_declaration_errors() {

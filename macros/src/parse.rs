@@ -6,6 +6,7 @@
 //! statement  := "type" "Element" "=" TYPE ";"
 //!             | "input" IDENT ":" "[" INT ("," INT)* "]" ";"
 //!             | "output" IDENT ";"
+//!             | "weights" "=" STRING ";"
 //!             | IDENT "=" IDENT "(" argument ("," argument)* ","? ")" ";"
 //! argument   := IDENT "=" value | value
 //! value      := IDENT | INT | FLOAT | "true" | "false" | "-" (INT | FLOAT) | "(" value ("," value)* ")"
@@ -45,6 +46,17 @@ pub enum Statement {
     Node(NodeDecl),
     /// `output logits;`: the output of a network without a loss (inference only).
     Output(OutputDecl),
+    /// `weights = "model.safetensors";`: parameters compiled in from a file.
+    Weights(WeightsDecl),
+}
+
+/// `weights = "model.safetensors";`: a safetensors file (relative to the user crate's
+/// `CARGO_MANIFEST_DIR`) whose tensors become the network's compiled-in parameters and state.
+#[derive(Clone)]
+pub struct WeightsDecl {
+    /// The `weights` keyword, where errors about the file point.
+    pub keyword: Ident,
+    pub path: LitStr,
 }
 
 pub struct OutputDecl {
@@ -223,6 +235,15 @@ impl Parse for Statement {
             return Ok(Statement::Output(OutputDecl {
                 keyword: first,
                 name,
+            }));
+        }
+        if first == "weights" && input.peek(Token![=]) && input.peek2(LitStr) {
+            input.parse::<Token![=]>()?;
+            let path: LitStr = input.parse()?;
+            input.parse::<Token![;]>()?;
+            return Ok(Statement::Weights(WeightsDecl {
+                keyword: first,
+                path,
             }));
         }
         if !input.peek(Token![=]) {

@@ -1,12 +1,14 @@
 //! A handwritten-digit classifier declared with `monograd::network!` and run on a
-//! microcontroller: `#![no_std]`, no heap, the trained parameters in a `static` (flash), and
-//! every buffer of an inference on the stack.
+//! microcontroller: `#![no_std]`, no heap, the trained parameters compiled in from a safetensors
+//! file as `static`s (flash), and every buffer of an inference on the stack.
 //!
 //! The crate depends on `monograd` without default features, so the runtime is built with
 //! neither `std` nor `alloc`; `cargo build -p firmware-example --target thumbv7em-none-eabihf
-//! --release` compiles it for a Cortex-M4F. The parameters in [`PARAMS`] were trained on the host
-//! by this crate's `train` example, and the host-side tests check that [`classify`] agrees with
-//! the same network run through the std API.
+//! --release` compiles it for a Cortex-M4F. The parameters come from `digits.safetensors`, the file
+//! that `cargo run --release --example digits -- --save examples/firmware/digits.safetensors`
+//! writes: `network!` reads and checks it at compile time (`weights = "digits.safetensors";`) and
+//! emits them as [`Digits::PARAMS_STATIC`]. The host-side tests check that [`classify`] agrees
+//! with the digits example's network loaded from the same file through the std API.
 //!
 //! With feature `device` the crate also builds the `firmware` binary (`src/main.rs`), a
 //! `#![no_main]` Cortex-M4F program that runs [`evaluate_test_set`] on the embedded
@@ -14,23 +16,23 @@
 #![no_std]
 
 mod evaluation;
-mod params;
 pub mod testset;
 
 pub use evaluation::{
     evaluate_test_set, fnv1a, pixels, Evaluation, Expected, EXPECTED, FNV1A_OFFSET,
 };
-pub use params::PARAMS;
 
 monograd::network! {
-    /// Classifies an 8x8 grey image of a handwritten digit: 64 pixels -> 16 ReLU units -> 10
-    /// scores, small enough for the flash and stack of a microcontroller.
+    /// Classifies an 8x8 grey image of a handwritten digit: 64 pixels -> 128 ReLU units -> 10
+    /// scores, the network of the `digits` example, with the weights it trained compiled in.
+    /// Inference only: no loss, no tape, no training code.
     pub struct Digits {
         input pixels: [64];
-        hidden = linear(pixels, 16, init = he_normal);
+        hidden = linear(pixels, 128);
         act = relu(hidden);
         logits = linear(act, 10);
-        loss = softmax_cross_entropy(logits);
+        weights = "digits.safetensors";
+        output logits;
     }
 }
 
@@ -43,8 +45,8 @@ pub const CLASSES: usize = Digits::OUTPUT;
 // here rather than overflowing flash or the stack on the device. INFER_BYTES counts the
 // activation buffers of one inference; the kernels' own stack frames come on top (README.md).
 const _: () = assert!(
-    Digits::PARAM_BYTES <= 8 * 1024,
-    "the parameters must fit in 8 KiB of flash"
+    Digits::PARAM_BYTES <= 40 * 1024,
+    "the parameters must fit in 40 KiB of flash"
 );
 const _: () = assert!(
     Digits::INFER_BYTES <= 1024,
@@ -57,14 +59,11 @@ const _: () = assert!(
 /// on the device and fails unless it is at most `INFER_BYTES + KERNEL_STACK_ALLOWANCE`.
 pub const KERNEL_STACK_ALLOWANCE: usize = 1024;
 
-/// The network has no normalization layers, so its state is empty; `infer` still takes it.
-static STATE: [f32; Digits::STATE] = [0.0; Digits::STATE];
-
 /// The ten class scores (logits) of one image whose pixels are intensities scaled to [0, 1]
 /// (the data set's 0..=16 divided by 16). Uses only the stack: no heap, no std.
 pub fn logits(pixels: &[f32; PIXELS]) -> [f32; CLASSES] {
     let mut out = [[0.0; CLASSES]; 1];
-    Digits::infer::<1>(&PARAMS, &STATE, core::array::from_ref(pixels), &mut out);
+    Digits::infer_static::<1>(core::array::from_ref(pixels), &mut out);
     out[0]
 }
 

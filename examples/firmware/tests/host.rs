@@ -1,12 +1,37 @@
-//! The firmware's inference checked on the host: it agrees with the same network run through the
-//! std API (heap-allocated tape, batched) with the same parameters, and the stored parameters
+//! The firmware's inference checked on the host: the weights compiled in are those of
+//! `digits.safetensors`, it agrees with the `digits` example's network loaded from that file
+//! through the std API (run-time loader, heap-allocated tape, batched), and the stored parameters
 //! classify digits they were not trained on.
 
 mod common;
 
-use firmware_example::{classify, logits, Digits, DigitsTape, CLASSES, PARAMS};
+use firmware_example::{classify, logits, Digits, CLASSES};
 use monograd::runtime::ops::loss::argmax;
 use monograd::runtime::train::accuracy;
+
+monograd::network! {
+    /// The network of the `digits` example (`examples/common/mlp.rs`), which wrote the file.
+    struct DigitsNet {
+        input pixels: [64];
+        hidden = linear(pixels, 128, init = he_normal);
+        act = relu(hidden);
+        logits = linear(act, 10);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+/// The `digits` example's network with the firmware's weights, read at run time.
+fn loaded() -> DigitsNet {
+    DigitsNet::load(concat!(env!("CARGO_MANIFEST_DIR"), "/digits.safetensors")).unwrap()
+}
+
+#[test]
+fn compiled_in_weights_are_the_files() {
+    let net = loaded();
+    assert_eq!(Digits::PARAMS_STATIC, &*net.params);
+    assert_eq!(Digits::PARAM_TENSORS, DigitsNet::PARAM_TENSORS);
+    assert_eq!(*Digits::from_weights().params, *net.params);
+}
 
 /// Batch of the std-side evaluation: a different code path from the firmware's batch of 1.
 const BATCH: usize = 32;
@@ -14,8 +39,8 @@ const BATCH: usize = 32;
 #[test]
 fn firmware_inference_matches_the_std_api() {
     let (train, test) = common::split().unwrap();
-    let net = Digits::from_params(&PARAMS).unwrap();
-    let mut tape = DigitsTape::<BATCH>::new();
+    let net = loaded();
+    let mut tape = DigitsNetTape::<BATCH>::new();
     for data in [&train, &test] {
         for (start, images) in data.images.chunks(BATCH).enumerate() {
             // The last chunk is short: pad it with its first image and ignore the padding.
@@ -50,16 +75,16 @@ fn stored_parameters_classify_held_out_digits() {
         .filter(|(image, &label)| classify(image) == label)
         .count();
     let firmware_accuracy = correct as f64 / test.images.len() as f64;
-    // src/params.rs records 96.94%; a stale or corrupted file falls far below.
+    // The digits example reaches about 97%; a stale or corrupted file falls far below.
     assert!(
         firmware_accuracy >= 0.95,
         "firmware accuracy {firmware_accuracy} on {} held-out images",
         test.images.len()
     );
-    let net = Digits::from_params(&PARAMS).unwrap();
+    let net = loaded();
     let std_accuracy = accuracy(
         &net,
-        &mut DigitsTape::<BATCH>::new(),
+        &mut DigitsNetTape::<BATCH>::new(),
         &test.images,
         &test.labels,
     )

@@ -17,14 +17,14 @@ use super::plan::{Plan, Tensor};
 use crate::graph::{Graph, Op};
 
 /// A BatchNorm node folded into the layer before it.
-struct Fold {
-    norm: usize,
-    layer: usize,
-    eps: f64,
+pub struct Fold {
+    pub norm: usize,
+    pub layer: usize,
+    pub eps: f64,
 }
 
 /// The graph of the folded type and the folds it makes, or `None` when there is nothing to fold.
-fn folded_graph(graph: &Graph) -> Option<(Graph, Vec<Fold>)> {
+pub fn folded_graph(graph: &Graph) -> Option<(Graph, Vec<Fold>)> {
     let mut folded = graph.clone();
     folded.name = format_ident!("{}Folded", graph.name);
     let mut folds = Vec::new();

@@ -16,6 +16,7 @@ mod io;
 mod layers;
 mod plan;
 pub mod stub;
+mod weights;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -185,6 +186,10 @@ pub fn expand(graph: &Graph) -> TokenStream {
     let (counter_field, counter_init) = (io::counter_field(&plan), io::counter_init(&plan));
     let count_batch = io::count_batch();
     let io_items = io::items(&plan);
+    let weights_items = graph
+        .weights
+        .as_ref()
+        .map(|decl| weights::items(&plan, decl));
 
     let items = [name, &activations, &workspace, &tape, &targets_ty]
         .iter()
@@ -211,6 +216,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
         }
 
         #io_items
+        #weights_items
 
         #[doc = #activations_doc]
         #vis struct #activations<const B: usize> {

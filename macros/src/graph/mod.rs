@@ -15,7 +15,9 @@ pub use errors::Errors;
 pub use ops::Op;
 pub use shape::Shape;
 
-use crate::parse::{Argument, InputDecl, NetworkDef, NodeDecl, OutputDecl, Statement, ValueKind};
+use crate::parse::{
+    Argument, InputDecl, NetworkDef, NodeDecl, OutputDecl, Statement, ValueKind, WeightsDecl,
+};
 
 /// The element type of every tensor of the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub struct Graph {
     pub output: usize,
     /// Whether the last node is a loss (a network that trains).
     pub has_loss: bool,
+    /// `weights = "...";`: the file whose tensors are compiled in.
+    pub weights: Option<WeightsDecl>,
 }
 
 #[derive(Clone)]
@@ -92,7 +96,7 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
                 name: &node.name,
                 kind: DefinitionKind::Node(node),
             }),
-            Statement::Element(_) | Statement::Output(_) => None,
+            Statement::Element(_) | Statement::Output(_) | Statement::Weights(_) => None,
         })
         .collect();
     let outputs: Vec<&OutputDecl> = def
@@ -103,6 +107,20 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
             _ => None,
         })
         .collect();
+    let weights: Vec<&WeightsDecl> = def
+        .statements
+        .iter()
+        .filter_map(|s| match s {
+            Statement::Weights(weights) => Some(weights),
+            _ => None,
+        })
+        .collect();
+    for extra in weights.iter().skip(1) {
+        errors.at(
+            extra.keyword.span(),
+            "a network takes one `weights = \"...\";` file",
+        );
+    }
 
     // Names: unique, first definition wins.
     let mut position: HashMap<String, usize> = HashMap::new();
@@ -289,6 +307,7 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         nodes,
         output,
         has_loss,
+        weights: weights.first().map(|&w| w.clone()),
     })
 }
 
