@@ -2,42 +2,11 @@
 //! `network!`: the generated backward pass against finite differences of the generated loss
 //! (f64), and the generated forward pass against the runtime kernels it promises to call.
 
+#[path = "common/gradients.rs"]
+mod gradients;
+
+use gradients::{check_gradient, random_batch};
 use monograd::runtime::gradcheck::assert_gradient;
-use monograd::runtime::{Network, Rng};
-
-/// Checks `d loss / d params` of `net` at its current parameters on one batch.
-fn check_gradient<const P: usize, const B: usize, N: Network<P, Element = f64>>(
-    what: &str,
-    net: &mut N,
-    x: &[N::Input; B],
-    targets: &[N::Target; B],
-) {
-    let mut tape = N::new_tape::<B>();
-    net.forward_train(&mut tape, x).unwrap();
-    net.backward(&mut tape, x, targets).expect("finite loss");
-    let analytic = N::param_grads(&tape).to_vec();
-    assert!(
-        analytic.iter().any(|&g| g != 0.0),
-        "{what}: all-zero gradient"
-    );
-    let mut params = net.params().to_vec();
-    assert_gradient(
-        what,
-        |p| {
-            net.params_mut().copy_from_slice(p);
-            net.forward_train(&mut tape, x).unwrap();
-            net.backward(&mut tape, x, targets).expect("finite loss")
-        },
-        &mut params,
-        &analytic,
-        1e-6,
-    );
-}
-
-fn random_batch<const N: usize, const B: usize>(seed: u64) -> [[f64; N]; B] {
-    let mut rng = Rng::new(seed);
-    core::array::from_fn(|_| core::array::from_fn(|_| rng.normal()))
-}
 
 monograd::network! {
     /// A gated residual: `mul` gates one branch by the sigmoid of another, `sub` and `scale`
