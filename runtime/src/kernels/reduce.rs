@@ -1,8 +1,8 @@
 //! Reductions over long slices, compiled for the widest vector instructions the CPU has.
 //!
-//! [`max_abs`] is the pre-pass of every optimizer step (see `optim::guard`): it reads a
-//! network's whole gradient and parameter buffers, so on a baseline (SSE2) build it would cost
-//! as much as a momentum step. The body is one generic `#[inline(always)]` function; under
+//! [`max_abs_pair`] is the pre-pass of every optimizer step (see `optim::guard`): it reads a
+//! network's whole gradient and parameter buffers in one loop, so on a baseline (SSE2) build it
+//! would cost as much as a momentum step. The body is one generic `#[inline(always)]` function; under
 //! `std` on x86-64 it is also compiled with AVX2 and with AVX-512F, picked at run time
 //! ([`super::simd`]).
 

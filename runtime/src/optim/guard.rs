@@ -4,10 +4,10 @@
 //! A step cannot undo what it has written, and keeping a copy of the old values would add a
 //! third of an optimizer's memory traffic. So each step decides *before* writing:
 //!
-//! 1. [`scan`] reads the gradient and the parameters once (`kernels::reduce::max_abs`, on the
-//!    widest vector instructions of the CPU; the gradient, just written by the backward pass, is
-//!    mostly in cache). A non-finite
-//!    gradient is an error naming its index; otherwise it returns `max |g|` and `max |w|`.
+//! 1. [`scan`] reads the gradient and the parameters once, in one loop
+//!    (`kernels::reduce::max_abs_pair`, on the widest vector instructions of the CPU; the
+//!    gradient, just written by the backward pass, is mostly in cache). A non-finite gradient is
+//!    an error naming its index; otherwise it returns `max |g|` and `max |w|`.
 //! 2. The optimizer bounds, in `f64`, the magnitude of every value its update can write, from
 //!    those maxima and from [`StateBounds`]: one upper bound per state buffer, carried from step
 //!    to step by the same recurrences as the buffers (`|m_t| <= max(|m_{t-1}|, |g_t|)` for a
