@@ -77,6 +77,16 @@ pub enum Error {
         /// Why, and what to do instead.
         reason: &'static str,
     },
+    /// A collective operation of a data-parallel step (an all-reduce across threads or MPI
+    /// ranks) could not complete; the step that called it changed nothing.
+    Collective {
+        /// The operation, e.g. `"all-reduce of the parameter gradient"`.
+        operation: &'static str,
+        /// Why, e.g. `"a peer did not arrive within the timeout"`.
+        reason: &'static str,
+        /// The worker or rank concerned, when known.
+        peer: Option<usize>,
+    },
     /// A weights file or checkpoint could not be read or written: names the file (when there is
     /// one) and the tensor or field, and says what was expected and what was found.
     #[cfg(feature = "alloc")]
@@ -141,6 +151,14 @@ impl fmt::Display for Error {
                 expected,
             } => write!(f, "{name} = {value} is invalid (expected {expected})"),
             Error::Unsupported { what, reason } => write!(f, "{what}: {reason}"),
+            Error::Collective {
+                operation,
+                reason,
+                peer,
+            } => match peer {
+                Some(peer) => write!(f, "{operation} failed: {reason} (peer {peer})"),
+                None => write!(f, "{operation} failed: {reason}"),
+            },
             #[cfg(feature = "alloc")]
             Error::Weights(e) => write!(f, "{e}"),
         }

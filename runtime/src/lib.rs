@@ -30,6 +30,7 @@
 extern crate alloc;
 
 pub mod buffer;
+pub mod collective;
 pub mod error;
 pub mod gradcheck;
 pub mod init;
@@ -47,6 +48,7 @@ pub mod train;
 pub mod view;
 
 pub use buffer::{Buffer, ScalarArray, ScratchBuffer};
+pub use collective::{Collective, Solo};
 pub use error::{Error, Result};
 pub use kernels::Store;
 pub use network::Network;
