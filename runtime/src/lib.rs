@@ -40,6 +40,8 @@ pub mod kernels;
 pub mod network;
 pub mod ops;
 pub mod optim;
+#[cfg(feature = "std")]
+pub mod parallel;
 pub mod rng;
 pub mod scalar;
 pub mod scratch;
