@@ -298,7 +298,7 @@ fn a_failing_share_leaves_everything_unchanged_and_training_goes_on() {
 fn a_nan_in_a_dense_network_share_is_refused_by_the_optimizer_check() {
     let mut net = Dense32::new(10);
     let mut optimizer = momentum::<f32, { Dense32::PARAMS }>();
-    let mut trainer = Parallel::<Dense32, { Dense32::PARAMS }, 2, 4>::new().unwrap();
+    let mut trainer = Parallel::<Dense32, _, 2, 4>::new().unwrap();
     let (x, labels) = batch::<f32, 6, 8>(3);
     trainer
         .train_step(&mut net, &x, &labels, &mut optimizer)
