@@ -552,9 +552,9 @@ where
             [Net::Element::one(), zero]
         }
     };
-    // One sum for the agreement and the gradient: a failed worker's gradient may be garbage,
-    // but then nothing is applied.
-    collective.all_reduce_sum_with(Net::param_grads_mut(tape), &mut agreement)?;
+    // One sum for the agreement and the gradient (which only worker 0 needs): a failed
+    // worker's gradient may be garbage, but then nothing is applied.
+    collective.reduce_sum_to_first_with(Net::param_grads_mut(tape), &mut agreement)?;
     if agreement[0] != zero {
         return Ok(None);
     }

@@ -249,10 +249,24 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
     /// # Errors
     /// As `all_reduce_sum`.
     pub fn all_reduce_sum_with(&mut self, values: &mut [T], extra: &mut [T]) -> Result<()> {
+        self.sum_with(values, extra, true)
+    }
+
+    /// As [`all_reduce_sum_with`](Self::all_reduce_sum_with), but only thread 0 gets the sum
+    /// of `values` (the others' `values` are left unspecified); every thread gets the sum of
+    /// `extra`. A data-parallel step needs the summed gradient on worker 0 only.
+    ///
+    /// # Errors
+    /// As `all_reduce_sum`.
+    pub fn reduce_sum_to_first_with(&mut self, values: &mut [T], extra: &mut [T]) -> Result<()> {
+        self.sum_with(values, extra, self.index == 0)
+    }
+
+    fn sum_with(&mut self, values: &mut [T], extra: &mut [T], want_values: bool) -> Result<()> {
         if self.group.slots.len() == 1 {
             return Ok(());
         }
-        let result = self.reduce(values, extra);
+        let result = self.reduce(values, extra, want_values);
         if result.is_err() {
             self.abort();
         }
@@ -282,7 +296,7 @@ impl<T: Scalar + Send + Sync> Collective<T> for ThreadCollective<T> {
 
 impl<T: Scalar + Send + Sync> ThreadCollective<T> {
     /// Sums `values` followed by `extra` (one vector) over the group; see the module docs.
-    fn reduce(&mut self, values: &mut [T], extra: &mut [T]) -> Result<()> {
+    fn reduce(&mut self, values: &mut [T], extra: &mut [T], want_values: bool) -> Result<()> {
         let group = &*self.group;
         let parts = group.slots.len();
         let len = values.len() + extra.len();
@@ -350,7 +364,9 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
             let v = values.len();
             let (a, b) = (range.start.min(v), range.end.min(v));
             let (in_values, in_extra) = sum.split_at(b - a);
-            values[a..b].copy_from_slice(in_values);
+            if want_values {
+                values[a..b].copy_from_slice(in_values);
+            }
             extra[range.start.max(v) - v..range.end.max(v) - v].copy_from_slice(in_extra);
         }
         Ok(())
