@@ -94,6 +94,20 @@ fn a_sum_with_extra_values_is_the_sum_of_the_concatenation() {
                     "{len} + {extra_len}"
                 );
             }
+            let results = on_threads(participants, 256, |mut c| {
+                let me = c.index() as f64;
+                let mut values: Vec<f64> = (0..len).map(|i| i as f64 + me).collect();
+                let mut extra: Vec<f64> = (0..extra_len).map(|i| -(i as f64) * me).collect();
+                c.reduce_sum_to_first_with(&mut values, &mut extra).unwrap();
+                (values, extra)
+            });
+            assert_eq!(results[0], (values.clone(), extra.clone()), "on thread 0");
+            for result in &results[1..] {
+                assert_eq!(
+                    result.1, extra,
+                    "{len} + {extra_len}: extra on every thread"
+                );
+            }
         }
     }
 }
