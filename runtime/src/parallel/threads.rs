@@ -167,8 +167,15 @@ pub(crate) struct Group<T> {
 }
 
 /// One worker thread's handle on a group of `participants` threads summing through shared
-/// buffers (see the [module docs](self)). Made by [`ThreadCollective::group`]; each handle goes
-/// to its own thread.
+/// buffers. Made by [`ThreadCollective::group`]; each handle goes to its own thread.
+///
+/// A sum of `L` values: each thread copies its values into its slot; barrier; thread `k` adds
+/// up chunk `k` (about `L / W` values) of every slot, in worker order, so that no thread sums
+/// everything; barrier; each thread copies every chunk's sum. A short sum (at most 1024
+/// values, BatchNorm's) is added up whole by every thread after the first barrier. Every
+/// thread adds in the same order: the result is bitwise the same on all of them. A thread that
+/// panics or does not arrive within the timeout aborts the group, and every call then returns
+/// [`Error::Collective`] instead of blocking.
 #[derive(Debug)]
 pub struct ThreadCollective<T> {
     group: Arc<Group<T>>,
