@@ -280,10 +280,8 @@ where
         );
         match summed {
             Ok(Some(loss_sum)) => {
+                // The tape holds the mean gradient already.
                 let scale = Net::Element::from_usize(W).recip();
-                for g in Net::param_grads_mut(&mut self.tape).iter_mut() {
-                    *g *= scale;
-                }
                 match apply_gradient(net, &mut self.tape, optimizer) {
                     Ok(()) => Ok(loss_sum * scale),
                     Err(error) => {
@@ -490,7 +488,7 @@ where
 }
 
 /// Forward and backward passes of one worker on its share, the agreement on failure and the
-/// gradient sum: `Ok(Some(sum of the workers' losses))` with the summed gradient in `tape`,
+/// gradient sum: `Ok(Some(sum of the workers' losses))` with the mean gradient in worker 0's `tape`,
 /// `Ok(None)` when a worker failed (this one's error is then in `error`), and on `Err` a
 /// failure of the group itself. Unless it returns `Ok(Some(_))`, the network's state and batch
 /// counters are as before.
@@ -552,9 +550,9 @@ where
             [Net::Element::one(), zero]
         }
     };
-    // One sum for the agreement and the gradient (which only worker 0 needs): a failed
+    // One call for the agreement and the mean gradient (which only worker 0 needs): a failed
     // worker's gradient may be garbage, but then nothing is applied.
-    collective.reduce_sum_to_first_with(Net::param_grads_mut(tape), &mut agreement)?;
+    collective.reduce_mean_to_first_with(Net::param_grads_mut(tape), &mut agreement)?;
     if agreement[0] != zero {
         return Ok(None);
     }

@@ -256,24 +256,33 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
     /// # Errors
     /// As `all_reduce_sum`.
     pub fn all_reduce_sum_with(&mut self, values: &mut [T], extra: &mut [T]) -> Result<()> {
-        self.sum_with(values, extra, true)
+        self.sum_with(values, extra, (true, None))
     }
 
-    /// As [`all_reduce_sum_with`](Self::all_reduce_sum_with), but only thread 0 gets the sum
-    /// of `values` (the others' `values` are left unspecified); every thread gets the sum of
-    /// `extra`. A data-parallel step needs the summed gradient on worker 0 only.
+    /// As [`all_reduce_sum_with`](Self::all_reduce_sum_with), but only thread 0 gets `values`,
+    /// and their mean over the threads (their sum divided by the participants, in the same
+    /// order on every run) rather than their sum; the other threads' `values` are left
+    /// unspecified. Every thread gets the sum of `extra`. A data-parallel step needs the mean
+    /// gradient on worker 0 only, and the division then runs in parallel with the sums.
     ///
     /// # Errors
     /// As `all_reduce_sum`.
-    pub fn reduce_sum_to_first_with(&mut self, values: &mut [T], extra: &mut [T]) -> Result<()> {
-        self.sum_with(values, extra, self.index == 0)
+    pub fn reduce_mean_to_first_with(&mut self, values: &mut [T], extra: &mut [T]) -> Result<()> {
+        let scale = T::from_usize(self.group.slots.len()).recip();
+        self.sum_with(values, extra, (self.index == 0, Some(scale)))
     }
 
-    fn sum_with(&mut self, values: &mut [T], extra: &mut [T], want_values: bool) -> Result<()> {
+    /// `values` wanted back on this thread, and multiplied by the scale.
+    fn sum_with(
+        &mut self,
+        values: &mut [T],
+        extra: &mut [T],
+        values_out: (bool, Option<T>),
+    ) -> Result<()> {
         if self.group.slots.len() == 1 {
             return Ok(());
         }
-        let result = self.reduce(values, extra, want_values);
+        let result = self.reduce(values, extra, values_out);
         if result.is_err() {
             self.abort();
         }
@@ -303,10 +312,16 @@ impl<T: Scalar + Send + Sync> Collective<T> for ThreadCollective<T> {
 
 impl<T: Scalar + Send + Sync> ThreadCollective<T> {
     /// Sums `values` followed by `extra` (one vector) over the group; see the module docs.
-    fn reduce(&mut self, values: &mut [T], extra: &mut [T], want_values: bool) -> Result<()> {
+    fn reduce(
+        &mut self,
+        values: &mut [T],
+        extra: &mut [T],
+        (want_values, scale): (bool, Option<T>),
+    ) -> Result<()> {
         let group = &*self.group;
         let parts = group.slots.len();
         let len = values.len() + extra.len();
+        let values_len = values.len();
         let parity = self.calls % 2;
         self.calls = self.calls.wrapping_add(1);
         {
@@ -337,6 +352,11 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
                     }
                 }
             }
+            if let Some(scale) = scale {
+                for v in values.iter_mut() {
+                    *v *= scale;
+                }
+            }
             return Ok(());
         }
         {
@@ -357,6 +377,13 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
                     for (total, &v) in sum.iter_mut().zip(values) {
                         *total += v;
                     }
+                }
+            }
+            if let Some(scale) = scale {
+                // The part of this chunk that belongs to `values`.
+                let in_values = values_len.saturating_sub(mine.start).min(sum.len());
+                for v in &mut sum[..in_values] {
+                    *v *= scale;
                 }
             }
         }
