@@ -271,13 +271,28 @@ fn a_failing_share_leaves_everything_unchanged_and_training_goes_on() {
         .unwrap_err();
     assert!(matches!(error, Error::NonFiniteValue { .. }), "{error}");
     assert_eq!(snapshot(&mut net, &optimizer), before);
-    // A label out of range in the second worker's share only: its loss fails.
+    // Labels out of range in both shares: the first worker's error.
     let mut bad_labels = labels;
+    bad_labels[2] = 5;
     bad_labels[9] = 4;
     let error = trainer
         .train_step(&mut net, &x, &bad_labels, &mut optimizer)
         .unwrap_err();
-    assert!(matches!(error, Error::LabelOutOfRange { .. }), "{error}");
+    assert!(
+        matches!(error, Error::LabelOutOfRange { label: 5, .. }),
+        "{error}"
+    );
+    assert_eq!(snapshot(&mut net, &optimizer), before);
+    // Then in the second worker's share only: its error, not one left from the last step.
+    bad_labels[2] = labels[2];
+    bad_labels[9] = 6;
+    let error = trainer
+        .train_step(&mut net, &x, &bad_labels, &mut optimizer)
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::LabelOutOfRange { label: 6, .. }),
+        "{error}"
+    );
     assert_eq!(snapshot(&mut net, &optimizer), before);
 
     // The workers go on as if the failed steps had not happened.

@@ -291,16 +291,17 @@ where
                 }
             }
             Ok(None) => {
+                // The lowest-numbered worker's error; every slot is emptied for the next step.
+                let mut first = None;
                 for slot in &self.shared.errors {
-                    if let Some(error) = lock(slot)?.take() {
-                        return Err(error);
-                    }
+                    let error = lock(slot)?.take();
+                    first = first.or(error);
                 }
-                Err(Error::Collective {
+                Err(first.unwrap_or(Error::Collective {
                     operation: "training step across worker threads",
                     reason: "a worker reported a failure but no error",
                     peer: None,
-                })
+                }))
             }
             Err(error) => Err(error),
         }
