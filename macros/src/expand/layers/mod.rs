@@ -8,6 +8,7 @@ mod dense;
 mod dropout;
 mod norm;
 mod pointwise;
+mod recurrent;
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -122,6 +123,7 @@ fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
     match &plan.graph.nodes[i].op {
         Op::Linear(linear) => dense::workspace(plan, i, linear),
         Op::Conv2d(conv) => conv::workspace(plan, i, conv),
+        Op::Recurrent(rnn) => recurrent::workspace(plan, i, rnn),
         Op::Dropout { .. } => dropout::workspace(plan, i),
         Op::BatchNorm(_)
         | Op::BatchRenorm(_)
@@ -195,6 +197,7 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
         }
         Op::Sub | Op::Mul | Op::Scale(_) => combine::forward(plan, access, i),
         Op::Dropout { p } => dropout::forward(plan, access, mode, i, *p),
+        Op::Recurrent(rnn) => recurrent::forward(plan, access, i, rnn),
         Op::Conv2d(_) | Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool => {
             conv::forward(plan, access, i)
         }
@@ -216,6 +219,7 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => pointwise::backward(plan, i),
         Op::Sub | Op::Mul | Op::Scale(_) => combine::backward(plan, i),
         Op::Dropout { .. } => dropout::backward(plan, i),
+        Op::Recurrent(rnn) => recurrent::backward(plan, i, rnn),
         Op::Conv2d(_) | Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool => {
             conv::backward(plan, i)
         }
