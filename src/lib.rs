@@ -129,6 +129,19 @@
 //!     returns an error instead of NaN scores.
 //!   - `net.forward_eval(&mut eval, &x)` with a `NetEval::<B>::new()` you hold, and
 //!     `net.forward_with(&mut tape, &x)` on a training tape.
+//! - Streaming (a network with `gru`, `lstm` or a causal `conv1d`, every layer of which works one
+//!   time step at a time): `NetStream` holds each recurrent layer's state (`<node>_h`,
+//!   `<node>_c`) and each causal convolution's last `dilation * (kernel - 1)` inputs in
+//!   fixed-size arrays; `stream.step(&net.params, &x_t)` takes one step's features (a row of a
+//!   `[t, f]` input, or a column of a `[c, l]` one) and returns the output at that step, with no
+//!   heap and no panic path (`no_std`); `reset()` starts a new sequence. Stepping through a
+//!   sequence gives the whole-sequence forward's outputs; after a `return = last` layer, each
+//!   step's output is what the network gives on the sequence so far. What streams: `gru` /
+//!   `lstm` (on a time-first `[t, f]` node), causal `conv1d` (on a time-last `[c, l]` node; the
+//!   two layouts do not mix), element-wise activations, `add` / `sub` / `mul` / `scale`,
+//!   `dropout` (the identity), and after `return = last`, `linear` (without Weight Norm) and
+//!   `flatten`. Any other layer (a `flatten` of a sequence, a non-causal convolution, a
+//!   normalization...) means no `NetStream`; `Net::NO_STREAM` then says which layer.
 //! - Training: `NetTape::<B>::new()` holds every buffer a step needs for batches of `B`;
 //!   `net.forward_train(&mut tape, &x)?`, `net.backward(&mut tape, &x, &targets)` (fills
 //!   `tape.param_grads`), `net.train_step(&mut tape, &x, &targets, &mut optimizer)`, and

@@ -10,6 +10,8 @@ mod norm;
 mod pointwise;
 mod recurrent;
 
+pub use pointwise::activation;
+
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
