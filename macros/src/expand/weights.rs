@@ -69,10 +69,35 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
         "A network holding the weights compiled in from `{file}` (copied into its own buffers; \
          [`Self::infer_static`] uses them in place)."
     );
+    let static_constructor = (plan.graph.has_loss && super::static_tape::network_is_const(plan))
+        .then(|| {
+            let rt = super::layers::rt();
+            let doc = format!(
+                "[`Self::from_weights`] as a `const fn` (only without a heap): a trainable \
+                 network starting from the weights compiled in from `{file}`, built at compile \
+                 time, e.g. in a `static` (`.data`: the initial values are copied from flash \
+                 at startup), so its buffers never pass through the stack."
+            );
+            quote! {
+                #rt::__without_alloc! {
+                    impl #name {
+                        #[doc = #doc]
+                        pub const fn from_weights_static() -> Self {
+                            let mut net = Self::zeroed_static();
+                            net.params = #rt::Buffer::from_array(*Self::PARAMS_STATIC);
+                            net.state = #rt::Buffer::from_array(*Self::STATE_STATIC);
+                            net.num_batches_tracked = [#(#counters),*];
+                            net
+                        }
+                    }
+                }
+            }
+        });
     quote! {
         #error
         #rebuild
         #folded_items
+        #static_constructor
 
         impl #name {
             /// The weights file of the declaration, relative to the crate's manifest directory.

@@ -277,9 +277,13 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 1> for Sgd<T, N> {
         let k = SgdStep::<T>::new(&self.config, self.steps);
         let buffer = self.momentum_buffer.as_deref();
         guard::dry_run(N, |i| {
-            let mut w = params[i];
-            let mut b = buffer.map(|b| b[i]);
-            k.update(&mut w, grads[i], b.as_mut());
+            // `get`, not indexing: `i < N` is not visible here, and a firmware links no panic.
+            let (Some(&w), Some(&g)) = (params.get(i), grads.get(i)) else {
+                return None;
+            };
+            let mut w = w;
+            let mut b = buffer.and_then(|b| b.get(i).copied());
+            k.update(&mut w, g, b.as_mut());
             guard::check([
                 ("SGD: parameter after the update", w),
                 ("SGD: momentum_buffer", b.unwrap_or_else(T::zero)),
