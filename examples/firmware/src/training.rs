@@ -267,3 +267,31 @@ pub fn fine_tune<O: Optimizer<f32, { DigitsHead::PARAMS }>>(
         params_fnv1a,
     })
 }
+
+monograd::network! {
+    /// The whole of [`Digits`](crate::Digits) as a trainable network with the same compiled-in
+    /// weights and a frozen feature layer: the declaration a larger part (its tape is
+    /// `DigitsTrainableTape::<4>::BYTES` = 81,256 B at a batch of 4, plus the network's 38,440 B)
+    /// would fine-tune. Not run here; without a heap its constructors are `const`, checked below.
+    pub struct DigitsTrainable {
+        input pixels: [64];
+        hidden = linear(pixels, 128, frozen = true);
+        act = relu(hidden);
+        logits = linear(act, 10);
+        loss = softmax_cross_entropy(logits);
+        weights = "digits.safetensors";
+    }
+}
+
+// Without a heap (the device build): the network starting from the file, its tape and their
+// sizes are compile-time values, and the tape is exactly `TAPE_BYTES`.
+#[cfg(feature = "device")]
+const _: () = {
+    let _network: DigitsTrainable = DigitsTrainable::from_weights_static();
+    let _tape: DigitsTrainableTape<4> = DigitsTrainableTape::new_static();
+    assert!(
+        core::mem::size_of::<DigitsTrainableTape<4>>() == DigitsTrainableTape::<4>::BYTES
+            && core::mem::size_of::<DigitsTrainable>() == Digits::PARAM_BYTES
+            && DigitsTrainableTape::<4>::BYTES == 81_256
+    );
+};
