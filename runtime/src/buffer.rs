@@ -5,7 +5,7 @@
 //! zero-initialised array allocated directly on the heap (feature `alloc`, on with `std`), or
 //! held inline where there is no heap, so that the same generated code compiles in both worlds.
 //! A firmware build without a heap keeps its large arrays in `static`s: there every buffer type
-//! here has a `const` zeroed value ([`Buffer::ZEROED`], [`ScratchBuffer::EMPTY`]), so a
+//! here has a `const` zeroed value (`Buffer::ZEROED`, `ScratchBuffer::EMPTY`), so a
 //! network, its tape and an optimizer can be built at compile time, into `.bss` or `.data`,
 //! never on the stack.
 
@@ -247,7 +247,7 @@ impl<T> ScratchBuffer<T> {
 
 /// Expands to its input when the runtime has no heap (no feature `alloc`), to nothing otherwise:
 /// lets code generated in a user's crate provide `const` constructors (`Tape::new_static`),
-/// which need [`Buffer::ZEROED`], exactly when the runtime has them.
+/// which need `Buffer::ZEROED`, exactly when the runtime has them.
 #[cfg(not(feature = "alloc"))]
 #[doc(hidden)]
 #[macro_export]

@@ -1,9 +1,9 @@
-//! On-device fine-tuning: the last layer of [`Digits`](crate::Digits) trained for a few SGD
+//! On-device fine-tuning: the last layer of [`Digits`] trained for a few SGD
 //! steps on the test images the compiled-in network gets wrong, with no heap.
 //!
 //! The network is split where transfer learning on a microcontroller splits it: the feature
 //! extractor ([`DigitsFeatures`]: `hidden` and its ReLU) stays frozen and runs from flash on
-//! the first [`DigitsFeatures::PARAMS`] values of [`Digits::PARAMS_STATIC`](crate::Digits), and
+//! the first [`DigitsFeatures::PARAMS`] values of [`Digits::PARAMS_STATIC`], and
 //! the classifier ([`DigitsHead`]: `logits` with a loss) is a trainable network in RAM,
 //! initialised from the last [`DigitsHead::PARAMS`] values. The consts below check at compile
 //! time that the three declarations lay those tensors out alike.
@@ -19,7 +19,7 @@ use crate::testset::{TEST_IMAGES, TEST_LABELS};
 use crate::{classify, fnv1a, pixels, Digits, CLASSES, FNV1A_OFFSET, PIXELS};
 
 monograd::network! {
-    /// The feature extractor of [`Digits`](crate::Digits): 64 pixels -> 128 ReLU units, frozen.
+    /// The feature extractor of [`Digits`]: 64 pixels -> 128 ReLU units, frozen.
     /// Inference only; it runs on the first [`DigitsFeatures::PARAMS`] compiled-in parameters of
     /// `Digits` (see [`features`]).
     pub struct DigitsFeatures {
@@ -31,7 +31,7 @@ monograd::network! {
 }
 
 monograd::network! {
-    /// The classifier of [`Digits`](crate::Digits) as a trainable network: 128 features -> 10
+    /// The classifier of [`Digits`] as a trainable network: 128 features -> 10
     /// scores with a softmax cross-entropy loss, fine-tuned on the device.
     pub struct DigitsHead {
         input features: [128];
@@ -269,7 +269,7 @@ pub fn fine_tune<O: Optimizer<f32, { DigitsHead::PARAMS }>>(
 }
 
 monograd::network! {
-    /// The whole of [`Digits`](crate::Digits) as a trainable network with the same compiled-in
+    /// The whole of [`Digits`] as a trainable network with the same compiled-in
     /// weights and a frozen feature layer: the declaration a larger part (its tape is
     /// `DigitsTrainableTape::<4>::BYTES` = 81,256 B at a batch of 4, plus the network's 38,440 B)
     /// would fine-tune. Not run here; without a heap its constructors are `const`, checked below.
