@@ -6,9 +6,9 @@
 //! (`Buffer::ZEROED`), and the GEMM packing scratch is empty (`ScratchBuffer::EMPTY`). The
 //! constructors here are emitted inside `__without_alloc!`, so they exist exactly in those
 //! builds: with a heap, `new()` allocates as before and nothing changes. They are generated only
-//! where every field has a constant value; a layer whose scratch is built by a run-time
-//! function (the normalization layers' batch statistics) or a network with a dropout generator
-//! gets none, and says so in the tape's docs.
+//! where every field has a constant value: not the tape of a network whose layer scratch is
+//! built by a run-time function (the normalization layers' batch statistics), nor the network
+//! value when it has a dropout generator (seeded at run time). The crate docs say so.
 //!
 //! `NetTape::<B>::BYTES` (always) is `Net::tape_bytes(B)` as an associated const, for budget
 //! checks such as `const _: () = assert!(NetTape::<4>::BYTES <= 48 * 1024);`.
