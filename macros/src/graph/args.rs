@@ -5,7 +5,8 @@
 use syn::Ident;
 
 use super::errors::Errors;
-use super::ops::{suggest, usage};
+use super::language::{usage, FROZEN};
+use super::suggest::suggest;
 use crate::parse::{Argument, NodeDecl, Value, ValueKind};
 
 /// Reads the arguments of one call, reporting every problem, and remembers which option names
@@ -332,6 +333,12 @@ impl<'a> ArgReader<'a> {
         self.named.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
 
+    /// Whether option `key` is given as the bare word `word` (`padding = causal`); the option
+    /// is then read (other values are left to the option's usual reader).
+    pub fn is_keyword(&mut self, key: &'static str, word: &str) -> bool {
+        matches!(self.option(key), Some(Value { kind: ValueKind::Ident(ident), .. }) if ident == word)
+    }
+
     pub fn error_on_option(&mut self, key: &str, message: &str) {
         if let Some((_, value)) = self.named.iter().find(|(k, _)| *k == key) {
             self.errors
@@ -561,7 +568,7 @@ impl<'a> ArgReader<'a> {
         }
         for (key, _) in &self.named {
             // `frozen` is read for every operation by `ops::frozen`.
-            if *key != super::ops::FROZEN && !self.known_options.iter().any(|k| *key == k) {
+            if *key != FROZEN && !self.known_options.iter().any(|k| *key == k) {
                 let name = key.to_string();
                 let hint = match suggest(&name, self.known_options.iter().copied()) {
                     Some(s) => format!("; did you mean `{s}`?"),
