@@ -338,14 +338,14 @@ monograd::network! {
 #[test]
 fn streaming_allocates_nothing_even_at_the_first_step() {
     let (conv, rnn) = (Streamed::new(1), StreamedRnn::new(2));
-    let mut conv_stream = StreamedStream::new();
-    let mut rnn_stream = StreamedRnnStream::new();
     let before = COUNT.with(Cell::get);
+    let mut conv_stream = StreamedStream::new(&conv.params);
+    let mut rnn_stream = StreamedRnnStream::new(&rnn.params);
     let mut sum = 0.0;
     for t in 0..64 {
         let x = (t as f32 * 0.1).sin();
-        sum += conv_stream.step(&conv.params, &[x, -x])[0];
-        sum += rnn_stream.step(&rnn.params, &[x])[0];
+        sum += conv_stream.step(&[x, -x])[0];
+        sum += rnn_stream.step(&[x])[0];
     }
     rnn_stream.reset();
     conv_stream.reset();
