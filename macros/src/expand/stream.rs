@@ -290,7 +290,7 @@ pub fn items(graph: &Graph) -> TokenStream {
          in the whole-sequence forward, so stepping through a sequence gives the forward's \
          outputs step by step (after a `return = last` layer: the output the network would \
          give on the sequence so far). `reset` starts a new sequence. The step runs compiled \
-         for the widest instruction set this CPU has (AVX2 and FMA on x86-64 under `std`), \
+         for the widest instruction set this CPU has (AVX-512 or AVX2 and FMA on x86-64 under `std`), \
          chosen once in `new`."
     );
     let tokens = quote! {

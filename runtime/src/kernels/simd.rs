@@ -57,15 +57,19 @@ enum Isa {
     Baseline,
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     Avx2Fma,
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Avx512,
 }
 
 impl Level {
-    /// The widest level this CPU has among those [`Level::run`] compiles for: AVX2 and FMA on
-    /// x86-64 under `std` (256-bit vectors: the streaming steps' rows are 8 to 64 elements
-    /// long, which AVX-512 would leave half empty), else the baseline.
+    /// The widest level this CPU has among those [`Level::run`] compiles for: AVX-512F, else
+    /// AVX2 and FMA, on x86-64 under `std` (as [`dispatch`]), else the baseline.
     pub fn detect() -> Self {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         {
+            if std::is_x86_feature_detected!("avx512f") {
+                return Level(Isa::Avx512);
+            }
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 return Level(Isa::Avx2Fma);
             }
@@ -97,6 +101,17 @@ impl Level {
                 // that the CPU has AVX2 and FMA, the only requirement of a `#[target_feature]`
                 // function; `run` is safe Rust.
                 unsafe { avx2(computation) }
+            }
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Isa::Avx512 => {
+                #[target_feature(enable = "avx512f")]
+                fn avx512<S: Simd>(computation: S) -> S::Output {
+                    computation.run()
+                }
+                // SAFETY: a `Level` above the baseline is made only by `detect`, after checking
+                // that the CPU has AVX-512F, the only requirement of a `#[target_feature]`
+                // function; `run` is safe Rust.
+                unsafe { avx512(computation) }
             }
             Isa::Baseline => computation.run(),
         }
