@@ -785,23 +785,42 @@ fn transpose_into<T: Scalar, const G: usize, const K: usize, const H: usize>(
     }
 }
 
-/// `acc[g][j] += sum_k w_t[k][g][j] v[k]`, `k` ascending: one contiguous multiply-add of
-/// `G*H` elements per `k`.
+/// `acc[g][j] += sum_k w_t[k][g][j] v[k]`: one contiguous multiply-add of `G*H` elements per
+/// `k`, into four partial sums (`k mod 4`, the first starting from `acc`) added as
+/// `(p0 + p1) + (p2 + p3)`, so that the chain of dependent additions, which bounds a step's
+/// latency, is a quarter as long.
 #[inline(always)]
 fn accumulate_columns<T: Scalar, const G: usize, const K: usize, const H: usize>(
     w_t: &[[[T; H]; G]; K],
     v: &[T; K],
     acc: &mut [[T; H]; G],
 ) {
-    for (w_k, &v_k) in w_t.iter().zip(v) {
-        for (a, &w) in acc.as_flattened_mut().iter_mut().zip(w_k.as_flattened()) {
+    let (w_chunks, w_tail) = w_t.as_chunks::<4>();
+    let (v_chunks, v_tail) = v.as_chunks::<4>();
+    let zero = [[T::zero(); H]; G];
+    let mut partial = [*acc, zero, zero, zero];
+    for (w4, v4) in w_chunks.iter().zip(v_chunks) {
+        for ((p, w_k), &v_k) in partial.iter_mut().zip(w4).zip(v4) {
+            for (a, &w) in p.as_flattened_mut().iter_mut().zip(w_k.as_flattened()) {
+                *a += w * v_k;
+            }
+        }
+    }
+    let [p0, p1, p2, p3] = &mut partial;
+    for (w_k, &v_k) in w_tail.iter().zip(v_tail) {
+        for (a, &w) in p0.as_flattened_mut().iter_mut().zip(w_k.as_flattened()) {
             *a += w * v_k;
         }
+    }
+    let sums = p0.as_flattened().iter().zip(p1.as_flattened());
+    let sums = sums.zip(p2.as_flattened().iter().zip(p3.as_flattened()));
+    for (a, ((&p0, &p1), (&p2, &p3))) in acc.as_flattened_mut().iter_mut().zip(sums) {
+        *a = (p0 + p1) + (p2 + p3);
     }
 }
 
 /// [`gru_step`] with [`StreamWeights`]: `h <- GRU(x, h)`, the same cell with the products'
-/// terms summed in another order (bias first, then `k` ascending), so equal to
+/// terms summed in another order (see `accumulate_columns`), so equal to
 /// [`gru_forward`]'s states within rounding. Each gate's activations run in one loop over its
 /// `H` units, which vectorizes (the `math` functions are branch-free). No allocation, no panic
 /// path, `no_std`.
@@ -832,8 +851,7 @@ pub fn gru_stream_step<T: Scalar, const F: usize, const H: usize>(
 }
 
 /// [`lstm_step`] with [`StreamWeights`]: `(h, c) <- LSTM(x, (h, c))`, the products' terms
-/// summed in another order (the two biases, then the input's `k` ascending, then the state's),
-/// so equal to [`lstm_forward`]'s states within rounding. No allocation, no panic path,
+/// summed in another order (see `accumulate_columns`), so equal to [`lstm_forward`]'s states within rounding. No allocation, no panic path,
 /// `no_std`.
 #[inline(always)]
 pub fn lstm_stream_step<T: Scalar, const F: usize, const H: usize>(
