@@ -131,11 +131,14 @@
 //!   - `net.forward_eval(&mut eval, &x)` with a `NetEval::<B>::new()` you hold, and
 //!     `net.forward_with(&mut tape, &x)` on a training tape.
 //! - Streaming (a network with `gru`, `lstm` or a causal `conv1d`, every layer of which works one
-//!   time step at a time): `NetStream` holds each recurrent layer's state (`<node>_h`,
-//!   `<node>_c`) and each causal convolution's last `dilation * (kernel - 1)` inputs in
-//!   fixed-size arrays; `stream.step(&net.params, &x_t)` takes one step's features (a row of a
-//!   `[t, f]` input, or a column of a `[c, l]` one) and returns the output at that step, with no
-//!   heap and no panic path (`no_std`); `reset()` starts a new sequence. Stepping through a
+//!   time step at a time): `NetStream::new(&net.params)` holds a copy of the parameters (each
+//!   recurrent layer's weights transposed for the step; `stream.load(&params)` replaces them),
+//!   each recurrent layer's state (`<node>_h`, `<node>_c`) and each causal convolution's last
+//!   `dilation * (kernel - 1)` inputs in fixed-size arrays; `stream.step(&x_t)` takes one step's
+//!   features (a row of a `[t, f]` input, or a column of a `[c, l]` one) and returns the output
+//!   at that step, with no heap and no panic path (`no_std`), compiled for the widest vector
+//!   instructions the CPU has (AVX-512 or AVX2 on x86-64 under `std`, chosen once in `new`);
+//!   `reset()` starts a new sequence. Stepping through a
 //!   sequence gives the whole-sequence forward's outputs; after a `return = last` layer, each
 //!   step's output is what the network gives on the sequence so far. What streams: `gru` /
 //!   `lstm` (on a time-first `[t, f]` node), causal `conv1d` (on a time-last `[c, l]` node; the

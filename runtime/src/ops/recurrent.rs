@@ -55,6 +55,11 @@
 //! state. Iterators over arrays only: no allocation, no index to check, no panic path (a
 //! Cortex-M4F program calling both steps links with a panic handler that references an
 //! undefined symbol); `no_std`.
+//!
+//! [`gru_stream_step`] and [`lstm_stream_step`] are the same steps on [`StreamWeights`], a copy
+//! of the weights transposed so that each matrix-vector product is a few multiply-adds of whole
+//! contiguous rows (what a generated `Stream` runs); [`kernels::simd::Level`](crate::kernels::simd::Level)
+//! runs them compiled for AVX2 or AVX-512 without a feature query per step.
 
 use crate::kernels::math::{sigmoid, tanh};
 use crate::kernels::small::{dot, LANES};
