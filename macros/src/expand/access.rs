@@ -41,7 +41,7 @@ impl Access {
     /// `&[[T; N]; B]` holding node `i`'s values.
     pub fn value(&self, plan: &Plan, i: usize) -> TokenStream {
         let root = plan.storage[i];
-        if root == 0 {
+        if plan.reads_x(root) {
             return quote!(x);
         }
         let field = plan.field(root);
@@ -130,12 +130,16 @@ pub fn grad(plan: &Plan, i: usize) -> TokenStream {
     quote!(&*tape.grads.#field)
 }
 
-/// `&mut [[T; N]; B]` for the gradient of node `i` (in the tape); the input's is the tape's
-/// `input_grad`.
+/// `&mut [[T; N]; B]` for the gradient of node `i` (in the tape); an input's is the tape's
+/// `input_grad` (a field of it per input when there are several).
 pub fn grad_mut(plan: &Plan, i: usize) -> TokenStream {
-    if plan.storage[i] == 0 {
+    let root = plan.storage[i];
+    if plan.reads_x(root) {
         return quote!(&mut *tape.input_grad);
     }
-    let field = plan.field(plan.storage[i]);
+    let field = plan.field(root);
+    if root < plan.graph.inputs {
+        return quote!(&mut *tape.input_grad.#field);
+    }
     quote!(&mut *tape.grads.#field)
 }

@@ -42,7 +42,8 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
     let input_plan = Plan::with_input_grad(plan.graph);
     let (tape, targets_ty, zero_frozen) = (names.tape, names.targets, names.frozen_zero_grads);
-    let input_n = plan.numel(0);
+    let input_ty = super::inputs::input_ty(plan);
+    let (grad_ret_ty, grad_ret) = super::inputs::input_grad_return(plan);
     let output_n = plan.numel(plan.graph.output_index());
     let (seed_params, steps_params) = (seed(plan), steps(plan));
     let (seed_input, steps_input) = (seed(&input_plan), steps(&input_plan));
@@ -55,7 +56,7 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
         pub fn backward_from<const B: usize>(
             &self,
             tape: &mut #tape<B>,
-            x: &[[#t; #input_n]; B],
+            x: &[#input_ty; B],
             upstream: &[[#t; #output_n]; B],
         ) {
             let params = &*self.params;
@@ -70,15 +71,15 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
         pub fn input_grad_from<'t, const B: usize>(
             &self,
             tape: &'t mut #tape<B>,
-            x: &[[#t; #input_n]; B],
+            x: &[#input_ty; B],
             upstream: &[[#t; #output_n]; B],
-        ) -> &'t [[#t; #input_n]; B] {
+        ) -> #grad_ret_ty {
             let params = &*self.params;
             let _ = (params, x);
             #seed_input
             #steps_input
             #zero_frozen
-            &*tape.input_grad
+            #grad_ret
         }
 
         /// As [`Self::backward`] (the mean loss, and its gradient in `tape.param_grads`), and
@@ -90,7 +91,7 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
         pub fn backward_with_input_grad<const B: usize>(
             &self,
             tape: &mut #tape<B>,
-            x: &[[#t; #input_n]; B],
+            x: &[#input_ty; B],
             targets: &#targets_ty<B>,
         ) -> ::core::result::Result<#t, #rt::Error> {
             let params = &*self.params;

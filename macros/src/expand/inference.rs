@@ -17,7 +17,8 @@ pub fn items(plan: &Plan) -> TokenStream {
     let graph = plan.graph;
     let name = &graph.name;
     let (p, s) = (plan.param_count, plan.state_count);
-    let input_n = plan.numel(0);
+    let input_n = plan.input_numel();
+    let input_ty = super::inputs::input_ty(plan);
     let output = graph.output_index();
     let output_n = plan.numel(output);
     let zero = literal(plan, 0.0);
@@ -75,9 +76,9 @@ pub fn items(plan: &Plan) -> TokenStream {
     let scratch_per_sample: usize = scratch.iter().map(|item| item.per_sample).sum();
     let scratch_fixed: usize = scratch.iter().map(|item| item.fixed).sum();
     let forward =
-        (1..plan.node_count()).map(|i| layers::forward(plan, &Access::Stack, Mode::Eval, i));
+        (0..plan.node_count()).map(|i| layers::forward(plan, &Access::Stack, Mode::Eval, i));
     let forward_eval =
-        (1..plan.node_count()).map(|i| layers::forward(plan, &Access::Eval, Mode::Eval, i));
+        (0..plan.node_count()).map(|i| layers::forward(plan, &Access::Eval, Mode::Eval, i));
     let eval = eval_type(plan);
     let eval_output = eval_value_field(&plan.field(output));
     let limit_message = format!(
@@ -167,7 +168,7 @@ pub fn items(plan: &Plan) -> TokenStream {
         pub fn infer<const B: usize>(
             params: &[#t; #p],
             state: &[#t; #s],
-            x: &[[#t; #input_n]; B],
+            x: &[#input_ty; B],
             out: &mut [[#t; #output_n]; B],
         ) {
             const {
@@ -184,7 +185,7 @@ pub fn items(plan: &Plan) -> TokenStream {
         pub fn infer_on_stack<const B: usize>(
             params: &[#t; #p],
             state: &[#t; #s],
-            x: &[[#t; #input_n]; B],
+            x: &[#input_ty; B],
             out: &mut [[#t; #output_n]; B],
         ) {
             let _ = (params, state);
@@ -198,7 +199,7 @@ pub fn items(plan: &Plan) -> TokenStream {
         pub fn forward_eval<'t, const B: usize>(
             &self,
             tape: &'t mut #eval<B>,
-            x: &[[#t; #input_n]; B],
+            x: &[#input_ty; B],
         ) -> &'t [[#t; #output_n]; B] {
             let params = &*self.params;
             let state = &*self.state;
@@ -213,7 +214,7 @@ pub fn items(plan: &Plan) -> TokenStream {
         /// buffers); larger ones on heap buffers kept per thread, allocated by the first call
         /// of each batch size (without a heap, always on the stack). NaN in the input gives NaN
         /// outputs: see [`Self::try_predict`].
-        pub fn forward<const B: usize>(&self, x: &[[#t; #input_n]; B]) -> [[#t; #output_n]; B] {
+        pub fn forward<const B: usize>(&self, x: &[#input_ty; B]) -> [[#t; #output_n]; B] {
             let mut out = [[#zero; #output_n]; B];
             if Self::infer_bytes(B) <= #rt::scratch::FORWARD_STACK_LIMIT || !#rt::scratch::CACHED {
                 Self::infer_on_stack(&self.params, &self.state, x, &mut out);
@@ -227,7 +228,7 @@ pub fn items(plan: &Plan) -> TokenStream {
 
         /// Inference (evaluation mode) on one sample. NaN in the input gives NaN outputs: see
         /// [`Self::try_predict`].
-        pub fn predict(&self, x: &[#t; #input_n]) -> [#t; #output_n] {
+        pub fn predict(&self, x: &#input_ty) -> [#t; #output_n] {
             let [out] = self.forward(::core::array::from_ref(x));
             out
         }
@@ -241,7 +242,7 @@ pub fn items(plan: &Plan) -> TokenStream {
         /// first non-finite output.
         pub fn try_predict(
             &self,
-            x: &[#t; #input_n],
+            x: &#input_ty,
         ) -> ::core::result::Result<[#t; #output_n], #rt::Error> {
             let out = self.predict(x);
             match out.iter().position(|v| !v.is_finite()) {

@@ -17,6 +17,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
     let (vis, attrs, name) = (&graph.vis, &graph.attrs, &graph.name);
     let (p, s) = (plan.param_count, plan.state_count);
     let inference = inference::items(&plan);
+    let input_items = super::inputs::items(&plan);
     let eval_struct = inference::eval_struct(&plan);
     let init_params = init::init_params(&plan);
     let init_state = init::init_state(&plan);
@@ -35,7 +36,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
          no loss): {p} parameters ({pb} bytes as `{t}`), input {} per sample, output {} per \
          sample.\n\n{}",
         graph.nodes[graph.output].name,
-        graph.nodes[0].shape,
+        super::inputs::shape_doc(graph),
         graph.nodes[graph.output].shape,
         super::summary_doc(&plan),
         pb = p * super::element_bytes(&plan),
@@ -47,6 +48,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
     hygiene::apply(
         quote! {
             #folded
+            #input_items
 
             #(#attrs)*
             #[doc = #struct_doc]

@@ -256,10 +256,30 @@ impl<'g> Plan<'g> {
         self.graph.nodes[i].shape.numel()
     }
 
-    /// Nodes that own an activation buffer: every node but the input, the loss and aliases.
+    /// Whether the network declares more than one input: its input type is then the generated
+    /// `NetInput` struct, whose fields are copied into buffers of their own (the input nodes'),
+    /// while a single input is read in place from the caller's `x`.
+    pub fn multi_input(&self) -> bool {
+        self.graph.inputs > 1
+    }
+
+    /// Whether node `i`'s values are the caller's `x` (the one input of a single-input network).
+    pub fn reads_x(&self, i: usize) -> bool {
+        self.storage[i] == 0 && !self.multi_input()
+    }
+
+    /// Elements of one input sample (all inputs together).
+    pub fn input_numel(&self) -> usize {
+        (0..self.graph.inputs).map(|i| self.numel(i)).sum()
+    }
+
+    /// Nodes that own an activation buffer: every node but the loss, aliases and a single
+    /// input (read from `x`).
     pub fn buffered(&self) -> impl Iterator<Item = usize> + '_ {
-        (1..self.node_count()).filter(move |&i| {
-            self.storage[i] == i && !matches!(self.graph.nodes[i].op, Op::Loss(_))
+        (0..self.node_count()).filter(move |&i| {
+            self.storage[i] == i
+                && !self.reads_x(i)
+                && !matches!(self.graph.nodes[i].op, Op::Loss(_))
         })
     }
 

@@ -35,7 +35,7 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
     let t = &plan.t;
     let name = &plan.graph.name;
     let (p, s) = (plan.param_count, plan.state_count);
-    let input_n = plan.numel(0);
+    let input_ty = super::inputs::input_ty(plan);
     let output_n = plan.numel(plan.graph.output_index());
     let file = decl.path.value();
     let params = elements(plan.graph.element, &values.params);
@@ -95,7 +95,7 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
             /// folded type's inference on its own compiled-in `PARAMS_STATIC` (folded at
             /// expansion), otherwise on [`Self::PARAMS_STATIC`] and [`Self::STATE_STATIC`].
             pub fn infer_static<const B: usize>(
-                x: &[[#t; #input_n]; B],
+                x: &[#input_ty; B],
                 out: &mut [[#t; #output_n]; B],
             ) {
                 #infer_call
@@ -133,7 +133,7 @@ fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<TokenStrea
     let name = &plan.graph.name;
     let folded = &graph.name;
     let (p, s) = (folded_plan.param_count, folded_plan.state_count);
-    let input_n = plan.numel(0);
+    let input_ty = super::inputs::input_ty(plan);
     let output_n = plan.numel(plan.graph.output_index());
     let params = elements(element, &params);
     let state = elements(element, &state);
@@ -158,7 +158,7 @@ fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<TokenStrea
             /// [`Self::infer`] with the compiled-in, folded weights: stack only, no heap, no RAM
             /// for weights.
             pub fn infer_static<const B: usize>(
-                x: &[[#t; #input_n]; B],
+                x: &[#input_ty; B],
                 out: &mut [[#t; #output_n]; B],
             ) {
                 Self::infer::<B>(Self::PARAMS_STATIC, Self::STATE_STATIC, x, out);
@@ -168,7 +168,7 @@ fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<TokenStrea
         impl #name {
             #[doc(hidden)]
             pub fn __monograd_folded_infer_static<const B: usize>(
-                x: &[[#t; #input_n]; B],
+                x: &[#input_ty; B],
                 out: &mut [[#t; #output_n]; B],
             ) {
                 #folded::infer_static::<B>(x, out);

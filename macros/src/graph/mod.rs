@@ -33,9 +33,13 @@ pub struct Graph {
     pub vis: syn::Visibility,
     pub name: Ident,
     pub element: Element,
-    /// Nodes in evaluation order; every input of a node comes before it. `nodes[0]` is the input,
-    /// the last node is the loss (when there is one).
+    /// Nodes in evaluation order; every input of a node comes before it. `nodes[..inputs]` are
+    /// the inputs in declaration order, the last node is the loss (when there is one).
     pub nodes: Vec<Node>,
+    /// How many inputs the network declares (at least one).
+    pub inputs: usize,
+    /// The name of the generated input struct of a network with several inputs (`NetInput`).
+    pub input_struct: Ident,
     /// The output node: what the loss takes, or the node of `output name;` in a network without
     /// a loss (inference only).
     pub output: usize,
@@ -127,47 +131,47 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
     for (i, d) in definitions.iter().enumerate() {
         let name = d.name.to_string();
         match position.entry(name) {
-            std::collections::hash_map::Entry::Occupied(entry) => errors.at(
-                d.name.span(),
-                format!(
-                    "`{}` is defined twice; every node needs its own name",
-                    entry.key()
-                ),
-            ),
+            std::collections::hash_map::Entry::Occupied(entry) => {
+                let message = match (&definitions[*entry.get()].kind, &d.kind) {
+                    (DefinitionKind::Input(_), DefinitionKind::Input(_)) => format!(
+                        "input `{}` is declared twice; every input needs its own name",
+                        entry.key()
+                    ),
+                    _ => format!(
+                        "`{}` is defined twice; every node needs its own name",
+                        entry.key()
+                    ),
+                };
+                errors.at(d.name.span(), message)
+            }
             std::collections::hash_map::Entry::Vacant(entry) => {
                 entry.insert(i);
             }
         }
     }
 
-    // Exactly one input, and it comes first.
+    // One input or more, declared before every node.
     let inputs: Vec<usize> = definitions
         .iter()
         .enumerate()
         .filter(|(_, d)| matches!(d.kind, DefinitionKind::Input(_)))
         .map(|(i, _)| i)
         .collect();
-    match inputs.as_slice() {
-        [] => errors.at(
+    if inputs.is_empty() {
+        errors.at(
             def.name.span(),
             format!(
                 "`{}` has no input; declare one first, e.g. `input x: [64];` or `input image: [1, 28, 28];`",
                 def.name
             ),
-        ),
-        [first, rest @ ..] => {
-            if *first != 0 {
-                errors.at(
-                    definitions[*first].name.span(),
-                    "the input must be declared before every node",
-                );
-            }
-            for &extra in rest {
-                errors.at(
-                    definitions[extra].name.span(),
-                    "a network has exactly one input; combine the data into one tensor",
-                );
-            }
+        );
+    }
+    for (k, &i) in inputs.iter().enumerate() {
+        if i != k {
+            errors.at(
+                definitions[i].name.span(),
+                "inputs must be declared before every node",
+            );
         }
     }
 
@@ -297,7 +301,11 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         Some(output) if !has_loss => output,
         _ => nodes[nodes.len() - 1].inputs[0],
     };
-    check_has_layers(&nodes, output)?;
+    let input_count = nodes
+        .iter()
+        .take_while(|node| matches!(node.op, Op::Input))
+        .count();
+    check_has_layers(&nodes, output, input_count)?;
     check_renorm_limits(&nodes)?;
     Ok(Graph {
         attrs: def.attrs.clone(),
@@ -305,6 +313,8 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         name: def.name.clone(),
         element: element.unwrap_or(Element::F32),
         nodes,
+        inputs: input_count,
+        input_struct: quote::format_ident!("{}Input", def.name),
         output,
         has_loss,
         weights: weights.first().map(|&w| w.clone()),
@@ -313,13 +323,13 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
 
 /// A loss (or an output) taken directly on the input (perhaps flattened) has nothing to learn or
 /// compute.
-fn check_has_layers(nodes: &[Node], output: usize) -> syn::Result<()> {
+fn check_has_layers(nodes: &[Node], output: usize, inputs: usize) -> syn::Result<()> {
     let last = nodes.len() - 1;
     let mut source = output;
     while let Op::Flatten | Op::Reshape(_) = nodes[source].op {
         source = nodes[source].inputs[0];
     }
-    if source == 0 {
+    if source < inputs {
         let what = if matches!(nodes[last].op, Op::Loss(_)) {
             "the loss is computed"
         } else {
@@ -358,11 +368,11 @@ fn output_declaration(
             );
             None
         }
-        Some(0) => {
+        Some(&i) if matches!(resolved[i], Some((Op::Input, _))) => {
             errors.at(
                 decl.name.span(),
                 format!(
-                    "`{}` is the input; the output must be computed by a layer",
+                    "`{}` is an input; the output must be computed by a layer",
                     decl.name
                 ),
             );
@@ -641,15 +651,21 @@ fn check_unused(
         }
     }
     for (i, d) in definitions.iter().enumerate() {
-        if !used[i] && !matches!(resolved[i], Some((Op::Loss(_), _))) {
-            errors.at(
-                d.name.span(),
-                format!(
-                    "`{}` is never used: it does not lead to {target}; remove it or use it as an input",
-                    d.name
-                ),
-            );
+        if used[i] || matches!(resolved[i], Some((Op::Loss(_), _))) {
+            continue;
         }
+        let message = match d.kind {
+            DefinitionKind::Input(_) => format!(
+                "input `{}` is never used: no node leading to {target} takes it; remove the \
+                 declaration or pass it to a node (e.g. `concat(h, {})`)",
+                d.name, d.name
+            ),
+            DefinitionKind::Node(_) => format!(
+                "`{}` is never used: it does not lead to {target}; remove it or use it as an input",
+                d.name
+            ),
+        };
+        errors.at(d.name.span(), message);
     }
 }
 

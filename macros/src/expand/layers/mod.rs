@@ -188,7 +188,8 @@ pub fn gemm_pack_len(plan: &Plan, batch: &TokenStream) -> TokenStream {
 pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStream {
     let node = &plan.graph.nodes[i];
     match &node.op {
-        Op::Input | Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
+        Op::Input => super::inputs::copy_in(plan, access, i),
+        Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
         Op::Linear(linear) => dense::forward(plan, access, i, linear),
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => {
             pointwise::forward(plan, access, i)
