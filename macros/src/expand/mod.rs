@@ -15,6 +15,7 @@ mod init;
 mod inputs;
 mod io;
 mod layers;
+mod outputs;
 mod plan;
 pub mod stub;
 mod weights;
@@ -66,6 +67,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
     let (input_grad_ty, input_grad_init) =
         (inputs::input_grad_ty(&plan), inputs::input_grad_init(&plan));
     let input_items = inputs::items(&plan);
+    let output_items = outputs::items(&plan);
     let output = graph.output_index();
     let output_n = plan.numel(output);
     let output_field = plan.field(output);
@@ -175,7 +177,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
          {input_shape} per sample, output {output_shape} per sample.\n\n{summary}",
         pb = p * element_bytes(&plan),
         input_shape = inputs::shape_doc(graph),
-        output_shape = graph.nodes[output].shape,
+        output_shape = outputs::shape_doc(graph),
     );
     let activations_doc = format!(
         "The output of every node of [`{name}`] for a batch of `B` samples (one field per node, \
@@ -205,6 +207,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
         quote! {
         #folded
         #input_items
+        #output_items
 
         #(#attrs)*
         #[doc = #struct_doc]

@@ -175,8 +175,24 @@ impl<'g> Plan<'g> {
             state.push(s);
         }
 
+        // Only what leads to the loss gets a gradient: a node that only an output uses (e.g.
+        // `probabilities = softmax(logits); output probabilities;`) has none.
+        let mut reaches_loss = vec![!graph.has_loss; n];
+        if graph.has_loss {
+            reaches_loss[n - 1] = true;
+            for i in (0..n).rev() {
+                if reaches_loss[i] {
+                    for &j in &graph.nodes[i].inputs {
+                        reaches_loss[j] = true;
+                    }
+                }
+            }
+        }
         let mut needs_grad = vec![false; n];
         for (i, node) in graph.nodes.iter().enumerate() {
+            if !reaches_loss[i] {
+                continue;
+            }
             // A frozen layer needs no gradient of its own: only one to pass on to a trainable
             // layer before it.
             let trainable = params[i].len() > 0 && !node.frozen;

@@ -36,7 +36,7 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
     let name = &plan.graph.name;
     let (p, s) = (plan.param_count, plan.state_count);
     let input_ty = super::inputs::input_ty(plan);
-    let output_n = plan.numel(plan.graph.output_index());
+    let output_ty = super::outputs::output_ty(plan);
     let file = decl.path.value();
     let params = elements(plan.graph.element, &values.params);
     let state = elements(plan.graph.element, &values.state);
@@ -96,7 +96,7 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
             /// expansion), otherwise on [`Self::PARAMS_STATIC`] and [`Self::STATE_STATIC`].
             pub fn infer_static<const B: usize>(
                 x: &[#input_ty; B],
-                out: &mut [[#t; #output_n]; B],
+                out: &mut [#output_ty; B],
             ) {
                 #infer_call
             }
@@ -134,7 +134,7 @@ fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<TokenStrea
     let folded = &graph.name;
     let (p, s) = (folded_plan.param_count, folded_plan.state_count);
     let input_ty = super::inputs::input_ty(plan);
-    let output_n = plan.numel(plan.graph.output_index());
+    let output_ty = super::outputs::output_ty(plan);
     let params = elements(element, &params);
     let state = elements(element, &state);
     let params_doc = format!(
@@ -159,7 +159,7 @@ fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<TokenStrea
             /// for weights.
             pub fn infer_static<const B: usize>(
                 x: &[#input_ty; B],
-                out: &mut [[#t; #output_n]; B],
+                out: &mut [#output_ty; B],
             ) {
                 Self::infer::<B>(Self::PARAMS_STATIC, Self::STATE_STATIC, x, out);
             }
@@ -169,7 +169,7 @@ fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<TokenStrea
             #[doc(hidden)]
             pub fn __monograd_folded_infer_static<const B: usize>(
                 x: &[#input_ty; B],
-                out: &mut [[#t; #output_n]; B],
+                out: &mut [#output_ty; B],
             ) {
                 #folded::infer_static::<B>(x, out);
             }

@@ -40,9 +40,14 @@ pub struct Graph {
     pub inputs: usize,
     /// The name of the generated input struct of a network with several inputs (`NetInput`).
     pub input_struct: Ident,
-    /// The output node: what the loss takes, or the node of `output name;` in a network without
-    /// a loss (inference only).
+    /// What the loss takes (a network with a loss; the `Network::Output` of the training
+    /// methods), or the first declared output of a network without a loss.
     pub output: usize,
+    /// What inference (`infer`, `forward`, `predict`, `forward_eval`) returns: the declared
+    /// outputs (`output a, b;`) in the order written, or else what the loss takes.
+    pub outputs: Vec<usize>,
+    /// The name of the generated output struct of a network with several outputs (`NetOutput`).
+    pub output_struct: Ident,
     /// Whether the last node is a loss (a network that trains).
     pub has_loss: bool,
     /// `weights = "...";`: the file whose tensors are compiled in.
@@ -257,7 +262,7 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         shapes.push(shape);
     }
 
-    let declared_output = output_declaration(&outputs, &position, &resolved, &mut errors);
+    let declared_outputs = output_declaration(&outputs, &position, &resolved, &mut errors);
     check_loss(
         def,
         &definitions,
@@ -273,7 +278,7 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
             &definitions,
             &resolved,
             &input_indices,
-            declared_output,
+            &declared_outputs,
             &mut errors,
         );
     }
@@ -297,15 +302,23 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         })
         .collect();
     let has_loss = matches!(nodes[nodes.len() - 1].op, Op::Loss(_));
-    let output = match declared_output {
-        Some(output) if !has_loss => output,
+    let output = match declared_outputs.first() {
+        Some(&output) if !has_loss => output,
         _ => nodes[nodes.len() - 1].inputs[0],
     };
+    let outputs = if declared_outputs.is_empty() {
+        vec![output]
+    } else {
+        declared_outputs
+    };
+    check_trained(&nodes, has_loss)?;
     let input_count = nodes
         .iter()
         .take_while(|node| matches!(node.op, Op::Input))
         .count();
-    check_has_layers(&nodes, output, input_count)?;
+    for &o in &outputs {
+        check_has_layers(&nodes, o, input_count)?;
+    }
     check_renorm_limits(&nodes)?;
     Ok(Graph {
         attrs: def.attrs.clone(),
@@ -316,9 +329,44 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         inputs: input_count,
         input_struct: quote::format_ident!("{}Input", def.name),
         output,
+        outputs,
+        output_struct: quote::format_ident!("{}Output", def.name),
         has_loss,
         weights: weights.first().map(|&w| w.clone()),
     })
+}
+
+/// In a network with a loss, a layer with parameters that only an output uses (an auxiliary
+/// head that does not lead to the loss) would never be trained: that is a mistake unless the
+/// layer is frozen (its weights loaded, say).
+fn check_trained(nodes: &[Node], has_loss: bool) -> syn::Result<()> {
+    if !has_loss {
+        return Ok(());
+    }
+    let mut reaches = vec![false; nodes.len()];
+    reaches[nodes.len() - 1] = true;
+    for i in (0..nodes.len()).rev() {
+        if reaches[i] {
+            for &j in &nodes[i].inputs {
+                reaches[j] = true;
+            }
+        }
+    }
+    let mut errors = Errors::default();
+    for (node, reaches) in nodes.iter().zip(reaches) {
+        if !reaches && node.op.has_params() && !node.frozen {
+            errors.at(
+                node.name.span(),
+                format!(
+                    "`{}` has parameters but does not lead to the loss, so training would never \
+                     change them; compute the output from nodes the loss uses, or declare the \
+                     layer `frozen = true` (weights loaded from a file)",
+                    node.name
+                ),
+            );
+        }
+    }
+    errors.finish()
 }
 
 /// A loss (or an output) taken directly on the input (perhaps flattened) has nothing to learn or
@@ -343,53 +391,52 @@ fn check_has_layers(nodes: &[Node], output: usize, inputs: usize) -> syn::Result
     Ok(())
 }
 
-/// The node of `output name;` (at most one, naming a node that is not the input or a loss).
+/// The nodes of `output a, b;` (one statement, each name once, naming nodes that are neither
+/// an input nor a loss), in the order written; empty when there is no declaration.
 fn output_declaration(
     outputs: &[&OutputDecl],
     position: &HashMap<String, usize>,
     resolved: &[Option<(Op, Vec<Ident>)>],
     errors: &mut Errors,
-) -> Option<usize> {
+) -> Vec<usize> {
     for extra in outputs.iter().skip(1) {
         errors.at(
             extra.keyword.span(),
-            "a network has one output; declare `output` once",
+            "`output` is declared once; name every output in it, e.g. `output embedding, logits;`",
         );
     }
-    let decl = outputs.first()?;
-    match position.get(&decl.name.to_string()) {
-        None => {
+    let Some(decl) = outputs.first() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for (k, name) in decl.names.iter().enumerate() {
+        if decl.names[..k].iter().any(|earlier| earlier == name) {
             errors.at(
-                decl.name.span(),
-                format!(
-                    "unknown node `{}`: `output` names a node defined in the network",
-                    decl.name
-                ),
+                name.span(),
+                format!("`{name}` is already an output; name each output once"),
             );
-            None
+            continue;
         }
-        Some(&i) if matches!(resolved[i], Some((Op::Input, _))) => {
-            errors.at(
-                decl.name.span(),
+        match position.get(&name.to_string()) {
+            None => errors.at(
+                name.span(),
+                format!("unknown node `{name}`: `output` names a node defined in the network"),
+            ),
+            Some(&i) if matches!(resolved[i], Some((Op::Input, _))) => errors.at(
+                name.span(),
+                format!("`{name}` is an input; an output must be computed by a layer"),
+            ),
+            Some(&i) if matches!(resolved[i], Some((Op::Loss(_), _))) => errors.at(
+                name.span(),
                 format!(
-                    "`{}` is an input; the output must be computed by a layer",
-                    decl.name
+                    "`{name}` is the loss; `output` names what a network computes (the loss is \
+                     returned by `train_step` and `loss`)"
                 ),
-            );
-            None
+            ),
+            Some(&i) => found.push(i),
         }
-        Some(&i) if matches!(resolved[i], Some((Op::Loss(_), _))) => {
-            errors.at(
-                decl.name.span(),
-                format!(
-                    "`{}` is the loss; `output` names what a network computes",
-                    decl.name
-                ),
-            );
-            None
-        }
-        Some(&i) => Some(i),
     }
+    found
 }
 
 /// Every `batch_renorm` layer reads the network's one `renorm_limits` field (so that one
@@ -575,13 +622,6 @@ fn check_loss(
             ),
         );
     }
-    if let (Some(_), Some(output)) = (losses.first(), outputs.first()) {
-        errors.at(
-            output.keyword.span(),
-            "a network with a loss outputs what its loss takes; `output` declares the output of \
-             a network without a loss (inference only)",
-        );
-    }
     for &extra in losses.iter().skip(1) {
         errors.at(
             definitions[extra].name.span(),
@@ -623,7 +663,7 @@ fn check_unused(
     definitions: &[Definition],
     resolved: &[Option<(Op, Vec<Ident>)>],
     input_indices: &[Option<Vec<usize>>],
-    declared_output: Option<usize>,
+    declared_outputs: &[usize],
     errors: &mut Errors,
 ) {
     // Only meaningful when every reference resolved and there is a single loss at the end, or
@@ -634,15 +674,20 @@ fn check_unused(
     let Some(last) = definitions.len().checked_sub(1) else {
         return;
     };
-    let (root, target) = if matches!(resolved[last], Some((Op::Loss(_), _))) {
-        (last, "the loss")
-    } else if let Some(output) = declared_output {
-        (output, "the output")
-    } else {
-        return;
+    let has_loss = matches!(resolved[last], Some((Op::Loss(_), _)));
+    let target = match (has_loss, declared_outputs.is_empty()) {
+        (true, true) => "the loss",
+        (true, false) => "the loss or an output",
+        (false, false) => "an output",
+        (false, true) => return,
     };
     let mut used = vec![false; definitions.len()];
-    used[root] = true;
+    if has_loss {
+        used[last] = true;
+    }
+    for &output in declared_outputs {
+        used[output] = true;
+    }
     for i in (0..definitions.len()).rev() {
         if used[i] {
             for &j in input_indices[i].iter().flatten() {
