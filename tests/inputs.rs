@@ -244,3 +244,74 @@ fn inference_paths_of_three_inputs_agree() {
     }
     assert_eq!(Mixed::INPUT, 31);
 }
+
+monograd::network! {
+    /// Inputs named like the generated code's own variables, a BatchNorm to fold, and an input
+    /// used through `flatten` and `reshape` (aliases of its buffer).
+    struct Named {
+        type Element = f64;
+        input x: [2, 3];
+        input out: [4];
+        input sample: [1, 2, 2];
+        value = flatten(x);
+        h = linear(value, 4);
+        n = batch_norm(h);
+        r = reshape(sample, [4]);
+        s = add(n, r);
+        t = mul(s, out);
+        logits = linear(t, 2);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+fn named_batch<const B: usize>(flat: &[f64]) -> [NamedInput; B] {
+    core::array::from_fn(|s| {
+        let v = &flat[s * 14..];
+        NamedInput {
+            x: core::array::from_fn(|i| v[i]),
+            out: core::array::from_fn(|i| v[6 + i]),
+            sample: core::array::from_fn(|i| v[10 + i]),
+        }
+    })
+}
+
+#[test]
+fn input_names_aliases_and_folding() {
+    let mut net = Named::new(14);
+    let mut flat = random_batch::<14, 4>(15).as_flattened().to_vec();
+    let x = named_batch::<4>(&flat);
+    let targets = [1, 0, 0, 1];
+    check_gradient("named inputs", &mut net, &x, &targets);
+    let mut tape = NamedTape::<4>::new();
+    net.forward_train(&mut tape, &x).unwrap();
+    net.backward_with_input_grad(&mut tape, &x, &targets)
+        .unwrap();
+    let g = &tape.input_grad;
+    let analytic: Vec<f64> = (0..4)
+        .flat_map(|s| {
+            g.x[s]
+                .iter()
+                .chain(&g.out[s])
+                .chain(&g.sample[s])
+                .copied()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    check_input_gradient(
+        "named inputs: input gradient",
+        &mut net,
+        &mut flat,
+        named_batch::<4>,
+        &targets,
+        &analytic,
+    );
+    let want = net.forward(&x);
+    let folded = net.fold();
+    let got = folded.forward(&x);
+    for (a, b) in got.as_flattened().iter().zip(want.as_flattened()) {
+        assert!((a - b).abs() < 1e-10);
+    }
+    let mut out = [[0.0; 2]; 4];
+    NamedFolded::infer::<4>(&folded.params, &folded.state, &x, &mut out);
+    assert_eq!(out, got);
+}

@@ -226,3 +226,63 @@ fn an_inference_only_network_with_two_inputs_and_two_outputs() {
     }
     assert_eq!(net.predict(&x[0]), y[0]);
 }
+
+monograd::network! {
+    /// Layers with evaluation scratch (convolution, group norm, pooling) after the output, which
+    /// inference skips.
+    struct EarlyExit {
+        type Element = f64;
+        input image: [2, 6, 6];
+        c1 = conv2d(image, 3, kernel = 3, padding = 1);
+        early = relu(c1);
+        c2 = conv2d(early, 4, kernel = 3, groups = 1);
+        g = group_norm(c2, 2);
+        p = max_pool2d(g, 2);
+        f = flatten(p);
+        logits = linear(f, 3);
+        loss = softmax_cross_entropy(logits);
+        output early;
+    }
+}
+
+#[test]
+fn an_early_output_skips_the_layers_after_it() {
+    let mut net = EarlyExit::new(8);
+    let x = random_batch::<72, 3>(9);
+    check_gradient("early exit", &mut net, &x, &[0, 1, 2]);
+    let mut tape = EarlyExitTape::<3>::new();
+    net.forward_with(&mut tape, &x);
+    let early = *tape.values.early;
+    assert_eq!(net.forward(&x), early);
+    let mut out = [[0.0; 108]; 3];
+    EarlyExit::infer::<3>(&net.params, &net.state, &x, &mut out);
+    assert_eq!(out, early);
+}
+
+monograd::network! {
+    /// Two inputs, two outputs, weights compiled in (`torch.nn.Linear(3, 2)` of
+    /// `reference/weights_in.py` on the concatenation).
+    struct CompiledIn {
+        input a: [2];
+        input b: [1];
+        j = concat(a, b);
+        h = linear(j, 2);
+        positive = relu(h);
+        weights = "tests/ui/tiny.safetensors";
+        output h, positive;
+    }
+}
+
+#[test]
+fn compiled_in_weights_with_two_inputs_and_two_outputs() {
+    let x = [CompiledInInput {
+        a: [1.0, 2.0],
+        b: [3.0],
+    }];
+    let mut out = [CompiledInOutput::default()];
+    CompiledIn::infer_static::<1>(&x, &mut out);
+    // The values of tests/weights_in.rs's EXPECTED on [1, 2, 3].
+    assert_eq!(out[0].h, [3.75, -2.75]);
+    assert_eq!(out[0].positive, [3.75, 0.0]);
+    assert_eq!(CompiledIn::from_weights().predict(&x[0]), out[0]);
+}
