@@ -4,8 +4,8 @@
 
 mod combine;
 mod conv;
-mod dense;
 mod dropout;
+mod linear;
 mod norm;
 mod pointwise;
 
@@ -120,7 +120,7 @@ pub fn all_workspace(plan: &Plan) -> Vec<WorkspaceItem> {
 /// The workspace buffers of node `i`.
 fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
     match &plan.graph.nodes[i].op {
-        Op::Linear(linear) => dense::workspace(plan, i, linear),
+        Op::Linear(linear) => linear::workspace(plan, i, linear),
         Op::Conv2d(conv) => conv::workspace(plan, i, conv),
         Op::Dropout { .. } => dropout::workspace(plan, i),
         Op::BatchNorm(_)
@@ -176,7 +176,7 @@ pub fn gemm_pack_len(plan: &Plan, batch: &TokenStream) -> TokenStream {
     let rt = rt();
     let terms: Vec<TokenStream> = (0..plan.node_count())
         .filter_map(|i| match &plan.graph.nodes[i].op {
-            Op::Linear(linear) => Some(dense::pack_len(plan, i, linear, batch)),
+            Op::Linear(linear) => Some(linear::pack_len(plan, i, linear, batch)),
             Op::Conv2d(conv) => Some(conv::pack_len(plan, i, conv)),
             _ => None,
         })
@@ -190,7 +190,7 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
     match &node.op {
         Op::Input => super::inputs::copy_in(plan, access, i),
         Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
-        Op::Linear(linear) => dense::forward(plan, access, i, linear),
+        Op::Linear(linear) => linear::forward(plan, access, i, linear),
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => {
             pointwise::forward(plan, access, i)
         }
@@ -213,7 +213,7 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
     let node = &plan.graph.nodes[i];
     match &node.op {
         Op::Input | Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
-        Op::Linear(linear) => dense::backward(plan, i, linear),
+        Op::Linear(linear) => linear::backward(plan, i, linear),
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => pointwise::backward(plan, i),
         Op::Sub | Op::Mul | Op::Scale(_) => combine::backward(plan, i),
         Op::Dropout { .. } => dropout::backward(plan, i),
@@ -253,17 +253,17 @@ pub fn loss_call(plan: &Plan, access: &Access, with_grad: bool) -> TokenStream {
     let y = access.value(plan, output);
     let name = match kind {
         Loss::SoftmaxCrossEntropy => "softmax_cross_entropy",
-        Loss::Logistic { signed: false } => "binary_cross_entropy_with_logits",
+        Loss::Logistic { signed: false } => "logistic_loss",
         Loss::Logistic { signed: true } => "logistic_loss_signed",
         Loss::Mse => "mse",
     };
     if with_grad && plan.needs_grad[output] {
-        let f = format_ident!("{}", name);
+        let f = format_ident!("{}_with_grad", name);
         let dy = super::access::grad_mut(plan, output);
         let store = plan.store(loss, 0);
         quote!(#rt::ops::loss::#f::<#t, B, #n>(#y, targets, #dy, #store))
     } else {
-        let f = format_ident!("{}_loss", name);
+        let f = format_ident!("{}", name);
         quote!(#rt::ops::loss::#f::<#t, B, #n>(#y, targets))
     }
 }

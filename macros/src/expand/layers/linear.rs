@@ -72,7 +72,7 @@ pub fn pack_len(plan: &Plan, i: usize, linear: &Linear, batch: &TokenStream) -> 
     let (rt, t) = (rt(), &plan.t);
     let inp = plan.numel(plan.graph.nodes[i].inputs[0]);
     let out = linear.out;
-    quote!(#rt::ops::dense::dense_pack_len::<#t>(#batch, #inp, #out))
+    quote!(#rt::ops::linear::linear_pack_len::<#t>(#batch, #inp, #out))
 }
 
 pub fn forward(plan: &Plan, access: &Access, i: usize, linear: &Linear) -> TokenStream {
@@ -86,7 +86,7 @@ pub fn forward(plan: &Plan, access: &Access, i: usize, linear: &Linear) -> Token
     let pack = access.pack();
     quote!({
         #prepare
-        #rt::ops::dense::dense_forward_packed::<#t, B, #inp, #out>(#x, #weight, #bias, #y, #pack);
+        #rt::ops::linear::linear_forward_packed::<#t, B, #inp, #out>(#x, #weight, #bias, #y, #pack);
     })
 }
 
@@ -120,7 +120,7 @@ pub fn backward(plan: &Plan, i: usize, linear: &Linear) -> TokenStream {
         let dw_field = super::workspace_field(plan, i, "weight_grad");
         (
             quote! {
-                #rt::ops::dense::dense_backward_params_packed::<#t, B, #inp, #out>(
+                #rt::ops::linear::linear_backward_params_packed::<#t, B, #inp, #out>(
                     #x, #dy, &mut tape.workspace.#dw_field, #bias_grad, #rt::Store::Overwrite,
                     &mut tape.gemm_pack[..],
                 );
@@ -140,7 +140,7 @@ pub fn backward(plan: &Plan, i: usize, linear: &Linear) -> TokenStream {
         let w_off = block.tensor("weight").map_or(0, |w| w.offset);
         (
             quote! {
-                #rt::ops::dense::dense_backward_params_packed::<#t, B, #inp, #out>(
+                #rt::ops::linear::linear_backward_params_packed::<#t, B, #inp, #out>(
                     #x, #dy, grad_weight, #bias_grad, #rt::Store::Overwrite,
                     &mut tape.gemm_pack[..],
                 );
@@ -152,7 +152,7 @@ pub fn backward(plan: &Plan, i: usize, linear: &Linear) -> TokenStream {
         let dx = grad_mut(plan, j);
         let store = plan.store(i, k);
         quote! {
-            #rt::ops::dense::dense_backward_input_packed::<#t, B, #inp, #out>(
+            #rt::ops::linear::linear_backward_input_packed::<#t, B, #inp, #out>(
                 #dy, #weight_for_input, #dx, #store, &mut tape.gemm_pack[..],
             );
         }
