@@ -103,7 +103,7 @@ pub fn items(plan: &Plan) -> TokenStream {
         pub const PARAMS: usize = #p;
         /// Number of persistent state values (normalization running statistics).
         pub const STATE: usize = #s;
-        /// Elements of one input sample.
+        /// Elements of one input sample (of every input together, when there are several).
         pub const INPUT: usize = #input_n;
         /// Elements of one output sample of inference (every declared output, or else the
         /// values the loss takes).
