@@ -55,7 +55,7 @@
 //!
 //! Nodes form a DAG: a node may be used several times (`y = add(a, b)`, `z = concat(a, b)`), but
 //! only after it is defined. The last node is the loss, whose input is the network's output, and
-//! every node (every input too) must lead to the loss or to a declared output. A network without
+//! every node (every input too) must lead to a loss or to a declared output. A network without
 //! a loss declares its output instead (`output logits;`); its type is for inference only: the
 //! consts, constructors, `infer`, `forward`, `predict`, `forward_eval` and `fold` below, without
 //! a tape or training methods (train the same layers declared with a loss, then load its
@@ -100,9 +100,19 @@
 //! | `relu`, `leaky_relu(x, negative_slope = 0.01)`, `tanh`, `sigmoid`, `gelu(x, approximate = none \| tanh)`, `softmax` | same as input | element-wise (softmax per sample) |
 //! | `batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true, track = update)` | same | over features of a vector or channels of a sequence or an image; `track = frozen`: training also uses the running statistics and leaves them unchanged (a pretrained BatchNorm in `eval()` mode while fine-tuning) |
 //! | `batch_renorm(x, r_max = 3, d_max = 5)`, `layer_norm(x)`, `instance_norm(x, affine = false)`, `group_norm(x, groups)` | same | |
-//! | `softmax_cross_entropy(logits)` | loss | targets: class labels `[usize; B]` |
-//! | `logistic_loss(logits, labels = zero_one \| signed)` | loss | targets: `[[T; n]; B]` in {0, 1} or {-1, +1} |
-//! | `mse(prediction)` | loss | targets: `[[T; n]; B]` |
+//! | `softmax_cross_entropy(logits, weight = 1.0)` | loss | targets: class labels `[usize; B]` |
+//! | `logistic_loss(logits, labels = zero_one \| signed, weight = 1.0)` | loss | targets: `[[T; n]; B]` in {0, 1} or {-1, +1} |
+//! | `mse(prediction, weight = 1.0)` | loss | targets: `[[T; n]; B]` |
+//!
+//! **Auxiliary losses.** A loss declared before the last node is auxiliary, as Inception's
+//! auxiliary head: `aux_loss = softmax_cross_entropy(aux, weight = 0.4);` then
+//! `loss = softmax_cross_entropy(logits);` trains on `loss + 0.4 * aux_loss` (PyTorch:
+//! `F.cross_entropy(logits, y) + 0.4 * F.cross_entropy(aux, y)`). An auxiliary loss takes the
+//! network's targets, so it is the same loss on as many values per sample (a compile error
+//! otherwise); `weight` (positive, default 1) belongs to auxiliary losses, not the network's.
+//! `train_step`, `backward`, `loss` and `backward_with_input_grad` use the total; `forward`,
+//! `backward_from` and `input_grad_from` are about the output (what the last loss takes), so
+//! the auxiliary heads take no part in them.
 //!
 //! Fine-tuning: every layer with parameters takes `frozen = true`. Its parameter gradient is
 //! zero (and not computed at all unless a trainable layer comes before it) and a training step

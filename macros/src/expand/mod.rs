@@ -15,6 +15,7 @@ mod init;
 mod inputs;
 mod io;
 mod layers;
+mod losses;
 mod outputs;
 mod plan;
 pub mod stub;

@@ -70,16 +70,22 @@ pub struct Plan<'g> {
 
 impl<'g> Plan<'g> {
     pub fn new(graph: &'g Graph) -> Self {
-        Self::build(graph, false)
+        Self::build(graph, false, false)
     }
 
     /// The plan of a backward pass that also computes the gradient with respect to the input
     /// (`needs_grad[0]`), into the tape's `input_grad`.
     pub fn with_input_grad(graph: &'g Graph) -> Self {
-        Self::build(graph, true)
+        Self::build(graph, true, false)
     }
 
-    fn build(graph: &'g Graph, input_grad: bool) -> Self {
+    /// The plan of a vector-Jacobian product of the output (what the loss takes), seeded by the
+    /// caller: auxiliary losses and the heads only they use take no part in it.
+    pub fn output_vjp(graph: &'g Graph, input_grad: bool) -> Self {
+        Self::build(graph, input_grad, true)
+    }
+
+    fn build(graph: &'g Graph, input_grad: bool, output_vjp: bool) -> Self {
         let t = match graph.element {
             Element::F32 => quote!(f32),
             Element::F64 => quote!(f64),
@@ -177,9 +183,16 @@ impl<'g> Plan<'g> {
 
         // Only what leads to the loss gets a gradient: a node that only an output uses (e.g.
         // `probabilities = softmax(logits); output probabilities;`) has none.
+        // (Every loss, auxiliary ones too; or only the output for a product seeded there.)
         let mut reaches_loss = vec![!graph.has_loss; n];
         if graph.has_loss {
-            reaches_loss[n - 1] = true;
+            for (i, node) in graph.nodes.iter().enumerate() {
+                reaches_loss[i] = if output_vjp {
+                    i == graph.output
+                } else {
+                    matches!(node.op, Op::Loss(_))
+                };
+            }
             for i in (0..n).rev() {
                 if reaches_loss[i] {
                     for &j in &graph.nodes[i].inputs {
@@ -207,7 +220,8 @@ impl<'g> Plan<'g> {
         let mut seen = HashSet::new();
         let mut first_contribution = HashSet::new();
         for consumer in (0..n).rev() {
-            if !needs_grad[consumer] && !matches!(graph.nodes[consumer].op, Op::Loss(_)) {
+            let main_loss = graph.has_loss && consumer == n - 1;
+            if !needs_grad[consumer] && !main_loss {
                 continue;
             }
             if matches!(

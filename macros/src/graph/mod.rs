@@ -62,10 +62,22 @@ pub struct Node {
     pub inputs: Vec<usize>,
     /// `frozen = true`: training leaves the node's parameters unchanged.
     pub frozen: bool,
+    /// A loss's `weight = w` (an auxiliary loss's factor in the total); 1 for every other node.
+    pub weight: f64,
     pub shape: Shape,
 }
 
 impl Graph {
+    /// The auxiliary losses: every loss but the last node, each with its weight.
+    pub fn aux_losses(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
+        let last = self.nodes.len() - 1;
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(move |(i, node)| *i != last && matches!(node.op, Op::Loss(_)))
+            .map(|(i, node)| (i, node.weight))
+    }
+
     /// The loss, the last node (of a network that has one, see `has_loss`).
     pub fn loss_index(&self) -> usize {
         self.nodes.len() - 1
@@ -268,6 +280,7 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         &definitions,
         &resolved,
         &input_indices,
+        &shapes,
         &outputs,
         &mut errors,
     );
@@ -292,10 +305,17 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         .zip(frozen)
         .map(|((((d, r), inputs), shape), frozen)| {
             let (op, _) = r.expect("checked: no errors");
+            let weight = match (&d.kind, &op) {
+                (DefinitionKind::Node(node), Op::Loss(_)) => {
+                    ops::loss_weight(node).map_or(1.0, |(w, _)| w)
+                }
+                _ => 1.0,
+            };
             Node {
                 name: d.name.clone(),
                 op,
                 frozen,
+                weight,
                 inputs: inputs.expect("checked: no errors"),
                 shape: shape.expect("checked: no errors"),
             }
@@ -343,8 +363,10 @@ fn check_trained(nodes: &[Node], has_loss: bool) -> syn::Result<()> {
     if !has_loss {
         return Ok(());
     }
-    let mut reaches = vec![false; nodes.len()];
-    reaches[nodes.len() - 1] = true;
+    let mut reaches: Vec<bool> = nodes
+        .iter()
+        .map(|node| matches!(node.op, Op::Loss(_)))
+        .collect();
     for i in (0..nodes.len()).rev() {
         if reaches[i] {
             for &j in &nodes[i].inputs {
@@ -602,6 +624,7 @@ fn check_loss(
     definitions: &[Definition],
     resolved: &[Option<(Op, Vec<Ident>)>],
     input_indices: &[Option<Vec<usize>>],
+    shapes: &[Option<Shape>],
     outputs: &[&OutputDecl],
     errors: &mut Errors,
 ) {
@@ -622,17 +645,21 @@ fn check_loss(
             ),
         );
     }
-    for &extra in losses.iter().skip(1) {
-        errors.at(
-            definitions[extra].name.span(),
-            "a network has exactly one loss; add the terms with a single loss node",
-        );
-    }
-    if let Some(&loss) = losses.first() {
-        if loss != definitions.len() - 1 && losses.len() == 1 {
+    if let Some(&loss) = losses.last() {
+        let last = definitions.len() - 1;
+        if loss != last {
             errors.at(
                 definitions[loss].name.span(),
                 "the loss must be the last node of the network",
+            );
+        } else {
+            check_aux_losses(
+                definitions,
+                resolved,
+                input_indices,
+                shapes,
+                &losses,
+                errors,
             );
         }
     }
@@ -655,6 +682,64 @@ fn check_loss(
                     }
                 }
             }
+        }
+    }
+}
+
+/// The last loss is the network's; every loss before it is auxiliary (`weight = w` weighs it in
+/// the total, as `loss + w * aux` in PyTorch) and takes the same targets: the same operation on
+/// as many values per sample. The network's own loss takes no weight.
+fn check_aux_losses(
+    definitions: &[Definition],
+    resolved: &[Option<(Op, Vec<Ident>)>],
+    input_indices: &[Option<Vec<usize>>],
+    shapes: &[Option<Shape>],
+    losses: &[usize],
+    errors: &mut Errors,
+) {
+    let Some((&main, aux)) = losses.split_last() else {
+        return;
+    };
+    let call = |i: usize| match definitions[i].kind {
+        DefinitionKind::Node(node) => Some(node),
+        DefinitionKind::Input(_) => None,
+    };
+    if aux.is_empty() {
+        return;
+    }
+    if let Some((_, value)) = call(main).and_then(ops::loss_weight) {
+        errors.spanned(
+            value,
+            format!(
+                "`{}` is the network's loss; `weight` weighs an auxiliary loss declared before it",
+                definitions[main].name
+            ),
+        );
+    }
+    let numel = |i: usize| -> Option<usize> {
+        let input = *input_indices[i].as_ref()?.first()?;
+        shapes[input].as_ref().map(Shape::numel)
+    };
+    let (Some((main_op, _)), Some(main_n)) = (&resolved[main], numel(main)) else {
+        return;
+    };
+    for &i in aux {
+        let (Some((op, _)), Some(n)) = (&resolved[i], numel(i)) else {
+            continue;
+        };
+        if op != main_op || n != main_n {
+            let Some(node) = call(i) else { continue };
+            errors.at(
+                node.call_span().start,
+                format!(
+                    "auxiliary loss `{}` takes the targets of `{}`: it must be the same loss on \
+                     as many values per sample (`{}` on {main_n}), not `{}` on {n}",
+                    definitions[i].name,
+                    definitions[main].name,
+                    call(main).map_or(String::new(), |m| m.op.to_string()),
+                    node.op,
+                ),
+            );
         }
     }
 }
@@ -682,8 +767,8 @@ fn check_unused(
         (false, true) => return,
     };
     let mut used = vec![false; definitions.len()];
-    if has_loss {
-        used[last] = true;
+    for (i, r) in resolved.iter().enumerate() {
+        used[i] = has_loss && matches!(r, Some((Op::Loss(_), _)));
     }
     for &output in declared_outputs {
         used[output] = true;

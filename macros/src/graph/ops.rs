@@ -182,9 +182,9 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("layer_norm", "layer_norm(x, eps = 1e-5, affine = true)"),
     ("instance_norm", "instance_norm(x, eps = 1e-5, affine = false)"),
     ("group_norm", "group_norm(x, groups, eps = 1e-5, affine = true)"),
-    ("softmax_cross_entropy", "softmax_cross_entropy(logits)"),
-    ("logistic_loss", "logistic_loss(logits, labels = zero_one | signed)"),
-    ("mse", "mse(prediction)"),
+    ("softmax_cross_entropy", "softmax_cross_entropy(logits, weight = 1.0)"),
+    ("logistic_loss", "logistic_loss(logits, labels = zero_one | signed, weight = 1.0)"),
+    ("mse", "mse(prediction, weight = 1.0)"),
 ];
 
 /// Returns the usage line of `op`.
@@ -443,6 +443,8 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
         }
         "softmax_cross_entropy" | "mse" => {
             inputs.extend(args.node("its input"));
+            // Read again by `loss_weight`; here it is checked and known.
+            args.positive_float(LOSS_WEIGHT, 1.0);
             Some(Op::Loss(if op_name == "mse" {
                 Loss::Mse
             } else {
@@ -452,6 +454,7 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
         "logistic_loss" => {
             inputs.extend(args.node("its input"));
             let signed = args.choice("labels", &[("zero_one", false), ("signed", true)], false);
+            args.positive_float(LOSS_WEIGHT, 1.0);
             Some(Op::Loss(Loss::Logistic { signed }))
         }
         _ => {
@@ -499,6 +502,24 @@ pub fn frozen(decl: &NodeDecl, op: &Op, errors: &mut Errors) -> bool {
 
 /// The option that freezes a layer's parameters, accepted by every operation with parameters.
 pub const FROZEN: &str = "frozen";
+
+/// The option weighing an auxiliary loss, accepted by every loss.
+pub const LOSS_WEIGHT: &str = "weight";
+
+/// The `weight = w` of a loss call (checked positive by `resolve`), if it has one.
+pub fn loss_weight(decl: &NodeDecl) -> Option<(f64, &crate::parse::Value)> {
+    decl.args.iter().find_map(|arg| match arg {
+        crate::parse::Argument::Named { key, value } if key == LOSS_WEIGHT => {
+            let w = match &value.kind {
+                crate::parse::ValueKind::Float(f) => *f,
+                crate::parse::ValueKind::Int(i) => i.base10_parse::<f64>().ok()?,
+                _ => return None,
+            };
+            Some((w, value))
+        }
+        _ => None,
+    })
+}
 
 impl Op {
     /// Whether the operation has learned parameters.

@@ -128,6 +128,7 @@ fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
         | Op::LayerNorm(_)
         | Op::InstanceNorm(_)
         | Op::GroupNorm { .. } => norm::workspace(plan, i),
+        Op::Loss(_) => super::losses::workspace(plan, i),
         _ => Vec::new(),
     }
 }
@@ -212,7 +213,8 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
 pub fn backward(plan: &Plan, i: usize) -> TokenStream {
     let node = &plan.graph.nodes[i];
     match &node.op {
-        Op::Input | Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
+        Op::Loss(_) => super::losses::backward(plan, i),
+        Op::Input | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
         Op::Linear(linear) => linear::backward(plan, i, linear),
         Op::Activation(_) | Op::Softmax | Op::Add | Op::Concat => pointwise::backward(plan, i),
         Op::Sub | Op::Mul | Op::Scale(_) => combine::backward(plan, i),
@@ -261,10 +263,12 @@ pub fn loss_call(plan: &Plan, access: &Access, with_grad: bool) -> TokenStream {
         let f = format_ident!("{}_with_grad", name);
         let dy = super::access::grad_mut(plan, output);
         let store = plan.store(loss, 0);
-        quote!(#rt::ops::loss::#f::<#t, B, #n>(#y, targets, #dy, #store))
+        let call = quote!(#rt::ops::loss::#f::<#t, B, #n>(#y, targets, #dy, #store));
+        super::losses::with_aux(plan, access, call)
     } else {
         let f = format_ident!("{}", name);
-        quote!(#rt::ops::loss::#f::<#t, B, #n>(#y, targets))
+        let call = quote!(#rt::ops::loss::#f::<#t, B, #n>(#y, targets));
+        super::losses::with_aux(plan, access, call)
     }
 }
 
