@@ -329,6 +329,24 @@ monograd::network! {
     }
 }
 
+monograd::network! {
+    /// An auxiliary loss (weighed) on a head of its own.
+    pub struct AuxHead {
+        input x: [32];
+        h = linear(x, 64);
+        a = relu(h);
+        aux = linear(a, 10);
+        aux_loss = softmax_cross_entropy(aux, weight = 0.4);
+        logits = linear(a, 10);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+#[test]
+fn auxiliary_losses_allocate_nothing() {
+    check_network::<{ AuxHead::PARAMS }, 32, 10, 16, _>("AuxHead", AuxHead::new(0));
+}
+
 #[test]
 fn two_input_networks_allocate_nothing() {
     let (flat, y) = batch::<69, 16>(4);
