@@ -5,6 +5,7 @@
 //! whatever the user imported, and every dimension it passes to a kernel is a literal.
 
 mod access;
+mod emit;
 mod fold;
 mod frozen;
 mod gradients;
@@ -15,7 +16,6 @@ mod init;
 mod inputs;
 mod io;
 mod layers;
-mod losses;
 mod outputs;
 mod plan;
 pub mod stub;

@@ -1,18 +1,47 @@
+//! The loss at the end of a training network (`runtime/src/ops/loss.rs`): its mean over the
+//! batch and, in a training step, its gradient with respect to the output.
+//!
 //! Auxiliary losses: every loss before the network's own (the last node), each weighed by its
 //! `weight = w`, as Inception's `loss = criterion(logits, y) + 0.4 * criterion(aux, y)`. They
-//! take the network's targets (checked: the same loss on as many values). Their values join
-//! the loss wherever it is computed (`backward`, `loss`, `train_step`); their gradients, `w`
-//! times the loss's, are added at their place in the backward pass, through a scratch buffer
-//! that the kernel overwrites and `scale_backward` adds from.
+//! take the network's targets (checked: the same loss on as many values). Their values join the
+//! loss wherever it is computed (`backward`, `loss`, `train_step`); their gradients, `w` times the
+//! loss's, are added at their place in the backward pass through a scratch buffer that the
+//! kernel overwrites and `scale_backward` adds from, so the plan's overwrite/accumulate order
+//! holds.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::access::{grad_mut, Access};
-use super::layers::{literal, rt, workspace_field, WorkspaceItem};
-use super::plan::Plan;
+use crate::expand::access::{grad_mut, Access};
+use crate::expand::emit::{literal, rt, workspace_field, WorkspaceItem};
+use crate::expand::plan::Plan;
 use crate::graph::ops::Loss;
 use crate::graph::Op;
+
+/// The loss kernel call: the mean loss of the output against `targets` and, when the output
+/// needs a gradient, the gradient. Evaluates to `Result<T, Error>`.
+pub fn call(plan: &Plan, access: &Access, with_grad: bool) -> TokenStream {
+    let rt = rt();
+    let t = &plan.t;
+    let loss = plan.loss_index();
+    let Op::Loss(kind) = plan.graph.nodes[loss].op else {
+        unreachable!("the last node is the loss")
+    };
+    let output = plan.graph.output_index();
+    let n = plan.numel(output);
+    let y = access.value(plan, output);
+    let name = kernel_name(kind);
+    let call = if with_grad && plan.needs_grad[output] {
+        let f = format_ident!("{}_with_grad", name);
+        let dy = grad_mut(plan, output);
+        let store = plan.store(loss, 0);
+        quote!(#rt::ops::loss::#f::<#t, B, #n>(#y, targets, #dy, #store))
+    } else {
+        let f = format_ident!("{}", name);
+        quote!(#rt::ops::loss::#f::<#t, B, #n>(#y, targets))
+    };
+    with_aux(plan, access, call)
+}
 
 /// The runtime's name of loss `kind` (without the `_with_grad` suffix).
 fn kernel_name(kind: Loss) -> &'static str {
@@ -57,17 +86,8 @@ pub fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
     if i + 1 == plan.node_count() {
         return Vec::new();
     }
-    let (rt, t, zero) = (rt(), &plan.t, literal(plan, 0.0));
     let n = plan.numel(plan.graph.nodes[i].inputs[0]);
-    vec![WorkspaceItem {
-        field: workspace_field(plan, i, "grad"),
-        ty: quote!(#rt::Buffer<[[#t; #n]; B]>),
-        init: quote!(#rt::Buffer::zeroed()),
-        stack_init: quote!([[#zero; #n]; B]),
-        eval: false,
-        per_sample: n,
-        fixed: 0,
-    }]
+    vec![WorkspaceItem::batch(plan, i, "grad", n, false)]
 }
 
 /// The statements adding `weight` times an auxiliary loss's gradient to its input's.
