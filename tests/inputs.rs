@@ -1,5 +1,5 @@
 //! Networks with more than one input (`input a: [6]; input b: [3];`): the generated `NetInput`
-//! batch type through training, inference and the generic helpers, against the same network
+//! batch type through training, inference and the generic training functions, against the same network
 //! written with one concatenated input, and the gradients with respect to every input against
 //! finite differences (f64).
 
@@ -90,7 +90,7 @@ fn two_inputs_train_like_one_concatenated_input() {
 }
 
 #[test]
-fn generic_helpers_and_weights_take_the_input_struct() {
+fn generic_training_functions_and_weights_take_the_input_struct() {
     let (x, joined) = pair_batch::<12>(2);
     let labels = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2];
     let mut pair = Pair::new(6);
