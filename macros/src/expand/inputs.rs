@@ -46,6 +46,17 @@ pub fn input_grad_init(plan: &Plan) -> TokenStream {
     }
 }
 
+/// The constant zero value of the tape's `input_grad` (for the heap-free `const` tape).
+pub fn input_grad_const(plan: &Plan) -> TokenStream {
+    if plan.multi_input() {
+        let name = input_grad_struct(plan);
+        quote!(#name::ZEROED)
+    } else {
+        let rt = rt();
+        quote!(#rt::Buffer::ZEROED)
+    }
+}
+
 /// What `input_grad_from` returns (with lifetime `'t`) and the expression returning it.
 pub fn input_grad_return(plan: &Plan) -> (TokenStream, TokenStream) {
     if plan.multi_input() {
@@ -144,6 +155,13 @@ pub fn items(plan: &Plan) -> TokenStream {
             /// All-zero buffers (heap-allocated with feature `alloc`).
             pub fn zeroed() -> Self {
                 Self { #(#fields: #rt::Buffer::zeroed(),)* }
+            }
+        }
+
+        #rt::__without_alloc! {
+            impl<const B: usize> #grad<B> {
+                /// All-zero buffers, as a constant (no heap: the buffers are inline).
+                pub const ZEROED: Self = Self { #(#fields: #rt::Buffer::ZEROED,)* };
             }
         }
     }

@@ -18,6 +18,8 @@ mod io;
 mod layers;
 mod outputs;
 mod plan;
+mod static_tape;
+mod stream;
 pub mod stub;
 mod weights;
 
@@ -45,8 +47,15 @@ fn backward_body(plan: &Plan) -> TokenStream {
     quote!(#(#steps)*)
 }
 
-/// The generated items for `graph`.
+/// The generated items for `graph`: the network type and, when it can stream, its `Stream`.
 pub fn expand(graph: &Graph) -> TokenStream {
+    let mut items = expand_network(graph);
+    items.extend(stream::items(graph));
+    items
+}
+
+/// The network type and its companions.
+fn expand_network(graph: &Graph) -> TokenStream {
     if !graph.has_loss {
         return inference_only::expand(graph);
     }
@@ -198,6 +207,15 @@ pub fn expand(graph: &Graph) -> TokenStream {
         .weights
         .as_ref()
         .map(|decl| weights::items(&plan, decl));
+    let static_items = static_tape::items(
+        &plan,
+        &static_tape::Names {
+            name,
+            activations: &activations,
+            workspace: &workspace,
+            tape: &tape,
+        },
+    );
 
     let items = [name, &activations, &workspace, &tape, &targets_ty]
         .iter()
@@ -227,6 +245,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
 
         #io_items
         #weights_items
+        #static_items
 
         #[doc = #activations_doc]
         #vis struct #activations<const B: usize> {
@@ -305,12 +324,14 @@ pub fn expand(graph: &Graph) -> TokenStream {
 
             #gradient_methods
 
-            /// Bytes of heap a `Tape<batch>` holds: node outputs and their gradients, the
+            /// Bytes of the buffers a `Tape<batch>` holds: node outputs and their gradients, the
             /// parameter gradient, a copy of the state, layer scratch space and GEMM packing
-            /// scratch.
+            /// scratch. On the heap with feature `alloc`; without it the buffers are inline and
+            /// this is exactly `size_of::<Tape<batch>>()` (no packing scratch).
             pub const fn tape_bytes(batch: usize) -> usize {
                 (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed
-                    + #frozen_len + batch * #input_n + #pack_len_batch)
+                    + #frozen_len + batch * #input_n
+                    + #rt::ScratchBuffer::<#t>::held_len(#pack_len_batch))
                     * ::core::mem::size_of::<#t>()
             }
 
