@@ -48,6 +48,9 @@ fn analyse(graph: &Graph) -> Result<Stream, String> {
     if !stateful {
         return Err("it has no recurrent layer and no causal convolution".to_string());
     }
+    if graph.inputs > 1 || graph.outputs.len() > 1 {
+        return Err("it has more than one input or output".to_string());
+    }
     if nodes[0].shape.0.len() != 2 {
         return Err(format!("its input {} is not a sequence", nodes[0].shape));
     }
@@ -159,7 +162,8 @@ pub fn items(graph: &Graph) -> TokenStream {
     let stream_name = format_ident!("{}Stream", name);
     let step_call = format_ident!("{}StreamStep", name);
     let p = plan.param_count;
-    let output = graph.output_index();
+    // What inference returns (a declared output, or what the loss takes).
+    let output = graph.outputs[0];
     let (input_n, output_n) = (stream.step_len[0], stream.step_len[output]);
 
     let mut fields = Vec::new();

@@ -60,6 +60,7 @@ pub fn shared_workspace(plan: &Plan) -> Option<WorkspaceItem> {
         ty: quote!(#rt::Buffer<[#t; #len]>),
         init: quote!(#rt::Buffer::zeroed()),
         stack_init: quote!([#zero; #len]),
+        const_init: Some(quote!(#rt::Buffer::ZEROED)),
         eval: true,
         per_sample: 0,
         fixed: len,
