@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::gradcheck::assert_gradient;
-use crate::kernels::simd::{Closure, Level};
+use crate::kernels::simd::{Level, Simd};
 use crate::Rng;
 
 /// The inputs of reference/recurrent.py: an integer hash and one correctly rounded division, so
@@ -193,7 +193,7 @@ impl Cell<GRU_GATES, GRU_CACHE_ROWS> for Gru {
         let weights = StreamWeights::new(params);
         let mut h = [T::zero(); H];
         x.map(|x_t| {
-            level.run(Closure(|| gru_stream_step(&weights, &x_t, &mut h)));
+            level.run(GruStep(&weights, &x_t, &mut h));
             h
         })
     }
@@ -238,9 +238,40 @@ impl Cell<LSTM_GATES, LSTM_CACHE_ROWS> for Lstm {
         let weights = StreamWeights::new(params);
         let (mut h, mut c) = ([T::zero(); H], [T::zero(); H]);
         x.map(|x_t| {
-            level.run(Closure(|| lstm_stream_step(&weights, &x_t, &mut h, &mut c)));
+            level.run(LstmStep(&weights, &x_t, &mut h, &mut c));
             h
         })
+    }
+}
+
+/// [`gru_stream_step`] as a [`Simd`] computation, for [`Level::run`].
+struct GruStep<'a, T, const F: usize, const H: usize>(
+    &'a StreamWeights<T, GRU_GATES, F, H>,
+    &'a [T; F],
+    &'a mut [T; H],
+);
+
+impl<T: Scalar, const F: usize, const H: usize> Simd for GruStep<'_, T, F, H> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        gru_stream_step(self.0, self.1, self.2)
+    }
+}
+
+/// [`lstm_stream_step`] as a [`Simd`] computation, for [`Level::run`].
+struct LstmStep<'a, T, const F: usize, const H: usize>(
+    &'a StreamWeights<T, LSTM_GATES, F, H>,
+    &'a [T; F],
+    &'a mut [T; H],
+    &'a mut [T; H],
+);
+
+impl<T: Scalar, const F: usize, const H: usize> Simd for LstmStep<'_, T, F, H> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        lstm_stream_step(self.0, self.1, self.2, self.3)
     }
 }
 
