@@ -105,24 +105,22 @@ fn main() {
 
     if wanted("S1-gru8") {
         let net = Gru8::new(42);
-        let params = &*net.params;
         run(
             "S1-gru8",
             &x,
-            &mut Gru8Stream::new(),
+            &mut Gru8Stream::new(&net.params),
             Gru8Stream::reset,
-            |stream, sample| stream.step(params, &[sample])[0],
+            |stream, sample| stream.step(&[sample])[0],
         );
     }
     if wanted("S2-lstm16") {
         let net = Lstm16::new(42);
-        let params = &*net.params;
         run(
             "S2-lstm16",
             &x,
-            &mut Lstm16Stream::new(),
+            &mut Lstm16Stream::new(&net.params),
             Lstm16Stream::reset,
-            |stream, sample| stream.step(params, &[sample])[0],
+            |stream, sample| stream.step(&[sample])[0],
         );
     }
 }

@@ -207,11 +207,11 @@ fn main() {
         );
 
         // ---- streaming: one sample per call over the whole test signal ------------------------
-        let mut stream = AudioStream::new();
+        let mut stream = AudioStream::new(&net.params);
         let mut output = vec![0.0f32; test_x.len()];
         let start = Instant::now();
         for (y, &x) in output.iter_mut().zip(&test_x) {
-            *y = stream.step(&net.params, &[x])[0];
+            *y = stream.step(&[x])[0];
         }
         let elapsed = start.elapsed().as_secs_f64();
         let (rms, esr) = errors(&output, &test_y);

@@ -43,9 +43,9 @@
 //! | statement | meaning |
 //! |---|---|
 //! | `type Element = f64;` | element type of every tensor (default `f32`) |
-//! | `input x: [64];` | the input, per sample: a vector `[n]`, a sequence `[c, l]` or an image `[c, h, w]` |
-//! | `name = op(inputs, options);` | a node: an operation applied to earlier nodes |
-//! | `output logits;` | the output of a network without a loss: an inference-only type |
+//! | `input x: [64];` | an input, per sample: a vector `[n]`, a sequence `[c, l]` or an image `[c, h, w]`; a network may declare several (`input image: [1, 8, 8]; input meta: [4];`), all before the first node |
+//! | `name = op(inputs, options);` | a node: an operation applied to earlier nodes or inputs |
+//! | `output logits;`, `output embedding, logits;` | what inference returns: the output of a network without a loss (an inference-only type), or nodes other than what the loss takes |
 //! | `weights = "model.safetensors";` | parameters and running statistics compiled in from a file (below) |
 //!
 //! Output sizes of convolution and pooling follow PyTorch:
@@ -55,11 +55,32 @@
 //!
 //! Nodes form a DAG: a node may be used several times (`y = add(a, b)`, `z = concat(a, b)`), but
 //! only after it is defined. The last node is the loss, whose input is the network's output, and
-//! every node must lead to the loss. A network without a loss declares its output instead
-//! (`output logits;`) and every node must lead to it; its type is for inference only: the
+//! every node (every input too) must lead to a loss or to a declared output. A network without
+//! a loss declares its output instead (`output logits;`); its type is for inference only: the
 //! consts, constructors, `infer`, `forward`, `predict`, `forward_eval` and `fold` below, without
 //! a tape or training methods (train the same layers declared with a loss, then load its
 //! parameters with `from_parts`).
+//!
+//! **Several inputs.** `input a: [16]; input b: [4];` makes each input a node that any operation
+//! may take, anywhere in the DAG (`joined = concat(h, b)`). The network's input type is then a
+//! generated `NetInput { pub a: [f32; 16], pub b: [f32; 4] }` (`Copy`, `Default`, one field per
+//! input in declaration order, an image or a sequence flattened per sample), so every method
+//! taking a batch takes `&[NetInput; B]` and `train_step`, `MiniBatches`, `accuracy`, `predict`,
+//! `infer`, weights and checkpoints work unchanged; a single input keeps its `[T; N]` type.
+//! `Net::INPUT` counts the elements of all inputs. An input declared twice, declared after a
+//! node, or never used is a compile error on its name.
+//!
+//! **Outputs next to a loss.** In a network with a loss, `output probabilities;` makes inference
+//! (`infer`, `forward`, `predict`, `try_predict`, `forward_eval`, `Net::OUTPUT`) return that
+//! node instead of what the loss takes; `output embedding, logits;` returns several, as a
+//! generated `NetOutput { pub embedding: [T; n], pub logits: [T; m] }` (`Copy`, `Default`; the
+//! fields in the order written; `forward_eval` returns a tuple of references to the buffers).
+//! Inference computes only the nodes the outputs need. Training is unchanged: the loss takes what
+//! it takes, and `forward_train`, `forward_with`, `backward_from`, `accuracy` and the
+//! [`runtime::Network`] trait's `Output` keep meaning what the loss takes. A node that only an
+//! output uses gets no gradient, and a layer with parameters there is a compile error (it would
+//! never be trained) unless it is `frozen = true`. The loss stays the last node; an unknown
+//! output, one named twice or a second `output` statement is a compile error on the name.
 //!
 //! | operation | output | notes |
 //! |---|---|---|
@@ -81,9 +102,19 @@
 //! | `relu`, `leaky_relu(x, negative_slope = 0.01)`, `tanh`, `sigmoid`, `gelu(x, approximate = none \| tanh)`, `softmax` | same as input | element-wise (softmax per sample) |
 //! | `batch_norm(x, eps = 1e-5, momentum = 0.1, affine = true, track = update)` | same | over features of a vector or channels of a sequence or an image; `track = frozen`: training also uses the running statistics and leaves them unchanged (a pretrained BatchNorm in `eval()` mode while fine-tuning) |
 //! | `batch_renorm(x, r_max = 3, d_max = 5)`, `layer_norm(x)`, `instance_norm(x, affine = false)`, `group_norm(x, groups)` | same | |
-//! | `softmax_cross_entropy(logits)` | loss | targets: class labels `[usize; B]` |
-//! | `logistic_loss(logits, labels = zero_one \| signed)` | loss | targets: `[[T; n]; B]` in {0, 1} or {-1, +1} |
-//! | `mse(prediction)` | loss | targets: `[[T; n]; B]` |
+//! | `softmax_cross_entropy(logits, weight = 1.0)` | loss | targets: class labels `[usize; B]` |
+//! | `logistic_loss(logits, labels = zero_one \| signed, weight = 1.0)` | loss | targets: `[[T; n]; B]` in {0, 1} or {-1, +1} |
+//! | `mse(prediction, weight = 1.0)` | loss | targets: `[[T; n]; B]` |
+//!
+//! **Auxiliary losses.** A loss declared before the last node is auxiliary, as Inception's
+//! auxiliary head: `aux_loss = softmax_cross_entropy(aux, weight = 0.4);` then
+//! `loss = softmax_cross_entropy(logits);` trains on `loss + 0.4 * aux_loss` (PyTorch:
+//! `F.cross_entropy(logits, y) + 0.4 * F.cross_entropy(aux, y)`). An auxiliary loss takes the
+//! network's targets, so it is the same loss on as many values per sample (a compile error
+//! otherwise); `weight` (positive, default 1) belongs to auxiliary losses, not the network's.
+//! `train_step`, `backward`, `loss` and `backward_with_input_grad` use the total; `forward`,
+//! `backward_from` and `input_grad_from` are about the output (what the last loss takes), so
+//! the auxiliary heads take no part in them.
 //!
 //! Fine-tuning: every layer with parameters takes `frozen = true`. Its parameter gradient is
 //! zero (and not computed at all unless a trainable layer comes before it) and a training step
@@ -131,11 +162,14 @@
 //!   - `net.forward_eval(&mut eval, &x)` with a `NetEval::<B>::new()` you hold, and
 //!     `net.forward_with(&mut tape, &x)` on a training tape.
 //! - Streaming (a network with `gru`, `lstm` or a causal `conv1d`, every layer of which works one
-//!   time step at a time): `NetStream` holds each recurrent layer's state (`<node>_h`,
-//!   `<node>_c`) and each causal convolution's last `dilation * (kernel - 1)` inputs in
-//!   fixed-size arrays; `stream.step(&net.params, &x_t)` takes one step's features (a row of a
-//!   `[t, f]` input, or a column of a `[c, l]` one) and returns the output at that step, with no
-//!   heap and no panic path (`no_std`); `reset()` starts a new sequence. Stepping through a
+//!   time step at a time): `NetStream::new(&net.params)` holds a copy of the parameters (each
+//!   recurrent layer's weights transposed for the step; `stream.load(&params)` replaces them),
+//!   each recurrent layer's state (`<node>_h`, `<node>_c`) and each causal convolution's last
+//!   `dilation * (kernel - 1)` inputs in fixed-size arrays; `stream.step(&x_t)` takes one step's
+//!   features (a row of a `[t, f]` input, or a column of a `[c, l]` one) and returns the output
+//!   at that step, with no heap and no panic path (`no_std`), compiled for the widest vector
+//!   instructions the CPU has (AVX-512 or AVX2 on x86-64 under `std`, chosen once in `new`);
+//!   `reset()` starts a new sequence. Stepping through a
 //!   sequence gives the whole-sequence forward's outputs; after a `return = last` layer, each
 //!   step's output is what the network gives on the sequence so far. What streams: `gru` /
 //!   `lstm` (on a time-first `[t, f]` node), causal `conv1d` (on a time-last `[c, l]` node; the
@@ -178,6 +212,9 @@
 //!   `net.backward_with_input_grad(&mut tape, &x, &targets)` the loss's, in `tape.input_grad`
 //!   (saliency maps, adversarial examples). The input gradient is computed only by these two.
 //! - `NetTargets<B>`: the target type of the loss.
+//! - With several inputs: `NetInput` (one sample of every input) and `NetInputGrad<B>` (one
+//!   gradient buffer per input: `tape.input_grad.a`, what `input_grad_from` returns). With several
+//!   outputs: `NetOutput` (one sample of every output).
 //! - When the network has a BatchNorm (or Batch Renorm) right after a dense or conv layer, or
 //!   Weight Norm: `net.fold()` returns a `NetFolded`, an inference-only type (same `infer`,
 //!   `forward`, `predict` and consts) in which each such BatchNorm is merged into the layer
@@ -201,7 +238,8 @@
 //!   and the field `num_batches_tracked` hold the BatchNorm batch counters.
 //!
 //! Inputs are batches `[[T; N]; B]` with `N` the per-sample element count (an image `[c, h, w]`
-//! is flattened per sample in that order, a sequence `[c, l]` likewise). Passing a wrong shape or batch is a type error.
+//! is flattened per sample in that order, a sequence `[c, l]` likewise), or `[NetInput; B]` for
+//! a network with several inputs. Passing a wrong shape or batch is a type error.
 //!
 //! To read what a declaration became, set `MONOGRAD_DUMP` to a directory while the crate
 //! compiles: each `network!` writes its expansion to `DIR/<Name>.rs` (formatted by `rustfmt`

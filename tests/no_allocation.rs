@@ -338,17 +338,87 @@ monograd::network! {
 #[test]
 fn streaming_allocates_nothing_even_at_the_first_step() {
     let (conv, rnn) = (Streamed::new(1), StreamedRnn::new(2));
-    let mut conv_stream = StreamedStream::new();
-    let mut rnn_stream = StreamedRnnStream::new();
     let before = COUNT.with(Cell::get);
+    let mut conv_stream = StreamedStream::new(&conv.params);
+    let mut rnn_stream = StreamedRnnStream::new(&rnn.params);
     let mut sum = 0.0;
     for t in 0..64 {
         let x = (t as f32 * 0.1).sin();
-        sum += conv_stream.step(&conv.params, &[x, -x])[0];
-        sum += rnn_stream.step(&rnn.params, &[x])[0];
+        sum += conv_stream.step(&[x, -x])[0];
+        sum += rnn_stream.step(&[x])[0];
     }
     rnn_stream.reset();
     conv_stream.reset();
     assert_eq!(COUNT.with(Cell::get), before, "allocations while streaming");
     assert!(sum.is_finite());
+}
+
+monograd::network! {
+    /// Two inputs: an image and a vector joined after the convolution.
+    pub struct TwoInputs {
+        input image: [1, 8, 8];
+        input extra: [5];
+        c = conv2d(image, 4, kernel = 3, padding = 1);
+        a = relu(c);
+        f = flatten(a);
+        joined = concat(f, extra);
+        logits = linear(joined, 10);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+monograd::network! {
+    /// An auxiliary loss (weighed) on a head of its own.
+    pub struct AuxHead {
+        input x: [32];
+        h = linear(x, 64);
+        a = relu(h);
+        aux = linear(a, 10);
+        aux_loss = softmax_cross_entropy(aux, weight = 0.4);
+        logits = linear(a, 10);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+#[test]
+fn auxiliary_losses_allocate_nothing() {
+    check_network::<{ AuxHead::PARAMS }, 32, 10, 16, _>("AuxHead", AuxHead::new(0));
+}
+
+#[test]
+fn two_input_networks_allocate_nothing() {
+    let (flat, y) = batch::<69, 16>(4);
+    let x: [TwoInputsInput; 16] = core::array::from_fn(|s| TwoInputsInput {
+        image: core::array::from_fn(|i| flat[s][i]),
+        extra: core::array::from_fn(|i| flat[s][64 + i]),
+    });
+    let mut net = TwoInputs::new(0);
+    let mut tape = TwoInputsTape::<16>::new();
+    let mut adam = Adam::new(AdamConfig::default()).unwrap();
+    assert_none("TwoInputs::train_step", || {
+        net.train_step(&mut tape, &x, &y, &mut adam).unwrap();
+    });
+    let upstream = [[1.0f32; 10]; 16];
+    assert_none("TwoInputs::input_grad_from", || {
+        net.forward_train(&mut tape, &x).unwrap();
+        net.input_grad_from(&mut tape, &x, &upstream);
+    });
+    assert_none("TwoInputs::backward_with_input_grad", || {
+        net.backward_with_input_grad(&mut tape, &x, &y).unwrap();
+    });
+    let mut out = [[0.0f32; 10]; 4];
+    let x4: &[TwoInputsInput; 4] = x[..4].try_into().unwrap();
+    assert_none("TwoInputs::infer::<4>", || {
+        TwoInputs::infer::<4>(&net.params, &net.state, x4, &mut out);
+    });
+    assert_none("TwoInputs::forward", || {
+        std::hint::black_box(net.forward(&x));
+    });
+    assert_none("TwoInputs::predict", || {
+        std::hint::black_box(net.predict(&x[3]));
+    });
+    let mut eval = TwoInputsEval::<16>::new();
+    assert_none("TwoInputs::forward_eval", || {
+        net.forward_eval(&mut eval, &x);
+    });
 }

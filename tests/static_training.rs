@@ -124,3 +124,29 @@ fn training_from_statics_equals_training_from_run_time_values() {
     assert!(second < first);
     assert_eq!(mlp.params[..FrozenMlp::Y_WEIGHT.offset], frozen_before[..]);
 }
+
+monograd::network! {
+    /// Two inputs: the tape's input gradient is one buffer per input.
+    struct TwoInputs {
+        input a: [3];
+        input b: [2];
+        j = concat(a, b);
+        y = linear(j, 2);
+        loss = mse(y);
+    }
+}
+
+#[test]
+fn a_two_input_tape_is_a_constant_too() {
+    let mut tape = const { TwoInputsTape::<2>::new_static() };
+    assert_eq!(size_of::<TwoInputsTape<2>>(), TwoInputsTape::<2>::BYTES);
+    let mut net = TwoInputs::new(3);
+    let x = [TwoInputsInput {
+        a: [1.0, 2.0, 3.0],
+        b: [0.5, -0.5],
+    }; 2];
+    net.forward_train(&mut tape, &x).unwrap();
+    net.backward_with_input_grad(&mut tape, &x, &[[1.0, 0.0]; 2])
+        .unwrap();
+    assert!(tape.input_grad.b[1].iter().any(|&g| g != 0.0));
+}

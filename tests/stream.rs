@@ -72,11 +72,11 @@ fn gru_sequence_streams_the_forward_row_by_row() {
     let net = GruSeq::new(1);
     let x = random_batch::<32, 2>(2);
     let y = net.forward(&x);
-    let mut stream = GruSeqStream::new();
+    let mut stream = GruSeqStream::new(&net.params);
     for (x_b, y_b) in x.iter().zip(y.iter()) {
         stream.reset();
         for (x_t, y_t) in x_b.chunks_exact(2).zip(y_b.chunks_exact(8)) {
-            let out = stream.step(&net.params, x_t.try_into().unwrap());
+            let out = stream.step(x_t.try_into().unwrap());
             close("gru", &out, y_t);
         }
     }
@@ -89,12 +89,12 @@ fn lstm_last_streams_the_forward_at_the_last_step() {
     let x: [[f32; 12]; 3] =
         core::array::from_fn(|b| core::array::from_fn(|t| (0.7 * t as f32 + b as f32).sin()));
     let y = net.forward(&x);
-    let mut stream = LstmLastStream::default();
+    let mut stream = LstmLastStream::new(&net.params);
     for (x_b, y_b) in x.iter().zip(y.iter()) {
         stream.reset();
         let mut out = [0.0f32];
         for &x_t in x_b {
-            out = stream.step(&net.params, &[x_t]);
+            out = stream.step(&[x_t]);
         }
         assert!((out[0] - y_b[0]).abs() <= 1e-6, "{} vs {}", out[0], y_b[0]);
     }
@@ -105,21 +105,18 @@ fn every_step_after_return_last_is_the_forward_on_the_prefix() {
     let net = TwoLayers::new(4);
     let x = random_batch::<30, 1>(5);
     let y = net.forward(&x)[0];
-    let mut stream = TwoLayersStream::new();
+    let mut stream = TwoLayersStream::new(&net.params);
     let mut last = [0.0; 2];
     for x_t in x[0].chunks_exact(3) {
-        last = stream.step(&net.params, x_t.try_into().unwrap());
+        last = stream.step(x_t.try_into().unwrap());
     }
     close("two layers", &last, &y);
     // A prefix: the first step alone is the forward of a sequence whose other steps come
     // later, so compare with stepping again from a reset stream.
     stream.reset();
-    let first = stream.step(&net.params, x[0][..3].try_into().unwrap());
-    let mut again = TwoLayersStream::new();
-    assert_eq!(
-        first,
-        again.step(&net.params, x[0][..3].try_into().unwrap())
-    );
+    let first = stream.step(x[0][..3].try_into().unwrap());
+    let mut again = TwoLayersStream::new(&net.params);
+    assert_eq!(first, again.step(x[0][..3].try_into().unwrap()));
     assert_eq!(stream.first_h, again.first_h);
     assert_eq!(stream.first_c, again.first_c);
 }
@@ -129,11 +126,11 @@ fn causal_convolutions_stream_the_forward_column_by_column() {
     let net = Tcn::new(6);
     let x = random_batch::<40, 2>(7);
     let y = net.forward(&x);
-    let mut stream = TcnStream::new();
+    let mut stream = TcnStream::new(&net.params);
     for (x_b, y_b) in x.iter().zip(y.iter()) {
         stream.reset();
         for t in 0..20 {
-            let out = stream.step(&net.params, &[x_b[t], x_b[20 + t]]);
+            let out = stream.step(&[x_b[t], x_b[20 + t]]);
             close("tcn", &out, &[y_b[t]]);
         }
     }
@@ -142,15 +139,15 @@ fn causal_convolutions_stream_the_forward_column_by_column() {
 #[test]
 fn reset_restores_the_start() {
     let net = GruSeq::new(8);
-    let mut stream = GruSeqStream::new();
-    let first = stream.step(&net.params, &[0.3, -0.2]);
+    let mut stream = GruSeqStream::new(&net.params);
+    let first = stream.step(&[0.3, -0.2]);
     for _ in 0..7 {
-        stream.step(&net.params, &[1.0, 0.5]);
+        stream.step(&[1.0, 0.5]);
     }
     assert_ne!(stream.g_h, [0.0; 8]);
     stream.reset();
     assert_eq!(stream.g_h, [0.0; 8]);
-    assert_eq!(stream.step(&net.params, &[0.3, -0.2]), first);
+    assert_eq!(stream.step(&[0.3, -0.2]), first);
 }
 
 monograd::network! {

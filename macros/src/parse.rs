@@ -5,7 +5,7 @@
 //! network    := attribute* visibility "struct" IDENT "{" statement* "}"
 //! statement  := "type" "Element" "=" TYPE ";"
 //!             | "input" IDENT ":" "[" INT ("," INT)* "]" ";"
-//!             | "output" IDENT ";"
+//!             | "output" IDENT ("," IDENT)* ";"
 //!             | "weights" "=" STRING ";"
 //!             | IDENT "=" IDENT "(" argument ("," argument)* ","? ")" ";"
 //! argument   := IDENT "=" value | value
@@ -44,7 +44,8 @@ pub enum Statement {
     Input(InputDecl),
     /// `h = linear(x, 128, init = he_normal);`
     Node(NodeDecl),
-    /// `output logits;`: the output of a network without a loss (inference only).
+    /// `output logits;` or `output embedding, logits;`: what inference returns (the output of a
+    /// network without a loss, or outputs next to a loss).
     Output(OutputDecl),
     /// `weights = "model.safetensors";`: parameters compiled in from a file.
     Weights(WeightsDecl),
@@ -62,7 +63,8 @@ pub struct WeightsDecl {
 pub struct OutputDecl {
     /// The `output` keyword, for errors about the declaration itself.
     pub keyword: Ident,
-    pub name: Ident,
+    /// The output nodes, in the order written (at least one).
+    pub names: Vec<Ident>,
 }
 
 pub struct ElementDecl {
@@ -230,11 +232,20 @@ impl Parse for Statement {
             }));
         }
         if first == "output" && input.peek(Ident) {
-            let name: Ident = input.parse()?;
+            let mut names = vec![input.parse::<Ident>()?];
+            while input.peek(Token![,]) {
+                input.parse::<Token![,]>()?;
+                names.push(input.parse::<Ident>().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "expected the name of a node: `output embedding, logits;`",
+                    )
+                })?);
+            }
             input.parse::<Token![;]>()?;
             return Ok(Statement::Output(OutputDecl {
                 keyword: first,
-                name,
+                names,
             }));
         }
         if first == "weights" && input.peek(Token![=]) && input.peek2(LitStr) {

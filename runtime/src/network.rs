@@ -13,11 +13,13 @@ use crate::{Collective, Error, Result, Scalar, Solo, TensorInfo};
 pub trait Network<const PARAMS: usize>: Sized {
     /// Element type of every tensor.
     type Element: Scalar;
-    /// One input sample, `[T; INPUT]`.
+    /// One input sample, `[T; INPUT]`, or the generated `NetInput` struct of a network with
+    /// several inputs.
     type Input: Copy;
-    /// One output sample (what the loss takes), `[T; OUTPUT]`.
+    /// One output sample of what the loss takes, `[T; n]` (`[T; OUTPUT]` unless the network
+    /// declares other outputs for inference with `output name;`).
     type Output: Copy;
-    /// One sample's target: a class label `usize`, or `[T; OUTPUT]`.
+    /// One sample's target: a class label `usize`, or `[T; n]` like `Output`.
     type Target: Copy;
     /// Buffers for a training step on batches of `B` samples.
     type Tape<const B: usize>;

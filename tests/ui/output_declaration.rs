@@ -1,10 +1,10 @@
-// `output name;` declares the output of a network without a loss: one output, a computed node.
+// `output a, b;` names what inference returns: declared once, each a computed node, once.
 monograd::network! {
-    pub struct WithLoss {
+    pub struct SameOutputTwice {
         input x: [4];
         h = linear(x, 2);
         loss = mse(h);
-        output h;
+        output h, h;
     }
 }
 

@@ -26,6 +26,11 @@ pub fn eval_scratch_field(field: &proc_macro2::Ident) -> proc_macro2::Ident {
     quote::format_ident!("scratch_{}", field)
 }
 
+/// The buffer `infer` writes straight into its `out` (a single output's).
+fn direct_output_root(plan: &Plan) -> Option<usize> {
+    super::outputs::direct_output(plan).map(|o| plan.storage[o])
+}
+
 /// How the generated code reaches buffers in one context.
 pub enum Access {
     /// Buffers live in `tape: &mut NetTape<B>`; the input is `x`.
@@ -41,7 +46,7 @@ impl Access {
     /// `&[[T; N]; B]` holding node `i`'s values.
     pub fn value(&self, plan: &Plan, i: usize) -> TokenStream {
         let root = plan.storage[i];
-        if root == 0 {
+        if plan.reads_x(root) {
             return quote!(x);
         }
         let field = plan.field(root);
@@ -51,7 +56,7 @@ impl Access {
                 let field = eval_value_field(&field);
                 quote!(&*tape.#field)
             }
-            Access::Stack if root == plan.storage[plan.graph.output_index()] => quote!(&*out),
+            Access::Stack if Some(root) == direct_output_root(plan) => quote!(&*out),
             Access::Stack => {
                 let local = stack_local(&field);
                 quote!(&#local)
@@ -68,7 +73,7 @@ impl Access {
                 let field = eval_value_field(&field);
                 quote!(&mut *tape.#field)
             }
-            Access::Stack if plan.storage[i] == plan.storage[plan.graph.output_index()] => {
+            Access::Stack if Some(plan.storage[i]) == direct_output_root(plan) => {
                 quote!(&mut *out)
             }
             Access::Stack => {
@@ -130,12 +135,16 @@ pub fn grad(plan: &Plan, i: usize) -> TokenStream {
     quote!(&*tape.grads.#field)
 }
 
-/// `&mut [[T; N]; B]` for the gradient of node `i` (in the tape); the input's is the tape's
-/// `input_grad`.
+/// `&mut [[T; N]; B]` for the gradient of node `i` (in the tape); an input's is the tape's
+/// `input_grad` (a field of it per input when there are several).
 pub fn grad_mut(plan: &Plan, i: usize) -> TokenStream {
-    if plan.storage[i] == 0 {
+    let root = plan.storage[i];
+    if plan.reads_x(root) {
         return quote!(&mut *tape.input_grad);
     }
-    let field = plan.field(plan.storage[i]);
+    let field = plan.field(root);
+    if root < plan.graph.inputs {
+        return quote!(&mut *tape.input_grad.#field);
+    }
     quote!(&mut *tape.grads.#field)
 }

@@ -41,11 +41,37 @@ fn seed(plan: &Plan) -> TokenStream {
 pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
     let input_plan = Plan::with_input_grad(plan.graph);
+    // Products seeded at the output leave auxiliary losses out.
+    let (vjp, vjp_input) = (
+        Plan::output_vjp(plan.graph, false),
+        Plan::output_vjp(plan.graph, true),
+    );
+    let zero = super::layers::literal(plan, 0.0);
+    // An input that only an auxiliary head uses has a zero gradient in such a product.
+    let zero_unused_inputs = (0..plan.graph.inputs)
+        .filter(|&i| !vjp_input.needs_grad[i])
+        .map(|i| {
+            let dx = super::access::grad_mut(&vjp_input, i);
+            quote!((#dx).as_flattened_mut().fill(#zero);)
+        });
     let (tape, targets_ty, zero_frozen) = (names.tape, names.targets, names.frozen_zero_grads);
-    let input_n = plan.numel(0);
+    let input_ty = super::inputs::input_ty(plan);
+    let (grad_ret_ty, grad_ret) = super::inputs::input_grad_return(plan);
     let output_n = plan.numel(plan.graph.output_index());
-    let (seed_params, steps_params) = (seed(plan), steps(plan));
-    let (seed_input, steps_input) = (seed(&input_plan), steps(&input_plan));
+    // Layers that only auxiliary heads use get a zero gradient there too (not a stale one).
+    let zero_aux_heads: Vec<TokenStream> = (0..plan.node_count())
+        .filter(|&i| plan.params[i].len() > 0 && !vjp.needs_grad[i])
+        .map(|i| {
+            let (start, end) = (
+                plan.params[i].offset,
+                plan.params[i].offset + plan.params[i].len(),
+            );
+            quote!(tape.param_grads[#start..#end].fill(#zero);)
+        })
+        .collect();
+    let (seed_params, steps_params) = (seed(&vjp), steps(&vjp));
+    let (seed_input, steps_input) = (seed(&vjp_input), steps(&vjp_input));
+    let steps_loss_input = steps(&input_plan);
     let loss_to_input = layers::loss_call(&input_plan, &super::access::Access::Tape, true);
     quote! {
         /// The vector-Jacobian product of the output after [`Self::forward_train`] on the
@@ -55,13 +81,14 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
         pub fn backward_from<const B: usize>(
             &self,
             tape: &mut #tape<B>,
-            x: &[[#t; #input_n]; B],
+            x: &[#input_ty; B],
             upstream: &[[#t; #output_n]; B],
         ) {
             let params = &*self.params;
             let _ = (params, x);
             #seed_params
             #steps_params
+            #(#zero_aux_heads)*
             #zero_frozen
         }
 
@@ -70,15 +97,17 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
         pub fn input_grad_from<'t, const B: usize>(
             &self,
             tape: &'t mut #tape<B>,
-            x: &[[#t; #input_n]; B],
+            x: &[#input_ty; B],
             upstream: &[[#t; #output_n]; B],
-        ) -> &'t [[#t; #input_n]; B] {
+        ) -> #grad_ret_ty {
             let params = &*self.params;
             let _ = (params, x);
             #seed_input
             #steps_input
+            #(#zero_unused_inputs)*
+            #(#zero_aux_heads)*
             #zero_frozen
-            &*tape.input_grad
+            #grad_ret
         }
 
         /// As [`Self::backward`] (the mean loss, and its gradient in `tape.param_grads`), and
@@ -90,13 +119,13 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
         pub fn backward_with_input_grad<const B: usize>(
             &self,
             tape: &mut #tape<B>,
-            x: &[[#t; #input_n]; B],
+            x: &[#input_ty; B],
             targets: &#targets_ty<B>,
         ) -> ::core::result::Result<#t, #rt::Error> {
             let params = &*self.params;
             let _ = (params, x);
             let loss = #loss_to_input?;
-            #steps_input
+            #steps_loss_input
             #zero_frozen
             ::core::result::Result::Ok(loss)
         }

@@ -17,9 +17,16 @@ pub fn items(plan: &Plan) -> TokenStream {
     let graph = plan.graph;
     let name = &graph.name;
     let (p, s) = (plan.param_count, plan.state_count);
-    let input_n = plan.numel(0);
-    let output = graph.output_index();
-    let output_n = plan.numel(output);
+    let input_n = plan.input_numel();
+    let input_ty = super::inputs::input_ty(plan);
+    let output_n = super::outputs::output_numel(plan);
+    let output_ty = super::outputs::output_ty(plan);
+    let zero_output = super::outputs::zero(plan);
+    let needed = super::outputs::needed(plan);
+    let (eval_return_ty, eval_return) = super::outputs::eval_return(plan);
+    let fill_from_eval = super::outputs::fill_from_eval(plan);
+    let copy_out_stack = super::outputs::copy_out(plan, &Access::Stack);
+    let output_values = super::outputs::values_of(plan);
     let zero = literal(plan, 0.0);
 
     let mut tensor_consts = Vec::new();
@@ -54,10 +61,13 @@ pub fn items(plan: &Plan) -> TokenStream {
         }
     }
 
-    // `infer` keeps every node's buffer but the output's (written to `out`) on the stack, plus
-    // the scratch that evaluation mode needs.
-    let out_root = plan.storage[output];
-    let stack_nodes: Vec<usize> = plan.buffered().filter(|&i| i != out_root).collect();
+    // `infer` keeps the buffer of every node the outputs need on the stack but a single
+    // output's (written to `out`), plus the scratch that evaluation mode needs.
+    let out_root = super::outputs::direct_output(plan).map(|o| plan.storage[o]);
+    let stack_nodes: Vec<usize> = plan
+        .buffered()
+        .filter(|&i| needed[i] && Some(i) != out_root)
+        .collect();
     let stack_locals = stack_nodes.iter().map(|&i| {
         let field = stack_local(&plan.field(i));
         let n = plan.numel(i);
@@ -74,12 +84,13 @@ pub fn items(plan: &Plan) -> TokenStream {
     });
     let scratch_per_sample: usize = scratch.iter().map(|item| item.per_sample).sum();
     let scratch_fixed: usize = scratch.iter().map(|item| item.fixed).sum();
-    let forward =
-        (1..plan.node_count()).map(|i| layers::forward(plan, &Access::Stack, Mode::Eval, i));
-    let forward_eval =
-        (1..plan.node_count()).map(|i| layers::forward(plan, &Access::Eval, Mode::Eval, i));
+    let forward = (0..plan.node_count())
+        .filter(|&i| needed[i])
+        .map(|i| layers::forward(plan, &Access::Stack, Mode::Eval, i));
+    let forward_eval = (0..plan.node_count())
+        .filter(|&i| needed[i])
+        .map(|i| layers::forward(plan, &Access::Eval, Mode::Eval, i));
     let eval = eval_type(plan);
-    let eval_output = eval_value_field(&plan.field(output));
     let limit_message = format!(
         "`{name}::infer` keeps its buffers on the stack and is limited to \
          monograd::runtime::scratch::INFER_STACK_LIMIT (256 KiB) per call: this batch size needs \
@@ -92,9 +103,10 @@ pub fn items(plan: &Plan) -> TokenStream {
         pub const PARAMS: usize = #p;
         /// Number of persistent state values (normalization running statistics).
         pub const STATE: usize = #s;
-        /// Elements of one input sample.
+        /// Elements of one input sample (of every input together, when there are several).
         pub const INPUT: usize = #input_n;
-        /// Elements of one output sample (the values the loss takes).
+        /// Elements of one output sample of inference (every declared output, or else the
+        /// values the loss takes).
         pub const OUTPUT: usize = #output_n;
         /// Bytes of the parameter buffer.
         pub const PARAM_BYTES: usize = #p * ::core::mem::size_of::<#t>();
@@ -167,8 +179,8 @@ pub fn items(plan: &Plan) -> TokenStream {
         pub fn infer<const B: usize>(
             params: &[#t; #p],
             state: &[#t; #s],
-            x: &[[#t; #input_n]; B],
-            out: &mut [[#t; #output_n]; B],
+            x: &[#input_ty; B],
+            out: &mut [#output_ty; B],
         ) {
             const {
                 ::core::assert!(
@@ -184,13 +196,14 @@ pub fn items(plan: &Plan) -> TokenStream {
         pub fn infer_on_stack<const B: usize>(
             params: &[#t; #p],
             state: &[#t; #s],
-            x: &[[#t; #input_n]; B],
-            out: &mut [[#t; #output_n]; B],
+            x: &[#input_ty; B],
+            out: &mut [#output_ty; B],
         ) {
             let _ = (params, state);
             #(#stack_locals)*
             #(#scratch_locals)*
             #(#forward)*
+            #copy_out_stack
         }
 
         /// Inference (evaluation mode) on a batch into `tape`'s buffers (heap, allocated once
@@ -198,13 +211,13 @@ pub fn items(plan: &Plan) -> TokenStream {
         pub fn forward_eval<'t, const B: usize>(
             &self,
             tape: &'t mut #eval<B>,
-            x: &[[#t; #input_n]; B],
-        ) -> &'t [[#t; #output_n]; B] {
+            x: &[#input_ty; B],
+        ) -> #eval_return_ty {
             let params = &*self.params;
             let state = &*self.state;
             let _ = state;
             #(#forward_eval)*
-            &*tape.#eval_output
+            #eval_return
         }
 
         /// Inference (evaluation mode) on a batch; the result is returned by value. Small
@@ -213,13 +226,14 @@ pub fn items(plan: &Plan) -> TokenStream {
         /// buffers); larger ones on heap buffers kept per thread, allocated by the first call
         /// of each batch size (without a heap, always on the stack). NaN in the input gives NaN
         /// outputs: see [`Self::try_predict`].
-        pub fn forward<const B: usize>(&self, x: &[[#t; #input_n]; B]) -> [[#t; #output_n]; B] {
-            let mut out = [[#zero; #output_n]; B];
+        pub fn forward<const B: usize>(&self, x: &[#input_ty; B]) -> [#output_ty; B] {
+            let mut out = [#zero_output; B];
             if Self::infer_bytes(B) <= #rt::scratch::FORWARD_STACK_LIMIT || !#rt::scratch::CACHED {
                 Self::infer_on_stack(&self.params, &self.state, x, &mut out);
             } else {
                 #rt::scratch::with_cached(#eval::<B>::new, |tape| {
-                    out = *self.forward_eval(tape, x);
+                    let result = self.forward_eval(tape, x);
+                    #fill_from_eval
                 });
             }
             out
@@ -227,7 +241,7 @@ pub fn items(plan: &Plan) -> TokenStream {
 
         /// Inference (evaluation mode) on one sample. NaN in the input gives NaN outputs: see
         /// [`Self::try_predict`].
-        pub fn predict(&self, x: &[#t; #input_n]) -> [#t; #output_n] {
+        pub fn predict(&self, x: &#input_ty) -> #output_ty {
             let [out] = self.forward(::core::array::from_ref(x));
             out
         }
@@ -241,17 +255,17 @@ pub fn items(plan: &Plan) -> TokenStream {
         /// first non-finite output.
         pub fn try_predict(
             &self,
-            x: &[#t; #input_n],
-        ) -> ::core::result::Result<[#t; #output_n], #rt::Error> {
+            x: &#input_ty,
+        ) -> ::core::result::Result<#output_ty, #rt::Error> {
             let out = self.predict(x);
-            match out.iter().position(|v| !v.is_finite()) {
+            match #output_values.enumerate().find(|(_, v)| !v.is_finite()) {
                 ::core::option::Option::None => ::core::result::Result::Ok(out),
-                ::core::option::Option::Some(index) => {
+                ::core::option::Option::Some((index, value)) => {
                     ::core::result::Result::Err(#rt::Error::NonFiniteValue {
                         what: "network output",
                         tensor: "",
                         index: index,
-                        value: out[index] as f64,
+                        value: *value as f64,
                     })
                 }
             }

@@ -131,16 +131,22 @@ pub struct Plan<'g> {
 
 impl<'g> Plan<'g> {
     pub fn new(graph: &'g Graph) -> Self {
-        Self::build(graph, false)
+        Self::build(graph, false, false)
     }
 
     /// The plan of a backward pass that also computes the gradient with respect to the input
     /// (`needs_grad[0]`), into the tape's `input_grad`.
     pub fn with_input_grad(graph: &'g Graph) -> Self {
-        Self::build(graph, true)
+        Self::build(graph, true, false)
     }
 
-    fn build(graph: &'g Graph, input_grad: bool) -> Self {
+    /// The plan of a vector-Jacobian product of the output (what the loss takes), seeded by the
+    /// caller: auxiliary losses and the heads only they use take no part in it.
+    pub fn output_vjp(graph: &'g Graph, input_grad: bool) -> Self {
+        Self::build(graph, input_grad, true)
+    }
+
+    fn build(graph: &'g Graph, input_grad: bool, output_vjp: bool) -> Self {
         let t = match graph.element {
             Element::F32 => quote!(f32),
             Element::F64 => quote!(f64),
@@ -245,8 +251,31 @@ impl<'g> Plan<'g> {
             state.push(s);
         }
 
+        // Only what leads to the loss gets a gradient: a node that only an output uses (e.g.
+        // `probabilities = softmax(logits); output probabilities;`) has none.
+        // (Every loss, auxiliary ones too; or only the output for a product seeded there.)
+        let mut reaches_loss = vec![!graph.has_loss; n];
+        if graph.has_loss {
+            for (i, node) in graph.nodes.iter().enumerate() {
+                reaches_loss[i] = if output_vjp {
+                    i == graph.output
+                } else {
+                    matches!(node.op, Op::Loss(_))
+                };
+            }
+            for i in (0..n).rev() {
+                if reaches_loss[i] {
+                    for &j in &graph.nodes[i].inputs {
+                        reaches_loss[j] = true;
+                    }
+                }
+            }
+        }
         let mut needs_grad = vec![false; n];
         for (i, node) in graph.nodes.iter().enumerate() {
+            if !reaches_loss[i] {
+                continue;
+            }
             // A frozen layer needs no gradient of its own: only one to pass on to a trainable
             // layer before it.
             let trainable = params[i].len() > 0 && !node.frozen;
@@ -261,7 +290,8 @@ impl<'g> Plan<'g> {
         let mut seen = HashSet::new();
         let mut first_contribution = HashSet::new();
         for consumer in (0..n).rev() {
-            if !needs_grad[consumer] && !matches!(graph.nodes[consumer].op, Op::Loss(_)) {
+            let main_loss = graph.has_loss && consumer == n - 1;
+            if !needs_grad[consumer] && !main_loss {
                 continue;
             }
             if matches!(
@@ -326,10 +356,30 @@ impl<'g> Plan<'g> {
         self.graph.nodes[i].shape.numel()
     }
 
-    /// Nodes that own an activation buffer: every node but the input, the loss and aliases.
+    /// Whether the network declares more than one input: its input type is then the generated
+    /// `NetInput` struct, whose fields are copied into buffers of their own (the input nodes'),
+    /// while a single input is read in place from the caller's `x`.
+    pub fn multi_input(&self) -> bool {
+        self.graph.inputs > 1
+    }
+
+    /// Whether node `i`'s values are the caller's `x` (the one input of a single-input network).
+    pub fn reads_x(&self, i: usize) -> bool {
+        self.storage[i] == 0 && !self.multi_input()
+    }
+
+    /// Elements of one input sample (all inputs together).
+    pub fn input_numel(&self) -> usize {
+        (0..self.graph.inputs).map(|i| self.numel(i)).sum()
+    }
+
+    /// Nodes that own an activation buffer: every node but the loss, aliases and a single
+    /// input (read from `x`).
     pub fn buffered(&self) -> impl Iterator<Item = usize> + '_ {
-        (1..self.node_count()).filter(move |&i| {
-            self.storage[i] == i && !matches!(self.graph.nodes[i].op, Op::Loss(_))
+        (0..self.node_count()).filter(move |&i| {
+            self.storage[i] == i
+                && !self.reads_x(i)
+                && !matches!(self.graph.nodes[i].op, Op::Loss(_))
         })
     }
 

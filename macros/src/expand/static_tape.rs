@@ -62,6 +62,7 @@ pub fn items(plan: &Plan, names: &Names) -> TokenStream {
         quote!(#field: #zero,)
     });
     let frozen = (plan.frozen_len() > 0).then(|| quote!(frozen_params: #zero,));
+    let input_grad = super::inputs::input_grad_const(plan);
     quote! {
         #bytes
 
@@ -88,7 +89,7 @@ pub fn items(plan: &Plan, names: &Names) -> TokenStream {
                         workspace: #workspace::ZEROED,
                         state_before_forward: #zero,
                         #frozen
-                        input_grad: #zero,
+                        input_grad: #input_grad,
                         gemm_pack: #rt::ScratchBuffer::EMPTY,
                     }
                 }

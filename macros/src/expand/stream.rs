@@ -48,6 +48,9 @@ fn analyse(graph: &Graph) -> Result<Stream, String> {
     if !stateful {
         return Err("it has no recurrent layer and no causal convolution".to_string());
     }
+    if graph.inputs > 1 || graph.outputs.len() > 1 {
+        return Err("it has more than one input or output".to_string());
+    }
     if nodes[0].shape.0.len() != 2 {
         return Err(format!("its input {} is not a sequence", nodes[0].shape));
     }
@@ -157,12 +160,16 @@ pub fn items(graph: &Graph) -> TokenStream {
     let name = &graph.name;
     let vis = &graph.vis;
     let stream_name = format_ident!("{}Stream", name);
+    let step_call = format_ident!("{}StreamStep", name);
     let p = plan.param_count;
-    let output = graph.output_index();
+    // What inference returns (a declared output, or what the loss takes).
+    let output = graph.outputs[0];
     let (input_n, output_n) = (stream.step_len[0], stream.step_len[output]);
 
     let mut fields = Vec::new();
     let mut inits = Vec::new();
+    let mut resets = Vec::new();
+    let mut loads = Vec::new();
     let mut body = Vec::new();
     // `&[T; n]` of node `j`'s current step.
     let value = |j: usize| -> TokenStream {
@@ -229,26 +236,41 @@ pub fn items(graph: &Graph) -> TokenStream {
                 let (h, features) = (rnn.hidden, stream.step_len[node.inputs[0]]);
                 let off = plan.params[i].offset;
                 let state_h = format_ident!("{}_h", node.name);
+                let weights = format_ident!("{}_weights", node.name);
                 let doc = format!("`{}`: the hidden state `h`.", node.name);
                 fields.push(quote!(#[doc = #doc] pub #state_h: [#t; #h],));
                 inits.push(quote!(#state_h: [#zero; #h],));
+                resets.push(quote!(self.#state_h = [#zero; #h];));
                 let gates = rnn.cell.gates();
                 let params_view = quote!(#rt::ops::recurrent::RnnParams::<#t, #gates, #features, #h>::at::<#p, #off>(params));
+                fields.push(quote!(#weights: #rt::ops::recurrent::StreamWeights<#t, #gates, #features, #h>,));
+                inits.push(
+                    quote!(#weights: #rt::ops::recurrent::StreamWeights::new(&#params_view),),
+                );
+                loads.push(quote!(self.#weights.load(&#params_view);));
                 let step = match rnn.cell {
                     Cell::Gru => {
-                        quote!(#rt::ops::recurrent::gru_step(&#params_view, #x, &mut self.#state_h);)
+                        quote!(#rt::ops::recurrent::gru_stream_step(&self.#weights, #x, &mut self.#state_h);)
                     }
                     Cell::Lstm => {
                         let state_c = format_ident!("{}_c", node.name);
                         let doc = format!("`{}`: the cell state `c`.", node.name);
                         fields.push(quote!(#[doc = #doc] pub #state_c: [#t; #h],));
                         inits.push(quote!(#state_c: [#zero; #h],));
-                        quote!(#rt::ops::recurrent::lstm_step(&#params_view, #x, &mut self.#state_h, &mut self.#state_c);)
+                        resets.push(quote!(self.#state_c = [#zero; #h];));
+                        quote!(#rt::ops::recurrent::lstm_stream_step(&self.#weights, #x, &mut self.#state_h, &mut self.#state_c);)
                     }
                 };
                 quote!(#step let #local = self.#state_h;)
             }
-            Op::Conv2d(conv) => conv_step(&plan, &stream, i, conv, &mut fields, &mut inits, x),
+            Op::Conv2d(conv) => conv_step(
+                &plan,
+                &stream,
+                i,
+                conv,
+                (&mut fields, &mut inits, &mut resets),
+                x,
+            ),
             _ => unreachable!("analyse admits only the operations above"),
         };
         // Recurrent layers and dropout bind their step's value themselves.
@@ -265,17 +287,23 @@ pub fn items(graph: &Graph) -> TokenStream {
     let doc = format!(
         "Streaming inference of [`{name}`], one time step per call: `step` takes the step's \
          {input_n} input features and returns the output's {output_n} values at that step. It \
-         holds the recurrent states and the causal convolutions' recent inputs in fixed-size \
-         arrays (no heap, no panic path, `no_std`), all zero at the start as in the \
-         whole-sequence forward, so stepping through a sequence gives the forward's outputs \
-         step by step (after a `return = last` layer: the output the network would give on \
-         the sequence so far). `reset` starts a new sequence."
+         holds its own copy of the network's parameters (`new(&net.params)`, `load` after a \
+         change), each recurrent layer's weights transposed for the step (see \
+         `StreamWeights`), the recurrent states and the causal convolutions' recent inputs, all \
+         in fixed-size arrays (no heap, no panic path, `no_std`). The states start at zero as \
+         in the whole-sequence forward, so stepping through a sequence gives the forward's \
+         outputs step by step (after a `return = last` layer: the output the network would \
+         give on the sequence so far). `reset` starts a new sequence. The step runs compiled \
+         for the widest instruction set this CPU has (AVX-512 or AVX2 and FMA on x86-64 under `std`), \
+         chosen once in `new`."
     );
     let tokens = quote! {
         #[doc = #doc]
         #[derive(Clone, Debug)]
         #vis struct #stream_name {
             #(#fields)*
+            params: [#t; #p],
+            level: #rt::kernels::simd::Level,
         }
 
         impl #stream_name {
@@ -284,33 +312,68 @@ pub fn items(graph: &Graph) -> TokenStream {
             /// Output values of one step.
             pub const OUTPUT: usize = #output_n;
 
-            /// A stream at the start of a sequence (every state zero).
-            pub fn new() -> Self {
-                Self { #(#inits)* }
+            /// A stream at the start of a sequence (every state zero), with a copy of the
+            /// network's parameters (`&net.params`, or a `static` such as `PARAMS_STATIC`).
+            pub fn new(params: &[#t; #p]) -> Self {
+                Self {
+                    #(#inits)*
+                    params: *params,
+                    level: #rt::kernels::simd::Level::detect(),
+                }
             }
 
-            /// Back to the start of a sequence.
+            /// Replaces the stream's parameters (after training steps, or another model of the
+            /// same network), keeping its state.
+            pub fn load(&mut self, params: &[#t; #p]) {
+                self.params = *params;
+                #(#loads)*
+            }
+
+            /// Back to the start of a sequence (the parameters stay).
             pub fn reset(&mut self) {
-                *self = Self::new();
+                #(#resets)*
             }
 
-            /// Advances by one time step `x` with the network's parameters (`&net.params`, or
-            /// a `static` such as `PARAMS_STATIC`) and returns the output at this step.
+            /// Advances by one time step `x` and returns the output at this step.
             #[inline]
-            pub fn step(&mut self, params: &[#t; #p], x: &[#t; #input_n]) -> [#t; #output_n] {
+            pub fn step(&mut self, x: &[#t; #input_n]) -> [#t; #output_n] {
+                let level = self.level;
+                level.run(#step_call { stream: self, input: x })
+            }
+
+            /// The step's computation, inlined into [`Self::step`]'s code for each
+            /// instruction-set level.
+            #[inline(always)]
+            fn step_body(&mut self, x: &[#t; #input_n]) -> [#t; #output_n] {
+                let params = &self.params;
                 let _ = params;
                 #(#body)*
                 *#out
             }
         }
 
-        impl ::core::default::Default for #stream_name {
-            fn default() -> Self {
-                Self::new()
+        #[doc(hidden)]
+        #vis struct #step_call<'a> {
+            stream: &'a mut #stream_name,
+            input: &'a [#t; #input_n],
+        }
+
+        impl #rt::kernels::simd::Simd for #step_call<'_> {
+            type Output = [#t; #output_n];
+            #[inline(always)]
+            fn run(self) -> [#t; #output_n] {
+                self.stream.step_body(self.input)
             }
         }
     };
-    hygiene::apply(tokens, &[name.to_string(), stream_name.to_string()])
+    hygiene::apply(
+        tokens,
+        &[
+            name.to_string(),
+            stream_name.to_string(),
+            step_call.to_string(),
+        ],
+    )
 }
 
 /// For a network with a recurrent layer or a causal convolution that cannot stream, a const
@@ -342,14 +405,18 @@ fn no_stream(graph: &Graph, reason: &str) -> TokenStream {
     )
 }
 
-/// The streaming step of causal convolution `i`, adding its history to `fields` and `inits`.
+/// The streaming step of causal convolution `i`, adding its history to the stream's fields,
+/// their initial values and their resets.
 fn conv_step(
     plan: &Plan,
     stream: &Stream,
     i: usize,
     conv: &Conv2d,
-    fields: &mut Vec<TokenStream>,
-    inits: &mut Vec<TokenStream>,
+    (fields, inits, resets): (
+        &mut Vec<TokenStream>,
+        &mut Vec<TokenStream>,
+        &mut Vec<TokenStream>,
+    ),
     x: Option<TokenStream>,
 ) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
@@ -368,6 +435,7 @@ fn conv_step(
         quote!(#[doc = #doc] pub #history: #rt::ops::causal::CausalHistory<#t, #c_in, #hist>,),
     );
     inits.push(quote!(#history: #rt::ops::causal::CausalHistory::new(),));
+    resets.push(quote!(self.#history = #rt::ops::causal::CausalHistory::new();));
     let local = format_ident!("step_{}", node.name);
     quote! {
         #rt::ops::causal::causal_conv1d_step::<#t, #c_in, #c_out, #k, #d, #g, #bias, #hist, #len>(

@@ -15,6 +15,7 @@ pub fn stub(def: &NetworkDef) -> TokenStream {
     let workspace = format_ident!("{}Workspace", name);
     let targets = format_ident!("{}Targets", name);
     let items = [name, &tape, &activations, &workspace, &targets].map(|ident| ident.to_string());
+    let input_struct = stub_input_struct(def);
     super::hygiene::apply(
         quote! {
             #[allow(dead_code, unused_variables, missing_docs, clippy::all)]
@@ -29,6 +30,7 @@ pub fn stub(def: &NetworkDef) -> TokenStream {
                 pub param_grads: [f32; 0],
                 pub workspace: #workspace<B>,
             }
+            #input_struct
             #[allow(dead_code, missing_docs)]
             #vis struct #activations<const B: usize> {}
             #[allow(dead_code, missing_docs)]
@@ -64,4 +66,51 @@ pub fn stub(def: &NetworkDef) -> TokenStream {
         },
         &items,
     )
+}
+
+/// The `NetInput` of a declaration with several inputs, with the declared sizes (zero where a
+/// size is not a number), so that code building batches of it adds no errors of its own.
+fn stub_input_struct(def: &NetworkDef) -> TokenStream {
+    let inputs: Vec<&crate::parse::InputDecl> = def
+        .statements
+        .iter()
+        .filter_map(|s| match s {
+            crate::parse::Statement::Input(input) => Some(input),
+            _ => None,
+        })
+        .collect();
+    if inputs.len() < 2 {
+        return quote!();
+    }
+    let f64 = def.statements.iter().any(|s| {
+        matches!(s, crate::parse::Statement::Element(e)
+            if matches!(&e.ty, syn::Type::Path(p) if p.path.is_ident("f64")))
+    });
+    let t = if f64 { quote!(f64) } else { quote!(f32) };
+    let name = format_ident!("{}Input", def.name);
+    let vis = &def.vis;
+    let mut fields = Vec::new();
+    for input in inputs {
+        let field = &input.name;
+        if fields
+            .iter()
+            .any(|(f, _): &(&syn::Ident, usize)| *f == field)
+        {
+            continue;
+        }
+        let size: usize = input
+            .dims
+            .iter()
+            .map(|d| d.base10_parse::<usize>().unwrap_or(0))
+            .product();
+        fields.push((field, size));
+    }
+    let (names, sizes): (Vec<_>, Vec<_>) = fields.into_iter().unzip();
+    quote! {
+        #[allow(dead_code, missing_docs)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        #vis struct #name {
+            #(pub #names: [#t; #sizes],)*
+        }
+    }
 }

@@ -35,8 +35,8 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
     let t = &plan.t;
     let name = &plan.graph.name;
     let (p, s) = (plan.param_count, plan.state_count);
-    let input_n = plan.numel(0);
-    let output_n = plan.numel(plan.graph.output_index());
+    let input_ty = super::inputs::input_ty(plan);
+    let output_ty = super::outputs::output_ty(plan);
     let file = decl.path.value();
     let params = elements(plan.graph.element, &values.params);
     let state = elements(plan.graph.element, &values.state);
@@ -124,8 +124,8 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
             /// folded type's inference on its own compiled-in `PARAMS_STATIC` (folded at
             /// expansion), otherwise on [`Self::PARAMS_STATIC`] and [`Self::STATE_STATIC`].
             pub fn infer_static<const B: usize>(
-                x: &[[#t; #input_n]; B],
-                out: &mut [[#t; #output_n]; B],
+                x: &[#input_ty; B],
+                out: &mut [#output_ty; B],
             ) {
                 #infer_call
             }
@@ -158,8 +158,8 @@ fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<Result<Tok
     let name = &plan.graph.name;
     let folded = &graph.name;
     let (p, s) = (folded_plan.param_count, folded_plan.state_count);
-    let input_n = plan.numel(0);
-    let output_n = plan.numel(plan.graph.output_index());
+    let input_ty = super::inputs::input_ty(plan);
+    let output_ty = super::outputs::output_ty(plan);
     let params = elements(element, &params);
     let state = elements(element, &state);
     let params_doc = format!(
@@ -184,8 +184,8 @@ fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<Result<Tok
             /// [`Self::infer`] with the compiled-in, folded weights: stack only, no heap, no RAM
             /// for weights.
             pub fn infer_static<const B: usize>(
-                x: &[[#t; #input_n]; B],
-                out: &mut [[#t; #output_n]; B],
+                x: &[#input_ty; B],
+                out: &mut [#output_ty; B],
             ) {
                 Self::infer::<B>(Self::PARAMS_STATIC, Self::STATE_STATIC, x, out);
             }
@@ -194,8 +194,8 @@ fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<Result<Tok
         impl #name {
             #[doc(hidden)]
             pub fn __monograd_folded_infer_static<const B: usize>(
-                x: &[[#t; #input_n]; B],
-                out: &mut [[#t; #output_n]; B],
+                x: &[#input_ty; B],
+                out: &mut [#output_ty; B],
             ) {
                 #folded::infer_static::<B>(x, out);
             }

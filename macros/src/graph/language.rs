@@ -33,9 +33,9 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("layer_norm", "layer_norm(x, eps = 1e-5, affine = true)"),
     ("instance_norm", "instance_norm(x, eps = 1e-5, affine = false)"),
     ("group_norm", "group_norm(x, groups, eps = 1e-5, affine = true)"),
-    ("softmax_cross_entropy", "softmax_cross_entropy(logits)"),
-    ("logistic_loss", "logistic_loss(logits, labels = zero_one | signed)"),
-    ("mse", "mse(prediction)"),
+    ("softmax_cross_entropy", "softmax_cross_entropy(logits, weight = 1.0)"),
+    ("logistic_loss", "logistic_loss(logits, labels = zero_one | signed, weight = 1.0)"),
+    ("mse", "mse(prediction, weight = 1.0)"),
 ];
 
 /// Returns the usage line of `op`.

@@ -3,6 +3,7 @@
 //! problems at once, each on the tokens that caused it.
 
 mod args;
+mod ends;
 mod errors;
 mod language;
 pub mod ops;
@@ -13,13 +14,12 @@ use std::collections::HashMap;
 
 use syn::{Attribute, Ident};
 
+use ends::{check_has_layers, check_loss, check_trained, check_unused, output_declaration};
 pub use errors::Errors;
 pub use ops::Op;
 pub use shape::Shape;
 
-use crate::parse::{
-    Argument, InputDecl, NetworkDef, NodeDecl, OutputDecl, Statement, ValueKind, WeightsDecl,
-};
+use crate::parse::{Argument, InputDecl, NetworkDef, NodeDecl, OutputDecl, Statement, WeightsDecl};
 
 /// The element type of every tensor of the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,12 +35,21 @@ pub struct Graph {
     pub vis: syn::Visibility,
     pub name: Ident,
     pub element: Element,
-    /// Nodes in evaluation order; every input of a node comes before it. `nodes[0]` is the input,
-    /// the last node is the loss (when there is one).
+    /// Nodes in evaluation order; every input of a node comes before it. `nodes[..inputs]` are
+    /// the inputs in declaration order, the last node is the loss (when there is one).
     pub nodes: Vec<Node>,
-    /// The output node: what the loss takes, or the node of `output name;` in a network without
-    /// a loss (inference only).
+    /// How many inputs the network declares (at least one).
+    pub inputs: usize,
+    /// The name of the generated input struct of a network with several inputs (`NetInput`).
+    pub input_struct: Ident,
+    /// What the loss takes (a network with a loss; the `Network::Output` of the training
+    /// methods), or the first declared output of a network without a loss.
     pub output: usize,
+    /// What inference (`infer`, `forward`, `predict`, `forward_eval`) returns: the declared
+    /// outputs (`output a, b;`) in the order written, or else what the loss takes.
+    pub outputs: Vec<usize>,
+    /// The name of the generated output struct of a network with several outputs (`NetOutput`).
+    pub output_struct: Ident,
     /// Whether the last node is a loss (a network that trains).
     pub has_loss: bool,
     /// `weights = "...";`: the file whose tensors are compiled in.
@@ -55,10 +64,22 @@ pub struct Node {
     pub inputs: Vec<usize>,
     /// `frozen = true`: training leaves the node's parameters unchanged.
     pub frozen: bool,
+    /// A loss's `weight = w` (an auxiliary loss's factor in the total); 1 for every other node.
+    pub weight: f64,
     pub shape: Shape,
 }
 
 impl Graph {
+    /// The auxiliary losses: every loss but the last node, each with its weight.
+    pub fn aux_losses(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
+        let last = self.nodes.len() - 1;
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(move |(i, node)| *i != last && matches!(node.op, Op::Loss(_)))
+            .map(|(i, node)| (i, node.weight))
+    }
+
     /// The loss, the last node (of a network that has one, see `has_loss`).
     pub fn loss_index(&self) -> usize {
         self.nodes.len() - 1
@@ -129,47 +150,47 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
     for (i, d) in definitions.iter().enumerate() {
         let name = d.name.to_string();
         match position.entry(name) {
-            std::collections::hash_map::Entry::Occupied(entry) => errors.at(
-                d.name.span(),
-                format!(
-                    "`{}` is defined twice; every node needs its own name",
-                    entry.key()
-                ),
-            ),
+            std::collections::hash_map::Entry::Occupied(entry) => {
+                let message = match (&definitions[*entry.get()].kind, &d.kind) {
+                    (DefinitionKind::Input(_), DefinitionKind::Input(_)) => format!(
+                        "input `{}` is declared twice; every input needs its own name",
+                        entry.key()
+                    ),
+                    _ => format!(
+                        "`{}` is defined twice; every node needs its own name",
+                        entry.key()
+                    ),
+                };
+                errors.at(d.name.span(), message)
+            }
             std::collections::hash_map::Entry::Vacant(entry) => {
                 entry.insert(i);
             }
         }
     }
 
-    // Exactly one input, and it comes first.
+    // One input or more, declared before every node.
     let inputs: Vec<usize> = definitions
         .iter()
         .enumerate()
         .filter(|(_, d)| matches!(d.kind, DefinitionKind::Input(_)))
         .map(|(i, _)| i)
         .collect();
-    match inputs.as_slice() {
-        [] => errors.at(
+    if inputs.is_empty() {
+        errors.at(
             def.name.span(),
             format!(
                 "`{}` has no input; declare one first, e.g. `input x: [64];` or `input image: [1, 28, 28];`",
                 def.name
             ),
-        ),
-        [first, rest @ ..] => {
-            if *first != 0 {
-                errors.at(
-                    definitions[*first].name.span(),
-                    "the input must be declared before every node",
-                );
-            }
-            for &extra in rest {
-                errors.at(
-                    definitions[extra].name.span(),
-                    "a network has exactly one input; combine the data into one tensor",
-                );
-            }
+        );
+    }
+    for (k, &i) in inputs.iter().enumerate() {
+        if i != k {
+            errors.at(
+                definitions[i].name.span(),
+                "inputs must be declared before every node",
+            );
         }
     }
 
@@ -256,12 +277,13 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         shapes.push(shape);
     }
 
-    let declared_output = output_declaration(&outputs, &position, &resolved, &mut errors);
+    let declared_outputs = output_declaration(&outputs, &position, &resolved, &mut errors);
     check_loss(
         def,
         &definitions,
         &resolved,
         &input_indices,
+        &shapes,
         &outputs,
         &mut errors,
     );
@@ -272,7 +294,7 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
             &definitions,
             &resolved,
             &input_indices,
-            declared_output,
+            &declared_outputs,
             &mut errors,
         );
     }
@@ -286,21 +308,40 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         .zip(frozen)
         .map(|((((d, r), inputs), shape), frozen)| {
             let (op, _) = r.expect("checked: no errors");
+            let weight = match (&d.kind, &op) {
+                (DefinitionKind::Node(node), Op::Loss(_)) => {
+                    ops::loss_weight(node).map_or(1.0, |(w, _)| w)
+                }
+                _ => 1.0,
+            };
             Node {
                 name: d.name.clone(),
                 op,
                 frozen,
+                weight,
                 inputs: inputs.expect("checked: no errors"),
                 shape: shape.expect("checked: no errors"),
             }
         })
         .collect();
     let has_loss = matches!(nodes[nodes.len() - 1].op, Op::Loss(_));
-    let output = match declared_output {
-        Some(output) if !has_loss => output,
+    let output = match declared_outputs.first() {
+        Some(&output) if !has_loss => output,
         _ => nodes[nodes.len() - 1].inputs[0],
     };
-    check_has_layers(&nodes, output)?;
+    let outputs = if declared_outputs.is_empty() {
+        vec![output]
+    } else {
+        declared_outputs
+    };
+    check_trained(&nodes, has_loss)?;
+    let input_count = nodes
+        .iter()
+        .take_while(|node| matches!(node.op, Op::Input))
+        .count();
+    for &o in &outputs {
+        check_has_layers(&nodes, o, input_count)?;
+    }
     check_renorm_limits(&nodes)?;
     Ok(Graph {
         attrs: def.attrs.clone(),
@@ -308,81 +349,14 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         name: def.name.clone(),
         element: element.unwrap_or(Element::F32),
         nodes,
+        inputs: input_count,
+        input_struct: quote::format_ident!("{}Input", def.name),
         output,
+        outputs,
+        output_struct: quote::format_ident!("{}Output", def.name),
         has_loss,
         weights: weights.first().map(|&w| w.clone()),
     })
-}
-
-/// A loss (or an output) taken directly on the input (perhaps flattened) has nothing to learn or
-/// compute.
-fn check_has_layers(nodes: &[Node], output: usize) -> syn::Result<()> {
-    let last = nodes.len() - 1;
-    let mut source = output;
-    while let Op::Flatten | Op::Reshape(_) = nodes[source].op {
-        source = nodes[source].inputs[0];
-    }
-    if source == 0 {
-        let what = if matches!(nodes[last].op, Op::Loss(_)) {
-            "the loss is computed"
-        } else {
-            "the output is"
-        };
-        return Err(syn::Error::new(
-            nodes[last].name.span(),
-            format!("{what} directly on the input; add at least one layer, e.g. `linear`"),
-        ));
-    }
-    Ok(())
-}
-
-/// The node of `output name;` (at most one, naming a node that is not the input or a loss).
-fn output_declaration(
-    outputs: &[&OutputDecl],
-    position: &HashMap<String, usize>,
-    resolved: &[Option<(Op, Vec<Ident>)>],
-    errors: &mut Errors,
-) -> Option<usize> {
-    for extra in outputs.iter().skip(1) {
-        errors.at(
-            extra.keyword.span(),
-            "a network has one output; declare `output` once",
-        );
-    }
-    let decl = outputs.first()?;
-    match position.get(&decl.name.to_string()) {
-        None => {
-            errors.at(
-                decl.name.span(),
-                format!(
-                    "unknown node `{}`: `output` names a node defined in the network",
-                    decl.name
-                ),
-            );
-            None
-        }
-        Some(0) => {
-            errors.at(
-                decl.name.span(),
-                format!(
-                    "`{}` is the input; the output must be computed by a layer",
-                    decl.name
-                ),
-            );
-            None
-        }
-        Some(&i) if matches!(resolved[i], Some((Op::Loss(_), _))) => {
-            errors.at(
-                decl.name.span(),
-                format!(
-                    "`{}` is the loss; `output` names what a network computes",
-                    decl.name
-                ),
-            );
-            None
-        }
-        Some(&i) => Some(i),
-    }
 }
 
 /// Every `batch_renorm` layer reads the network's one `renorm_limits` field (so that one
@@ -541,119 +515,6 @@ fn find_path(
         }
     }
     None
-}
-
-fn check_loss(
-    def: &NetworkDef,
-    definitions: &[Definition],
-    resolved: &[Option<(Op, Vec<Ident>)>],
-    input_indices: &[Option<Vec<usize>>],
-    outputs: &[&OutputDecl],
-    errors: &mut Errors,
-) {
-    let losses: Vec<usize> = resolved
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| matches!(r, Some((Op::Loss(_), _))))
-        .map(|(i, _)| i)
-        .collect();
-    if losses.is_empty() && outputs.is_empty() && resolved.iter().all(Option::is_some) {
-        errors.at(
-            def.name.span(),
-            format!(
-                "`{}` has no loss; end it with one, e.g. `loss = softmax_cross_entropy(logits);`, \
-                 `loss = logistic_loss(logit);` or `loss = mse(prediction);`, or declare the \
-                 output of an inference-only network: `output logits;`",
-                def.name
-            ),
-        );
-    }
-    if let (Some(_), Some(output)) = (losses.first(), outputs.first()) {
-        errors.at(
-            output.keyword.span(),
-            "a network with a loss outputs what its loss takes; `output` declares the output of \
-             a network without a loss (inference only)",
-        );
-    }
-    for &extra in losses.iter().skip(1) {
-        errors.at(
-            definitions[extra].name.span(),
-            "a network has exactly one loss; add the terms with a single loss node",
-        );
-    }
-    if let Some(&loss) = losses.first() {
-        if loss != definitions.len() - 1 && losses.len() == 1 {
-            errors.at(
-                definitions[loss].name.span(),
-                "the loss must be the last node of the network",
-            );
-        }
-    }
-    // Nothing may consume a loss.
-    for (i, inputs) in input_indices.iter().enumerate() {
-        for &j in inputs.iter().flatten() {
-            if losses.contains(&j) {
-                if let DefinitionKind::Node(node) = definitions[i].kind {
-                    for arg in &node.args {
-                        if let Argument::Positional(v) = arg {
-                            if let ValueKind::Ident(id) = &v.kind {
-                                if id == definitions[j].name {
-                                    errors.at(
-                                        id.span(),
-                                        format!("`{id}` is the loss; no node can take it as input"),
-                                    );
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn check_unused(
-    definitions: &[Definition],
-    resolved: &[Option<(Op, Vec<Ident>)>],
-    input_indices: &[Option<Vec<usize>>],
-    declared_output: Option<usize>,
-    errors: &mut Errors,
-) {
-    // Only meaningful when every reference resolved and there is a single loss at the end, or
-    // a declared output.
-    if input_indices.iter().any(Option::is_none) {
-        return;
-    }
-    let Some(last) = definitions.len().checked_sub(1) else {
-        return;
-    };
-    let (root, target) = if matches!(resolved[last], Some((Op::Loss(_), _))) {
-        (last, "the loss")
-    } else if let Some(output) = declared_output {
-        (output, "the output")
-    } else {
-        return;
-    };
-    let mut used = vec![false; definitions.len()];
-    used[root] = true;
-    for i in (0..definitions.len()).rev() {
-        if used[i] {
-            for &j in input_indices[i].iter().flatten() {
-                used[j] = true;
-            }
-        }
-    }
-    for (i, d) in definitions.iter().enumerate() {
-        if !used[i] && !matches!(resolved[i], Some((Op::Loss(_), _))) {
-            errors.at(
-                d.name.span(),
-                format!(
-                    "`{}` is never used: it does not lead to {target}; remove it or use it as an input",
-                    d.name
-                ),
-            );
-        }
-    }
 }
 
 /// The call as the user wrote it, e.g. `conv2d(x, 8, kernel = 3)`, for messages.

@@ -434,6 +434,8 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
         }
         "softmax_cross_entropy" | "mse" => {
             inputs.extend(args.node("its input"));
+            // Read again by `loss_weight`; here it is checked and known.
+            args.positive_float(LOSS_WEIGHT, 1.0);
             Some(Op::Loss(if op_name == "mse" {
                 Loss::Mse
             } else {
@@ -443,6 +445,7 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
         "logistic_loss" => {
             inputs.extend(args.node("its input"));
             let signed = args.choice("labels", &[("zero_one", false), ("signed", true)], false);
+            args.positive_float(LOSS_WEIGHT, 1.0);
             Some(Op::Loss(Loss::Logistic { signed }))
         }
         _ => {
@@ -486,6 +489,24 @@ pub fn frozen(decl: &NodeDecl, op: &Op, errors: &mut Errors) -> bool {
         return false;
     }
     frozen
+}
+
+/// The option weighing an auxiliary loss, accepted by every loss.
+pub const LOSS_WEIGHT: &str = "weight";
+
+/// The `weight = w` of a loss call (checked positive by `resolve`), if it has one.
+pub fn loss_weight(decl: &NodeDecl) -> Option<(f64, &crate::parse::Value)> {
+    decl.args.iter().find_map(|arg| match arg {
+        crate::parse::Argument::Named { key, value } if key == LOSS_WEIGHT => {
+            let w = match &value.kind {
+                crate::parse::ValueKind::Float(f) => *f,
+                crate::parse::ValueKind::Int(i) => i.base10_parse::<f64>().ok()?,
+                _ => return None,
+            };
+            Some((w, value))
+        }
+        _ => None,
+    })
 }
 
 impl Op {

@@ -45,6 +45,81 @@ pub fn dispatch<S: Simd>(computation: S) -> S::Output {
     computation.run()
 }
 
+/// An instruction-set level detected once and kept, for a computation run many times in a row
+/// (a streaming step per audio sample) where [`dispatch`]'s query at every call would cost more
+/// than it saves. Only [`Level::detect`] makes a level above the baseline, so a `Level` always
+/// names features this CPU has. Write the computation as for [`dispatch`], a type whose `run` is
+/// `#[inline(always)]`: a closure's body is not reliably inlined into the `#[target_feature]`
+/// function (it then runs on the baseline).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Level(Isa);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Isa {
+    Baseline,
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Avx2Fma,
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Avx512,
+}
+
+impl Level {
+    /// The widest level this CPU has among those [`Level::run`] compiles for: AVX-512F, else
+    /// AVX2 and FMA, on x86-64 under `std` (as [`dispatch`]), else the baseline.
+    pub fn detect() -> Self {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                return Level(Isa::Avx512);
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Level(Isa::Avx2Fma);
+            }
+        }
+        Level(Isa::Baseline)
+    }
+
+    /// The target's baseline (every CPU).
+    pub const fn baseline() -> Self {
+        Level(Isa::Baseline)
+    }
+
+    /// Whether this level is above the baseline.
+    pub fn is_wide(self) -> bool {
+        self.0 != Isa::Baseline
+    }
+
+    /// Runs `computation` compiled for this level: one branch, no feature query.
+    #[inline(always)]
+    pub fn run<S: Simd>(self, computation: S) -> S::Output {
+        match self.0 {
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Isa::Avx2Fma => {
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2<S: Simd>(computation: S) -> S::Output {
+                    computation.run()
+                }
+                // SAFETY: a `Level` above the baseline is made only by `detect`, after checking
+                // that the CPU has AVX2 and FMA, the only requirement of a `#[target_feature]`
+                // function; `run` is safe Rust.
+                unsafe { avx2(computation) }
+            }
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Isa::Avx512 => {
+                #[target_feature(enable = "avx512f")]
+                fn avx512<S: Simd>(computation: S) -> S::Output {
+                    computation.run()
+                }
+                // SAFETY: a `Level` above the baseline is made only by `detect`, after checking
+                // that the CPU has AVX-512F, the only requirement of a `#[target_feature]`
+                // function; `run` is safe Rust.
+                unsafe { avx512(computation) }
+            }
+            Isa::Baseline => computation.run(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +143,18 @@ mod tests {
         let mut b = a;
         let wide = dispatch(Scale(&mut a, 1.5));
         let baseline = Scale(&mut b, 1.5).run();
+        assert_eq!(a, b);
+        assert_eq!(wide, baseline);
+    }
+
+    #[test]
+    fn a_detected_level_gives_the_baseline_result() {
+        let mut a: [f32; 100] = core::array::from_fn(|i| i as f32 * 0.1);
+        let mut b = a;
+        let level = Level::detect();
+        let wide = level.run(Scale(&mut a, 1.5));
+        let baseline = Level::baseline().run(Scale(&mut b, 1.5));
+        assert!(!Level::baseline().is_wide());
         assert_eq!(a, b);
         assert_eq!(wide, baseline);
     }

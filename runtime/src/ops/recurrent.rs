@@ -55,6 +55,11 @@
 //! state. Iterators over arrays only: no allocation, no index to check, no panic path (a
 //! Cortex-M4F program calling both steps links with a panic handler that references an
 //! undefined symbol); `no_std`.
+//!
+//! [`gru_stream_step`] and [`lstm_stream_step`] are the same steps on [`StreamWeights`], a copy
+//! of the weights transposed so that each matrix-vector product is a few multiply-adds of whole
+//! contiguous rows (what a generated `Stream` runs); [`kernels::simd::Level`](crate::kernels::simd::Level)
+//! runs them compiled for AVX2 or AVX-512 without a feature query per step.
 
 use crate::kernels::math::{sigmoid, tanh};
 use crate::kernels::small::{dot, LANES};
@@ -727,6 +732,168 @@ pub fn lstm_step<T: Scalar, const F: usize, const H: usize>(
 ) {
     let mut cache = [[T::zero(); H]; LSTM_CACHE_ROWS];
     *h = lstm_cell(params, x, h, c, &mut cache);
+}
+
+// ------------------------------------------------------------------------------------------
+// Streaming with prepared weights
+// ------------------------------------------------------------------------------------------
+
+/// A recurrent layer's weights laid out for streaming: each matrix transposed and its gates
+/// interleaved, `w_ih[k] = [W_ih[g][j][k] for g, j]` (`[[[T; H]; G]; F]`, so `[F][G*H]`) and
+/// `w_hh` likewise (`[H][G*H]`), plus the two biases. A matrix-vector product is then `K`
+/// multiply-adds of a contiguous `G*H` row by one scalar (`acc += w[k] * v[k]`), which
+/// vectorizes with no horizontal sum, as a column-major GEMV does. [`gru_stream_step`] and
+/// [`lstm_stream_step`] use it; a generated `Stream` holds one per recurrent layer.
+#[derive(Clone, Debug)]
+pub struct StreamWeights<T, const G: usize, const F: usize, const H: usize> {
+    w_ih: [[[T; H]; G]; F],
+    w_hh: [[[T; H]; G]; H],
+    b_ih: [[T; H]; G],
+    b_hh: [[T; H]; G],
+}
+
+impl<T: Scalar, const G: usize, const F: usize, const H: usize> StreamWeights<T, G, F, H> {
+    /// The prepared copy of `params`.
+    pub fn new(params: &RnnParams<'_, T, G, F, H>) -> Self {
+        let mut weights = StreamWeights {
+            w_ih: [[[T::zero(); H]; G]; F],
+            w_hh: [[[T::zero(); H]; G]; H],
+            b_ih: [[T::zero(); H]; G],
+            b_hh: [[T::zero(); H]; G],
+        };
+        weights.load(params);
+        weights
+    }
+
+    /// Replaces the copy with `params` (after a training step, or another model).
+    pub fn load(&mut self, params: &RnnParams<'_, T, G, F, H>) {
+        transpose_into(params.weight_ih, &mut self.w_ih);
+        transpose_into(params.weight_hh, &mut self.w_hh);
+        self.b_ih = *params.bias_ih;
+        self.b_hh = *params.bias_hh;
+    }
+}
+
+/// `out[k][g][j] = w[g][j][k]`.
+fn transpose_into<T: Scalar, const G: usize, const K: usize, const H: usize>(
+    w: &[[[T; K]; H]; G],
+    out: &mut [[[T; H]; G]; K],
+) {
+    for (k, out_k) in out.iter_mut().enumerate() {
+        for (w_g, out_g) in w.iter().zip(out_k.iter_mut()) {
+            for (w_row, o) in w_g.iter().zip(out_g.iter_mut()) {
+                if let Some(&w) = w_row.get(k) {
+                    *o = w;
+                }
+            }
+        }
+    }
+}
+
+/// `acc[g][j] += sum_k w_t[k][g][j] v[k]`: one contiguous multiply-add of `G*H` elements per
+/// `k`, into four partial sums (`k mod 4`, the first starting from `acc`) added as
+/// `(p0 + p1) + (p2 + p3)`, so that the chain of dependent additions, which bounds a step's
+/// latency, is a quarter as long.
+#[inline(always)]
+fn accumulate_columns<T: Scalar, const G: usize, const K: usize, const H: usize>(
+    w_t: &[[[T; H]; G]; K],
+    v: &[T; K],
+    acc: &mut [[T; H]; G],
+) {
+    let (w_chunks, w_tail) = w_t.as_chunks::<4>();
+    let (v_chunks, v_tail) = v.as_chunks::<4>();
+    let zero = [[T::zero(); H]; G];
+    let mut partial = [*acc, zero, zero, zero];
+    for (w4, v4) in w_chunks.iter().zip(v_chunks) {
+        for ((p, w_k), &v_k) in partial.iter_mut().zip(w4).zip(v4) {
+            for (a, &w) in p.as_flattened_mut().iter_mut().zip(w_k.as_flattened()) {
+                *a += w * v_k;
+            }
+        }
+    }
+    let [p0, p1, p2, p3] = &mut partial;
+    for (w_k, &v_k) in w_tail.iter().zip(v_tail) {
+        for (a, &w) in p0.as_flattened_mut().iter_mut().zip(w_k.as_flattened()) {
+            *a += w * v_k;
+        }
+    }
+    let sums = p0.as_flattened().iter().zip(p1.as_flattened());
+    let sums = sums.zip(p2.as_flattened().iter().zip(p3.as_flattened()));
+    for (a, ((&p0, &p1), (&p2, &p3))) in acc.as_flattened_mut().iter_mut().zip(sums) {
+        *a = (p0 + p1) + (p2 + p3);
+    }
+}
+
+/// [`gru_step`] with [`StreamWeights`]: `h <- GRU(x, h)`, the same cell with the products'
+/// terms summed in another order (see `accumulate_columns`), so equal to
+/// [`gru_forward`]'s states within rounding. Each gate's activations run in one loop over its
+/// `H` units, which vectorizes (the `math` functions are branch-free). No allocation, no panic
+/// path, `no_std`.
+#[inline(always)]
+pub fn gru_stream_step<T: Scalar, const F: usize, const H: usize>(
+    weights: &StreamWeights<T, GRU_GATES, F, H>,
+    x: &[T; F],
+    h: &mut [T; H],
+) {
+    let mut gi = weights.b_ih;
+    accumulate_columns(&weights.w_ih, x, &mut gi);
+    let mut gh = weights.b_hh;
+    accumulate_columns(&weights.w_hh, h, &mut gh);
+    let [r, z, n] = &mut gi;
+    let [hr, hz, hn] = &gh;
+    for (r, &hr) in r.iter_mut().zip(hr) {
+        *r = sigmoid(*r + hr);
+    }
+    for (z, &hz) in z.iter_mut().zip(hz) {
+        *z = sigmoid(*z + hz);
+    }
+    for ((n, &hn), &r) in n.iter_mut().zip(hn).zip(r.iter()) {
+        *n = tanh(*n + r * hn);
+    }
+    for ((h, &z), &n) in h.iter_mut().zip(z.iter()).zip(n.iter()) {
+        *h = (T::one() - z) * n + z * *h;
+    }
+}
+
+/// [`lstm_step`] with [`StreamWeights`]: `(h, c) <- LSTM(x, (h, c))`, the products' terms
+/// summed in another order (see `accumulate_columns`), so equal to [`lstm_forward`]'s states within rounding. No allocation, no panic path,
+/// `no_std`.
+#[inline(always)]
+pub fn lstm_stream_step<T: Scalar, const F: usize, const H: usize>(
+    weights: &StreamWeights<T, LSTM_GATES, F, H>,
+    x: &[T; F],
+    h: &mut [T; H],
+    c: &mut [T; H],
+) {
+    let mut a = weights.b_ih;
+    for (a, &b) in a
+        .as_flattened_mut()
+        .iter_mut()
+        .zip(weights.b_hh.as_flattened())
+    {
+        *a += b;
+    }
+    accumulate_columns(&weights.w_ih, x, &mut a);
+    accumulate_columns(&weights.w_hh, h, &mut a);
+    let [i, f, g, o] = &mut a;
+    for i in i.iter_mut() {
+        *i = sigmoid(*i);
+    }
+    for f in f.iter_mut() {
+        *f = sigmoid(*f);
+    }
+    for g in g.iter_mut() {
+        *g = tanh(*g);
+    }
+    for o in o.iter_mut() {
+        *o = sigmoid(*o);
+    }
+    for (((c, &f), &i), &g) in c.iter_mut().zip(f.iter()).zip(i.iter()).zip(g.iter()) {
+        *c = f * *c + i * g;
+    }
+    for ((h, &o), &c) in h.iter_mut().zip(o.iter()).zip(c.iter()) {
+        *h = o * tanh(c);
+    }
 }
 
 #[cfg(all(test, feature = "alloc"))]

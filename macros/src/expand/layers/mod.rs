@@ -48,6 +48,7 @@ fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
         | Op::LayerNorm(_)
         | Op::InstanceNorm(_)
         | Op::GroupNorm { .. } => norm::workspace(plan, i),
+        Op::Loss(_) => loss::workspace(plan, i),
         _ => Vec::new(),
     }
 }
@@ -110,7 +111,8 @@ pub fn gemm_pack_len(plan: &Plan, batch: &TokenStream) -> TokenStream {
 pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStream {
     let node = &plan.graph.nodes[i];
     match &node.op {
-        Op::Input | Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
+        Op::Input => super::inputs::copy_in(plan, access, i),
+        Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
         Op::Linear(linear) => linear::forward(plan, access, i, linear),
         Op::Activation(_) | Op::Softmax => activation::forward(plan, access, i),
         Op::Add | Op::Concat | Op::Sub | Op::Mul | Op::Scale(_) => {
@@ -144,7 +146,8 @@ pub fn backward_with_collective(plan: &Plan, i: usize) -> TokenStream {
 fn backward_in(plan: &Plan, i: usize, collective: bool) -> TokenStream {
     let node = &plan.graph.nodes[i];
     match &node.op {
-        Op::Input | Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
+        Op::Loss(_) => loss::backward(plan, i),
+        Op::Input | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
         Op::Linear(linear) => linear::backward(plan, i, linear),
         Op::Activation(_) | Op::Softmax => activation::backward(plan, i),
         Op::Add | Op::Concat | Op::Sub | Op::Mul | Op::Scale(_) => combine::backward(plan, i),

@@ -7,6 +7,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::gradcheck::assert_gradient;
+use crate::kernels::simd::{Level, Simd};
 use crate::Rng;
 
 /// The inputs of reference/recurrent.py: an integer hash and one correctly rounded division, so
@@ -142,6 +143,12 @@ trait Cell<const G: usize, const R: usize> {
         params: &RnnParams<'_, T, G, F, H>,
         x: &[[T; F]; S],
     ) -> [[T; H]; S];
+    /// Streams a sequence through the step with [`StreamWeights`], at `level`.
+    fn stream_prepared<T: Scalar, const S: usize, const F: usize, const H: usize>(
+        params: &RnnParams<'_, T, G, F, H>,
+        x: &[[T; F]; S],
+        level: Level,
+    ) -> [[T; H]; S];
 }
 
 struct Gru;
@@ -178,6 +185,18 @@ impl Cell<GRU_GATES, GRU_CACHE_ROWS> for Gru {
             h
         })
     }
+    fn stream_prepared<T: Scalar, const S: usize, const F: usize, const H: usize>(
+        params: &GruParams<'_, T, F, H>,
+        x: &[[T; F]; S],
+        level: Level,
+    ) -> [[T; H]; S] {
+        let weights = StreamWeights::new(params);
+        let mut h = [T::zero(); H];
+        x.map(|x_t| {
+            level.run(GruStep(&weights, &x_t, &mut h));
+            h
+        })
+    }
 }
 
 impl Cell<LSTM_GATES, LSTM_CACHE_ROWS> for Lstm {
@@ -210,6 +229,49 @@ impl Cell<LSTM_GATES, LSTM_CACHE_ROWS> for Lstm {
             lstm_step(params, &x_t, &mut h, &mut c);
             h
         })
+    }
+    fn stream_prepared<T: Scalar, const S: usize, const F: usize, const H: usize>(
+        params: &LstmParams<'_, T, F, H>,
+        x: &[[T; F]; S],
+        level: Level,
+    ) -> [[T; H]; S] {
+        let weights = StreamWeights::new(params);
+        let (mut h, mut c) = ([T::zero(); H], [T::zero(); H]);
+        x.map(|x_t| {
+            level.run(LstmStep(&weights, &x_t, &mut h, &mut c));
+            h
+        })
+    }
+}
+
+/// [`gru_stream_step`] as a [`Simd`] computation, for [`Level::run`].
+struct GruStep<'a, T, const F: usize, const H: usize>(
+    &'a StreamWeights<T, GRU_GATES, F, H>,
+    &'a [T; F],
+    &'a mut [T; H],
+);
+
+impl<T: Scalar, const F: usize, const H: usize> Simd for GruStep<'_, T, F, H> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        gru_stream_step(self.0, self.1, self.2)
+    }
+}
+
+/// [`lstm_stream_step`] as a [`Simd`] computation, for [`Level::run`].
+struct LstmStep<'a, T, const F: usize, const H: usize>(
+    &'a StreamWeights<T, LSTM_GATES, F, H>,
+    &'a [T; F],
+    &'a mut [T; H],
+    &'a mut [T; H],
+);
+
+impl<T: Scalar, const F: usize, const H: usize> Simd for LstmStep<'_, T, F, H> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        lstm_stream_step(self.0, self.1, self.2, self.3)
     }
 }
 
@@ -533,6 +595,25 @@ fn check_streaming<C: Cell<G, R>, T: Scalar, const G: usize, const R: usize>(tol
             &widen(y_b.as_flattened()),
             tol,
         );
+        // The prepared weights, on the baseline and on the widest level this CPU has: within
+        // the same tolerance, and the same bits on both levels (IEEE operations, no
+        // contraction into fused multiply-adds).
+        let baseline = C::stream_prepared(&p.params(), x_b, Level::baseline());
+        assert_close(
+            &std::format!("{} {} prepared streaming, sample {b}", C::NAME, T::NAME),
+            &widen(baseline.as_flattened()),
+            &widen(y_b.as_flattened()),
+            tol,
+        );
+        let wide = C::stream_prepared(&p.params(), x_b, Level::detect());
+        assert_eq!(
+            widen(wide.as_flattened()),
+            widen(baseline.as_flattened()),
+            "{} {} prepared streaming on {:?}",
+            C::NAME,
+            T::NAME,
+            Level::detect()
+        );
     }
 }
 
@@ -559,14 +640,20 @@ fn single_unit_by_hand() {
         bias_ih: &b_ih,
         bias_hh: &b_hh,
     };
+    let weights = StreamWeights::new(&p);
     let mut h = [0.0];
+    let mut h_prepared = [0.0];
     gru_step(&p, &[1.0], &mut h);
+    gru_stream_step(&weights, &[1.0], &mut h_prepared);
+    assert_eq!(h, h_prepared);
     // h_0 = 0, so r does not matter.
     let z = sig(-0.8);
     let n = (2.3f64).tanh();
     let h1 = (1.0 - z) * n;
     assert!((h[0] - h1).abs() < 1e-15, "{} vs {h1}", h[0]);
     gru_step(&p, &[-1.0], &mut h);
+    gru_stream_step(&weights, &[-1.0], &mut h_prepared);
+    assert!((h_prepared[0] - h[0]).abs() < 1e-15);
     let (r, z) = (sig(-0.4 + h1), sig(1.2 + 0.25 * h1));
     let n = (-1.7 + r * (-0.5 * h1)).tanh();
     let h2 = (1.0 - z) * n + z * h1;
@@ -582,8 +669,12 @@ fn single_unit_by_hand() {
         bias_ih: &zero,
         bias_hh: &zero,
     };
+    let weights = StreamWeights::new(&p);
     let (mut h, mut c) = ([0.0], [0.0]);
+    let (mut h_prepared, mut c_prepared) = ([0.0], [0.0]);
     lstm_step(&p, &[0.5], &mut h, &mut c);
+    lstm_stream_step(&weights, &[0.5], &mut h_prepared, &mut c_prepared);
+    assert_eq!((h, c), (h_prepared, c_prepared));
     let c1 = sig(0.5) * (-0.5f64).tanh();
     assert!((c[0] - c1).abs() < 1e-15);
     assert!((h[0] - sig(0.25) * c1.tanh()).abs() < 1e-15);
