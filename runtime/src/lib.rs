@@ -37,6 +37,8 @@ pub mod init;
 #[cfg(feature = "alloc")]
 pub mod io;
 pub mod kernels;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod network;
 pub mod ops;
 pub mod optim;

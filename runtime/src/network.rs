@@ -147,7 +147,7 @@ pub trait Network<const PARAMS: usize>: Sized {
 }
 
 /// Copies the `ranges` of `params` one after the other into `saved`.
-fn copy_ranges<T: Scalar>(params: &[T], ranges: &[(usize, usize)], saved: &mut [T]) {
+pub(crate) fn copy_ranges<T: Scalar>(params: &[T], ranges: &[(usize, usize)], saved: &mut [T]) {
     let mut at = 0;
     for &(start, end) in ranges {
         saved[at..at + end - start].copy_from_slice(&params[start..end]);
@@ -156,7 +156,7 @@ fn copy_ranges<T: Scalar>(params: &[T], ranges: &[(usize, usize)], saved: &mut [
 }
 
 /// The inverse of [`copy_ranges`].
-fn restore_ranges<T: Scalar>(saved: &[T], ranges: &[(usize, usize)], params: &mut [T]) {
+pub(crate) fn restore_ranges<T: Scalar>(saved: &[T], ranges: &[(usize, usize)], params: &mut [T]) {
     let mut at = 0;
     for &(start, end) in ranges {
         params[start..end].copy_from_slice(&saved[at..at + end - start]);
