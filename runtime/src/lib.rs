@@ -42,6 +42,8 @@ pub mod mpi;
 pub mod network;
 pub mod ops;
 pub mod optim;
+#[cfg(feature = "std")]
+pub mod parallel;
 pub mod rng;
 pub mod scalar;
 pub mod scratch;

@@ -7,7 +7,7 @@
 //! generic code on stable Rust.
 
 use crate::optim::Optimizer;
-use crate::{Error, Result, Scalar, TensorInfo};
+use crate::{Collective, Error, Result, Scalar, Solo, TensorInfo};
 
 /// A network with `PARAMS` learned parameters.
 pub trait Network<const PARAMS: usize>: Sized {
@@ -38,6 +38,9 @@ pub trait Network<const PARAMS: usize>: Sized {
     fn new_tape<const B: usize>() -> Self::Tape<B>;
     /// The parameter gradient left in `tape` by the last backward pass.
     fn param_grads<const B: usize>(tape: &Self::Tape<B>) -> &[Self::Element; PARAMS];
+    /// The parameter gradient in `tape`, mutably: data-parallel training sums it over the
+    /// participants in place before the optimizer step.
+    fn param_grads_mut<const B: usize>(tape: &mut Self::Tape<B>) -> &mut [Self::Element; PARAMS];
 
     /// `(start, end)` ranges of [`params`](Self::params) that belong to frozen layers
     /// (`frozen = true`): their gradient is zero and [`train_step`](Self::train_step) leaves
@@ -60,7 +63,8 @@ pub trait Network<const PARAMS: usize>: Sized {
     ) -> &'t [Self::Output; B];
 
     /// Forward pass in training mode, keeping what `backward` needs and updating the running
-    /// statistics of normalization layers.
+    /// statistics of normalization layers: [`forward_train_with`](Self::forward_train_with)
+    /// with [`Solo`].
     ///
     /// # Errors
     /// [`Error::NonFiniteValue`] when a running statistic would become NaN or infinite; the
@@ -69,6 +73,28 @@ pub trait Network<const PARAMS: usize>: Sized {
         &mut self,
         tape: &'t mut Self::Tape<B>,
         x: &[Self::Input; B],
+    ) -> Result<&'t [Self::Output; B]> {
+        self.forward_train_with(tape, x, &mut Solo)
+    }
+
+    /// Forward pass in training mode on this participant's share `x` of a batch shared with
+    /// the other participants of `collective` (threads, or MPI ranks): every BatchNorm and Batch
+    /// Renorm layer normalizes with the statistics of the global batch (PyTorch's
+    /// `SyncBatchNorm`), summing its per-channel sums and counts through `collective`, and
+    /// moves its running statistics towards them (the unbiased variance of the global batch),
+    /// identically on every participant. Every other layer works on `x` alone. With [`Solo`]
+    /// this is [`forward_train`](Self::forward_train): one code path serves both.
+    ///
+    /// Every participant must call it, with the same batch size `B`, at the same point.
+    ///
+    /// # Errors
+    /// [`Error::NonFiniteValue`] when a running statistic would become NaN or infinite, and
+    /// the collective's errors; the state is then unchanged.
+    fn forward_train_with<'t, const B: usize, C: Collective<Self::Element>>(
+        &mut self,
+        tape: &'t mut Self::Tape<B>,
+        x: &[Self::Input; B],
+        collective: &mut C,
     ) -> Result<&'t [Self::Output; B]>;
 
     /// The state as it was before the last [`forward_train`](Self::forward_train) on `tape`
@@ -82,12 +108,46 @@ pub trait Network<const PARAMS: usize>: Sized {
     }
 
     /// Mean loss and its gradient with respect to every parameter (into the tape), after
-    /// `forward_train` on the same `x`.
+    /// `forward_train` on the same `x`: [`backward_with`](Self::backward_with) with [`Solo`].
     fn backward<const B: usize>(
         &self,
         tape: &mut Self::Tape<B>,
         x: &[Self::Input; B],
         targets: &[Self::Target; B],
+    ) -> Result<Self::Element> {
+        self.backward_with(tape, x, targets, &mut Solo)
+    }
+
+    /// The backward pass of [`forward_train_with`](Self::forward_train_with) on the same `x`
+    /// and `collective`: returns this participant's mean loss over its `B` samples and leaves
+    /// its gradient in the tape. A BatchNorm layer's input gradient uses the sums of `dy` and
+    /// `dy * x_hat` over the global batch (through `collective`); its parameter gradient, like
+    /// every other layer's, comes from this participant's samples only.
+    ///
+    /// **Why summing and dividing is exact.** With `P` participants of `B` samples each, the
+    /// global mean loss is `L = (1/P) sum_p L_p`, `L_p` the local mean. A layer before the loss
+    /// acts on each sample alone, so the gradient of `L` with respect to a sample's output is
+    /// `(1/P)` times that of its own `L_p`; a synchronised BatchNorm's input gradient is linear
+    /// in `dy` and uses the global sums, so it is also `(1/P)` times the one computed here from
+    /// the local `dy`. Every parameter gradient is then a sum over the participants' samples of
+    /// `(1/P)` times what this pass computes: the gradient of the global mean loss is the sum
+    /// of the participants' parameter gradients divided by `P`, which is what a data-parallel
+    /// trainer applies. (Without synchronised statistics, each participant's BatchNorm is its
+    /// own function of its own samples, and the same sum is the gradient of the mean of the
+    /// per-participant losses.)
+    ///
+    /// Every participant takes part in every sum even when its loss fails (a bad label, a
+    /// non-finite loss): the error is returned after the pass, so no peer waits for it.
+    ///
+    /// # Errors
+    /// A target out of range, a loss that is NaN or infinite, and the collective's errors;
+    /// the gradient in the tape is then unspecified.
+    fn backward_with<const B: usize, C: Collective<Self::Element>>(
+        &self,
+        tape: &mut Self::Tape<B>,
+        x: &[Self::Input; B],
+        targets: &[Self::Target; B],
+        collective: &mut C,
     ) -> Result<Self::Element>;
 
     /// Mean loss in evaluation mode.
@@ -116,33 +176,54 @@ pub trait Network<const PARAMS: usize>: Sized {
         optimizer: &mut O,
     ) -> Result<Self::Element> {
         self.forward_train(tape, x)?;
-        let result = self.backward(tape, x, targets).and_then(|loss| {
-            copy_ranges(
-                self.params(),
-                Self::frozen_ranges(),
-                Self::frozen_scratch(tape),
-            );
-            optimizer
-                .step(self.params_mut(), Self::param_grads(tape))
-                .map_err(|e| e.in_tensors(Self::param_tensors()))?;
-            // A zero gradient leaves a parameter unchanged under every optimizer but for
-            // weight decay, which shrinks it: put the frozen ones back.
-            restore_ranges(
-                Self::frozen_scratch(tape),
-                Self::frozen_ranges(),
-                self.params_mut(),
-            );
-            Ok(loss)
-        });
+        let result = self
+            .backward(tape, x, targets)
+            .and_then(|loss| apply_gradient(self, tape, optimizer).map(|()| loss));
         if result.is_err() {
-            // forward_train succeeded, so the tape holds the state from before it.
-            self.state_mut()
-                .copy_from_slice(Self::state_before_forward(tape));
-            for count in self.batch_counters_mut() {
-                *count = count.saturating_sub(1);
-            }
+            restore_after_forward(self, tape);
         }
         result
+    }
+}
+
+/// One optimizer step on `net`'s parameters with the gradient in `tape` (after a backward
+/// pass), leaving frozen layers unchanged whatever the optimizer does (weight decay included).
+/// Errors name the parameter tensor; on `Err` the parameters and the optimizer are unchanged.
+///
+/// # Errors
+/// The optimizer's: a non-finite gradient, updated parameter or optimizer state.
+pub fn apply_gradient<const P: usize, const B: usize, N: Network<P>, O>(
+    net: &mut N,
+    tape: &mut N::Tape<B>,
+    optimizer: &mut O,
+) -> Result<()>
+where
+    O: Optimizer<N::Element, P>,
+{
+    copy_ranges(net.params(), N::frozen_ranges(), N::frozen_scratch(tape));
+    optimizer
+        .step(net.params_mut(), N::param_grads(tape))
+        .map_err(|e| e.in_tensors(N::param_tensors()))?;
+    // A zero gradient leaves a parameter unchanged under every optimizer but for weight decay,
+    // which shrinks it: put the frozen ones back.
+    restore_ranges(
+        N::frozen_scratch(tape),
+        N::frozen_ranges(),
+        net.params_mut(),
+    );
+    Ok(())
+}
+
+/// Takes back a successful [`forward_train`](Network::forward_train) on `tape`: the state as
+/// it was before it (the tape keeps a copy) and the batch counters one lower.
+pub fn restore_after_forward<const P: usize, const B: usize, N: Network<P>>(
+    net: &mut N,
+    tape: &N::Tape<B>,
+) {
+    net.state_mut()
+        .copy_from_slice(N::state_before_forward(tape));
+    for count in net.batch_counters_mut() {
+        *count = count.saturating_sub(1);
     }
 }
 

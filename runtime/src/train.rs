@@ -78,6 +78,25 @@ impl<X: Copy, Y: Copy, const B: usize> MiniBatches<X, Y, B> {
         N: Network<P, Input = X, Target = Y>,
         O: Optimizer<N::Element, P>,
     {
+        self.train_epoch_with(inputs, targets, |x, y| {
+            net.train_step(tape, x, y, optimizer)
+        })
+    }
+
+    /// One epoch with any training step: shuffle, then `step(batch, targets)` per batch,
+    /// which returns the batch's mean loss. A data-parallel trainer uses it so:
+    /// `batches.train_epoch_with(&x, &y, |x, y| trainer.train_step(&mut net, x, y, &mut opt))`.
+    /// Stops at the first error.
+    ///
+    /// # Errors
+    /// [`Error::Length`] when `inputs`/`targets` do not have the length given to `new`, and any
+    /// error of `step`.
+    pub fn train_epoch_with<T: Scalar>(
+        &mut self,
+        inputs: &[X],
+        targets: &[Y],
+        mut step: impl FnMut(&[X; B], &[Y; B]) -> Result<T>,
+    ) -> Result<EpochReport> {
         crate::error::check_len("train_epoch: inputs", self.order.len(), inputs.len())?;
         crate::error::check_len("train_epoch: targets", self.order.len(), targets.len())?;
         self.rng.shuffle(&mut self.order);
@@ -90,7 +109,7 @@ impl<X: Copy, Y: Copy, const B: usize> MiniBatches<X, Y, B> {
                 self.inputs[k] = inputs[i];
                 self.targets[k] = targets[i];
             }
-            let loss = net.train_step(tape, &self.inputs, &self.targets, optimizer)?;
+            let loss = step(&self.inputs, &self.targets)?;
             total += loss.to_f64();
         }
         Ok(EpochReport {

@@ -33,12 +33,13 @@ fn forward_body(plan: &Plan, access: &Access, mode: Mode) -> TokenStream {
     quote!(#(#steps)*)
 }
 
-/// Statements propagating gradients from the output back to every parameter, last node first.
+/// Statements propagating gradients from the output back to every parameter, last node first
+/// (in a block labelled `'layers`, with a `collective`).
 fn backward_body(plan: &Plan) -> TokenStream {
     let steps = (1..plan.loss_index())
         .rev()
         .filter(|&i| plan.needs_grad[i])
-        .map(|i| layers::backward(plan, i));
+        .map(|i| layers::backward_with_collective(plan, i));
     quote!(#(#steps)*)
 }
 
@@ -342,7 +343,8 @@ pub fn expand(graph: &Graph) -> TokenStream {
             }
 
             /// Forward pass in training mode (batch statistics for normalization layers, whose
-            /// running statistics it updates), keeping in `tape` what `backward` needs.
+            /// running statistics it updates), keeping in `tape` what `backward` needs:
+            /// [`Self::forward_train_with`] on a single thread.
             ///
             /// # Errors
             /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) when a
@@ -353,17 +355,37 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 tape: &'t mut #tape<B>,
                 x: &[[#t; #input_n]; B],
             ) -> ::core::result::Result<&'t [[#t; #output_n]; B], #rt::Error> {
+                self.forward_train_with(tape, x, &mut #rt::Solo)
+            }
+
+            /// Forward pass in training mode on this participant's share `x` of a batch shared
+            /// through `collective` (see `Network::forward_train_with`): batch normalization
+            /// layers use the statistics of the global batch, summed through `collective`.
+            ///
+            /// # Errors
+            /// As [`Self::forward_train`], and the collective's errors; the state is then left
+            /// as it was.
+            pub fn forward_train_with<'t, const B: usize, C: #rt::Collective<#t>>(
+                &mut self,
+                tape: &'t mut #tape<B>,
+                x: &[[#t; #input_n]; B],
+                collective: &mut C,
+            ) -> ::core::result::Result<&'t [[#t; #output_n]; B], #rt::Error> {
+                let _ = &collective;
                 tape.state_before_forward.copy_from_slice(&self.state[..]);
-                {
+                #[allow(unused_labels)]
+                let outcome: ::core::result::Result<(), #rt::Error> = 'layers: {
                     let params = &*self.params;
                     let state = &mut *self.state;
                     let _ = &state;
                     #renorm_local
                     #forward_tape_train
-                }
-                if let ::core::result::Result::Err(error) =
+                    ::core::result::Result::Ok(())
+                };
+                let outcome = outcome.and_then(|()| {
                     #rt::network::check_state_finite(&self.state[..], Self::STATE_TENSORS)
-                {
+                });
+                if let ::core::result::Result::Err(error) = outcome {
                     self.state.copy_from_slice(&tape.state_before_forward[..]);
                     return ::core::result::Result::Err(error);
                 }
@@ -372,7 +394,8 @@ pub fn expand(graph: &Graph) -> TokenStream {
             }
 
             /// Backward pass after [`Self::forward_train`] on the same `x`: returns the mean
-            /// loss against `targets` and fills `tape.param_grads` with its gradient.
+            /// loss against `targets` and fills `tape.param_grads` with its gradient:
+            /// [`Self::backward_with`] on a single thread.
             ///
             /// # Errors
             /// A target out of range (e.g. a class label `>=` the number of classes), or a loss
@@ -383,12 +406,35 @@ pub fn expand(graph: &Graph) -> TokenStream {
                 x: &[[#t; #input_n]; B],
                 targets: &#targets_ty<B>,
             ) -> ::core::result::Result<#t, #rt::Error> {
+                self.backward_with(tape, x, targets, &mut #rt::Solo)
+            }
+
+            /// The backward pass of [`Self::forward_train_with`] on the same `x` and
+            /// `collective` (see `Network::backward_with`): this participant's mean loss and
+            /// its gradient; batch normalization layers sum their gradient statistics through
+            /// `collective`. The whole pass runs even when the loss fails, so that every
+            /// participant takes part in every sum.
+            ///
+            /// # Errors
+            /// As [`Self::backward`], and the collective's errors.
+            pub fn backward_with<const B: usize, C: #rt::Collective<#t>>(
+                &self,
+                tape: &mut #tape<B>,
+                x: &[[#t; #input_n]; B],
+                targets: &#targets_ty<B>,
+                collective: &mut C,
+            ) -> ::core::result::Result<#t, #rt::Error> {
                 let params = &*self.params;
-                let _ = (params, x);
-                let loss = #loss_with_grad?;
-                #backward_steps
+                let _ = (params, x, &collective);
+                let loss = #loss_with_grad;
+                #[allow(unused_labels)]
+                let outcome: ::core::result::Result<(), #rt::Error> = 'layers: {
+                    #backward_steps
+                    ::core::result::Result::Ok(())
+                };
                 #frozen_zero_grads
-                ::core::result::Result::Ok(loss)
+                outcome?;
+                loss
             }
 
             /// One training step on a batch: forward (training mode), loss, backward and an
@@ -473,6 +519,9 @@ pub fn expand(graph: &Graph) -> TokenStream {
             fn param_grads<const B: usize>(tape: &#tape<B>) -> &[#t; #p] {
                 &tape.param_grads
             }
+            fn param_grads_mut<const B: usize>(tape: &mut #tape<B>) -> &mut [#t; #p] {
+                &mut tape.param_grads
+            }
             #frozen_trait_items
             fn forward_with<'t, const B: usize>(
                 &self,
@@ -481,20 +530,22 @@ pub fn expand(graph: &Graph) -> TokenStream {
             ) -> &'t [[#t; #output_n]; B] {
                 <#name>::forward_with(self, tape, x)
             }
-            fn forward_train<'t, const B: usize>(
+            fn forward_train_with<'t, const B: usize, C: #rt::Collective<#t>>(
                 &mut self,
                 tape: &'t mut #tape<B>,
                 x: &[[#t; #input_n]; B],
+                collective: &mut C,
             ) -> ::core::result::Result<&'t [[#t; #output_n]; B], #rt::Error> {
-                <#name>::forward_train(self, tape, x)
+                Self::forward_train_with(self, tape, x, collective)
             }
-            fn backward<const B: usize>(
+            fn backward_with<const B: usize, C: #rt::Collective<#t>>(
                 &self,
                 tape: &mut #tape<B>,
                 x: &[[#t; #input_n]; B],
                 targets: &[#target_ty; B],
+                collective: &mut C,
             ) -> ::core::result::Result<#t, #rt::Error> {
-                <#name>::backward(self, tape, x, targets)
+                Self::backward_with(self, tape, x, targets, collective)
             }
             fn loss<const B: usize>(
                 &self,

@@ -184,7 +184,9 @@ pub fn gemm_pack_len(plan: &Plan, batch: &TokenStream) -> TokenStream {
     quote!(#rt::buffer::max_len(&[#(#terms),*]))
 }
 
-/// The statement computing node `i`'s values.
+/// The statement computing node `i`'s values. In [`Mode::Train`] it sits in a block labelled
+/// `'layers` of a method with a `collective`, which batch normalization layers sum their
+/// statistics over (`break 'layers Err(error)` when it fails).
 pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStream {
     let node = &plan.graph.nodes[i];
     match &node.op {
@@ -207,8 +209,19 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
 }
 
 /// The statements propagating the gradient of node `i` (training mode, in the tape) to its
-/// parameters and to those inputs that need a gradient.
+/// parameters and to those inputs that need a gradient, for this participant's batch alone.
 pub fn backward(plan: &Plan, i: usize) -> TokenStream {
+    backward_in(plan, i, false)
+}
+
+/// As [`backward`], inside a block labelled `'layers` of a method with a `collective`: batch
+/// normalization layers sum their statistics' gradients over its participants, and `break
+/// 'layers Err(error)` when it fails.
+pub fn backward_with_collective(plan: &Plan, i: usize) -> TokenStream {
+    backward_in(plan, i, true)
+}
+
+fn backward_in(plan: &Plan, i: usize, collective: bool) -> TokenStream {
     let node = &plan.graph.nodes[i];
     match &node.op {
         Op::Input | Op::Loss(_) | Op::Flatten | Op::Reshape(_) | Op::Identity => quote!(),
@@ -223,7 +236,7 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
         | Op::BatchRenorm(_)
         | Op::LayerNorm(_)
         | Op::InstanceNorm(_)
-        | Op::GroupNorm { .. } => norm::backward(plan, i),
+        | Op::GroupNorm { .. } => norm::backward(plan, i, collective),
     }
 }
 

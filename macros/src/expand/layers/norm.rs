@@ -44,7 +44,7 @@ pub fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
             "stats",
             quote!(#rt::ops::norm::BatchStats<#t, #c>),
             quote!(#rt::ops::norm::BatchStats::<#t, #c>::zeroed()),
-            (0, 2 * c),
+            (0, 2 * c + 1),
             false,
         )),
         Op::BatchRenorm(_) => items.push(WorkspaceItem::inline(
@@ -53,7 +53,7 @@ pub fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
             "stats",
             quote!(#rt::ops::norm::RenormStats<#t, #c>),
             quote!(#rt::ops::norm::RenormStats::<#t, #c>::zeroed()),
-            (0, 4 * c),
+            (0, 4 * c + 1),
             false,
         )),
         _ => {
@@ -182,12 +182,17 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
             let state = state_view(plan, i, true);
             let (eps, momentum) = (bn.eps, bn.momentum);
             let check = batch_statistics_check(plan, i, s);
-            quote! {
-                #check
-                #norm::batch_norm_train_forward::<#t, B, #c, #s, #n>(
+            let call = quote! {
+                #norm::batch_norm_train_forward_with::<#t, B, #c, #s, #n, C>(
                     #x, #p, #state, #stats, #y,
                     #norm::BatchNormConfig { eps: #eps, momentum: #momentum },
-                );
+                    &mut *collective,
+                )
+            };
+            let call = or_break(call);
+            quote! {
+                #check
+                #call
             }
         }
         (Op::BatchRenorm(rn), Mode::Train) => {
@@ -195,13 +200,17 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
             let state = state_view(plan, i, true);
             let (eps, momentum) = (rn.eps, rn.momentum);
             let check = batch_statistics_check(plan, i, s);
+            let call = quote! {
+                #norm::batch_renorm_train_forward_with::<#t, B, #c, #s, #n, C>(
+                    #x, #p, (#state, #stats), #y,
+                    (#norm::BatchNormConfig { eps: #eps, momentum: #momentum }, renorm_limits),
+                    &mut *collective,
+                )
+            };
+            let call = or_break(call);
             quote! {
                 #check
-                #norm::batch_renorm_train_forward::<#t, B, #c, #s, #n>(
-                    #x, #p, #state, #stats, #y,
-                    #norm::BatchNormConfig { eps: #eps, momentum: #momentum },
-                    renorm_limits,
-                );
+                #call
             }
         }
         // `track = frozen` trains with the running statistics too.
@@ -234,7 +243,19 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
     }
 }
 
-pub fn backward(plan: &Plan, i: usize) -> TokenStream {
+/// `call` (a `Result<(), Error>` expression) as a statement leaving the block labelled
+/// `'layers` with the error when it fails.
+fn or_break(call: TokenStream) -> TokenStream {
+    quote! {
+        if let ::core::result::Result::Err(error) = #call {
+            break 'layers ::core::result::Result::Err(error);
+        }
+    }
+}
+
+/// The backward statements of node `i`; with `collective`, training-mode batch normalization
+/// sums its gradient statistics over the participants (see [`super::backward_with_collective`]).
+pub fn backward(plan: &Plan, i: usize, collective: bool) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
     let access = Access::Tape;
     let node = &plan.graph.nodes[i];
@@ -292,13 +313,28 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                 let field = workspace_field(plan, i, "identity_affine_grad");
                 quote!(&mut tape.workspace.#field)
             });
-            let f = if matches!(node.op, Op::BatchNorm(_)) {
-                quote!(batch_norm_train_backward)
+            let batch_norm = matches!(node.op, Op::BatchNorm(_));
+            if collective {
+                let f = if batch_norm {
+                    quote!(batch_norm_train_backward_with)
+                } else {
+                    quote!(batch_renorm_train_backward_with)
+                };
+                or_break(quote! {
+                    #norm::#f::<#t, B, #c, #s, #n, C>(
+                        #x, #p, #stats, #dy, (#dx, #dx_store), (#dparams, #overwrite),
+                        &mut *collective,
+                    )
+                })
             } else {
-                quote!(batch_renorm_train_backward)
-            };
-            quote! {
-                #norm::#f::<#t, B, #c, #s, #n>(#x, #p, #stats, #dy, #dx, #dx_store, #dparams, #overwrite);
+                let f = if batch_norm {
+                    quote!(batch_norm_train_backward)
+                } else {
+                    quote!(batch_renorm_train_backward)
+                };
+                quote! {
+                    #norm::#f::<#t, B, #c, #s, #n>(#x, #p, #stats, #dy, #dx, #dx_store, #dparams, #overwrite);
+                }
             }
         }
         Op::LayerNorm(_) => {

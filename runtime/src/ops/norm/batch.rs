@@ -54,21 +54,27 @@
 //! assert!((y[0][0] + 1.0).abs() < 1e-4 && y[0][1] == 0.0);
 //! ```
 
+use core::ops::Range;
+
 use super::channels::{
-    affine, block_affine, block_channels, block_gradient_sums, block_moments, block_scaled,
-    block_train_dx, blocks, scratch,
+    affine, block_affine, block_channels, block_gradient_sums, block_scaled,
+    block_squared_deviations, block_sums, block_train_dx, blocks, reduction_blocks,
+    reduction_scratch, scratch,
 };
 use super::BatchNormConfig;
-use crate::{Scalar, Store};
+use crate::{Collective, Result, Scalar, Solo, Store};
 
 /// What a training forward of BatchNorm saves for its backward: per channel, the batch mean and
-/// `inv_std = 1 / sqrt(var + eps)` (biased batch variance).
+/// `inv_std = 1 / sqrt(var + eps)` (biased batch variance), and the number of values `M` they
+/// were taken over (`B * S`, times the participants when the batch is shared).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchStats<T: Scalar, const C: usize> {
     /// Batch mean of each channel.
     pub mean: [T; C],
     /// `1 / sqrt(var + eps)` of each channel.
     pub inv_std: [T; C],
+    /// `M`, the values per channel in the (global) batch.
+    pub values: T,
 }
 
 impl<T: Scalar, const C: usize> BatchStats<T, C> {
@@ -77,6 +83,7 @@ impl<T: Scalar, const C: usize> BatchStats<T, C> {
         BatchStats {
             mean: [T::zero(); C],
             inv_std: [T::zero(); C],
+            values: T::zero(),
         }
     }
 }
@@ -87,17 +94,16 @@ impl<T: Scalar, const C: usize> Default for BatchStats<T, C> {
     }
 }
 
-/// Moves the running statistics of channel `c` towards a batch's mean and biased variance
-/// (PyTorch: the running variance averages the unbiased `var * M / (M - 1)`).
+/// Moves the running statistics of channel `c` towards a batch's mean and biased variance over
+/// `m` values (PyTorch: the running variance averages the unbiased `var * M / (M - 1)`).
 pub(super) fn update_running_stats<T: Scalar, const C: usize>(
     state: &mut [[T; C]; 2],
     c: usize,
     mean: T,
     biased_var: T,
-    values_per_channel: usize,
+    m: T,
     momentum: T,
 ) {
-    let m = T::from_usize(values_per_channel);
     let unbiased = biased_var * m / (m - T::one());
     let keep = T::one() - momentum;
     state[0][c] = keep * state[0][c] + momentum * mean;
@@ -150,11 +156,47 @@ pub(super) fn affine_channel<T: Scalar, const B: usize, const S: usize, const N:
     }
 }
 
+/// Mean and biased variance of each channel of `channels` over the global batch: the local
+/// batch `x` of every participant of `collective` (two passes, each summed over the
+/// participants: the sums and the count, then the squared deviations from the global mean).
+/// Writes `mean` and `var` (`channels.len()` long) and returns `M`, the values per channel in
+/// the global batch.
+pub(super) fn global_moments<
+    T: Scalar,
+    const B: usize,
+    const S: usize,
+    const N: usize,
+    K: Collective<T>,
+>(
+    x: &[[T; N]; B],
+    channels: Range<usize>,
+    (mean, var): (&mut [T], &mut [T]),
+    collective: &mut K,
+) -> Result<T> {
+    let len = channels.len();
+    let mut scratch = reduction_scratch::<T>();
+    let sums_and_count = &mut scratch[..=len];
+    block_sums::<T, B, S, N>(x, channels.clone(), &mut sums_and_count[..len]);
+    sums_and_count[len] = T::from_usize(B * S);
+    collective.all_reduce_sum(sums_and_count)?;
+    let m = sums_and_count[len];
+    for (mu, &sum) in mean.iter_mut().zip(&sums_and_count[..len]) {
+        *mu = sum / m;
+    }
+    block_squared_deviations::<T, B, S, N>(x, channels, mean, var);
+    collective.all_reduce_sum(var)?;
+    for squares in var.iter_mut() {
+        *squares /= m;
+    }
+    Ok(m)
+}
+
 /// BatchNorm forward in training mode: normalizes with batch statistics, updates the running
 /// statistics in `state`, and saves the batch statistics for [`batch_norm_train_backward`].
 ///
 /// `y = gamma * (x - mu_B) / sqrt(var_B + eps) + beta` per channel (see the [module docs]
 /// (self) for the running-average update). Does not compile when `N != C * S` or `B * S == 1`.
+/// [`batch_norm_train_forward_with`] with [`Solo`].
 pub fn batch_norm_train_forward<
     T: Scalar,
     const B: usize,
@@ -169,33 +211,76 @@ pub fn batch_norm_train_forward<
     y: &mut [[T; N]; B],
     config: BatchNormConfig,
 ) {
+    // `Solo` adds nothing up, so it cannot fail.
+    let _ = batch_norm_train_forward_with::<T, B, C, S, N, Solo>(
+        x, params, state, saved, y, config, &mut Solo,
+    );
+}
+
+/// BatchNorm forward in training mode on this participant's share `x` of a batch shared
+/// through `collective` (PyTorch's `SyncBatchNorm`): the batch statistics are those of the
+/// global batch, `mu_B` and the biased `var_B` over the `M` values of each channel on every
+/// participant, and the running statistics move towards `mu_B` and the unbiased
+/// `var_B * M / (M - 1)` of the global batch, identically on every participant. With [`Solo`]
+/// it is [`batch_norm_train_forward`].
+///
+/// Each block of channels costs two calls of
+/// [`all_reduce_sum`](Collective::all_reduce_sum): the sums of the values with the count, then
+/// the sums of squared deviations from the global mean (two passes, as on one thread).
+///
+/// # Errors
+/// Those of the collective; `state` and `saved` are then partly updated.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_train_forward_with<
+    T: Scalar,
+    const B: usize,
+    const C: usize,
+    const S: usize,
+    const N: usize,
+    K: Collective<T>,
+>(
+    x: &[[T; N]; B],
+    params: &[[T; C]; 2],
+    state: &mut [[T; C]; 2],
+    saved: &mut BatchStats<T, C>,
+    y: &mut [[T; N]; B],
+    config: BatchNormConfig,
+    collective: &mut K,
+) -> Result<()> {
     assert_layout!(C, S, N);
     assert_batch_statistics!(B, S);
     let eps = T::from_f64(config.eps);
     let momentum = T::from_f64(config.momentum);
-    for channels in blocks::<B, C, S>() {
+    for channels in reduction_blocks::<B, C, S>(collective.participants()) {
         let len = channels.len();
         let mut var = scratch::<T>();
         let mut scale = scratch::<T>();
         let mean = &mut saved.mean[channels.clone()];
-        block_moments::<T, B, S, N>(x, channels.clone(), mean, &mut var[..len]);
+        let m = global_moments::<T, B, S, N, K>(
+            x,
+            channels.clone(),
+            (mean, &mut var[..len]),
+            collective,
+        )?;
+        saved.values = m;
         for (i, c) in channels.clone().enumerate() {
             let inv_std = (var[i] + eps).sqrt().recip();
             saved.inv_std[c] = inv_std;
-            update_running_stats(state, c, saved.mean[c], var[i], B * S, momentum);
+            update_running_stats(state, c, saved.mean[c], var[i], m, momentum);
             scale[i] = params[0][c] * inv_std;
         }
         let shift = &params[1][channels.clone()];
         let mean = &saved.mean[channels.clone()];
         block_affine::<T, B, S, N>(x, y, channels, mean, &scale[..len], shift);
     }
+    Ok(())
 }
 
 /// BatchNorm backward in training mode, from the input `x` of the forward and what it saved.
 ///
 /// `dx (dx_store) (gamma * inv_std / M) * (M * dy - sum(dy) - x_hat * sum(dy * x_hat))`,
 /// `dparams[0] (dparams_store) sum(dy * x_hat)`, `dparams[1] (dparams_store) sum(dy)`, sums over
-/// the `M = B * S` values of each channel.
+/// the `M = B * S` values of each channel. [`batch_norm_train_backward_with`] with [`Solo`].
 #[allow(clippy::too_many_arguments)]
 pub fn batch_norm_train_backward<
     T: Scalar,
@@ -213,22 +298,64 @@ pub fn batch_norm_train_backward<
     dparams: &mut [[T; C]; 2],
     dparams_store: Store,
 ) {
+    // `Solo` adds nothing up, so it cannot fail.
+    let _ = batch_norm_train_backward_with::<T, B, C, S, N, Solo>(
+        x,
+        params,
+        saved,
+        dy,
+        (dx, dx_store),
+        (dparams, dparams_store),
+        &mut Solo,
+    );
+}
+
+/// BatchNorm backward in training mode on this participant's share of a batch shared through
+/// `collective`, after [`batch_norm_train_forward_with`] with the same participants.
+///
+/// `dy` is the gradient of this participant's loss. `dx` uses the sums of `dy` and
+/// `dy * x_hat` over the global batch (one [`all_reduce_sum`](Collective::all_reduce_sum) per
+/// block of channels) and the global `M`, as the formula of
+/// [`batch_norm_train_backward`] over the whole batch; `dparams` gets this participant's own
+/// sums, so that the parameter gradients summed over the participants are those of the sum of
+/// their losses. With [`Solo`] it is [`batch_norm_train_backward`].
+///
+/// # Errors
+/// Those of the collective; `dx` and `dparams` are then partly written.
+pub fn batch_norm_train_backward_with<
+    T: Scalar,
+    const B: usize,
+    const C: usize,
+    const S: usize,
+    const N: usize,
+    K: Collective<T>,
+>(
+    x: &[[T; N]; B],
+    params: &[[T; C]; 2],
+    saved: &BatchStats<T, C>,
+    dy: &[[T; N]; B],
+    dx: (&mut [[T; N]; B], Store),
+    dparams: (&mut [[T; C]; 2], Store),
+    collective: &mut K,
+) -> Result<()> {
     assert_layout!(C, S, N);
     assert_batch_statistics!(B, S);
-    train_backward::<T, B, C, S, N>(
+    train_backward::<T, B, C, S, N, K>(
         x,
         params,
         saved,
         |_| (T::one(), T::zero()),
         dy,
-        (dx, dx_store),
-        (dparams, dparams_store),
-    );
+        dx,
+        dparams,
+        collective,
+    )
 }
 
 /// The training backward of BatchNorm and Batch Renorm (which multiplies `x_hat` by the
 /// constant `r[c]` and adds `d[c]`; BatchNorm is `r = 1`, `d = 0`): one pass over channel
-/// blocks for the sums, one for `dx`.
+/// blocks for the sums, one for `dx`; the parameter gradient from this participant's sums, the
+/// input gradient from the sums over every participant of `collective`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn train_backward<
     T: Scalar,
@@ -236,6 +363,7 @@ pub(super) fn train_backward<
     const C: usize,
     const S: usize,
     const N: usize,
+    K: Collective<T>,
 >(
     x: &[[T; N]; B],
     params: &[[T; C]; 2],
@@ -244,16 +372,17 @@ pub(super) fn train_backward<
     dy: &[[T; N]; B],
     (dx, dx_store): (&mut [[T; N]; B], Store),
     (dparams, dparams_store): (&mut [[T; C]; 2], Store),
-) {
-    let m = T::from_usize(B * S);
-    for channels in blocks::<B, C, S>() {
+    collective: &mut K,
+) -> Result<()> {
+    let m = saved.values;
+    for channels in reduction_blocks::<B, C, S>(collective.participants()) {
         let len = channels.len();
-        let mut sum_dy = scratch::<T>();
-        let mut sum_dy_xhat = scratch::<T>();
+        let mut sums = reduction_scratch::<T>();
         let mut scale = scratch::<T>();
         let mean = &saved.mean[channels.clone()];
         let inv_std = &saved.inv_std[channels.clone()];
-        let (sum_dy, sum_dy_xhat) = (&mut sum_dy[..len], &mut sum_dy_xhat[..len]);
+        let (sum_dy, rest) = sums.split_at_mut(len);
+        let sum_dy_xhat = &mut rest[..len];
         block_gradient_sums::<T, B, S, N>(
             x,
             dy,
@@ -267,9 +396,14 @@ pub(super) fn train_backward<
             scale[i] = params[0][c] * saved.inv_std[c] * r;
             dparams_store.apply(&mut dparams[0][c], r * sum_dy_xhat[i] + d * sum_dy[i]);
             dparams_store.apply(&mut dparams[1][c], sum_dy[i]);
-            // From here on the sums hold their means over the batch.
-            sum_dy[i] /= m;
-            sum_dy_xhat[i] /= m;
+        }
+        collective.all_reduce_sum(&mut sums[..2 * len])?;
+        let (sum_dy, rest) = sums.split_at_mut(len);
+        let sum_dy_xhat = &mut rest[..len];
+        // From here on the sums hold their means over the (global) batch.
+        for (s, t) in sum_dy.iter_mut().zip(sum_dy_xhat.iter_mut()) {
+            *s /= m;
+            *t /= m;
         }
         block_train_dx::<T, B, S, N>(
             x,
@@ -281,6 +415,7 @@ pub(super) fn train_backward<
             (sum_dy, sum_dy_xhat),
         );
     }
+    Ok(())
 }
 
 /// BatchNorm (and Batch Renorm) forward in eval mode: normalizes with the running statistics.

@@ -40,6 +40,13 @@ pub(super) fn scratch<T: Scalar>() -> [T; MAX_BLOCK] {
     [T::zero(); MAX_BLOCK]
 }
 
+/// Scratch for the per-channel sums of one block that a [`Collective`](crate::Collective) adds
+/// up over the participants in one call: two sums per channel and a count, zeroed.
+#[inline(always)]
+pub(super) fn reduction_scratch<T: Scalar>() -> [T; 2 * MAX_BLOCK + 1] {
+    [T::zero(); 2 * MAX_BLOCK + 1]
+}
+
 /// Channels per block (the last block may have fewer): between 1 and [`MAX_BLOCK`].
 #[inline(always)]
 pub(super) const fn block_channels<const B: usize, const S: usize>() -> usize {
@@ -57,7 +64,27 @@ pub(super) const fn block_channels<const B: usize, const S: usize>() -> usize {
 /// The channel ranges of the blocks, in order, covering `0..C`.
 pub(super) fn blocks<const B: usize, const C: usize, const S: usize>(
 ) -> impl Iterator<Item = Range<usize>> {
-    let per_block = block_channels::<B, S>();
+    blocks_of::<C>(block_channels::<B, S>())
+}
+
+/// The channel ranges of the blocks of statistics summed over `participants` (a
+/// [`Collective`](crate::Collective)'s): the cache-sized blocks of [`blocks`] for one, and
+/// blocks of [`MAX_BLOCK`] channels for several, where every block costs one or two
+/// synchronisations of all participants, which weigh more than the cache misses of a larger
+/// block.
+pub(super) fn reduction_blocks<const B: usize, const C: usize, const S: usize>(
+    participants: usize,
+) -> impl Iterator<Item = Range<usize>> {
+    let per_block = if participants > 1 {
+        MAX_BLOCK
+    } else {
+        block_channels::<B, S>()
+    };
+    blocks_of::<C>(per_block)
+}
+
+/// `0..C` in consecutive ranges of `per_block` channels (the last may be shorter).
+fn blocks_of<const C: usize>(per_block: usize) -> impl Iterator<Item = Range<usize>> {
     (0..C)
         .step_by(per_block)
         .map(move |start| start..(start + per_block).min(C))
@@ -81,46 +108,53 @@ fn segment_mut<'a, T, const S: usize, const N: usize>(
     &mut row[channels.start * S..channels.end * S]
 }
 
-/// Batch mean and biased variance of each channel in `channels` (two passes), written to
-/// `mean` and `var` (both `channels.len()` long).
-pub(super) fn block_moments<T: Scalar, const B: usize, const S: usize, const N: usize>(
+/// Per channel in `channels`, the sum of its values over the batch, written to `sums`
+/// (`channels.len()` long): the first pass of the batch statistics.
+pub(super) fn block_sums<T: Scalar, const B: usize, const S: usize, const N: usize>(
     x: &[[T; N]; B],
     channels: Range<usize>,
-    mean: &mut [T],
-    var: &mut [T],
+    sums: &mut [T],
 ) {
-    let m = T::from_usize(B * S);
-    mean.fill(T::zero());
+    sums.fill(T::zero());
     for row in x {
         let xs = segment::<T, S, N>(row, &channels);
         if S == 1 {
-            for (sum, &v) in mean.iter_mut().zip(xs) {
+            for (sum, &v) in sums.iter_mut().zip(xs) {
                 *sum += v;
             }
         } else {
-            for (sum, values) in mean.iter_mut().zip(xs.chunks_exact(S)) {
+            for (sum, values) in sums.iter_mut().zip(xs.chunks_exact(S)) {
                 *sum += super::lanes::sum(values);
             }
         }
     }
-    for mu in mean.iter_mut() {
-        *mu /= m;
-    }
-    var.fill(T::zero());
+}
+
+/// Per channel in `channels`, the sum over the batch of the squared deviations of its values
+/// from `mean` (both slices `channels.len()` long), written to `squares`: the second pass.
+pub(super) fn block_squared_deviations<
+    T: Scalar,
+    const B: usize,
+    const S: usize,
+    const N: usize,
+>(
+    x: &[[T; N]; B],
+    channels: Range<usize>,
+    mean: &[T],
+    squares: &mut [T],
+) {
+    squares.fill(T::zero());
     for row in x {
         let xs = segment::<T, S, N>(row, &channels);
         if S == 1 {
-            for ((squares, &v), &mu) in var.iter_mut().zip(xs).zip(&*mean) {
+            for ((squares, &v), &mu) in squares.iter_mut().zip(xs).zip(mean) {
                 *squares += (v - mu) * (v - mu);
             }
         } else {
-            for ((squares, values), &mu) in var.iter_mut().zip(xs.chunks_exact(S)).zip(&*mean) {
+            for ((squares, values), &mu) in squares.iter_mut().zip(xs.chunks_exact(S)).zip(mean) {
                 *squares += super::lanes::sum_squared_deviations(values, mu);
             }
         }
-    }
-    for squares in var.iter_mut() {
-        *squares /= m;
     }
 }
 

@@ -26,8 +26,8 @@
 //!
 //! | layer | parameters (and their gradient) | state | saved by forward |
 //! |---|---|---|---|
-//! | BatchNorm | `[[T; C]; 2]` | `[[T; C]; 2]` | [`BatchStats<T, C>`](BatchStats) (`2 C`), training only |
-//! | Batch Renorm | `[[T; C]; 2]` | `[[T; C]; 2]` | [`RenormStats<T, C>`](RenormStats) (`4 C`), training only |
+//! | BatchNorm | `[[T; C]; 2]` | `[[T; C]; 2]` | [`BatchStats<T, C>`](BatchStats) (`2 C + 1`), training only |
+//! | Batch Renorm | `[[T; C]; 2]` | `[[T; C]; 2]` | [`RenormStats<T, C>`](RenormStats) (`4 C + 1`), training only |
 //! | LayerNorm | `[[T; N]; 2]` or none | — | [`GroupStats<T, B, 1>`](GroupStats) (`2 B`) |
 //! | InstanceNorm | `[[T; C]; 2]` or none | — | [`GroupStats<T, B, C>`](GroupStats) (`2 B C`) |
 //! | GroupNorm | `[[T; C]; 2]` or none | — | [`GroupStats<T, B, G>`](GroupStats) (`2 B G`) |
@@ -104,7 +104,8 @@ mod test_util;
 
 pub use batch::{
     batch_norm_eval_backward, batch_norm_eval_forward, batch_norm_train_backward,
-    batch_norm_train_forward, BatchStats,
+    batch_norm_train_backward_with, batch_norm_train_forward, batch_norm_train_forward_with,
+    BatchStats,
 };
 pub use fold::fold_batch_norm;
 pub use group::{
@@ -112,8 +113,8 @@ pub use group::{
     layer_norm_backward, layer_norm_forward, GroupStats,
 };
 pub use renorm::{
-    batch_renorm_train_backward, batch_renorm_train_forward, RenormLimits, RenormSchedule,
-    RenormStats,
+    batch_renorm_train_backward, batch_renorm_train_backward_with, batch_renorm_train_forward,
+    batch_renorm_train_forward_with, RenormLimits, RenormSchedule, RenormStats,
 };
 pub use weight_norm::{weight_norm_backward, weight_norm_forward, weight_norm_init};
 

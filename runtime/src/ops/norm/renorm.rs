@@ -34,11 +34,11 @@
 //! Parameter block `[[T; C]; 2]` (`[weight: C | bias: C]`) and state block as BatchNorm.
 //! Training does not compile for `B * S == 1`, as BatchNorm.
 
-use super::batch::{train_backward, update_running_stats};
-use super::channels::{block_affine, block_moments, blocks, scratch};
+use super::batch::{global_moments, train_backward, update_running_stats};
+use super::channels::{block_affine, reduction_blocks, scratch};
 use super::{BatchNormConfig, BatchStats};
 use crate::error::{Error, Result};
-use crate::{Scalar, Store};
+use crate::{Collective, Scalar, Solo, Store};
 
 /// The clipping limits of `r` and `d` for one training step.
 ///
@@ -164,6 +164,7 @@ impl<T: Scalar, const C: usize> Default for RenormStats<T, C> {
 /// batch statistics corrected by `r`, `d` (computed from the running statistics before the
 /// update), then updates the running statistics in `state` as BatchNorm, and saves what
 /// [`batch_renorm_train_backward`] needs. Does not compile when `N != C * S` or `B * S == 1`.
+/// [`batch_renorm_train_forward_with`] with [`Solo`].
 pub fn batch_renorm_train_forward<
     T: Scalar,
     const B: usize,
@@ -179,6 +180,39 @@ pub fn batch_renorm_train_forward<
     config: BatchNormConfig,
     limits: RenormLimits,
 ) {
+    // `Solo` adds nothing up, so it cannot fail.
+    let _ = batch_renorm_train_forward_with::<T, B, C, S, N, Solo>(
+        x,
+        params,
+        (state, saved),
+        y,
+        (config, limits),
+        &mut Solo,
+    );
+}
+
+/// Batch Renorm forward in training mode on this participant's share `x` of a batch shared
+/// through `collective`: `mu_B`, `var_B` (and so `r`, `d`) are those of the global batch, as
+/// [`batch_norm_train_forward_with`](super::batch_norm_train_forward_with). With [`Solo`] it
+/// is [`batch_renorm_train_forward`].
+///
+/// # Errors
+/// Those of the collective; `state` and `saved` are then partly updated.
+pub fn batch_renorm_train_forward_with<
+    T: Scalar,
+    const B: usize,
+    const C: usize,
+    const S: usize,
+    const N: usize,
+    K: Collective<T>,
+>(
+    x: &[[T; N]; B],
+    params: &[[T; C]; 2],
+    (state, saved): (&mut [[T; C]; 2], &mut RenormStats<T, C>),
+    y: &mut [[T; N]; B],
+    (config, limits): (BatchNormConfig, RenormLimits),
+    collective: &mut K,
+) -> Result<()> {
     assert_layout!(C, S, N);
     assert_batch_statistics!(B, S);
     let eps = T::from_f64(config.eps);
@@ -186,13 +220,19 @@ pub fn batch_renorm_train_forward<
     // max-then-min instead of clamp: clamp panics when the limits cross.
     let (r_low, r_high) = (T::from_f64(limits.r_max.recip()), T::from_f64(limits.r_max));
     let d_limit = T::from_f64(limits.d_max);
-    for channels in blocks::<B, C, S>() {
+    for channels in reduction_blocks::<B, C, S>(collective.participants()) {
         let len = channels.len();
         let mut var = scratch::<T>();
         let mut scale = scratch::<T>();
         let mut shift = scratch::<T>();
         let mean = &mut saved.batch.mean[channels.clone()];
-        block_moments::<T, B, S, N>(x, channels.clone(), mean, &mut var[..len]);
+        let m = global_moments::<T, B, S, N, K>(
+            x,
+            channels.clone(),
+            (mean, &mut var[..len]),
+            collective,
+        )?;
+        saved.batch.values = m;
         for (i, c) in channels.clone().enumerate() {
             let (mean, var) = (saved.batch.mean[c], var[i]);
             let sigma_batch = (var + eps).sqrt();
@@ -205,7 +245,7 @@ pub fn batch_renorm_train_forward<
             saved.batch.inv_std[c] = inv_std;
             saved.r[c] = r;
             saved.d[c] = d;
-            update_running_stats(state, c, mean, var, B * S, momentum);
+            update_running_stats(state, c, mean, var, m, momentum);
             let gamma = params[0][c];
             scale[i] = gamma * inv_std * r;
             shift[i] = gamma * d + params[1][c];
@@ -213,11 +253,12 @@ pub fn batch_renorm_train_forward<
         let mean = &saved.batch.mean[channels.clone()];
         block_affine::<T, B, S, N>(x, y, channels, mean, &scale[..len], &shift[..len]);
     }
+    Ok(())
 }
 
 /// Batch Renorm backward in training mode, `r` and `d` constant (formulas in the
 /// [module docs](self)): `dx (dx_store)`, `dparams[0] (dparams_store) sum(dy * (r x_hat + d))`,
-/// `dparams[1] (dparams_store) sum(dy)`.
+/// `dparams[1] (dparams_store) sum(dy)`. [`batch_renorm_train_backward_with`] with [`Solo`].
 #[allow(clippy::too_many_arguments)]
 pub fn batch_renorm_train_backward<
     T: Scalar,
@@ -235,17 +276,53 @@ pub fn batch_renorm_train_backward<
     dparams: &mut [[T; C]; 2],
     dparams_store: Store,
 ) {
+    // `Solo` adds nothing up, so it cannot fail.
+    let _ = batch_renorm_train_backward_with::<T, B, C, S, N, Solo>(
+        x,
+        params,
+        saved,
+        dy,
+        (dx, dx_store),
+        (dparams, dparams_store),
+        &mut Solo,
+    );
+}
+
+/// Batch Renorm backward on this participant's share of a batch shared through `collective`,
+/// as [`batch_norm_train_backward_with`](super::batch_norm_train_backward_with): `dx` from the
+/// global sums, `dparams` from this participant's. With [`Solo`] it is
+/// [`batch_renorm_train_backward`].
+///
+/// # Errors
+/// Those of the collective; `dx` and `dparams` are then partly written.
+pub fn batch_renorm_train_backward_with<
+    T: Scalar,
+    const B: usize,
+    const C: usize,
+    const S: usize,
+    const N: usize,
+    K: Collective<T>,
+>(
+    x: &[[T; N]; B],
+    params: &[[T; C]; 2],
+    saved: &RenormStats<T, C>,
+    dy: &[[T; N]; B],
+    dx: (&mut [[T; N]; B], Store),
+    dparams: (&mut [[T; C]; 2], Store),
+    collective: &mut K,
+) -> Result<()> {
     assert_layout!(C, S, N);
     assert_batch_statistics!(B, S);
-    train_backward::<T, B, C, S, N>(
+    train_backward::<T, B, C, S, N, K>(
         x,
         params,
         &saved.batch,
         |c| (saved.r[c], saved.d[c]),
         dy,
-        (dx, dx_store),
-        (dparams, dparams_store),
-    );
+        dx,
+        dparams,
+        collective,
+    )
 }
 
 #[cfg(all(test, feature = "std"))]

@@ -1,0 +1,548 @@
+//! Data-parallel training on every core of one machine (feature `std`).
+//!
+//! A [`Parallel<Net, P, W, PB>`](Parallel) trainer splits each batch of `B = W * PB` samples
+//! into `W` shares of `PB`, one per worker thread, and takes one optimizer step on the mean of
+//! their gradients, which is the gradient of the mean loss over the whole batch:
+//!
+//! ```text
+//! worker w (threads 1..W created once; worker 0 is the caller's thread):
+//!     forward_train_with(share w)      BatchNorm statistics summed over all workers
+//!     backward_with(share w)           BatchNorm gradient sums summed over all workers
+//!     all-reduce [failed?, loss]       every worker learns whether any failed
+//!     all-reduce the flat gradient     chunked: worker k sums chunk k of every gradient
+//! worker 0: gradient / W, one optimizer step on the network's parameters
+//! ```
+//!
+//! **Why the mean of the workers' gradients is the batch's.** Each worker's loss is the mean
+//! over its `PB` samples, and the batch's mean loss is the mean of the `W` workers' losses; the
+//! gradient of a mean is the mean of the gradients. A synchronised BatchNorm (the default)
+//! normalizes with the statistics of the whole batch and, in its backward pass, uses the sums
+//! of `dy` and `dy * x_hat` over the whole batch, so each worker's gradient is exactly its share
+//! of the gradient of the batch's loss (see [`Network::backward_with`]): the result equals a
+//! single-threaded [`train_step`](Network::train_step) on the whole batch up to the order of
+//! floating-point additions (tested at `1e-5` relative in `f32`, `1e-12` in `f64`).
+//!
+//! **BatchNorm statistics.** [`BatchNormStatistics::Global`] (the default) is PyTorch's
+//! `SyncBatchNorm`: batch statistics and running statistics of the whole batch, identical on
+//! every worker. [`BatchNormStatistics::PerWorker`] is what `DataParallel` or
+//! `DistributedDataParallel` without synchronisation do: each worker normalizes its share with
+//! the share's own statistics (no communication in the forward and backward passes, but
+//! statistics over `PB` samples instead of `B`), and the running statistics kept are worker 0's
+//! (as DDP keeps rank 0's buffers).
+//!
+//! **A step is a transaction**, as [`Network::train_step`]: every worker reports whether its
+//! forward and backward passes succeeded, and all of them agree (an all-reduce of the failure
+//! flags) before anything is applied, so on `Err` (NaN in one worker's share, a label out of
+//! range) the parameters, the running statistics, the batch counters and the optimizer are as
+//! before the call. The error returned is that of the lowest-numbered failing worker.
+//!
+//! **Nothing allocates per step.** The worker threads, their tapes (`Net::Tape<PB>`, sized at
+//! compile time), their copies of the network and the reduction buffers are created with the
+//! trainer or at its first step; a step then only copies the parameters and state to the
+//! workers, each worker's share of the batch, and synchronises with a mutex and condition
+//! variable barrier (futex-based on Linux, no allocation).
+//!
+//! **The optimizer step runs on one thread.** Optimizers update a whole `[T; P]` at once
+//! (their state and the finite checks of their transaction are whole-buffer); on the
+//! reference workloads the step is a few percent of a training step (W1: the update of 119k
+//! parameters against forward and backward passes of 64 samples), so splitting it would gain
+//! less than the extra synchronisation it needs on the 2 cores this is measured on.
+//!
+//! **Failure.** A worker thread that panics aborts the group and every other worker's next
+//! synchronisation returns [`Error::Collective`]; so does a worker that does not reach a
+//! synchronisation point within the timeout ([`DEFAULT_TIMEOUT`], or
+//! [`Parallel::with_timeout`]). The trainer is then unusable: each later step returns the
+//! error at once.
+//!
+//! **Limits.** Workers copy the parameters and running statistics from the network at every
+//! step; other fields of a generated network (`renorm_limits`, the dropout generator) are
+//! copied once, at the first step. Dropout masks therefore differ from a single-threaded run
+//! (each worker draws from its own copy of the generator, all starting from the same state).
+
+mod threads;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use threads::{ThreadCollective, DEFAULT_TIMEOUT};
+
+use crate::network::{apply_gradient, restore_after_forward};
+use crate::optim::Optimizer;
+use num_traits::{Float, One, Zero};
+
+use crate::{Collective, Error, Network, Result, Scalar, Solo};
+
+/// Where BatchNorm and Batch Renorm layers take their batch statistics from when a batch is
+/// split across workers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BatchNormStatistics {
+    /// The whole batch's, summed across the workers (PyTorch's `SyncBatchNorm`): the same
+    /// result as on one thread.
+    #[default]
+    Global,
+    /// Each worker's share's own (`DataParallel` without synchronisation); the running
+    /// statistics kept are worker 0's.
+    PerWorker,
+}
+
+/// A data-parallel trainer of `Net` (with `P` parameters) on `W` threads, each training on
+/// `PB` samples of every batch of `B = W * PB` (see the [module docs](self)).
+///
+/// ```
+/// use monograd_runtime::optim::{Sgd, SgdConfig};
+/// # use monograd_runtime::Network;
+/// # fn demo<Net>(net: &mut Net, x: &[[f32; 4]; 8], y: &[usize; 8]) -> monograd_runtime::Result<()>
+/// # where Net: Network<10, Element = f32, Input = [f32; 4], Target = usize> + Clone + Send + 'static {
+/// use monograd_runtime::parallel::Parallel;
+/// // Two workers of 4 samples each: batches of 8.
+/// let mut trainer = Parallel::<Net, 10, 2, 4>::new()?;
+/// let mut sgd = Sgd::new(SgdConfig::default())?;
+/// let loss = trainer.train_step(net, x, y, &mut sgd)?;
+/// # let _ = loss; Ok(()) }
+/// ```
+///
+/// A batch that is not `W * PB` samples does not compile (a post-monomorphization error of
+/// [`train_step`](Self::train_step), reported by `cargo build`).
+pub struct Parallel<Net: Network<P>, const P: usize, const W: usize, const PB: usize> {
+    shared: Arc<Shared<Net, P, PB>>,
+    /// Worker 0's tape (worker 0 is the calling thread).
+    tape: Net::Tape<PB>,
+    collective: ThreadCollective<Net::Element>,
+    helpers: Vec<JoinHandle<()>>,
+    statistics: BatchNormStatistics,
+}
+
+/// What the calling thread and the worker threads share.
+struct Shared<Net: Network<P>, const P: usize, const PB: usize> {
+    start: Mutex<Start>,
+    started: Condvar,
+    /// Worker `w`'s copy of the network and its share of the batch (unused for worker 0).
+    jobs: Vec<Mutex<Option<Job<Net, P, PB>>>>,
+    /// The parameters and state at the start of the step, for the workers' copies.
+    snapshot: RwLock<Snapshot<Net::Element>>,
+    /// Each worker's error of the current step.
+    errors: Vec<Mutex<Option<Error>>>,
+}
+
+/// The network's parameters and state, copied by each worker into its copy of the network.
+struct Snapshot<T> {
+    params: Vec<T>,
+    state: Vec<T>,
+}
+
+struct Start {
+    generation: u64,
+    statistics: BatchNormStatistics,
+    shutdown: bool,
+}
+
+struct Job<Net: Network<P>, const P: usize, const PB: usize> {
+    net: Net,
+    x: Box<[Net::Input; PB]>,
+    targets: Box<[Net::Target; PB]>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
+    mutex.lock().map_err(|_| Error::Collective {
+        operation: "training step across worker threads",
+        reason: "a worker thread panicked",
+        peer: None,
+    })
+}
+
+impl<Net, const P: usize, const W: usize, const PB: usize> Parallel<Net, P, W, PB>
+where
+    Net: Network<P> + Clone + Send + 'static,
+    Net::Element: Send + Sync,
+    Net::Input: Send,
+    Net::Target: Send,
+{
+    /// A trainer with `W - 1` new worker threads (the calling thread is worker 0), each with
+    /// its tape; BatchNorm statistics are global ([`BatchNormStatistics::Global`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when `W` or `PB` is 0, [`Error::Collective`] when the
+    /// operating system does not start a thread.
+    pub fn new() -> Result<Self> {
+        Self::with_timeout(DEFAULT_TIMEOUT)
+    }
+
+    /// As [`new`](Self::new), with workers giving up (and the step failing with
+    /// [`Error::Collective`]) when a peer has not reached a synchronisation point after
+    /// `timeout`.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_timeout(timeout: Duration) -> Result<Self> {
+        if W == 0 || PB == 0 {
+            return Err(Error::InvalidParameter {
+                name: "Parallel: workers W and per-worker batch PB",
+                value: 0.0,
+                expected: ">= 1",
+            });
+        }
+        let mut collectives = ThreadCollective::group(W, P, timeout)?.into_iter();
+        let collective = collectives.next().ok_or(Error::InvalidParameter {
+            name: "Parallel: workers W",
+            value: 0.0,
+            expected: ">= 1",
+        })?;
+        let shared = Arc::new(Shared {
+            start: Mutex::new(Start {
+                generation: 0,
+                statistics: BatchNormStatistics::Global,
+                shutdown: false,
+            }),
+            started: Condvar::new(),
+            jobs: (0..W).map(|_| Mutex::new(None)).collect(),
+            snapshot: RwLock::new(Snapshot {
+                params: Vec::with_capacity(P),
+                state: Vec::new(),
+            }),
+            errors: (0..W).map(|_| Mutex::new(None)).collect(),
+        });
+        let mut trainer = Parallel {
+            shared,
+            tape: Net::new_tape::<PB>(),
+            collective,
+            helpers: Vec::with_capacity(W),
+            statistics: BatchNormStatistics::Global,
+        };
+        for (index, collective) in (1..W).zip(collectives) {
+            let shared = Arc::clone(&trainer.shared);
+            let helper = std::thread::Builder::new()
+                .name(format!("monograd-worker-{index}"))
+                .spawn(move || worker_loop::<Net, P, PB>(&shared, collective, index))
+                .map_err(|_| Error::Collective {
+                    operation: "starting worker threads",
+                    reason: "the operating system did not start a thread",
+                    peer: Some(index),
+                })?;
+            trainer.helpers.push(helper);
+        }
+        Ok(trainer)
+    }
+
+    /// Selects where BatchNorm takes its batch statistics from (global by default).
+    pub fn with_batch_norm(mut self, statistics: BatchNormStatistics) -> Self {
+        self.statistics = statistics;
+        self
+    }
+
+    /// Where BatchNorm takes its batch statistics from.
+    pub fn batch_norm(&self) -> BatchNormStatistics {
+        self.statistics
+    }
+
+    /// One training step of `net` on a batch of `B = W * PB` samples split across the workers:
+    /// forward and backward passes on every worker's share, the gradients summed and divided
+    /// by `W`, one `optimizer` update of `net`'s parameters. Returns the mean loss over the
+    /// batch before the update.
+    ///
+    /// A step is a transaction, as [`Network::train_step`]: on `Err` the parameters, the
+    /// running statistics, the batch counters and the optimizer are as before the call.
+    ///
+    /// # Errors
+    /// Those of [`Network::train_step`] on any worker's share (the lowest-numbered failing
+    /// worker's), and [`Error::Collective`] when a worker thread panicked or timed out.
+    pub fn train_step<const B: usize, O: Optimizer<Net::Element, P>>(
+        &mut self,
+        net: &mut Net,
+        x: &[Net::Input; B],
+        targets: &[Net::Target; B],
+        optimizer: &mut O,
+    ) -> Result<Net::Element> {
+        const {
+            assert!(
+                W > 0 && PB > 0 && B == W * PB,
+                "Parallel::<Net, P, W, PB>::train_step: the batch B must be W workers times \
+                 PB samples each (W must divide B)"
+            )
+        };
+        let (x_shares, _) = x.as_chunks::<PB>();
+        let (target_shares, _) = targets.as_chunks::<PB>();
+        self.publish(net, x_shares, target_shares)?;
+        let (Some(x0), Some(targets0)) = (x_shares.first(), target_shares.first()) else {
+            return Err(Error::InvalidParameter {
+                name: "Parallel: batch",
+                value: 0.0,
+                expected: "W * PB samples",
+            });
+        };
+        let summed = work(
+            net,
+            &mut self.tape,
+            (x0, targets0),
+            &mut self.collective,
+            self.statistics,
+            &self.shared.errors[0],
+        );
+        match summed {
+            Ok(Some(loss_sum)) => {
+                let scale = Net::Element::from_usize(W).recip();
+                for g in Net::param_grads_mut(&mut self.tape).iter_mut() {
+                    *g *= scale;
+                }
+                match apply_gradient(net, &mut self.tape, optimizer) {
+                    Ok(()) => Ok(loss_sum * scale),
+                    Err(error) => {
+                        restore_after_forward(net, &self.tape);
+                        Err(error)
+                    }
+                }
+            }
+            Ok(None) => {
+                for slot in &self.shared.errors {
+                    if let Some(error) = lock(slot)?.take() {
+                        return Err(error);
+                    }
+                }
+                Err(Error::Collective {
+                    operation: "training step across worker threads",
+                    reason: "a worker reported a failure but no error",
+                    peer: None,
+                })
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Copies the parameters, the state and each worker's share of the batch where the
+    /// workers find them (the first step also gives each worker its copy of `net`), then
+    /// starts them.
+    fn publish(
+        &mut self,
+        net: &Net,
+        x_shares: &[[Net::Input; PB]],
+        target_shares: &[[Net::Target; PB]],
+    ) -> Result<()> {
+        let shared = &*self.shared;
+        {
+            let mut snapshot = shared.snapshot.write().map_err(|_| Error::Collective {
+                operation: "training step across worker threads",
+                reason: "a worker thread panicked",
+                peer: None,
+            })?;
+            snapshot.params.clear();
+            snapshot.params.extend_from_slice(net.params());
+            snapshot.state.clear();
+            snapshot.state.extend_from_slice(net.state());
+        }
+        for (((job, x), targets), index) in shared
+            .jobs
+            .iter()
+            .zip(x_shares)
+            .zip(target_shares)
+            .zip(0..)
+            .skip(1)
+        {
+            let mut job = lock(job)?;
+            match &mut *job {
+                Some(job) => {
+                    job.x.copy_from_slice(x);
+                    job.targets.copy_from_slice(targets);
+                }
+                None => {
+                    *job = Some(Job {
+                        net: net.clone(),
+                        x: boxed(x, index)?,
+                        targets: boxed(targets, index)?,
+                    });
+                }
+            }
+        }
+        let mut start = lock(&shared.start)?;
+        start.generation += 1;
+        start.statistics = self.statistics;
+        shared.started.notify_all();
+        Ok(())
+    }
+}
+
+/// A heap copy of one worker's share (no `[X; PB]` on the stack, which may be large).
+fn boxed<X: Copy, const PB: usize>(share: &[X; PB], worker: usize) -> Result<Box<[X; PB]>> {
+    share
+        .to_vec()
+        .into_boxed_slice()
+        .try_into()
+        .map_err(|_| Error::Collective {
+            operation: "training step across worker threads",
+            reason: "a share of the batch has the wrong length",
+            peer: Some(worker),
+        })
+}
+
+impl<Net: Network<P>, const P: usize, const W: usize, const PB: usize> Drop
+    for Parallel<Net, P, W, PB>
+{
+    fn drop(&mut self) {
+        match self.shared.start.lock() {
+            Ok(mut start) => start.shutdown = true,
+            Err(poisoned) => poisoned.into_inner().shutdown = true,
+        }
+        self.shared.started.notify_all();
+        for helper in self.helpers.drain(..) {
+            // A worker that panicked has already aborted the group; nothing more to report.
+            let _ = helper.join();
+        }
+    }
+}
+
+/// A worker thread: waits for each step, runs it on its copy of the network, until shutdown.
+fn worker_loop<Net: Network<P>, const P: usize, const PB: usize>(
+    shared: &Shared<Net, P, PB>,
+    mut collective: ThreadCollective<Net::Element>,
+    index: usize,
+) where
+    Net::Element: Send + Sync,
+{
+    let mut tape = Net::new_tape::<PB>();
+    let mut seen = 0;
+    loop {
+        let statistics = {
+            let Ok(mut start) = shared.start.lock() else {
+                collective.abort();
+                return;
+            };
+            while start.generation == seen && !start.shutdown {
+                start = match shared.started.wait(start) {
+                    Ok(start) => start,
+                    Err(_) => {
+                        collective.abort();
+                        return;
+                    }
+                };
+            }
+            if start.shutdown {
+                return;
+            }
+            seen = start.generation;
+            start.statistics
+        };
+        let step = catch_unwind(AssertUnwindSafe(|| {
+            worker_step(shared, &mut tape, &mut collective, index, statistics)
+        }));
+        if !matches!(step, Ok(Ok(()))) {
+            // A panic, or a step that could not start: no peer may wait for this worker.
+            collective.abort();
+            return;
+        }
+    }
+}
+
+/// One step of worker `index` (not 0) on its copy of the network.
+fn worker_step<Net: Network<P>, const P: usize, const PB: usize>(
+    shared: &Shared<Net, P, PB>,
+    tape: &mut Net::Tape<PB>,
+    collective: &mut ThreadCollective<Net::Element>,
+    index: usize,
+    statistics: BatchNormStatistics,
+) -> Result<()>
+where
+    Net::Element: Send + Sync,
+{
+    let mut job = lock(&shared.jobs[index])?;
+    let Some(job) = &mut *job else {
+        return Err(Error::Collective {
+            operation: "training step across worker threads",
+            reason: "a worker started without its share of the batch",
+            peer: Some(index),
+        });
+    };
+    {
+        let snapshot = shared.snapshot.read().map_err(|_| Error::Collective {
+            operation: "training step across worker threads",
+            reason: "a worker thread panicked",
+            peer: None,
+        })?;
+        job.net.params_mut().copy_from_slice(&snapshot.params);
+        job.net.state_mut().copy_from_slice(&snapshot.state);
+    }
+    let Job { net, x, targets } = job;
+    // The outcome (and any error) reaches worker 0 through the all-reduces and the error slot.
+    work(
+        net,
+        tape,
+        (x, targets),
+        collective,
+        statistics,
+        &shared.errors[index],
+    )
+    .map(|_| ())
+}
+
+/// Forward and backward passes of one worker on its share, the agreement on failure and the
+/// gradient sum: `Ok(Some(sum of the workers' losses))` with the summed gradient in `tape`,
+/// `Ok(None)` when a worker failed (this one's error is then in `error`), and on `Err` a
+/// failure of the group itself. Unless it returns `Ok(Some(_))`, the network's state and batch
+/// counters are as before.
+fn work<Net: Network<P>, const P: usize, const PB: usize>(
+    net: &mut Net,
+    tape: &mut Net::Tape<PB>,
+    (x, targets): (&[Net::Input; PB], &[Net::Target; PB]),
+    collective: &mut ThreadCollective<Net::Element>,
+    statistics: BatchNormStatistics,
+    error: &Mutex<Option<Error>>,
+) -> Result<Option<Net::Element>>
+where
+    Net::Element: Send + Sync,
+{
+    let (forward, loss) = match statistics {
+        BatchNormStatistics::Global => {
+            let forward = net.forward_train_with(tape, x, collective).map(|_| ());
+            // Even after a failed forward pass, so that the peers' sums get this worker's part.
+            (forward, net.backward_with(tape, x, targets, collective))
+        }
+        BatchNormStatistics::PerWorker => {
+            let forward = net.forward_train_with(tape, x, &mut Solo).map(|_| ());
+            (forward, net.backward_with(tape, x, targets, &mut Solo))
+        }
+    };
+    let forward_ok = forward.is_ok();
+    let summed = agree_and_sum::<Net, P, PB>(tape, forward.and(loss), collective, error);
+    if forward_ok && !matches!(summed, Ok(Some(_))) {
+        restore_after_forward(net, tape);
+    }
+    summed
+}
+
+fn agree_and_sum<Net: Network<P>, const P: usize, const PB: usize>(
+    tape: &mut Net::Tape<PB>,
+    local: Result<Net::Element>,
+    collective: &mut ThreadCollective<Net::Element>,
+    error: &Mutex<Option<Error>>,
+) -> Result<Option<Net::Element>>
+where
+    Net::Element: Send + Sync,
+{
+    let zero = Net::Element::zero();
+    let mut agreement = match local {
+        Ok(loss) => [zero, loss],
+        Err(Error::Collective {
+            operation,
+            reason,
+            peer,
+        }) => {
+            return Err(Error::Collective {
+                operation,
+                reason,
+                peer,
+            })
+        }
+        Err(failure) => {
+            *lock(error)? = Some(failure);
+            [Net::Element::one(), zero]
+        }
+    };
+    collective.all_reduce_sum(&mut agreement)?;
+    if agreement[0] != zero {
+        return Ok(None);
+    }
+    collective.all_reduce_sum(Net::param_grads_mut(tape))?;
+    Ok(Some(agreement[1]))
+}
+
+#[cfg(test)]
+mod tests;
