@@ -228,7 +228,7 @@ pub fn restore_after_forward<const P: usize, const B: usize, N: Network<P>>(
 }
 
 /// Copies the `ranges` of `params` one after the other into `saved`.
-pub(crate) fn copy_ranges<T: Scalar>(params: &[T], ranges: &[(usize, usize)], saved: &mut [T]) {
+fn copy_ranges<T: Scalar>(params: &[T], ranges: &[(usize, usize)], saved: &mut [T]) {
     let mut at = 0;
     for &(start, end) in ranges {
         saved[at..at + end - start].copy_from_slice(&params[start..end]);
@@ -237,7 +237,7 @@ pub(crate) fn copy_ranges<T: Scalar>(params: &[T], ranges: &[(usize, usize)], sa
 }
 
 /// The inverse of [`copy_ranges`].
-pub(crate) fn restore_ranges<T: Scalar>(saved: &[T], ranges: &[(usize, usize)], params: &mut [T]) {
+fn restore_ranges<T: Scalar>(saved: &[T], ranges: &[(usize, usize)], params: &mut [T]) {
     let mut at = 0;
     for &(start, end) in ranges {
         params[start..end].copy_from_slice(&saved[at..at + end - start]);

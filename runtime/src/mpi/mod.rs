@@ -36,10 +36,13 @@
 //! averages; it is not equivalent to a single process. Every rank must still call `train_step`
 //! alike, including after an error of its own step.
 //!
-//! **BatchNorm**: with a network whose generated passes take a [`Collective`](crate::Collective)
-//! (`forward_train_with` / `backward_with`), the statistics are those of the global batch
-//! (PyTorch's `SyncBatchNorm`), summed through [`MpiCollective`]; otherwise each rank normalizes
-//! with its shard's statistics.
+//! **BatchNorm** (and Batch Renorm) layers normalize with the statistics of the global batch,
+//! as PyTorch's `SyncBatchNorm`: [`Distributed::train_step`] runs the generated
+//! `forward_train_with` / `backward_with` with [`MpiCollective`], which sums each layer's
+//! per-channel sums over the ranks (one or two small all-reduces per layer and pass). The
+//! running statistics are then the same on every rank, and equal to one process's (checked by
+//! `tests/mpi_equivalence.rs`). With local SGD each rank normalizes with its own shard's
+//! statistics, and the running statistics are averaged with the parameters.
 //!
 //! # Failure behaviour
 //!

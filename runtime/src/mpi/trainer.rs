@@ -8,7 +8,7 @@ use ::mpi::topology::SimpleCommunicator;
 use super::collective::MpiCollective;
 use super::Operation;
 use crate::io::{Persistent, Progress, ShufflerState};
-use crate::network::{copy_ranges, restore_ranges};
+use crate::network::{apply_gradient, restore_after_forward};
 use crate::optim::{Describe, Optimizer};
 use crate::{Error, Network, Result, Scalar};
 
@@ -191,21 +191,25 @@ impl<'c, T: Scalar + Equivalence> Distributed<'c, T> {
             return self.local_step(net, tape, x, targets, optimizer);
         }
         let step = self.steps;
+        // BatchNorm statistics of the global batch: the passes sum them through the collective.
         self.collective
             .set_context(Operation::ForwardStatistics, step);
-        let forward = net.forward_train(tape, x).map(|_| ());
+        let forward = net
+            .forward_train_with(tape, x, &mut self.collective)
+            .map(|_| ());
         let forward_ok = forward.is_ok();
-        let local = forward.and_then(|()| {
-            self.collective
-                .set_context(Operation::BackwardStatistics, step);
-            net.backward(tape, x, targets)
-        });
+        // Even after a failed forward pass, so that the peers' BatchNorm sums get this rank's part.
+        self.collective
+            .set_context(Operation::BackwardStatistics, step);
+        let backward = net.backward_with(tape, x, targets, &mut self.collective);
+        let local = forward.and(backward);
 
         // [gradient | loss | one failure flag per rank]
         let ranks = self.ranks();
         let rank = self.rank();
+        let len = P + 1 + ranks;
         let zero = T::from_f64(0.0);
-        let (send, _) = self.buffers(P + 1 + ranks);
+        let (send, _) = self.buffers(len);
         send.fill(zero);
         match &local {
             Ok(loss) => {
@@ -216,10 +220,12 @@ impl<'c, T: Scalar + Equivalence> Distributed<'c, T> {
         }
         self.collective
             .set_context(Operation::GradientAllReduce, step);
-        let (send, recv) = (&self.send[..P + 1 + ranks], &mut self.recv[..P + 1 + ranks]);
-        let summed = self
-            .collective
-            .sum_into(send, recv, Operation::GradientAllReduce);
+        let summed = self.collective.sum_into(
+            &self.send[..len],
+            &mut self.recv[..len],
+            Operation::GradientAllReduce,
+        );
+        let recv = &self.recv[..len];
         let failed_peer = recv[P + 1..].iter().position(|flag| *flag != zero);
 
         let result = match (summed, local, failed_peer) {
@@ -232,27 +238,18 @@ impl<'c, T: Scalar + Equivalence> Distributed<'c, T> {
             }),
             (Ok(()), Ok(_), None) => {
                 // Each rank's gradient is that of its shard's mean loss: their mean is the
-                // gradient of the global batch's mean loss (PyTorch DDP divides the same way).
+                // gradient of the global batch's mean loss (see `Network::backward_with`;
+                // PyTorch's DDP divides the same way).
                 let count = T::from_f64(ranks as f64);
-                let recv = &mut self.recv[..P + 1];
-                for g in recv.iter_mut() {
-                    *g /= count;
+                for (grad, sum) in N::param_grads_mut(tape).iter_mut().zip(&recv[..P]) {
+                    *grad = *sum / count;
                 }
-                let loss = recv[P];
-                let grads: &[T; P] = match (&recv[..P]).try_into() {
-                    Ok(grads) => grads,
-                    Err(_) => unreachable!("the slice has P elements"),
-                };
-                apply_update(net, tape, optimizer, grads).map(|()| loss)
+                let loss = recv[P] / count;
+                apply_gradient(net, tape, optimizer).map(|()| loss)
             }
         };
         if result.is_err() && forward_ok {
-            // forward_train succeeded, so the tape holds the state from before it.
-            net.state_mut()
-                .copy_from_slice(N::state_before_forward(tape));
-            for count in net.batch_counters_mut() {
-                *count = count.saturating_sub(1);
-            }
+            restore_after_forward(net, tape);
         }
         if result.is_ok() {
             self.steps += 1;
@@ -424,28 +421,4 @@ impl<'c, T: Scalar + Equivalence> Distributed<'c, T> {
         self.steps = progress.step;
         Ok(progress)
     }
-}
-
-/// The optimizer update of a generated `train_step` with the gradient `grads`: frozen layers
-/// keep their parameters, and on `Err` nothing changed (the tape's frozen scratch aside).
-fn apply_update<const P: usize, const B: usize, N, O>(
-    net: &mut N,
-    tape: &mut N::Tape<B>,
-    optimizer: &mut O,
-    grads: &[N::Element; P],
-) -> Result<()>
-where
-    N: Network<P>,
-    O: Optimizer<N::Element, P>,
-{
-    copy_ranges(net.params(), N::frozen_ranges(), N::frozen_scratch(tape));
-    optimizer
-        .step(net.params_mut(), grads)
-        .map_err(|e| e.in_tensors(N::param_tensors()))?;
-    restore_ranges(
-        N::frozen_scratch(tape),
-        N::frozen_ranges(),
-        net.params_mut(),
-    );
-    Ok(())
 }
