@@ -9,11 +9,40 @@
 //! Every rank also trains the single-process reference itself (the networks are small), so the
 //! comparison needs no communication but the training's own.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use monograd::prelude::*;
 use monograd::runtime::io::Progress;
 use monograd::runtime::mpi::rsmpi::traits::Communicator;
 use monograd::runtime::mpi::{self, Distributed, DistributedConfig, Operation, ShardedBatches};
 use monograd::runtime::Collective;
+
+/// Counts the heap allocations of this process (Rust's; the MPI library's own are its business).
+struct CountingAllocator;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `alloc` is the system allocator's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` above, i.e. from the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as `alloc` and `dealloc`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// The global batch: the same for every number of ranks.
 const GLOBAL: usize = 8;
@@ -283,7 +312,11 @@ fn batch_norm_f64<const B: usize>(
     let mut sgd = Sgd::new(config).unwrap();
     distributed.sync_from_root(&mut net, &mut sgd).unwrap();
     let mut batches = ShardedBatches::<_, _, B>::new(&inputs, &labels, 6, &distributed).unwrap();
-    for _ in 0..2 {
+    let mut allocations_before_second_epoch = 0;
+    for epoch in 0..2 {
+        if epoch == 1 {
+            allocations_before_second_epoch = ALLOCATIONS.load(Ordering::Relaxed);
+        }
         reference_batches
             .train_epoch(
                 &mut reference,
@@ -304,6 +337,12 @@ fn batch_norm_f64<const B: usize>(
             )
             .unwrap();
     }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations_before_second_epoch;
+    checks.check(
+        "BatchNorm: the second epoch allocates nothing (statistics all-reduces included)",
+        allocations == 0,
+        format!("{allocations} allocations"),
+    );
     let params = relative_difference(net.params(), reference.params());
     let state = relative_difference(net.state(), reference.state());
     checks.check(
@@ -366,7 +405,11 @@ fn sgd_f32<const B: usize>(world: &mpi::rsmpi::topology::SimpleCommunicator, che
     let mut sgd = Sgd::new(config).unwrap();
     distributed.sync_from_root(&mut net, &mut sgd).unwrap();
     let rank = distributed.rank();
+    let mut allocations_after_first_step = 0;
     for step in 0..20 {
+        if step == 1 {
+            allocations_after_first_step = ALLOCATIONS.load(Ordering::Relaxed);
+        }
         let start = (step * GLOBAL) % (SAMPLES - GLOBAL);
         let x: [[f32; 6]; GLOBAL] = core::array::from_fn(|k| inputs[start + k]);
         let y: [usize; GLOBAL] = core::array::from_fn(|k| labels[start + k]);
@@ -379,6 +422,12 @@ fn sgd_f32<const B: usize>(world: &mpi::rsmpi::topology::SimpleCommunicator, che
             .train_step(&mut net, &mut tape, &x_shard, &y_shard, &mut sgd)
             .unwrap();
     }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations_after_first_step;
+    checks.check(
+        "steps after the first allocate nothing (gradient all-reduce included)",
+        allocations == 0,
+        format!("{allocations} allocations in 19 steps"),
+    );
     let diff = relative_difference(net.params(), reference.params());
     checks.check(
         "f32 SGD momentum, 20 steps: parameters as one process's",

@@ -92,9 +92,15 @@ impl Watchdog {
         // than every 10 ms nor idler than every second.
         let poll = (timeout / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
         let watched = Arc::clone(&watch);
+        let (ready, wait_ready) = std::sync::mpsc::sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
             .name("monograd-mpi-watchdog".into())
             .spawn(move || {
+                // The thread's own set-up (its handle, which parking uses) allocates: done
+                // before `start` returns, so that training steps allocate nothing afterwards.
+                let _ = std::thread::current();
+                let _ = ready.send(());
+                drop(ready);
                 while !watched.stop.load(Ordering::Acquire) {
                     std::thread::park_timeout(poll);
                     if let Some((operation, step, seconds)) = watched.overdue(timeout) {
@@ -106,6 +112,7 @@ impl Watchdog {
                     }
                 }
             })?;
+        let _ = wait_ready.recv();
         Ok(Watchdog {
             watch,
             thread: Some(thread),
