@@ -9,7 +9,9 @@
 //! ```
 //!
 //! Options: `--min-reps N` (at least 200), `--seconds S` (time budget per workload, default 1),
-//! `--w6-runs N` (W6 training runs, default 5).
+//! `--w6-runs N` (W6 training runs, default 5), `--json PATH` (also append every row to PATH as
+//! a JSON line, see `benches/common/jsonl.rs`; plot such files with
+//! `cargo run --release --example benchmark_figure -- PATH...`).
 //! `reference/bench_pytorch.py` runs the same workloads in PyTorch with the same protocol and
 //! prints the same table.
 //!
@@ -46,6 +48,8 @@ use monograd::runtime::network::check_state_finite;
 use monograd::runtime::train::{accuracy, MiniBatches};
 use monograd::runtime::{Buffer, Network};
 
+#[path = "common/jsonl.rs"]
+mod jsonl;
 #[path = "common/networks.rs"]
 mod networks;
 
@@ -66,6 +70,7 @@ struct Options {
     min_reps: usize,
     seconds: f64,
     w6_runs: usize,
+    json: Option<std::path::PathBuf>,
 }
 
 /// Per-call times of one workload.
@@ -156,6 +161,16 @@ fn report(id: &str, name: &str, batch: usize, stats: &Stats, ns: bool, flops: f6
         stats.p90 * scale,
         stats.reps,
         stats.inner,
+    );
+    jsonl::row(
+        id,
+        name,
+        batch,
+        unit,
+        [stats.median, stats.p10, stats.p90].map(|t| t * scale),
+        stats.reps,
+        stats.inner,
+        (flops > 0.0).then(|| flops / stats.median / 1e9),
     );
 }
 
@@ -417,7 +432,10 @@ fn w6(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
         test_accuracy = accuracy(&net, &mut tape, &test.images, &test.labels)?;
     }
     let runs = times.len();
+    times.sort_by(f64::total_cmp);
+    let quantiles = [0.5, 0.1, 0.9].map(|q| percentile(&times, q) * 1e3);
     let total = median_of(&mut times);
+    jsonl::row("W6", "digits", 32, "ms", quantiles, runs, 1, None);
     println!(
         "{:<8} {:<14} {:>5} {:>11.2}  ms total training time (median of {runs} runs), {steps} steps = {:.2} us/step; test accuracy {:.2}%",
         "W6",
@@ -449,6 +467,7 @@ fn parse_options() -> Result<Options, String> {
         min_reps: 200,
         seconds: 1.0,
         w6_runs: 5,
+        json: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -474,9 +493,10 @@ fn parse_options() -> Result<Options, String> {
                     .parse()
                     .map_err(|e| format!("--w6-runs: {e}"))?
             }
+            "--json" => options.json = Some(value("--json")?.into()),
             "--help" | "-h" => {
                 println!(
-                    "usage: workloads [--min-reps N] [--seconds S] [--w6-runs N] [WORKLOAD...]\n\
+                    "usage: workloads [--min-reps N] [--seconds S] [--w6-runs N] [--json PATH] [WORKLOAD...]\n\
                      workloads: {} (default: W1..W6)",
                     WORKLOADS
                         .iter()
@@ -511,6 +531,19 @@ fn parse_options() -> Result<Options, String> {
     Ok(options)
 }
 
+/// The processor's model name (Linux: `/proc/cpuinfo`), or the architecture elsewhere.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|name| name.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = parse_options()?;
     #[cfg(target_arch = "x86_64")]
@@ -524,6 +557,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     #[cfg(not(target_arch = "x86_64"))]
     let cpu = String::from(std::env::consts::ARCH);
+    let cpu = format!("{}; {cpu}", cpu_model());
+    if let Some(path) = &options.json {
+        jsonl::open(path, &cpu)?;
+    }
     println!("monograd reference workloads (BENCHMARKS.md), 1 thread; {cpu}");
     println!("clock probe before: {:.2} GHz", clock_probe());
     println!(

@@ -4,6 +4,7 @@ with `cargo bench --bench workloads` (benches/workloads.rs).
     taskset -c 1 python3 reference/bench_pytorch.py          # every workload
     taskset -c 1 python3 reference/bench_pytorch.py W1 W3    # a selection
     taskset -c 1 python3 reference/bench_pytorch.py W1parts  # W1 split (also W4parts, W5parts)
+    python3 reference/bench_pytorch.py --json results.jsonl  # also JSON lines, for plots
 
 Options: --min-reps N (at least 200), --seconds S (time budget per workload, default 1),
 --w6-runs N (W6 training runs, default 5), --fused-adam (W1/W6 with torch.optim.Adam(fused=True)
@@ -30,6 +31,7 @@ Not run by CI.
 """
 import argparse
 import gzip
+import json
 import math
 import os
 import platform
@@ -82,8 +84,38 @@ def measure(args, call):
     )
 
 
+# Where `--json PATH` appends one JSON object per row (the fields of monograd's
+# `benches/common/jsonl.rs`), and the CPU they are tagged with.
+JSON_SINK = {"file": None, "cpu": ""}
+
+
+def json_row(id_, name, batch, unit, quantiles, reps, inner, gflops):
+    if JSON_SINK["file"] is None:
+        return
+    median, p10, p90 = quantiles
+    row = {"framework": "pytorch", "id": id_, "workload": name, "batch": batch, "unit": unit,
+           "median": median, "p10": p10, "p90": p90, "reps": reps, "inner": inner,
+           "gflops": gflops, "cpu": JSON_SINK["cpu"]}
+    JSON_SINK["file"].write(json.dumps(row) + "\n")
+    JSON_SINK["file"].flush()
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def report(id_, name, batch, stats, ns=False, flops=0.0):
     scale, unit = (1e9, "ns") if ns else (1e6, "us")
+    json_row(id_, name, batch, unit,
+             [stats[k] * scale for k in ("median", "p10", "p90")], stats["reps"],
+             stats["inner"], flops / stats["median"] / 1e9 if flops > 0 else None)
     gflops = f"{flops / stats['median'] / 1e9:9.2f}" if flops > 0 else f"{'-':>9}"
     print(
         f"{id_:<8} {name:<14} {batch:>5} {stats['median'] * scale:>11.2f} "
@@ -256,6 +288,8 @@ def w6(args):
             acc = (model(xte).argmax(1) == yte).float().mean().item()
     times.sort()
     total = percentile(times, 0.5)
+    json_row("W6", "digits", batch, "ms", [percentile(times, q) * 1e3 for q in (0.5, 0.1, 0.9)],
+             len(times), 1, None)
     steps = epochs * steps_per_epoch
     print(
         f"{'W6':<8} {'digits':<14} {batch:>5} {total * 1e3:>11.2f}  ms total training time "
@@ -286,6 +320,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--w6-runs", type=int, default=5)
     parser.add_argument("--fused-adam", action="store_true")
+    parser.add_argument("--json", metavar="PATH",
+                        help="also append every row to PATH as a JSON line")
     args = parser.parse_args()
     if args.min_reps < 200:
         parser.error("--min-reps: BENCHMARKS.md asks for at least 200")
@@ -301,6 +337,10 @@ def main():
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
+    if args.json:
+        JSON_SINK["file"] = open(args.json, "a")
+        JSON_SINK["cpu"] = f"{cpu_model()}; PyTorch {torch.__version__}, CPU capability " \
+            f"{torch.backends.cpu.get_cpu_capability()}"
     print(
         f"PyTorch {torch.__version__} reference workloads (BENCHMARKS.md), "
         f"{torch.get_num_threads()} thread; "

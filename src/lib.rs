@@ -169,6 +169,12 @@
 //!
 //! Inputs are batches `[[T; N]; B]` with `N` the per-sample element count (an image `[c, h, w]`
 //! is flattened per sample in that order, a sequence `[c, l]` likewise). Passing a wrong shape or batch is a type error.
+//!
+//! To read what a declaration became, set `MONOGRAD_DUMP` to a directory while the crate
+//! compiles: each `network!` writes its expansion to `DIR/<Name>.rs` (formatted by `rustfmt`
+//! when it is installed; a relative `DIR` is taken from the crate's `Cargo.toml` directory).
+//! Cargo does not track the variable, so touch a source file first:
+//! `touch src/main.rs && MONOGRAD_DUMP=target/expanded cargo build`.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate self as monograd;

@@ -174,8 +174,28 @@ pub struct ImageGrid {
     pub value_label: String,
 }
 
+/// One bar: its height and an optional `(low, high)` whisker.
+pub type Bar = (f64, Option<(f64, f64)>);
+
+/// Grouped bars: one group per category (a workload), one bar per series (a framework) in each,
+/// with an optional low-high whisker per bar (e.g. the 10th and 90th percentiles).
+pub struct BarChart {
+    pub title: String,
+    pub y_label: String,
+    pub categories: Vec<String>,
+    /// `(series name, one (value, whisker) per category)`; `None` where a series has no value.
+    pub series: Vec<(String, Vec<Option<Bar>>)>,
+    /// A horizontal reference line (e.g. 1.0 for ratios), dashed.
+    pub reference: Option<f64>,
+    /// A log10 y axis (values must be positive), for ratios that span orders of magnitude.
+    pub log_y: bool,
+    /// Each bar's value written above it, with this suffix (e.g. `"x"`), when `Some`.
+    pub value_labels: Option<String>,
+}
+
 pub enum Panel {
     Lines(LinePlot),
+    Bars(BarChart),
     Contour(ContourPlot),
     Heatmap(Heatmap),
     Images(ImageGrid),
@@ -250,6 +270,7 @@ impl Figure {
         for (panel, cell) in self.panels.iter().zip(&cells) {
             match panel {
                 Panel::Lines(plot) => draw_lines(cell, plot)?,
+                Panel::Bars(chart) => draw_bars(cell, chart)?,
                 Panel::Contour(plot) => draw_contour(cell, plot)?,
                 Panel::Heatmap(map) => draw_heatmap(cell, map)?,
                 Panel::Images(grid) => draw_images(cell, grid)?,
@@ -520,6 +541,175 @@ fn draw_lines<DB: DrawingBackend>(
     chart
         .configure_series_labels()
         .position(plot.legend.clone())
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.5))
+        .label_font((FONT, 14))
+        .legend_area_size(30)
+        .draw()
+        .map_err(text)?;
+    Ok(())
+}
+
+fn draw_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    bars: &BarChart,
+) -> Result<(), String> {
+    let groups = bars.categories.len().max(1);
+    let per_group = bars.series.len().max(1);
+    let transform = |y: f64| if bars.log_y { y.log10() } else { y };
+    let values = || {
+        bars.series
+            .iter()
+            .flat_map(|(_, values)| values.iter().flatten())
+    };
+    let extremes = values().flat_map(|&(v, whisker)| {
+        let (low, high) = whisker.unwrap_or((v, v));
+        [v.min(low), v.max(high)]
+    });
+    let finite: Vec<f64> = extremes
+        .chain(bars.reference)
+        .filter(|v| v.is_finite() && (!bars.log_y || *v > 0.0))
+        .map(transform)
+        .collect();
+    let (lowest, highest) = finite
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let (y0, y1) = if !lowest.is_finite() {
+        (0.0, 1.0)
+    } else if bars.log_y {
+        // Whole decades, with room above the highest bar for its label.
+        ((lowest - 0.05).floor(), (highest + 0.25).ceil())
+    } else {
+        (0.0, highest.max(1e-12) * 1.3)
+    };
+    let mut chart = ChartBuilder::on(area)
+        .caption(&bars.title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..groups as f64, y0..y1)
+        .map_err(text)?;
+    let categories = bars.categories.clone();
+    let category_label = move |x: &f64| {
+        let i = x.floor() as usize;
+        if (x - i as f64 - 0.5).abs() < 1e-6 {
+            categories.get(i).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let log_formatter = |v: &f64| {
+        let value = 10f64.powf(*v);
+        if value >= 1.0 {
+            format!("{value:.0}")
+        } else {
+            plain_tick(&value)
+        }
+    };
+    let plain_formatter = plain_tick;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(2 * groups + 1)
+        .x_label_formatter(&category_label)
+        .y_labels(if bars.log_y {
+            (y1 - y0) as usize + 1
+        } else {
+            10
+        })
+        .y_desc(bars.y_label.as_str())
+        .axis_desc_style((FONT, 16))
+        .label_style((FONT, 14))
+        .y_label_formatter(if bars.log_y {
+            &log_formatter
+        } else {
+            &plain_formatter
+        })
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.1))
+        .draw()
+        .map_err(text)?;
+    if let Some(y) = bars.reference {
+        let y = transform(y);
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(0.0, y), (groups as f64, y)],
+                6,
+                4,
+                BLACK.mix(0.6).stroke_width(1),
+            ))
+            .map_err(text)?;
+    }
+    // Each group spans [g, g + 1): bars fill its middle 80%.
+    let width = 0.8 / per_group as f64;
+    for (s, (name, values)) in bars.series.iter().enumerate() {
+        let color = PALETTE[s % PALETTE.len()];
+        let left = |g: usize| g as f64 + 0.1 + s as f64 * width;
+        let shown = |g: usize, value: &Option<Bar>| {
+            value
+                .filter(|(v, _)| v.is_finite() && (!bars.log_y || *v > 0.0))
+                .map(|v| (g, v))
+        };
+        let drawn: Vec<(usize, Bar)> = values
+            .iter()
+            .enumerate()
+            .filter_map(|(g, value)| shown(g, value))
+            .collect();
+        chart
+            .draw_series(drawn.iter().map(|&(g, (v, _))| {
+                Rectangle::new(
+                    [(left(g), y0), (left(g) + width * 0.92, transform(v))],
+                    color.filled(),
+                )
+            }))
+            .map_err(text)?
+            .label(name.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+        let whiskers = drawn.iter().filter_map(|&(g, (_, whisker))| {
+            let (low, high) = whisker?;
+            let x = left(g) + width * 0.46;
+            let clamp = |y: f64| {
+                if bars.log_y && y <= 0.0 {
+                    y0
+                } else {
+                    transform(y)
+                }
+            };
+            Some(PathElement::new(
+                [(x, clamp(low)), (x, clamp(high))],
+                BLACK.stroke_width(2),
+            ))
+        });
+        chart.draw_series(whiskers).map_err(text)?;
+        if let Some(suffix) = &bars.value_labels {
+            let style =
+                TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+            chart
+                .draw_series(drawn.iter().map(|&(g, (v, whisker))| {
+                    let top = whisker.map_or(v, |(_, high)| high.max(v));
+                    let label = if v >= 10.0 {
+                        format!("{v:.0}{suffix}")
+                    } else {
+                        format!("{v:.2}{suffix}")
+                    };
+                    Text::new(
+                        label,
+                        (left(g) + width * 0.46, transform(top)),
+                        style.clone(),
+                    )
+                }))
+                .map_err(text)?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(if bars.log_y {
+            LegendAt::UpperLeft
+        } else {
+            LegendAt::UpperRight
+        })
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.5))
         .label_font((FONT, 14))

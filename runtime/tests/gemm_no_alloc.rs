@@ -10,9 +10,9 @@ use monograd_runtime::kernels::gemm::{
     gemm_pack_len, gemm_packed, matmul_a_b_pack_len, matmul_a_b_packed, matmul_a_bt_pack_len,
     matmul_a_bt_packed, matmul_at_b_pack_len, matmul_at_b_packed, Transpose,
 };
-use monograd_runtime::ops::dense::{
-    dense_backward_input, dense_backward_input_packed, dense_backward_params,
-    dense_backward_params_packed, dense_forward, dense_forward_packed, dense_pack_len,
+use monograd_runtime::ops::linear::{
+    linear_backward_input, linear_backward_input_packed, linear_backward_params,
+    linear_backward_params_packed, linear_forward, linear_forward_packed, linear_pack_len,
 };
 use monograd_runtime::Store;
 
@@ -79,22 +79,22 @@ fn layer<const B: usize, const IN: usize, const OUT: usize>() {
     let mut dx = matrix::<B, IN>(5);
     let mut dw = matrix::<OUT, IN>(6);
     let mut db = [0.0f32; OUT];
-    let mut pack = vec![0.0f32; dense_pack_len::<f32>(B, IN, OUT)];
+    let mut pack = vec![0.0f32; linear_pack_len::<f32>(B, IN, OUT)];
     let what = format!("{B} x {IN} -> {OUT}");
     assert!(!pack.is_empty(), "{what}: a product large enough to pack");
 
     // Without scratch (the unpacked loops) nothing allocates either.
     let n = allocations(|| {
-        dense_forward(&x, &w, Some(&db), &mut y);
-        dense_backward_input(&dy, &w, &mut dx, Store::Accumulate);
-        dense_backward_params(&x, &dy, &mut dw, Some(&mut db), Store::Overwrite);
+        linear_forward(&x, &w, Some(&db), &mut y);
+        linear_backward_input(&dy, &w, &mut dx, Store::Accumulate);
+        linear_backward_params(&x, &dy, &mut dw, Some(&mut db), Store::Overwrite);
     });
     assert_eq!(n, 0, "{what}: dense ops without scratch");
 
     let n = allocations(|| {
-        dense_forward_packed(&x, &w, Some(&db), &mut y, &mut pack);
-        dense_backward_input_packed(&dy, &w, &mut dx, Store::Overwrite, &mut pack);
-        dense_backward_params_packed(
+        linear_forward_packed(&x, &w, Some(&db), &mut y, &mut pack);
+        linear_backward_input_packed(&dy, &w, &mut dx, Store::Overwrite, &mut pack);
+        linear_backward_params_packed(
             &x,
             &dy,
             &mut dw,

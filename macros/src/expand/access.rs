@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::layers::workspace_field;
+use super::emit::workspace_field;
 
 use super::plan::Plan;
 

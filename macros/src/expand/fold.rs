@@ -11,9 +11,10 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::emit::weight_norm_forward;
 use super::inference;
 use super::layers::{literal, rt};
-use super::plan::{Plan, Tensor};
+use super::plan::{Plan, Tensor, Weight};
 use crate::graph::{Graph, Op};
 
 /// A BatchNorm node folded into the layer before it.
@@ -175,31 +176,13 @@ fn copy_node(plan: &Plan, folded_plan: &Plan, folds: &[Fold], i: usize) -> Token
     let out = weight.shape[0];
     let k = weight.len() / out;
     let w_off = weight.offset;
-    let nan = quote!(#t::NAN);
-    let set_weight = match (
-        from.tensor("weight"),
-        from.tensor("weight_g"),
-        from.tensor("weight_v"),
-    ) {
-        (Some(w), _, _) => {
-            let (a, n) = (w.offset, w.len());
-            quote!(weight.as_flattened_mut().copy_from_slice(&params[#a..#a + #n]);)
+    let layout = from.kernel();
+    let set_weight = match layout.weight {
+        Weight::Plain { offset } => {
+            let n = out * k;
+            quote!(weight.as_flattened_mut().copy_from_slice(&params[#offset..#offset + #n]);)
         }
-        (None, Some(g), Some(v)) => {
-            let (g_off, v_off) = (g.offset, v.offset);
-            quote! {
-                if #rt::ops::norm::weight_norm_forward::<#t, #out, #k>(
-                    #rt::view::array::<#t, #out>(&params[#g_off..]),
-                    #rt::view::matrix::<#t, #out, #k>(&params[#v_off..]),
-                    weight,
-                )
-                .is_err()
-                {
-                    weight.as_flattened_mut().fill(#nan);
-                }
-            }
-        }
-        _ => unreachable!("a dense or conv layer has a weight"),
+        Weight::Normed { .. } => weight_norm_forward(plan, &layout, quote!(&mut *weight)),
     };
     let set_bias = match (from.tensor("bias"), to.tensor("bias")) {
         (Some(a), Some(_)) => {
@@ -221,7 +204,7 @@ fn copy_node(plan: &Plan, folded_plan: &Plan, folds: &[Fold], i: usize) -> Token
         };
         let (gamma, beta) = (affine("weight", &one), affine("bias", &zero));
         let running = |suffix: &str| {
-            let off = norm_state.tensor(suffix).map_or(0, |tensor| tensor.offset);
+            let off = norm_state.require(suffix).offset;
             quote!(#rt::view::array::<#t, #out>(&state[#off..]))
         };
         let (mean, var) = (running("running_mean"), running("running_var"));

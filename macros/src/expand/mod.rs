@@ -5,6 +5,7 @@
 //! whatever the user imported, and every dimension it passes to a kernel is a literal.
 
 mod access;
+mod emit;
 mod fold;
 mod frozen;
 mod gradients;

@@ -24,6 +24,26 @@ impl Tensor {
     }
 }
 
+/// Where a linear or conv layer's weight lives in the parameter buffer: one tensor, or Weight
+/// Norm's magnitude `g` (one per output) and direction `v`.
+#[derive(Clone, Copy)]
+pub enum Weight {
+    Plain { offset: usize },
+    Normed { g: usize, v: usize },
+}
+
+/// The parameter layout of a linear or conv layer, read once from its block so that code
+/// generation cannot ask for a tensor the layer does not have.
+#[derive(Clone, Copy)]
+pub struct KernelLayout {
+    pub weight: Weight,
+    /// Offset of the bias, when the layer has one.
+    pub bias: Option<usize>,
+    /// Outputs (rows of the weight) and weights per output.
+    pub out: usize,
+    pub per_out: usize,
+}
+
 /// The block of a node in the parameter buffer (or the state buffer).
 #[derive(Default)]
 pub struct Block {
@@ -38,6 +58,47 @@ impl Block {
 
     pub fn tensor(&self, suffix: &str) -> Option<&Tensor> {
         self.tensors.iter().find(|t| t.suffix == suffix)
+    }
+
+    /// The tensor `suffix` of a block that has it by construction (a BatchNorm's
+    /// `running_mean`).
+    ///
+    /// # Panics
+    /// When it is missing: a bug in code generation, not in the user's declaration.
+    pub fn require(&self, suffix: &str) -> &Tensor {
+        self.tensor(suffix)
+            .unwrap_or_else(|| panic!("monograd-macros bug: no tensor `{suffix}` in the block"))
+    }
+
+    /// The layout of a linear or conv layer's block (built by [`weight_blocks`]).
+    ///
+    /// # Panics
+    /// When the block is not a linear or conv layer's: a bug in code generation, not in the
+    /// user's declaration.
+    pub fn kernel(&self) -> KernelLayout {
+        let weight = match (
+            self.tensor("weight"),
+            self.tensor("weight_g"),
+            self.tensor("weight_v"),
+        ) {
+            (Some(w), None, None) => (Weight::Plain { offset: w.offset }, &w.shape),
+            (None, Some(g), Some(v)) => (
+                Weight::Normed {
+                    g: g.offset,
+                    v: v.offset,
+                },
+                &v.shape,
+            ),
+            _ => panic!("monograd-macros bug: a kernel block without a weight layout"),
+        };
+        let (weight, shape) = weight;
+        let out = shape[0];
+        KernelLayout {
+            weight,
+            bias: self.tensor("bias").map(|b| b.offset),
+            out,
+            per_out: shape.iter().product::<usize>() / out,
+        }
     }
 
     fn push(&mut self, suffix: &'static str, shape: Vec<usize>) {
@@ -279,6 +340,8 @@ impl<'g> Plan<'g> {
     }
 }
 
+/// Pushes a layer's weight: `weight`, or Weight Norm's `weight_g` and `weight_v` (see
+/// [`Block::kernel`]).
 fn weight_blocks(block: &mut Block, weight_norm: bool, shape: Vec<usize>) {
     if weight_norm {
         let mut g_shape = vec![1; shape.len()];

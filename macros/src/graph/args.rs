@@ -5,7 +5,8 @@
 use syn::Ident;
 
 use super::errors::Errors;
-use super::ops::{suggest, usage};
+use super::language::{usage, FROZEN};
+use super::suggest::suggest;
 use crate::parse::{Argument, NodeDecl, Value, ValueKind};
 
 /// Reads the arguments of one call, reporting every problem, and remembers which option names
@@ -561,7 +562,7 @@ impl<'a> ArgReader<'a> {
         }
         for (key, _) in &self.named {
             // `frozen` is read for every operation by `ops::frozen`.
-            if *key != super::ops::FROZEN && !self.known_options.iter().any(|k| *key == k) {
+            if *key != FROZEN && !self.known_options.iter().any(|k| *key == k) {
                 let name = key.to_string();
                 let hint = match suggest(&name, self.known_options.iter().copied()) {
                     Some(s) => format!("; did you mean `{s}`?"),

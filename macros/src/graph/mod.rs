@@ -4,8 +4,10 @@
 
 mod args;
 mod errors;
+mod language;
 pub mod ops;
 pub mod shape;
+mod suggest;
 
 use std::collections::HashMap;
 
@@ -212,7 +214,8 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
                         .map(|d| d.name.to_string())
                         .collect::<Vec<_>>();
                     let hint =
-                        match ops::suggest(&name.to_string(), known.iter().map(String::as_str)) {
+                        match suggest::suggest(&name.to_string(), known.iter().map(String::as_str))
+                        {
                             Some(s) => format!("; did you mean `{s}`?"),
                             None if known.is_empty() => String::new(),
                             None => format!("; nodes defined above: {}", known.join(", ")),

@@ -1,10 +1,12 @@
 //! Losses with PyTorch's default `reduction='mean'`, and accuracy helpers.
 //!
-//! Each loss comes in two forms sharing one implementation:
-//! - `name(input, target, d_input, store) -> Result<T>` returns the mean loss and, fused in the
-//!   same pass over the batch, writes the gradient of that mean loss w.r.t. its input according
-//!   to `store` (the start of a backward pass: the loss's upstream gradient is 1);
-//! - `name_loss(input, target) -> Result<T>` computes only the loss, for evaluation.
+//! Each loss comes in two forms sharing one implementation, named as in the `network!` language
+//! (`softmax_cross_entropy`, `logistic_loss`, `mse`):
+//! - `name(input, target) -> Result<T>` computes the mean loss, for evaluation;
+//! - `name_with_grad(input, target, d_input, store) -> Result<T>` returns the same mean loss
+//!   and, fused in the same pass over the batch, writes the gradient of that mean loss w.r.t.
+//!   its input according to `store` (the start of a backward pass: the loss's upstream gradient
+//!   is 1).
 //!
 //! Losses have no parameters (no parameter block). Run-time values are checked: class labels
 //! ([`Error::LabelOutOfRange`]) and targets ([`Error::InvalidTarget`]) before anything is written,
@@ -14,11 +16,11 @@
 //! Batch and class dims are const generics; `B = 0` (and `C = 0` / `N = 0`) is rejected at
 //! compile time, since a mean over nothing is undefined.
 //!
-//! | loss | PyTorch | mean over |
+//! | loss (`network!` name) | PyTorch | mean over |
 //! |---|---|---|
 //! | [`softmax_cross_entropy`] | `F.cross_entropy(logits, labels)` | `B` samples |
-//! | [`binary_cross_entropy_with_logits`] | `F.binary_cross_entropy_with_logits(z, y)` | `B * N` elements |
-//! | [`logistic_loss_signed`] | `F.soft_margin_loss(z, y)` | `B * N` elements |
+//! | [`logistic_loss`] (`labels = zero_one`) | `F.binary_cross_entropy_with_logits(z, y)` | `B * N` elements |
+//! | [`logistic_loss_signed`] (`labels = signed`) | `F.soft_margin_loss(z, y)` | `B * N` elements |
 //! | [`mse`] | `F.mse_loss(x, t)` | `B * N` elements |
 
 use crate::error::{check_finite, Error, Result};
@@ -34,7 +36,7 @@ mod tests;
 type Gradient<'a, T, const B: usize, const N: usize> = Option<(&'a mut [[T; N]; B], Store)>;
 
 const CROSS_ENTROPY: &str = "softmax_cross_entropy";
-const BINARY_CROSS_ENTROPY: &str = "binary_cross_entropy_with_logits";
+const BINARY_CROSS_ENTROPY: &str = "logistic_loss";
 const LOGISTIC_SIGNED: &str = "logistic_loss_signed";
 const MSE: &str = "mse";
 
@@ -50,7 +52,7 @@ const MSE: &str = "mse";
 /// # Errors
 /// [`Error::LabelOutOfRange`] (with the sample index) if a label is `>= C`, before anything is
 /// written; [`Error::NonFinite`] if the loss is NaN or infinite (NaN or infinite logits).
-pub fn softmax_cross_entropy<T: Scalar, const B: usize, const C: usize>(
+pub fn softmax_cross_entropy_with_grad<T: Scalar, const B: usize, const C: usize>(
     logits: &[[T; C]; B],
     labels: &[usize; B],
     dlogits: &mut [[T; C]; B],
@@ -59,8 +61,9 @@ pub fn softmax_cross_entropy<T: Scalar, const B: usize, const C: usize>(
     cross_entropy(logits, labels, Some((dlogits, store)))
 }
 
-/// The loss of [`softmax_cross_entropy`] without its gradient (evaluation), same errors.
-pub fn softmax_cross_entropy_loss<T: Scalar, const B: usize, const C: usize>(
+/// The loss of [`softmax_cross_entropy_with_grad`] without its gradient (evaluation), same errors.
+#[doc(alias = "cross_entropy")]
+pub fn softmax_cross_entropy<T: Scalar, const B: usize, const C: usize>(
     logits: &[[T; C]; B],
     labels: &[usize; B],
 ) -> Result<T> {
@@ -72,7 +75,12 @@ fn cross_entropy<T: Scalar, const B: usize, const C: usize>(
     labels: &[usize; B],
     mut gradient: Gradient<'_, T, B, C>,
 ) -> Result<T> {
-    const { assert!(B > 0 && C > 0, "softmax_cross_entropy: B and C must be > 0") };
+    const {
+        assert!(
+            B > 0 && C > 0,
+            "softmax_cross_entropy_with_grad: B and C must be > 0"
+        )
+    };
     if let Some((sample, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= C) {
         return Err(Error::LabelOutOfRange {
             what: CROSS_ENTROPY,
@@ -109,7 +117,7 @@ fn cross_entropy<T: Scalar, const B: usize, const C: usize>(
     check_finite(CROSS_ENTROPY, total / T::from_usize(B))
 }
 
-/// Binary cross-entropy on logits, `F.binary_cross_entropy_with_logits(z, y)`, for targets
+/// Binary cross-entropy on logits, `F.logistic_loss_with_grad(z, y)`, for targets
 /// (probabilities) `y` in `[0, 1]`; writes the gradient w.r.t. the logits `z`.
 ///
 /// - loss: `L = 1/(B N) sum l(z, y)` with
@@ -121,7 +129,8 @@ fn cross_entropy<T: Scalar, const B: usize, const C: usize>(
 /// # Errors
 /// [`Error::InvalidTarget`] (with the flat index) for a target outside `[0, 1]` or NaN, before
 /// anything is written; [`Error::NonFinite`] if the loss is NaN or infinite.
-pub fn binary_cross_entropy_with_logits<T: Scalar, const B: usize, const N: usize>(
+#[doc(alias = "binary_cross_entropy_with_logits")]
+pub fn logistic_loss_with_grad<T: Scalar, const B: usize, const N: usize>(
     logits: &[[T; N]; B],
     targets: &[[T; N]; B],
     dlogits: &mut [[T; N]; B],
@@ -135,8 +144,9 @@ pub fn binary_cross_entropy_with_logits<T: Scalar, const B: usize, const N: usiz
     )
 }
 
-/// The loss of [`binary_cross_entropy_with_logits`] without its gradient, same errors.
-pub fn binary_cross_entropy_with_logits_loss<T: Scalar, const B: usize, const N: usize>(
+/// The loss of [`logistic_loss_with_grad`] without its gradient, same errors.
+#[doc(alias = "binary_cross_entropy_with_logits")]
+pub fn logistic_loss<T: Scalar, const B: usize, const N: usize>(
     logits: &[[T; N]; B],
     targets: &[[T; N]; B],
 ) -> Result<T> {
@@ -146,7 +156,7 @@ pub fn binary_cross_entropy_with_logits_loss<T: Scalar, const B: usize, const N:
 /// The logistic loss with labels `y` in `{-1, +1}`, as in the lecture: the mean of
 /// `ln(1 + exp(-y z))` (PyTorch: `F.soft_margin_loss(z, y)`); writes the gradient w.r.t. `z`.
 ///
-/// It is [`binary_cross_entropy_with_logits`] with `p = (y + 1) / 2` in `{0, 1}`, and is
+/// It is [`logistic_loss_with_grad`] with `p = (y + 1) / 2` in `{0, 1}`, and is
 /// computed by the same code. With `softplus(z) = ln(1 + exp(z)) = max(z, 0) + ln(1 + exp(-|z|))`:
 /// - `y = +1`, `p = 1`: `ln(1 + exp(-z)) = ln(exp(-z) (exp(z) + 1)) = softplus(z) - z = softplus(z) - z p`;
 /// - `y = -1`, `p = 0`: `ln(1 + exp(z)) = softplus(z) = softplus(z) - z p`;
@@ -157,7 +167,8 @@ pub fn binary_cross_entropy_with_logits_loss<T: Scalar, const B: usize, const N:
 /// # Errors
 /// [`Error::InvalidTarget`] (with the flat index) for a label other than `-1` or `+1`, before
 /// anything is written; [`Error::NonFinite`] if the loss is NaN or infinite.
-pub fn logistic_loss_signed<T: Scalar, const B: usize, const N: usize>(
+#[doc(alias = "soft_margin_loss")]
+pub fn logistic_loss_signed_with_grad<T: Scalar, const B: usize, const N: usize>(
     logits: &[[T; N]; B],
     labels: &[[T; N]; B],
     dlogits: &mut [[T; N]; B],
@@ -166,8 +177,9 @@ pub fn logistic_loss_signed<T: Scalar, const B: usize, const N: usize>(
     logistic(Targets::Signed, logits, labels, Some((dlogits, store)))
 }
 
-/// The loss of [`logistic_loss_signed`] without its gradient, same errors.
-pub fn logistic_loss_signed_loss<T: Scalar, const B: usize, const N: usize>(
+/// The loss of [`logistic_loss_signed_with_grad`] without its gradient, same errors.
+#[doc(alias = "soft_margin_loss")]
+pub fn logistic_loss_signed<T: Scalar, const B: usize, const N: usize>(
     logits: &[[T; N]; B],
     labels: &[[T; N]; B],
 ) -> Result<T> {
@@ -239,14 +251,14 @@ fn logistic<T: Scalar, const B: usize, const N: usize>(
     })
 }
 
-/// Mean squared error, `F.mse_loss(x, t)`; writes the gradient w.r.t. `x`.
+/// Mean squared error, `F.mse(x, t)`; writes the gradient w.r.t. `x`.
 ///
 /// - loss: `L = 1/(B N) sum (x - t)^2`;
 /// - gradient: `dL/dx = 2 (x - t) / (B N)`.
 ///
 /// # Errors
 /// [`Error::NonFinite`] if the loss is NaN or infinite (NaN or huge inputs or targets).
-pub fn mse<T: Scalar, const B: usize, const N: usize>(
+pub fn mse_with_grad<T: Scalar, const B: usize, const N: usize>(
     input: &[[T; N]; B],
     target: &[[T; N]; B],
     dinput: &mut [[T; N]; B],
@@ -255,8 +267,9 @@ pub fn mse<T: Scalar, const B: usize, const N: usize>(
     mse_impl(input, target, Some((dinput, store)))
 }
 
-/// The loss of [`mse`] without its gradient, same errors.
-pub fn mse_loss<T: Scalar, const B: usize, const N: usize>(
+/// The loss of [`mse_with_grad`] without its gradient, same errors.
+#[doc(alias = "mse_loss")]
+pub fn mse<T: Scalar, const B: usize, const N: usize>(
     input: &[[T; N]; B],
     target: &[[T; N]; B],
 ) -> Result<T> {

@@ -3,8 +3,8 @@
 pub mod activation;
 pub mod combine;
 pub mod conv;
-pub mod dense;
 pub mod dropout;
+pub mod linear;
 pub mod loss;
 pub mod norm;
 pub mod pool;

@@ -1,5 +1,5 @@
-//! `sub`, `mul` and `scale`: the element-wise ops of `runtime/src/ops/combine.rs` beyond `add`
-//! and `concat` (which `pointwise.rs` generates).
+//! `add`, `concat`, `sub`, `mul` and `scale`: the operations of `runtime/src/ops/combine.rs`
+//! that join two nodes (or scale one) element by element, without parameters.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -16,6 +16,16 @@ pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
     let input = |k: usize| access.value(plan, node.inputs[k]);
     let y = access.value_mut(plan, i);
     match &node.op {
+        Op::Add => {
+            let (a, b) = (input(0), input(1));
+            quote!(#rt::ops::combine::add_forward::<#t, B, #n>(#a, #b, #y);)
+        }
+        Op::Concat => {
+            let (a, b) = (input(0), input(1));
+            let na = plan.numel(node.inputs[0]);
+            let nb = plan.numel(node.inputs[1]);
+            quote!(#rt::ops::combine::concat_forward::<#t, B, #na, #nb, #n>(#a, #b, #y);)
+        }
         Op::Sub => {
             let (a, b) = (input(0), input(1));
             quote!(#rt::ops::combine::sub_forward::<#t, B, #n>(#a, #b, #y);)
@@ -41,6 +51,17 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
         let dx = grad_mut(plan, j);
         let store = plan.store(i, k);
         match (&node.op, k) {
+            (Op::Add, _) => quote!(#rt::ops::combine::add_backward::<#t, B, #n>(#dy, #dx, #store);),
+            (Op::Concat, _) => {
+                let na = plan.numel(node.inputs[0]);
+                let nb = plan.numel(node.inputs[1]);
+                let f = if k == 0 {
+                    quote!(concat_backward_first)
+                } else {
+                    quote!(concat_backward_second)
+                };
+                quote!(#rt::ops::combine::#f::<#t, B, #na, #nb, #n>(#dy, #dx, #store);)
+            }
             (Op::Sub, 0) => quote!(#rt::ops::combine::add_backward::<#t, B, #n>(#dy, #dx, #store);),
             (Op::Sub, _) => {
                 quote!(#rt::ops::combine::sub_backward_second::<#t, B, #n>(#dy, #dx, #store);)

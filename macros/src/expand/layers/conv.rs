@@ -1,27 +1,20 @@
-//! Convolution (PyTorch `nn.Conv2d`, optionally with Weight Norm) and pooling over per-sample
-//! `[C, H, W]` images. Geometry is passed to the runtime as a zero-sized type whose const
+//! Convolution (PyTorch `nn.Conv2d` and `nn.Conv1d`, optionally with Weight Norm) over
+//! per-sample `[C, H, W]` images (a sequence `[C, L]` is the image `[C, 1, L]`). Geometry is passed to the runtime as a zero-sized type whose const
 //! parameters are the literals computed here, so the runtime checks every length at compile time.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{grad_targets, rt, workspace_field, WorkspaceItem};
+use super::{grad_targets, input_image, rt, workspace_field, WorkspaceItem};
 use crate::expand::access::{grad, grad_mut, Access};
-use crate::expand::plan::Plan;
-use crate::graph::ops::{Conv2d, Pool2d};
+use crate::expand::emit::{weight_norm_backward, weight_norm_forward};
+use crate::expand::plan::{Plan, Weight};
+use crate::graph::ops::Conv2d;
 use crate::graph::Op;
 
 /// Name of the workspace buffer that every convolution of a network shares (sized for the
 /// largest).
 pub const COLUMNS: &str = "conv_columns";
-
-/// `(c_in, h, w)` of node `i`'s input image; a sequence `[C, L]` is the image `[C, 1, L]`.
-fn input_image(plan: &Plan, i: usize) -> (usize, usize, usize) {
-    plan.graph.nodes[plan.graph.nodes[i].inputs[0]]
-        .shape
-        .as_image()
-        .expect("checked: an image or a sequence")
-}
 
 /// Workspace length of a convolution, as the runtime's `conv2d_workspace_len` computes it: the
 /// column matrix `(C_IN / G) KH KW OH OW`, then, when the convolution pads, a zero-padded copy
@@ -99,18 +92,6 @@ fn conv_geometry(plan: &Plan, i: usize, conv: &Conv2d) -> TokenStream {
     quote!(#rt::ops::conv::Conv2d<#c_in, #h, #w, #co, #kh, #kw, #sh, #sw, #ph, #pw, #dh, #dw, #groups, #bias>)
 }
 
-fn pool_geometry(plan: &Plan, i: usize, pool: &Pool2d) -> TokenStream {
-    let rt = rt();
-    let (c, h, w) = input_image(plan, i);
-    let ((kh, kw), (sh, sw), (ph, pw)) = (pool.kernel, pool.stride, pool.padding);
-    let ty = if pool.ceil_mode {
-        quote!(Pool2dCeil)
-    } else {
-        quote!(Pool2d)
-    };
-    quote!(#rt::ops::pool::#ty<#c, #h, #w, #kh, #kw, #sh, #sw, #ph, #pw, 1, 1>)
-}
-
 /// Statements preparing the kernel's parameter block, and an expression `&[T; LEN]` for it.
 /// With Weight Norm the block is rebuilt in the workspace from `g`, `v` and the bias.
 fn kernel_params(
@@ -129,32 +110,22 @@ fn kernel_params(
             quote!(#rt::view::array::<#t, #len>(&params[#off..])),
         );
     }
-    let (g, v) = (block.tensor("weight_g"), block.tensor("weight_v"));
-    let (g_off, v_off) = (g.map_or(0, |g| g.offset), v.map_or(0, |v| v.offset));
-    let out = conv.out_channels;
-    let k = v.map_or(0, |v| v.len()) / out;
-    let bias_copy = block.tensor("bias").map(|b| {
-        let (off, n, start) = (b.offset, b.len(), out * k);
-        quote!(kernel_block[#start..].copy_from_slice(&params[#off..#off + #n]);)
+    let layout = block.kernel();
+    let (out, k) = (layout.out, layout.per_out);
+    let bias_copy = layout.bias.map(|off| {
+        let start = out * k;
+        quote!(kernel_block[#start..].copy_from_slice(&params[#off..#off + #out]);)
     });
     let workspace = access.workspace(plan, i, "weight");
-    let nan = quote!(#t::NAN);
+    let weight = weight_norm_forward(
+        plan,
+        &layout,
+        quote!(#rt::view::matrix_mut::<#t, #out, #k>(&mut kernel_block[..])),
+    );
     let prepare = quote! {
         let kernel_block: &mut [[#t; #len]; 1] = #workspace;
         let kernel_block: &mut [#t; #len] = &mut kernel_block[0];
-        {
-            let weight = #rt::view::matrix_mut::<#t, #out, #k>(&mut kernel_block[..]);
-            // A zero row of v has no direction: NaN, which the loss then reports.
-            if #rt::ops::norm::weight_norm_forward::<#t, #out, #k>(
-                #rt::view::array::<#t, #out>(&params[#g_off..]),
-                #rt::view::matrix::<#t, #out, #k>(&params[#v_off..]),
-                weight,
-            )
-            .is_err()
-            {
-                weight.as_flattened_mut().fill(#nan);
-            }
-        }
+        #weight
         #bias_copy
     };
     (prepare, quote!(&*kernel_block))
@@ -189,18 +160,6 @@ pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
                 );
             })
         }
-        Op::MaxPool2d(pool) => {
-            let geometry = pool_geometry(plan, i, pool);
-            quote!(#rt::ops::pool::max_pool2d_forward::<#t, #geometry, B, #in_len, #out_len>(#x, #y);)
-        }
-        Op::AvgPool2d(pool) => {
-            let geometry = pool_geometry(plan, i, pool);
-            quote!(#rt::ops::pool::avg_pool2d_forward::<#t, #geometry, B, #in_len, #out_len>(#x, #y);)
-        }
-        Op::GlobalAvgPool => {
-            let (c, h, w) = input_image(plan, i);
-            quote!(#rt::ops::pool::global_avg_pool_forward::<#t, B, #c, #h, #w, #in_len>(#x, #y);)
-        }
         _ => unreachable!("dispatched by op"),
     }
 }
@@ -232,16 +191,24 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
             let block = &plan.params[i];
             let off = block.offset;
             let plen = block_len(plan, i);
+            let layout = block.kernel();
             let params_grad = if conv.weight_norm {
-                let out = conv.out_channels;
-                let (g, v) = (block.tensor("weight_g"), block.tensor("weight_v"));
-                let (g_off, v_off) = (g.map_or(0, |g| g.offset), v.map_or(0, |v| v.offset));
-                let k = v.map_or(0, |v| v.len()) / out;
+                let (out, k) = (layout.out, layout.per_out);
                 let dw_field = workspace_field(plan, i, "weight_grad");
-                let bias_grad = block.tensor("bias").map(|b| {
-                    let (boff, n, start) = (b.offset, b.len(), out * k);
-                    quote!(tape.param_grads[#boff..#boff + #n].copy_from_slice(&kernel_grad[#start..]);)
+                let bias_grad = layout.bias.map(|boff| {
+                    let start = out * k;
+                    quote!(tape.param_grads[#boff..#boff + #out].copy_from_slice(&kernel_grad[#start..]);)
                 });
+                let Weight::Normed { g: g_off, .. } = layout.weight else {
+                    unreachable!("a Weight Norm layer's weight is normed")
+                };
+                let to_g_and_v = weight_norm_backward(
+                    plan,
+                    &layout,
+                    quote!(#rt::view::matrix::<#t, #out, #k>(&kernel_grad[..])),
+                    quote!(#rt::view::array_mut::<#t, #out>(grad_g)),
+                    quote!(#rt::view::matrix_mut::<#t, #out, #k>(grad_v)),
+                );
                 let (g_len, v_len) = (out, out * k);
                 quote! {
                     let kernel_grad: &mut [[#t; #len]; 1] = &mut tape.workspace.#dw_field;
@@ -249,15 +216,9 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                     #rt::ops::conv::conv2d_backward_params_packed::<#t, #geometry, B, #in_len, #out_len, #len, #cols_len>(
                         #x, #dy, kernel_grad, #cols, #rt::Store::Overwrite, &mut tape.gemm_pack[..],
                     );
+                    // Weight Norm's g and v are stored one after the other.
                     let (grad_g, grad_v) = tape.param_grads[#g_off..#g_off + #g_len + #v_len].split_at_mut(#g_len);
-                    #rt::ops::norm::weight_norm_backward::<#t, #out, #k>(
-                        #rt::view::array::<#t, #out>(&params[#g_off..]),
-                        #rt::view::matrix::<#t, #out, #k>(&params[#v_off..]),
-                        #rt::view::matrix::<#t, #out, #k>(&kernel_grad[..]),
-                        #rt::view::array_mut::<#t, #out>(grad_g),
-                        #rt::view::matrix_mut::<#t, #out, #k>(grad_v),
-                        #rt::Store::Overwrite,
-                    );
+                    #to_g_and_v
                     #bias_grad
                 }
             } else {
@@ -282,27 +243,6 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                 }
             });
             quote!({ #params_grad #(#inputs)* })
-        }
-        Op::MaxPool2d(pool) => {
-            let geometry = pool_geometry(plan, i, pool);
-            let calls = input_grad(
-                &|dx, store| quote!(#rt::ops::pool::max_pool2d_backward::<#t, #geometry, B, #in_len, #out_len>(#x, #dy, #dx, #store);),
-            );
-            quote!(#(#calls)*)
-        }
-        Op::AvgPool2d(pool) => {
-            let geometry = pool_geometry(plan, i, pool);
-            let calls = input_grad(
-                &|dx, store| quote!(#rt::ops::pool::avg_pool2d_backward::<#t, #geometry, B, #in_len, #out_len>(#dy, #dx, #store);),
-            );
-            quote!(#(#calls)*)
-        }
-        Op::GlobalAvgPool => {
-            let (c, h, w) = input_image(plan, i);
-            let calls = input_grad(
-                &|dx, store| quote!(#rt::ops::pool::global_avg_pool_backward::<#t, B, #c, #h, #w, #in_len>(#dy, #dx, #store);),
-            );
-            quote!(#(#calls)*)
         }
         _ => unreachable!("dispatched by op"),
     }

@@ -1,7 +1,8 @@
 //! What to say about an operation the language does not have: the operations users of other
 //! frameworks expect and what to write instead, the closest name for a typo.
 
-use super::{usage, OPERATIONS};
+use crate::graph::language::{usage, OPERATIONS};
+use crate::graph::suggest::suggest;
 
 /// Operations users of other frameworks expect, by normalized name (lowercase, no `_`): what
 /// the language has instead. `None` as the alternative: there is nothing close (yet).
@@ -224,31 +225,4 @@ pub(super) fn unknown_operation_message(op: &str) -> String {
         None => String::new(),
     };
     format!("unknown operation `{op}`{hint}\n{list}")
-}
-
-/// The closest of `candidates` to `name`, if it is close enough to be a likely typo.
-pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }

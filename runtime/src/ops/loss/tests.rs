@@ -130,15 +130,16 @@ fn cross_entropy_matches_pytorch() {
     let (loss, grad) = check_fused(
         "softmax_cross_entropy",
         &LOGITS,
-        |z, g, s| softmax_cross_entropy(z, &LABELS, g, s),
-        |z| softmax_cross_entropy_loss(z, &LABELS),
+        |z, g, s| softmax_cross_entropy_with_grad(z, &LABELS, g, s),
+        |z| softmax_cross_entropy(z, &LABELS),
     );
     assert_scalar_close("ce loss", loss, CE_LOSS, 1e-12);
     assert_close("ce grad", &grad, &CE_DLOGITS, 1e-12);
 
     let mut grad32 = [[0.0f32; 5]; 4];
     let loss32 =
-        softmax_cross_entropy(&to_f32(&LOGITS), &LABELS, &mut grad32, Store::Overwrite).unwrap();
+        softmax_cross_entropy_with_grad(&to_f32(&LOGITS), &LABELS, &mut grad32, Store::Overwrite)
+            .unwrap();
     assert_scalar_close("ce loss f32", loss32.into(), CE_LOSS_F32, 1e-6);
     assert_close("ce grad f32", &to_f64(&grad32), &CE_DLOGITS_F32, 1e-6);
 }
@@ -146,12 +147,13 @@ fn cross_entropy_matches_pytorch() {
 #[test]
 fn cross_entropy_of_large_logits_is_exact() {
     let mut grad = [[0.0; 3]; 3];
-    let loss = softmax_cross_entropy(&LARGE, &LARGE_LABELS, &mut grad, Store::Overwrite).unwrap();
+    let loss = softmax_cross_entropy_with_grad(&LARGE, &LARGE_LABELS, &mut grad, Store::Overwrite)
+        .unwrap();
     assert_eq!(loss, CE_LARGE_LOSS);
     assert_close("ce large grad", &grad, &CE_LARGE_DLOGITS, 1e-15);
 
     let mut grad32 = [[0.0f32; 3]; 3];
-    let loss32 = softmax_cross_entropy(
+    let loss32 = softmax_cross_entropy_with_grad(
         &to_f32(&LARGE),
         &LARGE_LABELS,
         &mut grad32,
@@ -168,12 +170,9 @@ fn cross_entropy_of_large_logits_is_exact() {
 
     // Per sample: -ln softmax([1e4, 0, -1e4])[label] is exactly 0, 1e4, 2e4.
     for (label, want) in CE_LARGE_PER_SAMPLE.iter().enumerate() {
+        assert_eq!(softmax_cross_entropy(&[LARGE[0]], &[label]), Ok(want.abs()));
         assert_eq!(
-            softmax_cross_entropy_loss(&[LARGE[0]], &[label]),
-            Ok(want.abs())
-        );
-        assert_eq!(
-            softmax_cross_entropy_loss(&[to_f32(&LARGE)[0]], &[label]),
+            softmax_cross_entropy(&[to_f32(&LARGE)[0]], &[label]),
             Ok(want.abs() as f32)
         );
     }
@@ -182,8 +181,8 @@ fn cross_entropy_of_large_logits_is_exact() {
 #[test]
 fn cross_entropy_rejects_labels_before_writing() {
     let mut grad = [[7.0; 5]; 4];
-    let err =
-        softmax_cross_entropy(&LOGITS, &[2, 0, 5, 1], &mut grad, Store::Overwrite).unwrap_err();
+    let err = softmax_cross_entropy_with_grad(&LOGITS, &[2, 0, 5, 1], &mut grad, Store::Overwrite)
+        .unwrap_err();
     assert_eq!(
         err,
         Error::LabelOutOfRange {
@@ -198,7 +197,7 @@ fn cross_entropy_rejects_labels_before_writing() {
         "softmax_cross_entropy: label 5 of sample 2 is out of range for 5 classes (labels must be 0..5)"
     );
     assert_eq!(grad, [[7.0; 5]; 4], "nothing written");
-    assert!(softmax_cross_entropy_loss(&LOGITS, &[2, 0, 4, usize::MAX]).is_err());
+    assert!(softmax_cross_entropy(&LOGITS, &[2, 0, 4, usize::MAX]).is_err());
 }
 
 #[test]
@@ -206,13 +205,14 @@ fn cross_entropy_of_nan_or_inf_is_non_finite() {
     let mut logits = LOGITS;
     logits[1][3] = f64::NAN;
     let mut grad = [[0.0; 5]; 4];
-    let err = softmax_cross_entropy(&logits, &LABELS, &mut grad, Store::Overwrite).unwrap_err();
+    let err =
+        softmax_cross_entropy_with_grad(&logits, &LABELS, &mut grad, Store::Overwrite).unwrap_err();
     assert!(
         matches!(err, Error::NonFinite { what: "softmax_cross_entropy", value } if value.is_nan())
     );
     logits[1][3] = f64::INFINITY;
     assert!(matches!(
-        softmax_cross_entropy_loss(&logits, &LABELS),
+        softmax_cross_entropy(&logits, &LABELS),
         Err(Error::NonFinite {
             what: "softmax_cross_entropy",
             ..
@@ -223,16 +223,16 @@ fn cross_entropy_of_nan_or_inf_is_non_finite() {
 #[test]
 fn binary_cross_entropy_matches_pytorch() {
     let (loss, grad) = check_fused(
-        "binary_cross_entropy_with_logits",
+        "logistic_loss",
         &Z,
-        |z, g, s| binary_cross_entropy_with_logits(z, &TARGETS01, g, s),
-        |z| binary_cross_entropy_with_logits_loss(z, &TARGETS01),
+        |z, g, s| logistic_loss_with_grad(z, &TARGETS01, g, s),
+        |z| logistic_loss(z, &TARGETS01),
     );
     assert_scalar_close("bce loss", loss, BCE_LOSS, 1e-12);
     assert_close("bce grad", &grad, &BCE_DZ, 1e-12);
 
     let mut grad32 = [[0.0f32; 4]; 3];
-    let loss32 = binary_cross_entropy_with_logits(
+    let loss32 = logistic_loss_with_grad(
         &to_f32(&Z),
         &to_f32(&TARGETS01),
         &mut grad32,
@@ -244,16 +244,12 @@ fn binary_cross_entropy_matches_pytorch() {
 
     let large = [[1e4, -1e4, 800.0, -800.0]];
     let mut grad = [[0.0; 4]];
-    let loss = binary_cross_entropy_with_logits(
-        &large,
-        &[[0.0, 1.0, 1.0, 0.5]],
-        &mut grad,
-        Store::Overwrite,
-    );
+    let loss =
+        logistic_loss_with_grad(&large, &[[0.0, 1.0, 1.0, 0.5]], &mut grad, Store::Overwrite);
     assert_eq!(loss, Ok(BCE_LARGE_LOSS));
     assert_eq!(grad, BCE_LARGE_DZ);
     let mut grad32 = [[0.0f32; 4]];
-    let loss32 = binary_cross_entropy_with_logits(
+    let loss32 = logistic_loss_with_grad(
         &to_f32(&large),
         &[[0.0, 1.0, 1.0, 0.5]],
         &mut grad32,
@@ -269,12 +265,11 @@ fn binary_cross_entropy_rejects_targets_before_writing() {
         let mut targets = TARGETS01;
         targets[2][1] = bad;
         let mut grad = [[7.0; 4]; 3];
-        let err = binary_cross_entropy_with_logits(&Z, &targets, &mut grad, Store::Overwrite)
-            .unwrap_err();
+        let err = logistic_loss_with_grad(&Z, &targets, &mut grad, Store::Overwrite).unwrap_err();
         assert!(matches!(
             err,
             Error::InvalidTarget {
-                what: "binary_cross_entropy_with_logits",
+                what: "logistic_loss",
                 index: 9,
                 expected: "a probability in [0, 1]",
                 ..
@@ -283,19 +278,19 @@ fn binary_cross_entropy_rejects_targets_before_writing() {
         assert_eq!(
             err.to_string(),
             std::format!(
-                "binary_cross_entropy_with_logits: target value {shown} at index 9 is invalid \
+                "logistic_loss: target value {shown} at index 9 is invalid \
                  (expected a probability in [0, 1])"
             )
         );
         assert_eq!(grad, [[7.0; 4]; 3], "nothing written");
-        assert!(binary_cross_entropy_with_logits_loss(&Z, &targets).is_err());
+        assert!(logistic_loss(&Z, &targets).is_err());
     }
     let mut z = Z;
     z[0][0] = f64::NAN;
     assert!(matches!(
-        binary_cross_entropy_with_logits_loss(&z, &TARGETS01),
+        logistic_loss(&z, &TARGETS01),
         Err(Error::NonFinite {
-            what: "binary_cross_entropy_with_logits",
+            what: "logistic_loss",
             ..
         })
     ));
@@ -306,8 +301,8 @@ fn signed_logistic_loss_matches_pytorch_and_the_01_form() {
     let (loss, grad) = check_fused(
         "logistic_loss_signed",
         &Z_SIGNED,
-        |z, g, s| logistic_loss_signed(z, &Y_SIGNED, g, s),
-        |z| logistic_loss_signed_loss(z, &Y_SIGNED),
+        |z, g, s| logistic_loss_signed_with_grad(z, &Y_SIGNED, g, s),
+        |z| logistic_loss_signed(z, &Y_SIGNED),
     );
     assert_scalar_close("signed loss", loss, SIGNED_LOSS, 1e-12);
     assert_close("signed grad", &grad, &SIGNED_DZ, 1e-12);
@@ -315,7 +310,7 @@ fn signed_logistic_loss_matches_pytorch_and_the_01_form() {
     // The same numbers as the {0, 1} form with p = (y + 1) / 2.
     let p = Y_SIGNED.map(|row| row.map(|y| (y + 1.0) / 2.0));
     let mut grad01 = [[0.0; 2]; 4];
-    let loss01 = binary_cross_entropy_with_logits(&Z_SIGNED, &p, &mut grad01, Store::Overwrite);
+    let loss01 = logistic_loss_with_grad(&Z_SIGNED, &p, &mut grad01, Store::Overwrite);
     assert_eq!(loss01, Ok(loss));
     assert_eq!(grad01, grad);
 
@@ -334,8 +329,8 @@ fn signed_logistic_loss_rejects_labels() {
         let mut labels = Y_SIGNED;
         labels[3][0] = bad;
         let mut grad = [[7.0; 2]; 4];
-        let err =
-            logistic_loss_signed(&Z_SIGNED, &labels, &mut grad, Store::Overwrite).unwrap_err();
+        let err = logistic_loss_signed_with_grad(&Z_SIGNED, &labels, &mut grad, Store::Overwrite)
+            .unwrap_err();
         assert!(matches!(
             err,
             Error::InvalidTarget {
@@ -346,7 +341,7 @@ fn signed_logistic_loss_rejects_labels() {
             }
         ));
         assert_eq!(grad, [[7.0; 2]; 4], "nothing written");
-        assert!(logistic_loss_signed_loss(&Z_SIGNED, &labels).is_err());
+        assert!(logistic_loss_signed(&Z_SIGNED, &labels).is_err());
     }
 }
 
@@ -355,31 +350,31 @@ fn mse_matches_pytorch() {
     let (loss, grad) = check_fused(
         "mse",
         &PRED,
-        |x, g, s| mse(x, &TARGET, g, s),
-        |x| mse_loss(x, &TARGET),
+        |x, g, s| mse_with_grad(x, &TARGET, g, s),
+        |x| mse(x, &TARGET),
     );
-    assert_scalar_close("mse loss", loss, MSE_LOSS, 1e-12);
-    assert_close("mse grad", &grad, &MSE_DPRED, 1e-12);
+    assert_scalar_close("mse_with_grad loss", loss, MSE_LOSS, 1e-12);
+    assert_close("mse_with_grad grad", &grad, &MSE_DPRED, 1e-12);
 
     let mut grad32 = [[0.0f32; 4]; 3];
-    let loss32 = mse(
+    let loss32 = mse_with_grad(
         &to_f32(&PRED),
         &to_f32(&TARGET),
         &mut grad32,
         Store::Overwrite,
     )
     .unwrap();
-    assert_scalar_close("mse loss f32", loss32.into(), MSE_LOSS, 1e-6);
-    assert_close("mse grad f32", &to_f64(&grad32), &MSE_DPRED, 1e-5);
+    assert_scalar_close("mse_with_grad loss f32", loss32.into(), MSE_LOSS, 1e-6);
+    assert_close("mse_with_grad grad f32", &to_f64(&grad32), &MSE_DPRED, 1e-5);
 
     let mut target = TARGET;
     target[1][2] = f64::NAN;
     assert!(matches!(
-        mse_loss(&PRED, &target),
+        mse(&PRED, &target),
         Err(Error::NonFinite { what: "mse", .. })
     ));
     assert!(matches!(
-        mse_loss(&[[1e300f64]], &[[-1e300]]),
+        mse(&[[1e300f64]], &[[-1e300]]),
         Err(Error::NonFinite { what: "mse", .. })
     ));
 }

@@ -4,9 +4,10 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{grad_targets, param_grad_views, rt, WorkspaceItem};
+use super::{grad_targets, param_grad_views, rt, workspace_field, WorkspaceItem};
 use crate::expand::access::{grad, grad_mut, Access};
-use crate::expand::plan::Plan;
+use crate::expand::emit::{weight_norm_backward, weight_norm_forward};
+use crate::expand::plan::{Plan, Weight};
 use crate::graph::ops::Linear;
 
 pub fn workspace(plan: &Plan, i: usize, linear: &Linear) -> Vec<WorkspaceItem> {
@@ -29,42 +30,31 @@ fn weight_and_bias(
     linear: &Linear,
 ) -> (TokenStream, TokenStream, TokenStream) {
     let (rt, t) = (rt(), &plan.t);
-    let block = &plan.params[i];
+    let layout = plan.params[i].kernel();
     let out = linear.out;
     let inp = plan.numel(plan.graph.nodes[i].inputs[0]);
-    let bias = match block.tensor("bias") {
-        Some(b) => {
-            let off = b.offset;
+    let bias = match layout.bias {
+        Some(off) => {
             quote!(::core::option::Option::Some(#rt::view::array::<#t, #out>(&params[#off..])))
         }
         None => quote!(::core::option::Option::None),
     };
-    if let Some(w) = block.tensor("weight") {
-        let off = w.offset;
-        return (
+    match layout.weight {
+        Weight::Plain { offset } => (
             quote!(),
-            quote!(#rt::view::matrix::<#t, #out, #inp>(&params[#off..])),
+            quote!(#rt::view::matrix::<#t, #out, #inp>(&params[#offset..])),
             bias,
-        );
-    }
-    let (g, v) = (block.tensor("weight_g"), block.tensor("weight_v"));
-    let (g_off, v_off) = (g.map_or(0, |g| g.offset), v.map_or(0, |v| v.offset));
-    let workspace = access.workspace(plan, i, "weight");
-    let nan = quote!(#t::NAN);
-    let prepare = quote! {
-        let weight: &mut [[#t; #inp]; #out] = #workspace;
-        // A zero row of v has no direction: NaN, which the loss then reports as non-finite.
-        if #rt::ops::norm::weight_norm_forward::<#t, #out, #inp>(
-            #rt::view::array::<#t, #out>(&params[#g_off..]),
-            #rt::view::matrix::<#t, #out, #inp>(&params[#v_off..]),
-            weight,
-        )
-        .is_err()
-        {
-            weight.as_flattened_mut().fill(#nan);
+        ),
+        Weight::Normed { .. } => {
+            let workspace = access.workspace(plan, i, "weight");
+            let compute = weight_norm_forward(plan, &layout, quote!(&mut *weight));
+            let prepare = quote! {
+                let weight: &mut [[#t; #inp]; #out] = #workspace;
+                #compute
+            };
+            (prepare, quote!(&*weight), bias)
         }
-    };
-    (prepare, quote!(&*weight), bias)
+    }
 }
 
 /// Elements of GEMM packing scratch the layer needs at batch `batch`.
@@ -72,7 +62,7 @@ pub fn pack_len(plan: &Plan, i: usize, linear: &Linear, batch: &TokenStream) -> 
     let (rt, t) = (rt(), &plan.t);
     let inp = plan.numel(plan.graph.nodes[i].inputs[0]);
     let out = linear.out;
-    quote!(#rt::ops::dense::dense_pack_len::<#t>(#batch, #inp, #out))
+    quote!(#rt::ops::linear::linear_pack_len::<#t>(#batch, #inp, #out))
 }
 
 pub fn forward(plan: &Plan, access: &Access, i: usize, linear: &Linear) -> TokenStream {
@@ -86,7 +76,7 @@ pub fn forward(plan: &Plan, access: &Access, i: usize, linear: &Linear) -> Token
     let pack = access.pack();
     quote!({
         #prepare
-        #rt::ops::dense::dense_forward_packed::<#t, B, #inp, #out>(#x, #weight, #bias, #y, #pack);
+        #rt::ops::linear::linear_forward_packed::<#t, B, #inp, #out>(#x, #weight, #bias, #y, #pack);
     })
 }
 
@@ -105,54 +95,50 @@ pub fn backward(plan: &Plan, i: usize, linear: &Linear) -> TokenStream {
         ("bias", quote!(#rt::view::array_mut::<#t, #out>)),
     ];
     let split = param_grad_views(plan, i, &views);
-    let bias_grad = if plan.params[i].tensor("bias").is_some() {
+    let layout = plan.params[i].kernel();
+    let bias_grad = if layout.bias.is_some() {
         quote!(::core::option::Option::Some(grad_bias))
     } else {
         quote!(::core::option::Option::None)
     };
-    let (params_grad, weight_for_input) = if linear.weight_norm {
-        let block = &plan.params[i];
-        let (g_off, v_off) = (
-            block.tensor("weight_g").map_or(0, |g| g.offset),
-            block.tensor("weight_v").map_or(0, |v| v.offset),
-        );
-        let w_field = super::workspace_field(plan, i, "weight");
-        let dw_field = super::workspace_field(plan, i, "weight_grad");
-        (
+    let (params_grad, weight_for_input) = match layout.weight {
+        Weight::Normed { .. } => {
+            let w_field = workspace_field(plan, i, "weight");
+            let dw_field = workspace_field(plan, i, "weight_grad");
+            let dw = quote!(&mut tape.workspace.#dw_field);
+            let to_g_and_v = weight_norm_backward(
+                plan,
+                &layout,
+                quote!(&tape.workspace.#dw_field),
+                quote!(grad_weight_g),
+                quote!(grad_weight_v),
+            );
+            (
+                quote! {
+                    #rt::ops::linear::linear_backward_params_packed::<#t, B, #inp, #out>(
+                        #x, #dy, #dw, #bias_grad, #rt::Store::Overwrite,
+                        &mut tape.gemm_pack[..],
+                    );
+                    #to_g_and_v
+                },
+                quote!(&tape.workspace.#w_field),
+            )
+        }
+        Weight::Plain { offset } => (
             quote! {
-                #rt::ops::dense::dense_backward_params_packed::<#t, B, #inp, #out>(
-                    #x, #dy, &mut tape.workspace.#dw_field, #bias_grad, #rt::Store::Overwrite,
-                    &mut tape.gemm_pack[..],
-                );
-                #rt::ops::norm::weight_norm_backward::<#t, #out, #inp>(
-                    #rt::view::array::<#t, #out>(&params[#g_off..]),
-                    #rt::view::matrix::<#t, #out, #inp>(&params[#v_off..]),
-                    &tape.workspace.#dw_field,
-                    grad_weight_g,
-                    grad_weight_v,
-                    #rt::Store::Overwrite,
-                );
-            },
-            quote!(&tape.workspace.#w_field),
-        )
-    } else {
-        let block = &plan.params[i];
-        let w_off = block.tensor("weight").map_or(0, |w| w.offset);
-        (
-            quote! {
-                #rt::ops::dense::dense_backward_params_packed::<#t, B, #inp, #out>(
+                #rt::ops::linear::linear_backward_params_packed::<#t, B, #inp, #out>(
                     #x, #dy, grad_weight, #bias_grad, #rt::Store::Overwrite,
                     &mut tape.gemm_pack[..],
                 );
             },
-            quote!(#rt::view::matrix::<#t, #out, #inp>(&params[#w_off..])),
-        )
+            quote!(#rt::view::matrix::<#t, #out, #inp>(&params[#offset..])),
+        ),
     };
     let input_grads = grad_targets(plan, i).into_iter().map(|(k, j)| {
         let dx = grad_mut(plan, j);
         let store = plan.store(i, k);
         quote! {
-            #rt::ops::dense::dense_backward_input_packed::<#t, B, #inp, #out>(
+            #rt::ops::linear::linear_backward_input_packed::<#t, B, #inp, #out>(
                 #dy, #weight_for_input, #dx, #store, &mut tape.gemm_pack[..],
             );
         }

@@ -3,6 +3,8 @@
 //! the crate docs.
 
 use super::*;
+use crate::graph::errors::Errors;
+use crate::graph::ops::resolve;
 use crate::parse::Statement;
 
 /// Option names in a usage line or a docs cell: every `name =`.

@@ -1,4 +1,4 @@
-//! Dense (fully connected) layer with PyTorch `nn.Linear` semantics.
+//! Linear (fully connected, "dense") layer with PyTorch `nn.Linear` semantics.
 //!
 //! For a batch `x: [B][IN]`, weight `W: [OUT][IN]` and optional bias `b: [OUT]`:
 //!
@@ -13,13 +13,13 @@
 //!
 //! # Packing scratch
 //! Each function has a `_packed` variant taking `pack: &mut [T]`, scratch for the packed GEMM
-//! (contents ignored on entry, unspecified on return): with at least [`dense_pack_len`]
+//! (contents ignored on entry, unspecified on return): with at least [`linear_pack_len`]
 //! elements, large batches run on the packed, cache-blocked kernels; with less (an empty slice
 //! included) they run on the unpacked loops. Neither allocates.
 //!
 //! # Parameter block
 //! `[weight: OUT x IN, row-major (W[o][i] at o * IN + i) | bias: OUT]`, i.e. PyTorch's
-//! `weight` then `bias` tensors, flattened; [`dense_param_len`] elements. Without a bias the
+//! `weight` then `bias` tensors, flattened; [`linear_param_len`] elements. Without a bias the
 //! block is the weight alone. No persistent state.
 
 use crate::kernels::elementwise::{add_bias, sum_rows};
@@ -30,16 +30,16 @@ use crate::kernels::gemm::{
 use crate::kernels::Store;
 use crate::Scalar;
 
-/// Length of a dense layer's parameter block: `output * input` weights, plus `output` biases
+/// Length of a linear layer's parameter block: `output * input` weights, plus `output` biases
 /// when `bias`.
-pub const fn dense_param_len(input: usize, output: usize, bias: bool) -> usize {
+pub const fn linear_param_len(input: usize, output: usize, bias: bool) -> usize {
     output * input + if bias { output } else { 0 }
 }
 
-/// Elements of packing scratch the `_packed` functions of a dense layer `input -> output` need
+/// Elements of packing scratch the `_packed` functions of a linear layer `input -> output` need
 /// at batch size `batch` (the most any of its three products uses; 0 when every product is
 /// small enough for the unpacked loops).
-pub const fn dense_pack_len<T: Scalar>(batch: usize, input: usize, output: usize) -> usize {
+pub const fn linear_pack_len<T: Scalar>(batch: usize, input: usize, output: usize) -> usize {
     let forward = matmul_a_bt_pack_len::<T>(batch, input, output);
     let input_grad = matmul_a_b_pack_len::<T>(batch, output, input);
     let weight_grad = matmul_at_b_pack_len::<T>(output, batch, input);
@@ -57,18 +57,18 @@ const fn max(a: usize, b: usize) -> usize {
 /// Forward pass: `y = x * W^T + bias` (`y[s][o] = sum_i x[s][i] * W[o][i] + bias[o]`); without a
 /// bias, `y = x * W^T`. `y` is overwritten, not read.
 #[inline]
-pub fn dense_forward<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+pub fn linear_forward<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     x: &[[T; IN]; B],
     weight: &[[T; IN]; OUT],
     bias: Option<&[T; OUT]>,
     y: &mut [[T; OUT]; B],
 ) {
-    dense_forward_packed(x, weight, bias, y, &mut []);
+    linear_forward_packed(x, weight, bias, y, &mut []);
 }
 
-/// [`dense_forward`] with packing scratch (see the [module docs](self)).
+/// [`linear_forward`] with packing scratch (see the [module docs](self)).
 #[inline]
-pub fn dense_forward_packed<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+pub fn linear_forward_packed<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     x: &[[T; IN]; B],
     weight: &[[T; IN]; OUT],
     bias: Option<&[T; OUT]>,
@@ -83,18 +83,23 @@ pub fn dense_forward_packed<T: Scalar, const B: usize, const IN: usize, const OU
 
 /// Input gradient: `dx (store) dy * W` (`dx[s][i] (store) sum_o dy[s][o] * W[o][i]`).
 #[inline]
-pub fn dense_backward_input<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+pub fn linear_backward_input<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     dy: &[[T; OUT]; B],
     weight: &[[T; IN]; OUT],
     dx: &mut [[T; IN]; B],
     store: Store,
 ) {
-    dense_backward_input_packed(dy, weight, dx, store, &mut []);
+    linear_backward_input_packed(dy, weight, dx, store, &mut []);
 }
 
-/// [`dense_backward_input`] with packing scratch (see the [module docs](self)).
+/// [`linear_backward_input`] with packing scratch (see the [module docs](self)).
 #[inline]
-pub fn dense_backward_input_packed<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+pub fn linear_backward_input_packed<
+    T: Scalar,
+    const B: usize,
+    const IN: usize,
+    const OUT: usize,
+>(
     dy: &[[T; OUT]; B],
     weight: &[[T; IN]; OUT],
     dx: &mut [[T; IN]; B],
@@ -107,19 +112,19 @@ pub fn dense_backward_input_packed<T: Scalar, const B: usize, const IN: usize, c
 /// Parameter gradients: `weight_grad (store) dy^T * x` (`dW[o][i] (store) sum_s dy[s][o] *
 /// x[s][i]`) and, when given, `bias_grad (store) sum_s dy[s]`. Both use the same `store`.
 #[inline]
-pub fn dense_backward_params<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+pub fn linear_backward_params<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     x: &[[T; IN]; B],
     dy: &[[T; OUT]; B],
     weight_grad: &mut [[T; IN]; OUT],
     bias_grad: Option<&mut [T; OUT]>,
     store: Store,
 ) {
-    dense_backward_params_packed(x, dy, weight_grad, bias_grad, store, &mut []);
+    linear_backward_params_packed(x, dy, weight_grad, bias_grad, store, &mut []);
 }
 
-/// [`dense_backward_params`] with packing scratch (see the [module docs](self)).
+/// [`linear_backward_params`] with packing scratch (see the [module docs](self)).
 #[inline]
-pub fn dense_backward_params_packed<
+pub fn linear_backward_params_packed<
     T: Scalar,
     const B: usize,
     const IN: usize,
@@ -187,16 +192,16 @@ mod tests {
         };
 
         let mut y = [[T::nan(); OUT]; B];
-        dense_forward(&x, &weight, Some(&bias[0]), &mut y);
+        linear_forward(&x, &weight, Some(&bias[0]), &mut y);
         assert_close("y", &widen(y.as_flattened()), &reference::Y, tol);
 
         let mut dx = [[T::nan(); IN]; B];
-        dense_backward_input(&dy, &weight, &mut dx, Store::Overwrite);
+        linear_backward_input(&dy, &weight, &mut dx, Store::Overwrite);
         assert_close("dx", &widen(dx.as_flattened()), &reference::DX, tol);
 
         let mut dw = [[T::nan(); IN]; OUT];
         let mut db = [T::nan(); OUT];
-        dense_backward_params(&x, &dy, &mut dw, Some(&mut db), Store::Overwrite);
+        linear_backward_params(&x, &dy, &mut dw, Some(&mut db), Store::Overwrite);
         assert_close("dW", &widen(dw.as_flattened()), &reference::DW, tol);
         assert_close("db", &widen(&db), &reference::DB, tol);
     }
@@ -217,7 +222,7 @@ mod tests {
         let weight: [[f64; IN]; OUT] = filled(2);
         let bias: [[f64; OUT]; 1] = filled(3);
         let mut y = [[f64::NAN; OUT]; B];
-        dense_forward(&x, &weight, None, &mut y);
+        linear_forward(&x, &weight, None, &mut y);
         let with_bias: std::vec::Vec<f64> = (0..B * OUT)
             .map(|i| reference::Y[i] - bias[0][i % OUT])
             .collect();
@@ -226,7 +231,7 @@ mod tests {
         // Without a bias gradient, only dW is written.
         let dy: [[f64; OUT]; B] = filled(4);
         let mut dw = [[f64::NAN; IN]; OUT];
-        dense_backward_params(&x, &dy, &mut dw, None, Store::Overwrite);
+        linear_backward_params(&x, &dy, &mut dw, None, Store::Overwrite);
         assert_close("dW", dw.as_flattened(), &reference::DW, 1e-12);
     }
 
@@ -239,8 +244,8 @@ mod tests {
         let mut dw: [[f64; IN]; OUT] = filled(6);
         let mut db: [[f64; OUT]; 1] = filled(7);
         let (dx0, dw0, db0) = (dx, dw, db);
-        dense_backward_input(&dy, &weight, &mut dx, Store::Accumulate);
-        dense_backward_params(&x, &dy, &mut dw, Some(&mut db[0]), Store::Accumulate);
+        linear_backward_input(&dy, &weight, &mut dx, Store::Accumulate);
+        linear_backward_params(&x, &dy, &mut dw, Some(&mut db[0]), Store::Accumulate);
         let plus = |old: &[f64], new: &[f64]| -> std::vec::Vec<f64> {
             old.iter().zip(new).map(|(a, b)| a + b).collect()
         };
@@ -268,7 +273,7 @@ mod tests {
         let g: [[f64; O]; BATCH] = random(&mut rng);
         let loss = |x: &[[f64; I]; BATCH], w: &[[f64; I]; O], b: &[f64; O]| -> f64 {
             let mut y = [[0.0; O]; BATCH];
-            dense_forward(x, w, Some(b), &mut y);
+            linear_forward(x, w, Some(b), &mut y);
             y.as_flattened()
                 .iter()
                 .zip(g.as_flattened())
@@ -279,8 +284,8 @@ mod tests {
         let mut dx = [[0.0; I]; BATCH];
         let mut dw = [[0.0; I]; O];
         let mut db = [0.0; O];
-        dense_backward_input(&g, &weight, &mut dx, Store::Overwrite);
-        dense_backward_params(&x, &g, &mut dw, Some(&mut db), Store::Overwrite);
+        linear_backward_input(&g, &weight, &mut dx, Store::Overwrite);
+        linear_backward_params(&x, &g, &mut dw, Some(&mut db), Store::Overwrite);
 
         let what = |name: &str| std::format!("dense B={BATCH} IN={I} OUT={O}: {name}");
         let mut flat = x;
@@ -328,7 +333,7 @@ mod tests {
         const BATCH: usize = 48;
         const I: usize = 33;
         const O: usize = 32;
-        let mut pack = std::vec![f64::NAN; dense_pack_len::<f64>(BATCH, I, O)];
+        let mut pack = std::vec![f64::NAN; linear_pack_len::<f64>(BATCH, I, O)];
         assert!(!pack.is_empty(), "these sizes take the packed kernels");
         let mut rng = Rng::new(14);
         let x: [[f64; I]; BATCH] = random(&mut rng);
@@ -338,7 +343,7 @@ mod tests {
         let mut loss_pack = pack.clone();
         let mut loss = |x: &[[f64; I]; BATCH], w: &[[f64; I]; O]| -> f64 {
             let mut y = [[0.0; O]; BATCH];
-            dense_forward_packed(x, w, Some(&bias), &mut y, &mut loss_pack);
+            linear_forward_packed(x, w, Some(&bias), &mut y, &mut loss_pack);
             y.as_flattened()
                 .iter()
                 .zip(g.as_flattened())
@@ -347,8 +352,8 @@ mod tests {
         };
         let mut dx = [[f64::NAN; I]; BATCH];
         let mut dw = [[f64::NAN; I]; O];
-        dense_backward_input_packed(&g, &weight, &mut dx, Store::Overwrite, &mut pack);
-        dense_backward_params_packed(&x, &g, &mut dw, None, Store::Overwrite, &mut pack);
+        linear_backward_input_packed(&g, &weight, &mut dx, Store::Overwrite, &mut pack);
+        linear_backward_params_packed(&x, &g, &mut dw, None, Store::Overwrite, &mut pack);
         let mut flat = x;
         assert_gradient(
             "dense packed: dx",
@@ -385,23 +390,23 @@ mod tests {
         }));
         let dy: [[f32; O]; BATCH] =
             core::array::from_fn(|_| core::array::from_fn(|_| normal(&mut rng)));
-        let len = dense_pack_len::<f32>(BATCH, I, O);
+        let len = linear_pack_len::<f32>(BATCH, I, O);
         assert!(len > 0);
         for pack_len in [len, len - 1, 0] {
             let mut pack = std::vec![f32::NAN; pack_len];
             let (mut y0, mut y1) = ([[0.0; O]; BATCH], [[f32::NAN; O]; BATCH]);
-            dense_forward(&x, &w, None, &mut y0);
-            dense_forward_packed(&x, &w, None, &mut y1, &mut pack);
+            linear_forward(&x, &w, None, &mut y0);
+            linear_forward_packed(&x, &w, None, &mut y1, &mut pack);
             let (mut dx0, mut dx1) = (std::vec![[1.0; I]; BATCH], std::vec![[1.0; I]; BATCH]);
             let dx0a: &mut [[f32; I]; BATCH] = (&mut dx0[..]).try_into().unwrap();
             let dx1a: &mut [[f32; I]; BATCH] = (&mut dx1[..]).try_into().unwrap();
-            dense_backward_input(&dy, &w, dx0a, Store::Accumulate);
-            dense_backward_input_packed(&dy, &w, dx1a, Store::Accumulate, &mut pack);
+            linear_backward_input(&dy, &w, dx0a, Store::Accumulate);
+            linear_backward_input_packed(&dy, &w, dx1a, Store::Accumulate, &mut pack);
             let (mut dw0, mut dw1) = (std::vec![[0.5; I]; O], std::vec![[0.5; I]; O]);
             let dw0a: &mut [[f32; I]; O] = (&mut dw0[..]).try_into().unwrap();
             let dw1a: &mut [[f32; I]; O] = (&mut dw1[..]).try_into().unwrap();
-            dense_backward_params(&x, &dy, dw0a, None, Store::Accumulate);
-            dense_backward_params_packed(&x, &dy, dw1a, None, Store::Accumulate, &mut pack);
+            linear_backward_params(&x, &dy, dw0a, None, Store::Accumulate);
+            linear_backward_params_packed(&x, &dy, dw1a, None, Store::Accumulate, &mut pack);
             let widen = |v: &[f32]| v.iter().map(|&t| t as f64).collect::<std::vec::Vec<_>>();
             let what = |name: &str| std::format!("{name}, scratch {pack_len} of {len}");
             assert_close(
@@ -428,9 +433,9 @@ mod tests {
     #[test]
     fn pack_len_covers_the_three_products() {
         // W1's first layer at batch 64 packs; batch-1 inference and a tiny layer do not.
-        assert!(dense_pack_len::<f32>(64, 784, 256) > 0);
-        assert_eq!(dense_pack_len::<f32>(1, 2, 16), 0);
-        assert!(dense_pack_len::<f32>(64, 784, 256) <= (96 + 512) * 256);
+        assert!(linear_pack_len::<f32>(64, 784, 256) > 0);
+        assert_eq!(linear_pack_len::<f32>(1, 2, 16), 0);
+        assert!(linear_pack_len::<f32>(64, 784, 256) <= (96 + 512) * 256);
     }
 
     #[test]
@@ -439,24 +444,24 @@ mod tests {
         let weight = [[0.5f32, 1.0, 2.0], [-1.0, 0.0, 4.0]];
         let bias = [0.25f32, -0.5];
         let mut y = [[f32::NAN; 2]];
-        dense_forward(&x, &weight, Some(&bias), &mut y);
+        linear_forward(&x, &weight, Some(&bias), &mut y);
         assert_eq!(y, [[0.5 - 2.0 + 1.0 + 0.25, -1.0 + 2.0 - 0.5]]);
 
         let dy = [[2.0f32, -1.0]];
         let mut dx = [[f32::NAN; 3]];
-        dense_backward_input(&dy, &weight, &mut dx, Store::Overwrite);
+        linear_backward_input(&dy, &weight, &mut dx, Store::Overwrite);
         assert_eq!(dx, [[1.0 + 1.0, 2.0, 4.0 - 4.0]]);
         let mut dw = [[f32::NAN; 3]; 2];
         let mut db = [f32::NAN; 2];
-        dense_backward_params(&x, &dy, &mut dw, Some(&mut db), Store::Overwrite);
+        linear_backward_params(&x, &dy, &mut dw, Some(&mut db), Store::Overwrite);
         assert_eq!(dw, [[2.0, -4.0, 1.0], [-1.0, 2.0, -0.5]]);
         assert_eq!(db, [2.0, -1.0]);
     }
 
     #[test]
     fn param_len_is_weight_then_bias() {
-        assert_eq!(dense_param_len(784, 256, true), 784 * 256 + 256);
-        assert_eq!(dense_param_len(2, 16, false), 32);
+        assert_eq!(linear_param_len(784, 256, true), 784 * 256 + 256);
+        assert_eq!(linear_param_len(2, 16, false), 32);
     }
 
     /// Generated by reference/dense.py (PyTorch, float64); do not edit by hand.

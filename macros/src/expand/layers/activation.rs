@@ -1,5 +1,5 @@
-//! Operations without parameters that map their inputs sample by sample: activations,
-//! softmax, `add` and `concat`.
+//! Activations and softmax (`runtime/src/ops/activation.rs`): no parameters, element by
+//! element (softmax row by row).
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -42,16 +42,6 @@ pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
             let x = input(0);
             quote!(#rt::ops::activation::softmax_forward::<#t, B, #n>(#x, #y);)
         }
-        Op::Add => {
-            let (a, b) = (input(0), input(1));
-            quote!(#rt::ops::combine::add_forward::<#t, B, #n>(#a, #b, #y);)
-        }
-        Op::Concat => {
-            let (a, b) = (input(0), input(1));
-            let na = plan.numel(node.inputs[0]);
-            let nb = plan.numel(node.inputs[1]);
-            quote!(#rt::ops::combine::concat_forward::<#t, B, #na, #nb, #n>(#a, #b, #y);)
-        }
         _ => unreachable!("dispatched by op"),
     }
 }
@@ -73,17 +63,6 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                 quote!(#rt::ops::activation::activation_backward::<#t, _, B, #n>(&#act, #x, #y, #dy, #dx, #store);)
             }
             Op::Softmax => quote!(#rt::ops::activation::softmax_backward::<#t, B, #n>(#y, #dy, #dx, #store);),
-            Op::Add => quote!(#rt::ops::combine::add_backward::<#t, B, #n>(#dy, #dx, #store);),
-            Op::Concat => {
-                let na = plan.numel(node.inputs[0]);
-                let nb = plan.numel(node.inputs[1]);
-                let f = if k == 0 {
-                    quote!(concat_backward_first)
-                } else {
-                    quote!(concat_backward_second)
-                };
-                quote!(#rt::ops::combine::#f::<#t, B, #na, #nb, #n>(#dy, #dx, #store);)
-            }
             _ => unreachable!("dispatched by op"),
         }
     });
