@@ -6,6 +6,7 @@
 //! cargo bench --bench workloads -- W1parts           # W1 split: forward, loss+backward, optimizer, finite checks
 //!                                                    # (also W4parts, W5parts)
 //! taskset -c 1 cargo bench --bench workloads         # pinned to one core (BENCHMARKS-RESULTS.md)
+//! cargo bench --bench workloads -- threads           # W1, W4, W5 on 1 and 2 threads (runtime::parallel)
 //! ```
 //!
 //! Options: `--min-reps N` (at least 200), `--seconds S` (time budget per workload, default 1),
@@ -52,6 +53,9 @@ use monograd::runtime::{Buffer, Network};
 mod jsonl;
 #[path = "common/networks.rs"]
 mod networks;
+
+#[path = "common/threads.rs"]
+mod threads;
 
 use networks::*;
 
@@ -448,8 +452,41 @@ fn w6(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Ids and names; the `parts` entries split a training step (not run by default).
-const WORKLOADS: [(&str, &str); 9] = [
+/// W1, W4 and W5 on one thread and with the data-parallel trainer on 1 and 2 threads.
+fn data_parallel(options: &Options) {
+    threads::header();
+    let (x, labels) = random_batch::<784, 64>(101);
+    threads::compare::<{ Mlp::PARAMS }, 784, 64, 32, _, _>(
+        options,
+        "W1",
+        Mlp::new(1),
+        adam,
+        &x,
+        &labels,
+    );
+    let (x, labels) = random_batch::<784, 32>(104);
+    threads::compare::<{ Cnn::PARAMS }, 784, 32, 16, _, _>(
+        options,
+        "W4",
+        Cnn::new(1),
+        sgd_momentum::<{ Cnn::PARAMS }>,
+        &x,
+        &labels,
+    );
+    let (x, labels) = random_batch::<784, 64>(105);
+    threads::compare::<{ BnMlp::PARAMS }, 784, 64, 32, _, _>(
+        options,
+        "W5",
+        BnMlp::new(1),
+        sgd_momentum::<{ BnMlp::PARAMS }>,
+        &x,
+        &labels,
+    );
+}
+
+/// Ids and names; the `parts` entries split a training step, `threads` compares thread counts
+/// (neither runs by default).
+const WORKLOADS: [(&str, &str); 10] = [
     ("W1", "mlp_train"),
     ("W2", "mlp_infer"),
     ("W3", "tiny_infer"),
@@ -459,6 +496,7 @@ const WORKLOADS: [(&str, &str); 9] = [
     ("W1parts", "mlp_train_parts"),
     ("W4parts", "cnn_train_parts"),
     ("W5parts", "bn_mlp_train_parts"),
+    ("threads", "data_parallel"),
 ];
 
 fn parse_options() -> Result<Options, String> {
@@ -525,7 +563,7 @@ fn parse_options() -> Result<Options, String> {
         options.selected = WORKLOADS
             .iter()
             .map(|(id, _)| id.to_string())
-            .filter(|id| !id.ends_with("parts"))
+            .filter(|id| id.starts_with('W') && !id.ends_with("parts"))
             .collect();
     }
     Ok(options)
@@ -578,6 +616,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "W5" => w5(&options, false),
             "W5parts" => w5(&options, true),
             "W6" => w6(&options)?,
+            "threads" => data_parallel(&options),
             _ => unreachable!("parse_options only accepts known ids"),
         }
     }

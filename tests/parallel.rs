@@ -62,6 +62,19 @@ monograd::network! {
     }
 }
 
+monograd::network! {
+    /// More channels than one block of the kernels holds (64 on one thread, 256 when shared).
+    struct Wide64 {
+        type Element = f64;
+        input x: [6];
+        h = linear(x, 300, bias = false);
+        n = batch_norm(h);
+        a = relu(n);
+        logits = linear(a, 4);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
 fn batch<T: Scalar, const N: usize, const B: usize>(seed: u64) -> ([[T; N]; B], [usize; B]) {
     let mut rng = Rng::new(seed);
     let mut x = [[T::zero(); N]; B];
@@ -193,6 +206,13 @@ fn synchronised_batch_norm_matches_one_thread_in_f32_and_f64() {
     same_as_one_thread::<_, _, _, { Norm64::PARAMS }, 32, 2, 4, 8>(Norm64::new(7), adam, 5, 1e-12);
     same_as_one_thread::<_, _, _, { Norm64::PARAMS }, 32, 3, 3, 9>(
         Norm64::new(8),
+        momentum,
+        5,
+        1e-12,
+    );
+    same_as_one_thread::<_, _, _, { Wide64::PARAMS }, 6, 2, 4, 8>(Wide64::new(13), adam, 3, 1e-12);
+    same_as_one_thread::<_, _, _, { Wide64::PARAMS }, 6, 2, 4, 8>(
+        Wide64::new(14),
         momentum,
         5,
         1e-12,

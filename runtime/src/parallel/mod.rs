@@ -8,8 +8,8 @@
 //! worker w (threads 1..W created once; worker 0 is the caller's thread):
 //!     forward_train_with(share w)      BatchNorm statistics summed over all workers
 //!     backward_with(share w)           BatchNorm gradient sums summed over all workers
-//!     all-reduce [failed?, loss]       every worker learns whether any failed
-//!     all-reduce the flat gradient     chunked: worker k sums chunk k of every gradient
+//!     all-reduce the flat gradient     chunked: worker k sums chunk k of every gradient, and
+//!       with [failed?, loss]           every worker learns whether any failed
 //! worker 0: gradient / W, one optimizer step on the network's parameters
 //! ```
 //!
@@ -72,7 +72,7 @@ use crate::network::{apply_gradient, restore_after_forward};
 use crate::optim::Optimizer;
 use num_traits::{Float, One, Zero};
 
-use crate::{Collective, Error, Network, Result, Scalar, Solo};
+use crate::{Error, Network, Result, Scalar, Solo};
 
 /// Where BatchNorm and Batch Renorm layers take their batch statistics from when a batch is
 /// split across workers.
@@ -183,7 +183,8 @@ where
                 expected: ">= 1",
             });
         }
-        let mut collectives = ThreadCollective::group(W, P, timeout)?.into_iter();
+        // The gradient and the two values of the agreement are summed in one call.
+        let mut collectives = ThreadCollective::group(W, P + 2, timeout)?.into_iter();
         let collective = collectives.next().ok_or(Error::InvalidParameter {
             name: "Parallel: workers W",
             value: 0.0,
@@ -254,13 +255,8 @@ where
         targets: &[Net::Target; B],
         optimizer: &mut O,
     ) -> Result<Net::Element> {
-        const {
-            assert!(
-                W > 0 && PB > 0 && B == W * PB,
-                "Parallel::<Net, P, W, PB>::train_step: the batch B must be W workers times \
-                 PB samples each (W must divide B)"
-            )
-        };
+        #[allow(clippy::let_unit_value)]
+        let () = Shares::<B, W, PB>::BATCH_IS_W_TIMES_PB;
         let (x_shares, _) = x.as_chunks::<PB>();
         let (target_shares, _) = targets.as_chunks::<PB>();
         self.publish(net, x_shares, target_shares)?;
@@ -318,6 +314,10 @@ where
         x_shares: &[[Net::Input; PB]],
         target_shares: &[[Net::Target; PB]],
     ) -> Result<()> {
+        if W == 1 {
+            // Worker 0 trains `net` itself.
+            return Ok(());
+        }
         let shared = &*self.shared;
         {
             let mut snapshot = shared.snapshot.write().map_err(|_| Error::Collective {
@@ -359,6 +359,19 @@ where
         shared.started.notify_all();
         Ok(())
     }
+}
+
+/// Fails to compile unless a batch of `B` splits into `W` shares of `PB` samples. A named
+/// associated const rather than an inline `const` block, so that the compiler's error names it
+/// (`Shares::<8, 3, 2>::BATCH_IS_W_TIMES_PB`) instead of an anonymous `{constant#N}`.
+struct Shares<const B: usize, const W: usize, const PB: usize>;
+
+impl<const B: usize, const W: usize, const PB: usize> Shares<B, W, PB> {
+    const BATCH_IS_W_TIMES_PB: () = assert!(
+        W > 0 && PB > 0 && B == W * PB,
+        "Parallel::<Net, P, W, PB>::train_step: the batch B must be W workers times PB samples \
+         each (W must divide B)"
+    );
 }
 
 /// A heap copy of one worker's share (no `[X; PB]` on the stack, which may be large).
@@ -536,11 +549,12 @@ where
             [Net::Element::one(), zero]
         }
     };
-    collective.all_reduce_sum(&mut agreement)?;
+    // One sum for the agreement and the gradient: a failed worker's gradient may be garbage,
+    // but then nothing is applied.
+    collective.all_reduce_sum_with(Net::param_grads_mut(tape), &mut agreement)?;
     if agreement[0] != zero {
         return Ok(None);
     }
-    collective.all_reduce_sum(Net::param_grads_mut(tape))?;
     Ok(Some(agreement[1]))
 }
 

@@ -7,7 +7,7 @@ use crate::ops::norm::{
     batch_renorm_train_forward, batch_renorm_train_forward_with, BatchNormConfig, BatchStats,
     RenormLimits, RenormStats,
 };
-use crate::{Rng, Store};
+use crate::{Collective, Rng, Store};
 
 /// Runs `f(collective)` on `participants` threads; returns their results in index order.
 fn on_threads<R: Send>(
@@ -30,7 +30,7 @@ fn on_threads<R: Send>(
 #[test]
 fn thread_all_reduce_sums_in_worker_order_and_gives_every_thread_the_same_bits() {
     for participants in [1, 2, 3, 4] {
-        for len in [0, 1, 2, 5, 64, 129, 1000] {
+        for len in [0, 1, 2, 5, 64, 129, 1024, 1025, 3001] {
             let results = on_threads(participants, 256, |mut c| {
                 let me = c.index();
                 let mut values: Vec<f64> = (0..len)
@@ -58,6 +58,41 @@ fn thread_all_reduce_sums_in_worker_order_and_gives_every_thread_the_same_bits()
                 .collect();
             for result in &results {
                 assert_eq!(result, &expected, "{participants} threads, {len} values");
+            }
+        }
+    }
+}
+
+/// `values` and `extra` are summed as one vector, whether a chunk boundary falls in either or
+/// on the seam, for short (added up whole) and long (chunked) sums.
+#[test]
+fn a_sum_with_extra_values_is_the_sum_of_the_concatenation() {
+    for participants in [2, 3] {
+        for (len, extra_len) in [
+            (5, 2),
+            (1000, 2),
+            (1023, 2),
+            (3000, 2),
+            (3001, 7),
+            (0, 1500),
+        ] {
+            let results = on_threads(participants, 256, |mut c| {
+                let me = c.index() as f64;
+                let mut values: Vec<f64> = (0..len).map(|i| i as f64 + me).collect();
+                let mut extra: Vec<f64> = (0..extra_len).map(|i| -(i as f64) * me).collect();
+                c.all_reduce_sum_with(&mut values, &mut extra).unwrap();
+                (values, extra)
+            });
+            let p = participants as f64;
+            let total = (p - 1.0) * p / 2.0;
+            let values: Vec<f64> = (0..len).map(|i| i as f64 * p + total).collect();
+            let extra: Vec<f64> = (0..extra_len).map(|i| -(i as f64) * total).collect();
+            for result in results {
+                assert_eq!(
+                    result,
+                    (values.clone(), extra.clone()),
+                    "{len} + {extra_len}"
+                );
             }
         }
     }

@@ -2,19 +2,22 @@
 //! buffers.
 //!
 //! `all_reduce_sum` of `L` values over `W` threads:
-//! 1. each thread copies its values into its own slot;
+//! 1. each thread copies its values into its own slot (one of two, used by alternate calls);
 //! 2. barrier;
 //! 3. thread `k` sums chunk `k` (about `L / W` values) of every slot, in worker order, into
 //!    its own sum buffer: the reduction is split across the threads, none sums everything;
 //! 4. barrier;
 //! 5. each thread copies every chunk's sum into its values.
 //!
-//! Every thread reads the same sums, so the result is bitwise the same on all of them (the
-//! running statistics of a synchronised BatchNorm stay identical across workers). No third
-//! barrier is needed: a thread can only start the next call's step 3 (rewriting its sum) after
-//! the next call's step 2, which every thread reaches only after finishing this call's step 5,
-//! and it can only rewrite its slot (step 1) after this call's step 4, when every thread has
-//! finished reading the slots.
+//! A short sum (BatchNorm's per-channel sums, at most [`SMALL`] values) stops after step 2:
+//! every thread adds up every slot itself, which costs less than a second barrier.
+//!
+//! Every thread adds in the same order, so the result is bitwise the same on all of them (the
+//! running statistics of a synchronised BatchNorm stay identical across workers). No further
+//! barrier is needed: a thread rewrites its sum buffer (step 3) only after the next call's step
+//! 2, which every thread reaches only after reading this call's sums, and it rewrites a slot
+//! (step 1) two calls later, after the next call's step 2, when every thread has finished
+//! reading this call's slots.
 //!
 //! The buffers hold `capacity` values each from the start, so a sum of at most that many
 //! values allocates nothing; a longer one grows them once.
@@ -22,6 +25,7 @@
 //! A thread that panics, or one that does not arrive at a barrier within the timeout, aborts
 //! the group: every waiting and later call returns [`Error::Collective`] instead of blocking.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -33,11 +37,22 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 const OPERATION: &str = "all-reduce across worker threads";
 
+/// Sums of at most this many values are added up whole by every thread (one barrier); longer
+/// ones are split in chunks (two barriers).
+const SMALL: usize = 1024;
+
+/// How long a thread arriving at a barrier polls for the others before it sleeps: the workers
+/// of a step arrive within microseconds of each other when each has a core, and waking a
+/// sleeping thread costs tens of microseconds; a thread that has no core to itself sleeps soon.
+const SPIN: Duration = Duration::from_micros(20);
+
 /// A reusable barrier for a fixed number of threads, which can be aborted and times out.
 #[derive(Debug)]
 pub(crate) struct Rendezvous {
     state: Mutex<RendezvousState>,
     arrived: Condvar,
+    /// `state.generation`, readable without the lock, for the polling phase.
+    generation: AtomicU64,
     participants: usize,
     timeout: Duration,
 }
@@ -59,6 +74,7 @@ impl Rendezvous {
                 aborted: None,
             }),
             arrived: Condvar::new(),
+            generation: AtomicU64::new(0),
             participants,
             timeout,
         }
@@ -82,12 +98,35 @@ impl Rendezvous {
         if state.waiting == self.participants {
             state.waiting = 0;
             state.generation = state.generation.wrapping_add(1);
+            self.generation.store(state.generation, Ordering::Release);
             self.arrived.notify_all();
             return Ok(());
         }
         let generation = state.generation;
-        let deadline = Instant::now() + self.timeout;
+        // Poll without the lock for a short while, then sleep on the condition variable (which
+        // re-checks under the lock, so no wake-up is lost).
+        drop(state);
+        let polling = Instant::now();
+        'poll: while polling.elapsed() < SPIN {
+            for _ in 0..64 {
+                if self.generation.load(Ordering::Acquire) != generation {
+                    break 'poll;
+                }
+                std::hint::spin_loop();
+            }
+        }
+        if self.generation.load(Ordering::Acquire) != generation {
+            return Ok(());
+        }
+        let mut state = self.state.lock().map_err(|_| Self::aborted_error(None))?;
+        let deadline = polling + self.timeout;
         loop {
+            if state.generation != generation {
+                return Ok(());
+            }
+            if let Some(peer) = state.aborted {
+                return Err(Self::aborted_error(peer));
+            }
             let now = Instant::now();
             if now >= deadline {
                 state.aborted = Some(None);
@@ -103,12 +142,6 @@ impl Rendezvous {
                 .wait_timeout(state, deadline - now)
                 .map_err(|_| Self::aborted_error(None))?
                 .0;
-            if state.generation != generation {
-                return Ok(());
-            }
-            if let Some(peer) = state.aborted {
-                return Err(Self::aborted_error(peer));
-            }
         }
     }
 
@@ -127,8 +160,8 @@ impl Rendezvous {
 #[derive(Debug)]
 pub(crate) struct Group<T> {
     pub(crate) barrier: Rendezvous,
-    /// Each thread's values (step 1).
-    slots: Vec<RwLock<Vec<T>>>,
+    /// Each thread's values (step 1), two buffers used in turn by successive calls.
+    slots: Vec<[RwLock<Vec<T>>; 2]>,
     /// Each thread's chunk of the sum (step 3).
     sums: Vec<RwLock<Vec<T>>>,
 }
@@ -140,6 +173,8 @@ pub(crate) struct Group<T> {
 pub struct ThreadCollective<T> {
     group: Arc<Group<T>>,
     index: usize,
+    /// Calls so far: their parity picks the slot buffer (see the module docs).
+    calls: usize,
 }
 
 /// The range of chunk `k` of `len` values split in `parts` nearly equal chunks.
@@ -181,13 +216,16 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
         let chunk_len = capacity.div_ceil(participants) + 1;
         let group = Arc::new(Group {
             barrier: Rendezvous::new(participants, timeout),
-            slots: (0..participants).map(|_| buffer(capacity)).collect(),
+            slots: (0..participants)
+                .map(|_| [buffer(capacity), buffer(capacity)])
+                .collect(),
             sums: (0..participants).map(|_| buffer(chunk_len)).collect(),
         });
         Ok((0..participants)
             .map(|index| ThreadCollective {
                 group: Arc::clone(&group),
                 index,
+                calls: 0,
             })
             .collect())
     }
@@ -202,6 +240,23 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
     /// no peer waits for it).
     pub fn abort(&self) {
         self.group.barrier.abort(Some(self.index));
+    }
+
+    /// [`all_reduce_sum`](Collective::all_reduce_sum) of `values` followed by `extra`, as one
+    /// vector, in one call (a data-parallel step sums the gradient and its failure flag and
+    /// loss together).
+    ///
+    /// # Errors
+    /// As `all_reduce_sum`.
+    pub fn all_reduce_sum_with(&mut self, values: &mut [T], extra: &mut [T]) -> Result<()> {
+        if self.group.slots.len() == 1 {
+            return Ok(());
+        }
+        let result = self.reduce(values, extra);
+        if result.is_err() {
+            self.abort();
+        }
+        result
     }
 
     /// Blocks until every thread of the group has called `barrier` as many times.
@@ -219,28 +274,50 @@ impl<T: Scalar + Send + Sync> Collective<T> for ThreadCollective<T> {
     }
 
     fn all_reduce_sum(&mut self, values: &mut [T]) -> Result<()> {
-        let result = self.reduce(values);
-        if result.is_err() {
-            // Peers still waiting for this thread must not wait for nothing.
-            self.abort();
-        }
-        result
+        // A peer still waiting for this thread after an error must not wait for nothing:
+        // `all_reduce_sum_with` aborts the group then.
+        self.all_reduce_sum_with(values, &mut [])
     }
 }
 
 impl<T: Scalar + Send + Sync> ThreadCollective<T> {
-    fn reduce(&mut self, values: &mut [T]) -> Result<()> {
+    /// Sums `values` followed by `extra` (one vector) over the group; see the module docs.
+    fn reduce(&mut self, values: &mut [T], extra: &mut [T]) -> Result<()> {
         let group = &*self.group;
         let parts = group.slots.len();
-        let len = values.len();
+        let len = values.len() + extra.len();
+        let parity = self.calls % 2;
+        self.calls = self.calls.wrapping_add(1);
         {
-            let mut slot = group.slots[self.index]
+            let mut slot = group.slots[self.index][parity]
                 .write()
                 .map_err(|_| poisoned(self.index))?;
             slot.clear();
             slot.extend_from_slice(values);
+            slot.extend_from_slice(extra);
         }
         group.barrier.wait()?;
+        if len <= SMALL {
+            // Every thread adds up every slot, in worker order: one barrier instead of two.
+            for (peer, slot) in group.slots.iter().enumerate() {
+                let slot = slot[parity].read().map_err(|_| poisoned(peer))?;
+                if slot.len() != len {
+                    return Err(different_lengths(peer));
+                }
+                let (head, tail) = slot.split_at(values.len());
+                let targets = values.iter_mut().chain(extra.iter_mut());
+                if peer == 0 {
+                    for (out, &v) in targets.zip(head.iter().chain(tail)) {
+                        *out = v;
+                    }
+                } else {
+                    for (out, &v) in targets.zip(head.iter().chain(tail)) {
+                        *out += v;
+                    }
+                }
+            }
+            return Ok(());
+        }
         {
             let mine = chunk(len, parts, self.index);
             let mut sum = group.sums[self.index]
@@ -248,7 +325,7 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
                 .map_err(|_| poisoned(self.index))?;
             sum.clear();
             for (peer, slot) in group.slots.iter().enumerate() {
-                let slot = slot.read().map_err(|_| poisoned(peer))?;
+                let slot = slot[parity].read().map_err(|_| poisoned(peer))?;
                 let values = match slot.get(mine.clone()) {
                     Some(values) if slot.len() == len => values,
                     _ => return Err(different_lengths(peer)),
@@ -265,10 +342,16 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
         group.barrier.wait()?;
         for (peer, sum) in group.sums.iter().enumerate() {
             let sum = sum.read().map_err(|_| poisoned(peer))?;
-            match values.get_mut(chunk(len, parts, peer)) {
-                Some(out) if out.len() == sum.len() => out.copy_from_slice(&sum),
-                _ => return Err(different_lengths(peer)),
+            let range = chunk(len, parts, peer);
+            if range.len() != sum.len() {
+                return Err(different_lengths(peer));
             }
+            // The chunk may straddle `values` and `extra`.
+            let v = values.len();
+            let (a, b) = (range.start.min(v), range.end.min(v));
+            let (in_values, in_extra) = sum.split_at(b - a);
+            values[a..b].copy_from_slice(in_values);
+            extra[range.start.max(v) - v..range.end.max(v) - v].copy_from_slice(in_extra);
         }
         Ok(())
     }

@@ -59,7 +59,7 @@ use core::ops::Range;
 use super::channels::{
     affine, block_affine, block_channels, block_gradient_sums, block_scaled,
     block_squared_deviations, block_sums, block_train_dx, blocks, reduction_blocks,
-    reduction_scratch, scratch,
+    reduction_scratch, scratch, training_scratch,
 };
 use super::BatchNormConfig;
 use crate::{Collective, Result, Scalar, Solo, Store};
@@ -253,8 +253,8 @@ pub fn batch_norm_train_forward_with<
     let momentum = T::from_f64(config.momentum);
     for channels in reduction_blocks::<B, C, S>(collective.participants()) {
         let len = channels.len();
-        let mut var = scratch::<T>();
-        let mut scale = scratch::<T>();
+        let mut var = training_scratch::<T>();
+        let mut scale = training_scratch::<T>();
         let mean = &mut saved.mean[channels.clone()];
         let m = global_moments::<T, B, S, N, K>(
             x,
@@ -378,7 +378,7 @@ pub(super) fn train_backward<
     for channels in reduction_blocks::<B, C, S>(collective.participants()) {
         let len = channels.len();
         let mut sums = reduction_scratch::<T>();
-        let mut scale = scratch::<T>();
+        let mut scale = training_scratch::<T>();
         let mean = &saved.mean[channels.clone()];
         let inv_std = &saved.inv_std[channels.clone()];
         let (sum_dy, rest) = sums.split_at_mut(len);

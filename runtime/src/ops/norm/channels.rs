@@ -40,11 +40,22 @@ pub(super) fn scratch<T: Scalar>() -> [T; MAX_BLOCK] {
     [T::zero(); MAX_BLOCK]
 }
 
-/// Scratch for the per-channel sums of one block that a [`Collective`](crate::Collective) adds
-/// up over the participants in one call: two sums per channel and a count, zeroed.
+/// Most channels per block of a training pass whose sums a [`Collective`](crate::Collective)
+/// adds up over several participants: each block costs one or two synchronisations of all of
+/// them, so the blocks are larger than the cache-sized ones.
+const MAX_REDUCTION_BLOCK: usize = 256;
+
+/// Per-channel scratch of a training block (up to [`MAX_REDUCTION_BLOCK`] channels), zeroed.
 #[inline(always)]
-pub(super) fn reduction_scratch<T: Scalar>() -> [T; 2 * MAX_BLOCK + 1] {
-    [T::zero(); 2 * MAX_BLOCK + 1]
+pub(super) fn training_scratch<T: Scalar>() -> [T; MAX_REDUCTION_BLOCK] {
+    [T::zero(); MAX_REDUCTION_BLOCK]
+}
+
+/// Scratch for the per-channel sums of one training block that a
+/// [`Collective`](crate::Collective) adds up in one call: two sums per channel and a count.
+#[inline(always)]
+pub(super) fn reduction_scratch<T: Scalar>() -> [T; 2 * MAX_REDUCTION_BLOCK + 1] {
+    [T::zero(); 2 * MAX_REDUCTION_BLOCK + 1]
 }
 
 /// Channels per block (the last block may have fewer): between 1 and [`MAX_BLOCK`].
@@ -69,14 +80,14 @@ pub(super) fn blocks<const B: usize, const C: usize, const S: usize>(
 
 /// The channel ranges of the blocks of statistics summed over `participants` (a
 /// [`Collective`](crate::Collective)'s): the cache-sized blocks of [`blocks`] for one, and
-/// blocks of [`MAX_BLOCK`] channels for several, where every block costs one or two
+/// blocks of [`MAX_REDUCTION_BLOCK`] channels for several, where every block costs one or two
 /// synchronisations of all participants, which weigh more than the cache misses of a larger
 /// block.
 pub(super) fn reduction_blocks<const B: usize, const C: usize, const S: usize>(
     participants: usize,
 ) -> impl Iterator<Item = Range<usize>> {
     let per_block = if participants > 1 {
-        MAX_BLOCK
+        MAX_REDUCTION_BLOCK
     } else {
         block_channels::<B, S>()
     };

@@ -35,7 +35,7 @@
 //! Training does not compile for `B * S == 1`, as BatchNorm.
 
 use super::batch::{global_moments, train_backward, update_running_stats};
-use super::channels::{block_affine, reduction_blocks, scratch};
+use super::channels::{block_affine, reduction_blocks, training_scratch};
 use super::{BatchNormConfig, BatchStats};
 use crate::error::{Error, Result};
 use crate::{Collective, Scalar, Solo, Store};
@@ -222,9 +222,9 @@ pub fn batch_renorm_train_forward_with<
     let d_limit = T::from_f64(limits.d_max);
     for channels in reduction_blocks::<B, C, S>(collective.participants()) {
         let len = channels.len();
-        let mut var = scratch::<T>();
-        let mut scale = scratch::<T>();
-        let mut shift = scratch::<T>();
+        let mut var = training_scratch::<T>();
+        let mut scale = training_scratch::<T>();
+        let mut shift = training_scratch::<T>();
         let mean = &mut saved.batch.mean[channels.clone()];
         let m = global_moments::<T, B, S, N, K>(
             x,

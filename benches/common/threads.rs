@@ -1,0 +1,101 @@
+//! Data-parallel training steps (`runtime::parallel::Parallel`) of W1, W4 and W5: steps per
+//! second on 1 thread (`train_step`), and with the trainer on 1 and 2 worker threads, as ratios
+//! to the 1-thread step.
+//!
+//! The three are measured in one run and interleaved: each round times a few steps of each in
+//! turn, and each is reported by its median over the rounds, so that a change in the machine's
+//! load (a shared VM) weighs on all three alike and their ratios stay meaningful.
+
+use std::time::Instant;
+
+use monograd::runtime::optim::Optimizer;
+use monograd::runtime::parallel::Parallel;
+use monograd::runtime::Network;
+
+use super::{black_box, median_of, Options};
+
+/// Steps per timed sample of one variant in a round.
+const STEPS_PER_SAMPLE: usize = 4;
+/// Fewest rounds, whatever the time budget.
+const MIN_ROUNDS: usize = 30;
+
+/// One variant's training step on the fixed batch.
+type Step<'a> = Box<dyn FnMut() + 'a>;
+
+/// Times `train_step` of `net` on a fixed batch of `B` on one thread, through
+/// `Parallel<N, P, 1, B>` and through `Parallel<N, P, 2, PB2>` (`B = 2 * PB2`), each from the
+/// same start with a fresh optimizer from `optimizer`; prints one row each.
+pub fn compare<const P: usize, const I: usize, const B: usize, const PB2: usize, N, O>(
+    options: &Options,
+    id: &str,
+    net: N,
+    optimizer: impl Fn() -> O,
+    x: &[[f32; I]; B],
+    labels: &[usize; B],
+) where
+    N: Network<P, Element = f32, Input = [f32; I], Target = usize> + Clone + Send + 'static,
+    O: Optimizer<f32, P>,
+{
+    let (mut single_net, mut one_net, mut two_net) = (net.clone(), net.clone(), net);
+    let (mut single_opt, mut one_opt, mut two_opt) = (optimizer(), optimizer(), optimizer());
+    let mut tape = N::new_tape::<B>();
+    let mut one = Parallel::<N, P, 1, B>::new().expect("a trainer");
+    let mut two = Parallel::<N, P, 2, PB2>::new().expect("a trainer");
+    let mut variants: [(&str, Step<'_>); 3] = [
+        (
+            "1 thread (train_step)",
+            Box::new(|| {
+                let loss = single_net.train_step(&mut tape, black_box(x), labels, &mut single_opt);
+                black_box(loss.expect("finite loss"));
+            }),
+        ),
+        (
+            "Parallel, 1 worker",
+            Box::new(|| {
+                let loss = one.train_step(&mut one_net, black_box(x), labels, &mut one_opt);
+                black_box(loss.expect("finite loss"));
+            }),
+        ),
+        (
+            "Parallel, 2 worker threads",
+            Box::new(|| {
+                let loss = two.train_step(&mut two_net, black_box(x), labels, &mut two_opt);
+                black_box(loss.expect("finite loss"));
+            }),
+        ),
+    ];
+    for (_, step) in variants.iter_mut() {
+        for _ in 0..20 {
+            step();
+        }
+    }
+    let mut samples: [Vec<f64>; 3] = Default::default();
+    let start = Instant::now();
+    while samples[0].len() < MIN_ROUNDS || start.elapsed().as_secs_f64() < 3.0 * options.seconds {
+        for ((_, step), samples) in variants.iter_mut().zip(samples.iter_mut()) {
+            let t = Instant::now();
+            for _ in 0..STEPS_PER_SAMPLE {
+                step();
+            }
+            samples.push(t.elapsed().as_secs_f64() / STEPS_PER_SAMPLE as f64);
+        }
+    }
+    let rounds = samples[0].len();
+    let medians = samples.map(|mut s| median_of(&mut s));
+    for ((how, _), median) in variants.iter().zip(medians) {
+        println!(
+            "{id:<8} {how:<28} {:>10.0} {:>9.2}x {:>11.2}  ({rounds} rounds of {STEPS_PER_SAMPLE})",
+            1.0 / median,
+            medians[0] / median,
+            median * 1e6,
+        );
+    }
+}
+
+/// The table's header.
+pub fn header() {
+    println!(
+        "{:<8} {:<28} {:>10} {:>10} {:>11}",
+        "id", "training step", "steps/s", "vs 1 thr", "us/step"
+    );
+}
