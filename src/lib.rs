@@ -134,6 +134,12 @@
 //!   `Ok` means the loss, every parameter, running statistic and optimizer value is finite; on
 //!   `Err` (a bad label, NaN in the batch, an update that overflows) the parameters, the running
 //!   statistics and the optimizer are exactly as before, and the error names the tensor.
+//! - Data-parallel hooks: `net.forward_train_with(&mut tape, &x, &mut collective)` and
+//!   `net.backward_with(&mut tape, &x, &targets, &mut collective)` run the passes on this
+//!   participant's share of a batch shared through a [`runtime::Collective`] (threads, MPI
+//!   ranks): BatchNorm and Batch Renorm sum their statistics across the participants
+//!   (`SyncBatchNorm`); `forward_train` and `backward` are them with [`runtime::Solo`].
+//!   [`runtime::parallel::Parallel`] trains on every core with them.
 //! - `net.dropout_rng` when the network has a `dropout`: the seeded [`runtime::Rng`] every
 //!   dropout layer draws its masks from (kept in the tape for the backward pass); training
 //!   checkpoints save it, and `Rng::state` / `Rng::from_state` expose it, so a run resumes

@@ -298,7 +298,7 @@ fn a_failing_share_leaves_everything_unchanged_and_training_goes_on() {
 fn a_nan_in_a_dense_network_share_is_refused_by_the_optimizer_check() {
     let mut net = Dense32::new(10);
     let mut optimizer = momentum::<f32, { Dense32::PARAMS }>();
-    let mut trainer = Parallel::<Dense32, { Dense32::PARAMS }, 2, 4>::new().unwrap();
+    let mut trainer = Parallel::<Dense32, _, 2, 4>::new().unwrap();
     let (x, labels) = batch::<f32, 6, 8>(3);
     trainer
         .train_step(&mut net, &x, &labels, &mut optimizer)
@@ -313,6 +313,33 @@ fn a_nan_in_a_dense_network_share_is_refused_by_the_optimizer_check() {
     trainer
         .train_step(&mut net, &x, &labels, &mut optimizer)
         .unwrap();
+}
+
+/// With per-worker statistics a NaN in worker 1's share fails only worker 1's forward pass
+/// (its running statistics): worker 0's succeeded and must be taken back too.
+#[test]
+fn a_failing_share_with_per_worker_statistics_changes_nothing() {
+    let mut net = Norm32::new(15);
+    let mut optimizer = momentum::<f32, { Norm32::PARAMS }>();
+    let mut trainer = Parallel::<Norm32, _, 2, 8>::new()
+        .unwrap()
+        .with_batch_norm(BatchNormStatistics::PerWorker);
+    let (x, labels) = batch::<f32, 6, 16>(5);
+    trainer
+        .train_step(&mut net, &x, &labels, &mut optimizer)
+        .unwrap();
+    let before = snapshot(&mut net, &optimizer);
+    let mut bad = x;
+    bad[15][5] = f32::NAN;
+    let error = trainer
+        .train_step(&mut net, &bad, &labels, &mut optimizer)
+        .unwrap_err();
+    assert!(matches!(error, Error::NonFiniteValue { .. }), "{error}");
+    assert_eq!(snapshot(&mut net, &optimizer), before);
+    trainer
+        .train_step(&mut net, &x, &labels, &mut optimizer)
+        .unwrap();
+    assert_eq!(net.num_batches_tracked, [2]);
 }
 
 /// With per-worker statistics, each worker's BatchNorm is that of its own share: the step is

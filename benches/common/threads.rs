@@ -5,8 +5,24 @@
 //! The three are measured in one run and interleaved: each round times a few steps of each in
 //! turn, and each is reported by its median over the rounds, so that a change in the machine's
 //! load (a shared VM) weighs on all three alike and their ratios stay meaningful.
+//!
+//! Beside the wall time, the CPU time of all the process's threads per step (Linux:
+//! `/proc/self/task/*/schedstat`, nanoseconds on a CPU; each variant then runs alone for as
+//! many steps again) says what the threads cost: when the machine has fewer free cores than
+//! threads, a step waits for a descheduled worker at each synchronisation and its wall time
+//! grows while its CPU time does not.
 
 use std::time::Instant;
+
+/// Nanoseconds every thread of this process has spent on a CPU (Linux), or `None`.
+fn cpu_ns() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
 
 use monograd::runtime::optim::Optimizer;
 use monograd::runtime::parallel::Parallel;
@@ -72,7 +88,7 @@ pub fn compare<const P: usize, const I: usize, const B: usize, const PB2: usize,
     let mut samples: [Vec<f64>; 3] = Default::default();
     let start = Instant::now();
     while samples[0].len() < MIN_ROUNDS || start.elapsed().as_secs_f64() < 3.0 * options.seconds {
-        for ((_, step), samples) in variants.iter_mut().zip(samples.iter_mut()) {
+        for ((_, step), samples) in variants.iter_mut().zip(&mut samples) {
             let t = Instant::now();
             for _ in 0..STEPS_PER_SAMPLE {
                 step();
@@ -82,9 +98,20 @@ pub fn compare<const P: usize, const I: usize, const B: usize, const PB2: usize,
     }
     let rounds = samples[0].len();
     let medians = samples.map(|mut s| median_of(&mut s));
-    for ((how, _), median) in variants.iter().zip(medians) {
+    // CPU time: each variant alone for as many steps as the rounds took, so that the kernel's
+    // lag in accounting the running thread (up to a scheduler tick) is one error per variant.
+    let steps = rounds * STEPS_PER_SAMPLE;
+    let cpu = variants.each_mut().map(|(_, step)| {
+        let before = cpu_ns()?;
+        for _ in 0..steps {
+            step();
+        }
+        Some((cpu_ns()?.saturating_sub(before)) as f64 / 1e3 / steps as f64)
+    });
+    for (((how, _), median), cpu) in variants.iter().zip(medians).zip(cpu) {
+        let cpu = cpu.map_or("-".to_string(), |us| format!("{us:.2}"));
         println!(
-            "{id:<8} {how:<28} {:>10.0} {:>9.2}x {:>11.2}  ({rounds} rounds of {STEPS_PER_SAMPLE})",
+            "{id:<8} {how:<28} {:>10.0} {:>9.2}x {:>11.2} {cpu:>11}  ({rounds} rounds of {STEPS_PER_SAMPLE})",
             1.0 / median,
             medians[0] / median,
             median * 1e6,
@@ -95,7 +122,7 @@ pub fn compare<const P: usize, const I: usize, const B: usize, const PB2: usize,
 /// The table's header.
 pub fn header() {
     println!(
-        "{:<8} {:<28} {:>10} {:>10} {:>11}",
-        "id", "training step", "steps/s", "vs 1 thr", "us/step"
+        "{:<8} {:<28} {:>10} {:>10} {:>11} {:>11}",
+        "id", "training step", "steps/s", "vs 1 thr", "us/step", "CPU us/step"
     );
 }

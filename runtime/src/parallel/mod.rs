@@ -42,11 +42,14 @@
 //! workers, each worker's share of the batch, and synchronises with a mutex and condition
 //! variable barrier (futex-based on Linux, no allocation).
 //!
-//! **The optimizer step runs on one thread.** Optimizers update a whole `[T; P]` at once
-//! (their state and the finite checks of their transaction are whole-buffer); on the
-//! reference workloads the step is a few percent of a training step (W1: the update of 119k
-//! parameters against forward and backward passes of 64 samples), so splitting it would gain
-//! less than the extra synchronisation it needs on the 2 cores this is measured on.
+//! **The optimizer step runs on one thread**, worker 0, on the summed gradient. Optimizers
+//! update a whole `[T; P]` at once, and their transaction (a finite check of the gradient,
+//! parameters and state before anything is written) is whole-buffer too, so a split step would
+//! need a range-wise optimizer interface and one more agreement between the workers. It is not
+//! free: W1's Adam step is 112-126 µs of an 800-900 µs single-threaded step (`cargo bench
+//! --bench workloads -- W1parts`, BENCHMARKS-RESULTS.md), about 14%, which caps W1's gain on 2
+//! threads near 1.75x; W5's SGD with momentum is cheaper. Splitting it is the next step for
+//! more cores.
 //!
 //! **Failure.** A worker thread that panics aborts the group and every other worker's next
 //! synchronisation returns [`Error::Collective`]; so does a worker that does not reach a
@@ -96,8 +99,8 @@ pub enum BatchNormStatistics {
 /// # fn demo<Net>(net: &mut Net, x: &[[f32; 4]; 8], y: &[usize; 8]) -> monograd_runtime::Result<()>
 /// # where Net: Network<10, Element = f32, Input = [f32; 4], Target = usize> + Clone + Send + 'static {
 /// use monograd_runtime::parallel::Parallel;
-/// // Two workers of 4 samples each: batches of 8.
-/// let mut trainer = Parallel::<Net, 10, 2, 4>::new()?;
+/// // Two workers of 4 samples each: batches of 8 (`_`: the parameter count, inferred).
+/// let mut trainer = Parallel::<Net, _, 2, 4>::new()?;
 /// let mut sgd = Sgd::new(SgdConfig::default())?;
 /// let loss = trainer.train_step(net, x, y, &mut sgd)?;
 /// # let _ = loss; Ok(()) }
@@ -277,10 +280,8 @@ where
         );
         match summed {
             Ok(Some(loss_sum)) => {
+                // The tape holds the mean gradient already.
                 let scale = Net::Element::from_usize(W).recip();
-                for g in Net::param_grads_mut(&mut self.tape).iter_mut() {
-                    *g *= scale;
-                }
                 match apply_gradient(net, &mut self.tape, optimizer) {
                     Ok(()) => Ok(loss_sum * scale),
                     Err(error) => {
@@ -487,7 +488,7 @@ where
 }
 
 /// Forward and backward passes of one worker on its share, the agreement on failure and the
-/// gradient sum: `Ok(Some(sum of the workers' losses))` with the summed gradient in `tape`,
+/// gradient sum: `Ok(Some(sum of the workers' losses))` with the mean gradient in worker 0's `tape`,
 /// `Ok(None)` when a worker failed (this one's error is then in `error`), and on `Err` a
 /// failure of the group itself. Unless it returns `Ok(Some(_))`, the network's state and batch
 /// counters are as before.
@@ -549,9 +550,9 @@ where
             [Net::Element::one(), zero]
         }
     };
-    // One sum for the agreement and the gradient: a failed worker's gradient may be garbage,
-    // but then nothing is applied.
-    collective.all_reduce_sum_with(Net::param_grads_mut(tape), &mut agreement)?;
+    // One call for the agreement and the mean gradient (which only worker 0 needs): a failed
+    // worker's gradient may be garbage, but then nothing is applied.
+    collective.reduce_mean_to_first_with(Net::param_grads_mut(tape), &mut agreement)?;
     if agreement[0] != zero {
         return Ok(None);
     }

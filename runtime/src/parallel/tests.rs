@@ -63,7 +63,7 @@ fn thread_all_reduce_sums_in_worker_order_and_gives_every_thread_the_same_bits()
     }
 }
 
-/// `values` and `extra` are summed as one vector, whether a chunk boundary falls in either or
+/// `values` and `extra` are summed as one vector (or `values` averaged onto thread 0), whether a chunk boundary falls in either or
 /// on the seam, for short (added up whole) and long (chunked) sums.
 #[test]
 fn a_sum_with_extra_values_is_the_sum_of_the_concatenation() {
@@ -92,6 +92,22 @@ fn a_sum_with_extra_values_is_the_sum_of_the_concatenation() {
                     result,
                     (values.clone(), extra.clone()),
                     "{len} + {extra_len}"
+                );
+            }
+            let results = on_threads(participants, 256, |mut c| {
+                let me = c.index() as f64;
+                let mut values: Vec<f64> = (0..len).map(|i| i as f64 + me).collect();
+                let mut extra: Vec<f64> = (0..extra_len).map(|i| -(i as f64) * me).collect();
+                c.reduce_mean_to_first_with(&mut values, &mut extra)
+                    .unwrap();
+                (values, extra)
+            });
+            let mean: Vec<f64> = values.iter().map(|v| v * p.recip()).collect();
+            assert_eq!(results[0], (mean, extra.clone()), "on thread 0");
+            for result in &results[1..] {
+                assert_eq!(
+                    result.1, extra,
+                    "{len} + {extra_len}: extra on every thread"
                 );
             }
         }

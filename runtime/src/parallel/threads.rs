@@ -167,8 +167,15 @@ pub(crate) struct Group<T> {
 }
 
 /// One worker thread's handle on a group of `participants` threads summing through shared
-/// buffers (see the [module docs](self)). Made by [`ThreadCollective::group`]; each handle goes
-/// to its own thread.
+/// buffers. Made by [`ThreadCollective::group`]; each handle goes to its own thread.
+///
+/// A sum of `L` values: each thread copies its values into its slot; barrier; thread `k` adds
+/// up chunk `k` (about `L / W` values) of every slot, in worker order, so that no thread sums
+/// everything; barrier; each thread copies every chunk's sum. A short sum (at most 1024
+/// values, BatchNorm's) is added up whole by every thread after the first barrier. Every
+/// thread adds in the same order: the result is bitwise the same on all of them. A thread that
+/// panics or does not arrive within the timeout aborts the group, and every call then returns
+/// [`Error::Collective`] instead of blocking.
 #[derive(Debug)]
 pub struct ThreadCollective<T> {
     group: Arc<Group<T>>,
@@ -249,10 +256,33 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
     /// # Errors
     /// As `all_reduce_sum`.
     pub fn all_reduce_sum_with(&mut self, values: &mut [T], extra: &mut [T]) -> Result<()> {
+        self.sum_with(values, extra, (true, None))
+    }
+
+    /// As [`all_reduce_sum_with`](Self::all_reduce_sum_with), but only thread 0 gets `values`,
+    /// and their mean over the threads (their sum divided by the participants, in the same
+    /// order on every run) rather than their sum; the other threads' `values` are left
+    /// unspecified. Every thread gets the sum of `extra`. A data-parallel step needs the mean
+    /// gradient on worker 0 only, and the division then runs in parallel with the sums.
+    ///
+    /// # Errors
+    /// As `all_reduce_sum`.
+    pub fn reduce_mean_to_first_with(&mut self, values: &mut [T], extra: &mut [T]) -> Result<()> {
+        let scale = T::from_usize(self.group.slots.len()).recip();
+        self.sum_with(values, extra, (self.index == 0, Some(scale)))
+    }
+
+    /// `values` wanted back on this thread, and multiplied by the scale.
+    fn sum_with(
+        &mut self,
+        values: &mut [T],
+        extra: &mut [T],
+        values_out: (bool, Option<T>),
+    ) -> Result<()> {
         if self.group.slots.len() == 1 {
             return Ok(());
         }
-        let result = self.reduce(values, extra);
+        let result = self.reduce(values, extra, values_out);
         if result.is_err() {
             self.abort();
         }
@@ -282,10 +312,16 @@ impl<T: Scalar + Send + Sync> Collective<T> for ThreadCollective<T> {
 
 impl<T: Scalar + Send + Sync> ThreadCollective<T> {
     /// Sums `values` followed by `extra` (one vector) over the group; see the module docs.
-    fn reduce(&mut self, values: &mut [T], extra: &mut [T]) -> Result<()> {
+    fn reduce(
+        &mut self,
+        values: &mut [T],
+        extra: &mut [T],
+        (want_values, scale): (bool, Option<T>),
+    ) -> Result<()> {
         let group = &*self.group;
         let parts = group.slots.len();
         let len = values.len() + extra.len();
+        let values_len = values.len();
         let parity = self.calls % 2;
         self.calls = self.calls.wrapping_add(1);
         {
@@ -316,6 +352,11 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
                     }
                 }
             }
+            if let Some(scale) = scale {
+                for v in values.iter_mut() {
+                    *v *= scale;
+                }
+            }
             return Ok(());
         }
         {
@@ -338,6 +379,13 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
                     }
                 }
             }
+            if let Some(scale) = scale {
+                // The part of this chunk that belongs to `values`.
+                let in_values = values_len.saturating_sub(mine.start).min(sum.len());
+                for v in &mut sum[..in_values] {
+                    *v *= scale;
+                }
+            }
         }
         group.barrier.wait()?;
         for (peer, sum) in group.sums.iter().enumerate() {
@@ -350,7 +398,9 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
             let v = values.len();
             let (a, b) = (range.start.min(v), range.end.min(v));
             let (in_values, in_extra) = sum.split_at(b - a);
-            values[a..b].copy_from_slice(in_values);
+            if want_values {
+                values[a..b].copy_from_slice(in_values);
+            }
             extra[range.start.max(v) - v..range.end.max(v) - v].copy_from_slice(in_extra);
         }
         Ok(())
