@@ -118,9 +118,10 @@
 //!     and `Net::STATE_STATIC`, read by `Net::infer_static::<B>(&x, &mut out)` in place (flash
 //!     on a microcontroller, no RAM for weights, no parsing at run time); `Net::from_weights()`
 //!     copies them into a network. Cargo rebuilds the crate when the file changes. A BatchNorm
-//!     after a dense or conv layer is folded into it at expansion, bit for bit as `fold` does:
-//!     `NetFolded::PARAMS_STATIC` holds the folded values and `Net::infer_static` runs on them
-//!     (not for networks with Weight Norm, which run unfolded from `Net::PARAMS_STATIC`).
+//!     after a dense or conv layer is folded into it at expansion, and Weight Norm's
+//!     `g * v / ||v||` is computed, bit for bit as `fold` does: `NetFolded::PARAMS_STATIC` holds
+//!     the folded values (one weight tensor per layer) and `Net::infer_static` runs on them. A
+//!     Weight Norm row of `v` with zero norm is a compile error on `weights`.
 //!   - `net.forward(&x)` and `net.predict(&sample)` run on the stack for small batches and on
 //!     heap buffers kept per thread above `runtime::scratch::FORWARD_STACK_LIMIT`, so any batch
 //!     works and only the first call of a batch size allocates; `net.try_predict(&sample)`
@@ -140,6 +141,17 @@
 //!   ranks): BatchNorm and Batch Renorm sum their statistics across the participants
 //!   (`SyncBatchNorm`); `forward_train` and `backward` are them with [`runtime::Solo`].
 //!   [`runtime::parallel::Parallel`] trains on every core with them.
+//! - Training with no heap (the runtime without `alloc`, e.g. firmware): every buffer is then an
+//!   array inside its struct, and the macro also generates `const` constructors, so the network,
+//!   its tape and the optimizer can be `static`s built by the compiler (in `.bss` / `.data`,
+//!   never on the stack): `Net::zeroed_static()`, `NetTape::<B>::new_static()` and, with a
+//!   weights file and a loss, `Net::from_weights_static()`; the runtime has
+//!   `Sgd::new_static(config)`. `NetTape::<B>::BYTES` is `tape_bytes(B)` as a constant, exactly
+//!   `size_of::<NetTape<B>>()` there (no GEMM packing scratch without a heap), for checks such as
+//!   `const _: () = assert!(NetTape::<4>::BYTES <= 48 * 1024);`. The network's are not generated
+//!   when it has dropout (its generator is seeded at run time), nor the tape's when it has
+//!   normalization layers (their batch statistics are built at run time). `examples/firmware` fine-tunes a
+//!   layer this way on a Cortex-M4F with no allocator linked.
 //! - `net.dropout_rng` when the network has a `dropout`: the seeded [`runtime::Rng`] every
 //!   dropout layer draws its masks from (kept in the tape for the backward pass); training
 //!   checkpoints save it, and `Rng::state` / `Rng::from_state` expose it, so a run resumes

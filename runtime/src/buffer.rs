@@ -4,8 +4,10 @@
 //! moving it into a `Box` would overflow a thread's stack in a debug build. [`Buffer`] owns a
 //! zero-initialised array allocated directly on the heap (feature `alloc`, on with `std`), or
 //! held inline where there is no heap, so that the same generated code compiles in both worlds.
-//! A firmware build without a heap keeps its large arrays in `static`s and calls the functions
-//! that take `&[T; N]` directly.
+//! A firmware build without a heap keeps its large arrays in `static`s: there every buffer type
+//! here has a `const` zeroed value (`Buffer::ZEROED`, `ScratchBuffer::EMPTY`), so a
+//! network, its tape and an optimizer can be built at compile time, into `.bss` or `.data`,
+//! never on the stack.
 
 #[cfg(feature = "alloc")]
 use alloc::{boxed::Box, vec};
@@ -24,6 +26,8 @@ pub trait ScalarArray: Sized {
     fn as_flat_mut(&mut self) -> &mut [Self::Elem];
     /// The all-zero value, built in place (inline storage).
     fn zeroed() -> Self;
+    /// The all-zero value as a constant: what a `static` (or a `const fn`) is initialised from.
+    const ZEROED: Self;
     /// The all-zero value, allocated directly on the heap without a stack temporary of `Self`.
     #[cfg(feature = "alloc")]
     fn boxed_zeroed() -> Box<Self>;
@@ -44,6 +48,8 @@ impl<T: Scalar, const N: usize> ScalarArray for [T; N] {
     fn zeroed() -> Self {
         [T::zero(); N]
     }
+
+    const ZEROED: Self = [T::ZERO; N];
 
     #[cfg(feature = "alloc")]
     fn boxed_zeroed() -> Box<Self> {
@@ -70,6 +76,8 @@ impl<T: Scalar, const N: usize, const M: usize> ScalarArray for [[T; N]; M] {
     fn zeroed() -> Self {
         [[T::zero(); N]; M]
     }
+
+    const ZEROED: Self = [[T::ZERO; N]; M];
 
     #[cfg(feature = "alloc")]
     fn boxed_zeroed() -> Box<Self> {
@@ -107,6 +115,32 @@ impl<A: ScalarArray> Buffer<A> {
             #[cfg(not(feature = "alloc"))]
             data: A::zeroed(),
         }
+    }
+}
+
+/// Without a heap a buffer is its array, so it has a value at compile time: a `static` holding a
+/// network, a tape or an optimizer state is initialised from these (into `.bss` when all zero)
+/// and never passes through the stack.
+///
+/// ```
+/// # #[cfg(not(feature = "alloc"))]
+/// # {
+/// use monograd_runtime::Buffer;
+/// static GRADIENT: Buffer<[f32; 4096]> = Buffer::ZEROED; // 16 KB in .bss
+/// const ONES: Buffer<[f32; 3]> = Buffer::from_array([1.0; 3]);
+/// assert_eq!(ONES.as_flat(), &[1.0, 1.0, 1.0]);
+/// # }
+/// ```
+#[cfg(not(feature = "alloc"))]
+impl<A: ScalarArray> Buffer<A> {
+    /// The all-zero buffer, as a constant (only without feature `alloc`: a heap buffer cannot
+    /// exist at compile time).
+    pub const ZEROED: Self = Buffer { data: A::ZEROED };
+
+    /// A buffer holding `data` (only without feature `alloc`), usable in a `const fn`: e.g.
+    /// parameters compiled in from a weights file copied into a network built at compile time.
+    pub const fn from_array(data: A) -> Self {
+        Buffer { data }
     }
 }
 
@@ -191,6 +225,44 @@ impl<T: Scalar> ScratchBuffer<T> {
     }
 }
 
+impl<T> ScratchBuffer<T> {
+    /// Elements that [`ScratchBuffer::zeroed`]`(len)` holds: `len` with feature `alloc`, 0
+    /// without (the kernels then never pack). Byte counts such as a generated `tape_bytes` use
+    /// it, so that they are exact in both builds.
+    pub const fn held_len(len: usize) -> usize {
+        if cfg!(feature = "alloc") {
+            len
+        } else {
+            0
+        }
+    }
+}
+
+/// Without a heap a scratch buffer is always empty: see [`ScratchBuffer::EMPTY`].
+#[cfg(not(feature = "alloc"))]
+impl<T> ScratchBuffer<T> {
+    /// The empty scratch buffer, as a constant (only without feature `alloc`).
+    pub const EMPTY: Self = ScratchBuffer { data: [] };
+}
+
+/// Expands to its input when the runtime has no heap (no feature `alloc`), to nothing otherwise:
+/// lets code generated in a user's crate provide `const` constructors (`Tape::new_static`),
+/// which need `Buffer::ZEROED`, exactly when the runtime has them.
+#[cfg(not(feature = "alloc"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __without_alloc {
+    ($($items:tt)*) => { $($items)* };
+}
+
+/// See the variant without `alloc`.
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __without_alloc {
+    ($($items:tt)*) => {};
+}
+
 impl<T> Deref for ScratchBuffer<T> {
     type Target = [T];
     #[inline(always)]
@@ -233,6 +305,43 @@ pub const fn max_len(lengths: &[usize]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn const_zeroed_arrays_are_positive_zeros() {
+        // The same bits as the run-time `zeroed` (a -0.0 would differ in checksums).
+        assert!(<[f32; 5] as ScalarArray>::ZEROED
+            .iter()
+            .zip(<[f32; 5]>::zeroed())
+            .all(|(a, b)| a.to_bits() == 0 && b.to_bits() == 0));
+        let matrix = <[[f64; 3]; 2] as ScalarArray>::ZEROED;
+        assert!(matrix.as_flattened().iter().all(|x| x.to_bits() == 0));
+    }
+
+    #[test]
+    fn scratch_held_len_is_what_zeroed_holds() {
+        for len in [0, 1, 37] {
+            assert_eq!(
+                ScratchBuffer::<f32>::zeroed(len).len(),
+                ScratchBuffer::<f32>::held_len(len)
+            );
+        }
+    }
+
+    #[cfg(not(feature = "alloc"))]
+    #[test]
+    fn const_buffers_without_a_heap() {
+        const ZERO: Buffer<[[f32; 4]; 3]> = Buffer::ZEROED;
+        assert!(ZERO.as_flat().iter().all(|&x| x == 0.0));
+        const VALUES: Buffer<[f64; 3]> = Buffer::from_array([1.0, -2.0, 0.5]);
+        assert_eq!(VALUES.as_flat(), &[1.0, -2.0, 0.5]);
+        assert!(ScratchBuffer::<f32>::EMPTY.is_empty());
+        // Inline: a buffer is exactly its array.
+        assert_eq!(
+            core::mem::size_of::<Buffer<[f32; 100]>>(),
+            core::mem::size_of::<[f32; 100]>()
+        );
+        assert_eq!(core::mem::size_of::<ScratchBuffer<f32>>(), 0);
+    }
 
     // Without a heap these buffers would live on the test thread's stack.
     #[cfg(feature = "alloc")]

@@ -43,6 +43,9 @@ pub trait Scalar:
     const NAME: &'static str;
     /// Size in bytes.
     const BYTES: usize;
+    /// `0.0`, usable where a `const` is needed (`num_traits::Zero::zero` is not a `const fn`):
+    /// the zeroed buffers of a network, tape or optimizer built at compile time, in a `static`.
+    const ZERO: Self;
 
     /// Converts an `f64` (a literal, a hyper-parameter) to this type, rounding to nearest.
     fn from_f64(x: f64) -> Self;
@@ -66,6 +69,7 @@ pub trait Scalar:
 impl Scalar for f32 {
     const NAME: &'static str = "f32";
     const BYTES: usize = 4;
+    const ZERO: Self = 0.0;
 
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
@@ -94,6 +98,7 @@ impl Scalar for f32 {
 impl Scalar for f64 {
     const NAME: &'static str = "f64";
     const BYTES: usize = 8;
+    const ZERO: Self = 0.0;
 
     #[inline(always)]
     fn from_f64(x: f64) -> Self {

@@ -17,6 +17,7 @@
 
 mod evaluation;
 pub mod testset;
+pub mod training;
 
 pub use evaluation::{
     evaluate_test_set, fnv1a, pixels, Evaluation, Expected, EXPECTED, FNV1A_OFFSET,

@@ -25,18 +25,47 @@ use core::hint::black_box;
 use core::panic::PanicInfo;
 use core::ptr;
 
+use core::mem::size_of;
 use cortex_m::register::msp;
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 use cortex_m_semihosting::hio::{self, HostStream};
 use firmware_example::testset::TEST_IMAGES;
+#[cfg(not(feature = "panic-free"))]
+use firmware_example::training::{
+    fine_tune, start_from_compiled_weights, Batch, FineTune, EXPECTED_FINE_TUNE, FINE_TUNE_STEPS,
+    TRAIN_STACK_LIMIT,
+};
+use firmware_example::training::{DigitsHead, DigitsHeadTape, FINE_TUNE_BATCH, FINE_TUNE_SGD};
 use firmware_example::{
     evaluate_test_set, logits, pixels, Digits, Evaluation, CLASSES, EXPECTED,
     KERNEL_STACK_ALLOWANCE, PIXELS,
 };
+use monograd::runtime::optim::Sgd;
+#[cfg(not(feature = "panic-free"))]
+use monograd::runtime::Error;
+
+/// The fine-tuned classifier's optimizer: SGD with momentum over its parameters.
+type HeadSgd = Sgd<f32, { DigitsHead::PARAMS }>;
+
+// Without a heap a tape is its buffers, inline: `TAPE_BYTES` is exactly its size.
+const _: () = assert!(
+    size_of::<DigitsHeadTape<FINE_TUNE_BATCH>>() == DigitsHeadTape::<FINE_TUNE_BATCH>::BYTES
+);
 
 #[entry]
 fn main() -> ! {
+    // The training state, built at compile time into `.bss` / `.data` (no heap, and nothing of
+    // it passes through the stack): cortex-m-rt's `#[entry]` hands each of these to `main` as a
+    // `&'static mut`, safely, since `main` runs once.
+    static mut HEAD: DigitsHead = DigitsHead::zeroed_static();
+    static mut TAPE: DigitsHeadTape<FINE_TUNE_BATCH> = DigitsHeadTape::new_static();
+    static mut SGD: HeadSgd = match Sgd::new_static(FINE_TUNE_SGD) {
+        Ok(sgd) => sgd,
+        // Evaluated by the compiler: an invalid configuration is a build error.
+        Err(_) => panic!("FINE_TUNE_SGD is not a valid SGD configuration"),
+    };
+
     let mut out = Output::open();
     out.line()
         .text("firmware-example: Digits on a Cortex-M4F")
@@ -48,8 +77,18 @@ fn main() -> ! {
     let sections = Sections::of_this_program();
     report_memory(&mut out, &sections, stack);
 
+    // Training links two panic sites (panic-sites.txt); the link-time proof that inference
+    // cannot panic (feature `panic-free`) is made on the program without it.
+    #[cfg(not(feature = "panic-free"))]
+    let training_passed = fine_tuning_passes(&mut out, HEAD, TAPE, SGD);
+    #[cfg(feature = "panic-free")]
+    let training_passed = {
+        let _ = (HEAD, TAPE, SGD);
+        true
+    };
+
     let stack_limit = Digits::INFER_BYTES + KERNEL_STACK_ALLOWANCE;
-    let passed = evaluation.matches(&EXPECTED) && stack <= stack_limit;
+    let passed = evaluation.matches(&EXPECTED) && stack <= stack_limit && training_passed;
     out.line()
         .text(if passed {
             "result: PASS"
@@ -110,6 +149,116 @@ fn report_memory(out: &mut Output, sections: &Sections, stack: usize) {
         .print();
 }
 
+/// Runs and reports the fine-tuning; whether it gave the expected figures within its stack
+/// budget.
+#[cfg(not(feature = "panic-free"))]
+fn fine_tuning_passes(
+    out: &mut Output,
+    head: &mut DigitsHead,
+    tape: &mut DigitsHeadTape<FINE_TUNE_BATCH>,
+    sgd: &mut HeadSgd,
+) -> bool {
+    match run_fine_tuning(out, head, tape, sgd) {
+        Some((result, train_stack)) => {
+            report_fine_tuning(out, &result, train_stack);
+            result.matches(&EXPECTED_FINE_TUNE)
+                && result.params_fnv1a == EXPECTED_FINE_TUNE.params_fnv1a_device
+                && train_stack <= TRAIN_STACK_LIMIT
+        }
+        None => {
+            out.line()
+                .text("fine-tuning: a training step failed")
+                .print();
+            false
+        }
+    }
+}
+
+/// Fine-tunes the classifier from its compiled-in weights on the misclassified test images,
+/// printing the loss before each step; returns the result and the measured stack of the first
+/// training step (`None` if a step failed).
+#[cfg(not(feature = "panic-free"))]
+fn run_fine_tuning(
+    out: &mut Output,
+    head: &mut DigitsHead,
+    tape: &mut DigitsHeadTape<FINE_TUNE_BATCH>,
+    sgd: &mut HeadSgd,
+) -> Option<(FineTune, usize)> {
+    let batch = Batch::misclassified();
+    start_from_compiled_weights(head);
+    let mut line = out.line();
+    line.text("fine-tuning DigitsHead (the last layer) on test images");
+    for image in batch.images {
+        line.text(" ").decimal(image);
+    }
+    line.text(", SGD lr 0.05 momentum 0.9, batch ")
+        .decimal(FINE_TUNE_BATCH)
+        .print();
+    let mut train_stack = 0;
+    let result = fine_tune(head, tape, sgd, &batch, |index, step| {
+        let loss = if index == 0 {
+            let (stack, loss) = peak_stack_of(step);
+            train_stack = stack;
+            loss
+        } else {
+            step()
+        }?;
+        out.line()
+            .text("step ")
+            .decimal(index + 1)
+            .text(": loss ")
+            .micros(loss)
+            .print();
+        Ok::<f32, Error>(loss)
+    })
+    .ok()?;
+    Some((result, train_stack))
+}
+
+/// Prints the outcome of the fine-tuning, its RAM and its stack.
+#[cfg(not(feature = "panic-free"))]
+fn report_fine_tuning(out: &mut Output, result: &FineTune, train_stack: usize) {
+    out.line()
+        .text("after ")
+        .decimal(FINE_TUNE_STEPS)
+        .text(" steps: loss ")
+        .micros(result.losses[FINE_TUNE_STEPS])
+        .text(" (from ")
+        .micros(result.losses[0])
+        .text("), ")
+        .decimal(result.correct_after)
+        .text(" of ")
+        .decimal(FINE_TUNE_BATCH)
+        .text(" correct (before: ")
+        .decimal(result.correct_before)
+        .text(")")
+        .print();
+    out.line()
+        .text("trained parameters fnv1a: ")
+        .hex(result.params_fnv1a)
+        .text(", expected ")
+        .hex(EXPECTED_FINE_TUNE.params_fnv1a_device)
+        .print();
+    out.line()
+        .text("training RAM (statics): network ")
+        .decimal(size_of::<DigitsHead>())
+        .text(" B, tape ")
+        .decimal(size_of::<DigitsHeadTape<FINE_TUNE_BATCH>>())
+        .text(" B (TAPE_BYTES ")
+        .decimal(DigitsHeadTape::<FINE_TUNE_BATCH>::BYTES)
+        .text(" B), SGD ")
+        .decimal(size_of::<HeadSgd>())
+        .text(" B")
+        .print();
+    out.line()
+        .text("stack of one training step: ")
+        .decimal(train_stack)
+        .text(" B measured, limit ")
+        .decimal(TRAIN_STACK_LIMIT)
+        .text(" B")
+        .print();
+}
+
 /// Ends the QEMU run (or the run under a debugger) with the given status.
 fn exit(passed: bool) -> ! {
     debug::exit(if passed { EXIT_SUCCESS } else { EXIT_FAILURE });
@@ -132,14 +281,23 @@ extern "C" {
 }
 
 /// Bytes of stack that one call of [`logits`] uses below its caller's frame: every frame of the
-/// inference (`logits`, the generated `infer`, the kernels), measured by painting the free stack
-/// with [`STACK_PAINT`] before the call and finding the lowest word the call overwrote.
+/// inference (`logits`, the generated `infer`, the kernels), measured by [`peak_stack_of`].
 #[inline(never)]
 fn peak_stack_of_one_inference() -> usize {
     let input = pixels(black_box(&TEST_IMAGES[0]));
     // Called through a pointer the optimizer cannot see through, so no part of the inference is
-    // inlined into this frame, which is above the stack pointer read below.
+    // inlined into the measuring frame.
     let inference: fn(&[f32; PIXELS]) -> [f32; CLASSES] = black_box(logits);
+    peak_stack_of(&mut || black_box(inference(&input))).0
+}
+
+/// Bytes of stack that `call` uses below this function's frame, and its result: the free stack
+/// is painted with [`STACK_PAINT`] before the call, and the lowest word the call overwrote is
+/// found after it. `call` is a `dyn` call, so none of it is inlined above the stack pointer read
+/// here.
+#[inline(never)]
+fn peak_stack_of<R>(call: &mut dyn FnMut() -> R) -> (usize, R) {
+    let call = black_box(call);
     let top = msp::read() as usize;
     let bottom = ptr::addr_of!(_stack_end) as usize;
     let mut address = bottom;
@@ -151,7 +309,7 @@ fn peak_stack_of_one_inference() -> usize {
         unsafe { ptr::write_volatile(address as *mut u32, STACK_PAINT) };
         address += 4;
     }
-    black_box(inference(&input));
+    let result = call();
     let mut lowest_used = bottom;
     // SAFETY: as above, the words of `[bottom, top)` are RAM that only this loop and the call
     // touched, 4-byte aligned.
@@ -160,7 +318,7 @@ fn peak_stack_of_one_inference() -> usize {
     {
         lowest_used += 4;
     }
-    top - lowest_used
+    (top - lowest_used, result)
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -271,6 +429,19 @@ impl Line<'_> {
         self.decimal(value / 100).byte(b'.');
         self.byte(b'0' + (value / 10 % 10) as u8)
             .byte(b'0' + (value % 10) as u8)
+    }
+
+    /// A non-negative `value` with six decimals (truncated): `0.0032146` prints `0.003214`.
+    #[cfg(not(feature = "panic-free"))]
+    fn micros(&mut self, value: f32) -> &mut Self {
+        // `as` saturates (NaN gives 0): no panic path.
+        let scaled = (value * 1e6) as usize;
+        self.decimal(scaled / 1_000_000).byte(b'.');
+        let fraction = scaled % 1_000_000;
+        for power in [100_000, 10_000, 1_000, 100, 10, 1] {
+            self.byte(b'0' + (fraction / power % 10) as u8);
+        }
+        self
     }
 
     fn hex(&mut self, value: u32) -> &mut Self {

@@ -16,6 +16,7 @@ mod init;
 mod io;
 mod layers;
 mod plan;
+mod static_tape;
 pub mod stub;
 mod weights;
 
@@ -192,6 +193,15 @@ pub fn expand(graph: &Graph) -> TokenStream {
         .weights
         .as_ref()
         .map(|decl| weights::items(&plan, decl));
+    let static_items = static_tape::items(
+        &plan,
+        &static_tape::Names {
+            name,
+            activations: &activations,
+            workspace: &workspace,
+            tape: &tape,
+        },
+    );
 
     let items = [name, &activations, &workspace, &tape, &targets_ty]
         .iter()
@@ -219,6 +229,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
 
         #io_items
         #weights_items
+        #static_items
 
         #[doc = #activations_doc]
         #vis struct #activations<const B: usize> {
@@ -297,12 +308,14 @@ pub fn expand(graph: &Graph) -> TokenStream {
 
             #gradient_methods
 
-            /// Bytes of heap a `Tape<batch>` holds: node outputs and their gradients, the
+            /// Bytes of the buffers a `Tape<batch>` holds: node outputs and their gradients, the
             /// parameter gradient, a copy of the state, layer scratch space and GEMM packing
-            /// scratch.
+            /// scratch. On the heap with feature `alloc`; without it the buffers are inline and
+            /// this is exactly `size_of::<Tape<batch>>()` (no packing scratch).
             pub const fn tape_bytes(batch: usize) -> usize {
                 (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed
-                    + #frozen_len + batch * #input_n + #pack_len_batch)
+                    + #frozen_len + batch * #input_n
+                    + #rt::ScratchBuffer::<#t>::held_len(#pack_len_batch))
                     * ::core::mem::size_of::<#t>()
             }
 

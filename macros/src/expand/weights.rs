@@ -6,8 +6,8 @@
 //! tensor, every value finite). Any problem is a compile error on the `weights` token. The
 //! values become `static`s behind `PARAMS_STATIC` / `STATE_STATIC`, and an `include_bytes!` of
 //! the file makes Cargo rebuild the crate when it changes. A BatchNorm after a dense or conv
-//! layer is folded into it here too (the folded type gets its own statics, which
-//! `infer_static` runs on), unless the network has Weight Norm.
+//! layer is folded into it here too, and Weight Norm's `g * v / ||v||` is computed (the folded
+//! type gets its own statics, which `infer_static` runs on: one weight tensor per layer).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -18,7 +18,7 @@ use safetensors::{Dtype, SafeTensors};
 use super::fold::{folded_graph, Fold};
 use super::io::{counter_names, state_dict_suffix};
 use super::plan::Plan;
-use crate::graph::{Element, Op};
+use crate::graph::Element;
 use crate::parse::WeightsDecl;
 
 /// The items of a network declared with `weights = "...";`: a compile error on the `weights`
@@ -56,7 +56,11 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
          `static`)."
     );
     let (folded_items, infer_call) = match folded_statics(plan, &values, &file) {
-        Some(folded) => (
+        Some(Err(message)) => (
+            Some(syn::Error::new(decl.keyword.span(), message).to_compile_error()),
+            quote!(Self::infer::<B>(Self::PARAMS_STATIC, Self::STATE_STATIC, x, out);),
+        ),
+        Some(Ok(folded)) => (
             Some(folded),
             quote!(#name::__monograd_folded_infer_static::<B>(x, out);),
         ),
@@ -69,10 +73,35 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
         "A network holding the weights compiled in from `{file}` (copied into its own buffers; \
          [`Self::infer_static`] uses them in place)."
     );
+    let static_constructor = (plan.graph.has_loss && super::static_tape::network_is_const(plan))
+        .then(|| {
+            let rt = super::layers::rt();
+            let doc = format!(
+                "[`Self::from_weights`] as a `const fn` (only without a heap): a trainable \
+                 network starting from the weights compiled in from `{file}`, built at compile \
+                 time, e.g. in a `static` (`.data`: the initial values are copied from flash \
+                 at startup), so its buffers never pass through the stack."
+            );
+            quote! {
+                #rt::__without_alloc! {
+                    impl #name {
+                        #[doc = #doc]
+                        pub const fn from_weights_static() -> Self {
+                            let mut net = Self::zeroed_static();
+                            net.params = #rt::Buffer::from_array(*Self::PARAMS_STATIC);
+                            net.state = #rt::Buffer::from_array(*Self::STATE_STATIC);
+                            net.num_batches_tracked = [#(#counters),*];
+                            net
+                        }
+                    }
+                }
+            }
+        });
     quote! {
         #error
         #rebuild
         #folded_items
+        #static_constructor
 
         impl #name {
             /// The weights file of the declaration, relative to the crate's manifest directory.
@@ -114,20 +143,16 @@ pub fn items(plan: &Plan, decl: &WeightsDecl) -> TokenStream {
 }
 
 /// The compiled-in weights of the folded type (`NetFolded::PARAMS_STATIC` / `STATE_STATIC`,
-/// `NetFolded::infer_static`) when the network has a BatchNorm after a dense or conv layer to
-/// fold, and no Weight Norm (whose `g * v / ||v||` is not computed at expansion).
-fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<TokenStream> {
+/// `NetFolded::infer_static`) when the network has something to fold: a BatchNorm after a dense
+/// or conv layer, or Weight Norm (`g * v / ||v||` computed here, so the firmware carries one
+/// weight tensor per layer). An error message when a Weight Norm row cannot be folded.
+fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<Result<TokenStream, String>> {
     let (graph, folds) = folded_graph(plan.graph)?;
-    let weight_norm = plan.graph.nodes.iter().any(|node| match &node.op {
-        Op::Linear(l) => l.weight_norm,
-        Op::Conv2d(c) => c.weight_norm,
-        _ => false,
-    });
-    if folds.is_empty() || weight_norm {
-        return None;
-    }
     let folded_plan = Plan::new(&graph);
-    let (params, state) = fold_values(plan, &folded_plan, &folds, values);
+    let (params, state) = match fold_values(plan, &folded_plan, &folds, values) {
+        Ok(values) => values,
+        Err(message) => return Some(Err(format!("weights file `{file}`: {message}"))),
+    };
     let element = plan.graph.element;
     let t = &plan.t;
     let name = &plan.graph.name;
@@ -139,9 +164,10 @@ fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<TokenStrea
     let state = elements(element, &state);
     let params_doc = format!(
         "The {p} parameters compiled in from `{file}` with every BatchNorm after a dense or \
-         conv layer folded into it at expansion (a `static`)."
+         conv layer folded into it, and every Weight Norm weight computed, at expansion (a \
+         `static`)."
     );
-    Some(quote! {
+    Some(Ok(quote! {
         impl #folded {
             #[doc = #params_doc]
             pub const PARAMS_STATIC: &'static [#t; #p] = {
@@ -174,7 +200,7 @@ fn folded_statics(plan: &Plan, values: &Values, file: &str) -> Option<TokenStrea
                 #folded::infer_static::<B>(x, out);
             }
         }
-    })
+    }))
 }
 
 /// `value` rounded to the element type: f32 arithmetic emulated in f64 (one f64 operation on f32
@@ -187,23 +213,62 @@ fn round(element: Element, value: f64) -> f64 {
     }
 }
 
-/// The folded type's parameters and state from the network's, as `Net::fold` computes them
-/// (`runtime::ops::norm::fold_batch_norm`): `scale = gamma / sqrt(var + eps)`, `W' = W scale`,
-/// `b' = scale (b - mean) + beta`. Without Weight Norm (checked by the caller).
+/// The folded type's parameters and state from the network's, as `Net::fold` computes them:
+/// Weight Norm's `W = g v / ||v||` per output row (`runtime::ops::norm::weight_norm_forward`:
+/// `||v||` the square root of the in-order sum of squares, `W = (g / ||v||) v`), then each
+/// folded BatchNorm (`runtime::ops::norm::fold_batch_norm`): `scale = gamma / sqrt(var + eps)`,
+/// `W' = W scale`, `b' = scale (b - mean) + beta`. Every operation is rounded to the element
+/// type, so the values are the run-time fold's, bit for bit.
+///
+/// # Errors
+/// A Weight Norm row of `v` whose norm is zero or not finite (where `W` is undefined).
 fn fold_values(
     plan: &Plan,
     folded: &Plan,
     folds: &[Fold],
     values: &Values,
-) -> (Vec<f64>, Vec<f64>) {
+) -> Result<(Vec<f64>, Vec<f64>), String> {
     let r = |v: f64| round(plan.graph.element, v);
     let mut params = vec![0.0; folded.param_count];
     let mut state = vec![0.0; folded.state_count];
     for i in 0..plan.node_count() {
         let (from, to) = (&plan.params[i], &folded.params[i]);
-        for (a, b) in from.tensors.iter().zip(&to.tensors) {
-            params[b.offset..b.offset + b.len()]
-                .copy_from_slice(&values.params[a.offset..a.offset + a.len()]);
+        match (from.tensor("weight_g"), from.tensor("weight_v")) {
+            (Some(g), Some(v)) => {
+                let weight = to
+                    .tensor("weight")
+                    .expect("Weight Norm folds into a weight");
+                let (out, k) = (weight.shape[0], weight.len() / weight.shape[0]);
+                for o in 0..out {
+                    let row = &values.params[v.offset + o * k..v.offset + (o + 1) * k];
+                    let norm = r(row.iter().fold(0.0, |sum, &x| r(sum + r(x * x))).sqrt());
+                    if norm == 0.0 || !norm.is_finite() {
+                        let name = &plan.graph.nodes[i].name;
+                        return Err(format!(
+                            "tensor `{name}.parametrizations.weight.original1` (Weight Norm's \
+                             v) has row {o} with norm {norm}; its weight g v / ||v|| is \
+                             undefined, so the layer cannot be folded"
+                        ));
+                    }
+                    let scale = r(values.params[g.offset + o] / norm);
+                    for (w, &x) in params[weight.offset + o * k..weight.offset + (o + 1) * k]
+                        .iter_mut()
+                        .zip(row)
+                    {
+                        *w = r(scale * x);
+                    }
+                }
+                if let (Some(a), Some(b)) = (from.tensor("bias"), to.tensor("bias")) {
+                    params[b.offset..b.offset + b.len()]
+                        .copy_from_slice(&values.params[a.offset..a.offset + a.len()]);
+                }
+            }
+            _ => {
+                for (a, b) in from.tensors.iter().zip(&to.tensors) {
+                    params[b.offset..b.offset + b.len()]
+                        .copy_from_slice(&values.params[a.offset..a.offset + a.len()]);
+                }
+            }
         }
         for (a, b) in plan.state[i].tensors.iter().zip(&folded.state[i].tensors) {
             state[b.offset..b.offset + b.len()]
@@ -239,7 +304,7 @@ fn fold_values(
             params[bias.offset + o] = r(r(scale * r(b - mean[o])) + beta[o]);
         }
     }
-    (params, state)
+    Ok((params, state))
 }
 
 /// What the file holds, in buffer order.

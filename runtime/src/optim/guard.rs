@@ -94,7 +94,7 @@ pub(crate) struct StateBounds<const K: usize> {
 
 impl<const K: usize> StateBounds<K> {
     /// Bounds of zeroed buffers.
-    pub(crate) fn zero() -> Self {
+    pub(crate) const fn zero() -> Self {
         StateBounds {
             bounds: Some([0.0; K]),
         }

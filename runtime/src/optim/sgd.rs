@@ -1,7 +1,7 @@
 //! Stochastic gradient descent: plain, with (dampened) momentum, or Nesterov momentum, each with
 //! optional L2 weight decay. PyTorch's `torch.optim.SGD`.
 
-use super::{check_non_negative, check_range, check_unit_closed, guard, Optimizer};
+use super::{check_non_negative, check_range, guard, Optimizer};
 use crate::{Buffer, Result, Scalar};
 
 /// Hyper-parameters of [`Sgd`]; `Default` is PyTorch's defaults.
@@ -39,25 +39,58 @@ impl SgdConfig {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] naming the first offending field.
     pub fn validate(&self) -> Result<()> {
-        check_non_negative("SGD: lr", self.lr)?;
-        check_non_negative("SGD: momentum", self.momentum)?;
-        check_unit_closed("SGD: dampening", self.dampening)?;
-        check_non_negative("SGD: weight_decay", self.weight_decay)?;
-        if self.nesterov {
-            check_range(
+        match self.first_invalid() {
+            Some((name, value, expected)) => check_range(name, value, false, expected),
+            None => Ok(()),
+        }
+    }
+
+    /// The rules of [`Self::validate`] as a `const fn` (so that [`Sgd::new_static`] can check
+    /// them at compile time): the first offending field as `(name, value, expected)`.
+    const fn first_invalid(&self) -> Option<(&'static str, f64, &'static str)> {
+        const NON_NEGATIVE: &str = "finite and >= 0";
+        let fields = [
+            ("SGD: lr", self.lr, NON_NEGATIVE, self.lr >= 0.0),
+            (
+                "SGD: momentum",
+                self.momentum,
+                NON_NEGATIVE,
+                self.momentum >= 0.0,
+            ),
+            (
+                "SGD: dampening",
+                self.dampening,
+                "in [0, 1]",
+                self.dampening >= 0.0 && self.dampening <= 1.0,
+            ),
+            (
+                "SGD: weight_decay",
+                self.weight_decay,
+                NON_NEGATIVE,
+                self.weight_decay >= 0.0,
+            ),
+            (
                 "SGD: momentum (nesterov)",
                 self.momentum,
-                self.momentum > 0.0,
                 "> 0 with nesterov",
-            )?;
-            check_range(
+                !self.nesterov || self.momentum > 0.0,
+            ),
+            (
                 "SGD: dampening (nesterov)",
                 self.dampening,
-                self.dampening == 0.0,
                 "0 with nesterov",
-            )?;
+                !self.nesterov || self.dampening == 0.0,
+            ),
+        ];
+        let mut i = 0;
+        while i < fields.len() {
+            let (name, value, expected, ok) = fields[i];
+            if !(ok && value.is_finite()) {
+                return Some((name, value, expected));
+            }
+            i += 1;
         }
-        Ok(())
+        None
     }
 }
 
@@ -110,6 +143,50 @@ impl<T: Scalar, const N: usize> Sgd<T, N> {
             config,
             steps: 0,
             momentum_buffer: (config.momentum != 0.0).then(Buffer::zeroed),
+            bounds: guard::StateBounds::zero(),
+        })
+    }
+
+    /// [`Self::new`] as a `const fn`, for an optimizer in a `static` without a heap (only
+    /// without feature `alloc`): the momentum buffer (`N` elements when `momentum != 0`) is
+    /// then part of the value, so building it at run time would put it on the stack.
+    ///
+    /// ```
+    /// # #[cfg(not(feature = "alloc"))]
+    /// # {
+    /// use monograd_runtime::optim::{Sgd, SgdConfig};
+    /// static SGD: Sgd<f32, 1290> = match Sgd::new_static(SgdConfig {
+    ///     lr: 0.05,
+    ///     momentum: 0.9,
+    ///     dampening: 0.0,
+    ///     weight_decay: 0.0,
+    ///     nesterov: false,
+    /// }) {
+    ///     Ok(sgd) => sgd,
+    ///     Err(_) => panic!("invalid SGD configuration"), // a compile error, in a static
+    /// };
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParameter`], see [`SgdConfig::validate`].
+    #[cfg(not(feature = "alloc"))]
+    pub const fn new_static(config: SgdConfig) -> Result<Self> {
+        if let Some((name, value, expected)) = config.first_invalid() {
+            return Err(crate::Error::InvalidParameter {
+                name,
+                value,
+                expected,
+            });
+        }
+        Ok(Sgd {
+            config,
+            steps: 0,
+            momentum_buffer: if config.momentum != 0.0 {
+                Some(Buffer::ZEROED)
+            } else {
+                None
+            },
             bounds: guard::StateBounds::zero(),
         })
     }
@@ -200,9 +277,13 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 1> for Sgd<T, N> {
         let k = SgdStep::<T>::new(&self.config, self.steps);
         let buffer = self.momentum_buffer.as_deref();
         guard::dry_run(N, |i| {
-            let mut w = params[i];
-            let mut b = buffer.map(|b| b[i]);
-            k.update(&mut w, grads[i], b.as_mut());
+            // `get`, not indexing: `i < N` is not visible here, and a firmware links no panic.
+            let (Some(&w), Some(&g)) = (params.get(i), grads.get(i)) else {
+                return None;
+            };
+            let mut w = w;
+            let mut b = buffer.and_then(|b| b.get(i).copied());
+            k.update(&mut w, g, b.as_mut());
             guard::check([
                 ("SGD: parameter after the update", w),
                 ("SGD: momentum_buffer", b.unwrap_or_else(T::zero)),
@@ -325,6 +406,57 @@ mod tests {
         assert_eq!(sgd.state_buffer_count(), 0);
         assert!(sgd.set_learning_rate(-0.5).is_err());
         assert_eq!(sgd.learning_rate(), 1e-3);
+    }
+
+    #[cfg(not(feature = "alloc"))]
+    #[test]
+    fn new_static_is_new_at_compile_time() {
+        const MOMENTUM: SgdConfig = SgdConfig {
+            lr: 0.5,
+            momentum: 0.5,
+            dampening: 0.5,
+            weight_decay: 0.0,
+            nesterov: false,
+        };
+        // Evaluated by the compiler: the optimizer a `static` would hold.
+        const STATIC: Option<Sgd<f64, 2>> = match Sgd::new_static(MOMENTUM) {
+            Ok(sgd) => Some(sgd),
+            Err(_) => None,
+        };
+        let Some(mut from_const) = STATIC else {
+            panic!("a valid configuration")
+        };
+        let mut from_new = Sgd::<f64, 2>::new(MOMENTUM).unwrap();
+        assert_eq!(from_const.state_buffer_count(), 1);
+        assert_eq!(
+            from_const.state_buffer(0),
+            Some(("momentum_buffer", &[0.0, 0.0]))
+        );
+        let (mut a, mut b) = ([1.0, 2.0], [1.0, 2.0]);
+        for _ in 0..3 {
+            from_const.step(&mut a, &[2.0, -4.0]).unwrap();
+            from_new.step(&mut b, &[2.0, -4.0]).unwrap();
+        }
+        assert_eq!(a, b);
+        assert_eq!(from_const.steps(), 3);
+        let plain = Sgd::<f32, 3>::new_static(SgdConfig::default()).ok();
+        assert_eq!(plain.map(|s| s.state_buffer_count()), Some(0));
+        // The same rules as `new`, the same error.
+        let bad = SgdConfig {
+            dampening: 1.5,
+            ..MOMENTUM
+        };
+        assert_eq!(
+            Sgd::<f32, 3>::new_static(bad).err(),
+            Sgd::<f32, 3>::new(bad).err()
+        );
+        assert!(matches!(
+            Sgd::<f32, 3>::new_static(bad),
+            Err(Error::InvalidParameter {
+                name: "SGD: dampening",
+                ..
+            })
+        ));
     }
 
     #[test]
