@@ -219,6 +219,38 @@ fn synchronised_batch_norm_matches_one_thread_in_f32_and_f64() {
     );
 }
 
+/// Batch Renorm's limits, set on the network between steps (as a schedule does), reach every
+/// worker.
+#[test]
+fn renorm_limits_set_between_steps_reach_every_worker() {
+    use monograd::runtime::ops::norm::RenormLimits;
+    let mut single = Norm64::new(16);
+    let mut parallel = single.clone();
+    let (mut single_opt, mut parallel_opt) = (momentum(), momentum());
+    let mut tape = Norm64Tape::<8>::new();
+    let mut trainer = Parallel::<Norm64, _, 2, 4>::new().unwrap();
+    for step in 0..4u64 {
+        let limits = RenormLimits::new(1.0 + 0.2 * step as f64, 0.1 * step as f64).unwrap();
+        single.renorm_limits = limits;
+        parallel.renorm_limits = limits;
+        let (x, labels) = batch::<f64, 32, 8>(200 + step);
+        let expected = single
+            .train_step(&mut tape, &x, &labels, &mut single_opt)
+            .unwrap();
+        let loss = trainer
+            .train_step(&mut parallel, &x, &labels, &mut parallel_opt)
+            .unwrap();
+        assert_close(&[loss], &[expected], 1e-12, "loss");
+    }
+    assert_close(parallel.params(), single.params(), 1e-12, "parameters");
+    assert_close(
+        parallel.state(),
+        single.state(),
+        1e-12,
+        "running statistics",
+    );
+}
+
 /// Everything a step could change, to compare before and after a failed one.
 #[derive(Debug, PartialEq)]
 struct Everything<T> {
@@ -271,13 +303,28 @@ fn a_failing_share_leaves_everything_unchanged_and_training_goes_on() {
         .unwrap_err();
     assert!(matches!(error, Error::NonFiniteValue { .. }), "{error}");
     assert_eq!(snapshot(&mut net, &optimizer), before);
-    // A label out of range in the second worker's share only: its loss fails.
+    // Labels out of range in both shares: the first worker's error.
     let mut bad_labels = labels;
+    bad_labels[2] = 5;
     bad_labels[9] = 4;
     let error = trainer
         .train_step(&mut net, &x, &bad_labels, &mut optimizer)
         .unwrap_err();
-    assert!(matches!(error, Error::LabelOutOfRange { .. }), "{error}");
+    assert!(
+        matches!(error, Error::LabelOutOfRange { label: 5, .. }),
+        "{error}"
+    );
+    assert_eq!(snapshot(&mut net, &optimizer), before);
+    // Then in the second worker's share only: its error, not one left from the last step.
+    bad_labels[2] = labels[2];
+    bad_labels[9] = 6;
+    let error = trainer
+        .train_step(&mut net, &x, &bad_labels, &mut optimizer)
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::LabelOutOfRange { label: 6, .. }),
+        "{error}"
+    );
     assert_eq!(snapshot(&mut net, &optimizer), before);
 
     // The workers go on as if the failed steps had not happened.

@@ -107,6 +107,11 @@ pub trait Network<const PARAMS: usize>: Sized {
         &mut []
     }
 
+    /// Copies from `source` the settings a training step reads besides the parameters and
+    /// the state (a Batch Renorm layer's `renorm_limits`), so that a data-parallel worker's
+    /// copy of the network trains as the original does. Nothing by default.
+    fn copy_settings_from(&mut self, _source: &Self) {}
+
     /// Mean loss and its gradient with respect to every parameter (into the tape), after
     /// `forward_train` on the same `x`: [`backward_with`](Self::backward_with) with [`Solo`].
     fn backward<const B: usize>(

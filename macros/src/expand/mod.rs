@@ -100,7 +100,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
         Op::BatchRenorm(rn) => Some((rn.r_max, rn.d_max)),
         _ => None,
     });
-    let (renorm_field, renorm_init, renorm_local) = match renorm {
+    let (renorm_field, renorm_init, renorm_local, renorm_settings) = match renorm {
         Some((r_max, d_max)) => (
             quote! {
                 /// Clipping limits of every `batch_renorm` layer in training: `r` to
@@ -110,8 +110,13 @@ pub fn expand(graph: &Graph) -> TokenStream {
             },
             quote!(renorm_limits: #rt::ops::norm::RenormLimits { r_max: #r_max, d_max: #d_max },),
             quote!(let renorm_limits = self.renorm_limits;),
+            quote! {
+                fn copy_settings_from(&mut self, source: &Self) {
+                    self.renorm_limits = source.renorm_limits;
+                }
+            },
         ),
-        None => (quote!(), quote!(), quote!()),
+        None => (quote!(), quote!(), quote!(), quote!()),
     };
     let (dropout_field, dropout_init, dropout_seed) = layers::dropout_rng(graph);
     let frozen = frozen::items(&plan);
@@ -527,6 +532,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
             fn batch_counters_mut(&mut self) -> &mut [u64] {
                 &mut self.num_batches_tracked
             }
+            #renorm_settings
             fn new_tape<const B: usize>() -> #tape<B> {
                 #tape::new()
             }

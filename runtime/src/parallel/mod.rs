@@ -57,10 +57,11 @@
 //! [`Parallel::with_timeout`]). The trainer is then unusable: each later step returns the
 //! error at once.
 //!
-//! **Limits.** Workers copy the parameters and running statistics from the network at every
-//! step; other fields of a generated network (`renorm_limits`, the dropout generator) are
-//! copied once, at the first step. Dropout masks therefore differ from a single-threaded run
-//! (each worker draws from its own copy of the generator, all starting from the same state).
+//! **Limits.** Workers copy the parameters, the running statistics and the settings
+//! ([`Network::copy_settings_from`]: Batch Renorm's `renorm_limits`) from the network at every
+//! step; the dropout generator is copied once, at the first step. Dropout masks therefore
+//! differ from a single-threaded run (each worker draws from its own copy of the generator, all
+//! starting from the same state).
 
 mod threads;
 
@@ -291,16 +292,17 @@ where
                 }
             }
             Ok(None) => {
+                // The lowest-numbered worker's error; every slot is emptied for the next step.
+                let mut first = None;
                 for slot in &self.shared.errors {
-                    if let Some(error) = lock(slot)?.take() {
-                        return Err(error);
-                    }
+                    let error = lock(slot)?.take();
+                    first = first.or(error);
                 }
-                Err(Error::Collective {
+                Err(first.unwrap_or(Error::Collective {
                     operation: "training step across worker threads",
                     reason: "a worker reported a failure but no error",
                     peer: None,
-                })
+                }))
             }
             Err(error) => Err(error),
         }
@@ -342,6 +344,7 @@ where
             let mut job = lock(job)?;
             match &mut *job {
                 Some(job) => {
+                    job.net.copy_settings_from(net);
                     job.x.copy_from_slice(x);
                     job.targets.copy_from_slice(targets);
                 }
