@@ -66,6 +66,8 @@
 //! | `linear(x, n, init = .., bias = true, bias_init = .., weight_norm = false)` | `[n]` | `y = x W^T + b`, `W: [n, in]` (PyTorch `nn.Linear`) |
 //! | `conv2d(x, c, kernel = k, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = ..)` | `[c, h', w']` | PyTorch `nn.Conv2d`; sizes are one integer or `(h, w)` |
 //! | `conv1d(x, c, kernel = k, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, init = ..)` | `[c, l']` | PyTorch `nn.Conv1d` on a sequence, weight `[c, in / groups, k]`; runs the 2-D kernels on `[c, 1, l]` |
+//! | `conv1d(x, c, kernel = k, dilation = d, padding = causal)` | `[c, l]` | causal (WaveNet, TCN): `d (k - 1)` zeros on the left only, so output `t` sees inputs `<= t` and the length is kept (PyTorch: `F.pad(x, (d * (k - 1), 0))` then the convolution); `stride = 1` |
+//! | `gru(x, h, return = sequence \| last)`, `lstm(x, h, return = ..)` | `[t, h]` or `[h]` | PyTorch `nn.GRU` / `nn.LSTM` (one layer, `batch_first`, biases, zero initial state) over a sequence `[t, f]`, **time first** (not the `[c, l]` of `conv1d`); parameters `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, initialised `U(-1/sqrt(h), 1/sqrt(h))` as PyTorch's; trained by backpropagation through the `t` steps. `return = last` gives `h_n`, the common input of a `linear` head: `linear` takes a vector, so a `[t, h]` sequence goes through `flatten` first (one dense layer over every step, not one per step) |
 //! | `max_pool1d(x, k, stride = k, padding = 0, ceil_mode = false)`, `avg_pool1d(..)` | `[c, l']` | PyTorch `MaxPool1d` / `AvgPool1d`; the 2-D kernels with height 1 |
 //! | `max_pool2d(x, k, stride = k, padding = 0, ceil_mode = false)`, `avg_pool2d(..)` | `[c, h', w']` | PyTorch defaults; `ceil_mode = true` as PyTorch's (a last partial window, which must start inside the input or the left padding) |
 //! | `global_avg_pool(x)` | `[c]` | mean over each channel of an image or a sequence |
@@ -128,6 +130,19 @@
 //!     returns an error instead of NaN scores.
 //!   - `net.forward_eval(&mut eval, &x)` with a `NetEval::<B>::new()` you hold, and
 //!     `net.forward_with(&mut tape, &x)` on a training tape.
+//! - Streaming (a network with `gru`, `lstm` or a causal `conv1d`, every layer of which works one
+//!   time step at a time): `NetStream` holds each recurrent layer's state (`<node>_h`,
+//!   `<node>_c`) and each causal convolution's last `dilation * (kernel - 1)` inputs in
+//!   fixed-size arrays; `stream.step(&net.params, &x_t)` takes one step's features (a row of a
+//!   `[t, f]` input, or a column of a `[c, l]` one) and returns the output at that step, with no
+//!   heap and no panic path (`no_std`); `reset()` starts a new sequence. Stepping through a
+//!   sequence gives the whole-sequence forward's outputs; after a `return = last` layer, each
+//!   step's output is what the network gives on the sequence so far. What streams: `gru` /
+//!   `lstm` (on a time-first `[t, f]` node), causal `conv1d` (on a time-last `[c, l]` node; the
+//!   two layouts do not mix), element-wise activations, `add` / `sub` / `mul` / `scale`,
+//!   `dropout` (the identity), and after `return = last`, `linear` (without Weight Norm) and
+//!   `flatten`. Any other layer (a `flatten` of a sequence, a non-causal convolution, a
+//!   normalization...) means no `NetStream`; `Net::NO_STREAM` then says which layer.
 //! - Training: `NetTape::<B>::new()` holds every buffer a step needs for batches of `B`;
 //!   `net.forward_train(&mut tape, &x)?`, `net.backward(&mut tape, &x, &targets)` (fills
 //!   `tape.param_grads`), `net.train_step(&mut tape, &x, &targets, &mut optimizer)`, and

@@ -314,3 +314,41 @@ fn optimizer_steps_allocate_nothing() {
         Adadelta::<f32, P>::new(AdadeltaConfig::default()).unwrap()
     );
 }
+
+monograd::network! {
+    /// Recurrent layers and a causal convolution, for the streaming type.
+    struct Streamed {
+        input x: [2, 16];
+        c = conv1d(x, 3, kernel = 3, dilation = 2, padding = causal);
+        a = tanh(c);
+        output a;
+    }
+}
+
+monograd::network! {
+    struct StreamedRnn {
+        input x: [16, 1];
+        g = gru(x, 8);
+        l = lstm(g, 4, return = last);
+        out = linear(l, 1);
+        loss = mse(out);
+    }
+}
+
+#[test]
+fn streaming_allocates_nothing_even_at_the_first_step() {
+    let (conv, rnn) = (Streamed::new(1), StreamedRnn::new(2));
+    let mut conv_stream = StreamedStream::new();
+    let mut rnn_stream = StreamedRnnStream::new();
+    let before = COUNT.with(Cell::get);
+    let mut sum = 0.0;
+    for t in 0..64 {
+        let x = (t as f32 * 0.1).sin();
+        sum += conv_stream.step(&conv.params, &[x, -x])[0];
+        sum += rnn_stream.step(&rnn.params, &[x])[0];
+    }
+    rnn_stream.reset();
+    conv_stream.reset();
+    assert_eq!(COUNT.with(Cell::get), before, "allocations while streaming");
+    assert!(sum.is_finite());
+}

@@ -286,8 +286,9 @@ impl Parse for Statement {
 
 impl Parse for Argument {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        if input.peek(Ident) && input.peek2(Token![=]) {
-            let key: Ident = input.parse()?;
+        // `return = last` (of `gru` / `lstm`) names its option with a keyword.
+        if (input.peek(Ident) || input.peek(Token![return])) && input.peek2(Token![=]) {
+            let key: Ident = syn::ext::IdentExt::parse_any(input)?;
             input.parse::<Token![=]>()?;
             let value = input.parse()?;
             Ok(Argument::Named { key, value })

@@ -11,7 +11,7 @@ monograd::network! {
         l = Linear(x, 10);
         m = div(x, x);
         p = multiply(x, x);
-        s = lstm(x, 16);
+        s = rnn(x, 16);
         e = silu(x);
         out = dense(x, 2);
         loss = cross_entropy(out);

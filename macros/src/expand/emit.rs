@@ -35,6 +35,9 @@ pub struct WorkspaceItem {
     pub init: TokenStream,
     /// An expression creating it zeroed on the stack, for `infer`.
     pub stack_init: TokenStream,
+    /// A constant expression for it without a heap (`Buffer::ZEROED`, an array literal), for
+    /// the `const` constructors of heap-free tapes; `None` when it is built by a function.
+    pub const_init: Option<TokenStream>,
     /// Needed in evaluation mode (and so by `infer`), not only for training.
     pub eval: bool,
     /// Elements per sample of the batch and fixed elements, for the byte counts.
@@ -51,6 +54,7 @@ impl WorkspaceItem {
             ty: quote!(#rt::Buffer<[[#t; #n]; B]>),
             init: quote!(#rt::Buffer::zeroed()),
             stack_init: quote!([[#zero; #n]; B]),
+            const_init: Some(quote!(#rt::Buffer::ZEROED)),
             eval,
             per_sample: n,
             fixed: 0,
@@ -65,13 +69,15 @@ impl WorkspaceItem {
             ty: quote!(#rt::Buffer<[[#t; #cols]; #rows]>),
             init: quote!(#rt::Buffer::zeroed()),
             stack_init: quote!([[#zero; #cols]; #rows]),
+            const_init: Some(quote!(#rt::Buffer::ZEROED)),
             eval,
             per_sample: 0,
             fixed: rows * cols,
         }
     }
 
-    /// An inline value of type `ty`, created by `init` (no heap).
+    /// An inline value of type `ty`, created by `init` (no heap); constant when `init` is an
+    /// array literal (`[[1.0f32; 4], [0.0f32; 4]]`).
     pub fn inline(
         plan: &Plan,
         i: usize,
@@ -81,9 +87,15 @@ impl WorkspaceItem {
         elements: (usize, usize),
         eval: bool,
     ) -> Self {
+        let literal = matches!(
+            init.clone().into_iter().next(),
+            Some(proc_macro2::TokenTree::Group(group))
+                if group.delimiter() == proc_macro2::Delimiter::Bracket
+        );
         WorkspaceItem {
             field: workspace_field(plan, i, what),
             stack_init: init.clone(),
+            const_init: literal.then(|| init.clone()),
             init,
             ty,
             eval,

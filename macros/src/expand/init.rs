@@ -45,6 +45,14 @@ pub fn init_params(plan: &Plan) -> TokenStream {
                     c.out_channels / c.groups * receptive,
                 )
             }
+            // PyTorch's RNN init: every tensor U(-1/sqrt(H), 1/sqrt(H)), TorchDefault's bound
+            // with fan_in = H.
+            Op::Recurrent(rnn) => (
+                Init::TorchDefault,
+                Init::TorchDefault,
+                rnn.hidden,
+                rnn.hidden,
+            ),
             _ => {
                 // Normalization affine parameters: weight 1, bias 0, as PyTorch.
                 for tensor in &block.tensors {

@@ -17,6 +17,7 @@ mod io;
 mod layers;
 mod plan;
 mod static_tape;
+mod stream;
 pub mod stub;
 mod weights;
 
@@ -45,8 +46,15 @@ fn backward_body(plan: &Plan) -> TokenStream {
     quote!(#(#steps)*)
 }
 
-/// The generated items for `graph`.
+/// The generated items for `graph`: the network type and, when it can stream, its `Stream`.
 pub fn expand(graph: &Graph) -> TokenStream {
+    let mut items = expand_network(graph);
+    items.extend(stream::items(graph));
+    items
+}
+
+/// The network type and its companions.
+fn expand_network(graph: &Graph) -> TokenStream {
     if !graph.has_loss {
         return inference_only::expand(graph);
     }

@@ -203,6 +203,15 @@ impl<'g> Plan<'g> {
                         p.push("bias", vec![*out_channels]);
                     }
                 }
+                Op::Recurrent(rnn) => {
+                    // PyTorch's `nn.GRU` / `nn.LSTM` state dict of one layer.
+                    let features = input_shape.map(|s| s.0[1]).unwrap_or(0);
+                    let rows = rnn.cell.gates() * rnn.hidden;
+                    p.push("weight_ih_l0", vec![rows, features]);
+                    p.push("weight_hh_l0", vec![rows, rnn.hidden]);
+                    p.push("bias_ih_l0", vec![rows]);
+                    p.push("bias_hh_l0", vec![rows]);
+                }
                 Op::BatchNorm(bn) => {
                     let (c, _) = node.shape.channels_spatial();
                     if bn.affine {

@@ -16,7 +16,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
-use super::layers::{self, literal, rt, WorkspaceItem};
+use super::layers::{self, literal, rt};
 use super::plan::Plan;
 use crate::graph::Op;
 
@@ -105,26 +105,9 @@ fn workspace_consts(plan: &Plan) -> Option<Vec<TokenStream>> {
         .iter()
         .map(|item| {
             let field = &item.field;
-            const_init(item).map(|init| quote!(#field: #init,))
+            item.const_init.as_ref().map(|init| quote!(#field: #init,))
         })
         .collect()
-}
-
-/// The constant value of a workspace item: `Buffer::ZEROED` for a heap buffer, its stack
-/// initializer for an inline array literal, `None` for a value built by a function.
-fn const_init(item: &WorkspaceItem) -> Option<TokenStream> {
-    let rt = rt();
-    let heap = quote!(#rt::Buffer::zeroed()).to_string();
-    if item.init.to_string() == heap {
-        return Some(quote!(#rt::Buffer::ZEROED));
-    }
-    // An array literal (`[[1.0f32; 4], [0.0f32; 4]]`) is already a constant expression.
-    let literal = matches!(
-        item.init.clone().into_iter().next(),
-        Some(proc_macro2::TokenTree::Group(group))
-            if group.delimiter() == proc_macro2::Delimiter::Bracket
-    );
-    literal.then(|| item.init.clone())
 }
 
 /// Whether the network value has a `const` constructor (`zeroed_static`, and

@@ -333,6 +333,12 @@ impl<'a> ArgReader<'a> {
         self.named.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
 
+    /// Whether option `key` is given as the bare word `word` (`padding = causal`); the option
+    /// is then read (other values are left to the option's usual reader).
+    pub fn is_keyword(&mut self, key: &'static str, word: &str) -> bool {
+        matches!(self.option(key), Some(Value { kind: ValueKind::Ident(ident), .. }) if ident == word)
+    }
+
     pub fn error_on_option(&mut self, key: &str, message: &str) {
         if let Some((_, value)) = self.named.iter().find(|(k, _)| *k == key) {
             self.errors

@@ -33,6 +33,8 @@ pub enum Op {
         p: f64,
     },
     Conv2d(Conv2d),
+    /// `gru(x, hidden)` / `lstm(x, hidden)` over a `[T, F]` sequence (see `recurrent.rs`).
+    Recurrent(Recurrent),
     MaxPool2d(Pool2d),
     AvgPool2d(Pool2d),
     GlobalAvgPool,
@@ -97,6 +99,10 @@ pub struct Conv2d {
     pub init: Init,
     pub bias_init: Init,
     pub weight_norm: bool,
+    /// `conv1d(.., padding = causal)`: `padding.1 = dilation * (kernel - 1)` on the left only,
+    /// so that output `t` sees inputs `<= t` and the length is kept. Computed as the symmetric
+    /// convolution's first `L` outputs.
+    pub causal: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -109,6 +115,8 @@ pub struct Pool2d {
     /// PyTorch's `ceil_mode`: a last partial window instead of dropping the input it covers.
     pub ceil_mode: bool,
 }
+
+pub use recurrent::{Cell, Recurrent};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
@@ -261,6 +269,7 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
                     init,
                     bias_init,
                     weight_norm,
+                    causal: false,
                 })),
                 _ => None,
             }
@@ -271,29 +280,53 @@ pub fn resolve(decl: &NodeDecl, errors: &mut Errors) -> Option<(Op, Vec<Ident>)>
                 args.size("the number of output channels", "conv1d(x, 16, kernel = 3)");
             let kernel = args.required_size("kernel");
             let stride = args.opt_size("stride", 1);
-            let padding = args.opt_size_allow_zero("padding", 0);
+            let causal = args.is_keyword("padding", "causal");
+            let padding = if causal {
+                0
+            } else {
+                args.opt_size_allow_zero("padding", 0)
+            };
             let dilation = args.opt_size("dilation", 1);
             let groups = args.opt_size("groups", 1);
             let bias = args.boolean("bias", true);
             let init = args.choice("init", INIT_CHOICES, Init::TorchDefault);
             let bias_init = args.choice("bias_init", INIT_CHOICES, Init::TorchDefault);
             let weight_norm = args.boolean("weight_norm", false);
+            if causal && stride != 1 {
+                args.error_on_option(
+                    "stride",
+                    "`padding = causal` keeps the length, one output per input step: it takes \
+                     `stride = 1`",
+                );
+            }
             match (out_channels, kernel) {
                 (Some(out_channels), Some(kernel)) => Some(Op::Conv2d(Conv2d {
                     one_d: true,
                     out_channels,
                     kernel: (1, kernel),
                     stride: (1, stride),
-                    padding: (0, padding),
+                    padding: (
+                        0,
+                        if causal {
+                            dilation * (kernel - 1)
+                        } else {
+                            padding
+                        },
+                    ),
                     dilation: (1, dilation),
                     groups,
                     bias,
                     init,
                     bias_init,
                     weight_norm,
+                    causal,
                 })),
                 _ => None,
             }
+        }
+        "gru" | "lstm" => {
+            inputs.extend(args.node("its input"));
+            recurrent::resolve(&op_name, &mut args)
         }
         "max_pool1d" | "avg_pool1d" => {
             inputs.extend(args.node("its input"));
@@ -459,7 +492,7 @@ impl Op {
     /// Whether the operation has learned parameters.
     pub fn has_params(&self) -> bool {
         match self {
-            Op::Linear(_) | Op::Conv2d(_) | Op::BatchRenorm(_) => true,
+            Op::Linear(_) | Op::Conv2d(_) | Op::Recurrent(_) | Op::BatchRenorm(_) => true,
             Op::BatchNorm(bn) => bn.affine,
             Op::LayerNorm(norm) | Op::InstanceNorm(norm) | Op::GroupNorm { norm, .. } => {
                 norm.affine
@@ -474,6 +507,7 @@ impl Op {
             Op::Input => "input".to_string(),
             Op::Loss(kind) => format!("loss: {kind:?}"),
             Op::Conv2d(conv) if conv.one_d => "Conv1d".to_string(),
+            Op::Recurrent(rnn) => rnn.doc_name(),
             Op::MaxPool2d(pool) if pool.one_d => "MaxPool1d".to_string(),
             Op::AvgPool2d(pool) if pool.one_d => "AvgPool1d".to_string(),
             other => format!("{other:?}")
@@ -506,6 +540,7 @@ fn expected_inputs(op: &Op) -> usize {
     }
 }
 
+pub mod recurrent;
 mod unknown;
 
 use unknown::unknown_operation_message;

@@ -178,6 +178,7 @@ pub fn infer(op: &Op, call: &Call, errors: &mut Errors) -> Option<Shape> {
         Op::Flatten => Some(Shape(vec![call.input(0).1.numel()])),
         Op::Reshape(dims) => infer_reshape(dims, call, errors),
         Op::Conv2d(conv) => infer_conv(conv, call, errors),
+        Op::Recurrent(rnn) => super::ops::recurrent::infer(rnn, call, errors),
         Op::MaxPool2d(pool) | Op::AvgPool2d(pool) => {
             infer_pool(op.language_name(), pool, call, errors)
         }
@@ -456,6 +457,9 @@ fn windows(op: &Op) -> Option<(Window, Window)> {
 /// For a convolution or pooling node that ignores input rows or columns under PyTorch's
 /// floor rule, what it drops, e.g. `"drops the last 1 input row"`; for the generated docs.
 pub fn dropped_input(op: &Op, input: &Shape, output: &Shape) -> Option<String> {
+    if matches!(op, Op::Conv2d(conv) if conv.causal) {
+        return None;
+    }
     let (wh, ww) = windows(op)?;
     let ((_, h, w), (_, oh, ow)) = (input.as_image()?, output.as_image()?);
     let column = if output.0.len() == 2 {
@@ -512,6 +516,8 @@ fn infer_conv(conv: &Conv2d, call: &Call, errors: &mut Errors) -> Option<Shape> 
         }
     }
     match (ok, oh, ow) {
+        // Causal: the symmetric convolution's first `l` outputs (the rest see the right padding).
+        (true, Ok(_), Ok(_)) if conv.causal => Some(Shape(vec![conv.out_channels, w])),
         (true, Ok(_), Ok(ol)) if conv.one_d => Some(Shape(vec![conv.out_channels, ol])),
         (true, Ok(oh), Ok(ow)) => Some(Shape(vec![conv.out_channels, oh, ow])),
         _ => None,

@@ -1,6 +1,7 @@
 //! Layers and losses: forward and backward of each op.
 
 pub mod activation;
+pub mod causal;
 pub mod combine;
 pub mod conv;
 pub mod dropout;

@@ -160,6 +160,80 @@ impl<'a, T, const G: usize, const F: usize, const H: usize> RnnGrads<'a, T, G, F
     }
 }
 
+impl<'a, T, const G: usize, const F: usize, const H: usize> RnnParams<'a, T, G, F, H> {
+    /// The block at `OFFSET` of a network's parameter array (the layout the `network!` macro
+    /// emits), as [`Self::from_block`] views it; the bounds are checked at compile time, so
+    /// there is no error and no panic path.
+    #[inline]
+    pub fn at<const P: usize, const OFFSET: usize>(params: &'a [T; P]) -> Self {
+        const {
+            assert!(
+                OFFSET + rnn_param_len(G, F, H) <= P,
+                "recurrent layer: parameter block past the end of the parameters"
+            )
+        };
+        let view = || {
+            let (_, block) = params.split_at_checked(OFFSET)?;
+            let (block, _) = block.split_at_checked(rnn_param_len(G, F, H))?;
+            Self::from_block(block).ok()
+        };
+        match view() {
+            Some(view) => view,
+            None => unreachable!("bounds checked at compile time"),
+        }
+    }
+}
+
+impl<'a, T, const G: usize, const F: usize, const H: usize> RnnGrads<'a, T, G, F, H> {
+    /// The gradient block at `OFFSET` of a network's parameter-gradient array, as
+    /// [`RnnParams::at`].
+    #[inline]
+    pub fn at<const P: usize, const OFFSET: usize>(grads: &'a mut [T; P]) -> Self {
+        const {
+            assert!(
+                OFFSET + rnn_param_len(G, F, H) <= P,
+                "recurrent layer: gradient block past the end of the gradients"
+            )
+        };
+        let (_, block) = grads.split_at_mut(OFFSET);
+        let (block, _) = block.split_at_mut(rnn_param_len(G, F, H));
+        match Self::from_block(block) {
+            Ok(view) => view,
+            Err(_) => unreachable!("bounds checked at compile time"),
+        }
+    }
+}
+
+/// A batch of flat per-sample buffers `[[E; N]; B]` viewed as sequences `[[[E; F]; S]; B]`
+/// (`N = S * F`, checked at compile time): how a network's `[T, F]` node, stored flat, reaches
+/// the sequence kernels.
+#[inline]
+pub fn sequences<E, const B: usize, const S: usize, const F: usize, const N: usize>(
+    x: &[[E; N]; B],
+) -> &[[[E; F]; S]; B] {
+    const { assert!(N == S * F && S > 0 && F > 0, "sequences: N must be S * F") };
+    let (rows, _) = x.as_flattened().as_chunks::<F>();
+    let (samples, _) = rows.as_chunks::<S>();
+    match samples.first_chunk::<B>() {
+        Some(view) => view,
+        None => unreachable!("lengths checked at compile time"),
+    }
+}
+
+/// [`sequences`] for a mutable buffer.
+#[inline]
+pub fn sequences_mut<E, const B: usize, const S: usize, const F: usize, const N: usize>(
+    x: &mut [[E; N]; B],
+) -> &mut [[[E; F]; S]; B] {
+    const { assert!(N == S * F && S > 0 && F > 0, "sequences: N must be S * F") };
+    let (rows, _) = x.as_flattened_mut().as_chunks_mut::<F>();
+    let (samples, _) = rows.as_chunks_mut::<S>();
+    match samples.first_chunk_mut::<B>() {
+        Some(view) => view,
+        None => unreachable!("lengths checked at compile time"),
+    }
+}
+
 /// `G` row-major `R x C` matrices, one after the other.
 type Stack<T, const G: usize, const R: usize, const C: usize> = [[[T; C]; R]; G];
 

@@ -11,7 +11,7 @@ use crate::graph::ops::Activation;
 use crate::graph::Op;
 
 /// The runtime value implementing `Activation` for `act`.
-fn activation(plan: &Plan, act: &Activation) -> TokenStream {
+pub fn activation(plan: &Plan, act: &Activation) -> TokenStream {
     let rt = rt();
     let a = quote!(#rt::ops::activation);
     match act {

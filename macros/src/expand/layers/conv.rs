@@ -22,7 +22,7 @@ pub const COLUMNS: &str = "conv_columns";
 /// compile time, so a mismatch fails to build rather than misbehaving.)
 fn columns_len(plan: &Plan, i: usize, conv: &Conv2d) -> usize {
     let (c_in, h, w) = input_image(plan, i);
-    let (_, oh, ow) = plan.graph.nodes[i].shape.as_image().expect("checked");
+    let (_, oh, ow) = conv_output(plan, i, conv);
     let group_in = c_in / conv.groups;
     let columns = group_in * conv.kernel.0 * conv.kernel.1 * oh * ow;
     let (ph, pw) = conv.padding;
@@ -30,6 +30,18 @@ fn columns_len(plan: &Plan, i: usize, conv: &Conv2d) -> usize {
         columns
     } else {
         columns + group_in * (h + 2 * ph) * (w + 2 * pw)
+    }
+}
+
+/// `(c_out, oh, ow)` the convolution kernel computes: the node's shape, except for a causal
+/// `conv1d`, computed as the symmetric convolution `[C, 1, L + pad]` whose first `L` outputs
+/// the node keeps (`ops::causal`).
+fn conv_output(plan: &Plan, i: usize, conv: &Conv2d) -> (usize, usize, usize) {
+    let (c, oh, ow) = plan.graph.nodes[i].shape.as_image().expect("checked");
+    if conv.causal {
+        (c, oh, ow + conv.padding.1)
+    } else {
+        (c, oh, ow)
     }
 }
 
@@ -48,6 +60,7 @@ pub fn shared_workspace(plan: &Plan) -> Option<WorkspaceItem> {
         ty: quote!(#rt::Buffer<[#t; #len]>),
         init: quote!(#rt::Buffer::zeroed()),
         stack_init: quote!([#zero; #len]),
+        const_init: Some(quote!(#rt::Buffer::ZEROED)),
         eval: true,
         per_sample: 0,
         fixed: len,
@@ -71,14 +84,32 @@ fn kernel_block_len(plan: &Plan, i: usize, conv: &Conv2d) -> usize {
 }
 
 pub fn workspace(plan: &Plan, i: usize, conv: &Conv2d) -> Vec<WorkspaceItem> {
-    if !conv.weight_norm {
-        return Vec::new();
+    let mut items = Vec::new();
+    if conv.causal {
+        let (c, oh, ow) = conv_output(plan, i, conv);
+        items.push(WorkspaceItem::batch(plan, i, "full", c * oh * ow, true));
+        items.push(WorkspaceItem::batch(
+            plan,
+            i,
+            "full_grad",
+            c * oh * ow,
+            false,
+        ));
     }
-    let len = kernel_block_len(plan, i, conv);
-    vec![
-        WorkspaceItem::matrix(plan, i, "weight", 1, len, true),
-        WorkspaceItem::matrix(plan, i, "weight_grad", 1, len, false),
-    ]
+    if conv.weight_norm {
+        let len = kernel_block_len(plan, i, conv);
+        items.push(WorkspaceItem::matrix(plan, i, "weight", 1, len, true));
+        items.push(WorkspaceItem::matrix(plan, i, "weight_grad", 1, len, false));
+    }
+    items
+}
+
+/// `(c, full_l, l, full_len)` of a causal convolution: channels, the symmetric convolution's
+/// length, the node's, and the symmetric output's elements per sample.
+fn causal_dims(plan: &Plan, i: usize, conv: &Conv2d) -> (usize, usize, usize, usize) {
+    let (c, _, full_l) = conv_output(plan, i, conv);
+    let l = full_l - conv.padding.1;
+    (c, full_l, l, c * full_l)
 }
 
 /// The geometry type `Conv2d<...>` of node `i`.
@@ -153,11 +184,24 @@ pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
             let cols = columns(access);
             let cols_len = shared_columns_len(plan);
             let pack = access.pack();
+            let (y, out_len, crop) = if conv.causal {
+                let (c, full_l, l, full_len) = causal_dims(plan, i, conv);
+                let full = access.workspace(plan, i, "full");
+                let full_ref = access.scratch_ref(&workspace_field(plan, i, "full"));
+                (
+                    full,
+                    full_len,
+                    quote!(#rt::ops::causal::causal_crop::<#t, B, #c, #full_l, #l, #full_len, #out_len>(#full_ref, #y);),
+                )
+            } else {
+                (y, out_len, quote!())
+            };
             quote!({
                 #prepare
                 #rt::ops::conv::conv2d_forward_packed::<#t, #geometry, B, #in_len, #out_len, #len, #cols_len>(
                     #x, #params, #y, #cols, #pack,
                 );
+                #crop
             })
         }
         _ => unreachable!("dispatched by op"),
@@ -184,6 +228,18 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
     };
     match &node.op {
         Op::Conv2d(conv) => {
+            // Causal: the gradient of the symmetric convolution's output, zero where it was cut.
+            let (dy, out_len, pad) = if conv.causal {
+                let (c, full_l, l, full_len) = causal_dims(plan, i, conv);
+                let field = workspace_field(plan, i, "full_grad");
+                (
+                    quote!(&*tape.workspace.#field),
+                    full_len,
+                    quote!(#rt::ops::causal::causal_crop_backward::<#t, B, #c, #full_l, #l, #full_len, #out_len>(#dy, &mut tape.workspace.#field);),
+                )
+            } else {
+                (dy, out_len, quote!())
+            };
             let geometry = conv_geometry(plan, i, conv);
             let len = kernel_block_len(plan, i, conv);
             let cols = columns(&access);
@@ -242,7 +298,7 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                     );
                 }
             });
-            quote!({ #params_grad #(#inputs)* })
+            quote!({ #pad #params_grad #(#inputs)* })
         }
         _ => unreachable!("dispatched by op"),
     }

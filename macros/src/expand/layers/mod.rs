@@ -12,6 +12,9 @@ mod linear;
 mod loss;
 mod norm;
 mod pool;
+mod recurrent;
+
+pub use activation::activation;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -38,6 +41,7 @@ fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
     match &plan.graph.nodes[i].op {
         Op::Linear(linear) => linear::workspace(plan, i, linear),
         Op::Conv2d(conv) => conv::workspace(plan, i, conv),
+        Op::Recurrent(rnn) => recurrent::workspace(plan, i, rnn),
         Op::Dropout { .. } => dropout::workspace(plan, i),
         Op::BatchNorm(_)
         | Op::BatchRenorm(_)
@@ -113,6 +117,7 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
             combine::forward(plan, access, i)
         }
         Op::Dropout { p } => dropout::forward(plan, access, mode, i, *p),
+        Op::Recurrent(rnn) => recurrent::forward(plan, access, i, rnn),
         Op::Conv2d(_) => conv::forward(plan, access, i),
         Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool => pool::forward(plan, access, i),
         Op::BatchNorm(_)
@@ -144,6 +149,7 @@ fn backward_in(plan: &Plan, i: usize, collective: bool) -> TokenStream {
         Op::Activation(_) | Op::Softmax => activation::backward(plan, i),
         Op::Add | Op::Concat | Op::Sub | Op::Mul | Op::Scale(_) => combine::backward(plan, i),
         Op::Dropout { .. } => dropout::backward(plan, i),
+        Op::Recurrent(rnn) => recurrent::backward(plan, i, rnn),
         Op::Conv2d(_) => conv::backward(plan, i),
         Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool => pool::backward(plan, i),
         Op::BatchNorm(_)

@@ -119,18 +119,21 @@ const NOT_HERE: &[(&[&str], &str, Option<&str>, bool)] = &[
         false,
     ),
     (
+        &["rnn", "lstmcell", "grucell"],
+        "the recurrent layers are `gru(x, hidden)` and `lstm(x, hidden)` over a sequence [steps, \
+         features], each one layer with its whole sequence (`return = sequence`) or its last \
+         state (`return = last`)",
+        None,
+        false,
+    ),
+    (
         &[
-            "lstm",
-            "gru",
-            "rnn",
-            "lstmcell",
-            "grucell",
             "embedding",
             "attention",
             "multiheadattention",
             "transformer",
         ],
-        "monograd has no recurrent, embedding or attention layers",
+        "monograd has no embedding or attention layers",
         None,
         true,
     ),
