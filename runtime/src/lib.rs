@@ -23,6 +23,9 @@
 //!   (safetensors weights and checkpoints, as bytes).
 //! - Neither: `#![no_std]`, no heap; every kernel still works (portable GEMM path), with math
 //!   from libm.
+//! - `mpi` (implies `std`): data-parallel training across processes and machines over the
+//!   system's MPI library (module `mpi`: `Distributed`, `MpiCollective`, `ShardedBatches`);
+//!   needs an MPI installation and libclang to build.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
 
@@ -37,6 +40,8 @@ pub mod init;
 #[cfg(feature = "alloc")]
 pub mod io;
 pub mod kernels;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod network;
 pub mod ops;
 pub mod optim;
