@@ -18,6 +18,8 @@ mod io;
 mod layers;
 mod outputs;
 mod plan;
+#[cfg(test)]
+mod snapshot;
 mod static_tape;
 mod stream;
 pub mod stub;

@@ -248,7 +248,10 @@ pub fn forward(plan: &Plan, access: &Access, mode: Mode, i: usize) -> TokenStrea
 fn or_break(call: TokenStream) -> TokenStream {
     quote! {
         if let ::core::result::Result::Err(error) = #call {
-            break 'layers ::core::result::Result::Err(error);
+            // Bound first: `break 'layers ::core::...` reads to syn-based tools (rustfmt of a
+            // dump, the expansion snapshots) like a labelled block `'layers: :core`.
+            let failed = ::core::result::Result::Err(error);
+            break 'layers failed;
         }
     }
 }
