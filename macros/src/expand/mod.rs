@@ -5,6 +5,7 @@
 //! whatever the user imported, and every dimension it passes to a kernel is a literal.
 
 mod access;
+mod buffers;
 mod emit;
 mod fold;
 mod frozen;
@@ -28,7 +29,6 @@ mod weights;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use crate::graph::ops::Loss;
 use crate::graph::{shape, Graph, Op};
 use access::Access;
 use layers::{rt, Mode};
@@ -85,34 +85,10 @@ fn expand_network(graph: &Graph) -> TokenStream {
     let output_n = plan.numel(output);
     let output_field = plan.field(output);
 
-    // ---- activation struct ---------------------------------------------------------------
-    let buffered: Vec<usize> = plan.buffered().collect();
-    let act_fields = buffered.iter().map(|&i| {
-        let field = plan.field(i);
-        let n = plan.numel(i);
-        let node = &graph.nodes[i];
-        let doc = format!("`{}`: {} per sample.", node.name, node.shape);
-        quote!(#[doc = #doc] pub #field: #rt::Buffer<[[#t; #n]; B]>,)
-    });
-    let act_inits = buffered.iter().map(|&i| {
-        let field = plan.field(i);
-        quote!(#field: #rt::Buffer::zeroed(),)
-    });
-    let act_per_sample: usize = buffered.iter().map(|&i| plan.numel(i)).sum();
-
-    // ---- workspace struct: per-layer scratch -------------------------------------------------
-    let workspace_doc = format!("Scratch buffers of [`{name}`] layers for a batch of `B` samples.");
-    let items = layers::all_workspace(&plan);
-    let ws_fields = items.iter().map(|item| {
-        let (field, ty) = (&item.field, &item.ty);
-        quote!(#[doc = "Layer scratch."] pub #field: #ty,)
-    });
-    let ws_inits = items.iter().map(|item| {
-        let (field, init) = (&item.field, &item.init);
-        quote!(#field: #init,)
-    });
-    let ws_per_sample: usize = items.iter().map(|item| item.per_sample).sum();
-    let ws_fixed: usize = items.iter().map(|item| item.fixed).sum();
+    let activations_items = buffers::activations(&plan, &activations);
+    let act_per_sample = buffers::activations_per_sample(&plan);
+    let workspace_items = buffers::workspace(&plan, &workspace);
+    let (ws_per_sample, ws_fixed) = buffers::workspace_elements(&plan);
     let renorm = graph.nodes.iter().find_map(|node| match &node.op {
         Op::BatchRenorm(rn) => Some((rn.r_max, rn.d_max)),
         _ => None,
@@ -153,28 +129,8 @@ fn expand_network(graph: &Graph) -> TokenStream {
         &frozen.trait_items,
     );
 
-    // ---- targets -------------------------------------------------------------------------------
-    let Op::Loss(loss_kind) = graph.nodes[plan.loss_index()].op else {
-        unreachable!("checked: the last node is the loss")
-    };
-    let (target_ty, targets_doc) = match loss_kind {
-        Loss::SoftmaxCrossEntropy => (
-            quote!(usize),
-            format!("Class labels for a batch of `B` samples of [`{name}`]: one `usize` in `0..{output_n}` per sample."),
-        ),
-        Loss::Logistic { signed: false } => (
-            quote!([#t; #output_n]),
-            format!("Binary targets in [0, 1] (one per output) for a batch of `B` samples of [`{name}`]."),
-        ),
-        Loss::Logistic { signed: true } => (
-            quote!([#t; #output_n]),
-            format!("Labels in {{-1, +1}} (one per output) for a batch of `B` samples of [`{name}`]."),
-        ),
-        Loss::Mse => (
-            quote!([#t; #output_n]),
-            format!("Regression targets (one per output) for a batch of `B` samples of [`{name}`]."),
-        ),
-    };
+    let targets_items = buffers::targets(&plan, &targets_ty);
+    let target_ty = buffers::target_ty(&plan);
 
     // ---- bodies ----------------------------------------------------------------------------------
     let forward_tape_train = forward_body(&plan, &Access::Tape, Mode::Train);
@@ -196,10 +152,6 @@ fn expand_network(graph: &Graph) -> TokenStream {
         pb = p * element_bytes(&plan),
         input_shape = inputs::shape_doc(graph),
         output_shape = outputs::shape_doc(graph),
-    );
-    let activations_doc = format!(
-        "The output of every node of [`{name}`] for a batch of `B` samples (one field per node, \
-         named after it), or the gradient of the loss with respect to it."
     );
     let tape_doc = format!(
         "Everything a training step of [`{name}`] needs for a batch of `B` samples, allocated \
@@ -255,29 +207,8 @@ fn expand_network(graph: &Graph) -> TokenStream {
         #weights_items
         #static_items
 
-        #[doc = #activations_doc]
-        #vis struct #activations<const B: usize> {
-            #(#act_fields)*
-        }
-
-        impl<const B: usize> #activations<B> {
-            /// All-zero buffers (heap-allocated with feature `alloc`).
-            pub fn zeroed() -> Self {
-                Self { #(#act_inits)* }
-            }
-        }
-
-        #[doc = #workspace_doc]
-        #vis struct #workspace<const B: usize> {
-            #(#ws_fields)*
-        }
-
-        impl<const B: usize> #workspace<B> {
-            /// All-zero buffers.
-            pub fn zeroed() -> Self {
-                Self { #(#ws_inits)* }
-            }
-        }
+        #activations_items
+        #workspace_items
 
         #[doc = #tape_doc]
         #vis struct #tape<const B: usize> {
@@ -324,8 +255,7 @@ fn expand_network(graph: &Graph) -> TokenStream {
             }
         }
 
-        #[doc = #targets_doc]
-        #vis type #targets_ty<const B: usize> = [#target_ty; B];
+        #targets_items
 
         impl #name {
             #inference

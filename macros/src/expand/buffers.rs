@@ -1,0 +1,134 @@
+//! The buffer types of a training network: `NetActivations<B>` (one field per node whose
+//! values are kept), `NetWorkspace<B>` (the layers' scratch) and the `NetTargets<B>` alias, each
+//! with what it counts toward `tape_bytes`.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+use super::layers::{self, rt};
+use super::plan::Plan;
+use crate::graph::ops::Loss;
+use crate::graph::Op;
+
+/// `NetActivations<B>` and its `zeroed()`.
+pub fn activations(plan: &Plan, activations: &Ident) -> TokenStream {
+    let (rt, t, graph) = (rt(), &plan.t, plan.graph);
+    let (vis, name) = (&graph.vis, &graph.name);
+    let buffered: Vec<usize> = plan.buffered().collect();
+    let fields = buffered.iter().map(|&i| {
+        let field = plan.field(i);
+        let n = plan.numel(i);
+        let node = &graph.nodes[i];
+        let doc = format!("`{}`: {} per sample.", node.name, node.shape);
+        quote!(#[doc = #doc] pub #field: #rt::Buffer<[[#t; #n]; B]>,)
+    });
+    let inits = buffered.iter().map(|&i| {
+        let field = plan.field(i);
+        quote!(#field: #rt::Buffer::zeroed(),)
+    });
+    let doc = format!(
+        "The output of every node of [`{name}`] for a batch of `B` samples (one field per node, \
+         named after it), or the gradient of the loss with respect to it."
+    );
+    quote! {
+        #[doc = #doc]
+        #vis struct #activations<const B: usize> {
+            #(#fields)*
+        }
+
+        impl<const B: usize> #activations<B> {
+            /// All-zero buffers (heap-allocated with feature `alloc`).
+            pub fn zeroed() -> Self {
+                Self { #(#inits)* }
+            }
+        }
+    }
+}
+
+/// Elements per sample of `NetActivations`.
+pub fn activations_per_sample(plan: &Plan) -> usize {
+    plan.buffered().map(|i| plan.numel(i)).sum()
+}
+
+/// `NetWorkspace<B>` and its `zeroed()`.
+pub fn workspace(plan: &Plan, workspace: &Ident) -> TokenStream {
+    let graph = plan.graph;
+    let (vis, name) = (&graph.vis, &graph.name);
+    let doc = format!("Scratch buffers of [`{name}`] layers for a batch of `B` samples.");
+    let items = layers::all_workspace(plan);
+    let fields = items.iter().map(|item| {
+        let (field, ty) = (&item.field, &item.ty);
+        quote!(#[doc = "Layer scratch."] pub #field: #ty,)
+    });
+    let inits = items.iter().map(|item| {
+        let (field, init) = (&item.field, &item.init);
+        quote!(#field: #init,)
+    });
+    quote! {
+        #[doc = #doc]
+        #vis struct #workspace<const B: usize> {
+            #(#fields)*
+        }
+
+        impl<const B: usize> #workspace<B> {
+            /// All-zero buffers.
+            pub fn zeroed() -> Self {
+                Self { #(#inits)* }
+            }
+        }
+    }
+}
+
+/// Elements of `NetWorkspace`: per sample of the batch, and fixed.
+pub fn workspace_elements(plan: &Plan) -> (usize, usize) {
+    layers::all_workspace(plan)
+        .iter()
+        .fold((0, 0), |(per_sample, fixed), item| {
+            (per_sample + item.per_sample, fixed + item.fixed)
+        })
+}
+
+/// One sample's target and the docs of `NetTargets`: a class label for softmax cross-entropy,
+/// an array like the output otherwise.
+fn target(plan: &Plan) -> (TokenStream, String) {
+    let (t, graph) = (&plan.t, plan.graph);
+    let name = &graph.name;
+    let output_n = plan.numel(graph.output_index());
+    let Op::Loss(loss_kind) = graph.nodes[plan.loss_index()].op else {
+        unreachable!("checked: the last node is the loss")
+    };
+    let (target_ty, targets_doc) = match loss_kind {
+        Loss::SoftmaxCrossEntropy => (
+            quote!(usize),
+            format!("Class labels for a batch of `B` samples of [`{name}`]: one `usize` in `0..{output_n}` per sample."),
+        ),
+        Loss::Logistic { signed: false } => (
+            quote!([#t; #output_n]),
+            format!("Binary targets in [0, 1] (one per output) for a batch of `B` samples of [`{name}`]."),
+        ),
+        Loss::Logistic { signed: true } => (
+            quote!([#t; #output_n]),
+            format!("Labels in {{-1, +1}} (one per output) for a batch of `B` samples of [`{name}`]."),
+        ),
+        Loss::Mse => (
+            quote!([#t; #output_n]),
+            format!("Regression targets (one per output) for a batch of `B` samples of [`{name}`]."),
+        ),
+    };
+    (target_ty, targets_doc)
+}
+
+/// The type of one sample's target (`Network::Target`).
+pub fn target_ty(plan: &Plan) -> TokenStream {
+    target(plan).0
+}
+
+/// `NetTargets<B>`: what the loss compares the output with.
+pub fn targets(plan: &Plan, targets_ty: &Ident) -> TokenStream {
+    let vis = &plan.graph.vis;
+    let (target_ty, targets_doc) = target(plan);
+    quote! {
+        #[doc = #targets_doc]
+        #vis type #targets_ty<const B: usize> = [#target_ty; B];
+    }
+}
