@@ -7,6 +7,7 @@ use quote::quote;
 
 use super::layers::{self, rt};
 use super::plan::Plan;
+use super::{frozen, inputs};
 use crate::graph::ops::Loss;
 use crate::graph::Op;
 
@@ -48,6 +49,74 @@ pub fn activations(plan: &Plan, activations: &Ident) -> TokenStream {
 /// Elements per sample of `NetActivations`.
 pub fn activations_per_sample(plan: &Plan) -> usize {
     plan.buffered().map(|i| plan.numel(i)).sum()
+}
+
+/// The names of the generated buffer types.
+pub struct Names<'a> {
+    pub activations: &'a Ident,
+    pub workspace: &'a Ident,
+    pub tape: &'a Ident,
+}
+
+/// `NetTape<B>`, everything a training step needs, and its `new()`.
+pub fn tape(plan: &Plan, names: &Names) -> TokenStream {
+    let (rt, t, graph) = (rt(), &plan.t, plan.graph);
+    let (vis, name) = (&graph.vis, &graph.name);
+    let Names {
+        activations,
+        workspace,
+        tape,
+    } = names;
+    let (p, s) = (plan.param_count, plan.state_count);
+    let frozen = frozen::items(plan);
+    let (frozen_tape_field, frozen_tape_init) = (&frozen.tape_field, &frozen.tape_init);
+    let (input_grad_ty, input_grad_init) =
+        (inputs::input_grad_ty(plan), inputs::input_grad_init(plan));
+    let pack_len_b = layers::gemm_pack_len(plan, &quote!(B));
+    let tape_doc = format!(
+        "Everything a training step of [`{name}`] needs for a batch of `B` samples, allocated \
+         once: node outputs, their gradients, the parameter gradient and layer scratch space. \
+         Reuse one tape for every step of the same batch size."
+    );
+    quote! {
+        #[doc = #tape_doc]
+        #vis struct #tape<const B: usize> {
+            /// Node outputs of the last forward pass.
+            pub values: #activations<B>,
+            /// Gradients of the loss with respect to node outputs, from the last backward pass.
+            pub grads: #activations<B>,
+            /// Gradient of the loss with respect to every parameter, laid out like `params`.
+            pub param_grads: #rt::Buffer<[#t; #p]>,
+            /// Layer scratch space.
+            pub workspace: #workspace<B>,
+            /// The network's state as it was before the last `forward_train`, so that a failed
+            /// training step can put it back.
+            pub state_before_forward: #rt::Buffer<[#t; #s]>,
+            #frozen_tape_field
+            /// Gradient with respect to the input, from the last
+            /// `input_grad_from` / `backward_with_input_grad`.
+            pub input_grad: #input_grad_ty,
+            /// Packing scratch of the layers' GEMMs (allocated once; empty without a heap).
+            pub gemm_pack: #rt::ScratchBuffer<#t>,
+        }
+
+        impl<const B: usize> #tape<B> {
+            /// A zeroed tape for batches of `B` samples.
+            pub fn new() -> Self {
+                Self {
+                    values: #activations::zeroed(),
+                    grads: #activations::zeroed(),
+                    param_grads: #rt::Buffer::zeroed(),
+                    workspace: #workspace::zeroed(),
+                    state_before_forward: #rt::Buffer::zeroed(),
+                    #frozen_tape_init
+                    input_grad: #input_grad_init,
+                    gemm_pack: #rt::ScratchBuffer::zeroed(#pack_len_b),
+                }
+            }
+        }
+
+    }
 }
 
 /// `NetWorkspace<B>` and its `zeroed()`.

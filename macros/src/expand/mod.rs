@@ -77,8 +77,6 @@ fn expand_network(graph: &Graph) -> TokenStream {
     let s = plan.state_count;
     let input_n = plan.input_numel();
     let input_ty = inputs::input_ty(&plan);
-    let (input_grad_ty, input_grad_init) =
-        (inputs::input_grad_ty(&plan), inputs::input_grad_init(&plan));
     let input_items = inputs::items(&plan);
     let output_items = outputs::items(&plan);
     let output = graph.output_index();
@@ -122,14 +120,17 @@ fn expand_network(graph: &Graph) -> TokenStream {
             frozen_zero_grads: &frozen.zero_grads,
         },
     );
-    let (frozen_tape_field, frozen_tape_init, frozen_zero_grads, frozen_trait_items) = (
-        &frozen.tape_field,
-        &frozen.tape_init,
-        &frozen.zero_grads,
-        &frozen.trait_items,
-    );
+    let (frozen_zero_grads, frozen_trait_items) = (&frozen.zero_grads, &frozen.trait_items);
 
     let targets_items = buffers::targets(&plan, &targets_ty);
+    let tape_items = buffers::tape(
+        &plan,
+        &buffers::Names {
+            activations: &activations,
+            workspace: &workspace,
+            tape: &tape,
+        },
+    );
     let target_ty = buffers::target_ty(&plan);
 
     // ---- bodies ----------------------------------------------------------------------------------
@@ -137,7 +138,6 @@ fn expand_network(graph: &Graph) -> TokenStream {
     let forward_tape_eval = forward_body(&plan, &Access::Tape, Mode::Eval);
     let inference = inference::items(&plan);
     let eval_struct = inference::eval_struct(&plan);
-    let pack_len_b = layers::gemm_pack_len(&plan, &quote!(B));
     let pack_len_batch = layers::gemm_pack_len(&plan, &quote!(batch));
     let loss_with_grad = layers::loss_call(&plan, &Access::Tape, true);
     let loss_only = layers::loss_call(&plan, &Access::Tape, false);
@@ -152,11 +152,6 @@ fn expand_network(graph: &Graph) -> TokenStream {
         pb = p * element_bytes(&plan),
         input_shape = inputs::shape_doc(graph),
         output_shape = outputs::shape_doc(graph),
-    );
-    let tape_doc = format!(
-        "Everything a training step of [`{name}`] needs for a batch of `B` samples, allocated \
-         once: node outputs, their gradients, the parameter gradient and layer scratch space. \
-         Reuse one tape for every step of the same batch size."
     );
 
     let folded = fold::items(&plan);
@@ -210,42 +205,7 @@ fn expand_network(graph: &Graph) -> TokenStream {
         #activations_items
         #workspace_items
 
-        #[doc = #tape_doc]
-        #vis struct #tape<const B: usize> {
-            /// Node outputs of the last forward pass.
-            pub values: #activations<B>,
-            /// Gradients of the loss with respect to node outputs, from the last backward pass.
-            pub grads: #activations<B>,
-            /// Gradient of the loss with respect to every parameter, laid out like `params`.
-            pub param_grads: #rt::Buffer<[#t; #p]>,
-            /// Layer scratch space.
-            pub workspace: #workspace<B>,
-            /// The network's state as it was before the last `forward_train`, so that a failed
-            /// training step can put it back.
-            pub state_before_forward: #rt::Buffer<[#t; #s]>,
-            #frozen_tape_field
-            /// Gradient with respect to the input, from the last
-            /// `input_grad_from` / `backward_with_input_grad`.
-            pub input_grad: #input_grad_ty,
-            /// Packing scratch of the layers' GEMMs (allocated once; empty without a heap).
-            pub gemm_pack: #rt::ScratchBuffer<#t>,
-        }
-
-        impl<const B: usize> #tape<B> {
-            /// A zeroed tape for batches of `B` samples.
-            pub fn new() -> Self {
-                Self {
-                    values: #activations::zeroed(),
-                    grads: #activations::zeroed(),
-                    param_grads: #rt::Buffer::zeroed(),
-                    workspace: #workspace::zeroed(),
-                    state_before_forward: #rt::Buffer::zeroed(),
-                    #frozen_tape_init
-                    input_grad: #input_grad_init,
-                    gemm_pack: #rt::ScratchBuffer::zeroed(#pack_len_b),
-                }
-            }
-        }
+        #tape_items
 
         #eval_struct
 
