@@ -304,7 +304,10 @@ impl CnnFolded {
                 388usize,
             >(
                 __x,
-                ::monograd::runtime::view::array::<f32, 20usize>(&__params[0usize..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    20usize,
+                >(&__params[CnnFolded::C_WEIGHT.offset..]),
                 &mut __node_c,
                 &mut __node_conv_columns,
                 &mut [],
@@ -347,9 +350,12 @@ impl CnnFolded {
                     f32,
                     2usize,
                     18usize,
-                >(&__params[20usize..]),
+                >(&__params[CnnFolded::Z_WEIGHT.offset..]),
                 ::core::option::Option::Some(
-                    ::monograd::runtime::view::array::<f32, 2usize>(&__params[56usize..]),
+                    ::monograd::runtime::view::array::<
+                        f32,
+                        2usize,
+                    >(&__params[CnnFolded::Z_BIAS.offset..]),
                 ),
                 &mut *__out,
                 &mut [],
@@ -392,7 +398,10 @@ impl CnnFolded {
                 388usize,
             >(
                 __x,
-                ::monograd::runtime::view::array::<f32, 20usize>(&__params[0usize..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    20usize,
+                >(&__params[CnnFolded::C_WEIGHT.offset..]),
                 &mut *__tape.value_c,
                 &mut __tape.scratch_conv_columns,
                 &mut __tape.gemm_pack[..],
@@ -439,9 +448,12 @@ impl CnnFolded {
                     f32,
                     2usize,
                     18usize,
-                >(&__params[20usize..]),
+                >(&__params[CnnFolded::Z_WEIGHT.offset..]),
                 ::core::option::Option::Some(
-                    ::monograd::runtime::view::array::<f32, 2usize>(&__params[56usize..]),
+                    ::monograd::runtime::view::array::<
+                        f32,
+                        2usize,
+                    >(&__params[CnnFolded::Z_BIAS.offset..]),
                 ),
                 &mut *__tape.value_z,
                 &mut __tape.gemm_pack[..],
@@ -1075,7 +1087,10 @@ impl Cnn {
                 388usize,
             >(
                 __x,
-                ::monograd::runtime::view::array::<f32, 20usize>(&__params[0usize..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    20usize,
+                >(&__params[Cnn::C_WEIGHT.offset..]),
                 &mut __node_c,
                 &mut __node_conv_columns,
                 &mut [],
@@ -1089,7 +1104,11 @@ impl Cnn {
             72usize,
         >(
             &__node_c,
-            ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__params[20usize..]),
+            ::monograd::runtime::view::matrix::<
+                f32,
+                2,
+                2usize,
+            >(&__params[Cnn::N_WEIGHT.offset..]),
             ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__state[0usize..]),
             &mut __node_n,
             0.00001f64,
@@ -1131,9 +1150,12 @@ impl Cnn {
                     f32,
                     2usize,
                     18usize,
-                >(&__params[24usize..]),
+                >(&__params[Cnn::Z_WEIGHT.offset..]),
                 ::core::option::Option::Some(
-                    ::monograd::runtime::view::array::<f32, 2usize>(&__params[60usize..]),
+                    ::monograd::runtime::view::array::<
+                        f32,
+                        2usize,
+                    >(&__params[Cnn::Z_BIAS.offset..]),
                 ),
                 &mut *__out,
                 &mut [],
@@ -1176,7 +1198,10 @@ impl Cnn {
                 388usize,
             >(
                 __x,
-                ::monograd::runtime::view::array::<f32, 20usize>(&__params[0usize..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    20usize,
+                >(&__params[Cnn::C_WEIGHT.offset..]),
                 &mut *__tape.value_c,
                 &mut __tape.scratch_conv_columns,
                 &mut __tape.gemm_pack[..],
@@ -1190,7 +1215,11 @@ impl Cnn {
             72usize,
         >(
             &*__tape.value_c,
-            ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__params[20usize..]),
+            ::monograd::runtime::view::matrix::<
+                f32,
+                2,
+                2usize,
+            >(&__params[Cnn::N_WEIGHT.offset..]),
             ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__state[0usize..]),
             &mut *__tape.value_n,
             0.00001f64,
@@ -1236,9 +1265,12 @@ impl Cnn {
                     f32,
                     2usize,
                     18usize,
-                >(&__params[24usize..]),
+                >(&__params[Cnn::Z_WEIGHT.offset..]),
                 ::core::option::Option::Some(
-                    ::monograd::runtime::view::array::<f32, 2usize>(&__params[60usize..]),
+                    ::monograd::runtime::view::array::<
+                        f32,
+                        2usize,
+                    >(&__params[Cnn::Z_BIAS.offset..]),
                 ),
                 &mut *__tape.value_z,
                 &mut __tape.gemm_pack[..],
@@ -1355,7 +1387,7 @@ impl Cnn {
                     f32,
                     2usize,
                     18usize,
-                >(&__params[24usize..]),
+                >(&__params[Cnn::Z_WEIGHT.offset..]),
                 &mut *__tape.grads.p,
                 ::monograd::runtime::Store::Overwrite,
                 &mut __tape.gemm_pack[..],
@@ -1406,7 +1438,11 @@ impl Cnn {
             72usize,
         >(
             &*__tape.values.c,
-            ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__params[20usize..]),
+            ::monograd::runtime::view::matrix::<
+                f32,
+                2,
+                2usize,
+            >(&__params[Cnn::N_WEIGHT.offset..]),
             &__tape.workspace.n_stats,
             &*__tape.grads.n,
             &mut *__tape.grads.c,
@@ -1506,7 +1542,7 @@ impl Cnn {
                     f32,
                     2usize,
                     18usize,
-                >(&__params[24usize..]),
+                >(&__params[Cnn::Z_WEIGHT.offset..]),
                 &mut *__tape.grads.p,
                 ::monograd::runtime::Store::Overwrite,
                 &mut __tape.gemm_pack[..],
@@ -1557,7 +1593,11 @@ impl Cnn {
             72usize,
         >(
             &*__tape.values.c,
-            ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__params[20usize..]),
+            ::monograd::runtime::view::matrix::<
+                f32,
+                2,
+                2usize,
+            >(&__params[Cnn::N_WEIGHT.offset..]),
             &__tape.workspace.n_stats,
             &*__tape.grads.n,
             &mut *__tape.grads.c,
@@ -1629,7 +1669,10 @@ impl Cnn {
                 388usize,
             >(
                 &*__tape.grads.c,
-                ::monograd::runtime::view::array::<f32, 20usize>(&__params[0usize..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    20usize,
+                >(&__params[Cnn::C_WEIGHT.offset..]),
                 &mut *__tape.input_grad,
                 &mut __tape.workspace.conv_columns,
                 ::monograd::runtime::Store::Overwrite,
@@ -1700,7 +1743,7 @@ impl Cnn {
                     f32,
                     2usize,
                     18usize,
-                >(&__params[24usize..]),
+                >(&__params[Cnn::Z_WEIGHT.offset..]),
                 &mut *__tape.grads.p,
                 ::monograd::runtime::Store::Overwrite,
                 &mut __tape.gemm_pack[..],
@@ -1751,7 +1794,11 @@ impl Cnn {
             72usize,
         >(
             &*__tape.values.c,
-            ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__params[20usize..]),
+            ::monograd::runtime::view::matrix::<
+                f32,
+                2,
+                2usize,
+            >(&__params[Cnn::N_WEIGHT.offset..]),
             &__tape.workspace.n_stats,
             &*__tape.grads.n,
             &mut *__tape.grads.c,
@@ -1823,7 +1870,10 @@ impl Cnn {
                 388usize,
             >(
                 &*__tape.grads.c,
-                ::monograd::runtime::view::array::<f32, 20usize>(&__params[0usize..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    20usize,
+                >(&__params[Cnn::C_WEIGHT.offset..]),
                 &mut *__tape.input_grad,
                 &mut __tape.workspace.conv_columns,
                 ::monograd::runtime::Store::Overwrite,
@@ -1977,7 +2027,10 @@ impl Cnn {
                 388usize,
             >(
                 __x,
-                ::monograd::runtime::view::array::<f32, 20usize>(&__params[0usize..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    20usize,
+                >(&__params[Cnn::C_WEIGHT.offset..]),
                 &mut *__tape.values.c,
                 &mut __tape.workspace.conv_columns,
                 &mut __tape.gemm_pack[..],
@@ -1991,7 +2044,11 @@ impl Cnn {
             72usize,
         >(
             &*__tape.values.c,
-            ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__params[20usize..]),
+            ::monograd::runtime::view::matrix::<
+                f32,
+                2,
+                2usize,
+            >(&__params[Cnn::N_WEIGHT.offset..]),
             ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__state[0usize..]),
             &mut *__tape.values.n,
             0.00001f64,
@@ -2037,9 +2094,12 @@ impl Cnn {
                     f32,
                     2usize,
                     18usize,
-                >(&__params[24usize..]),
+                >(&__params[Cnn::Z_WEIGHT.offset..]),
                 ::core::option::Option::Some(
-                    ::monograd::runtime::view::array::<f32, 2usize>(&__params[60usize..]),
+                    ::monograd::runtime::view::array::<
+                        f32,
+                        2usize,
+                    >(&__params[Cnn::Z_BIAS.offset..]),
                 ),
                 &mut *__tape.values.z,
                 &mut __tape.gemm_pack[..],
@@ -2115,7 +2175,7 @@ impl Cnn {
                     ::monograd::runtime::view::array::<
                         f32,
                         20usize,
-                    >(&__params[0usize..]),
+                    >(&__params[Cnn::C_WEIGHT.offset..]),
                     &mut *__tape.values.c,
                     &mut __tape.workspace.conv_columns,
                     &mut __tape.gemm_pack[..],
@@ -2140,7 +2200,7 @@ impl Cnn {
                     f32,
                     2,
                     2usize,
-                >(&__params[20usize..]),
+                >(&__params[Cnn::N_WEIGHT.offset..]),
                 ::monograd::runtime::view::matrix_mut::<
                     f32,
                     2,
@@ -2198,12 +2258,12 @@ impl Cnn {
                         f32,
                         2usize,
                         18usize,
-                    >(&__params[24usize..]),
+                    >(&__params[Cnn::Z_WEIGHT.offset..]),
                     ::core::option::Option::Some(
                         ::monograd::runtime::view::array::<
                             f32,
                             2usize,
-                        >(&__params[60usize..]),
+                        >(&__params[Cnn::Z_BIAS.offset..]),
                     ),
                     &mut *__tape.values.z,
                     &mut __tape.gemm_pack[..],
@@ -2309,7 +2369,7 @@ impl Cnn {
                         f32,
                         2usize,
                         18usize,
-                    >(&__params[24usize..]),
+                    >(&__params[Cnn::Z_WEIGHT.offset..]),
                     &mut *__tape.grads.p,
                     ::monograd::runtime::Store::Overwrite,
                     &mut __tape.gemm_pack[..],
@@ -2365,7 +2425,7 @@ impl Cnn {
                     f32,
                     2,
                     2usize,
-                >(&__params[20usize..]),
+                >(&__params[Cnn::N_WEIGHT.offset..]),
                 &__tape.workspace.n_stats,
                 &*__tape.grads.n,
                 (&mut *__tape.grads.c, ::monograd::runtime::Store::Overwrite),

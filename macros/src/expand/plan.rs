@@ -393,6 +393,16 @@ impl<'g> Plan<'g> {
         }
     }
 
+    /// The offset of node `i`'s parameter tensor `suffix`, as generated code names it
+    /// (`Net::H_WEIGHT.offset`, the tensor's associated const), so that the expansion says
+    /// which tensor each view reads rather than a bare number.
+    pub fn param_offset(&self, i: usize, suffix: &str) -> TokenStream {
+        self.params[i].require(suffix);
+        let ty = &self.graph.name;
+        let tensor = format_ident!("{}_{}", self.const_prefix(i), suffix.to_uppercase());
+        quote!(#ty::#tensor.offset)
+    }
+
     /// Upper-case identifier prefix for node `i`'s associated consts.
     pub fn const_prefix(&self, i: usize) -> String {
         self.graph.nodes[i].name.to_string().to_uppercase()

@@ -135,7 +135,8 @@ fn kernel_params(
     let block = &plan.params[i];
     let len = kernel_block_len(plan, i, conv);
     if !conv.weight_norm {
-        let off = block.offset;
+        // The kernel block is the weight followed by the bias.
+        let off = plan.param_offset(i, "weight");
         return (
             quote!(),
             quote!(#rt::view::array::<#t, #len>(&params[#off..])),
@@ -289,6 +290,7 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                 let w_field = workspace_field(plan, i, "weight");
                 quote!(&tape.workspace.#w_field[0])
             } else {
+                let off = plan.param_offset(i, "weight");
                 quote!(#rt::view::array::<#t, #len>(&params[#off..]))
             };
             let inputs = input_grad(&|dx, store| {

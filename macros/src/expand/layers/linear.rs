@@ -34,15 +34,19 @@ fn weight_and_bias(
     let out = linear.out;
     let inp = plan.numel(plan.graph.nodes[i].inputs[0]);
     let bias = match layout.bias {
-        Some(off) => {
+        Some(_) => {
+            let off = plan.param_offset(i, "bias");
             quote!(::core::option::Option::Some(#rt::view::array::<#t, #out>(&params[#off..])))
         }
         None => quote!(::core::option::Option::None),
     };
     match layout.weight {
-        Weight::Plain { offset } => (
+        Weight::Plain { .. } => (
             quote!(),
-            quote!(#rt::view::matrix::<#t, #out, #inp>(&params[#offset..])),
+            {
+                let offset = plan.param_offset(i, "weight");
+                quote!(#rt::view::matrix::<#t, #out, #inp>(&params[#offset..]))
+            },
             bias,
         ),
         Weight::Normed { .. } => {
@@ -124,14 +128,17 @@ pub fn backward(plan: &Plan, i: usize, linear: &Linear) -> TokenStream {
                 quote!(&tape.workspace.#w_field),
             )
         }
-        Weight::Plain { offset } => (
+        Weight::Plain { .. } => (
             quote! {
                 #rt::ops::linear::linear_backward_params_packed::<#t, B, #inp, #out>(
                     #x, #dy, grad_weight, #bias_grad, #rt::Store::Overwrite,
                     &mut tape.gemm_pack[..],
                 );
             },
-            quote!(#rt::view::matrix::<#t, #out, #inp>(&params[#offset..])),
+            {
+                let offset = plan.param_offset(i, "weight");
+                quote!(#rt::view::matrix::<#t, #out, #inp>(&params[#offset..]))
+            },
         ),
     };
     let input_grads = grad_targets(plan, i).into_iter().map(|(k, j)| {

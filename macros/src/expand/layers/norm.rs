@@ -109,8 +109,9 @@ fn affine(plan: &Plan, access: &Access, i: usize, len: usize) -> Option<TokenStr
     let (rt, t) = (rt(), &plan.t);
     let block = &plan.params[i];
     match block.tensor("weight") {
-        Some(w) => {
-            let off = w.offset;
+        Some(_) => {
+            // The weight and the bias that follows it, as the rows of one matrix.
+            let off = plan.param_offset(i, "weight");
             Some(quote!(#rt::view::matrix::<#t, 2, #len>(&params[#off..])))
         }
         None if is_batch_norm(&plan.graph.nodes[i].op) => {
