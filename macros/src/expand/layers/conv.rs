@@ -5,8 +5,8 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{grad_targets, input_image, rt, workspace_field, WorkspaceItem};
-use crate::expand::access::{grad, grad_mut, Access};
+use super::{input_grads, input_image, rt, workspace_field, WorkspaceItem};
+use crate::expand::access::{grad, Access};
 use crate::expand::emit::{weight_norm_backward, weight_norm_forward};
 use crate::expand::plan::{Plan, Weight};
 use crate::graph::ops::Conv2d;
@@ -220,13 +220,8 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
     let dy = grad(plan, i);
     let x = access.value(plan, node.inputs[0]);
     let (in_len, out_len) = (plan.numel(node.inputs[0]), plan.numel(i));
-    let targets = grad_targets(plan, i);
-    let input_grad = |call: &dyn Fn(TokenStream, TokenStream) -> TokenStream| {
-        targets
-            .iter()
-            .map(|&(k, j)| call(grad_mut(plan, j), plan.store(i, k)))
-            .collect::<Vec<_>>()
-    };
+    let input_grad =
+        |call: &dyn Fn(TokenStream, TokenStream) -> TokenStream| input_grads(plan, i, call);
     match &node.op {
         Op::Conv2d(conv) => {
             // Causal: the gradient of the symmetric convolution's output, zero where it was cut.

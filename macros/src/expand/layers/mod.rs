@@ -162,3 +162,16 @@ fn backward_in(plan: &Plan, i: usize, collective: bool) -> TokenStream {
         | Op::GroupNorm { .. } => norm::backward(plan, i, collective),
     }
 }
+
+/// One statement per input of node `i` that needs a gradient: `call(dx, store)` with that
+/// input's gradient buffer and whether it is overwritten or accumulated.
+pub fn input_grads(
+    plan: &Plan,
+    i: usize,
+    call: &dyn Fn(TokenStream, TokenStream) -> TokenStream,
+) -> Vec<TokenStream> {
+    grad_targets(plan, i)
+        .into_iter()
+        .map(|(k, j)| call(super::access::grad_mut(plan, j), plan.store(i, k)))
+        .collect()
+}

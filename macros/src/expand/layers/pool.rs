@@ -5,8 +5,8 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{grad_targets, input_image, rt};
-use crate::expand::access::{grad, grad_mut, Access};
+use super::{input_grads, input_image, rt};
+use crate::expand::access::{grad, Access};
 use crate::expand::plan::Plan;
 use crate::graph::ops::Pool2d;
 use crate::graph::Op;
@@ -52,13 +52,8 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
     let dy = grad(plan, i);
     let x = Access::Tape.value(plan, node.inputs[0]);
     let (in_len, out_len) = (plan.numel(node.inputs[0]), plan.numel(i));
-    let targets = grad_targets(plan, i);
-    let input_grad = |call: &dyn Fn(TokenStream, TokenStream) -> TokenStream| {
-        targets
-            .iter()
-            .map(|&(k, j)| call(grad_mut(plan, j), plan.store(i, k)))
-            .collect::<Vec<_>>()
-    };
+    let input_grad =
+        |call: &dyn Fn(TokenStream, TokenStream) -> TokenStream| input_grads(plan, i, call);
     match &node.op {
         Op::MaxPool2d(pool) => {
             let geometry = pool_geometry(plan, i, pool);
