@@ -173,5 +173,5 @@ pub fn causal_conv1d_step<
     history.push(x);
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests;
