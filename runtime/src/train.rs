@@ -103,12 +103,12 @@ impl<X: Copy, Y: Copy, const B: usize> MiniBatches<X, Y, B> {
         let mut total = 0.0;
         let batches = self.batches_per_epoch();
         for batch in 0..batches {
-            for k in 0..B {
-                // Wrap around: the last batch is completed from the start of this epoch's order.
-                let i = self.order[(batch * B + k) % self.order.len()];
-                self.inputs[k] = inputs[i];
-                self.targets[k] = targets[i];
-            }
+            gather(
+                &self.order,
+                batch * B,
+                (inputs, targets),
+                (&mut self.inputs, &mut self.targets),
+            );
             let loss = step(&self.inputs, &self.targets)?;
             total += loss.to_f64();
         }
@@ -162,7 +162,28 @@ pub(crate) fn check_permutation(order: &[usize], samples: usize) -> Result<()> {
     Ok(())
 }
 
-fn check_dataset(inputs: usize, targets: usize) -> Result<()> {
+/// Copies the samples at positions `start..start + B` of `order` into a batch; positions past
+/// the end wrap around, so that the last batch of an epoch is completed from the start of the
+/// epoch's order.
+pub(crate) fn gather<X: Copy, Y: Copy, const B: usize>(
+    order: &[usize],
+    start: usize,
+    (inputs, targets): (&[X], &[Y]),
+    (batch_inputs, batch_targets): (&mut [X; B], &mut [Y; B]),
+) {
+    for (k, (x, y)) in batch_inputs
+        .iter_mut()
+        .zip(batch_targets.iter_mut())
+        .enumerate()
+    {
+        let i = order[(start + k) % order.len()];
+        *x = inputs[i];
+        *y = targets[i];
+    }
+}
+
+/// Checks that a data set has one target per input and at least one sample.
+pub(crate) fn check_dataset(inputs: usize, targets: usize) -> Result<()> {
     crate::error::check_len("dataset: targets (one per input)", inputs, targets)?;
     if inputs == 0 {
         return Err(Error::Length {
@@ -174,7 +195,8 @@ fn check_dataset(inputs: usize, targets: usize) -> Result<()> {
     Ok(())
 }
 
-fn filled<X: Copy, const B: usize>(value: X) -> Box<[X; B]> {
+/// A heap batch of `B` copies of `value` (never a stack temporary of the whole batch).
+pub(crate) fn filled<X: Copy, const B: usize>(value: X) -> Box<[X; B]> {
     match vec![value; B].into_boxed_slice().try_into() {
         Ok(array) => array,
         Err(_) => unreachable!("a vec of length B converts to [X; B]"),

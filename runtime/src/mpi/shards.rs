@@ -5,7 +5,7 @@ use ::mpi::datatype::Equivalence;
 use super::trainer::Distributed;
 use crate::io::ShufflerState;
 use crate::optim::Optimizer;
-use crate::train::EpochReport;
+use crate::train::{check_dataset, filled, gather, EpochReport};
 use crate::{Error, Network, Result, Rng};
 
 /// Mini-batch training over the ranks: [`MiniBatches`](crate::train::MiniBatches) for a global
@@ -64,18 +64,7 @@ impl<X: Copy, Y: Copy, const B: usize> ShardedBatches<X, Y, B> {
         rank: usize,
         ranks: usize,
     ) -> Result<Self> {
-        crate::error::check_len(
-            "dataset: targets (one per input)",
-            inputs.len(),
-            targets.len(),
-        )?;
-        if inputs.is_empty() {
-            return Err(Error::Length {
-                what: "dataset: inputs (at least one sample)",
-                expected: 1,
-                found: 0,
-            });
-        }
+        check_dataset(inputs.len(), targets.len())?;
         if B == 0 {
             return Err(Error::Unsupported {
                 what: "ShardedBatches",
@@ -127,11 +116,12 @@ impl<X: Copy, Y: Copy, const B: usize> ShardedBatches<X, Y, B> {
         crate::error::check_len("ShardedBatches: inputs", self.order.len(), inputs.len())?;
         crate::error::check_len("ShardedBatches: targets", self.order.len(), targets.len())?;
         let start = batch * self.global_batch() + self.rank * B;
-        for k in 0..B {
-            let i = self.order[(start + k) % self.order.len()];
-            self.inputs[k] = inputs[i];
-            self.targets[k] = targets[i];
-        }
+        gather(
+            &self.order,
+            start,
+            (inputs, targets),
+            (&mut self.inputs, &mut self.targets),
+        );
         Ok((&self.inputs, &self.targets))
     }
 
@@ -181,13 +171,6 @@ impl<X: Copy, Y: Copy, const B: usize> ShufflerState for ShardedBatches<X, Y, B>
     fn restore_checked(&mut self, rng: Rng, order: &[usize]) {
         self.rng = rng;
         self.order.copy_from_slice(order);
-    }
-}
-
-fn filled<X: Copy, const B: usize>(value: X) -> Box<[X; B]> {
-    match vec![value; B].into_boxed_slice().try_into() {
-        Ok(array) => array,
-        Err(_) => unreachable!("a vec of length B converts to [X; B]"),
     }
 }
 
