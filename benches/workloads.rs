@@ -437,8 +437,8 @@ fn w6(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
     }
     let runs = times.len();
     times.sort_by(f64::total_cmp);
+    let total = percentile(&times, 0.5);
     let quantiles = [0.5, 0.1, 0.9].map(|q| percentile(&times, q) * 1e3);
-    let total = median_of(&mut times);
     jsonl::row("W6", "digits", 32, "ms", quantiles, runs, 1, None);
     println!(
         "{:<8} {:<14} {:>5} {:>11.2}  ms total training time (median of {runs} runs), {steps} steps = {:.2} us/step; test accuracy {:.2}%",

@@ -538,15 +538,7 @@ fn draw_lines<DB: DrawingBackend>(
             (stagger, measured),
         )?;
     }
-    chart
-        .configure_series_labels()
-        .position(plot.legend.clone())
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.5))
-        .label_font((FONT, 14))
-        .legend_area_size(30)
-        .draw()
-        .map_err(text)?;
+    draw_legend(&mut chart, plot.legend.clone())?;
     Ok(())
 }
 
@@ -703,20 +695,31 @@ fn draw_bars<DB: DrawingBackend>(
                 .map_err(text)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(if bars.log_y {
+    draw_legend(
+        &mut chart,
+        if bars.log_y {
             LegendAt::UpperLeft
         } else {
             LegendAt::UpperRight
-        })
+        },
+    )?;
+    Ok(())
+}
+
+/// The legend of a chart's labelled series, in one style for every panel.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    at: LegendAt,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(at)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.5))
         .label_font((FONT, 14))
         .legend_area_size(30)
         .draw()
-        .map_err(text)?;
-    Ok(())
+        .map_err(text)
 }
 
 /// Mixes `a` and `b`: `t = 0` is `a`, `t = 1` is `b`.
@@ -852,15 +855,7 @@ fn draw_contour<DB: DrawingBackend>(
             (i as f64 / plot.paths.len() as f64, plot.paths.len()),
         )?;
     }
-    chart
-        .configure_series_labels()
-        .position(plot.legend.clone())
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.5))
-        .label_font((FONT, 14))
-        .legend_area_size(30)
-        .draw()
-        .map_err(text)?;
+    draw_legend(&mut chart, plot.legend.clone())?;
     Ok(())
 }
 

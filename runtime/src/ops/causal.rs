@@ -38,9 +38,7 @@ pub fn causal_crop<
     };
     for (full_b, y_b) in full.iter().zip(y.iter_mut()) {
         for (full_c, y_c) in full_b.chunks_exact(FULL_L).zip(y_b.chunks_exact_mut(L)) {
-            for (y, &v) in y_c.iter_mut().zip(full_c) {
-                *y = v;
-            }
+            y_c.copy_from_slice(&full_c[..L]);
         }
     }
 }
