@@ -9,8 +9,7 @@
 //! Every rank also trains the single-process reference itself (the networks are small), so the
 //! comparison needs no communication but the training's own.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use monograd::prelude::*;
 use monograd::runtime::io::Progress;
@@ -18,31 +17,10 @@ use monograd::runtime::mpi::rsmpi::traits::Communicator;
 use monograd::runtime::mpi::{self, Distributed, DistributedConfig, Operation, ShardedBatches};
 use monograd::runtime::Collective;
 
-/// Counts the heap allocations of this process (Rust's; the MPI library's own are its business).
-struct CountingAllocator;
+#[path = "common/counting_allocator.rs"]
+mod counting_allocator;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `alloc` is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` above, i.e. from the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as `alloc` and `dealloc`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
+use counting_allocator::ALLOCATIONS;
 
 /// The global batch: the same for every number of ranks.
 const GLOBAL: usize = 8;

@@ -8,8 +8,7 @@
 //! The threads' `Mutex`, `RwLock` and `Condvar` are futex-based on Linux and allocate nothing;
 //! creating threads (`Parallel::new`) does, once.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use monograd::prelude::*;
 use monograd::runtime::parallel::{BatchNormStatistics, Parallel};
@@ -20,30 +19,10 @@ mod networks;
 
 use networks::*;
 
-struct Counting;
+#[path = "common/counting_allocator.rs"]
+mod counting_allocator;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; it only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `layout` is passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with this `layout` (see `alloc`).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as `alloc` and `dealloc`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+use counting_allocator::ALLOCATIONS;
 
 fn batch<const N: usize, const B: usize>(seed: u64) -> (Buffer<[[f32; N]; B]>, [usize; B]) {
     let mut rng = Rng::new(seed);
