@@ -17,6 +17,7 @@ mod init;
 mod inputs;
 mod io;
 mod layers;
+mod narrow;
 mod network_trait;
 mod outputs;
 mod plan;

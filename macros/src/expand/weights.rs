@@ -526,11 +526,11 @@ fn convert(dtype: Dtype, data: &[u8]) -> Option<Vec<f64>> {
             .collect(),
         Dtype::F16 => data
             .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f64())
+            .map(|b| super::narrow::f16_to_f64(u16::from_le_bytes([b[0], b[1]])))
             .collect(),
         Dtype::BF16 => data
             .chunks_exact(2)
-            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f64())
+            .map(|b| super::narrow::bf16_to_f64(u16::from_le_bytes([b[0], b[1]])))
             .collect(),
         _ => return None,
     };

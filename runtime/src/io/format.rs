@@ -342,8 +342,8 @@ fn float_elements(dtype: Dtype, bytes: &[u8]) -> impl Iterator<Item = f64> + '_ 
     bytes.chunks_exact(size).map(move |b| match dtype {
         Dtype::F64 => f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
         Dtype::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
-        Dtype::F16 => half::f16::from_le_bytes([b[0], b[1]]).to_f64(),
-        _ => half::bf16::from_le_bytes([b[0], b[1]]).to_f64(),
+        Dtype::F16 => super::narrow::f16_to_f64(u16::from_le_bytes([b[0], b[1]])),
+        _ => super::narrow::bf16_to_f64(u16::from_le_bytes([b[0], b[1]])),
     })
 }
 

@@ -42,6 +42,7 @@ mod error;
 #[cfg(feature = "std")]
 mod file;
 mod format;
+mod narrow;
 
 use alloc::borrow::Cow;
 use alloc::vec::Vec;
