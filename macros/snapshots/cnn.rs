@@ -813,6 +813,11 @@ impl<const B: usize> CnnTape<{ B }> {
         }
     }
 }
+impl<const B: usize> ::core::default::Default for CnnTape<{ B }> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 ///Buffers for inference (evaluation mode) of [`Cnn`] on batches of `B` samples, allocated once by `new`: node outputs and layer scratch. `forward` and `predict` keep one per thread and batch size; hold your own for [`Cnn::forward_eval`].
 struct CnnEval<const B: usize> {
     ///`c`: [2, 6, 6] per sample.
@@ -872,11 +877,6 @@ impl<const B: usize> CnnEval<{ B }> {
     }
 }
 impl<const B: usize> ::core::default::Default for CnnEval<{ B }> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-impl<const B: usize> ::core::default::Default for CnnTape<{ B }> {
     fn default() -> Self {
         Self::new()
     }

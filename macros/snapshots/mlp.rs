@@ -223,6 +223,11 @@ impl<const B: usize> MlpTape<{ B }> {
         }
     }
 }
+impl<const B: usize> ::core::default::Default for MlpTape<{ B }> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 ///Buffers for inference (evaluation mode) of [`Mlp`] on batches of `B` samples, allocated once by `new`: node outputs and layer scratch. `forward` and `predict` keep one per thread and batch size; hold your own for [`Mlp::forward_eval`].
 struct MlpEval<const B: usize> {
     ///`h`: [8] per sample.
@@ -257,11 +262,6 @@ impl<const B: usize> MlpEval<{ B }> {
     }
 }
 impl<const B: usize> ::core::default::Default for MlpEval<{ B }> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-impl<const B: usize> ::core::default::Default for MlpTape<{ B }> {
     fn default() -> Self {
         Self::new()
     }

@@ -221,6 +221,11 @@ impl<const B: usize> RnnTape<{ B }> {
         }
     }
 }
+impl<const B: usize> ::core::default::Default for RnnTape<{ B }> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 ///Buffers for inference (evaluation mode) of [`Rnn`] on batches of `B` samples, allocated once by `new`: node outputs and layer scratch. `forward` and `predict` keep one per thread and batch size; hold your own for [`Rnn::forward_eval`].
 struct RnnEval<const B: usize> {
     ///`g`: [4] per sample.
@@ -252,11 +257,6 @@ impl<const B: usize> RnnEval<{ B }> {
     }
 }
 impl<const B: usize> ::core::default::Default for RnnEval<{ B }> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-impl<const B: usize> ::core::default::Default for RnnTape<{ B }> {
     fn default() -> Self {
         Self::new()
     }

@@ -47,7 +47,7 @@ pub fn activations(plan: &Plan, activations: &Ident) -> TokenStream {
 }
 
 /// Elements per sample of `NetActivations`.
-pub fn activations_per_sample(plan: &Plan) -> usize {
+fn activations_per_sample(plan: &Plan) -> usize {
     plan.buffered().map(|i| plan.numel(i)).sum()
 }
 
@@ -58,7 +58,7 @@ pub struct Names<'a> {
     pub tape: &'a Ident,
 }
 
-/// `NetTape<B>`, everything a training step needs, and its `new()`.
+/// `NetTape<B>`, everything a training step needs, and its `new()` (also its `Default`).
 pub fn tape(plan: &Plan, names: &Names) -> TokenStream {
     let (rt, t, graph) = (rt(), &plan.t, plan.graph);
     let (vis, name) = (&graph.vis, &graph.name);
@@ -116,6 +116,35 @@ pub fn tape(plan: &Plan, names: &Names) -> TokenStream {
             }
         }
 
+        impl<const B: usize> ::core::default::Default for #tape<B> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+    }
+}
+
+/// `Net::tape_bytes(batch)`: what [`tape`] holds, in bytes.
+pub fn tape_bytes(plan: &Plan) -> TokenStream {
+    let (rt, t) = (rt(), &plan.t);
+    let (p, s) = (plan.param_count, plan.state_count);
+    let act_per_sample = activations_per_sample(plan);
+    let (ws_per_sample, ws_fixed) = workspace_elements(plan);
+    let frozen_len = plan.frozen_len();
+    let input_n = plan.input_numel();
+    let pack_len_batch = layers::gemm_pack_len(plan, &quote!(batch));
+    quote! {
+        /// Bytes of the buffers a `Tape<batch>` holds: node outputs and their gradients, the
+        /// parameter gradient, a copy of the state, layer scratch space and GEMM packing
+        /// scratch. On the heap with feature `alloc`; without it the buffers are inline and
+        /// this is exactly `size_of::<Tape<batch>>()` (no packing scratch).
+        pub const fn tape_bytes(batch: usize) -> usize {
+            (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed
+                + #frozen_len + batch * #input_n
+                + #rt::ScratchBuffer::<#t>::held_len(#pack_len_batch))
+                * ::core::mem::size_of::<#t>()
+        }
     }
 }
 
@@ -149,7 +178,7 @@ pub fn workspace(plan: &Plan, workspace: &Ident) -> TokenStream {
 }
 
 /// Elements of `NetWorkspace`: per sample of the batch, and fixed.
-pub fn workspace_elements(plan: &Plan) -> (usize, usize) {
+fn workspace_elements(plan: &Plan) -> (usize, usize) {
     layers::all_workspace(plan)
         .iter()
         .fold((0, 0), |(per_sample, fixed), item| {

@@ -149,15 +149,7 @@ fn network_const(plan: &Plan) -> TokenStream {
             .collect::<Vec<_>>()
     });
     let counters = super::io::counter_init(plan);
-    let renorm = plan.graph.nodes.iter().find_map(|node| match &node.op {
-        Op::BatchRenorm(rn) => {
-            let (r_max, d_max) = (rn.r_max, rn.d_max);
-            Some(quote!(
-                renorm_limits: #rt::ops::norm::RenormLimits { r_max: #r_max, d_max: #d_max },
-            ))
-        }
-        _ => None,
-    });
+    let renorm = super::renorm::init(plan.graph);
     quote! {
         impl #name {
             /// [`Self::zeroed`] as a `const fn` (only without a heap): every parameter zero and
