@@ -1883,9 +1883,10 @@ impl Cnn {
         ::core::result::Result::Ok(__loss)
     }
     /// Bytes of the buffers a `Tape<batch>` holds: node outputs and their gradients, the
-    /// parameter gradient, a copy of the state, layer scratch space and GEMM packing
-    /// scratch. On the heap with feature `alloc`; without it the buffers are inline and
-    /// this is exactly `size_of::<Tape<batch>>()` (no packing scratch).
+    /// parameter gradient, a copy of the state (and of the dropout generator, if any),
+    /// layer scratch space and GEMM packing scratch. On the heap with feature `alloc`;
+    /// without it the buffers are inline and this is exactly `size_of::<Tape<batch>>()`
+    /// (no packing scratch).
     pub const fn tape_bytes(__batch: usize) -> usize {
         (2 * __batch * 236usize + 62usize + 4usize + __batch * 0usize + 393usize + 0usize
             + __batch * 36usize
@@ -2114,7 +2115,7 @@ impl Cnn {
     /// # Errors
     /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) when a
     /// running statistic would become NaN or infinite (NaN in the input, say); the
-    /// state is then left as it was.
+    /// state (and the dropout generator, if any) is then left as it was.
     pub fn forward_train<'t, const B: usize>(
         &mut self,
         __tape: &'t mut CnnTape<{ B }>,
@@ -2127,8 +2128,8 @@ impl Cnn {
     /// layers use the statistics of the global batch, summed through `collective`.
     ///
     /// # Errors
-    /// As [`Self::forward_train`], and the collective's errors; the state is then left
-    /// as it was.
+    /// As [`Self::forward_train`], and the collective's errors; the state (and the dropout
+    /// generator, if any) is then left as it was.
     pub fn forward_train_with<
         't,
         const B: usize,
@@ -2488,7 +2489,8 @@ impl Cnn {
     ///
     /// A step is a transaction: `Ok` means the loss and every parameter, running
     /// statistic and optimizer state value are finite; on `Err` the parameters, the
-    /// running statistics and the optimizer are exactly as before the call.
+    /// running statistics, the dropout generator (if any) and the optimizer are exactly
+    /// as before the call.
     ///
     /// # Errors
     /// As [`Self::backward`] and [`Self::forward_train`], and

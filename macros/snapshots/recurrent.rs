@@ -983,9 +983,10 @@ impl Rnn {
         ::core::result::Result::Ok(__loss)
     }
     /// Bytes of the buffers a `Tape<batch>` holds: node outputs and their gradients, the
-    /// parameter gradient, a copy of the state, layer scratch space and GEMM packing
-    /// scratch. On the heap with feature `alloc`; without it the buffers are inline and
-    /// this is exactly `size_of::<Tape<batch>>()` (no packing scratch).
+    /// parameter gradient, a copy of the state (and of the dropout generator, if any),
+    /// layer scratch space and GEMM packing scratch. On the heap with feature `alloc`;
+    /// without it the buffers are inline and this is exactly `size_of::<Tape<batch>>()`
+    /// (no packing scratch).
     pub const fn tape_bytes(__batch: usize) -> usize {
         (2 * __batch * 5usize + 89usize + 0usize + __batch * 100usize + 0usize + 0usize
             + __batch * 5usize
@@ -1177,7 +1178,7 @@ impl Rnn {
     /// # Errors
     /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) when a
     /// running statistic would become NaN or infinite (NaN in the input, say); the
-    /// state is then left as it was.
+    /// state (and the dropout generator, if any) is then left as it was.
     pub fn forward_train<'t, const B: usize>(
         &mut self,
         __tape: &'t mut RnnTape<{ B }>,
@@ -1190,8 +1191,8 @@ impl Rnn {
     /// layers use the statistics of the global batch, summed through `collective`.
     ///
     /// # Errors
-    /// As [`Self::forward_train`], and the collective's errors; the state is then left
-    /// as it was.
+    /// As [`Self::forward_train`], and the collective's errors; the state (and the dropout
+    /// generator, if any) is then left as it was.
     pub fn forward_train_with<
         't,
         const B: usize,
@@ -1445,7 +1446,8 @@ impl Rnn {
     ///
     /// A step is a transaction: `Ok` means the loss and every parameter, running
     /// statistic and optimizer state value are finite; on `Err` the parameters, the
-    /// running statistics and the optimizer are exactly as before the call.
+    /// running statistics, the dropout generator (if any) and the optimizer are exactly
+    /// as before the call.
     ///
     /// # Errors
     /// As [`Self::backward`] and [`Self::forward_train`], and

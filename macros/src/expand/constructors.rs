@@ -15,7 +15,7 @@ pub fn items(plan: &Plan, fields: &Fields) -> TokenStream {
     let rt = rt();
     let init_params = init::init_params(plan);
     let init_state = init::init_state(plan);
-    let (_, _, dropout_seed) = layers::dropout_rng(plan.graph);
+    let dropout_seed = layers::dropout_rng(plan.graph).seed;
     let field_inits = &fields.inits;
     quote! {
         /// A network with every parameter zero and the state at its initial value.

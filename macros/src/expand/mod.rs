@@ -145,7 +145,11 @@ fn expand_network(graph: &Graph) -> TokenStream {
     let network_impl = network_trait::items(
         &plan,
         tape,
-        &[renorm::copy_settings(graph), frozen.trait_items],
+        &[
+            renorm::copy_settings(graph),
+            layers::dropout_rng(graph).trait_restore,
+            frozen.trait_items,
+        ],
     );
 
     let mut items = names.all();

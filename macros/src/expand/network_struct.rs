@@ -24,7 +24,8 @@ impl Fields {
         let graph = plan.graph;
         let (counter_field, counter_init) = (io::counter_field(plan), io::counter_init(plan));
         let (renorm_field, renorm_init) = (renorm::field(graph), renorm::init(graph));
-        let (dropout_field, dropout_init, _) = layers::dropout_rng(graph);
+        let dropout = layers::dropout_rng(graph);
+        let (dropout_field, dropout_init) = (&dropout.field, &dropout.init);
         Fields {
             decls: quote!(#counter_field #renorm_field #dropout_field),
             inits: quote!(#counter_init #renorm_init #dropout_init),
@@ -35,7 +36,8 @@ impl Fields {
     /// the dropout generator (unused in evaluation).
     pub fn inference(plan: &Plan) -> Self {
         let (counter_field, counter_init) = (io::counter_field(plan), io::counter_init(plan));
-        let (dropout_field, dropout_init, _) = layers::dropout_rng(plan.graph);
+        let dropout = layers::dropout_rng(plan.graph);
+        let (dropout_field, dropout_init) = (&dropout.field, &dropout.init);
         Fields {
             decls: quote!(#counter_field #dropout_field),
             inits: quote!(#counter_init #dropout_init),

@@ -10,7 +10,7 @@ use super::plan::Plan;
 use super::{buffers, inputs};
 
 /// The `Network` impl of the plan's network; `overrides` are the trait items only some networks
-/// override (Batch Renorm's settings, frozen layers' ranges).
+/// override (Batch Renorm's settings, the dropout generator's restoring, frozen layers' ranges).
 pub fn items(plan: &Plan, tape: &Ident, overrides: &[TokenStream]) -> TokenStream {
     let (rt, t, graph) = (rt(), &plan.t, plan.graph);
     let name = &graph.name;

@@ -61,6 +61,7 @@ pub fn items(plan: &Plan, names: &Names) -> TokenStream {
         let field = plan.field(i);
         quote!(#field: #zero,)
     });
+    let dropout = layers::dropout_rng(plan.graph).tape_init;
     let frozen = (plan.frozen_len() > 0).then(|| quote!(frozen_params: #zero,));
     let input_grad = super::inputs::input_grad_const(plan);
     quote! {
@@ -88,6 +89,7 @@ pub fn items(plan: &Plan, names: &Names) -> TokenStream {
                         param_grads: #zero,
                         workspace: #workspace::ZEROED,
                         state_before_forward: #zero,
+                        #dropout
                         #frozen
                         input_grad: #input_grad,
                         gemm_pack: #rt::ScratchBuffer::EMPTY,

@@ -50,6 +50,8 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
     let loss_only = layers::loss_call(plan, &Access::Tape, false);
     let renorm_local = renorm::local(graph);
     let count_batch = io::count_batch();
+    let dropout = layers::dropout_rng(graph);
+    let (save_rng, restore_rng) = (&dropout.save, &dropout.restore);
     quote! {
         /// Inference (evaluation mode) on a batch into the tape's buffers (heap): node
         /// outputs are left in `tape.values`.
@@ -72,7 +74,7 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
         /// # Errors
         /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) when a
         /// running statistic would become NaN or infinite (NaN in the input, say); the
-        /// state is then left as it was.
+        /// state (and the dropout generator, if any) is then left as it was.
         pub fn forward_train<'t, const B: usize>(
             &mut self,
             tape: &'t mut #tape<B>,
@@ -86,8 +88,8 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
         /// layers use the statistics of the global batch, summed through `collective`.
         ///
         /// # Errors
-        /// As [`Self::forward_train`], and the collective's errors; the state is then left
-        /// as it was.
+        /// As [`Self::forward_train`], and the collective's errors; the state (and the dropout
+        /// generator, if any) is then left as it was.
         pub fn forward_train_with<'t, const B: usize, C: #rt::Collective<#t>>(
             &mut self,
             tape: &'t mut #tape<B>,
@@ -96,6 +98,7 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
         ) -> ::core::result::Result<&'t [[#t; #output_n]; B], #rt::Error> {
             let _ = &collective;
             tape.state_before_forward.copy_from_slice(&self.state[..]);
+            #save_rng
             #[allow(unused_labels)]
             let outcome: ::core::result::Result<(), #rt::Error> = 'layers: {
                 let params = &*self.params;
@@ -110,6 +113,7 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
             });
             if let ::core::result::Result::Err(error) = outcome {
                 self.state.copy_from_slice(&tape.state_before_forward[..]);
+                #restore_rng
                 return ::core::result::Result::Err(error);
             }
             #count_batch
@@ -165,7 +169,8 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
         ///
         /// A step is a transaction: `Ok` means the loss and every parameter, running
         /// statistic and optimizer state value are finite; on `Err` the parameters, the
-        /// running statistics and the optimizer are exactly as before the call.
+        /// running statistics, the dropout generator (if any) and the optimizer are exactly
+        /// as before the call.
         ///
         /// # Errors
         /// As [`Self::backward`] and [`Self::forward_train`], and

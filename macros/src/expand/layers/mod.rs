@@ -53,32 +53,9 @@ fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
     }
 }
 
-/// The network's dropout generator, when it has a `dropout` layer: its field declaration, its
-/// initializer in `zeroed()` and the statement seeding it in `new(seed)`.
-pub fn dropout_rng(graph: &crate::graph::Graph) -> (TokenStream, TokenStream, TokenStream) {
-    if !graph
-        .nodes
-        .iter()
-        .any(|n| matches!(n.op, Op::Dropout { .. }))
-    {
-        return (quote!(), quote!(), quote!());
-    }
-    let rt = rt();
-    let field = format_ident!("{}", dropout::RNG_FIELD);
-    // Initializers draw from streams `4 * node + tensor`; this one is far from them.
-    let stream = u64::MAX;
-    (
-        quote! {
-            /// The generator every `dropout` layer draws its training masks from: seeded by
-            /// `new(seed)`, so a seeded run is reproducible. Checkpoints save and restore it
-            /// (and `Rng::state` / `Rng::from_state` expose it), so a run resumes exactly. It
-            /// is not part of a training step's transaction: a failed step still used its
-            /// masks' draws.
-            pub #field: #rt::Rng,
-        },
-        quote!(#field: #rt::Rng::new(0),),
-        quote!(net.#field = rng.fork(#stream);),
-    )
+/// The network's dropout generator and the tape's copy of it, when it has a `dropout` layer.
+pub fn dropout_rng(graph: &crate::graph::Graph) -> dropout::Generator {
+    dropout::Generator::new(graph)
 }
 
 /// The field of the network's dropout generator, when it has a `dropout` layer.
