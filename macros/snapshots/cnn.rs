@@ -527,7 +527,7 @@ impl Cnn {
         let _ = __state;
         {
             let (__weight, __bias) = __folded
-                .params[0usize..]
+                .params[CnnFolded::C_WEIGHT.offset..]
                 .split_at_mut(2usize * 9usize);
             let __weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -537,8 +537,8 @@ impl Cnn {
             let __bias = ::monograd::runtime::view::array_mut::<f32, 2usize>(__bias);
             __weight
                 .as_flattened_mut()
-                .copy_from_slice(&__params[0usize..0usize + 18usize]);
-            __bias.copy_from_slice(&__params[18usize..18usize + 2usize]);
+                .copy_from_slice(&__params[Cnn::C_WEIGHT.offset..][..18usize]);
+            __bias.copy_from_slice(&__params[Cnn::C_BIAS.offset..][..2usize]);
             ::monograd::runtime::ops::norm::fold_batch_norm::<
                 f32,
                 2usize,
@@ -546,16 +546,28 @@ impl Cnn {
             >(
                 __weight,
                 __bias,
-                ::monograd::runtime::view::array::<f32, 2usize>(&__params[20usize..]),
-                ::monograd::runtime::view::array::<f32, 2usize>(&__params[22usize..]),
-                ::monograd::runtime::view::array::<f32, 2usize>(&__state[0usize..]),
-                ::monograd::runtime::view::array::<f32, 2usize>(&__state[2usize..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    2usize,
+                >(&__params[Cnn::N_WEIGHT.offset..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    2usize,
+                >(&__params[Cnn::N_BIAS.offset..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    2usize,
+                >(&__state[Cnn::N_RUNNING_MEAN.offset..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    2usize,
+                >(&__state[Cnn::N_RUNNING_VAR.offset..]),
                 0.00001f64,
             );
         }
         {
             let (__weight, __bias) = __folded
-                .params[20usize..]
+                .params[CnnFolded::Z_WEIGHT.offset..]
                 .split_at_mut(2usize * 18usize);
             let __weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -565,8 +577,8 @@ impl Cnn {
             let __bias = ::monograd::runtime::view::array_mut::<f32, 2usize>(__bias);
             __weight
                 .as_flattened_mut()
-                .copy_from_slice(&__params[24usize..24usize + 36usize]);
-            __bias.copy_from_slice(&__params[60usize..60usize + 2usize]);
+                .copy_from_slice(&__params[Cnn::Z_WEIGHT.offset..][..36usize]);
+            __bias.copy_from_slice(&__params[Cnn::Z_BIAS.offset..][..2usize]);
         }
         __folded
     }
@@ -706,9 +718,9 @@ impl<const B: usize> CnnTape<{ B }> {
     #[doc =
     r" the state at its initial value, built at compile time, e.g. in a `static`."] pub
     const fn zeroed_static() -> Self { let mut __state = < [f32; 4usize] as
-    ::monograd::runtime::ScalarArray > ::ZEROED; let mut __i = 2usize; while __i < 4usize
-    { __state[__i] = 1.0f32; __i += 1; } let _ = & mut __state; Self { params :
-    ::monograd::runtime::Buffer::ZEROED, state :
+    ::monograd::runtime::ScalarArray > ::ZEROED; let mut __i = Cnn::N_RUNNING_VAR.offset;
+    while __i < Cnn::N_RUNNING_VAR.offset + 2usize { __state[__i] = 1.0f32; __i += 1; }
+    let _ = & mut __state; Self { params : ::monograd::runtime::Buffer::ZEROED, state :
     ::monograd::runtime::Buffer::from_array(__state), num_batches_tracked : [0u64;
     1usize], } } }
 }
@@ -1109,7 +1121,11 @@ impl Cnn {
                 2,
                 2usize,
             >(&__params[Cnn::N_WEIGHT.offset..]),
-            ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__state[0usize..]),
+            ::monograd::runtime::view::matrix::<
+                f32,
+                2,
+                2usize,
+            >(&__state[Cnn::N_RUNNING_MEAN.offset..]),
             &mut __node_n,
             0.00001f64,
         );
@@ -1220,7 +1236,11 @@ impl Cnn {
                 2,
                 2usize,
             >(&__params[Cnn::N_WEIGHT.offset..]),
-            ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__state[0usize..]),
+            ::monograd::runtime::view::matrix::<
+                f32,
+                2,
+                2usize,
+            >(&__state[Cnn::N_RUNNING_MEAN.offset..]),
             &mut *__tape.value_n,
             0.00001f64,
         );
@@ -1350,7 +1370,7 @@ impl Cnn {
             .as_flattened_mut()
             .copy_from_slice(__upstream.as_flattened());
         {
-            let __rest = &mut __tape.param_grads[24usize..];
+            let __rest = &mut __tape.param_grads[Cnn::Z_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(36usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -1451,7 +1471,7 @@ impl Cnn {
                 f32,
                 2,
                 2usize,
-            >(&mut __tape.param_grads[20usize..]),
+            >(&mut __tape.param_grads[Cnn::N_WEIGHT.offset..]),
             ::monograd::runtime::Store::Overwrite,
         );
         {
@@ -1484,7 +1504,7 @@ impl Cnn {
                 ::monograd::runtime::view::array_mut::<
                     f32,
                     20usize,
-                >(&mut __tape.param_grads[0usize..]),
+                >(&mut __tape.param_grads[Cnn::C_WEIGHT.offset..]),
                 &mut __tape.workspace.conv_columns,
                 ::monograd::runtime::Store::Overwrite,
                 &mut __tape.gemm_pack[..],
@@ -1505,7 +1525,7 @@ impl Cnn {
             .as_flattened_mut()
             .copy_from_slice(__upstream.as_flattened());
         {
-            let __rest = &mut __tape.param_grads[24usize..];
+            let __rest = &mut __tape.param_grads[Cnn::Z_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(36usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -1606,7 +1626,7 @@ impl Cnn {
                 f32,
                 2,
                 2usize,
-            >(&mut __tape.param_grads[20usize..]),
+            >(&mut __tape.param_grads[Cnn::N_WEIGHT.offset..]),
             ::monograd::runtime::Store::Overwrite,
         );
         {
@@ -1639,7 +1659,7 @@ impl Cnn {
                 ::monograd::runtime::view::array_mut::<
                     f32,
                     20usize,
-                >(&mut __tape.param_grads[0usize..]),
+                >(&mut __tape.param_grads[Cnn::C_WEIGHT.offset..]),
                 &mut __tape.workspace.conv_columns,
                 ::monograd::runtime::Store::Overwrite,
                 &mut __tape.gemm_pack[..],
@@ -1706,7 +1726,7 @@ impl Cnn {
             ::monograd::runtime::Store::Overwrite,
         )?;
         {
-            let __rest = &mut __tape.param_grads[24usize..];
+            let __rest = &mut __tape.param_grads[Cnn::Z_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(36usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -1807,7 +1827,7 @@ impl Cnn {
                 f32,
                 2,
                 2usize,
-            >(&mut __tape.param_grads[20usize..]),
+            >(&mut __tape.param_grads[Cnn::N_WEIGHT.offset..]),
             ::monograd::runtime::Store::Overwrite,
         );
         {
@@ -1840,7 +1860,7 @@ impl Cnn {
                 ::monograd::runtime::view::array_mut::<
                     f32,
                     20usize,
-                >(&mut __tape.param_grads[0usize..]),
+                >(&mut __tape.param_grads[Cnn::C_WEIGHT.offset..]),
                 &mut __tape.workspace.conv_columns,
                 ::monograd::runtime::Store::Overwrite,
                 &mut __tape.gemm_pack[..],
@@ -1928,7 +1948,7 @@ impl Cnn {
             state: ::monograd::runtime::Buffer::zeroed(),
             num_batches_tracked: [0u64; 1usize],
         };
-        __net.state[2usize..4usize].fill(1.0f32);
+        __net.state[Cnn::N_RUNNING_VAR.offset..][..2usize].fill(1.0f32);
         __net
     }
     /// A network initialised from `seed`, each layer with its initializer; the same seed
@@ -1945,7 +1965,7 @@ impl Cnn {
                 fan_out: 18usize,
             },
             &mut __rng.fork(4u64),
-            &mut __net.params[0usize..18usize],
+            &mut __net.params[Cnn::C_WEIGHT.offset..][..18usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "c.weight", __error);
         }
@@ -1958,12 +1978,12 @@ impl Cnn {
                 fan_out: 18usize,
             },
             &mut __rng.fork(5u64),
-            &mut __net.params[18usize..20usize],
+            &mut __net.params[Cnn::C_BIAS.offset..][..2usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "c.bias", __error);
         }
-        __net.params[20usize..22usize].fill(1.0f32);
-        __net.params[22usize..24usize].fill(0.0f32);
+        __net.params[Cnn::N_WEIGHT.offset..][..2usize].fill(1.0f32);
+        __net.params[Cnn::N_BIAS.offset..][..2usize].fill(0.0f32);
         if let ::core::result::Result::Err(__error) = ::monograd::runtime::init::fill::<
             f32,
         >(
@@ -1973,7 +1993,7 @@ impl Cnn {
                 fan_out: 2usize,
             },
             &mut __rng.fork(24u64),
-            &mut __net.params[24usize..60usize],
+            &mut __net.params[Cnn::Z_WEIGHT.offset..][..36usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "z.weight", __error);
         }
@@ -1986,7 +2006,7 @@ impl Cnn {
                 fan_out: 2usize,
             },
             &mut __rng.fork(25u64),
-            &mut __net.params[60usize..62usize],
+            &mut __net.params[Cnn::Z_BIAS.offset..][..2usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "z.bias", __error);
         }
@@ -2050,7 +2070,11 @@ impl Cnn {
                 2,
                 2usize,
             >(&__params[Cnn::N_WEIGHT.offset..]),
-            ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__state[0usize..]),
+            ::monograd::runtime::view::matrix::<
+                f32,
+                2,
+                2usize,
+            >(&__state[Cnn::N_RUNNING_MEAN.offset..]),
             &mut *__tape.values.n,
             0.00001f64,
         );
@@ -2206,7 +2230,7 @@ impl Cnn {
                     f32,
                     2,
                     2usize,
-                >(&mut __state[0usize..]),
+                >(&mut __state[Cnn::N_RUNNING_MEAN.offset..]),
                 &mut __tape.workspace.n_stats,
                 &mut *__tape.values.n,
                 ::monograd::runtime::ops::norm::BatchNormConfig {
@@ -2333,7 +2357,7 @@ impl Cnn {
         #[allow(unused_labels)]
         let __outcome: ::core::result::Result<(), ::monograd::runtime::Error> = 'layers: {
             {
-                let __rest = &mut __tape.param_grads[24usize..];
+                let __rest = &mut __tape.param_grads[Cnn::Z_WEIGHT.offset..];
                 let (__grad_weight, __rest) = __rest.split_at_mut(36usize);
                 let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                     f32,
@@ -2435,7 +2459,7 @@ impl Cnn {
                         f32,
                         2,
                         2usize,
-                    >(&mut __tape.param_grads[20usize..]),
+                    >(&mut __tape.param_grads[Cnn::N_WEIGHT.offset..]),
                     ::monograd::runtime::Store::Overwrite,
                 ),
                 &mut *__collective,
@@ -2473,7 +2497,7 @@ impl Cnn {
                     ::monograd::runtime::view::array_mut::<
                         f32,
                         20usize,
-                    >(&mut __tape.param_grads[0usize..]),
+                    >(&mut __tape.param_grads[Cnn::C_WEIGHT.offset..]),
                     &mut __tape.workspace.conv_columns,
                     ::monograd::runtime::Store::Overwrite,
                     &mut __tape.gemm_pack[..],

@@ -607,7 +607,7 @@ impl Mlp {
             .as_flattened_mut()
             .copy_from_slice(__upstream.as_flattened());
         {
-            let __rest = &mut __tape.param_grads[40usize..];
+            let __rest = &mut __tape.param_grads[Mlp::Z_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(24usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -664,7 +664,7 @@ impl Mlp {
             ::monograd::runtime::Store::Overwrite,
         );
         {
-            let __rest = &mut __tape.param_grads[0usize..];
+            let __rest = &mut __tape.param_grads[Mlp::H_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(32usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -706,7 +706,7 @@ impl Mlp {
             .as_flattened_mut()
             .copy_from_slice(__upstream.as_flattened());
         {
-            let __rest = &mut __tape.param_grads[40usize..];
+            let __rest = &mut __tape.param_grads[Mlp::Z_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(24usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -763,7 +763,7 @@ impl Mlp {
             ::monograd::runtime::Store::Overwrite,
         );
         {
-            let __rest = &mut __tape.param_grads[0usize..];
+            let __rest = &mut __tape.param_grads[Mlp::H_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(32usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -833,7 +833,7 @@ impl Mlp {
             ::monograd::runtime::Store::Overwrite,
         )?;
         {
-            let __rest = &mut __tape.param_grads[40usize..];
+            let __rest = &mut __tape.param_grads[Mlp::Z_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(24usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -890,7 +890,7 @@ impl Mlp {
             ::monograd::runtime::Store::Overwrite,
         );
         {
-            let __rest = &mut __tape.param_grads[0usize..];
+            let __rest = &mut __tape.param_grads[Mlp::H_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(32usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -981,7 +981,7 @@ impl Mlp {
                 fan_out: 8usize,
             },
             &mut __rng.fork(4u64),
-            &mut __net.params[0usize..32usize],
+            &mut __net.params[Mlp::H_WEIGHT.offset..][..32usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "h.weight", __error);
         }
@@ -994,7 +994,7 @@ impl Mlp {
                 fan_out: 8usize,
             },
             &mut __rng.fork(5u64),
-            &mut __net.params[32usize..40usize],
+            &mut __net.params[Mlp::H_BIAS.offset..][..8usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "h.bias", __error);
         }
@@ -1007,7 +1007,7 @@ impl Mlp {
                 fan_out: 3usize,
             },
             &mut __rng.fork(12u64),
-            &mut __net.params[40usize..64usize],
+            &mut __net.params[Mlp::Z_WEIGHT.offset..][..24usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "z.weight", __error);
         }
@@ -1020,7 +1020,7 @@ impl Mlp {
                 fan_out: 3usize,
             },
             &mut __rng.fork(13u64),
-            &mut __net.params[64usize..67usize],
+            &mut __net.params[Mlp::Z_BIAS.offset..][..3usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "z.bias", __error);
         }
@@ -1252,7 +1252,7 @@ impl Mlp {
         #[allow(unused_labels)]
         let __outcome: ::core::result::Result<(), ::monograd::runtime::Error> = 'layers: {
             {
-                let __rest = &mut __tape.param_grads[40usize..];
+                let __rest = &mut __tape.param_grads[Mlp::Z_WEIGHT.offset..];
                 let (__grad_weight, __rest) = __rest.split_at_mut(24usize);
                 let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                     f32,
@@ -1309,7 +1309,7 @@ impl Mlp {
                 ::monograd::runtime::Store::Overwrite,
             );
             {
-                let __rest = &mut __tape.param_grads[0usize..];
+                let __rest = &mut __tape.param_grads[Mlp::H_WEIGHT.offset..];
                 let (__grad_weight, __rest) = __rest.split_at_mut(32usize);
                 let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                     f32,

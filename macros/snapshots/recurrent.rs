@@ -429,7 +429,7 @@ impl Rnn {
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(__params);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
             ::monograd::runtime::ops::recurrent::gru_forward::<
                 f32,
                 { B },
@@ -503,7 +503,7 @@ impl Rnn {
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(__params);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
             ::monograd::runtime::ops::recurrent::gru_forward::<
                 f32,
                 { B },
@@ -634,7 +634,7 @@ impl Rnn {
             .as_flattened_mut()
             .copy_from_slice(__upstream.as_flattened());
         {
-            let __rest = &mut __tape.param_grads[84usize..];
+            let __rest = &mut __tape.param_grads[Rnn::Y_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(4usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -680,20 +680,20 @@ impl Rnn {
         {
             let __store = ::monograd::runtime::Store::Overwrite;
             if __store == ::monograd::runtime::Store::Accumulate {
-                __tape.param_grads[0usize..84usize].fill(0.0f32);
+                __tape.param_grads[Rnn::G_WEIGHT_IH_L0.offset..][..84usize].fill(0.0f32);
             }
             let __rnn = ::monograd::runtime::ops::recurrent::RnnParams::<
                 f32,
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(__params);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
             let mut __grads = ::monograd::runtime::ops::recurrent::RnnGrads::<
                 f32,
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(&mut __tape.param_grads);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(&mut __tape.param_grads);
             ::monograd::runtime::ops::recurrent::gru_backward::<
                 f32,
                 { B },
@@ -745,7 +745,7 @@ impl Rnn {
             .as_flattened_mut()
             .copy_from_slice(__upstream.as_flattened());
         {
-            let __rest = &mut __tape.param_grads[84usize..];
+            let __rest = &mut __tape.param_grads[Rnn::Y_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(4usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -791,20 +791,20 @@ impl Rnn {
         {
             let __store = ::monograd::runtime::Store::Overwrite;
             if __store == ::monograd::runtime::Store::Accumulate {
-                __tape.param_grads[0usize..84usize].fill(0.0f32);
+                __tape.param_grads[Rnn::G_WEIGHT_IH_L0.offset..][..84usize].fill(0.0f32);
             }
             let __rnn = ::monograd::runtime::ops::recurrent::RnnParams::<
                 f32,
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(__params);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
             let mut __grads = ::monograd::runtime::ops::recurrent::RnnGrads::<
                 f32,
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(&mut __tape.param_grads);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(&mut __tape.param_grads);
             ::monograd::runtime::ops::recurrent::gru_backward::<
                 f32,
                 { B },
@@ -876,7 +876,7 @@ impl Rnn {
             ::monograd::runtime::Store::Overwrite,
         )?;
         {
-            let __rest = &mut __tape.param_grads[84usize..];
+            let __rest = &mut __tape.param_grads[Rnn::Y_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(4usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -922,20 +922,20 @@ impl Rnn {
         {
             let __store = ::monograd::runtime::Store::Overwrite;
             if __store == ::monograd::runtime::Store::Accumulate {
-                __tape.param_grads[0usize..84usize].fill(0.0f32);
+                __tape.param_grads[Rnn::G_WEIGHT_IH_L0.offset..][..84usize].fill(0.0f32);
             }
             let __rnn = ::monograd::runtime::ops::recurrent::RnnParams::<
                 f32,
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(__params);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
             let mut __grads = ::monograd::runtime::ops::recurrent::RnnGrads::<
                 f32,
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(&mut __tape.param_grads);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(&mut __tape.param_grads);
             ::monograd::runtime::ops::recurrent::gru_backward::<
                 f32,
                 { B },
@@ -1025,7 +1025,7 @@ impl Rnn {
                 fan_out: 4usize,
             },
             &mut __rng.fork(4u64),
-            &mut __net.params[0usize..12usize],
+            &mut __net.params[Rnn::G_WEIGHT_IH_L0.offset..][..12usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "g.weight_ih_l0", __error);
         }
@@ -1038,7 +1038,7 @@ impl Rnn {
                 fan_out: 4usize,
             },
             &mut __rng.fork(5u64),
-            &mut __net.params[12usize..60usize],
+            &mut __net.params[Rnn::G_WEIGHT_HH_L0.offset..][..48usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "g.weight_hh_l0", __error);
         }
@@ -1051,7 +1051,7 @@ impl Rnn {
                 fan_out: 4usize,
             },
             &mut __rng.fork(6u64),
-            &mut __net.params[60usize..72usize],
+            &mut __net.params[Rnn::G_BIAS_IH_L0.offset..][..12usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "g.bias_ih_l0", __error);
         }
@@ -1064,7 +1064,7 @@ impl Rnn {
                 fan_out: 4usize,
             },
             &mut __rng.fork(7u64),
-            &mut __net.params[72usize..84usize],
+            &mut __net.params[Rnn::G_BIAS_HH_L0.offset..][..12usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "g.bias_hh_l0", __error);
         }
@@ -1077,7 +1077,7 @@ impl Rnn {
                 fan_out: 1usize,
             },
             &mut __rng.fork(8u64),
-            &mut __net.params[84usize..88usize],
+            &mut __net.params[Rnn::Y_WEIGHT.offset..][..4usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "y.weight", __error);
         }
@@ -1090,7 +1090,7 @@ impl Rnn {
                 fan_out: 1usize,
             },
             &mut __rng.fork(9u64),
-            &mut __net.params[88usize..89usize],
+            &mut __net.params[Rnn::Y_BIAS.offset..][..1usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "y.bias", __error);
         }
@@ -1112,7 +1112,7 @@ impl Rnn {
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(__params);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
             ::monograd::runtime::ops::recurrent::gru_forward::<
                 f32,
                 { B },
@@ -1216,7 +1216,7 @@ impl Rnn {
                     3usize,
                     1usize,
                     4usize,
-                >::at::<89usize, 0usize>(__params);
+                >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
                 ::monograd::runtime::ops::recurrent::gru_forward::<
                     f32,
                     { B },
@@ -1338,7 +1338,7 @@ impl Rnn {
         #[allow(unused_labels)]
         let __outcome: ::core::result::Result<(), ::monograd::runtime::Error> = 'layers: {
             {
-                let __rest = &mut __tape.param_grads[84usize..];
+                let __rest = &mut __tape.param_grads[Rnn::Y_WEIGHT.offset..];
                 let (__grad_weight, __rest) = __rest.split_at_mut(4usize);
                 let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                     f32,
@@ -1384,20 +1384,25 @@ impl Rnn {
             {
                 let __store = ::monograd::runtime::Store::Overwrite;
                 if __store == ::monograd::runtime::Store::Accumulate {
-                    __tape.param_grads[0usize..84usize].fill(0.0f32);
+                    __tape
+                        .param_grads[Rnn::G_WEIGHT_IH_L0.offset..][..84usize]
+                        .fill(0.0f32);
                 }
                 let __rnn = ::monograd::runtime::ops::recurrent::RnnParams::<
                     f32,
                     3usize,
                     1usize,
                     4usize,
-                >::at::<89usize, 0usize>(__params);
+                >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
                 let mut __grads = ::monograd::runtime::ops::recurrent::RnnGrads::<
                     f32,
                     3usize,
                     1usize,
                     4usize,
-                >::at::<89usize, 0usize>(&mut __tape.param_grads);
+                >::at::<
+                    89usize,
+                    { Rnn::G_WEIGHT_IH_L0.offset },
+                >(&mut __tape.param_grads);
                 ::monograd::runtime::ops::recurrent::gru_backward::<
                     f32,
                     { B },
@@ -1603,7 +1608,7 @@ impl RnnStream {
                     3usize,
                     1usize,
                     4usize,
-                >::at::<89usize, 0usize>(__params),
+                >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params),
             ),
             params: *__params,
             level: ::monograd::runtime::kernels::simd::Level::detect(),
@@ -1620,7 +1625,7 @@ impl RnnStream {
                     3usize,
                     1usize,
                     4usize,
-                >::at::<89usize, 0usize>(__params),
+                >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params),
             );
     }
     /// Back to the start of a sequence (the parameters stay).
@@ -1661,13 +1666,18 @@ impl RnnStream {
                 f32,
                 1usize,
                 4usize,
-            >(&__params[84usize..]),
+            >(&__params[Rnn::Y_WEIGHT.offset..]),
             ::core::array::from_mut(&mut __step_y),
             ::monograd::runtime::Store::Overwrite,
         );
         for (__y, __b) in __step_y
             .iter_mut()
-            .zip(::monograd::runtime::view::array::<f32, 1usize>(&__params[88usize..]))
+            .zip(
+                ::monograd::runtime::view::array::<
+                    f32,
+                    1usize,
+                >(&__params[Rnn::Y_BIAS.offset..]),
+            )
         {
             *__y += *__b;
         }

@@ -133,16 +133,16 @@ fn network_const(plan: &Plan) -> TokenStream {
     let s = plan.state_count;
     let one = literal(plan, 1.0);
     // PyTorch's initial running variance is 1 (as `init::init_state` sets at run time).
-    let ones = plan.state.iter().flat_map(|block| {
+    let ones = plan.state.iter().enumerate().flat_map(|(i, block)| {
         block
             .tensors
             .iter()
             .filter(|tensor| tensor.suffix == "running_var")
             .map(|tensor| {
-                let (start, end) = (tensor.offset, tensor.offset + tensor.len());
+                let (start, len) = (plan.state_offset(i, tensor.suffix), tensor.len());
                 quote! {
                     let mut i = #start;
-                    while i < #end {
+                    while i < #start + #len {
                         state[i] = #one;
                         i += 1;
                     }

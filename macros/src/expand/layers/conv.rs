@@ -8,7 +8,7 @@ use quote::quote;
 use super::{input_grads, input_image, rt, workspace_field, WorkspaceItem};
 use crate::expand::access::{grad, Access};
 use crate::expand::emit::{weight_norm_backward, weight_norm_forward};
-use crate::expand::plan::{Plan, Weight};
+use crate::expand::plan::Plan;
 use crate::graph::ops::Conv2d;
 use crate::graph::Op;
 
@@ -144,13 +144,15 @@ fn kernel_params(
     }
     let layout = block.kernel();
     let (out, k) = (layout.out, layout.per_out);
-    let bias_copy = layout.bias.map(|off| {
+    let bias_copy = layout.bias.map(|_| {
         let start = out * k;
-        quote!(kernel_block[#start..].copy_from_slice(&params[#off..#off + #out]);)
+        let off = plan.param_offset(i, "bias");
+        quote!(kernel_block[#start..].copy_from_slice(&params[#off..][..#out]);)
     });
     let workspace = access.workspace(plan, i, "weight");
     let weight = weight_norm_forward(
         plan,
+        i,
         &layout,
         quote!(#rt::view::matrix_mut::<#t, #out, #k>(&mut kernel_block[..])),
     );
@@ -241,21 +243,24 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
             let cols = columns(&access);
             let cols_len = shared_columns_len(plan);
             let block = &plan.params[i];
-            let off = block.offset;
+            let off = plan.param_block_offset(i);
             let plen = block_len(plan, i);
             let layout = block.kernel();
             let params_grad = if conv.weight_norm {
                 let (out, k) = (layout.out, layout.per_out);
                 let dw_field = workspace_field(plan, i, "weight_grad");
-                let bias_grad = layout.bias.map(|boff| {
+                let bias_grad = layout.bias.map(|_| {
                     let start = out * k;
-                    quote!(tape.param_grads[#boff..#boff + #out].copy_from_slice(&kernel_grad[#start..]);)
+                    let off = plan.param_offset(i, "bias");
+                    quote! {
+                        #rt::view::array_mut::<#t, #out>(&mut tape.param_grads[#off..])
+                            .copy_from_slice(&kernel_grad[#start..]);
+                    }
                 });
-                let Weight::Normed { g: g_off, .. } = layout.weight else {
-                    unreachable!("a Weight Norm layer's weight is normed")
-                };
+                let g_off = plan.param_offset(i, "weight_g");
                 let to_g_and_v = weight_norm_backward(
                     plan,
+                    i,
                     &layout,
                     quote!(#rt::view::matrix::<#t, #out, #k>(&kernel_grad[..])),
                     quote!(#rt::view::array_mut::<#t, #out>(grad_g)),
@@ -269,7 +274,7 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                         #x, #dy, kernel_grad, #cols, #rt::Store::Overwrite, &mut tape.gemm_pack[..],
                     );
                     // Weight Norm's g and v are stored one after the other.
-                    let (grad_g, grad_v) = tape.param_grads[#g_off..#g_off + #g_len + #v_len].split_at_mut(#g_len);
+                    let (grad_g, grad_v) = tape.param_grads[#g_off..][..#g_len + #v_len].split_at_mut(#g_len);
                     #to_g_and_v
                     #bias_grad
                 }
