@@ -29,21 +29,9 @@ impl<const B: usize> CnnFoldedEval<{ B }> {
                     &[
                         ::monograd::runtime::ops::conv::conv2d_pack_len::<
                             f32,
-                            ::monograd::runtime::ops::conv::Conv2d<
+                            ::monograd::runtime::ops::conv::NetworkConv2d<
+                                CnnFolded,
                                 1usize,
-                                6usize,
-                                6usize,
-                                2usize,
-                                3usize,
-                                3usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                true,
                             >,
                         >(),
                         ::monograd::runtime::ops::linear::linear_pack_len::<
@@ -111,6 +99,24 @@ struct CnnFolded {
     pub params: ::monograd::runtime::Buffer<[f32; 58usize]>,
     /// Running statistics of the normalization layers that were not folded.
     pub state: ::monograd::runtime::Buffer<[f32; 0usize]>,
+}
+impl CnnFolded {
+    ///The geometry of `c`, as the convolution kernels read it.
+    pub const C_GEOMETRY: ::monograd::runtime::ops::conv::Conv2dShape = ::monograd::runtime::ops::conv::Conv2dShape {
+        in_channels: 1usize,
+        height: 6usize,
+        width: 6usize,
+        out_channels: 2usize,
+        kernel: [3usize, 3usize],
+        stride: [1usize, 1usize],
+        padding: [1usize, 1usize],
+        dilation: [1usize, 1usize],
+        groups: 1usize,
+        bias: true,
+    };
+}
+impl ::monograd::runtime::ops::conv::Conv2dLayer<1usize> for CnnFolded {
+    const SHAPE: ::monograd::runtime::ops::conv::Conv2dShape = CnnFolded::C_GEOMETRY;
 }
 impl ::core::fmt::Debug for CnnFolded {
     fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
@@ -281,22 +287,7 @@ impl CnnFolded {
         {
             ::monograd::runtime::ops::conv::conv2d_forward_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<CnnFolded, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -375,22 +366,7 @@ impl CnnFolded {
         {
             ::monograd::runtime::ops::conv::conv2d_forward_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<CnnFolded, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -611,6 +587,24 @@ struct Cnn {
     pub num_batches_tracked: [u64; 1usize],
 }
 impl Cnn {
+    ///The geometry of `c`, as the convolution kernels read it.
+    pub const C_GEOMETRY: ::monograd::runtime::ops::conv::Conv2dShape = ::monograd::runtime::ops::conv::Conv2dShape {
+        in_channels: 1usize,
+        height: 6usize,
+        width: 6usize,
+        out_channels: 2usize,
+        kernel: [3usize, 3usize],
+        stride: [1usize, 1usize],
+        padding: [1usize, 1usize],
+        dilation: [1usize, 1usize],
+        groups: 1usize,
+        bias: true,
+    };
+}
+impl ::monograd::runtime::ops::conv::Conv2dLayer<1usize> for Cnn {
+    const SHAPE: ::monograd::runtime::ops::conv::Conv2dShape = Cnn::C_GEOMETRY;
+}
+impl Cnn {
     /// Names of the int64 counters saved with the weights (`X.num_batches_tracked`).
     pub const COUNTER_NAMES: &'static [&'static str] = &["n.num_batches_tracked"];
 }
@@ -799,22 +793,7 @@ impl<const B: usize> CnnTape<{ B }> {
                     &[
                         ::monograd::runtime::ops::conv::conv2d_pack_len::<
                             f32,
-                            ::monograd::runtime::ops::conv::Conv2d<
-                                1usize,
-                                6usize,
-                                6usize,
-                                2usize,
-                                3usize,
-                                3usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                true,
-                            >,
+                            ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                         >(),
                         ::monograd::runtime::ops::linear::linear_pack_len::<
                             f32,
@@ -862,22 +841,7 @@ impl<const B: usize> CnnEval<{ B }> {
                     &[
                         ::monograd::runtime::ops::conv::conv2d_pack_len::<
                             f32,
-                            ::monograd::runtime::ops::conv::Conv2d<
-                                1usize,
-                                6usize,
-                                6usize,
-                                2usize,
-                                3usize,
-                                3usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                true,
-                            >,
+                            ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                         >(),
                         ::monograd::runtime::ops::linear::linear_pack_len::<
                             f32,
@@ -1076,22 +1040,7 @@ impl Cnn {
         {
             ::monograd::runtime::ops::conv::conv2d_forward_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1191,22 +1140,7 @@ impl Cnn {
         {
             ::monograd::runtime::ops::conv::conv2d_forward_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1477,22 +1411,7 @@ impl Cnn {
         {
             ::monograd::runtime::ops::conv::conv2d_backward_params_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1632,22 +1551,7 @@ impl Cnn {
         {
             ::monograd::runtime::ops::conv::conv2d_backward_params_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1666,22 +1570,7 @@ impl Cnn {
             );
             ::monograd::runtime::ops::conv::conv2d_backward_input_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1833,22 +1722,7 @@ impl Cnn {
         {
             ::monograd::runtime::ops::conv::conv2d_backward_params_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1867,22 +1741,7 @@ impl Cnn {
             );
             ::monograd::runtime::ops::conv::conv2d_backward_input_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1917,22 +1776,7 @@ impl Cnn {
                     &[
                         ::monograd::runtime::ops::conv::conv2d_pack_len::<
                             f32,
-                            ::monograd::runtime::ops::conv::Conv2d<
-                                1usize,
-                                6usize,
-                                6usize,
-                                2usize,
-                                3usize,
-                                3usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                true,
-                            >,
+                            ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                         >(),
                         ::monograd::runtime::ops::linear::linear_pack_len::<
                             f32,
@@ -2025,22 +1869,7 @@ impl Cnn {
         {
             ::monograd::runtime::ops::conv::conv2d_forward_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -2174,22 +2003,7 @@ impl Cnn {
             {
                 ::monograd::runtime::ops::conv::conv2d_forward_packed::<
                     f32,
-                    ::monograd::runtime::ops::conv::Conv2d<
-                        1usize,
-                        6usize,
-                        6usize,
-                        2usize,
-                        3usize,
-                        3usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        true,
-                    >,
+                    ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                     { B },
                     36usize,
                     72usize,
@@ -2470,22 +2284,7 @@ impl Cnn {
             {
                 ::monograd::runtime::ops::conv::conv2d_backward_params_packed::<
                     f32,
-                    ::monograd::runtime::ops::conv::Conv2d<
-                        1usize,
-                        6usize,
-                        6usize,
-                        2usize,
-                        3usize,
-                        3usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        true,
-                    >,
+                    ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                     { B },
                     36usize,
                     72usize,

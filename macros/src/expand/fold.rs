@@ -88,6 +88,7 @@ pub fn items(plan: &Plan) -> Option<TokenStream> {
     let eval_struct = inference::eval_struct(&folded_plan);
     let init_state = super::init::init_state(&folded_plan);
     let io = super::io::folded_items(&folded_plan);
+    let conv_geometries = super::layers::conv_geometries(&folded_plan);
     let copies = (0..plan.node_count()).map(|i| copy_node(plan, &folded_plan, &folds, i));
     let doc = format!(
         "Inference-only form of [`{name}`] made by [`{name}::fold`]: every BatchNorm that follows a \
@@ -110,6 +111,8 @@ pub fn items(plan: &Plan) -> Option<TokenStream> {
             /// Running statistics of the normalization layers that were not folded.
             pub state: #rt::Buffer<[#t; #s]>,
         }
+
+        #conv_geometries
 
         impl ::core::fmt::Debug for #folded {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {

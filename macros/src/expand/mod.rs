@@ -105,6 +105,7 @@ fn expand_network(graph: &Graph) -> TokenStream {
     let output_items = outputs::items(&plan);
     let network_struct =
         network_struct::declaration(&plan, &network_struct::training_doc(&plan), &fields);
+    let conv_geometries = layers::conv_geometries(&plan);
     let io_items = io::items(&plan);
     let weights_items = graph
         .weights
@@ -161,6 +162,7 @@ fn expand_network(graph: &Graph) -> TokenStream {
             #output_items
 
             #network_struct
+            #conv_geometries
 
             #io_items
             #weights_items

@@ -434,6 +434,11 @@ impl<'g> Plan<'g> {
         format_ident!("{}_{}", self.const_prefix(i), suffix.to_uppercase())
     }
 
+    /// The name of the associated `Conv2dShape` const of convolution node `i`: `C_GEOMETRY`.
+    pub fn conv_geometry_const(&self, i: usize) -> Ident {
+        format_ident!("{}_GEOMETRY", self.const_prefix(i))
+    }
+
     /// Upper-case identifier prefix for node `i`'s associated consts.
     fn const_prefix(&self, i: usize) -> String {
         self.graph.nodes[i].name.to_string().to_uppercase()

@@ -1,6 +1,8 @@
 //! Convolution (PyTorch `nn.Conv2d` and `nn.Conv1d`, optionally with Weight Norm) over
-//! per-sample `[C, H, W]` images (a sequence `[C, L]` is the image `[C, 1, L]`). Geometry is passed to the runtime as a zero-sized type whose const
-//! parameters are the literals computed here, so the runtime checks every length at compile time.
+//! per-sample `[C, H, W]` images (a sequence `[C, L]` is the image `[C, 1, L]`). Each layer's
+//! geometry is a named constant of the network (`Net::C_GEOMETRY: Conv2dShape`, `in_channels`,
+//! `kernel`, `stride`, ...), which the kernels take as the zero-sized type
+//! `NetworkConv2d<Net, NODE>`, so the runtime checks every length at compile time.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -112,15 +114,67 @@ fn causal_dims(plan: &Plan, i: usize, conv: &Conv2d) -> (usize, usize, usize, us
     (c, full_l, l, c * full_l)
 }
 
-/// The geometry type `Conv2d<...>` of node `i`.
-fn conv_geometry(plan: &Plan, i: usize, conv: &Conv2d) -> TokenStream {
-    let rt = rt();
-    let (c_in, h, w) = input_image(plan, i);
-    let co = conv.out_channels;
-    let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) =
-        (conv.kernel, conv.stride, conv.padding, conv.dilation);
-    let (groups, bias) = (conv.groups, conv.bias);
-    quote!(#rt::ops::conv::Conv2d<#c_in, #h, #w, #co, #kh, #kw, #sh, #sw, #ph, #pw, #dh, #dw, #groups, #bias>)
+/// The geometry type of node `i` for the kernels, `NetworkConv2d<Net, i>`, which reads the
+/// constant [`geometries`] declares.
+fn conv_geometry(plan: &Plan, i: usize) -> TokenStream {
+    let (rt, name) = (rt(), &plan.graph.name);
+    quote!(#rt::ops::conv::NetworkConv2d<#name, #i>)
+}
+
+/// For every convolution node, its geometry as a named constant of the network
+/// (`Net::C_GEOMETRY`) and the `Conv2dLayer<NODE>` impl through which the kernels read it.
+pub fn geometries(plan: &Plan) -> TokenStream {
+    let (rt, name) = (rt(), &plan.graph.name);
+    let convs: Vec<(usize, &Conv2d)> = (0..plan.node_count())
+        .filter_map(|i| match &plan.graph.nodes[i].op {
+            Op::Conv2d(conv) => Some((i, conv)),
+            _ => None,
+        })
+        .collect();
+    if convs.is_empty() {
+        return quote!();
+    }
+    let consts = convs.iter().map(|&(i, conv)| {
+        let (c_in, h, w) = input_image(plan, i);
+        let out_channels = conv.out_channels;
+        let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) =
+            (conv.kernel, conv.stride, conv.padding, conv.dilation);
+        let (groups, bias) = (conv.groups, conv.bias);
+        let geometry = plan.conv_geometry_const(i);
+        let doc = format!(
+            "The geometry of `{}`, as the convolution kernels read it.",
+            plan.graph.nodes[i].name
+        );
+        quote! {
+            #[doc = #doc]
+            pub const #geometry: #rt::ops::conv::Conv2dShape = #rt::ops::conv::Conv2dShape {
+                in_channels: #c_in,
+                height: #h,
+                width: #w,
+                out_channels: #out_channels,
+                kernel: [#kh, #kw],
+                stride: [#sh, #sw],
+                padding: [#ph, #pw],
+                dilation: [#dh, #dw],
+                groups: #groups,
+                bias: #bias,
+            };
+        }
+    });
+    let impls = convs.iter().map(|&(i, _)| {
+        let geometry = plan.conv_geometry_const(i);
+        quote! {
+            impl #rt::ops::conv::Conv2dLayer<#i> for #name {
+                const SHAPE: #rt::ops::conv::Conv2dShape = #name::#geometry;
+            }
+        }
+    });
+    quote! {
+        impl #name {
+            #(#consts)*
+        }
+        #(#impls)*
+    }
 }
 
 /// Statements preparing the kernel's parameter block, and an expression `&[T; LEN]` for it.
@@ -167,9 +221,9 @@ fn kernel_params(
 
 /// Elements of GEMM packing scratch the convolution needs (independent of the batch: its
 /// products are per sample).
-pub fn pack_len(plan: &Plan, i: usize, conv: &Conv2d) -> TokenStream {
+pub fn pack_len(plan: &Plan, i: usize) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
-    let geometry = conv_geometry(plan, i, conv);
+    let geometry = conv_geometry(plan, i);
     quote!(#rt::ops::conv::conv2d_pack_len::<#t, #geometry>())
 }
 
@@ -181,7 +235,7 @@ pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
     let (in_len, out_len) = (plan.numel(node.inputs[0]), plan.numel(i));
     match &node.op {
         Op::Conv2d(conv) => {
-            let geometry = conv_geometry(plan, i, conv);
+            let geometry = conv_geometry(plan, i);
             let (prepare, params) = kernel_params(plan, access, i, conv);
             let len = kernel_block_len(plan, i, conv);
             let cols = columns(access);
@@ -238,7 +292,7 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
             } else {
                 (dy, out_len, quote!())
             };
-            let geometry = conv_geometry(plan, i, conv);
+            let geometry = conv_geometry(plan, i);
             let len = kernel_block_len(plan, i, conv);
             let cols = columns(&access);
             let cols_len = shared_columns_len(plan);

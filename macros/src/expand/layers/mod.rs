@@ -15,6 +15,7 @@ mod pool;
 mod recurrent;
 
 pub use activation::activation;
+pub use conv::geometries as conv_geometries;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -75,7 +76,7 @@ pub fn gemm_pack_len(plan: &Plan, batch: &TokenStream) -> TokenStream {
     let terms: Vec<TokenStream> = (0..plan.node_count())
         .filter_map(|i| match &plan.graph.nodes[i].op {
             Op::Linear(linear) => Some(linear::pack_len(plan, i, linear, batch)),
-            Op::Conv2d(conv) => Some(conv::pack_len(plan, i, conv)),
+            Op::Conv2d(_) => Some(conv::pack_len(plan, i)),
             _ => None,
         })
         .collect();
