@@ -114,9 +114,23 @@ impl CnnFolded {
         groups: 1usize,
         bias: true,
     };
+    ///The geometry of `p`, as the pooling kernels read it.
+    pub const P_GEOMETRY: ::monograd::runtime::ops::pool::Pool2dShape = ::monograd::runtime::ops::pool::Pool2dShape {
+        channels: 2usize,
+        height: 6usize,
+        width: 6usize,
+        kernel: [2usize, 2usize],
+        stride: [2usize, 2usize],
+        padding: [0usize, 0usize],
+        dilation: [1, 1],
+        ceil_mode: false,
+    };
 }
 impl ::monograd::runtime::ops::conv::Conv2dLayer<1usize> for CnnFolded {
     const SHAPE: ::monograd::runtime::ops::conv::Conv2dShape = CnnFolded::C_GEOMETRY;
+}
+impl ::monograd::runtime::ops::pool::Pool2dLayer<4usize> for CnnFolded {
+    const SHAPE: ::monograd::runtime::ops::pool::Pool2dShape = CnnFolded::P_GEOMETRY;
 }
 impl ::core::fmt::Debug for CnnFolded {
     fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
@@ -312,19 +326,7 @@ impl CnnFolded {
         >(&::monograd::runtime::ops::activation::Relu, &__node_c, &mut __node_r);
         ::monograd::runtime::ops::pool::max_pool2d_forward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<CnnFolded, 4usize>,
             { B },
             72usize,
             18usize,
@@ -395,19 +397,7 @@ impl CnnFolded {
         );
         ::monograd::runtime::ops::pool::max_pool2d_forward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<CnnFolded, 4usize>,
             { B },
             72usize,
             18usize,
@@ -600,9 +590,23 @@ impl Cnn {
         groups: 1usize,
         bias: true,
     };
+    ///The geometry of `p`, as the pooling kernels read it.
+    pub const P_GEOMETRY: ::monograd::runtime::ops::pool::Pool2dShape = ::monograd::runtime::ops::pool::Pool2dShape {
+        channels: 2usize,
+        height: 6usize,
+        width: 6usize,
+        kernel: [2usize, 2usize],
+        stride: [2usize, 2usize],
+        padding: [0usize, 0usize],
+        dilation: [1, 1],
+        ceil_mode: false,
+    };
 }
 impl ::monograd::runtime::ops::conv::Conv2dLayer<1usize> for Cnn {
     const SHAPE: ::monograd::runtime::ops::conv::Conv2dShape = Cnn::C_GEOMETRY;
+}
+impl ::monograd::runtime::ops::pool::Pool2dLayer<4usize> for Cnn {
+    const SHAPE: ::monograd::runtime::ops::pool::Pool2dShape = Cnn::P_GEOMETRY;
 }
 impl Cnn {
     /// Names of the int64 counters saved with the weights (`X.num_batches_tracked`).
@@ -1086,19 +1090,7 @@ impl Cnn {
         >(&::monograd::runtime::ops::activation::Relu, &__node_n, &mut __node_r);
         ::monograd::runtime::ops::pool::max_pool2d_forward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
@@ -1190,19 +1182,7 @@ impl Cnn {
         );
         ::monograd::runtime::ops::pool::max_pool2d_forward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
@@ -1349,19 +1329,7 @@ impl Cnn {
         }
         ::monograd::runtime::ops::pool::max_pool2d_backward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
@@ -1489,19 +1457,7 @@ impl Cnn {
         }
         ::monograd::runtime::ops::pool::max_pool2d_backward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
@@ -1660,19 +1616,7 @@ impl Cnn {
         }
         ::monograd::runtime::ops::pool::max_pool2d_backward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
@@ -1919,19 +1863,7 @@ impl Cnn {
         );
         ::monograd::runtime::ops::pool::max_pool2d_forward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
@@ -2068,19 +2000,7 @@ impl Cnn {
             );
             ::monograd::runtime::ops::pool::max_pool2d_forward::<
                 f32,
-                ::monograd::runtime::ops::pool::Pool2d<
-                    2usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    2usize,
-                    2usize,
-                    2usize,
-                    0usize,
-                    0usize,
-                    1,
-                    1,
-                >,
+                ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
                 { B },
                 72usize,
                 18usize,
@@ -2216,19 +2136,7 @@ impl Cnn {
             }
             ::monograd::runtime::ops::pool::max_pool2d_backward::<
                 f32,
-                ::monograd::runtime::ops::pool::Pool2d<
-                    2usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    2usize,
-                    2usize,
-                    2usize,
-                    0usize,
-                    0usize,
-                    1,
-                    1,
-                >,
+                ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
                 { B },
                 72usize,
                 18usize,

@@ -88,7 +88,7 @@ pub fn items(plan: &Plan) -> Option<TokenStream> {
     let eval_struct = inference::eval_struct(&folded_plan);
     let init_state = super::init::init_state(&folded_plan);
     let io = super::io::folded_items(&folded_plan);
-    let conv_geometries = super::layers::conv_geometries(&folded_plan);
+    let geometries = super::layers::geometries(&folded_plan);
     let copies = (0..plan.node_count()).map(|i| copy_node(plan, &folded_plan, &folds, i));
     let doc = format!(
         "Inference-only form of [`{name}`] made by [`{name}::fold`]: every BatchNorm that follows a \
@@ -112,7 +112,7 @@ pub fn items(plan: &Plan) -> Option<TokenStream> {
             pub state: #rt::Buffer<[#t; #s]>,
         }
 
-        #conv_geometries
+        #geometries
 
         impl ::core::fmt::Debug for #folded {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {

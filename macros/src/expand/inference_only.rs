@@ -21,7 +21,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
     let network_struct =
         network_struct::declaration(&plan, &network_struct::inference_doc(&plan), &fields);
     // No checkpoints (they save training), so the dropout generator is not persistent here.
-    let conv_geometries = super::layers::conv_geometries(&plan);
+    let geometries = super::layers::geometries(&plan);
     let weights = io::weights_items(name, t, Some(quote!(num_batches_tracked)), None);
     let weights_items = graph
         .weights
@@ -43,7 +43,7 @@ pub fn expand(graph: &Graph) -> TokenStream {
             #output_items
 
             #network_struct
-            #conv_geometries
+            #geometries
 
             #weights
             #weights_items

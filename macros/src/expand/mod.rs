@@ -2,7 +2,9 @@
 //! associated consts, constructors, and the forward / backward / train-step methods.
 //!
 //! Generated code names everything by absolute path (`::monograd::runtime::...`), so it works
-//! whatever the user imported, and every dimension it passes to a kernel is a literal.
+//! whatever the user imported. Every dimension it passes to a kernel is a compile-time constant:
+//! a literal, or a named constant of the network where a number alone would not say what it is
+//! (tensor offsets, `Net::H_WEIGHT.offset`; layer geometry, `Net::C_GEOMETRY`).
 
 mod access;
 mod buffers;
@@ -105,7 +107,7 @@ fn expand_network(graph: &Graph) -> TokenStream {
     let output_items = outputs::items(&plan);
     let network_struct =
         network_struct::declaration(&plan, &network_struct::training_doc(&plan), &fields);
-    let conv_geometries = layers::conv_geometries(&plan);
+    let geometries = layers::geometries(&plan);
     let io_items = io::items(&plan);
     let weights_items = graph
         .weights
@@ -162,7 +164,7 @@ fn expand_network(graph: &Graph) -> TokenStream {
             #output_items
 
             #network_struct
-            #conv_geometries
+            #geometries
 
             #io_items
             #weights_items

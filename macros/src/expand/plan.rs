@@ -434,8 +434,9 @@ impl<'g> Plan<'g> {
         format_ident!("{}_{}", self.const_prefix(i), suffix.to_uppercase())
     }
 
-    /// The name of the associated `Conv2dShape` const of convolution node `i`: `C_GEOMETRY`.
-    pub fn conv_geometry_const(&self, i: usize) -> Ident {
+    /// The name of the associated geometry const (`Conv2dShape`, `Pool2dShape`) of node `i`:
+    /// `C_GEOMETRY`.
+    pub fn geometry_const(&self, i: usize) -> Ident {
         format_ident!("{}_GEOMETRY", self.const_prefix(i))
     }
 

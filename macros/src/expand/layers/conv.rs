@@ -121,60 +121,52 @@ fn conv_geometry(plan: &Plan, i: usize) -> TokenStream {
     quote!(#rt::ops::conv::NetworkConv2d<#name, #i>)
 }
 
-/// For every convolution node, its geometry as a named constant of the network
-/// (`Net::C_GEOMETRY`) and the `Conv2dLayer<NODE>` impl through which the kernels read it.
-pub fn geometries(plan: &Plan) -> TokenStream {
+/// For every convolution node, its geometry as a named constant (`Net::C_GEOMETRY`, an item of
+/// the network's `impl`) and the `Conv2dLayer<NODE>` impl through which the kernels read it:
+/// `(consts, impls)`.
+pub fn geometries(plan: &Plan) -> (Vec<TokenStream>, Vec<TokenStream>) {
     let (rt, name) = (rt(), &plan.graph.name);
-    let convs: Vec<(usize, &Conv2d)> = (0..plan.node_count())
-        .filter_map(|i| match &plan.graph.nodes[i].op {
-            Op::Conv2d(conv) => Some((i, conv)),
-            _ => None,
+    let convs = (0..plan.node_count()).filter_map(|i| match &plan.graph.nodes[i].op {
+        Op::Conv2d(conv) => Some((i, conv)),
+        _ => None,
+    });
+    convs
+        .map(|(i, conv): (usize, &Conv2d)| {
+            let (c_in, h, w) = input_image(plan, i);
+            let out_channels = conv.out_channels;
+            let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) =
+                (conv.kernel, conv.stride, conv.padding, conv.dilation);
+            let (groups, bias) = (conv.groups, conv.bias);
+            let geometry = plan.geometry_const(i);
+            let doc = format!(
+                "The geometry of `{}`, as the convolution kernels read it.",
+                plan.graph.nodes[i].name
+            );
+            let shape = quote!(#rt::ops::conv::Conv2dShape);
+            (
+                quote! {
+                    #[doc = #doc]
+                    pub const #geometry: #shape = #shape {
+                        in_channels: #c_in,
+                        height: #h,
+                        width: #w,
+                        out_channels: #out_channels,
+                        kernel: [#kh, #kw],
+                        stride: [#sh, #sw],
+                        padding: [#ph, #pw],
+                        dilation: [#dh, #dw],
+                        groups: #groups,
+                        bias: #bias,
+                    };
+                },
+                quote! {
+                    impl #rt::ops::conv::Conv2dLayer<#i> for #name {
+                        const SHAPE: #shape = #name::#geometry;
+                    }
+                },
+            )
         })
-        .collect();
-    if convs.is_empty() {
-        return quote!();
-    }
-    let consts = convs.iter().map(|&(i, conv)| {
-        let (c_in, h, w) = input_image(plan, i);
-        let out_channels = conv.out_channels;
-        let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) =
-            (conv.kernel, conv.stride, conv.padding, conv.dilation);
-        let (groups, bias) = (conv.groups, conv.bias);
-        let geometry = plan.conv_geometry_const(i);
-        let doc = format!(
-            "The geometry of `{}`, as the convolution kernels read it.",
-            plan.graph.nodes[i].name
-        );
-        quote! {
-            #[doc = #doc]
-            pub const #geometry: #rt::ops::conv::Conv2dShape = #rt::ops::conv::Conv2dShape {
-                in_channels: #c_in,
-                height: #h,
-                width: #w,
-                out_channels: #out_channels,
-                kernel: [#kh, #kw],
-                stride: [#sh, #sw],
-                padding: [#ph, #pw],
-                dilation: [#dh, #dw],
-                groups: #groups,
-                bias: #bias,
-            };
-        }
-    });
-    let impls = convs.iter().map(|&(i, _)| {
-        let geometry = plan.conv_geometry_const(i);
-        quote! {
-            impl #rt::ops::conv::Conv2dLayer<#i> for #name {
-                const SHAPE: #rt::ops::conv::Conv2dShape = #name::#geometry;
-            }
-        }
-    });
-    quote! {
-        impl #name {
-            #(#consts)*
-        }
-        #(#impls)*
-    }
+        .unzip()
 }
 
 /// Statements preparing the kernel's parameter block, and an expression `&[T; LEN]` for it.

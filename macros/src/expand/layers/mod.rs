@@ -15,7 +15,6 @@ mod pool;
 mod recurrent;
 
 pub use activation::activation;
-pub use conv::geometries as conv_geometries;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -67,6 +66,25 @@ pub fn dropout_rng_field(graph: &crate::graph::Graph) -> Option<TokenStream> {
         .iter()
         .any(|n| matches!(n.op, Op::Dropout { .. }))
         .then(|| quote!(#field))
+}
+
+/// The geometry of every convolution and pooling layer as a named constant of the network
+/// (`Net::C_GEOMETRY`), with the impls through which the kernels read them.
+pub fn geometries(plan: &Plan) -> TokenStream {
+    let (mut consts, mut impls) = conv::geometries(plan);
+    let (pool_consts, pool_impls) = pool::geometries(plan);
+    consts.extend(pool_consts);
+    impls.extend(pool_impls);
+    if consts.is_empty() {
+        return quote!();
+    }
+    let name = &plan.graph.name;
+    quote! {
+        impl #name {
+            #(#consts)*
+        }
+        #(#impls)*
+    }
 }
 
 /// An expression for the elements of GEMM packing scratch the network's layers need at batch
