@@ -204,7 +204,7 @@
 //! - `net.dropout_rng` when the network has a `dropout`: the seeded [`runtime::Rng`] every
 //!   dropout layer draws its masks from (kept in the tape for the backward pass); training
 //!   checkpoints save it, and `Rng::state` / `Rng::from_state` expose it, so a run resumes
-//!   exactly.
+//!   exactly. A failed training step puts it back, as it puts back the running statistics.
 //! - Gradients for other uses, after `forward_train`: `net.backward_from(&mut tape, &x,
 //!   &upstream)` fills `tape.param_grads` with the gradient of `sum(upstream * output)` (a
 //!   vector-Jacobian product from any gradient of the output); `net.input_grad_from(&mut tape,

@@ -1,4 +1,5 @@
-//! The promises hold under bad input: a failed step changes nothing, `Ok` means finite,
+//! The promises hold under bad input: a failed step changes nothing (the dropout generator
+//! included), `Ok` means finite,
 //! evaluation rejects what training rejects, large batches do not overflow the stack, and a
 //! network is restored with its running statistics.
 
@@ -30,6 +31,20 @@ monograd::network! {
         p2 = max_pool2d(r2, 2);
         f = flatten(p2);
         logits = linear(f, 10);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+monograd::network! {
+    /// Dropout before BatchNorm: every training step draws masks, and NaN in a batch reaches a
+    /// running statistic.
+    pub struct Dropping {
+        input x: [6];
+        h = linear(x, 8);
+        d = dropout(h, p = 0.5);
+        n = batch_norm(d);
+        a = relu(n);
+        logits = linear(a, 3);
         loss = softmax_cross_entropy(logits);
     }
 }
@@ -98,6 +113,56 @@ fn a_batch_with_nan_changes_nothing_and_training_goes_on() {
         .train_step(&mut tape, &x, &y, &mut adam)
         .unwrap()
         .is_finite());
+}
+
+#[test]
+fn a_failed_step_draws_no_dropout_masks() {
+    let mut net = Dropping::new(5);
+    let mut untouched = net.clone();
+    let (mut tape, mut untouched_tape) = (DroppingTape::<B>::new(), DroppingTape::<B>::new());
+    let config = AdamConfig::default();
+    let (mut adam, mut untouched_adam) = (Adam::new(config).unwrap(), Adam::new(config).unwrap());
+    for seed in 0..2 {
+        let (x, y) = batch(seed);
+        net.train_step(&mut tape, &x, &y, &mut adam).unwrap();
+        untouched
+            .train_step(&mut untouched_tape, &x, &y, &mut untouched_adam)
+            .unwrap();
+    }
+    let rng = net.dropout_rng.state();
+    // Fails in the forward pass: NaN reaches the running mean.
+    let (mut nan_x, y) = batch(10);
+    nan_x[3][2] = f32::NAN;
+    assert!(net.forward_train(&mut tape, &nan_x).is_err());
+    assert!(net.train_step(&mut tape, &nan_x, &y, &mut adam).is_err());
+    // Fails after it: a label out of range in the loss.
+    let (x, mut bad_y) = batch(11);
+    bad_y[0] = 3;
+    assert!(net.train_step(&mut tape, &x, &bad_y, &mut adam).is_err());
+    assert_eq!(
+        net.dropout_rng.state(),
+        rng,
+        "a failed step moved the generator"
+    );
+    // The next steps are those of a network that never saw the failed ones, bit for bit.
+    for seed in 20..23 {
+        let (x, y) = batch(seed);
+        let loss = net.train_step(&mut tape, &x, &y, &mut adam).unwrap();
+        let expected = untouched
+            .train_step(&mut untouched_tape, &x, &y, &mut untouched_adam)
+            .unwrap();
+        assert_eq!(loss.to_bits(), expected.to_bits());
+        assert_eq!(*tape.workspace.d_mask, *untouched_tape.workspace.d_mask);
+    }
+    let bits = |net: &Dropping| -> Vec<u32> {
+        net.params
+            .iter()
+            .chain(net.state.iter())
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    assert_eq!(bits(&net), bits(&untouched));
+    assert_eq!(net.dropout_rng, untouched.dropout_rng);
 }
 
 #[test]

@@ -45,6 +45,17 @@ monograd::network! {
     }
 }
 
+monograd::network! {
+    /// Dropout: the tape keeps a copy of the generator, whose alignment pads the tape.
+    struct Dropping {
+        input x: [3];
+        h = linear(x, 3);
+        d = dropout(h, p = 0.5);
+        y = linear(d, 2);
+        loss = mse(y);
+    }
+}
+
 const SGD: SgdConfig = SgdConfig {
     lr: 0.1,
     momentum: 0.9,
@@ -67,6 +78,8 @@ const WN_SGD: Sgd<f32, { WnTrain::PARAMS }> = match Sgd::new_static(SGD) {
 const _: () = assert!(size_of::<WnTrainTape<2>>() == WnTrainTape::<2>::BYTES);
 const _: () = assert!(size_of::<FrozenMlpTape<4>>() == FrozenMlp::tape_bytes(4));
 const _: () = assert!(size_of::<FrozenMlpTape<7>>() == FrozenMlpTape::<7>::BYTES);
+const _: () = assert!(size_of::<DroppingTape<1>>() == DroppingTape::<1>::BYTES);
+const _: () = assert!(size_of::<DroppingTape<2>>() == DroppingTape::<2>::BYTES);
 
 #[test]
 fn const_networks_equal_the_run_time_ones() {
@@ -149,4 +162,18 @@ fn a_two_input_tape_is_a_constant_too() {
     net.backward_with_input_grad(&mut tape, &x, &[[1.0, 0.0]; 2])
         .unwrap();
     assert!(tape.input_grad.b[1].iter().any(|&g| g != 0.0));
+}
+
+#[test]
+fn a_dropout_tape_is_a_constant_too() {
+    let mut tape = const { DroppingTape::<2>::new_static() };
+    let mut run_time_tape = DroppingTape::<2>::new();
+    let (mut net, mut run_time_net) = (Dropping::new(4), Dropping::new(4));
+    let x = [[1.0, -2.0, 0.5], [0.0, 1.0, 2.0]];
+    for _ in 0..2 {
+        assert_eq!(
+            *net.forward_train(&mut tape, &x).unwrap(),
+            *run_time_net.forward_train(&mut run_time_tape, &x).unwrap()
+        );
+    }
 }

@@ -29,21 +29,9 @@ impl<const B: usize> CnnFoldedEval<{ B }> {
                     &[
                         ::monograd::runtime::ops::conv::conv2d_pack_len::<
                             f32,
-                            ::monograd::runtime::ops::conv::Conv2d<
+                            ::monograd::runtime::ops::conv::NetworkConv2d<
+                                CnnFolded,
                                 1usize,
-                                6usize,
-                                6usize,
-                                2usize,
-                                3usize,
-                                3usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                true,
                             >,
                         >(),
                         ::monograd::runtime::ops::linear::linear_pack_len::<
@@ -111,6 +99,38 @@ struct CnnFolded {
     pub params: ::monograd::runtime::Buffer<[f32; 58usize]>,
     /// Running statistics of the normalization layers that were not folded.
     pub state: ::monograd::runtime::Buffer<[f32; 0usize]>,
+}
+impl CnnFolded {
+    ///The geometry of `c`, as the convolution kernels read it.
+    pub const C_GEOMETRY: ::monograd::runtime::ops::conv::Conv2dShape = ::monograd::runtime::ops::conv::Conv2dShape {
+        in_channels: 1usize,
+        height: 6usize,
+        width: 6usize,
+        out_channels: 2usize,
+        kernel: [3usize, 3usize],
+        stride: [1usize, 1usize],
+        padding: [1usize, 1usize],
+        dilation: [1usize, 1usize],
+        groups: 1usize,
+        bias: true,
+    };
+    ///The geometry of `p`, as the pooling kernels read it.
+    pub const P_GEOMETRY: ::monograd::runtime::ops::pool::Pool2dShape = ::monograd::runtime::ops::pool::Pool2dShape {
+        channels: 2usize,
+        height: 6usize,
+        width: 6usize,
+        kernel: [2usize, 2usize],
+        stride: [2usize, 2usize],
+        padding: [0usize, 0usize],
+        dilation: [1, 1],
+        ceil_mode: false,
+    };
+}
+impl ::monograd::runtime::ops::conv::Conv2dLayer<1usize> for CnnFolded {
+    const SHAPE: ::monograd::runtime::ops::conv::Conv2dShape = CnnFolded::C_GEOMETRY;
+}
+impl ::monograd::runtime::ops::pool::Pool2dLayer<4usize> for CnnFolded {
+    const SHAPE: ::monograd::runtime::ops::pool::Pool2dShape = CnnFolded::P_GEOMETRY;
 }
 impl ::core::fmt::Debug for CnnFolded {
     fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
@@ -281,22 +301,7 @@ impl CnnFolded {
         {
             ::monograd::runtime::ops::conv::conv2d_forward_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<CnnFolded, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -321,19 +326,7 @@ impl CnnFolded {
         >(&::monograd::runtime::ops::activation::Relu, &__node_c, &mut __node_r);
         ::monograd::runtime::ops::pool::max_pool2d_forward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<CnnFolded, 4usize>,
             { B },
             72usize,
             18usize,
@@ -375,22 +368,7 @@ impl CnnFolded {
         {
             ::monograd::runtime::ops::conv::conv2d_forward_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<CnnFolded, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -419,19 +397,7 @@ impl CnnFolded {
         );
         ::monograd::runtime::ops::pool::max_pool2d_forward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<CnnFolded, 4usize>,
             { B },
             72usize,
             18usize,
@@ -527,7 +493,7 @@ impl Cnn {
         let _ = __state;
         {
             let (__weight, __bias) = __folded
-                .params[0usize..]
+                .params[CnnFolded::C_WEIGHT.offset..]
                 .split_at_mut(2usize * 9usize);
             let __weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -537,8 +503,8 @@ impl Cnn {
             let __bias = ::monograd::runtime::view::array_mut::<f32, 2usize>(__bias);
             __weight
                 .as_flattened_mut()
-                .copy_from_slice(&__params[0usize..0usize + 18usize]);
-            __bias.copy_from_slice(&__params[18usize..18usize + 2usize]);
+                .copy_from_slice(&__params[Cnn::C_WEIGHT.offset..][..18usize]);
+            __bias.copy_from_slice(&__params[Cnn::C_BIAS.offset..][..2usize]);
             ::monograd::runtime::ops::norm::fold_batch_norm::<
                 f32,
                 2usize,
@@ -546,16 +512,28 @@ impl Cnn {
             >(
                 __weight,
                 __bias,
-                ::monograd::runtime::view::array::<f32, 2usize>(&__params[20usize..]),
-                ::monograd::runtime::view::array::<f32, 2usize>(&__params[22usize..]),
-                ::monograd::runtime::view::array::<f32, 2usize>(&__state[0usize..]),
-                ::monograd::runtime::view::array::<f32, 2usize>(&__state[2usize..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    2usize,
+                >(&__params[Cnn::N_WEIGHT.offset..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    2usize,
+                >(&__params[Cnn::N_BIAS.offset..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    2usize,
+                >(&__state[Cnn::N_RUNNING_MEAN.offset..]),
+                ::monograd::runtime::view::array::<
+                    f32,
+                    2usize,
+                >(&__state[Cnn::N_RUNNING_VAR.offset..]),
                 0.00001f64,
             );
         }
         {
             let (__weight, __bias) = __folded
-                .params[20usize..]
+                .params[CnnFolded::Z_WEIGHT.offset..]
                 .split_at_mut(2usize * 18usize);
             let __weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -565,8 +543,8 @@ impl Cnn {
             let __bias = ::monograd::runtime::view::array_mut::<f32, 2usize>(__bias);
             __weight
                 .as_flattened_mut()
-                .copy_from_slice(&__params[24usize..24usize + 36usize]);
-            __bias.copy_from_slice(&__params[60usize..60usize + 2usize]);
+                .copy_from_slice(&__params[Cnn::Z_WEIGHT.offset..][..36usize]);
+            __bias.copy_from_slice(&__params[Cnn::Z_BIAS.offset..][..2usize]);
         }
         __folded
     }
@@ -597,6 +575,38 @@ struct Cnn {
     /// Training batches seen by each BatchNorm / Batch Renorm layer, in `COUNTER_NAMES`
     /// order (PyTorch's `num_batches_tracked`, saved with the weights).
     pub num_batches_tracked: [u64; 1usize],
+}
+impl Cnn {
+    ///The geometry of `c`, as the convolution kernels read it.
+    pub const C_GEOMETRY: ::monograd::runtime::ops::conv::Conv2dShape = ::monograd::runtime::ops::conv::Conv2dShape {
+        in_channels: 1usize,
+        height: 6usize,
+        width: 6usize,
+        out_channels: 2usize,
+        kernel: [3usize, 3usize],
+        stride: [1usize, 1usize],
+        padding: [1usize, 1usize],
+        dilation: [1usize, 1usize],
+        groups: 1usize,
+        bias: true,
+    };
+    ///The geometry of `p`, as the pooling kernels read it.
+    pub const P_GEOMETRY: ::monograd::runtime::ops::pool::Pool2dShape = ::monograd::runtime::ops::pool::Pool2dShape {
+        channels: 2usize,
+        height: 6usize,
+        width: 6usize,
+        kernel: [2usize, 2usize],
+        stride: [2usize, 2usize],
+        padding: [0usize, 0usize],
+        dilation: [1, 1],
+        ceil_mode: false,
+    };
+}
+impl ::monograd::runtime::ops::conv::Conv2dLayer<1usize> for Cnn {
+    const SHAPE: ::monograd::runtime::ops::conv::Conv2dShape = Cnn::C_GEOMETRY;
+}
+impl ::monograd::runtime::ops::pool::Pool2dLayer<4usize> for Cnn {
+    const SHAPE: ::monograd::runtime::ops::pool::Pool2dShape = Cnn::P_GEOMETRY;
 }
 impl Cnn {
     /// Names of the int64 counters saved with the weights (`X.num_batches_tracked`).
@@ -706,9 +716,9 @@ impl<const B: usize> CnnTape<{ B }> {
     #[doc =
     r" the state at its initial value, built at compile time, e.g. in a `static`."] pub
     const fn zeroed_static() -> Self { let mut __state = < [f32; 4usize] as
-    ::monograd::runtime::ScalarArray > ::ZEROED; let mut __i = 2usize; while __i < 4usize
-    { __state[__i] = 1.0f32; __i += 1; } let _ = & mut __state; Self { params :
-    ::monograd::runtime::Buffer::ZEROED, state :
+    ::monograd::runtime::ScalarArray > ::ZEROED; let mut __i = Cnn::N_RUNNING_VAR.offset;
+    while __i < Cnn::N_RUNNING_VAR.offset + 2usize { __state[__i] = 1.0f32; __i += 1; }
+    let _ = & mut __state; Self { params : ::monograd::runtime::Buffer::ZEROED, state :
     ::monograd::runtime::Buffer::from_array(__state), num_batches_tracked : [0u64;
     1usize], } } }
 }
@@ -787,22 +797,7 @@ impl<const B: usize> CnnTape<{ B }> {
                     &[
                         ::monograd::runtime::ops::conv::conv2d_pack_len::<
                             f32,
-                            ::monograd::runtime::ops::conv::Conv2d<
-                                1usize,
-                                6usize,
-                                6usize,
-                                2usize,
-                                3usize,
-                                3usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                true,
-                            >,
+                            ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                         >(),
                         ::monograd::runtime::ops::linear::linear_pack_len::<
                             f32,
@@ -811,6 +806,11 @@ impl<const B: usize> CnnTape<{ B }> {
                 ),
             ),
         }
+    }
+}
+impl<const B: usize> ::core::default::Default for CnnTape<{ B }> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 ///Buffers for inference (evaluation mode) of [`Cnn`] on batches of `B` samples, allocated once by `new`: node outputs and layer scratch. `forward` and `predict` keep one per thread and batch size; hold your own for [`Cnn::forward_eval`].
@@ -845,22 +845,7 @@ impl<const B: usize> CnnEval<{ B }> {
                     &[
                         ::monograd::runtime::ops::conv::conv2d_pack_len::<
                             f32,
-                            ::monograd::runtime::ops::conv::Conv2d<
-                                1usize,
-                                6usize,
-                                6usize,
-                                2usize,
-                                3usize,
-                                3usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                true,
-                            >,
+                            ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                         >(),
                         ::monograd::runtime::ops::linear::linear_pack_len::<
                             f32,
@@ -872,11 +857,6 @@ impl<const B: usize> CnnEval<{ B }> {
     }
 }
 impl<const B: usize> ::core::default::Default for CnnEval<{ B }> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-impl<const B: usize> ::core::default::Default for CnnTape<{ B }> {
     fn default() -> Self {
         Self::new()
     }
@@ -1064,22 +1044,7 @@ impl Cnn {
         {
             ::monograd::runtime::ops::conv::conv2d_forward_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1109,7 +1074,11 @@ impl Cnn {
                 2,
                 2usize,
             >(&__params[Cnn::N_WEIGHT.offset..]),
-            ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__state[0usize..]),
+            ::monograd::runtime::view::matrix::<
+                f32,
+                2,
+                2usize,
+            >(&__state[Cnn::N_RUNNING_MEAN.offset..]),
             &mut __node_n,
             0.00001f64,
         );
@@ -1121,19 +1090,7 @@ impl Cnn {
         >(&::monograd::runtime::ops::activation::Relu, &__node_n, &mut __node_r);
         ::monograd::runtime::ops::pool::max_pool2d_forward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
@@ -1175,22 +1132,7 @@ impl Cnn {
         {
             ::monograd::runtime::ops::conv::conv2d_forward_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1220,7 +1162,11 @@ impl Cnn {
                 2,
                 2usize,
             >(&__params[Cnn::N_WEIGHT.offset..]),
-            ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__state[0usize..]),
+            ::monograd::runtime::view::matrix::<
+                f32,
+                2,
+                2usize,
+            >(&__state[Cnn::N_RUNNING_MEAN.offset..]),
             &mut *__tape.value_n,
             0.00001f64,
         );
@@ -1236,19 +1182,7 @@ impl Cnn {
         );
         ::monograd::runtime::ops::pool::max_pool2d_forward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
@@ -1350,7 +1284,7 @@ impl Cnn {
             .as_flattened_mut()
             .copy_from_slice(__upstream.as_flattened());
         {
-            let __rest = &mut __tape.param_grads[24usize..];
+            let __rest = &mut __tape.param_grads[Cnn::Z_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(36usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -1395,19 +1329,7 @@ impl Cnn {
         }
         ::monograd::runtime::ops::pool::max_pool2d_backward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
@@ -1451,28 +1373,13 @@ impl Cnn {
                 f32,
                 2,
                 2usize,
-            >(&mut __tape.param_grads[20usize..]),
+            >(&mut __tape.param_grads[Cnn::N_WEIGHT.offset..]),
             ::monograd::runtime::Store::Overwrite,
         );
         {
             ::monograd::runtime::ops::conv::conv2d_backward_params_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1484,7 +1391,7 @@ impl Cnn {
                 ::monograd::runtime::view::array_mut::<
                     f32,
                     20usize,
-                >(&mut __tape.param_grads[0usize..]),
+                >(&mut __tape.param_grads[Cnn::C_WEIGHT.offset..]),
                 &mut __tape.workspace.conv_columns,
                 ::monograd::runtime::Store::Overwrite,
                 &mut __tape.gemm_pack[..],
@@ -1505,7 +1412,7 @@ impl Cnn {
             .as_flattened_mut()
             .copy_from_slice(__upstream.as_flattened());
         {
-            let __rest = &mut __tape.param_grads[24usize..];
+            let __rest = &mut __tape.param_grads[Cnn::Z_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(36usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -1550,19 +1457,7 @@ impl Cnn {
         }
         ::monograd::runtime::ops::pool::max_pool2d_backward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
@@ -1606,28 +1501,13 @@ impl Cnn {
                 f32,
                 2,
                 2usize,
-            >(&mut __tape.param_grads[20usize..]),
+            >(&mut __tape.param_grads[Cnn::N_WEIGHT.offset..]),
             ::monograd::runtime::Store::Overwrite,
         );
         {
             ::monograd::runtime::ops::conv::conv2d_backward_params_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1639,29 +1519,14 @@ impl Cnn {
                 ::monograd::runtime::view::array_mut::<
                     f32,
                     20usize,
-                >(&mut __tape.param_grads[0usize..]),
+                >(&mut __tape.param_grads[Cnn::C_WEIGHT.offset..]),
                 &mut __tape.workspace.conv_columns,
                 ::monograd::runtime::Store::Overwrite,
                 &mut __tape.gemm_pack[..],
             );
             ::monograd::runtime::ops::conv::conv2d_backward_input_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1706,7 +1571,7 @@ impl Cnn {
             ::monograd::runtime::Store::Overwrite,
         )?;
         {
-            let __rest = &mut __tape.param_grads[24usize..];
+            let __rest = &mut __tape.param_grads[Cnn::Z_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(36usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -1751,19 +1616,7 @@ impl Cnn {
         }
         ::monograd::runtime::ops::pool::max_pool2d_backward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
@@ -1807,28 +1660,13 @@ impl Cnn {
                 f32,
                 2,
                 2usize,
-            >(&mut __tape.param_grads[20usize..]),
+            >(&mut __tape.param_grads[Cnn::N_WEIGHT.offset..]),
             ::monograd::runtime::Store::Overwrite,
         );
         {
             ::monograd::runtime::ops::conv::conv2d_backward_params_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1840,29 +1678,14 @@ impl Cnn {
                 ::monograd::runtime::view::array_mut::<
                     f32,
                     20usize,
-                >(&mut __tape.param_grads[0usize..]),
+                >(&mut __tape.param_grads[Cnn::C_WEIGHT.offset..]),
                 &mut __tape.workspace.conv_columns,
                 ::monograd::runtime::Store::Overwrite,
                 &mut __tape.gemm_pack[..],
             );
             ::monograd::runtime::ops::conv::conv2d_backward_input_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -1883,9 +1706,10 @@ impl Cnn {
         ::core::result::Result::Ok(__loss)
     }
     /// Bytes of the buffers a `Tape<batch>` holds: node outputs and their gradients, the
-    /// parameter gradient, a copy of the state, layer scratch space and GEMM packing
-    /// scratch. On the heap with feature `alloc`; without it the buffers are inline and
-    /// this is exactly `size_of::<Tape<batch>>()` (no packing scratch).
+    /// parameter gradient, a copy of the state (and of the dropout generator, if any),
+    /// layer scratch space and GEMM packing scratch. On the heap with feature `alloc`;
+    /// without it the buffers are inline and this is exactly `size_of::<Tape<batch>>()`
+    /// (no packing scratch).
     pub const fn tape_bytes(__batch: usize) -> usize {
         (2 * __batch * 236usize + 62usize + 4usize + __batch * 0usize + 393usize + 0usize
             + __batch * 36usize
@@ -1896,22 +1720,7 @@ impl Cnn {
                     &[
                         ::monograd::runtime::ops::conv::conv2d_pack_len::<
                             f32,
-                            ::monograd::runtime::ops::conv::Conv2d<
-                                1usize,
-                                6usize,
-                                6usize,
-                                2usize,
-                                3usize,
-                                3usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                1usize,
-                                true,
-                            >,
+                            ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                         >(),
                         ::monograd::runtime::ops::linear::linear_pack_len::<
                             f32,
@@ -1927,7 +1736,7 @@ impl Cnn {
             state: ::monograd::runtime::Buffer::zeroed(),
             num_batches_tracked: [0u64; 1usize],
         };
-        __net.state[2usize..4usize].fill(1.0f32);
+        __net.state[Cnn::N_RUNNING_VAR.offset..][..2usize].fill(1.0f32);
         __net
     }
     /// A network initialised from `seed`, each layer with its initializer; the same seed
@@ -1944,7 +1753,7 @@ impl Cnn {
                 fan_out: 18usize,
             },
             &mut __rng.fork(4u64),
-            &mut __net.params[0usize..18usize],
+            &mut __net.params[Cnn::C_WEIGHT.offset..][..18usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "c.weight", __error);
         }
@@ -1957,12 +1766,12 @@ impl Cnn {
                 fan_out: 18usize,
             },
             &mut __rng.fork(5u64),
-            &mut __net.params[18usize..20usize],
+            &mut __net.params[Cnn::C_BIAS.offset..][..2usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "c.bias", __error);
         }
-        __net.params[20usize..22usize].fill(1.0f32);
-        __net.params[22usize..24usize].fill(0.0f32);
+        __net.params[Cnn::N_WEIGHT.offset..][..2usize].fill(1.0f32);
+        __net.params[Cnn::N_BIAS.offset..][..2usize].fill(0.0f32);
         if let ::core::result::Result::Err(__error) = ::monograd::runtime::init::fill::<
             f32,
         >(
@@ -1972,7 +1781,7 @@ impl Cnn {
                 fan_out: 2usize,
             },
             &mut __rng.fork(24u64),
-            &mut __net.params[24usize..60usize],
+            &mut __net.params[Cnn::Z_WEIGHT.offset..][..36usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "z.weight", __error);
         }
@@ -1985,7 +1794,7 @@ impl Cnn {
                 fan_out: 2usize,
             },
             &mut __rng.fork(25u64),
-            &mut __net.params[60usize..62usize],
+            &mut __net.params[Cnn::Z_BIAS.offset..][..2usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "z.bias", __error);
         }
@@ -2004,22 +1813,7 @@ impl Cnn {
         {
             ::monograd::runtime::ops::conv::conv2d_forward_packed::<
                 f32,
-                ::monograd::runtime::ops::conv::Conv2d<
-                    1usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    3usize,
-                    3usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    1usize,
-                    true,
-                >,
+                ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                 { B },
                 36usize,
                 72usize,
@@ -2049,7 +1843,11 @@ impl Cnn {
                 2,
                 2usize,
             >(&__params[Cnn::N_WEIGHT.offset..]),
-            ::monograd::runtime::view::matrix::<f32, 2, 2usize>(&__state[0usize..]),
+            ::monograd::runtime::view::matrix::<
+                f32,
+                2,
+                2usize,
+            >(&__state[Cnn::N_RUNNING_MEAN.offset..]),
             &mut *__tape.values.n,
             0.00001f64,
         );
@@ -2065,19 +1863,7 @@ impl Cnn {
         );
         ::monograd::runtime::ops::pool::max_pool2d_forward::<
             f32,
-            ::monograd::runtime::ops::pool::Pool2d<
-                2usize,
-                6usize,
-                6usize,
-                2usize,
-                2usize,
-                2usize,
-                2usize,
-                0usize,
-                0usize,
-                1,
-                1,
-            >,
+            ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
@@ -2114,7 +1900,7 @@ impl Cnn {
     /// # Errors
     /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) when a
     /// running statistic would become NaN or infinite (NaN in the input, say); the
-    /// state is then left as it was.
+    /// state (and the dropout generator, if any) is then left as it was.
     pub fn forward_train<'t, const B: usize>(
         &mut self,
         __tape: &'t mut CnnTape<{ B }>,
@@ -2127,8 +1913,8 @@ impl Cnn {
     /// layers use the statistics of the global batch, summed through `collective`.
     ///
     /// # Errors
-    /// As [`Self::forward_train`], and the collective's errors; the state is then left
-    /// as it was.
+    /// As [`Self::forward_train`], and the collective's errors; the state (and the dropout
+    /// generator, if any) is then left as it was.
     pub fn forward_train_with<
         't,
         const B: usize,
@@ -2149,22 +1935,7 @@ impl Cnn {
             {
                 ::monograd::runtime::ops::conv::conv2d_forward_packed::<
                     f32,
-                    ::monograd::runtime::ops::conv::Conv2d<
-                        1usize,
-                        6usize,
-                        6usize,
-                        2usize,
-                        3usize,
-                        3usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        true,
-                    >,
+                    ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                     { B },
                     36usize,
                     72usize,
@@ -2205,7 +1976,7 @@ impl Cnn {
                     f32,
                     2,
                     2usize,
-                >(&mut __state[0usize..]),
+                >(&mut __state[Cnn::N_RUNNING_MEAN.offset..]),
                 &mut __tape.workspace.n_stats,
                 &mut *__tape.values.n,
                 ::monograd::runtime::ops::norm::BatchNormConfig {
@@ -2229,19 +2000,7 @@ impl Cnn {
             );
             ::monograd::runtime::ops::pool::max_pool2d_forward::<
                 f32,
-                ::monograd::runtime::ops::pool::Pool2d<
-                    2usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    2usize,
-                    2usize,
-                    2usize,
-                    0usize,
-                    0usize,
-                    1,
-                    1,
-                >,
+                ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
                 { B },
                 72usize,
                 18usize,
@@ -2332,7 +2091,7 @@ impl Cnn {
         #[allow(unused_labels)]
         let __outcome: ::core::result::Result<(), ::monograd::runtime::Error> = 'layers: {
             {
-                let __rest = &mut __tape.param_grads[24usize..];
+                let __rest = &mut __tape.param_grads[Cnn::Z_WEIGHT.offset..];
                 let (__grad_weight, __rest) = __rest.split_at_mut(36usize);
                 let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                     f32,
@@ -2377,19 +2136,7 @@ impl Cnn {
             }
             ::monograd::runtime::ops::pool::max_pool2d_backward::<
                 f32,
-                ::monograd::runtime::ops::pool::Pool2d<
-                    2usize,
-                    6usize,
-                    6usize,
-                    2usize,
-                    2usize,
-                    2usize,
-                    2usize,
-                    0usize,
-                    0usize,
-                    1,
-                    1,
-                >,
+                ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
                 { B },
                 72usize,
                 18usize,
@@ -2434,7 +2181,7 @@ impl Cnn {
                         f32,
                         2,
                         2usize,
-                    >(&mut __tape.param_grads[20usize..]),
+                    >(&mut __tape.param_grads[Cnn::N_WEIGHT.offset..]),
                     ::monograd::runtime::Store::Overwrite,
                 ),
                 &mut *__collective,
@@ -2445,22 +2192,7 @@ impl Cnn {
             {
                 ::monograd::runtime::ops::conv::conv2d_backward_params_packed::<
                     f32,
-                    ::monograd::runtime::ops::conv::Conv2d<
-                        1usize,
-                        6usize,
-                        6usize,
-                        2usize,
-                        3usize,
-                        3usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        1usize,
-                        true,
-                    >,
+                    ::monograd::runtime::ops::conv::NetworkConv2d<Cnn, 1usize>,
                     { B },
                     36usize,
                     72usize,
@@ -2472,7 +2204,7 @@ impl Cnn {
                     ::monograd::runtime::view::array_mut::<
                         f32,
                         20usize,
-                    >(&mut __tape.param_grads[0usize..]),
+                    >(&mut __tape.param_grads[Cnn::C_WEIGHT.offset..]),
                     &mut __tape.workspace.conv_columns,
                     ::monograd::runtime::Store::Overwrite,
                     &mut __tape.gemm_pack[..],
@@ -2488,7 +2220,8 @@ impl Cnn {
     ///
     /// A step is a transaction: `Ok` means the loss and every parameter, running
     /// statistic and optimizer state value are finite; on `Err` the parameters, the
-    /// running statistics and the optimizer are exactly as before the call.
+    /// running statistics, the dropout generator (if any) and the optimizer are exactly
+    /// as before the call.
     ///
     /// # Errors
     /// As [`Self::backward`] and [`Self::forward_train`], and

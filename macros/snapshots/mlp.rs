@@ -223,6 +223,11 @@ impl<const B: usize> MlpTape<{ B }> {
         }
     }
 }
+impl<const B: usize> ::core::default::Default for MlpTape<{ B }> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 ///Buffers for inference (evaluation mode) of [`Mlp`] on batches of `B` samples, allocated once by `new`: node outputs and layer scratch. `forward` and `predict` keep one per thread and batch size; hold your own for [`Mlp::forward_eval`].
 struct MlpEval<const B: usize> {
     ///`h`: [8] per sample.
@@ -257,11 +262,6 @@ impl<const B: usize> MlpEval<{ B }> {
     }
 }
 impl<const B: usize> ::core::default::Default for MlpEval<{ B }> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-impl<const B: usize> ::core::default::Default for MlpTape<{ B }> {
     fn default() -> Self {
         Self::new()
     }
@@ -607,7 +607,7 @@ impl Mlp {
             .as_flattened_mut()
             .copy_from_slice(__upstream.as_flattened());
         {
-            let __rest = &mut __tape.param_grads[40usize..];
+            let __rest = &mut __tape.param_grads[Mlp::Z_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(24usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -664,7 +664,7 @@ impl Mlp {
             ::monograd::runtime::Store::Overwrite,
         );
         {
-            let __rest = &mut __tape.param_grads[0usize..];
+            let __rest = &mut __tape.param_grads[Mlp::H_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(32usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -706,7 +706,7 @@ impl Mlp {
             .as_flattened_mut()
             .copy_from_slice(__upstream.as_flattened());
         {
-            let __rest = &mut __tape.param_grads[40usize..];
+            let __rest = &mut __tape.param_grads[Mlp::Z_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(24usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -763,7 +763,7 @@ impl Mlp {
             ::monograd::runtime::Store::Overwrite,
         );
         {
-            let __rest = &mut __tape.param_grads[0usize..];
+            let __rest = &mut __tape.param_grads[Mlp::H_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(32usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -833,7 +833,7 @@ impl Mlp {
             ::monograd::runtime::Store::Overwrite,
         )?;
         {
-            let __rest = &mut __tape.param_grads[40usize..];
+            let __rest = &mut __tape.param_grads[Mlp::Z_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(24usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -890,7 +890,7 @@ impl Mlp {
             ::monograd::runtime::Store::Overwrite,
         );
         {
-            let __rest = &mut __tape.param_grads[0usize..];
+            let __rest = &mut __tape.param_grads[Mlp::H_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(32usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -936,9 +936,10 @@ impl Mlp {
         ::core::result::Result::Ok(__loss)
     }
     /// Bytes of the buffers a `Tape<batch>` holds: node outputs and their gradients, the
-    /// parameter gradient, a copy of the state, layer scratch space and GEMM packing
-    /// scratch. On the heap with feature `alloc`; without it the buffers are inline and
-    /// this is exactly `size_of::<Tape<batch>>()` (no packing scratch).
+    /// parameter gradient, a copy of the state (and of the dropout generator, if any),
+    /// layer scratch space and GEMM packing scratch. On the heap with feature `alloc`;
+    /// without it the buffers are inline and this is exactly `size_of::<Tape<batch>>()`
+    /// (no packing scratch).
     pub const fn tape_bytes(__batch: usize) -> usize {
         (2 * __batch * 19usize + 67usize + 0usize + __batch * 0usize + 0usize + 0usize
             + __batch * 4usize
@@ -980,7 +981,7 @@ impl Mlp {
                 fan_out: 8usize,
             },
             &mut __rng.fork(4u64),
-            &mut __net.params[0usize..32usize],
+            &mut __net.params[Mlp::H_WEIGHT.offset..][..32usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "h.weight", __error);
         }
@@ -993,7 +994,7 @@ impl Mlp {
                 fan_out: 8usize,
             },
             &mut __rng.fork(5u64),
-            &mut __net.params[32usize..40usize],
+            &mut __net.params[Mlp::H_BIAS.offset..][..8usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "h.bias", __error);
         }
@@ -1006,7 +1007,7 @@ impl Mlp {
                 fan_out: 3usize,
             },
             &mut __rng.fork(12u64),
-            &mut __net.params[40usize..64usize],
+            &mut __net.params[Mlp::Z_WEIGHT.offset..][..24usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "z.weight", __error);
         }
@@ -1019,7 +1020,7 @@ impl Mlp {
                 fan_out: 3usize,
             },
             &mut __rng.fork(13u64),
-            &mut __net.params[64usize..67usize],
+            &mut __net.params[Mlp::Z_BIAS.offset..][..3usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "z.bias", __error);
         }
@@ -1100,7 +1101,7 @@ impl Mlp {
     /// # Errors
     /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) when a
     /// running statistic would become NaN or infinite (NaN in the input, say); the
-    /// state is then left as it was.
+    /// state (and the dropout generator, if any) is then left as it was.
     pub fn forward_train<'t, const B: usize>(
         &mut self,
         __tape: &'t mut MlpTape<{ B }>,
@@ -1113,8 +1114,8 @@ impl Mlp {
     /// layers use the statistics of the global batch, summed through `collective`.
     ///
     /// # Errors
-    /// As [`Self::forward_train`], and the collective's errors; the state is then left
-    /// as it was.
+    /// As [`Self::forward_train`], and the collective's errors; the state (and the dropout
+    /// generator, if any) is then left as it was.
     pub fn forward_train_with<
         't,
         const B: usize,
@@ -1251,7 +1252,7 @@ impl Mlp {
         #[allow(unused_labels)]
         let __outcome: ::core::result::Result<(), ::monograd::runtime::Error> = 'layers: {
             {
-                let __rest = &mut __tape.param_grads[40usize..];
+                let __rest = &mut __tape.param_grads[Mlp::Z_WEIGHT.offset..];
                 let (__grad_weight, __rest) = __rest.split_at_mut(24usize);
                 let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                     f32,
@@ -1308,7 +1309,7 @@ impl Mlp {
                 ::monograd::runtime::Store::Overwrite,
             );
             {
-                let __rest = &mut __tape.param_grads[0usize..];
+                let __rest = &mut __tape.param_grads[Mlp::H_WEIGHT.offset..];
                 let (__grad_weight, __rest) = __rest.split_at_mut(32usize);
                 let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                     f32,
@@ -1345,7 +1346,8 @@ impl Mlp {
     ///
     /// A step is a transaction: `Ok` means the loss and every parameter, running
     /// statistic and optimizer state value are finite; on `Err` the parameters, the
-    /// running statistics and the optimizer are exactly as before the call.
+    /// running statistics, the dropout generator (if any) and the optimizer are exactly
+    /// as before the call.
     ///
     /// # Errors
     /// As [`Self::backward`] and [`Self::forward_train`], and

@@ -221,6 +221,11 @@ impl<const B: usize> RnnTape<{ B }> {
         }
     }
 }
+impl<const B: usize> ::core::default::Default for RnnTape<{ B }> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 ///Buffers for inference (evaluation mode) of [`Rnn`] on batches of `B` samples, allocated once by `new`: node outputs and layer scratch. `forward` and `predict` keep one per thread and batch size; hold your own for [`Rnn::forward_eval`].
 struct RnnEval<const B: usize> {
     ///`g`: [4] per sample.
@@ -252,11 +257,6 @@ impl<const B: usize> RnnEval<{ B }> {
     }
 }
 impl<const B: usize> ::core::default::Default for RnnEval<{ B }> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-impl<const B: usize> ::core::default::Default for RnnTape<{ B }> {
     fn default() -> Self {
         Self::new()
     }
@@ -429,7 +429,7 @@ impl Rnn {
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(__params);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
             ::monograd::runtime::ops::recurrent::gru_forward::<
                 f32,
                 { B },
@@ -503,7 +503,7 @@ impl Rnn {
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(__params);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
             ::monograd::runtime::ops::recurrent::gru_forward::<
                 f32,
                 { B },
@@ -634,7 +634,7 @@ impl Rnn {
             .as_flattened_mut()
             .copy_from_slice(__upstream.as_flattened());
         {
-            let __rest = &mut __tape.param_grads[84usize..];
+            let __rest = &mut __tape.param_grads[Rnn::Y_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(4usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -680,20 +680,20 @@ impl Rnn {
         {
             let __store = ::monograd::runtime::Store::Overwrite;
             if __store == ::monograd::runtime::Store::Accumulate {
-                __tape.param_grads[0usize..84usize].fill(0.0f32);
+                __tape.param_grads[Rnn::G_WEIGHT_IH_L0.offset..][..84usize].fill(0.0f32);
             }
             let __rnn = ::monograd::runtime::ops::recurrent::RnnParams::<
                 f32,
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(__params);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
             let mut __grads = ::monograd::runtime::ops::recurrent::RnnGrads::<
                 f32,
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(&mut __tape.param_grads);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(&mut __tape.param_grads);
             ::monograd::runtime::ops::recurrent::gru_backward::<
                 f32,
                 { B },
@@ -745,7 +745,7 @@ impl Rnn {
             .as_flattened_mut()
             .copy_from_slice(__upstream.as_flattened());
         {
-            let __rest = &mut __tape.param_grads[84usize..];
+            let __rest = &mut __tape.param_grads[Rnn::Y_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(4usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -791,20 +791,20 @@ impl Rnn {
         {
             let __store = ::monograd::runtime::Store::Overwrite;
             if __store == ::monograd::runtime::Store::Accumulate {
-                __tape.param_grads[0usize..84usize].fill(0.0f32);
+                __tape.param_grads[Rnn::G_WEIGHT_IH_L0.offset..][..84usize].fill(0.0f32);
             }
             let __rnn = ::monograd::runtime::ops::recurrent::RnnParams::<
                 f32,
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(__params);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
             let mut __grads = ::monograd::runtime::ops::recurrent::RnnGrads::<
                 f32,
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(&mut __tape.param_grads);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(&mut __tape.param_grads);
             ::monograd::runtime::ops::recurrent::gru_backward::<
                 f32,
                 { B },
@@ -876,7 +876,7 @@ impl Rnn {
             ::monograd::runtime::Store::Overwrite,
         )?;
         {
-            let __rest = &mut __tape.param_grads[84usize..];
+            let __rest = &mut __tape.param_grads[Rnn::Y_WEIGHT.offset..];
             let (__grad_weight, __rest) = __rest.split_at_mut(4usize);
             let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                 f32,
@@ -922,20 +922,20 @@ impl Rnn {
         {
             let __store = ::monograd::runtime::Store::Overwrite;
             if __store == ::monograd::runtime::Store::Accumulate {
-                __tape.param_grads[0usize..84usize].fill(0.0f32);
+                __tape.param_grads[Rnn::G_WEIGHT_IH_L0.offset..][..84usize].fill(0.0f32);
             }
             let __rnn = ::monograd::runtime::ops::recurrent::RnnParams::<
                 f32,
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(__params);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
             let mut __grads = ::monograd::runtime::ops::recurrent::RnnGrads::<
                 f32,
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(&mut __tape.param_grads);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(&mut __tape.param_grads);
             ::monograd::runtime::ops::recurrent::gru_backward::<
                 f32,
                 { B },
@@ -983,9 +983,10 @@ impl Rnn {
         ::core::result::Result::Ok(__loss)
     }
     /// Bytes of the buffers a `Tape<batch>` holds: node outputs and their gradients, the
-    /// parameter gradient, a copy of the state, layer scratch space and GEMM packing
-    /// scratch. On the heap with feature `alloc`; without it the buffers are inline and
-    /// this is exactly `size_of::<Tape<batch>>()` (no packing scratch).
+    /// parameter gradient, a copy of the state (and of the dropout generator, if any),
+    /// layer scratch space and GEMM packing scratch. On the heap with feature `alloc`;
+    /// without it the buffers are inline and this is exactly `size_of::<Tape<batch>>()`
+    /// (no packing scratch).
     pub const fn tape_bytes(__batch: usize) -> usize {
         (2 * __batch * 5usize + 89usize + 0usize + __batch * 100usize + 0usize + 0usize
             + __batch * 5usize
@@ -1024,7 +1025,7 @@ impl Rnn {
                 fan_out: 4usize,
             },
             &mut __rng.fork(4u64),
-            &mut __net.params[0usize..12usize],
+            &mut __net.params[Rnn::G_WEIGHT_IH_L0.offset..][..12usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "g.weight_ih_l0", __error);
         }
@@ -1037,7 +1038,7 @@ impl Rnn {
                 fan_out: 4usize,
             },
             &mut __rng.fork(5u64),
-            &mut __net.params[12usize..60usize],
+            &mut __net.params[Rnn::G_WEIGHT_HH_L0.offset..][..48usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "g.weight_hh_l0", __error);
         }
@@ -1050,7 +1051,7 @@ impl Rnn {
                 fan_out: 4usize,
             },
             &mut __rng.fork(6u64),
-            &mut __net.params[60usize..72usize],
+            &mut __net.params[Rnn::G_BIAS_IH_L0.offset..][..12usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "g.bias_ih_l0", __error);
         }
@@ -1063,7 +1064,7 @@ impl Rnn {
                 fan_out: 4usize,
             },
             &mut __rng.fork(7u64),
-            &mut __net.params[72usize..84usize],
+            &mut __net.params[Rnn::G_BIAS_HH_L0.offset..][..12usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "g.bias_hh_l0", __error);
         }
@@ -1076,7 +1077,7 @@ impl Rnn {
                 fan_out: 1usize,
             },
             &mut __rng.fork(8u64),
-            &mut __net.params[84usize..88usize],
+            &mut __net.params[Rnn::Y_WEIGHT.offset..][..4usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "y.weight", __error);
         }
@@ -1089,7 +1090,7 @@ impl Rnn {
                 fan_out: 1usize,
             },
             &mut __rng.fork(9u64),
-            &mut __net.params[88usize..89usize],
+            &mut __net.params[Rnn::Y_BIAS.offset..][..1usize],
         ) {
             ::core::unreachable!("initializer of `{}`: {}", "y.bias", __error);
         }
@@ -1111,7 +1112,7 @@ impl Rnn {
                 3usize,
                 1usize,
                 4usize,
-            >::at::<89usize, 0usize>(__params);
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
             ::monograd::runtime::ops::recurrent::gru_forward::<
                 f32,
                 { B },
@@ -1177,7 +1178,7 @@ impl Rnn {
     /// # Errors
     /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) when a
     /// running statistic would become NaN or infinite (NaN in the input, say); the
-    /// state is then left as it was.
+    /// state (and the dropout generator, if any) is then left as it was.
     pub fn forward_train<'t, const B: usize>(
         &mut self,
         __tape: &'t mut RnnTape<{ B }>,
@@ -1190,8 +1191,8 @@ impl Rnn {
     /// layers use the statistics of the global batch, summed through `collective`.
     ///
     /// # Errors
-    /// As [`Self::forward_train`], and the collective's errors; the state is then left
-    /// as it was.
+    /// As [`Self::forward_train`], and the collective's errors; the state (and the dropout
+    /// generator, if any) is then left as it was.
     pub fn forward_train_with<
         't,
         const B: usize,
@@ -1215,7 +1216,7 @@ impl Rnn {
                     3usize,
                     1usize,
                     4usize,
-                >::at::<89usize, 0usize>(__params);
+                >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
                 ::monograd::runtime::ops::recurrent::gru_forward::<
                     f32,
                     { B },
@@ -1337,7 +1338,7 @@ impl Rnn {
         #[allow(unused_labels)]
         let __outcome: ::core::result::Result<(), ::monograd::runtime::Error> = 'layers: {
             {
-                let __rest = &mut __tape.param_grads[84usize..];
+                let __rest = &mut __tape.param_grads[Rnn::Y_WEIGHT.offset..];
                 let (__grad_weight, __rest) = __rest.split_at_mut(4usize);
                 let __grad_weight = ::monograd::runtime::view::matrix_mut::<
                     f32,
@@ -1383,20 +1384,25 @@ impl Rnn {
             {
                 let __store = ::monograd::runtime::Store::Overwrite;
                 if __store == ::monograd::runtime::Store::Accumulate {
-                    __tape.param_grads[0usize..84usize].fill(0.0f32);
+                    __tape
+                        .param_grads[Rnn::G_WEIGHT_IH_L0.offset..][..84usize]
+                        .fill(0.0f32);
                 }
                 let __rnn = ::monograd::runtime::ops::recurrent::RnnParams::<
                     f32,
                     3usize,
                     1usize,
                     4usize,
-                >::at::<89usize, 0usize>(__params);
+                >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params);
                 let mut __grads = ::monograd::runtime::ops::recurrent::RnnGrads::<
                     f32,
                     3usize,
                     1usize,
                     4usize,
-                >::at::<89usize, 0usize>(&mut __tape.param_grads);
+                >::at::<
+                    89usize,
+                    { Rnn::G_WEIGHT_IH_L0.offset },
+                >(&mut __tape.param_grads);
                 ::monograd::runtime::ops::recurrent::gru_backward::<
                     f32,
                     { B },
@@ -1445,7 +1451,8 @@ impl Rnn {
     ///
     /// A step is a transaction: `Ok` means the loss and every parameter, running
     /// statistic and optimizer state value are finite; on `Err` the parameters, the
-    /// running statistics and the optimizer are exactly as before the call.
+    /// running statistics, the dropout generator (if any) and the optimizer are exactly
+    /// as before the call.
     ///
     /// # Errors
     /// As [`Self::backward`] and [`Self::forward_train`], and
@@ -1601,7 +1608,7 @@ impl RnnStream {
                     3usize,
                     1usize,
                     4usize,
-                >::at::<89usize, 0usize>(__params),
+                >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params),
             ),
             params: *__params,
             level: ::monograd::runtime::kernels::simd::Level::detect(),
@@ -1618,7 +1625,7 @@ impl RnnStream {
                     3usize,
                     1usize,
                     4usize,
-                >::at::<89usize, 0usize>(__params),
+                >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params),
             );
     }
     /// Back to the start of a sequence (the parameters stay).
@@ -1659,13 +1666,18 @@ impl RnnStream {
                 f32,
                 1usize,
                 4usize,
-            >(&__params[84usize..]),
+            >(&__params[Rnn::Y_WEIGHT.offset..]),
             ::core::array::from_mut(&mut __step_y),
             ::monograd::runtime::Store::Overwrite,
         );
         for (__y, __b) in __step_y
             .iter_mut()
-            .zip(::monograd::runtime::view::array::<f32, 1usize>(&__params[88usize..]))
+            .zip(
+                ::monograd::runtime::view::array::<
+                    f32,
+                    1usize,
+                >(&__params[Rnn::Y_BIAS.offset..]),
+            )
         {
             *__y += *__b;
         }

@@ -70,7 +70,7 @@ pub trait Network<const PARAMS: usize>: Sized {
     ///
     /// # Errors
     /// [`Error::NonFiniteValue`] when a running statistic would become NaN or infinite; the
-    /// state is then unchanged.
+    /// state and the dropout generator are then unchanged.
     fn forward_train<'t, const B: usize>(
         &mut self,
         tape: &'t mut Self::Tape<B>,
@@ -91,7 +91,7 @@ pub trait Network<const PARAMS: usize>: Sized {
     ///
     /// # Errors
     /// [`Error::NonFiniteValue`] when a running statistic would become NaN or infinite, and
-    /// the collective's errors; the state is then unchanged.
+    /// the collective's errors; the state and the dropout generator are then unchanged.
     fn forward_train_with<'t, const B: usize, C: Collective<Self::Element>>(
         &mut self,
         tape: &'t mut Self::Tape<B>,
@@ -108,6 +108,12 @@ pub trait Network<const PARAMS: usize>: Sized {
     fn batch_counters_mut(&mut self) -> &mut [u64] {
         &mut []
     }
+
+    /// Puts the network's random generator (the one its `dropout` layers draw their masks
+    /// from) back as it was before the last [`forward_train`](Self::forward_train) on `tape`
+    /// (the tape keeps a copy), so that a failed step draws nothing. Nothing by default (no
+    /// dropout).
+    fn restore_rng_before_forward<const B: usize>(&mut self, _tape: &Self::Tape<B>) {}
 
     /// Copies from `source` the settings a training step reads besides the parameters and
     /// the state (a Batch Renorm layer's `renorm_limits`), so that a data-parallel worker's
@@ -169,8 +175,8 @@ pub trait Network<const PARAMS: usize>: Sized {
     /// update.
     ///
     /// A step is a transaction: `Ok` means the loss, every parameter and every state value are
-    /// finite; on `Err` the parameters, the state (running statistics) and the optimizer are
-    /// exactly as before the call.
+    /// finite; on `Err` the parameters, the state (running statistics), the dropout generator
+    /// and the optimizer are exactly as before the call.
     ///
     /// # Errors
     /// A target out of range, a non-finite loss, gradient, updated parameter, optimizer state or
@@ -221,14 +227,16 @@ where
     Ok(())
 }
 
-/// Takes back a successful [`forward_train`](Network::forward_train) on `tape`: the state as
-/// it was before it (the tape keeps a copy) and the batch counters one lower.
+/// Takes back a successful [`forward_train`](Network::forward_train) on `tape`: the state and
+/// the dropout generator as they were before it (the tape keeps copies) and the batch counters
+/// one lower.
 pub fn restore_after_forward<const P: usize, const B: usize, N: Network<P>>(
     net: &mut N,
     tape: &N::Tape<B>,
 ) {
     net.state_mut()
         .copy_from_slice(N::state_before_forward(tape));
+    net.restore_rng_before_forward(tape);
     for count in net.batch_counters_mut() {
         *count = count.saturating_sub(1);
     }

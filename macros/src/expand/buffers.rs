@@ -47,7 +47,7 @@ pub fn activations(plan: &Plan, activations: &Ident) -> TokenStream {
 }
 
 /// Elements per sample of `NetActivations`.
-pub fn activations_per_sample(plan: &Plan) -> usize {
+fn activations_per_sample(plan: &Plan) -> usize {
     plan.buffered().map(|i| plan.numel(i)).sum()
 }
 
@@ -58,7 +58,7 @@ pub struct Names<'a> {
     pub tape: &'a Ident,
 }
 
-/// `NetTape<B>`, everything a training step needs, and its `new()`.
+/// `NetTape<B>`, everything a training step needs, and its `new()` (also its `Default`).
 pub fn tape(plan: &Plan, names: &Names) -> TokenStream {
     let (rt, t, graph) = (rt(), &plan.t, plan.graph);
     let (vis, name) = (&graph.vis, &graph.name);
@@ -70,6 +70,8 @@ pub fn tape(plan: &Plan, names: &Names) -> TokenStream {
     let (p, s) = (plan.param_count, plan.state_count);
     let frozen = frozen::items(plan);
     let (frozen_tape_field, frozen_tape_init) = (&frozen.tape_field, &frozen.tape_init);
+    let dropout = layers::dropout_rng(graph);
+    let (dropout_tape_field, dropout_tape_init) = (&dropout.tape_field, &dropout.tape_init);
     let (input_grad_ty, input_grad_init) =
         (inputs::input_grad_ty(plan), inputs::input_grad_init(plan));
     let pack_len_b = layers::gemm_pack_len(plan, &quote!(B));
@@ -92,6 +94,7 @@ pub fn tape(plan: &Plan, names: &Names) -> TokenStream {
             /// The network's state as it was before the last `forward_train`, so that a failed
             /// training step can put it back.
             pub state_before_forward: #rt::Buffer<[#t; #s]>,
+            #dropout_tape_field
             #frozen_tape_field
             /// Gradient with respect to the input, from the last
             /// `input_grad_from` / `backward_with_input_grad`.
@@ -109,6 +112,7 @@ pub fn tape(plan: &Plan, names: &Names) -> TokenStream {
                     param_grads: #rt::Buffer::zeroed(),
                     workspace: #workspace::zeroed(),
                     state_before_forward: #rt::Buffer::zeroed(),
+                    #dropout_tape_init
                     #frozen_tape_init
                     input_grad: #input_grad_init,
                     gemm_pack: #rt::ScratchBuffer::zeroed(#pack_len_b),
@@ -116,6 +120,47 @@ pub fn tape(plan: &Plan, names: &Names) -> TokenStream {
             }
         }
 
+        impl<const B: usize> ::core::default::Default for #tape<B> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+    }
+}
+
+/// `Net::tape_bytes(batch)`: what [`tape`] holds, in bytes.
+pub fn tape_bytes(plan: &Plan) -> TokenStream {
+    let (rt, t) = (rt(), &plan.t);
+    let (p, s) = (plan.param_count, plan.state_count);
+    let act_per_sample = activations_per_sample(plan);
+    let (ws_per_sample, ws_fixed) = workspace_elements(plan);
+    let frozen_len = plan.frozen_len();
+    let input_n = plan.input_numel();
+    let pack_len_batch = layers::gemm_pack_len(plan, &quote!(batch));
+    let elements = quote! {
+        (2 * batch * #act_per_sample + #p + #s + batch * #ws_per_sample + #ws_fixed
+            + #frozen_len + batch * #input_n
+            + #rt::ScratchBuffer::<#t>::held_len(#pack_len_batch))
+            * ::core::mem::size_of::<#t>()
+    };
+    // The copy of the dropout generator is a field of its own, whose alignment pads the tape.
+    let bytes = match layers::dropout_rng(plan.graph).tape_field.is_empty() {
+        true => elements,
+        false => quote! {
+            (#elements + ::core::mem::size_of::<::core::option::Option<#rt::Rng>>())
+                .next_multiple_of(::core::mem::align_of::<::core::option::Option<#rt::Rng>>())
+        },
+    };
+    quote! {
+        /// Bytes of the buffers a `Tape<batch>` holds: node outputs and their gradients, the
+        /// parameter gradient, a copy of the state (and of the dropout generator, if any),
+        /// layer scratch space and GEMM packing scratch. On the heap with feature `alloc`;
+        /// without it the buffers are inline and this is exactly `size_of::<Tape<batch>>()`
+        /// (no packing scratch).
+        pub const fn tape_bytes(batch: usize) -> usize {
+            #bytes
+        }
     }
 }
 
@@ -149,7 +194,7 @@ pub fn workspace(plan: &Plan, workspace: &Ident) -> TokenStream {
 }
 
 /// Elements of `NetWorkspace`: per sample of the batch, and fixed.
-pub fn workspace_elements(plan: &Plan) -> (usize, usize) {
+fn workspace_elements(plan: &Plan) -> (usize, usize) {
     layers::all_workspace(plan)
         .iter()
         .fold((0, 0), |(per_sample, fixed), item| {

@@ -126,7 +126,7 @@ pub fn grad_targets(plan: &Plan, i: usize) -> Vec<(usize, usize)> {
 /// buffer so that the views can be used together.
 pub fn param_grad_views(plan: &Plan, i: usize, typed: &[(&str, TokenStream)]) -> TokenStream {
     let block = &plan.params[i];
-    let off = block.offset;
+    let off = plan.param_block_offset(i);
     let mut statements = vec![quote!(let rest = &mut tape.param_grads[#off..];)];
     for tensor in &block.tensors {
         let name = format_ident!("grad_{}", tensor.suffix);
@@ -157,11 +157,20 @@ pub fn input_image(plan: &Plan, i: usize) -> (usize, usize, usize) {
 /// whose weight is `Normed { g, v }` into `dest`, an expression of type `&mut [[T; K]; OUT]`.
 /// A zero row of `v` has no direction: the weight becomes NaN, which the loss (or the caller's
 /// finite check) then reports.
-pub fn weight_norm_forward(plan: &Plan, layout: &KernelLayout, dest: TokenStream) -> TokenStream {
+pub fn weight_norm_forward(
+    plan: &Plan,
+    i: usize,
+    layout: &KernelLayout,
+    dest: TokenStream,
+) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
-    let Weight::Normed { g, v } = layout.weight else {
+    let Weight::Normed = layout.weight else {
         return quote!();
     };
+    let (g, v) = (
+        plan.param_offset(i, "weight_g"),
+        plan.param_offset(i, "weight_v"),
+    );
     let (out, k) = (layout.out, layout.per_out);
     quote! {
         {
@@ -184,15 +193,20 @@ pub fn weight_norm_forward(plan: &Plan, layout: &KernelLayout, dest: TokenStream
 /// `&mut [[T; K]; OUT]`), overwriting them.
 pub fn weight_norm_backward(
     plan: &Plan,
+    i: usize,
     layout: &KernelLayout,
     dw: TokenStream,
     grad_g: TokenStream,
     grad_v: TokenStream,
 ) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
-    let Weight::Normed { g, v } = layout.weight else {
+    let Weight::Normed = layout.weight else {
         return quote!();
     };
+    let (g, v) = (
+        plan.param_offset(i, "weight_g"),
+        plan.param_offset(i, "weight_v"),
+    );
     let (out, k) = (layout.out, layout.per_out);
     quote! {
         #rt::ops::norm::weight_norm_backward::<#t, #out, #k>(

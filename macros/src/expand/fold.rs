@@ -14,7 +14,7 @@ use quote::{format_ident, quote};
 use super::emit::weight_norm_forward;
 use super::inference;
 use super::layers::{literal, rt};
-use super::plan::{Plan, Tensor, Weight};
+use super::plan::{Plan, Weight};
 use crate::graph::{Graph, Op};
 
 /// A BatchNorm node folded into the layer before it.
@@ -88,6 +88,7 @@ pub fn items(plan: &Plan) -> Option<TokenStream> {
     let eval_struct = inference::eval_struct(&folded_plan);
     let init_state = super::init::init_state(&folded_plan);
     let io = super::io::folded_items(&folded_plan);
+    let geometries = super::layers::geometries(&folded_plan);
     let copies = (0..plan.node_count()).map(|i| copy_node(plan, &folded_plan, &folds, i));
     let doc = format!(
         "Inference-only form of [`{name}`] made by [`{name}::fold`]: every BatchNorm that follows a \
@@ -110,6 +111,8 @@ pub fn items(plan: &Plan) -> Option<TokenStream> {
             /// Running statistics of the normalization layers that were not folded.
             pub state: #rt::Buffer<[#t; #s]>,
         }
+
+        #geometries
 
         impl ::core::fmt::Debug for #folded {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
@@ -152,59 +155,63 @@ fn copy_node(plan: &Plan, folded_plan: &Plan, folds: &[Fold], i: usize) -> Token
     let rt = rt();
     let t = &plan.t;
     let (from, to) = (&plan.params[i], &folded_plan.params[i]);
-    let copy = |source: &Tensor, dest: &Tensor, buffer: TokenStream, into: TokenStream| {
-        let (a, b, n) = (source.offset, dest.offset, source.len());
-        quote!(folded.#into[#b..#b + #n].copy_from_slice(&#buffer[#a..#a + #n]);)
-    };
     let Some(weight) = to
         .tensor("weight")
         .filter(|_| matches!(folded_plan.graph.nodes[i].op, Op::Linear(_) | Op::Conv2d(_)))
     else {
-        // Normalization layers that stay: parameters and state unchanged.
-        let params = from
-            .tensors
-            .iter()
-            .zip(&to.tensors)
-            .map(|(a, b)| copy(a, b, quote!(params), quote!(params)));
-        let state = plan.state[i]
-            .tensors
-            .iter()
-            .zip(&folded_plan.state[i].tensors)
-            .map(|(a, b)| copy(a, b, quote!(state), quote!(state)));
+        // Normalization layers that stay: parameters and state unchanged, tensor by tensor
+        // (a folded one has none left).
+        let params = to.tensors.iter().map(|tensor| {
+            let (a, b, n) = (
+                plan.param_offset(i, tensor.suffix),
+                folded_plan.param_offset(i, tensor.suffix),
+                tensor.len(),
+            );
+            quote!(folded.params[#b..][..#n].copy_from_slice(&params[#a..][..#n]);)
+        });
+        let state = folded_plan.state[i].tensors.iter().map(|tensor| {
+            let (a, b, n) = (
+                plan.state_offset(i, tensor.suffix),
+                folded_plan.state_offset(i, tensor.suffix),
+                tensor.len(),
+            );
+            quote!(folded.state[#b..][..#n].copy_from_slice(&state[#a..][..#n]);)
+        });
         return quote!(#(#params)* #(#state)*);
     };
     let out = weight.shape[0];
     let k = weight.len() / out;
-    let w_off = weight.offset;
+    let w_off = folded_plan.param_offset(i, "weight");
     let layout = from.kernel();
     let set_weight = match layout.weight {
-        Weight::Plain { offset } => {
+        Weight::Plain => {
+            let off = plan.param_offset(i, "weight");
             let n = out * k;
-            quote!(weight.as_flattened_mut().copy_from_slice(&params[#offset..#offset + #n]);)
+            quote!(weight.as_flattened_mut().copy_from_slice(&params[#off..][..#n]);)
         }
-        Weight::Normed { .. } => weight_norm_forward(plan, &layout, quote!(&mut *weight)),
+        Weight::Normed => weight_norm_forward(plan, i, &layout, quote!(&mut *weight)),
     };
     let set_bias = match (from.tensor("bias"), to.tensor("bias")) {
-        (Some(a), Some(_)) => {
-            let a = a.offset;
-            quote!(bias.copy_from_slice(&params[#a..#a + #out]);)
+        (Some(_), Some(_)) => {
+            let off = plan.param_offset(i, "bias");
+            quote!(bias.copy_from_slice(&params[#off..][..#out]);)
         }
         _ => quote!(),
     };
     let fold = folds.iter().find(|f| f.layer == i).map(|fold| {
-        let norm_params = &plan.params[fold.norm];
-        let norm_state = &plan.state[fold.norm];
+        let norm = fold.norm;
         let (one, zero) = (literal(plan, 1.0), literal(plan, 0.0));
-        let affine = |suffix: &str, constant: &TokenStream| match norm_params.tensor(suffix) {
-            Some(tensor) => {
-                let off = tensor.offset;
+        let affine = |suffix: &str, constant: &TokenStream| match plan.params[norm].tensor(suffix)
+        {
+            Some(_) => {
+                let off = plan.param_offset(norm, suffix);
                 quote!(#rt::view::array::<#t, #out>(&params[#off..]))
             }
             None => quote!(&[#constant; #out]),
         };
         let (gamma, beta) = (affine("weight", &one), affine("bias", &zero));
         let running = |suffix: &str| {
-            let off = norm_state.require(suffix).offset;
+            let off = plan.state_offset(norm, suffix);
             quote!(#rt::view::array::<#t, #out>(&state[#off..]))
         };
         let (mean, var) = (running("running_mean"), running("running_var"));

@@ -62,11 +62,8 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
     let zero_aux_heads: Vec<TokenStream> = (0..plan.node_count())
         .filter(|&i| plan.params[i].len() > 0 && !vjp.needs_grad[i])
         .map(|i| {
-            let (start, end) = (
-                plan.params[i].offset,
-                plan.params[i].offset + plan.params[i].len(),
-            );
-            quote!(tape.param_grads[#start..#end].fill(#zero);)
+            let (off, len) = (plan.param_block_offset(i), plan.params[i].len());
+            quote!(tape.param_grads[#off..][..#len].fill(#zero);)
         })
         .collect();
     let (seed_params, steps_params) = (seed(&vjp), steps(&vjp));

@@ -38,8 +38,7 @@ pub fn items(plan: &Plan) -> TokenStream {
             (&plan.state[i], &mut state_tensor_names),
         ] {
             for tensor in &blocks.tensors {
-                let const_name =
-                    format_ident!("{}_{}", plan.const_prefix(i), tensor.suffix.to_uppercase());
+                let const_name = plan.tensor_const(i, tensor.suffix);
                 let full = format!(
                     "{}.{}",
                     node.name,

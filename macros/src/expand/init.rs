@@ -56,9 +56,9 @@ pub fn init_params(plan: &Plan) -> TokenStream {
             _ => {
                 // Normalization affine parameters: weight 1, bias 0, as PyTorch.
                 for tensor in &block.tensors {
-                    let (off, end) = (tensor.offset, tensor.offset + tensor.len());
+                    let (off, len) = (plan.param_offset(i, tensor.suffix), tensor.len());
                     let value = literal(plan, if tensor.suffix == "weight" { 1.0 } else { 0.0 });
-                    statements.push(quote!(net.params[#off..#end].fill(#value);));
+                    statements.push(quote!(net.params[#off..][..#len].fill(#value);));
                 }
                 continue;
             }
@@ -71,7 +71,7 @@ pub fn init_params(plan: &Plan) -> TokenStream {
                 "bias" => init_variant(bias_init),
                 _ => init_variant(weight_init),
             };
-            let (off, end) = (tensor.offset, tensor.offset + tensor.len());
+            let (off, len) = (plan.param_offset(i, tensor.suffix), tensor.len());
             let stream = (i * 4 + k) as u64;
             let what = format!("{}.{}", node.name, tensor.suffix);
             statements.push(quote! {
@@ -79,7 +79,7 @@ pub fn init_params(plan: &Plan) -> TokenStream {
                     #init,
                     #rt::init::Fans { fan_in: #fan_in, fan_out: #fan_out },
                     &mut rng.fork(#stream),
-                    &mut net.params[#off..#end],
+                    &mut net.params[#off..][..#len],
                 ) {
                     ::core::unreachable!("initializer of `{}`: {}", #what, error);
                 }
@@ -88,7 +88,7 @@ pub fn init_params(plan: &Plan) -> TokenStream {
         if let (Some(g), Some(v)) = (block.tensor("weight_g"), block.tensor("weight_v")) {
             // Weight Norm starts from w = v: g = ||v|| per output row, as PyTorch.
             let (rows, cols) = (v.shape[0], v.len() / v.shape[0]);
-            let (g_off, g_len) = (g.offset, g.len());
+            let (g_off, g_len) = (plan.param_offset(i, "weight_g"), g.len());
             statements.push(quote! {
                 let (g, v) = net.params[#g_off..].split_at_mut(#g_len);
                 #rt::ops::norm::weight_norm_init::<#t, #rows, #cols>(
@@ -104,14 +104,14 @@ pub fn init_params(plan: &Plan) -> TokenStream {
 /// Statements setting `net.state` to its initial value.
 pub fn init_state(plan: &Plan) -> TokenStream {
     let one = literal(plan, 1.0);
-    let statements = plan.state.iter().flat_map(|block| {
+    let statements = plan.state.iter().enumerate().flat_map(|(i, block)| {
         block
             .tensors
             .iter()
             .filter(|t| t.suffix == "running_var")
             .map(|tensor| {
-                let (off, end) = (tensor.offset, tensor.offset + tensor.len());
-                quote!(net.state[#off..#end].fill(#one);)
+                let (off, len) = (plan.state_offset(i, tensor.suffix), tensor.len());
+                quote!(net.state[#off..][..#len].fill(#one);)
             })
             .collect::<Vec<_>>()
     });

@@ -9,14 +9,9 @@ use super::layers::rt;
 use super::plan::Plan;
 use super::{buffers, inputs};
 
-/// The `Network` impl of the plan's network; `renorm_settings` and `frozen_trait_items` are the
-/// trait items only some networks override.
-pub fn items(
-    plan: &Plan,
-    tape: &Ident,
-    renorm_settings: &TokenStream,
-    frozen_trait_items: &TokenStream,
-) -> TokenStream {
+/// The `Network` impl of the plan's network; `overrides` are the trait items only some networks
+/// override (Batch Renorm's settings, the dropout generator's restoring, frozen layers' ranges).
+pub fn items(plan: &Plan, tape: &Ident, overrides: &[TokenStream]) -> TokenStream {
     let (rt, t, graph) = (rt(), &plan.t, plan.graph);
     let name = &graph.name;
     let p = plan.param_count;
@@ -55,7 +50,6 @@ pub fn items(
             fn batch_counters_mut(&mut self) -> &mut [u64] {
                 &mut self.num_batches_tracked
             }
-            #renorm_settings
             fn new_tape<const B: usize>() -> #tape<B> {
                 #tape::new()
             }
@@ -65,7 +59,7 @@ pub fn items(
             fn param_grads_mut<const B: usize>(tape: &mut #tape<B>) -> &mut [#t; #p] {
                 &mut tape.param_grads
             }
-            #frozen_trait_items
+            #(#overrides)*
             fn forward_with<'t, const B: usize>(
                 &self,
                 tape: &'t mut #tape<B>,

@@ -24,12 +24,13 @@ impl Tensor {
     }
 }
 
-/// Where a linear or conv layer's weight lives in the parameter buffer: one tensor, or Weight
-/// Norm's magnitude `g` (one per output) and direction `v`.
+/// How a linear or conv layer's weight is stored: one tensor (`weight`), or Weight Norm's
+/// magnitude `g` (`weight_g`, one per output) and direction `v` (`weight_v`). Generated code
+/// finds them by name ([`Plan::param_offset`]).
 #[derive(Clone, Copy)]
 pub enum Weight {
-    Plain { offset: usize },
-    Normed { g: usize, v: usize },
+    Plain,
+    Normed,
 }
 
 /// The parameter layout of a linear or conv layer, read once from its block so that code
@@ -81,14 +82,8 @@ impl Block {
             self.tensor("weight_g"),
             self.tensor("weight_v"),
         ) {
-            (Some(w), None, None) => (Weight::Plain { offset: w.offset }, &w.shape),
-            (None, Some(g), Some(v)) => (
-                Weight::Normed {
-                    g: g.offset,
-                    v: v.offset,
-                },
-                &v.shape,
-            ),
+            (Some(w), None, None) => (Weight::Plain, &w.shape),
+            (None, Some(_), Some(v)) => (Weight::Normed, &v.shape),
             _ => panic!("monograd-macros bug: a kernel block without a weight layout"),
         };
         let (weight, shape) = weight;
@@ -398,13 +393,55 @@ impl<'g> Plan<'g> {
     /// which tensor each view reads rather than a bare number.
     pub fn param_offset(&self, i: usize, suffix: &str) -> TokenStream {
         self.params[i].require(suffix);
+        self.named_offset(i, suffix)
+    }
+
+    /// The offset of node `i`'s state tensor `suffix`, named like [`Self::param_offset`]
+    /// (`Net::N_RUNNING_MEAN.offset`).
+    pub fn state_offset(&self, i: usize, suffix: &str) -> TokenStream {
+        self.state[i].require(suffix);
+        self.named_offset(i, suffix)
+    }
+
+    /// The offset of node `i`'s parameter block, that of its first tensor, named like
+    /// [`Self::param_offset`] (`Net::C_WEIGHT.offset` for a conv layer's weight and bias).
+    pub fn param_block_offset(&self, i: usize) -> TokenStream {
+        self.named_offset(i, Self::first_suffix(&self.params[i]))
+    }
+
+    /// The offset of node `i`'s state block, named like [`Self::state_offset`].
+    pub fn state_block_offset(&self, i: usize) -> TokenStream {
+        self.named_offset(i, Self::first_suffix(&self.state[i]))
+    }
+
+    fn first_suffix(block: &Block) -> &'static str {
+        block
+            .tensors
+            .first()
+            .expect("monograd-macros bug: the offset of an empty block")
+            .suffix
+    }
+
+    fn named_offset(&self, i: usize, suffix: &str) -> TokenStream {
         let ty = &self.graph.name;
-        let tensor = format_ident!("{}_{}", self.const_prefix(i), suffix.to_uppercase());
+        let tensor = self.tensor_const(i, suffix);
         quote!(#ty::#tensor.offset)
     }
 
+    /// The name of the associated `TensorInfo` const of node `i`'s tensor `suffix` (parameter
+    /// or state): `H_WEIGHT`, `N_RUNNING_MEAN`.
+    pub fn tensor_const(&self, i: usize, suffix: &str) -> Ident {
+        format_ident!("{}_{}", self.const_prefix(i), suffix.to_uppercase())
+    }
+
+    /// The name of the associated geometry const (`Conv2dShape`, `Pool2dShape`) of node `i`:
+    /// `C_GEOMETRY`.
+    pub fn geometry_const(&self, i: usize) -> Ident {
+        format_ident!("{}_GEOMETRY", self.const_prefix(i))
+    }
+
     /// Upper-case identifier prefix for node `i`'s associated consts.
-    pub fn const_prefix(&self, i: usize) -> String {
+    fn const_prefix(&self, i: usize) -> String {
         self.graph.nodes[i].name.to_string().to_uppercase()
     }
 }

@@ -61,6 +61,7 @@ pub fn items(plan: &Plan, names: &Names) -> TokenStream {
         let field = plan.field(i);
         quote!(#field: #zero,)
     });
+    let dropout = layers::dropout_rng(plan.graph).tape_init;
     let frozen = (plan.frozen_len() > 0).then(|| quote!(frozen_params: #zero,));
     let input_grad = super::inputs::input_grad_const(plan);
     quote! {
@@ -88,6 +89,7 @@ pub fn items(plan: &Plan, names: &Names) -> TokenStream {
                         param_grads: #zero,
                         workspace: #workspace::ZEROED,
                         state_before_forward: #zero,
+                        #dropout
                         #frozen
                         input_grad: #input_grad,
                         gemm_pack: #rt::ScratchBuffer::EMPTY,
@@ -131,16 +133,16 @@ fn network_const(plan: &Plan) -> TokenStream {
     let s = plan.state_count;
     let one = literal(plan, 1.0);
     // PyTorch's initial running variance is 1 (as `init::init_state` sets at run time).
-    let ones = plan.state.iter().flat_map(|block| {
+    let ones = plan.state.iter().enumerate().flat_map(|(i, block)| {
         block
             .tensors
             .iter()
             .filter(|tensor| tensor.suffix == "running_var")
             .map(|tensor| {
-                let (start, end) = (tensor.offset, tensor.offset + tensor.len());
+                let (start, len) = (plan.state_offset(i, tensor.suffix), tensor.len());
                 quote! {
                     let mut i = #start;
-                    while i < #end {
+                    while i < #start + #len {
                         state[i] = #one;
                         i += 1;
                     }
@@ -149,15 +151,7 @@ fn network_const(plan: &Plan) -> TokenStream {
             .collect::<Vec<_>>()
     });
     let counters = super::io::counter_init(plan);
-    let renorm = plan.graph.nodes.iter().find_map(|node| match &node.op {
-        Op::BatchRenorm(rn) => {
-            let (r_max, d_max) = (rn.r_max, rn.d_max);
-            Some(quote!(
-                renorm_limits: #rt::ops::norm::RenormLimits { r_max: #r_max, d_max: #d_max },
-            ))
-        }
-        _ => None,
-    });
+    let renorm = super::renorm::init(plan.graph);
     quote! {
         impl #name {
             /// [`Self::zeroed`] as a `const fn` (only without a heap): every parameter zero and

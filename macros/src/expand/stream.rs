@@ -210,12 +210,13 @@ pub fn items(graph: &Graph) -> TokenStream {
                 quote!(#rt::ops::combine::#f::<#t, 1, #n>(#x1, ::core::array::from_ref(#b), #y1);)
             }
             Op::Linear(linear) => {
-                let block = &plan.params[i];
                 let inp = stream.step_len[node.inputs[0]];
                 let out = linear.out;
-                let w_off = block.tensor("weight").map_or(0, |w| w.offset);
-                let bias = block.tensor("bias").map(|b| {
-                    let off = b.offset;
+                // `analyse` streams no Weight Norm layer: the weight is one tensor (which
+                // `param_offset` requires).
+                let w_off = plan.param_offset(i, "weight");
+                let bias = linear.bias.then(|| {
+                    let off = plan.param_offset(i, "bias");
                     quote! {
                         for (y, b) in #local.iter_mut().zip(#rt::view::array::<#t, #out>(&params[#off..])) {
                             *y += *b;
@@ -234,7 +235,7 @@ pub fn items(graph: &Graph) -> TokenStream {
             }
             Op::Recurrent(rnn) => {
                 let (h, features) = (rnn.hidden, stream.step_len[node.inputs[0]]);
-                let off = plan.params[i].offset;
+                let off = plan.param_block_offset(i);
                 let state_h = format_ident!("{}_h", node.name);
                 let weights = format_ident!("{}_weights", node.name);
                 let doc = format!("`{}`: the hidden state `h`.", node.name);
@@ -242,7 +243,7 @@ pub fn items(graph: &Graph) -> TokenStream {
                 inits.push(quote!(#state_h: [#zero; #h],));
                 resets.push(quote!(self.#state_h = [#zero; #h];));
                 let gates = rnn.cell.gates();
-                let params_view = quote!(#rt::ops::recurrent::RnnParams::<#t, #gates, #features, #h>::at::<#p, #off>(params));
+                let params_view = quote!(#rt::ops::recurrent::RnnParams::<#t, #gates, #features, #h>::at::<#p, { #off }>(params));
                 fields.push(quote!(#weights: #rt::ops::recurrent::StreamWeights<#t, #gates, #features, #h>,));
                 inits.push(
                     quote!(#weights: #rt::ops::recurrent::StreamWeights::new(&#params_view),),
@@ -424,8 +425,7 @@ fn conv_step(
     let (c_in, c_out) = (stream.step_len[node.inputs[0]], conv.out_channels);
     let (k, d, g, bias) = (conv.kernel.1, conv.dilation.1, conv.groups, conv.bias);
     let hist = d * (k - 1);
-    let block = &plan.params[i];
-    let (off, len) = (block.offset, block.len());
+    let (off, len) = (plan.param_block_offset(i), plan.params[i].len());
     let history = format_ident!("{}_history", node.name);
     let doc = format!(
         "`{}`: its last {hist} inputs (`dilation * (kernel - 1)`).",

@@ -10,6 +10,11 @@
 //! cannot write `[T; C_IN * H * W]`) and check them against the geometry in `const` blocks, so a
 //! call that does not fit is a compile error and no shape is checked at run time.
 //!
+//! The same geometry can be written with names: a [`Conv2dShape`] constant (`in_channels: 1,
+//! kernel: [3, 3], stride: [1, 1], ...`) that a type gives through [`Conv2dLayer`]`<NODE>`, read
+//! by the kernels as [`NetworkConv2d`]`<Net, NODE>`. `network!` declares each convolution layer
+//! so (`Net::C_GEOMETRY`); it costs nothing at run time either.
+//!
 //! The output size follows PyTorch (floor):
 //! `OH = (H + 2 PH - DH (KH - 1) - 1) / SH + 1`, likewise `OW`.
 //!
@@ -68,7 +73,7 @@ mod im2col_gemm;
 use geometry::{assert_lengths, group_window};
 pub use geometry::{
     conv2d_cols_len, conv2d_output_remainder, conv2d_output_size, conv2d_param_count,
-    conv2d_workspace_len, Conv2d, Conv2dGeometry,
+    conv2d_workspace_len, Conv2d, Conv2dGeometry, Conv2dLayer, Conv2dShape, NetworkConv2d,
 };
 
 /// Which loops the forward or input-gradient pass runs on, fixed at compile time by the

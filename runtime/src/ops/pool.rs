@@ -13,6 +13,11 @@
 //! the kernel (`PH <= KH / 2`); an invalid geometry fails to compile, and so does a length that
 //! does not fit it. Pooling has no parameters and no workspace.
 //!
+//! The same geometry can be written with names, as for convolutions: a [`Pool2dShape`]
+//! constant (`channels`, `kernel`, `stride`, ..., `ceil_mode`) that a type gives through
+//! [`Pool2dLayer`]`<NODE>`, read by the kernels as [`NetworkPool2d`]`<Net, NODE>`; `network!`
+//! declares each pooling layer so (`Net::P_GEOMETRY`).
+//!
 //! PyTorch's `MaxPool1d` / `AvgPool1d` over per-sample `[C, L]` sequences are these over
 //! `[C, 1, L]` with `H = KH = 1` (`SH = DH = 1`, `PH = 0`): `network!` generates `max_pool1d`
 //! and `avg_pool1d` this way. Tested against `F.max_pool1d` and `F.avg_pool1d`.
@@ -54,6 +59,7 @@
 //! the same buffer.
 
 use core::hint::select_unpredictable;
+use core::marker::PhantomData;
 
 use crate::kernels::Store;
 use crate::ops::conv::conv2d_output_size;
@@ -111,7 +117,9 @@ mod sealed {
 }
 
 /// The compile-time geometry of a 2-D pooling window, implemented only by [`Pool2d`] and
-/// [`Pool2dCeil`].
+/// [`Pool2dCeil`] (positional const generics) and [`NetworkPool2d`] (a network's named
+/// [`Pool2dShape`]). Each gives the twelve values the layer is declared with; the output size
+/// and lengths derive from them.
 pub trait Pool2dGeometry: sealed::Sealed {
     /// Channels.
     const C: usize;
@@ -139,14 +147,44 @@ pub trait Pool2dGeometry: sealed::Sealed {
     const CEIL: bool;
     /// Output height, [`pool2d_output_size`]`(H, KH, SH, PH, DH)` (or
     /// [`pool2d_output_size_ceil`]).
-    const OUT_H: usize;
+    const OUT_H: usize =
+        match output_size(Self::CEIL, Self::H, Self::KH, Self::SH, Self::PH, Self::DH) {
+            Some(n) => n,
+            None => panic!(
+                "pool2d: invalid height: need PH <= KH / 2, H + 2 PH >= DH (KH - 1) + 1 and \
+             H, KH, SH, DH >= 1"
+            ),
+        };
     /// Output width, [`pool2d_output_size`]`(W, KW, SW, PW, DW)` (or
     /// [`pool2d_output_size_ceil`]).
-    const OUT_W: usize;
+    const OUT_W: usize =
+        match output_size(Self::CEIL, Self::W, Self::KW, Self::SW, Self::PW, Self::DW) {
+            Some(n) => n,
+            None => panic!(
+                "pool2d: invalid width: need PW <= KW / 2, W + 2 PW >= DW (KW - 1) + 1 and \
+             W, KW, SW, DW >= 1"
+            ),
+        };
     /// Per-sample input length `C H W`.
-    const IN_LEN: usize;
+    const IN_LEN: usize = Self::C * Self::H * Self::W;
     /// Per-sample output length `C OH OW`.
-    const OUT_LEN: usize;
+    const OUT_LEN: usize = Self::C * Self::OUT_H * Self::OUT_W;
+}
+
+/// [`pool2d_output_size_ceil`] when `ceil`, else [`pool2d_output_size`].
+const fn output_size(
+    ceil: bool,
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+) -> Option<usize> {
+    if ceil {
+        pool2d_output_size_ceil(input, kernel, stride, padding, dilation)
+    } else {
+        pool2d_output_size(input, kernel, stride, padding, dilation)
+    }
 }
 
 /// The geometry of one pooling layer, as const generics (see the [module docs](self)).
@@ -185,10 +223,9 @@ pub struct Pool2dCeil<
     const DW: usize,
 >;
 
-/// The `Sealed` and [`Pool2dGeometry`] impls of a geometry type: `$ceil` is its `CEIL`,
-/// `$size` the function giving its output sizes.
+/// The `Sealed` and [`Pool2dGeometry`] impls of a geometry type: `$ceil` is its `CEIL`.
 macro_rules! pool2d_impl {
-    ($ty:ident, $ceil:expr, $size:ident) => {
+    ($ty:ident, $ceil:expr) => {
         impl<
                 const C: usize,
                 const H: usize,
@@ -230,28 +267,63 @@ macro_rules! pool2d_impl {
             const DH: usize = DH;
             const DW: usize = DW;
             const CEIL: bool = $ceil;
-            const OUT_H: usize = match $size(H, KH, SH, PH, DH) {
-                Some(n) => n,
-                None => panic!(
-                    "pool2d: invalid height: need PH <= KH / 2, H + 2 PH >= DH (KH - 1) + 1 and \
-                     H, KH, SH, DH >= 1"
-                ),
-            };
-            const OUT_W: usize = match $size(W, KW, SW, PW, DW) {
-                Some(n) => n,
-                None => panic!(
-                    "pool2d: invalid width: need PW <= KW / 2, W + 2 PW >= DW (KW - 1) + 1 and \
-                     W, KW, SW, DW >= 1"
-                ),
-            };
-            const IN_LEN: usize = C * H * W;
-            const OUT_LEN: usize = C * Self::OUT_H * Self::OUT_W;
         }
     };
 }
 
-pool2d_impl!(Pool2d, false, pool2d_output_size);
-pool2d_impl!(Pool2dCeil, true, pool2d_output_size_ceil);
+pool2d_impl!(Pool2d, false);
+pool2d_impl!(Pool2dCeil, true);
+
+/// A pooling layer's geometry as named values (`channels: 2, kernel: [2, 2], ...`), the form
+/// `network!` declares each layer's in (`Net::P_GEOMETRY`); pairs are `[height, width]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dShape {
+    /// Channels ([`Pool2dGeometry::C`]).
+    pub channels: usize,
+    /// Input height ([`Pool2dGeometry::H`]; 1 for a sequence).
+    pub height: usize,
+    /// Input width ([`Pool2dGeometry::W`]; the length of a sequence).
+    pub width: usize,
+    /// Window size, `[KH, KW]`.
+    pub kernel: [usize; 2],
+    /// Stride, `[SH, SW]`.
+    pub stride: [usize; 2],
+    /// Padding on each side, `[PH, PW]`.
+    pub padding: [usize; 2],
+    /// Dilation, `[DH, DW]`.
+    pub dilation: [usize; 2],
+    /// PyTorch's `ceil_mode` ([`Pool2dGeometry::CEIL`]).
+    pub ceil_mode: bool,
+}
+
+/// Implemented by a network for its pooling node `NODE`: that layer's [`Pool2dShape`], which
+/// the kernels read through [`NetworkPool2d`]`<Net, NODE>`.
+pub trait Pool2dLayer<const NODE: usize> {
+    /// The layer's geometry.
+    const SHAPE: Pool2dShape;
+}
+
+/// The geometry of network `Net`'s pooling node `NODE` (see [`Pool2dLayer`]): the same
+/// compile-time values as the [`Pool2d`] (or [`Pool2dCeil`]) of the same numbers, named where
+/// they are declared. Never constructed.
+pub struct NetworkPool2d<Net, const NODE: usize>(PhantomData<Net>);
+
+impl<Net: Pool2dLayer<NODE>, const NODE: usize> sealed::Sealed for NetworkPool2d<Net, NODE> {}
+
+impl<Net: Pool2dLayer<NODE>, const NODE: usize> Pool2dGeometry for NetworkPool2d<Net, NODE> {
+    const C: usize = Net::SHAPE.channels;
+    const H: usize = Net::SHAPE.height;
+    const W: usize = Net::SHAPE.width;
+    const KH: usize = Net::SHAPE.kernel[0];
+    const KW: usize = Net::SHAPE.kernel[1];
+    const SH: usize = Net::SHAPE.stride[0];
+    const SW: usize = Net::SHAPE.stride[1];
+    const PH: usize = Net::SHAPE.padding[0];
+    const PW: usize = Net::SHAPE.padding[1];
+    const DH: usize = Net::SHAPE.dilation[0];
+    const DW: usize = Net::SHAPE.dilation[1];
+    const CEIL: bool = Net::SHAPE.ceil_mode;
+}
 
 /// Compile-time check of a kernel's array lengths against its geometry.
 const fn assert_lengths<G: Pool2dGeometry>(in_len: usize, out_len: usize) {

@@ -1,6 +1,8 @@
 //! Convolution (PyTorch `nn.Conv2d` and `nn.Conv1d`, optionally with Weight Norm) over
-//! per-sample `[C, H, W]` images (a sequence `[C, L]` is the image `[C, 1, L]`). Geometry is passed to the runtime as a zero-sized type whose const
-//! parameters are the literals computed here, so the runtime checks every length at compile time.
+//! per-sample `[C, H, W]` images (a sequence `[C, L]` is the image `[C, 1, L]`). Each layer's
+//! geometry is a named constant of the network (`Net::C_GEOMETRY: Conv2dShape`, `in_channels`,
+//! `kernel`, `stride`, ...), which the kernels take as the zero-sized type
+//! `NetworkConv2d<Net, NODE>`, so the runtime checks every length at compile time.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -8,7 +10,7 @@ use quote::quote;
 use super::{input_grads, input_image, rt, workspace_field, WorkspaceItem};
 use crate::expand::access::{grad, Access};
 use crate::expand::emit::{weight_norm_backward, weight_norm_forward};
-use crate::expand::plan::{Plan, Weight};
+use crate::expand::plan::Plan;
 use crate::graph::ops::Conv2d;
 use crate::graph::Op;
 
@@ -112,15 +114,59 @@ fn causal_dims(plan: &Plan, i: usize, conv: &Conv2d) -> (usize, usize, usize, us
     (c, full_l, l, c * full_l)
 }
 
-/// The geometry type `Conv2d<...>` of node `i`.
-fn conv_geometry(plan: &Plan, i: usize, conv: &Conv2d) -> TokenStream {
-    let rt = rt();
-    let (c_in, h, w) = input_image(plan, i);
-    let co = conv.out_channels;
-    let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) =
-        (conv.kernel, conv.stride, conv.padding, conv.dilation);
-    let (groups, bias) = (conv.groups, conv.bias);
-    quote!(#rt::ops::conv::Conv2d<#c_in, #h, #w, #co, #kh, #kw, #sh, #sw, #ph, #pw, #dh, #dw, #groups, #bias>)
+/// The geometry type of node `i` for the kernels, `NetworkConv2d<Net, i>`, which reads the
+/// constant [`geometries`] declares.
+fn conv_geometry(plan: &Plan, i: usize) -> TokenStream {
+    let (rt, name) = (rt(), &plan.graph.name);
+    quote!(#rt::ops::conv::NetworkConv2d<#name, #i>)
+}
+
+/// For every convolution node, its geometry as a named constant (`Net::C_GEOMETRY`, an item of
+/// the network's `impl`) and the `Conv2dLayer<NODE>` impl through which the kernels read it:
+/// `(consts, impls)`.
+pub fn geometries(plan: &Plan) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let (rt, name) = (rt(), &plan.graph.name);
+    let convs = (0..plan.node_count()).filter_map(|i| match &plan.graph.nodes[i].op {
+        Op::Conv2d(conv) => Some((i, conv)),
+        _ => None,
+    });
+    convs
+        .map(|(i, conv): (usize, &Conv2d)| {
+            let (c_in, h, w) = input_image(plan, i);
+            let out_channels = conv.out_channels;
+            let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) =
+                (conv.kernel, conv.stride, conv.padding, conv.dilation);
+            let (groups, bias) = (conv.groups, conv.bias);
+            let geometry = plan.geometry_const(i);
+            let doc = format!(
+                "The geometry of `{}`, as the convolution kernels read it.",
+                plan.graph.nodes[i].name
+            );
+            let shape = quote!(#rt::ops::conv::Conv2dShape);
+            (
+                quote! {
+                    #[doc = #doc]
+                    pub const #geometry: #shape = #shape {
+                        in_channels: #c_in,
+                        height: #h,
+                        width: #w,
+                        out_channels: #out_channels,
+                        kernel: [#kh, #kw],
+                        stride: [#sh, #sw],
+                        padding: [#ph, #pw],
+                        dilation: [#dh, #dw],
+                        groups: #groups,
+                        bias: #bias,
+                    };
+                },
+                quote! {
+                    impl #rt::ops::conv::Conv2dLayer<#i> for #name {
+                        const SHAPE: #shape = #name::#geometry;
+                    }
+                },
+            )
+        })
+        .unzip()
 }
 
 /// Statements preparing the kernel's parameter block, and an expression `&[T; LEN]` for it.
@@ -144,13 +190,15 @@ fn kernel_params(
     }
     let layout = block.kernel();
     let (out, k) = (layout.out, layout.per_out);
-    let bias_copy = layout.bias.map(|off| {
+    let bias_copy = layout.bias.map(|_| {
         let start = out * k;
-        quote!(kernel_block[#start..].copy_from_slice(&params[#off..#off + #out]);)
+        let off = plan.param_offset(i, "bias");
+        quote!(kernel_block[#start..].copy_from_slice(&params[#off..][..#out]);)
     });
     let workspace = access.workspace(plan, i, "weight");
     let weight = weight_norm_forward(
         plan,
+        i,
         &layout,
         quote!(#rt::view::matrix_mut::<#t, #out, #k>(&mut kernel_block[..])),
     );
@@ -165,9 +213,9 @@ fn kernel_params(
 
 /// Elements of GEMM packing scratch the convolution needs (independent of the batch: its
 /// products are per sample).
-pub fn pack_len(plan: &Plan, i: usize, conv: &Conv2d) -> TokenStream {
+pub fn pack_len(plan: &Plan, i: usize) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
-    let geometry = conv_geometry(plan, i, conv);
+    let geometry = conv_geometry(plan, i);
     quote!(#rt::ops::conv::conv2d_pack_len::<#t, #geometry>())
 }
 
@@ -179,7 +227,7 @@ pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
     let (in_len, out_len) = (plan.numel(node.inputs[0]), plan.numel(i));
     match &node.op {
         Op::Conv2d(conv) => {
-            let geometry = conv_geometry(plan, i, conv);
+            let geometry = conv_geometry(plan, i);
             let (prepare, params) = kernel_params(plan, access, i, conv);
             let len = kernel_block_len(plan, i, conv);
             let cols = columns(access);
@@ -236,26 +284,29 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
             } else {
                 (dy, out_len, quote!())
             };
-            let geometry = conv_geometry(plan, i, conv);
+            let geometry = conv_geometry(plan, i);
             let len = kernel_block_len(plan, i, conv);
             let cols = columns(&access);
             let cols_len = shared_columns_len(plan);
             let block = &plan.params[i];
-            let off = block.offset;
+            let off = plan.param_block_offset(i);
             let plen = block_len(plan, i);
             let layout = block.kernel();
             let params_grad = if conv.weight_norm {
                 let (out, k) = (layout.out, layout.per_out);
                 let dw_field = workspace_field(plan, i, "weight_grad");
-                let bias_grad = layout.bias.map(|boff| {
+                let bias_grad = layout.bias.map(|_| {
                     let start = out * k;
-                    quote!(tape.param_grads[#boff..#boff + #out].copy_from_slice(&kernel_grad[#start..]);)
+                    let off = plan.param_offset(i, "bias");
+                    quote! {
+                        #rt::view::array_mut::<#t, #out>(&mut tape.param_grads[#off..])
+                            .copy_from_slice(&kernel_grad[#start..]);
+                    }
                 });
-                let Weight::Normed { g: g_off, .. } = layout.weight else {
-                    unreachable!("a Weight Norm layer's weight is normed")
-                };
+                let g_off = plan.param_offset(i, "weight_g");
                 let to_g_and_v = weight_norm_backward(
                     plan,
+                    i,
                     &layout,
                     quote!(#rt::view::matrix::<#t, #out, #k>(&kernel_grad[..])),
                     quote!(#rt::view::array_mut::<#t, #out>(grad_g)),
@@ -269,7 +320,7 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                         #x, #dy, kernel_grad, #cols, #rt::Store::Overwrite, &mut tape.gemm_pack[..],
                     );
                     // Weight Norm's g and v are stored one after the other.
-                    let (grad_g, grad_v) = tape.param_grads[#g_off..#g_off + #g_len + #v_len].split_at_mut(#g_len);
+                    let (grad_g, grad_v) = tape.param_grads[#g_off..][..#g_len + #v_len].split_at_mut(#g_len);
                     #to_g_and_v
                     #bias_grad
                 }

@@ -41,7 +41,7 @@ fn weight_and_bias(
         None => quote!(::core::option::Option::None),
     };
     match layout.weight {
-        Weight::Plain { .. } => (
+        Weight::Plain => (
             quote!(),
             {
                 let offset = plan.param_offset(i, "weight");
@@ -49,9 +49,9 @@ fn weight_and_bias(
             },
             bias,
         ),
-        Weight::Normed { .. } => {
+        Weight::Normed => {
             let workspace = access.workspace(plan, i, "weight");
-            let compute = weight_norm_forward(plan, &layout, quote!(&mut *weight));
+            let compute = weight_norm_forward(plan, i, &layout, quote!(&mut *weight));
             let prepare = quote! {
                 let weight: &mut [[#t; #inp]; #out] = #workspace;
                 #compute
@@ -106,12 +106,13 @@ pub fn backward(plan: &Plan, i: usize, linear: &Linear) -> TokenStream {
         quote!(::core::option::Option::None)
     };
     let (params_grad, weight_for_input) = match layout.weight {
-        Weight::Normed { .. } => {
+        Weight::Normed => {
             let w_field = workspace_field(plan, i, "weight");
             let dw_field = workspace_field(plan, i, "weight_grad");
             let dw = quote!(&mut tape.workspace.#dw_field);
             let to_g_and_v = weight_norm_backward(
                 plan,
+                i,
                 &layout,
                 quote!(&tape.workspace.#dw_field),
                 quote!(grad_weight_g),
@@ -128,7 +129,7 @@ pub fn backward(plan: &Plan, i: usize, linear: &Linear) -> TokenStream {
                 quote!(&tape.workspace.#w_field),
             )
         }
-        Weight::Plain { .. } => (
+        Weight::Plain => (
             quote! {
                 #rt::ops::linear::linear_backward_params_packed::<#t, B, #inp, #out>(
                     #x, #dy, grad_weight, #bias_grad, #rt::Store::Overwrite,

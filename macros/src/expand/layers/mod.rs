@@ -53,32 +53,9 @@ fn workspace(plan: &Plan, i: usize) -> Vec<WorkspaceItem> {
     }
 }
 
-/// The network's dropout generator, when it has a `dropout` layer: its field declaration, its
-/// initializer in `zeroed()` and the statement seeding it in `new(seed)`.
-pub fn dropout_rng(graph: &crate::graph::Graph) -> (TokenStream, TokenStream, TokenStream) {
-    if !graph
-        .nodes
-        .iter()
-        .any(|n| matches!(n.op, Op::Dropout { .. }))
-    {
-        return (quote!(), quote!(), quote!());
-    }
-    let rt = rt();
-    let field = format_ident!("{}", dropout::RNG_FIELD);
-    // Initializers draw from streams `4 * node + tensor`; this one is far from them.
-    let stream = u64::MAX;
-    (
-        quote! {
-            /// The generator every `dropout` layer draws its training masks from: seeded by
-            /// `new(seed)`, so a seeded run is reproducible. Checkpoints save and restore it
-            /// (and `Rng::state` / `Rng::from_state` expose it), so a run resumes exactly. It
-            /// is not part of a training step's transaction: a failed step still used its
-            /// masks' draws.
-            pub #field: #rt::Rng,
-        },
-        quote!(#field: #rt::Rng::new(0),),
-        quote!(net.#field = rng.fork(#stream);),
-    )
+/// The network's dropout generator and the tape's copy of it, when it has a `dropout` layer.
+pub fn dropout_rng(graph: &crate::graph::Graph) -> dropout::Generator {
+    dropout::Generator::new(graph)
 }
 
 /// The field of the network's dropout generator, when it has a `dropout` layer.
@@ -91,6 +68,25 @@ pub fn dropout_rng_field(graph: &crate::graph::Graph) -> Option<TokenStream> {
         .then(|| quote!(#field))
 }
 
+/// The geometry of every convolution and pooling layer as a named constant of the network
+/// (`Net::C_GEOMETRY`), with the impls through which the kernels read them.
+pub fn geometries(plan: &Plan) -> TokenStream {
+    let (mut consts, mut impls) = conv::geometries(plan);
+    let (pool_consts, pool_impls) = pool::geometries(plan);
+    consts.extend(pool_consts);
+    impls.extend(pool_impls);
+    if consts.is_empty() {
+        return quote!();
+    }
+    let name = &plan.graph.name;
+    quote! {
+        impl #name {
+            #(#consts)*
+        }
+        #(#impls)*
+    }
+}
+
 /// An expression for the elements of GEMM packing scratch the network's layers need at batch
 /// `batch` (the largest of them), sizing the `gemm_pack` buffer of tapes and evaluation buffers.
 pub fn gemm_pack_len(plan: &Plan, batch: &TokenStream) -> TokenStream {
@@ -98,7 +94,7 @@ pub fn gemm_pack_len(plan: &Plan, batch: &TokenStream) -> TokenStream {
     let terms: Vec<TokenStream> = (0..plan.node_count())
         .filter_map(|i| match &plan.graph.nodes[i].op {
             Op::Linear(linear) => Some(linear::pack_len(plan, i, linear, batch)),
-            Op::Conv2d(conv) => Some(conv::pack_len(plan, i, conv)),
+            Op::Conv2d(_) => Some(conv::pack_len(plan, i)),
             _ => None,
         })
         .collect();

@@ -124,7 +124,7 @@ fn affine(plan: &Plan, access: &Access, i: usize, len: usize) -> Option<TokenStr
 fn state_view(plan: &Plan, i: usize, mutable: bool) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
     let (c, _, _) = dims(plan, i);
-    let off = plan.state[i].offset;
+    let off = plan.state_block_offset(i);
     if mutable {
         quote!(#rt::view::matrix_mut::<#t, 2, #c>(&mut state[#off..]))
     } else {
@@ -286,7 +286,7 @@ pub fn backward(plan: &Plan, i: usize, collective: bool) -> TokenStream {
     };
     let has_params = plan.params[i].len() > 0;
     let dparams = if has_params {
-        let off = plan.params[i].offset;
+        let off = plan.param_block_offset(i);
         Some(quote!(#rt::view::matrix_mut::<#t, 2, #param_len>(&mut tape.param_grads[#off..])))
     } else {
         None

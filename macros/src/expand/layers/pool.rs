@@ -1,6 +1,7 @@
 //! Pooling (PyTorch `nn.MaxPool2d`, `nn.AvgPool2d`, their 1-D forms, and global average
-//! pooling) over per-sample `[C, H, W]` images. As for convolutions, the geometry is a
-//! zero-sized type whose const parameters are the literals computed here.
+//! pooling) over per-sample `[C, H, W]` images. As for convolutions, each layer's geometry is a
+//! named constant of the network (`Net::P_GEOMETRY: Pool2dShape`), which the kernels take as the
+//! zero-sized type `NetworkPool2d<Net, NODE>`.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -11,16 +12,55 @@ use crate::expand::plan::Plan;
 use crate::graph::ops::Pool2d;
 use crate::graph::Op;
 
-fn pool_geometry(plan: &Plan, i: usize, pool: &Pool2d) -> TokenStream {
-    let rt = rt();
-    let (c, h, w) = input_image(plan, i);
-    let ((kh, kw), (sh, sw), (ph, pw)) = (pool.kernel, pool.stride, pool.padding);
-    let ty = if pool.ceil_mode {
-        quote!(Pool2dCeil)
-    } else {
-        quote!(Pool2d)
-    };
-    quote!(#rt::ops::pool::#ty<#c, #h, #w, #kh, #kw, #sh, #sw, #ph, #pw, 1, 1>)
+/// The geometry type of node `i` for the kernels, `NetworkPool2d<Net, i>`, which reads the
+/// constant [`geometries`] declares.
+fn pool_geometry(plan: &Plan, i: usize) -> TokenStream {
+    let (rt, name) = (rt(), &plan.graph.name);
+    quote!(#rt::ops::pool::NetworkPool2d<#name, #i>)
+}
+
+/// For every max or average pooling node, its geometry as a named constant (`Net::P_GEOMETRY`,
+/// an item of the network's `impl`) and the `Pool2dLayer<NODE>` impl through which the kernels
+/// read it: `(consts, impls)`.
+pub fn geometries(plan: &Plan) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let (rt, name) = (rt(), &plan.graph.name);
+    let pools = (0..plan.node_count()).filter_map(|i| match &plan.graph.nodes[i].op {
+        Op::MaxPool2d(pool) | Op::AvgPool2d(pool) => Some((i, pool)),
+        _ => None,
+    });
+    pools
+        .map(|(i, pool): (usize, &Pool2d)| {
+            let (channels, h, w) = input_image(plan, i);
+            let ((kh, kw), (sh, sw), (ph, pw)) = (pool.kernel, pool.stride, pool.padding);
+            let ceil_mode = pool.ceil_mode;
+            let geometry = plan.geometry_const(i);
+            let doc = format!(
+                "The geometry of `{}`, as the pooling kernels read it.",
+                plan.graph.nodes[i].name
+            );
+            let shape = quote!(#rt::ops::pool::Pool2dShape);
+            (
+                quote! {
+                    #[doc = #doc]
+                    pub const #geometry: #shape = #shape {
+                        channels: #channels,
+                        height: #h,
+                        width: #w,
+                        kernel: [#kh, #kw],
+                        stride: [#sh, #sw],
+                        padding: [#ph, #pw],
+                        dilation: [1, 1],
+                        ceil_mode: #ceil_mode,
+                    };
+                },
+                quote! {
+                    impl #rt::ops::pool::Pool2dLayer<#i> for #name {
+                        const SHAPE: #shape = #name::#geometry;
+                    }
+                },
+            )
+        })
+        .unzip()
 }
 
 pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
@@ -30,12 +70,12 @@ pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
     let y = access.value_mut(plan, i);
     let (in_len, out_len) = (plan.numel(node.inputs[0]), plan.numel(i));
     match &node.op {
-        Op::MaxPool2d(pool) => {
-            let geometry = pool_geometry(plan, i, pool);
+        Op::MaxPool2d(_) => {
+            let geometry = pool_geometry(plan, i);
             quote!(#rt::ops::pool::max_pool2d_forward::<#t, #geometry, B, #in_len, #out_len>(#x, #y);)
         }
-        Op::AvgPool2d(pool) => {
-            let geometry = pool_geometry(plan, i, pool);
+        Op::AvgPool2d(_) => {
+            let geometry = pool_geometry(plan, i);
             quote!(#rt::ops::pool::avg_pool2d_forward::<#t, #geometry, B, #in_len, #out_len>(#x, #y);)
         }
         Op::GlobalAvgPool => {
@@ -55,15 +95,15 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
     let input_grad =
         |call: &dyn Fn(TokenStream, TokenStream) -> TokenStream| input_grads(plan, i, call);
     match &node.op {
-        Op::MaxPool2d(pool) => {
-            let geometry = pool_geometry(plan, i, pool);
+        Op::MaxPool2d(_) => {
+            let geometry = pool_geometry(plan, i);
             let calls = input_grad(
                 &|dx, store| quote!(#rt::ops::pool::max_pool2d_backward::<#t, #geometry, B, #in_len, #out_len>(#x, #dy, #dx, #store);),
             );
             quote!(#(#calls)*)
         }
-        Op::AvgPool2d(pool) => {
-            let geometry = pool_geometry(plan, i, pool);
+        Op::AvgPool2d(_) => {
+            let geometry = pool_geometry(plan, i);
             let calls = input_grad(
                 &|dx, store| quote!(#rt::ops::pool::avg_pool2d_backward::<#t, #geometry, B, #in_len, #out_len>(#dy, #dx, #store);),
             );

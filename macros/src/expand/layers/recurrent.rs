@@ -65,7 +65,7 @@ pub fn forward(plan: &Plan, access: &Access, i: usize, rnn: &Recurrent) -> Token
     let (steps, features) = input_dims(plan, i);
     let (name, gates, _) = names(rnn);
     let h = rnn.hidden;
-    let (p, off) = (plan.param_count, plan.params[i].offset);
+    let (p, off) = (plan.param_count, plan.param_block_offset(i));
     let in_n = plan.numel(node.inputs[0]);
     let x = access.value(plan, node.inputs[0]);
     let y = access.value_mut(plan, i);
@@ -80,7 +80,7 @@ pub fn forward(plan: &Plan, access: &Access, i: usize, rnn: &Recurrent) -> Token
         ))
     };
     quote!({
-        let rnn = #rt::ops::recurrent::RnnParams::<#t, #gates, #features, #h>::at::<#p, #off>(params);
+        let rnn = #rt::ops::recurrent::RnnParams::<#t, #gates, #features, #h>::at::<#p, { #off }>(params);
         #rt::ops::recurrent::#forward::<#t, B, #steps, #features, #h>(
             &rnn,
             #rt::ops::recurrent::sequences::<#t, B, #steps, #features, #in_n>(#x),
@@ -97,8 +97,11 @@ pub fn backward(plan: &Plan, i: usize, rnn: &Recurrent) -> TokenStream {
     let (steps, features) = input_dims(plan, i);
     let (name, gates, _) = names(rnn);
     let h = rnn.hidden;
-    let block = &plan.params[i];
-    let (p, off, end) = (plan.param_count, block.offset, block.offset + block.len());
+    let (p, off, len) = (
+        plan.param_count,
+        plan.param_block_offset(i),
+        plan.params[i].len(),
+    );
     let in_n = plan.numel(node.inputs[0]);
     let x = access.value(plan, node.inputs[0]);
     let dy = grad(plan, i);
@@ -134,10 +137,10 @@ pub fn backward(plan: &Plan, i: usize, rnn: &Recurrent) -> TokenStream {
     quote!({
         let store = #store;
         if store == #rt::Store::Accumulate {
-            tape.param_grads[#off..#end].fill(#zero);
+            tape.param_grads[#off..][..#len].fill(#zero);
         }
-        let rnn = #rt::ops::recurrent::RnnParams::<#t, #gates, #features, #h>::at::<#p, #off>(params);
-        let mut grads = #rt::ops::recurrent::RnnGrads::<#t, #gates, #features, #h>::at::<#p, #off>(&mut tape.param_grads);
+        let rnn = #rt::ops::recurrent::RnnParams::<#t, #gates, #features, #h>::at::<#p, { #off }>(params);
+        let mut grads = #rt::ops::recurrent::RnnGrads::<#t, #gates, #features, #h>::at::<#p, { #off }>(&mut tape.param_grads);
         #rt::ops::recurrent::#backward::<#t, B, #steps, #features, #h>(
             &rnn,
             #rt::ops::recurrent::sequences::<#t, B, #steps, #features, #in_n>(#x),

@@ -1,6 +1,8 @@
 //! The compile-time geometry of a convolution: output sizes, parameter and workspace lengths,
 //! and the [`Conv2d`] type that carries them as const generics (see the parent module's docs).
 
+use core::marker::PhantomData;
+
 use crate::kernels::im2col::Window2d;
 
 /// Output length along one axis of a convolution (or pooling) window, as PyTorch computes it
@@ -166,7 +168,9 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// The compile-time geometry of a 2-D convolution, implemented only by [`Conv2d`].
+/// The compile-time geometry of a 2-D convolution, implemented only by [`Conv2d`] (positional
+/// const generics) and [`NetworkConv2d`] (a network's named [`Conv2dShape`]). Each gives the
+/// fourteen values the layer is declared with; the others derive from them.
 ///
 /// Evaluating a derived constant of an invalid geometry is a compile error (every kernel does).
 pub trait Conv2dGeometry: sealed::Sealed {
@@ -199,26 +203,57 @@ pub trait Conv2dGeometry: sealed::Sealed {
     /// Whether the parameter block ends with a bias.
     const BIAS: bool;
     /// Output height, [`conv2d_output_size`]`(H, KH, SH, PH, DH)`.
-    const OUT_H: usize;
+    const OUT_H: usize = match conv2d_output_size(Self::H, Self::KH, Self::SH, Self::PH, Self::DH) {
+        Some(n) => n,
+        None => panic!(
+            "conv2d: empty output height: need H + 2 PH >= DH (KH - 1) + 1 and H, KH, SH, DH >= 1"
+        ),
+    };
     /// Output width, [`conv2d_output_size`]`(W, KW, SW, PW, DW)`.
-    const OUT_W: usize;
+    const OUT_W: usize = match conv2d_output_size(Self::W, Self::KW, Self::SW, Self::PW, Self::DW) {
+        Some(n) => n,
+        None => panic!(
+            "conv2d: empty output width: need W + 2 PW >= DW (KW - 1) + 1 and W, KW, SW, DW >= 1"
+        ),
+    };
     /// Input channels per group, `C_IN / GROUPS`.
-    const GROUP_IN: usize;
+    const GROUP_IN: usize = {
+        assert!(
+            Self::GROUPS >= 1
+                && Self::C_IN.is_multiple_of(Self::GROUPS)
+                && Self::C_OUT.is_multiple_of(Self::GROUPS),
+            "conv2d: GROUPS must be >= 1 and divide both C_IN and C_OUT"
+        );
+        Self::C_IN / Self::GROUPS
+    };
     /// Output channels per group, `C_OUT / GROUPS`.
-    const GROUP_OUT: usize;
+    const GROUP_OUT: usize = {
+        assert!(
+            Self::GROUPS >= 1
+                && Self::C_IN.is_multiple_of(Self::GROUPS)
+                && Self::C_OUT.is_multiple_of(Self::GROUPS),
+            "conv2d: GROUPS must be >= 1 and divide both C_IN and C_OUT"
+        );
+        Self::C_OUT / Self::GROUPS
+    };
     /// Per-sample input length `C_IN H W`.
-    const IN_LEN: usize;
+    const IN_LEN: usize = Self::C_IN * Self::H * Self::W;
     /// Per-sample output length `C_OUT OH OW`.
-    const OUT_LEN: usize;
+    const OUT_LEN: usize = Self::C_OUT * Self::OUT_H * Self::OUT_W;
     /// Weight length `C_OUT (C_IN / GROUPS) KH KW` (the start of the bias in the block).
-    const WEIGHT_LEN: usize;
+    const WEIGHT_LEN: usize = Self::C_OUT * Self::GROUP_IN * Self::KH * Self::KW;
     /// Parameter block length, [`conv2d_param_count`].
-    const PARAMS: usize;
+    const PARAMS: usize = Self::WEIGHT_LEN + if Self::BIAS { Self::C_OUT } else { 0 };
     /// Column matrix length of one group of one sample, [`conv2d_cols_len`].
-    const COLS_LEN: usize;
+    const COLS_LEN: usize = Self::GROUP_IN * Self::KH * Self::KW * Self::OUT_H * Self::OUT_W;
     /// Minimum workspace length, [`conv2d_workspace_len`]: the column matrix, then the padded
     /// copy of one group's image when the convolution pads.
-    const WORKSPACE_LEN: usize;
+    const WORKSPACE_LEN: usize = Self::COLS_LEN
+        + if Self::PH > 0 || Self::PW > 0 {
+            Self::GROUP_IN * (Self::H + 2 * Self::PH) * (Self::W + 2 * Self::PW)
+        } else {
+            0
+        };
 }
 
 /// The geometry of one convolution layer, as const generics (see the [module docs](crate::ops::conv)).
@@ -302,43 +337,63 @@ conv2d_impl! {
     const DW: usize = DW;
     const GROUPS: usize = GROUPS;
     const BIAS: bool = BIAS;
-    const OUT_H: usize = match conv2d_output_size(H, KH, SH, PH, DH) {
-        Some(n) => n,
-        None => panic!(
-            "conv2d: empty output height: need H + 2 PH >= DH (KH - 1) + 1 and H, KH, SH, DH >= 1"
-        ),
-    };
-    const OUT_W: usize = match conv2d_output_size(W, KW, SW, PW, DW) {
-        Some(n) => n,
-        None => panic!(
-            "conv2d: empty output width: need W + 2 PW >= DW (KW - 1) + 1 and W, KW, SW, DW >= 1"
-        ),
-    };
-    const GROUP_IN: usize = {
-        assert!(
-            GROUPS >= 1 && C_IN.is_multiple_of(GROUPS) && C_OUT.is_multiple_of(GROUPS),
-            "conv2d: GROUPS must be >= 1 and divide both C_IN and C_OUT"
-        );
-        C_IN / GROUPS
-    };
-    const GROUP_OUT: usize = {
-        assert!(
-            GROUPS >= 1 && C_IN.is_multiple_of(GROUPS) && C_OUT.is_multiple_of(GROUPS),
-            "conv2d: GROUPS must be >= 1 and divide both C_IN and C_OUT"
-        );
-        C_OUT / GROUPS
-    };
-    const IN_LEN: usize = C_IN * H * W;
-    const OUT_LEN: usize = C_OUT * Self::OUT_H * Self::OUT_W;
-    const WEIGHT_LEN: usize = C_OUT * Self::GROUP_IN * KH * KW;
-    const PARAMS: usize = Self::WEIGHT_LEN + if BIAS { C_OUT } else { 0 };
-    const COLS_LEN: usize = Self::GROUP_IN * KH * KW * Self::OUT_H * Self::OUT_W;
-    const WORKSPACE_LEN: usize = Self::COLS_LEN
-        + if PH > 0 || PW > 0 {
-            Self::GROUP_IN * (H + 2 * PH) * (W + 2 * PW)
-        } else {
-            0
-        };
+}
+
+/// A convolution layer's geometry as named values (`in_channels: 1, kernel: [3, 3], ...`), the
+/// form `network!` declares each layer's in (`Net::C_GEOMETRY`); pairs are `[height, width]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dShape {
+    /// Input channels ([`Conv2dGeometry::C_IN`]).
+    pub in_channels: usize,
+    /// Input height ([`Conv2dGeometry::H`]; 1 for a sequence).
+    pub height: usize,
+    /// Input width ([`Conv2dGeometry::W`]; the length of a sequence).
+    pub width: usize,
+    /// Output channels ([`Conv2dGeometry::C_OUT`]).
+    pub out_channels: usize,
+    /// Kernel size, `[KH, KW]`.
+    pub kernel: [usize; 2],
+    /// Stride, `[SH, SW]`.
+    pub stride: [usize; 2],
+    /// Zero padding on each side, `[PH, PW]`.
+    pub padding: [usize; 2],
+    /// Dilation, `[DH, DW]`.
+    pub dilation: [usize; 2],
+    /// Channel groups ([`Conv2dGeometry::GROUPS`]).
+    pub groups: usize,
+    /// Whether the parameter block ends with a bias ([`Conv2dGeometry::BIAS`]).
+    pub bias: bool,
+}
+
+/// Implemented by a network for its convolution node `NODE`: that layer's [`Conv2dShape`], which
+/// the kernels read through [`NetworkConv2d`]`<Net, NODE>`.
+pub trait Conv2dLayer<const NODE: usize> {
+    /// The layer's geometry.
+    const SHAPE: Conv2dShape;
+}
+
+/// The geometry of network `Net`'s convolution node `NODE` (see [`Conv2dLayer`]): the same
+/// compile-time values as the [`Conv2d`] of the same numbers, named where they are declared.
+/// Never constructed.
+pub struct NetworkConv2d<Net, const NODE: usize>(PhantomData<Net>);
+
+impl<Net: Conv2dLayer<NODE>, const NODE: usize> sealed::Sealed for NetworkConv2d<Net, NODE> {}
+
+impl<Net: Conv2dLayer<NODE>, const NODE: usize> Conv2dGeometry for NetworkConv2d<Net, NODE> {
+    const C_IN: usize = Net::SHAPE.in_channels;
+    const H: usize = Net::SHAPE.height;
+    const W: usize = Net::SHAPE.width;
+    const C_OUT: usize = Net::SHAPE.out_channels;
+    const KH: usize = Net::SHAPE.kernel[0];
+    const KW: usize = Net::SHAPE.kernel[1];
+    const SH: usize = Net::SHAPE.stride[0];
+    const SW: usize = Net::SHAPE.stride[1];
+    const PH: usize = Net::SHAPE.padding[0];
+    const PW: usize = Net::SHAPE.padding[1];
+    const DH: usize = Net::SHAPE.dilation[0];
+    const DW: usize = Net::SHAPE.dilation[1];
+    const GROUPS: usize = Net::SHAPE.groups;
+    const BIAS: bool = Net::SHAPE.bias;
 }
 
 /// Compile-time check of a kernel's array lengths against its geometry.

@@ -257,6 +257,53 @@ fn non_square_kernel_stride_padding_dilation_without_bias() {
     );
 }
 
+/// A network whose node 5 is the convolution of the test above, declared by name.
+struct Named;
+
+impl Conv2dLayer<5> for Named {
+    const SHAPE: Conv2dShape = Conv2dShape {
+        in_channels: 3,
+        height: 6,
+        width: 7,
+        out_channels: 4,
+        kernel: [2, 3],
+        stride: [1, 2],
+        padding: [0, 1],
+        dilation: [2, 1],
+        groups: 1,
+        bias: false,
+    };
+}
+
+#[test]
+fn a_named_geometry_is_the_positional_one() {
+    type N = NetworkConv2d<Named, 5>;
+    type P = Conv2d<3, 6, 7, 4, 2, 3, 1, 2, 0, 1, 2, 1, 1, false>;
+    macro_rules! derived {
+        ($g:ty) => {
+            [
+                <$g>::OUT_H,
+                <$g>::OUT_W,
+                <$g>::GROUP_IN,
+                <$g>::GROUP_OUT,
+                <$g>::IN_LEN,
+                <$g>::OUT_LEN,
+                <$g>::WEIGHT_LEN,
+                <$g>::PARAMS,
+                <$g>::COLS_LEN,
+                <$g>::WORKSPACE_LEN,
+            ]
+        };
+    }
+    assert_eq!(derived!(N), derived!(P));
+    check::<N, 126, 64, 72, 450>(
+        "nonsquare_nobias (named)",
+        &reference::NONSQUARE_NOBIAS_Y,
+        &reference::NONSQUARE_NOBIAS_DX,
+        &reference::NONSQUARE_NOBIAS_DPARAMS,
+    );
+}
+
 #[test]
 fn pointwise_groups_2_skips_im2col() {
     check::<Conv2d<4, 3, 3, 6, 1, 1, 1, 1, 0, 0, 1, 1, 2, true>, 36, 54, 18, 18>(
