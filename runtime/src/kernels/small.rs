@@ -133,6 +133,80 @@ pub fn matmul_at_b<T: Scalar, const M: usize, const K: usize, const N: usize>(
     }
 }
 
+/// Largest input and output size of a layer that [`dense_vector`] serves: a 64 x 64 weight is
+/// 16 KB of f32, and every loop below is unrolled at its constant bounds.
+pub const DENSE_VECTOR_MAX: usize = 64;
+
+/// Rows of `W` per group in [`dense_vector`], and partial sums per row.
+const GROUP: usize = 4;
+
+/// One sample through a small dense layer: `y[o] = (sum_i w[o][i] * x[i]) + bias[o]` (without a
+/// bias, the sum alone), `W: [O][I]` row-major as the parameter block stores it; `y` is not
+/// read.
+///
+/// Meant for layers of at most [`DENSE_VECTOR_MAX`] inputs and outputs, called with constant
+/// `I` and `O` so that the compiler unrolls it completely and keeps `x` and the partial sums in
+/// registers; `#[inline(always)]`, so that it is compiled for the instruction set of its caller
+/// (a network's inference run through [`super::simd::dispatch`] gets AVX2 or AVX-512 code).
+/// No call, no branch, no check: the whole layer is a straight run of loads, multiplies and
+/// adds.
+///
+/// Rows go in groups of four: each row's dot product keeps four partial sums (element `i` adds
+/// into sum `i mod 4`, in order), and the four rows' sums are added pairwise, `(s0 + s1) + (s2 +
+/// s3)`, which the compiler turns into horizontal adds whose result is the group's four outputs
+/// in one vector. Rows past a multiple of four reduce alone, in the same order.
+#[inline(always)]
+pub fn dense_vector<T: Scalar, const I: usize, const O: usize>(
+    x: &[T; I],
+    w: &[[T; I]; O],
+    bias: Option<&[T; O]>,
+    y: &mut [T; O],
+) {
+    let (w_groups, w_tail) = w.as_chunks::<GROUP>();
+    let (y_groups, y_tail) = y.as_chunks_mut::<GROUP>();
+    for ([w0, w1, w2, w3], out) in w_groups.iter().zip(y_groups) {
+        // Four calls, not `map`: a closure is not reliably inlined into a `#[target_feature]`
+        // caller.
+        let (s0, s1) = (partial_dot(x, w0), partial_dot(x, w1));
+        let (s2, s3) = (partial_dot(x, w2), partial_dot(x, w3));
+        let low = [s0[0] + s0[1], s0[2] + s0[3], s1[0] + s1[1], s1[2] + s1[3]];
+        let high = [s2[0] + s2[1], s2[2] + s2[3], s3[0] + s3[1], s3[2] + s3[3]];
+        *out = [
+            low[0] + low[1],
+            low[2] + low[3],
+            high[0] + high[1],
+            high[2] + high[3],
+        ];
+    }
+    for (row, out) in w_tail.iter().zip(y_tail) {
+        let s = partial_dot(x, row);
+        *out = (s[0] + s[1]) + (s[2] + s[3]);
+    }
+    if let Some(bias) = bias {
+        for (out, &b) in y.iter_mut().zip(bias) {
+            *out += b;
+        }
+    }
+}
+
+/// The [`GROUP`] partial sums of `sum_i x[i] * row[i]` that [`dense_vector`] reduces: sum `l`
+/// adds the products at `i = l mod GROUP` in order of `i`.
+#[inline(always)]
+fn partial_dot<T: Scalar, const I: usize>(x: &[T; I], row: &[T; I]) -> [T; GROUP] {
+    let (x_chunks, x_tail) = x.as_chunks::<GROUP>();
+    let (r_chunks, r_tail) = row.as_chunks::<GROUP>();
+    let mut sums = [T::zero(); GROUP];
+    for (xc, rc) in x_chunks.iter().zip(r_chunks) {
+        for ((s, &xv), &rv) in sums.iter_mut().zip(xc).zip(rc) {
+            *s += xv * rv;
+        }
+    }
+    for ((s, &xv), &rv) in sums.iter_mut().zip(x_tail).zip(r_tail) {
+        *s += xv * rv;
+    }
+    sums
+}
+
 /// `sum_p x[p] * y[p]` over the common length, with [`LANES`] partial sums so that the adds are
 /// not one serial chain: lane `l` adds the products at `p = l mod LANES` in order, then the lanes
 /// are added in order (`((lane 0 + lane 1) + lane 2) + ...`, starting from zero), then the tail
@@ -310,6 +384,62 @@ mod tests {
         batch_7: 7 x 33 -> 31,
         w2_middle: 2 x 256 -> 128,
         w2_first_rows: 1 x 784 -> 12,
+    }
+
+    /// [`dense_vector`] against the naive sum in f64, with and without a bias, into a `y` full
+    /// of NaN (which must not reach the result).
+    fn check_dense_vector<T: Scalar, const I: usize, const O: usize>(seed: u64) {
+        let mut rng = Rng::new(seed);
+        let x: [[T; I]; 1] = random(&mut rng);
+        let w: [[T; I]; O] = random(&mut rng);
+        let bias: [[T; O]; 1] = random(&mut rng);
+        for with_bias in [false, true] {
+            let mut y = [T::nan(); O];
+            dense_vector(&x[0], &w, with_bias.then_some(&bias[0]), &mut y);
+            let initial = with_bias.then_some([bias[0]]);
+            check::<T, 1, I, O>(
+                "dense_vector",
+                &[y],
+                initial.as_ref(),
+                |_, p| x[0][p],
+                |p, j| w[j][p],
+            );
+        }
+    }
+
+    /// Every group/tail case of [`dense_vector`]: outputs below, at and past a group of four,
+    /// inputs below, at and past a chunk of four, the W3 layers and the largest size.
+    #[test]
+    fn dense_vector_matches_the_naive_sum() {
+        macro_rules! each {
+            ($($i:literal -> $o:literal),*) => {$(
+                check_dense_vector::<f32, $i, $o>(3 + $i * 100 + $o);
+                check_dense_vector::<f64, $i, $o>(4 + $i * 100 + $o);
+            )*};
+        }
+        each!(0 -> 3, 1 -> 1, 2 -> 16, 16 -> 16, 16 -> 1, 3 -> 5, 4 -> 4, 5 -> 7, 7 -> 9,
+              13 -> 6, 33 -> 31, 64 -> 64);
+    }
+
+    /// Exact values of [`dense_vector`] where nothing rounds (small integers): `W x + b`, as
+    /// PyTorch's `F.linear(x, W, b)` gives them.
+    #[test]
+    fn dense_vector_reference_values() {
+        let x = [1.0f32, 2.0, 3.0, -1.0, 0.5];
+        let w = [
+            [1.0f32, 0.0, -1.0, 2.0, 4.0],
+            [2.0, 1.0, 0.0, 0.0, -2.0],
+            [0.0, 0.0, 0.0, 0.0, 0.0],
+            [1.0, 1.0, 1.0, 1.0, 1.0],
+            [-3.0, 0.5, 0.25, 8.0, 2.0],
+            [0.0, -1.0, 0.0, 1.0, 0.0],
+        ];
+        let b = [0.5f32, -1.0, 7.0, 0.0, 1.0, -0.25];
+        let mut y = [f32::NAN; 6];
+        dense_vector(&x, &w, Some(&b), &mut y);
+        assert_eq!(y, [-1.5, 2.0, 7.0, 5.5, -7.25, -3.25]);
+        dense_vector(&x, &w, None, &mut y);
+        assert_eq!(y, [-2.0, 3.0, 0.0, 5.5, -8.25, -3.0]);
     }
 
     /// Exact values where nothing rounds (small integers): the same results as PyTorch's
