@@ -29,6 +29,8 @@
 //!   (`gemm_floor_us`, `ratio_to_gemm_floor` = step / products, medians and minima), and the
 //!   optimizer step against the bytes it streams over the measured bandwidth of a streaming
 //!   update of that size (`optimizer_us`, `optimizer_bound_us`); rows `W1.floor` and `W1.opt`.
+//!   After W2, the same read bound for inference: a read-only stream over its weights' bytes
+//!   (`read_bound_us`), row `W2.bound`.
 //! - Before and after the table, a clock probe (a dependency chain of known latency) prints the
 //!   core's effective GHz. It is a coarse indicator only: on a shared VM it drops in many
 //!   disturbed runs but not all, and sometimes reads low when the rows are fine. Compare
@@ -391,6 +393,10 @@ fn w2(options: &Options) {
         false,
         dense_flops(1, &MLP_LAYERS),
     );
+    floor::read_bound(options, "W2", Mlp::PARAMS * 4, || {
+        Mlp::infer::<1>(&net.params, &net.state, black_box(&*x), &mut out);
+        black_box(&mut out);
+    });
 }
 
 fn w3(options: &Options) {

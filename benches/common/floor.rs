@@ -17,6 +17,9 @@
 //!   read-then-write pattern, no write-allocate traffic) moving as many bytes, compiled for the
 //!   widest vector instructions. `optimizer_bound_us = bytes / bandwidth`.
 //!
+//! - W2's read bound: a batch-1 forward pass reads each weight once, so it cannot beat a
+//!   read-only stream over as many bytes (`read_bound`, row `W2.bound`).
+//!
 //! The step, the products, the optimizer step and the stream alternate round after round, so
 //! that a change in the machine's load weighs on all four alike; each is reported by its median
 //! and minimum over the rounds.
@@ -188,6 +191,84 @@ impl Simd for Update<'_> {
             *x += self.s * y;
         }
     }
+}
+
+/// `sum_i x[i]` with [`READ_LANES`] partial sums (eight 512-bit registers: the adds' latency
+/// hidden), a read-only stream compiled for the widest vector level.
+struct Read<'a>(&'a [f32]);
+
+const READ_LANES: usize = 128;
+
+impl Simd for Read<'_> {
+    type Output = f32;
+    #[inline(always)]
+    fn run(self) -> f32 {
+        let (chunks, tail) = self.0.as_chunks::<READ_LANES>();
+        let mut sums = [0.0f32; READ_LANES];
+        for chunk in chunks {
+            for (s, &v) in sums.iter_mut().zip(chunk) {
+                *s += v;
+            }
+        }
+        sums.iter().sum::<f32>() + tail.iter().sum::<f32>()
+    }
+}
+
+/// Times `infer` (one call: a batch-1 forward pass whose weights, `bytes` of them, are read
+/// once) alternating with a read-only stream over a buffer of `bytes`, and prints the row
+/// `<id>.bound`: `infer_us`, `read_bound_us` (`bytes` over the measured read bandwidth) and
+/// their ratio.
+pub fn read_bound(options: &Options, id: &str, bytes: usize, mut infer: impl FnMut()) {
+    let buffer = vec![0.5f32; bytes / 4];
+    // Calls per sample: enough for the clock's resolution (a call is a few microseconds).
+    const CALLS: usize = 20;
+    let mut infer_samples = Vec::new();
+    let mut read_samples = Vec::new();
+    let start = Instant::now();
+    while infer_samples.len() < 5 * MIN_ROUNDS || start.elapsed().as_secs_f64() < options.seconds
+    {
+        let t = Instant::now();
+        for _ in 0..CALLS {
+            infer();
+        }
+        infer_samples.push(t.elapsed().as_secs_f64() / CALLS as f64);
+        let t = Instant::now();
+        for _ in 0..CALLS {
+            black_box(dispatch(Read(black_box(&buffer))));
+        }
+        read_samples.push(t.elapsed().as_secs_f64() / CALLS as f64);
+    }
+    let rounds = infer_samples.len();
+    let (infer, read) = (summary(infer_samples), summary(read_samples));
+    let bandwidth = bytes as f64 / read.median;
+    let ratio = infer.median / read.median;
+    println!(
+        "{:<10} infer_us {:>6.2} (min {:.2})  read_bound_us {:>6.2} ({:.2} MB of weights at {:.1} GB/s)  \
+         ratio {ratio:.2}  [{rounds} rounds]",
+        format!("{id}.bound"),
+        infer.median * 1e6,
+        infer.min * 1e6,
+        read.median * 1e6,
+        bytes as f64 / 1e6,
+        bandwidth / 1e9,
+    );
+    jsonl::row_with(
+        &format!("{id}.bound"),
+        "read_bound",
+        1,
+        "us",
+        [infer.median, infer.p10, infer.p90].map(|t| t * 1e6),
+        rounds,
+        CALLS,
+        None,
+        &[
+            ("infer_us", infer.median * 1e6),
+            ("read_bound_us", read.median * 1e6),
+            ("bytes", bytes as f64),
+            ("bandwidth_gb_s", bandwidth / 1e9),
+            ("ratio_to_bound", ratio),
+        ],
+    );
 }
 
 /// Medians and minima of one quantity's samples, in seconds.
