@@ -435,7 +435,7 @@ impl Rnn {
                     Rnn::__infer_body(self.0, self.1, self.2, self.3);
                 }
             }
-            ::monograd::runtime::kernels::simd::dispatch(
+            ::monograd::runtime::kernels::small::dispatch_256(
                 __InferCall::<{ B }>(__params, __state, __x, __out),
             );
             return;

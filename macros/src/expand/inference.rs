@@ -10,7 +10,7 @@ use super::layers::{self, literal, rt, Mode};
 use super::plan::Plan;
 
 /// Largest number of elements of every value of a network whose batch-1 `infer` runs compiled
-/// for the widest vector instructions of the CPU (`runtime::kernels::small::DENSE_VECTOR_MAX`).
+/// for AVX2 where the CPU has it (`runtime::kernels::small::DENSE_VECTOR_MAX`).
 const SMALL: usize = 64;
 
 /// Items of the `impl` block of a type with fields `params` and `state` and a `zeroed()`
@@ -96,9 +96,10 @@ pub fn items(plan: &Plan) -> TokenStream {
         .map(|i| layers::forward(plan, &Access::Eval, Mode::Eval, i));
     let eval = eval_type(plan);
     // A network whose every value has at most `SMALL` elements runs one sample as a straight
-    // run of unrolled code (the dense layers on `kernels::small::dense_vector`): compiled for the widest vector instructions the
-    // CPU has, its element-wise activations (tanh, sigmoid) take a few vector operations instead
-    // of a dozen scalar or 128-bit ones. Element-wise code gives the same bits on every level.
+    // run of unrolled code (the dense layers on `kernels::small::dense_vector`), compiled for
+    // AVX2 where the CPU has it (`kernels::small::dispatch_256`): its element-wise activations
+    // (tanh, sigmoid) take a few vector operations instead of a dozen 128-bit ones. Element-wise
+    // code gives the same bits on every level.
     let small =
         plan.input_numel() <= SMALL && (0..plan.node_count()).all(|i| plan.numel(i) <= SMALL);
     let wide_small = if small {
@@ -117,7 +118,7 @@ pub fn items(plan: &Plan) -> TokenStream {
                         #name::__infer_body(self.0, self.1, self.2, self.3);
                     }
                 }
-                #rt::kernels::simd::dispatch(__InferCall::<B>(params, state, x, out));
+                #rt::kernels::small::dispatch_256(__InferCall::<B>(params, state, x, out));
                 return;
             }
         }
