@@ -225,8 +225,7 @@ pub fn read_bound(options: &Options, id: &str, bytes: usize, mut infer: impl FnM
     let mut infer_samples = Vec::new();
     let mut read_samples = Vec::new();
     let start = Instant::now();
-    while infer_samples.len() < 5 * MIN_ROUNDS || start.elapsed().as_secs_f64() < options.seconds
-    {
+    while infer_samples.len() < 5 * MIN_ROUNDS || start.elapsed().as_secs_f64() < options.seconds {
         let t = Instant::now();
         for _ in 0..CALLS {
             infer();
