@@ -174,14 +174,15 @@ const GROUP: usize = 4;
 /// Meant for layers of at most [`DENSE_VECTOR_MAX`] inputs and outputs, called with constant
 /// `I` and `O` so that the compiler unrolls it completely and keeps `x` and the partial sums in
 /// registers; `#[inline(always)]`, so that it is compiled for the instruction set of its caller
-/// (a network's inference run through [`super::simd::dispatch`] gets AVX2 or AVX-512 code).
-/// No call, no branch, no check: the whole layer is a straight run of loads, multiplies and
-/// adds.
+/// (see [`dispatch_256`]). No call, no branch, no check: the whole layer is a straight run of
+/// loads, multiplies and adds.
 ///
-/// Rows go in groups of four: each row's dot product keeps four partial sums (element `i` adds
-/// into sum `i mod 4`, in order), and the four rows' sums are added pairwise, `(s0 + s1) + (s2 +
-/// s3)`, which the compiler turns into horizontal adds whose result is the group's four outputs
-/// in one vector. Rows past a multiple of four reduce alone, in the same order.
+/// Each row's dot product adds the products of the first `I - I mod 4` elements into four
+/// partial sums (element `i` into sum `i mod 4`, in order), adds them as `(s0 + s2) + (s1 +
+/// s3)`, then the last `I mod 4` products in order, then the bias: the order of the GEMM's
+/// inlined products (`gemm::matmul_a_bt` of at most 64 multiply-adds), so a layer that small
+/// gives the same bits at batch 1 as in a batch. Rows go in groups of four, whose reductions
+/// the compiler turns into a few shuffles and adds giving the group's four outputs in one vector.
 #[inline(always)]
 pub fn dense_vector<T: Scalar, const I: usize, const O: usize>(
     x: &[T; I],
@@ -196,18 +197,18 @@ pub fn dense_vector<T: Scalar, const I: usize, const O: usize>(
         // caller.
         let (s0, s1) = (partial_dot(x, w0), partial_dot(x, w1));
         let (s2, s3) = (partial_dot(x, w2), partial_dot(x, w3));
-        let low = [s0[0] + s0[1], s0[2] + s0[3], s1[0] + s1[1], s1[2] + s1[3]];
-        let high = [s2[0] + s2[1], s2[2] + s2[3], s3[0] + s3[1], s3[2] + s3[3]];
+        let low = [s0[0] + s0[2], s0[1] + s0[3], s1[0] + s1[2], s1[1] + s1[3]];
+        let high = [s2[0] + s2[2], s2[1] + s2[3], s3[0] + s3[2], s3[1] + s3[3]];
         *out = [
-            low[0] + low[1],
-            low[2] + low[3],
-            high[0] + high[1],
-            high[2] + high[3],
+            tail_dot(low[0] + low[1], x, w0),
+            tail_dot(low[2] + low[3], x, w1),
+            tail_dot(high[0] + high[1], x, w2),
+            tail_dot(high[2] + high[3], x, w3),
         ];
     }
     for (row, out) in w_tail.iter().zip(y_tail) {
         let s = partial_dot(x, row);
-        *out = (s[0] + s[1]) + (s[2] + s[3]);
+        *out = tail_dot((s[0] + s[2]) + (s[1] + s[3]), x, row);
     }
     if let Some(bias) = bias {
         for (out, &b) in y.iter_mut().zip(bias) {
@@ -216,22 +217,30 @@ pub fn dense_vector<T: Scalar, const I: usize, const O: usize>(
     }
 }
 
-/// The [`GROUP`] partial sums of `sum_i x[i] * row[i]` that [`dense_vector`] reduces: sum `l`
-/// adds the products at `i = l mod GROUP` in order of `i`.
+/// The [`GROUP`] partial sums of `sum_i x[i] * row[i]` over the whole chunks of [`GROUP`]
+/// elements: sum `l` adds the products at `i = l mod GROUP` in order of `i`.
 #[inline(always)]
 fn partial_dot<T: Scalar, const I: usize>(x: &[T; I], row: &[T; I]) -> [T; GROUP] {
-    let (x_chunks, x_tail) = x.as_chunks::<GROUP>();
-    let (r_chunks, r_tail) = row.as_chunks::<GROUP>();
+    let (x_chunks, _) = x.as_chunks::<GROUP>();
+    let (r_chunks, _) = row.as_chunks::<GROUP>();
     let mut sums = [T::zero(); GROUP];
     for (xc, rc) in x_chunks.iter().zip(r_chunks) {
         for ((s, &xv), &rv) in sums.iter_mut().zip(xc).zip(rc) {
             *s += xv * rv;
         }
     }
-    for ((s, &xv), &rv) in sums.iter_mut().zip(x_tail).zip(r_tail) {
-        *s += xv * rv;
-    }
     sums
+}
+
+/// `sum` plus the products of the last `I mod GROUP` elements, in order.
+#[inline(always)]
+fn tail_dot<T: Scalar, const I: usize>(mut sum: T, x: &[T; I], row: &[T; I]) -> T {
+    let (_, x_tail) = x.as_chunks::<GROUP>();
+    let (_, r_tail) = row.as_chunks::<GROUP>();
+    for (&xv, &rv) in x_tail.iter().zip(r_tail) {
+        sum += xv * rv;
+    }
+    sum
 }
 
 /// `sum_p x[p] * y[p]` over the common length, with [`LANES`] partial sums so that the adds are
@@ -489,6 +498,38 @@ mod tests {
         let wide = dispatch_256(call());
         let baseline = call().run();
         assert_eq!(wide.map(f32::to_bits), baseline.map(f32::to_bits));
+    }
+
+    /// [`dense_vector`] gives the bits of the GEMM's inlined products (at most 64
+    /// multiply-adds) plus the bias, so that a small layer's output does not depend on the
+    /// batch it is computed in.
+    #[test]
+    fn dense_vector_matches_the_inlined_gemm_bit_for_bit() {
+        fn check<const I: usize, const O: usize>(seed: u64) {
+            let mut rng = Rng::new(seed);
+            let x: [[f32; I]; 1] = random(&mut rng);
+            let w: [[f32; I]; O] = random(&mut rng);
+            let b: [[f32; O]; 1] = random(&mut rng);
+            let mut want = [[f32::NAN; O]; 1];
+            crate::kernels::gemm::matmul_a_bt(&x, &w, &mut want, Store::Overwrite);
+            for (v, &bias) in want[0].iter_mut().zip(&b[0]) {
+                *v += bias;
+            }
+            let mut got = [f32::NAN; O];
+            dense_vector(&x[0], &w, Some(&b[0]), &mut got);
+            assert_eq!(
+                got.map(f32::to_bits),
+                want[0].map(f32::to_bits),
+                "{I} -> {O}"
+            );
+        }
+        check::<2, 16>(31);
+        check::<16, 1>(32);
+        check::<6, 3>(33);
+        check::<7, 9>(34);
+        check::<13, 4>(35);
+        check::<64, 1>(36);
+        check::<5, 5>(37);
     }
 
     /// Exact values of [`dense_vector`] where nothing rounds (small integers): `W x + b`, as
