@@ -24,6 +24,13 @@
 //!   reading pair stays under 0.1%), and its time divided by `inner` is one sample. There are at
 //!   least 200 repetitions (more while they fit in `--seconds`, at most 20000).
 //! - Reported: the median sample, and the 10th / 90th percentiles; µs per call, W3 in ns.
+//! - After W1, W4 and W5, their floor (`benches/common/floor.rs`): the step alternated round by
+//!   round with its matrix products alone, through the same GEMM and scratch
+//!   (`gemm_floor_us`, `ratio_to_gemm_floor` = step / products, medians and minima), and the
+//!   optimizer step against the bytes it streams over the measured bandwidth of a streaming
+//!   update of that size (`optimizer_us`, `optimizer_bound_us`); rows `W1.floor` and `W1.opt`.
+//!   After W2, the same read bound for inference: a read-only stream over its weights' bytes
+//!   (`read_bound_us`), row `W2.bound`.
 //! - Before and after the table, a clock probe (a dependency chain of known latency) prints the
 //!   core's effective GHz. It is a coarse indicator only: on a shared VM it drops in many
 //!   disturbed runs but not all, and sometimes reads low when the rows are fine. Compare
@@ -49,6 +56,8 @@ use monograd::runtime::network::check_state_finite;
 use monograd::runtime::train::{accuracy, MiniBatches};
 use monograd::runtime::{Buffer, Network};
 
+#[path = "common/floor.rs"]
+mod floor;
 #[path = "common/jsonl.rs"]
 mod jsonl;
 #[path = "common/networks.rs"]
@@ -293,11 +302,38 @@ fn w1(options: &Options, split: bool) {
     let (x, labels) = random_batch::<784, 64>(101);
     let forward = dense_flops(64, &MLP_LAYERS);
     let workload = ("W1", "mlp_train", forward);
-    train_workload(options, workload, Mlp::new(1), adam(), &x, &labels, split);
+    let floor = Floor {
+        products: floor::dense_products(64, &MLP_LAYERS, true),
+        values_moved: ADAM_VALUES_MOVED,
+    };
+    train_workload(
+        options,
+        workload,
+        Mlp::new(1),
+        adam(),
+        &x,
+        &labels,
+        split,
+        floor,
+    );
+}
+
+/// Values per parameter an Adam update streams: reads p, g, m, v, writes p, m, v.
+const ADAM_VALUES_MOVED: usize = 7;
+/// Values per parameter an SGD update with momentum streams: reads p, g, v, writes p, v.
+const SGD_MOMENTUM_VALUES_MOVED: usize = 5;
+
+/// What a training workload's floor is made of (`benches/common/floor.rs`): the step's matrix
+/// products and the values per parameter its optimizer streams.
+struct Floor {
+    products: Vec<floor::Product>,
+    values_moved: usize,
 }
 
 /// Times one `train_step` of `net` on a fixed batch (`WNparts`: its forward, loss + backward and
-/// optimizer step separately). `workload` is `(id, name, forward FLOPs)`.
+/// optimizer step separately), then the step against its floor. `workload` is `(id, name,
+/// forward FLOPs)`.
+#[allow(clippy::too_many_arguments)]
 fn train_workload<const P: usize, const I: usize, const B: usize, N, O>(
     options: &Options,
     (id, name, forward_flops): (&str, &str, f64),
@@ -306,6 +342,7 @@ fn train_workload<const P: usize, const I: usize, const B: usize, N, O>(
     x: &[[f32; I]; B],
     labels: &[usize; B],
     split: bool,
+    floor: Floor,
 ) where
     N: Network<P, Element = f32, Input = [f32; I], Target = usize>,
     O: Optimizer<f32, P>,
@@ -328,6 +365,16 @@ fn train_workload<const P: usize, const I: usize, const B: usize, N, O>(
         black_box(loss.expect("finite loss"));
     });
     report(id, name, B, &stats, false, 3.0 * forward_flops);
+    floor::report(
+        options,
+        id,
+        &mut net,
+        &mut optimizer,
+        x,
+        labels,
+        floor.products,
+        floor.values_moved,
+    );
 }
 
 fn w2(options: &Options) {
@@ -346,6 +393,10 @@ fn w2(options: &Options) {
         false,
         dense_flops(1, &MLP_LAYERS),
     );
+    floor::read_bound(options, "W2", Mlp::PARAMS * 4, || {
+        Mlp::infer::<1>(&net.params, &net.state, black_box(&*x), &mut out);
+        black_box(&mut out);
+    });
 }
 
 fn w3(options: &Options) {
@@ -375,6 +426,14 @@ fn w4(options: &Options, split: bool) {
     let (x, labels) = random_batch::<784, 32>(104);
     let workload = ("W4", "cnn_train", W4_FORWARD_FLOPS);
     let optimizer = sgd_momentum::<{ Cnn::PARAMS }>();
+    // conv1 1 -> 8 over 28 x 28, conv2 8 -> 16 over 14 x 14 (3 x 3 windows), dense 784 -> 10.
+    let mut products = floor::conv_products(32, 1, 8, 3, 28 * 28, true);
+    products.extend(floor::conv_products(32, 8, 16, 3, 14 * 14, false));
+    products.extend(floor::dense_products(32, &[(784, 10)], false));
+    let floor = Floor {
+        products,
+        values_moved: SGD_MOMENTUM_VALUES_MOVED,
+    };
     train_workload(
         options,
         workload,
@@ -383,6 +442,7 @@ fn w4(options: &Options, split: bool) {
         &x,
         &labels,
         split,
+        floor,
     );
 }
 
@@ -390,6 +450,10 @@ fn w5(options: &Options, split: bool) {
     let (x, labels) = random_batch::<784, 64>(105);
     let workload = ("W5", "bn_mlp_train", dense_flops(64, &MLP_LAYERS));
     let optimizer = sgd_momentum::<{ BnMlp::PARAMS }>();
+    let floor = Floor {
+        products: floor::dense_products(64, &MLP_LAYERS, true),
+        values_moved: SGD_MOMENTUM_VALUES_MOVED,
+    };
     train_workload(
         options,
         workload,
@@ -398,6 +462,7 @@ fn w5(options: &Options, split: bool) {
         &x,
         &labels,
         split,
+        floor,
     );
 }
 

@@ -5,7 +5,9 @@
 //! A row: `{"framework": "monograd", "id": "W1", "workload": "mlp_train", "batch": 64,
 //! "unit": "us", "median": 812.4, "p10": 801.2, "p90": 840.0, "reps": 1200, "inner": 1,
 //! "gflops": 28.1, "cpu": "..."}`; `gflops` is `null` where FLOPs are not counted. The PyTorch
-//! script (`reference/bench_pytorch.py --json PATH`) writes the same fields.
+//! script (`reference/bench_pytorch.py --json PATH`) writes the same fields. The floor rows of
+//! W1, W4 and W5 (`W1.floor`, `W1.opt`: `benches/common/floor.rs`) add named numbers before
+//! `cpu` (`gemm_floor_us`, `ratio_to_gemm_floor`, `optimizer_bound_us`, ...).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -32,19 +34,50 @@ pub fn row(
     workload: &str,
     batch: usize,
     unit: &str,
+    quantiles: [f64; 3],
+    reps: usize,
+    inner: usize,
+    gflops: Option<f64>,
+) {
+    row_with(
+        id,
+        workload,
+        batch,
+        unit,
+        quantiles,
+        reps,
+        inner,
+        gflops,
+        &[],
+    );
+}
+
+/// [`row`] with more numeric fields after `gflops` (the floor rows: `gemm_floor_us`,
+/// `ratio_to_gemm_floor`, `optimizer_bound_us`, ...).
+#[allow(clippy::too_many_arguments)]
+pub fn row_with(
+    id: &str,
+    workload: &str,
+    batch: usize,
+    unit: &str,
     [median, p10, p90]: [f64; 3],
     reps: usize,
     inner: usize,
     gflops: Option<f64>,
+    extra: &[(&str, f64)],
 ) {
     let Some(sink) = SINK.get() else { return };
     let mut sink = sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let (file, cpu) = &mut *sink;
     let gflops = gflops.map_or("null".to_string(), number);
+    let extra: String = extra
+        .iter()
+        .map(|(name, value)| format!("{}: {}, ", string(name), number(*value)))
+        .collect();
     let line = format!(
         "{{\"framework\": \"monograd\", \"id\": {}, \"workload\": {}, \"batch\": {batch}, \
          \"unit\": {}, \"median\": {}, \"p10\": {}, \"p90\": {}, \"reps\": {reps}, \
-         \"inner\": {inner}, \"gflops\": {gflops}, \"cpu\": {}}}\n",
+         \"inner\": {inner}, \"gflops\": {gflops}, {extra}\"cpu\": {}}}\n",
         string(id),
         string(workload),
         string(unit),

@@ -293,6 +293,17 @@ impl CnnFolded {
         __x: &[[f32; 36usize]; B],
         __out: &mut [[f32; 2usize]; B],
     ) {
+        Self::__infer_body(__params, __state, __x, __out);
+    }
+    /// The computation of [`Self::infer_on_stack`], inlined into it.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __infer_body<const B: usize>(
+        __params: &[f32; 58usize],
+        __state: &[f32; 0usize],
+        __x: &[[f32; 36usize]; B],
+        __out: &mut [[f32; 2usize]; B],
+    ) {
         let _ = (__params, __state);
         let mut __node_c = [[0.0f32; 72usize]; B];
         let mut __node_r = [[0.0f32; 72usize]; B];
@@ -1030,6 +1041,17 @@ impl Cnn {
     /// [`Self::infer`] without the stack limit (callers keep `B` small).
     #[doc(hidden)]
     pub fn infer_on_stack<const B: usize>(
+        __params: &[f32; 62usize],
+        __state: &[f32; 4usize],
+        __x: &[[f32; 36usize]; B],
+        __out: &mut [[f32; 2usize]; B],
+    ) {
+        Self::__infer_body(__params, __state, __x, __out);
+    }
+    /// The computation of [`Self::infer_on_stack`], inlined into it.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __infer_body<const B: usize>(
         __params: &[f32; 62usize],
         __state: &[f32; 4usize],
         __x: &[[f32; 36usize]; B],

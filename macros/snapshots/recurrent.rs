@@ -420,6 +420,37 @@ impl Rnn {
         __x: &[[f32; 5usize]; B],
         __out: &mut [[f32; 1usize]; B],
     ) {
+        if B == 1 {
+            struct __InferCall<'a, const B: usize>(
+                &'a [f32; 89usize],
+                &'a [f32; 0usize],
+                &'a [[f32; 5usize]; B],
+                &'a mut [[f32; 1usize]; B],
+            );
+            impl<const B: usize> ::monograd::runtime::kernels::simd::Simd
+            for __InferCall<'_, { B }> {
+                type Output = ();
+                #[inline(always)]
+                fn run(self) {
+                    Rnn::__infer_body(self.0, self.1, self.2, self.3);
+                }
+            }
+            ::monograd::runtime::kernels::small::dispatch_256(
+                __InferCall::<{ B }>(__params, __state, __x, __out),
+            );
+            return;
+        }
+        Self::__infer_body(__params, __state, __x, __out);
+    }
+    /// The computation of [`Self::infer_on_stack`], inlined into it.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __infer_body<const B: usize>(
+        __params: &[f32; 89usize],
+        __state: &[f32; 0usize],
+        __x: &[[f32; 5usize]; B],
+        __out: &mut [[f32; 1usize]; B],
+    ) {
         let _ = (__params, __state);
         let mut __node_g = [[0.0f32; 4usize]; B];
         let mut __node_g_cache = [[0.0f32; 100usize]; B];

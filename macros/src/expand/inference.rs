@@ -9,6 +9,10 @@ use super::access::{eval_scratch_field, eval_value_field, stack_local, Access};
 use super::layers::{self, literal, rt, Mode};
 use super::plan::Plan;
 
+/// Largest number of elements of every value of a network whose batch-1 `infer` runs compiled
+/// for AVX2 where the CPU has it (`runtime::kernels::small::DENSE_VECTOR_MAX`).
+const SMALL: usize = 64;
+
 /// Items of the `impl` block of a type with fields `params` and `state` and a `zeroed()`
 /// constructor.
 pub fn items(plan: &Plan) -> TokenStream {
@@ -90,6 +94,36 @@ pub fn items(plan: &Plan) -> TokenStream {
         .filter(|&i| needed[i])
         .map(|i| layers::forward(plan, &Access::Eval, Mode::Eval, i));
     let eval = eval_type(plan);
+    // A network whose every value has at most `SMALL` elements runs one sample as a straight
+    // run of unrolled code (the dense layers on `kernels::small::dense_vector`), compiled for
+    // AVX2 where the CPU has it (`kernels::small::dispatch_256`): its element-wise activations
+    // (tanh, sigmoid) take a few vector operations instead of a dozen 128-bit ones. Element-wise
+    // code gives the same bits on every level.
+    let small =
+        plan.input_numel() <= SMALL && (0..plan.node_count()).all(|i| plan.numel(i) <= SMALL);
+    let wide_small = if small {
+        quote! {
+            if B == 1 {
+                struct __InferCall<'a, const B: usize>(
+                    &'a [#t; #p],
+                    &'a [#t; #s],
+                    &'a [#input_ty; B],
+                    &'a mut [#output_ty; B],
+                );
+                impl<const B: usize> #rt::kernels::simd::Simd for __InferCall<'_, B> {
+                    type Output = ();
+                    #[inline(always)]
+                    fn run(self) {
+                        #name::__infer_body(self.0, self.1, self.2, self.3);
+                    }
+                }
+                #rt::kernels::small::dispatch_256(__InferCall::<B>(params, state, x, out));
+                return;
+            }
+        }
+    } else {
+        quote!()
+    };
     let limit_message = format!(
         "`{name}::infer` keeps its buffers on the stack and is limited to \
          monograd::runtime::scratch::INFER_STACK_LIMIT (256 KiB) per call: this batch size needs \
@@ -193,6 +227,19 @@ pub fn items(plan: &Plan) -> TokenStream {
         /// [`Self::infer`] without the stack limit (callers keep `B` small).
         #[doc(hidden)]
         pub fn infer_on_stack<const B: usize>(
+            params: &[#t; #p],
+            state: &[#t; #s],
+            x: &[#input_ty; B],
+            out: &mut [#output_ty; B],
+        ) {
+            #wide_small
+            Self::__infer_body(params, state, x, out);
+        }
+
+        /// The computation of [`Self::infer_on_stack`], inlined into it.
+        #[doc(hidden)]
+        #[inline(always)]
+        fn __infer_body<const B: usize>(
             params: &[#t; #p],
             state: &[#t; #s],
             x: &[#input_ty; B],

@@ -249,6 +249,11 @@ impl<T: Scalar> Activation<T> for Identity {
 }
 
 /// Forward of an element-wise activation: `y[b][j] = f(x[b][j])`.
+///
+/// Always inlined, so that it is compiled for its caller's instruction set: a small network's
+/// batch-1 inference runs compiled for AVX2 (`kernels::small::dispatch_256`), and this loop
+/// with it.
+#[inline(always)]
 pub fn activation_forward<T: Scalar, A: Activation<T>, const B: usize, const N: usize>(
     act: &A,
     x: &[[T; N]; B],

@@ -27,6 +27,7 @@ use crate::kernels::gemm::{
     matmul_a_b_pack_len, matmul_a_b_packed, matmul_a_bt_pack_len, matmul_a_bt_packed,
     matmul_at_b_pack_len, matmul_at_b_packed,
 };
+use crate::kernels::small::{dense_vector, DENSE_VECTOR_MAX};
 use crate::kernels::Store;
 use crate::Scalar;
 
@@ -67,7 +68,14 @@ pub fn linear_forward<T: Scalar, const B: usize, const IN: usize, const OUT: usi
 }
 
 /// [`linear_forward`] with packing scratch (see the [module docs](self)).
-#[inline]
+///
+/// One sample through a small layer (at most [`DENSE_VECTOR_MAX`] inputs and outputs, with
+/// `std`) takes [`dense_vector`]: unrolled at the constant sizes and inlined into the caller, so
+/// that a small network's inference is one straight run of code with its values in registers
+/// (the same values up to the order of the adds). The choice folds at compile time. Without
+/// `std` such layers keep the shared loops of [`crate::kernels::small`], whose code does not
+/// grow with the layer (firmware).
+#[inline(always)]
 pub fn linear_forward_packed<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     x: &[[T; IN]; B],
     weight: &[[T; IN]; OUT],
@@ -75,6 +83,12 @@ pub fn linear_forward_packed<T: Scalar, const B: usize, const IN: usize, const O
     y: &mut [[T; OUT]; B],
     pack: &mut [T],
 ) {
+    if cfg!(feature = "std") && B == 1 && IN <= DENSE_VECTOR_MAX && OUT <= DENSE_VECTOR_MAX {
+        if let (Some(x), Some(y)) = (x.first(), y.first_mut()) {
+            dense_vector(x, weight, bias, y);
+            return;
+        }
+    }
     matmul_a_bt_packed(x, weight, y, Store::Overwrite, pack);
     if let Some(bias) = bias {
         add_bias(y, bias);
