@@ -13,9 +13,42 @@ use num_traits::{Float, FloatConst};
 use crate::kernels::math::{self, MathConstants};
 
 mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
+    use crate::kernels::gemm::{run_kernels, GemmBackend, Product};
+
+    /// What only this crate implements, for `f32` and `f64`. Its functions are not generic, so
+    /// the code they call is compiled once, here, and not in every crate that uses the generic
+    /// API.
+    pub trait Sealed: Sized {
+        /// The GEMM kernels of a checked product (`kernels::gemm::run_kernels`).
+        fn gemm_kernels(
+            backend: GemmBackend,
+            product: Product<'_, Self>,
+            c: &mut [Self],
+            pack: &mut [Self],
+        );
+    }
+
+    impl Sealed for f32 {
+        fn gemm_kernels(
+            backend: GemmBackend,
+            product: Product<'_, f32>,
+            c: &mut [f32],
+            pack: &mut [f32],
+        ) {
+            run_kernels(backend, product, c, pack);
+        }
+    }
+
+    impl Sealed for f64 {
+        fn gemm_kernels(
+            backend: GemmBackend,
+            product: Product<'_, f64>,
+            c: &mut [f64],
+            pack: &mut [f64],
+        ) {
+            run_kernels(backend, product, c, pack);
+        }
+    }
 }
 
 /// A floating-point element type (`f32` or `f64`).

@@ -61,6 +61,7 @@
 
 mod leaf;
 mod packed;
+pub(crate) use packed::Product;
 mod portable;
 #[cfg(test)]
 mod tests;
@@ -253,6 +254,52 @@ pub fn gemm_with_backend<T: Scalar>(
         scale(m, n, beta, c, ldc);
         return Ok(());
     }
+    let product = packed::Product {
+        transa,
+        transb,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        ldc,
+    };
+    T::gemm_kernels(backend, product, c, pack);
+    Ok(())
+}
+
+/// The kernels of a checked product with no zero dimension and `alpha != 0`: the packed GEMM
+/// when the backend and the size call for it and `pack` is long enough, else the portable loops.
+///
+/// Generic, but instantiated only by the `f32` and `f64` impls of the sealed part of [`Scalar`]
+/// (`gemm_kernels`), which are not generic: the kernels are compiled once, with this crate,
+/// instead of again in every crate that calls the generic wrappers above (in a release build,
+/// where generic code is not shared between crates, that was most of the time a user's crate
+/// took to rebuild after an edit of its network).
+pub(crate) fn run_kernels<T: Scalar>(
+    backend: GemmBackend,
+    product: packed::Product<'_, T>,
+    c: &mut [T],
+    pack: &mut [T],
+) {
+    let packed::Product {
+        transa,
+        transb,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        ldc,
+    } = product;
     let packed_level = match backend {
         GemmBackend::Auto if prefers_packed(transa, transb, m, n, k) => Some(leaf::Level::Avx512),
         GemmBackend::Packed => Some(leaf::Level::Avx512),
@@ -261,22 +308,8 @@ pub fn gemm_with_backend<T: Scalar>(
         _ => None,
     };
     if let Some(level) = packed_level {
-        let product = packed::Product {
-            transa,
-            transb,
-            m,
-            n,
-            k,
-            alpha,
-            a,
-            lda,
-            b,
-            ldb,
-            beta,
-            ldc,
-        };
         if packed::gemm(level, product, c, pack) {
-            return Ok(());
+            return;
         }
     }
     let max_level = match backend {
@@ -287,7 +320,6 @@ pub fn gemm_with_backend<T: Scalar>(
     portable::gemm(
         max_level, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
     );
-    Ok(())
 }
 
 /// Elements of scratch [`gemm_packed`] uses for this product: [`gemm_pack_len`] when it takes

@@ -94,7 +94,7 @@ const fn round_up(x: usize, to: usize) -> usize {
 
 /// One product `C <- alpha op(A) op(B) + beta C` without `C`.
 #[derive(Clone, Copy)]
-pub(super) struct Product<'a, T> {
+pub struct Product<'a, T> {
     pub transa: Transpose,
     pub transb: Transpose,
     pub m: usize,
