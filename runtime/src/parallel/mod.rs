@@ -66,7 +66,7 @@
 mod threads;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -124,16 +124,8 @@ struct Shared<Net: Network<P>, const P: usize, const PB: usize> {
     started: Condvar,
     /// Worker `w`'s copy of the network and its share of the batch (unused for worker 0).
     jobs: Vec<Mutex<Option<Job<Net, P, PB>>>>,
-    /// The parameters and state at the start of the step, for the workers' copies.
-    snapshot: RwLock<Snapshot<Net::Element>>,
     /// Each worker's error of the current step.
     errors: Vec<Mutex<Option<Error>>>,
-}
-
-/// The network's parameters and state, copied by each worker into its copy of the network.
-struct Snapshot<T> {
-    params: Vec<T>,
-    state: Vec<T>,
 }
 
 struct Start {
@@ -202,10 +194,6 @@ where
             }),
             started: Condvar::new(),
             jobs: (0..W).map(|_| Mutex::new(None)).collect(),
-            snapshot: RwLock::new(Snapshot {
-                params: Vec::with_capacity(P),
-                state: Vec::new(),
-            }),
             errors: (0..W).map(|_| Mutex::new(None)).collect(),
         });
         let mut trainer = Parallel {
@@ -322,17 +310,6 @@ where
             return Ok(());
         }
         let shared = &*self.shared;
-        {
-            let mut snapshot = shared.snapshot.write().map_err(|_| Error::Collective {
-                operation: "training step across worker threads",
-                reason: "a worker thread panicked",
-                peer: None,
-            })?;
-            snapshot.params.clear();
-            snapshot.params.extend_from_slice(net.params());
-            snapshot.state.clear();
-            snapshot.state.extend_from_slice(net.state());
-        }
         for (((job, x), targets), index) in shared
             .jobs
             .iter()
@@ -344,6 +321,10 @@ where
             let mut job = lock(job)?;
             match &mut *job {
                 Some(job) => {
+                    // Straight into the worker's copy: one copy of the parameters on the
+                    // step's critical path, where a snapshot read by the worker made two.
+                    job.net.params_mut().copy_from_slice(net.params());
+                    job.net.state_mut().copy_from_slice(net.state());
                     job.net.copy_settings_from(net);
                     job.x.copy_from_slice(x);
                     job.targets.copy_from_slice(targets);
@@ -468,15 +449,6 @@ where
             peer: Some(index),
         });
     };
-    {
-        let snapshot = shared.snapshot.read().map_err(|_| Error::Collective {
-            operation: "training step across worker threads",
-            reason: "a worker thread panicked",
-            peer: None,
-        })?;
-        job.net.params_mut().copy_from_slice(&snapshot.params);
-        job.net.state_mut().copy_from_slice(&snapshot.state);
-    }
     let Job { net, x, targets } = job;
     // The outcome (and any error) reaches worker 0 through the all-reduces and the error slot.
     work(
