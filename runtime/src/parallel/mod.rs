@@ -72,8 +72,8 @@ use std::time::Duration;
 
 pub use threads::{ThreadCollective, DEFAULT_TIMEOUT};
 
-use crate::network::{apply_gradient, restore_after_forward};
-use crate::optim::Optimizer;
+use crate::network::{apply_gradient_by, restore_after_forward};
+use crate::optim::{GradientScan, Optimizer};
 use num_traits::{Float, One, Zero};
 
 use crate::{Error, Network, Result, Scalar, Solo};
@@ -268,10 +268,14 @@ where
             &self.shared.errors[0],
         );
         match summed {
-            Ok(Some(loss_sum)) => {
-                // The tape holds the mean gradient already.
+            Ok(Some((loss_sum, scan))) => {
+                // The tape holds the mean gradient already, and the workers have scanned it.
                 let scale = Net::Element::from_usize(W).recip();
-                match apply_gradient(net, &mut self.tape, optimizer) {
+                let step = |params: &mut [Net::Element; P], grads: &[Net::Element; P]| match scan {
+                    Some(scan) => optimizer.step_scanned(params, grads, &scan),
+                    None => optimizer.step(params, grads),
+                };
+                match apply_gradient_by(net, &mut self.tape, step) {
                     Ok(()) => Ok(loss_sum * scale),
                     Err(error) => {
                         restore_after_forward(net, &self.tape);
@@ -462,8 +466,13 @@ where
     .map(|_| ())
 }
 
+/// The sum of the workers' losses and, on worker 0, the check phase's scan of the mean
+/// gradient and the parameters.
+type Summed<T> = (T, Option<GradientScan>);
+
 /// Forward and backward passes of one worker on its share, the agreement on failure and the
-/// gradient sum: `Ok(Some(sum of the workers' losses))` with the mean gradient in worker 0's `tape`,
+/// gradient sum: `Ok(Some((sum of the workers' losses, scan)))` with the mean gradient in worker
+/// 0's `tape`,
 /// `Ok(None)` when a worker failed (this one's error is then in `error`), and on `Err` a
 /// failure of the group itself. Unless it returns `Ok(Some(_))`, the network's state and batch
 /// counters are as before.
@@ -474,7 +483,7 @@ fn work<Net: Network<P>, const P: usize, const PB: usize>(
     collective: &mut ThreadCollective<Net::Element>,
     statistics: BatchNormStatistics,
     error: &Mutex<Option<Error>>,
-) -> Result<Option<Net::Element>>
+) -> Result<Option<Summed<Net::Element>>>
 where
     Net::Element: Send + Sync,
 {
@@ -490,7 +499,8 @@ where
         }
     };
     let forward_ok = forward.is_ok();
-    let summed = agree_and_sum::<Net, P, PB>(tape, forward.and(loss), collective, error);
+    let summed =
+        agree_and_sum::<Net, P, PB>(tape, net.params(), forward.and(loss), collective, error);
     if forward_ok && !matches!(summed, Ok(Some(_))) {
         restore_after_forward(net, tape);
     }
@@ -499,10 +509,11 @@ where
 
 fn agree_and_sum<Net: Network<P>, const P: usize, const PB: usize>(
     tape: &mut Net::Tape<PB>,
+    params: &[Net::Element; P],
     local: Result<Net::Element>,
     collective: &mut ThreadCollective<Net::Element>,
     error: &Mutex<Option<Error>>,
-) -> Result<Option<Net::Element>>
+) -> Result<Option<Summed<Net::Element>>>
 where
     Net::Element: Send + Sync,
 {
@@ -525,13 +536,19 @@ where
             [Net::Element::one(), zero]
         }
     };
-    // One call for the agreement and the mean gradient (which only worker 0 needs): a failed
-    // worker's gradient may be garbage, but then nothing is applied.
-    collective.reduce_mean_to_first_with(Net::param_grads_mut(tape), &mut agreement)?;
+    // One call for the agreement and the mean gradient (which only worker 0 needs), each
+    // worker scanning the chunk it sums for the optimizer's check: a failed worker's gradient
+    // may be garbage, but then nothing is applied. Every worker's parameters are the network's
+    // (copied at the start of the step), so each scans its chunk in its own copy.
+    let scan = collective.reduce_mean_to_first_scanned(
+        Net::param_grads_mut(tape),
+        params,
+        &mut agreement,
+    )?;
     if agreement[0] != zero {
         return Ok(None);
     }
-    Ok(Some(agreement[1]))
+    Ok(Some((agreement[1], scan)))
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::optim::GradientScan;
 use crate::{Collective, Error, Result, Scalar};
 
 /// How long a thread waits at a barrier for the others before giving up; the wait is the
@@ -172,6 +173,8 @@ pub(crate) struct Group<T> {
     slots: Vec<[RwLock<Vec<T>>; 2]>,
     /// Each thread's chunk of the sum (step 3).
     sums: Vec<RwLock<Vec<T>>>,
+    /// Each thread's scan of its chunk of the sum, when asked for (step 3).
+    scans: Vec<RwLock<GradientScan>>,
 }
 
 /// One worker thread's handle on a group of `participants` threads summing through shared
@@ -290,6 +293,9 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
                 .map(|_| [buffer(capacity), buffer(capacity)])
                 .collect(),
             sums: (0..participants).map(|_| buffer(chunk_len)).collect(),
+            scans: (0..participants)
+                .map(|_| RwLock::new(GradientScan::EMPTY))
+                .collect(),
         });
         Ok((0..participants)
             .map(|index| ThreadCollective {
@@ -333,6 +339,47 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
     pub fn reduce_mean_to_first_with(&mut self, values: &mut [T], extra: &mut [T]) -> Result<()> {
         let scale = T::from_usize(self.group.slots.len()).recip();
         self.sum_with(values, extra, Receivers::First, Some(scale))
+    }
+
+    /// As [`reduce_mean_to_first_with`](Self::reduce_mean_to_first_with), and the check phase
+    /// of the optimizer step that follows: each thread scans the chunk of the mean it computed
+    /// with the same chunk of `params` (every thread's `params` must be equal), and thread 0
+    /// gets the [`GradientScan`] of the whole mean and `params` (the other threads `None`).
+    ///
+    /// # Errors
+    /// As `all_reduce_sum`.
+    pub fn reduce_mean_to_first_scanned(
+        &mut self,
+        values: &mut [T],
+        params: &[T],
+        extra: &mut [T],
+    ) -> Result<Option<GradientScan>> {
+        if params.len() != values.len() {
+            self.abort();
+            return Err(different_lengths(self.index));
+        }
+        let parts = self.group.slots.len();
+        let scale = T::from_usize(parts).recip();
+        let len = values.len() + extra.len();
+        if parts == 1 || len <= SMALL {
+            // Thread 0 has the whole mean: it scans it alone.
+            self.sum_with(values, extra, Receivers::First, Some(scale))?;
+            return Ok((self.index == 0).then(|| GradientScan::of(params, values)));
+        }
+        let result =
+            self.reduce_chunked(values, extra, Receivers::First, Some(scale), Some(params));
+        if result.is_err() {
+            self.abort();
+        }
+        result?;
+        if self.index != 0 {
+            return Ok(None);
+        }
+        let mut whole = GradientScan::EMPTY;
+        for (peer, scan) in self.group.scans.iter().enumerate() {
+            whole = whole.combine(*scan.read().map_err(|_| poisoned(peer))?);
+        }
+        Ok(Some(whole))
     }
 
     /// The sum of `values` (times `scale`) to `receivers`, of `extra` to every thread.
@@ -387,6 +434,20 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
         if len <= SMALL {
             return self.reduce_small(values, extra, scale);
         }
+        self.reduce_chunked(values, extra, receivers, scale, None)
+    }
+
+    /// The chunked sum (more than [`SMALL`] values), each thread scanning its chunk of the sum
+    /// of `values` with the same chunk of `params` when given.
+    fn reduce_chunked(
+        &mut self,
+        values: &mut [T],
+        extra: &mut [T],
+        receivers: Receivers,
+        scale: Option<T>,
+        params: Option<&[T]>,
+    ) -> Result<()> {
+        let len = values.len() + extra.len();
         let group = &*self.group;
         let parts = group.slots.len();
         let values_len = values.len();
@@ -441,7 +502,7 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
             }
             // The part of this chunk that belongs to `values`.
             let in_values = values_len.saturating_sub(mine.start).min(mine.len());
-            if me == 0 {
+            let sum_of_values = if me == 0 {
                 let (own_values, own_extra) = concat_range_mut(values, extra, mine.clone());
                 if let Some(scale) = scale {
                     for v in own_values.iter_mut() {
@@ -452,10 +513,19 @@ impl<T: Scalar + Send + Sync> ThreadCollective<T> {
                     sum.extend_from_slice(own_values);
                     sum.extend_from_slice(own_extra);
                 }
-            } else if let Some(scale) = scale {
-                for v in &mut sum[..in_values] {
-                    *v *= scale;
+                &*own_values
+            } else {
+                if let Some(scale) = scale {
+                    for v in &mut sum[..in_values] {
+                        *v *= scale;
+                    }
                 }
+                &sum[..in_values]
+            };
+            if let Some(params) = params {
+                let at = mine.start.min(values_len);
+                let scan = GradientScan::of(&params[at..at + in_values], sum_of_values);
+                *group.scans[me].write().map_err(|_| poisoned(me))? = scan;
             }
         }
         group.barrier.wait()?;
