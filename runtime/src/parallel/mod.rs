@@ -66,9 +66,9 @@
 mod threads;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use threads::{ThreadCollective, DEFAULT_TIMEOUT};
 
@@ -146,6 +146,27 @@ fn lock<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
         reason: "a worker thread panicked",
         peer: None,
     })
+}
+
+/// How long a woken worker polls for its job before it sleeps until the job is unlocked: about
+/// the time the trainer takes to copy a few hundred thousand parameters into it. A worker
+/// arriving later than that finds its job ready; one that sleeps costs a wake-up.
+const JOB_SPIN: Duration = Duration::from_micros(50);
+
+/// [`lock`] that polls for up to [`JOB_SPIN`] before sleeping: the trainer holds a worker's
+/// job while it copies the parameters into it, which is about as long as waking the worker.
+fn lock_soon<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
+    let polling = Instant::now();
+    while polling.elapsed() < JOB_SPIN {
+        for _ in 0..64 {
+            match mutex.try_lock() {
+                Ok(guard) => return Ok(guard),
+                Err(TryLockError::WouldBlock) => std::hint::spin_loop(),
+                Err(TryLockError::Poisoned(_)) => return lock(mutex),
+            }
+        }
+    }
+    lock(mutex)
 }
 
 impl<Net, const P: usize, const W: usize, const PB: usize> Parallel<Net, P, W, PB>
@@ -314,16 +335,28 @@ where
             return Ok(());
         }
         let shared = &*self.shared;
-        for (((job, x), targets), index) in shared
-            .jobs
-            .iter()
+        // Every worker's job is locked before the workers are woken, so that none starts on
+        // the parameters of the previous step; the copies below then overlap the workers'
+        // wake-up (tens of microseconds for a sleeping core), which they would otherwise add
+        // to the step. The first step makes each worker's copy of the network before waking.
+        let mut jobs: [Option<MutexGuard<'_, Option<Job<Net, P, PB>>>>; W] =
+            core::array::from_fn(|_| None);
+        for (guard, job) in jobs.iter_mut().zip(&shared.jobs).skip(1) {
+            *guard = Some(lock(job)?);
+        }
+        let ready = jobs.iter().flatten().all(|job| job.is_some());
+        if ready {
+            self.start_workers()?;
+        }
+        for (((job, x), targets), index) in jobs
+            .iter_mut()
             .zip(x_shares)
             .zip(target_shares)
             .zip(0..)
             .skip(1)
         {
-            let mut job = lock(job)?;
-            match &mut *job {
+            let Some(job) = job else { continue };
+            match &mut **job {
                 Some(job) => {
                     // Straight into the worker's copy: one copy of the parameters on the
                     // step's critical path, where a snapshot read by the worker made two.
@@ -334,7 +367,7 @@ where
                     job.targets.copy_from_slice(targets);
                 }
                 None => {
-                    *job = Some(Job {
+                    **job = Some(Job {
                         net: net.clone(),
                         x: boxed(x, index)?,
                         targets: boxed(targets, index)?,
@@ -342,10 +375,19 @@ where
                 }
             }
         }
-        let mut start = lock(&shared.start)?;
+        drop(jobs);
+        if !ready {
+            self.start_workers()?;
+        }
+        Ok(())
+    }
+
+    /// Wakes the workers for a new step.
+    fn start_workers(&self) -> Result<()> {
+        let mut start = lock(&self.shared.start)?;
         start.generation += 1;
         start.statistics = self.statistics;
-        shared.started.notify_all();
+        self.shared.started.notify_all();
         Ok(())
     }
 }
@@ -445,7 +487,7 @@ fn worker_step<Net: Network<P>, const P: usize, const PB: usize>(
 where
     Net::Element: Send + Sync,
 {
-    let mut job = lock(&shared.jobs[index])?;
+    let mut job = lock_soon(&shared.jobs[index])?;
     let Some(job) = &mut *job else {
         return Err(Error::Collective {
             operation: "training step across worker threads",
