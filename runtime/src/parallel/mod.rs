@@ -8,9 +8,10 @@
 //! worker w (threads 1..W created once; worker 0 is the caller's thread):
 //!     forward_train_with(share w)      BatchNorm statistics summed over all workers
 //!     backward_with(share w)           BatchNorm gradient sums summed over all workers
-//!     all-reduce the flat gradient     chunked: worker k sums chunk k of every gradient, and
-//!       with [failed?, loss]           every worker learns whether any failed
-//! worker 0: gradient / W, one optimizer step on the network's parameters
+//!     all-reduce the flat gradient     chunked: worker k sums chunk k of every gradient and
+//!       with [failed?, loss]           scans it for the optimizer's check (max |g|, max |w|,
+//!                                      finite?); every worker learns whether any failed
+//! worker 0: one optimizer step on the network's parameters (its writes only: the check is done)
 //! ```
 //!
 //! **Why the mean of the workers' gradients is the batch's.** Each worker's loss is the mean
@@ -38,18 +39,26 @@
 //!
 //! **Nothing allocates per step.** The worker threads, their tapes (`Net::Tape<PB>`, sized at
 //! compile time), their copies of the network and the reduction buffers are created with the
-//! trainer or at its first step; a step then only copies the parameters and state to the
-//! workers, each worker's share of the batch, and synchronises with a mutex and condition
-//! variable barrier (futex-based on Linux, no allocation).
+//! trainer or at its first step; a step then only copies the parameters and state into the
+//! workers' networks, each worker's share of the batch, and synchronises with mutexes and
+//! condition variables (futex-based on Linux, no allocation), each waiter polling for a few
+//! tens of microseconds before it sleeps.
 //!
-//! **The optimizer step runs on one thread**, worker 0, on the summed gradient. Optimizers
-//! update a whole `[T; P]` at once, and their transaction (a finite check of the gradient,
-//! parameters and state before anything is written) is whole-buffer too, so a split step would
-//! need a range-wise optimizer interface and one more agreement between the workers. It is not
-//! free: W1's Adam step is 112-126 µs of an 800-900 µs single-threaded step (`cargo bench
-//! --bench workloads -- W1parts`, BENCHMARKS-RESULTS.md), about 14%, which caps W1's gain on 2
-//! threads near 1.75x; W5's SGD with momentum is cheaper. Splitting it is the next step for
-//! more cores.
+//! **What a step copies.** With `W` workers and `P` parameters: the parameters into each of
+//! the `W - 1` workers' networks (the generated code reads a network's parameters from the
+//! network itself, so a worker cannot read the caller's in place), `P (W - 1) / W` gradient
+//! values published by each worker for the others to sum, and `P (W - 1) / W` sums copied back
+//! by worker 0 (each worker's own chunk is summed where it lies). On 2 threads: 2.5 copies of
+//! `P` values per step.
+//!
+//! **The optimizer's writes run on one thread**, worker 0; its check phase (the scan of the
+//! gradient and the parameters that proves the update finite, see
+//! [`Optimizer::step_scanned`]) is split across the workers and fused with the sum. The
+//! parameters and the optimizer's state are the caller's (`&mut Net`, `&mut O`), one contiguous
+//! buffer each: threads created once cannot be lent disjoint chunks of them without `unsafe`
+//! code, and threads created per step would allocate. W1's Adam step is about 14% of its
+//! single-threaded step (`cargo bench --bench workloads -- W1parts`, BENCHMARKS-RESULTS.md), and
+//! with the parameter copy it is what keeps W1 and W5 from scaling like W4.
 //!
 //! **Failure.** A worker thread that panics aborts the group and every other worker's next
 //! synchronisation returns [`Error::Collective`]; so does a worker that does not reach a
@@ -57,8 +66,8 @@
 //! [`Parallel::with_timeout`]). The trainer is then unusable: each later step returns the
 //! error at once.
 //!
-//! **Limits.** Workers copy the parameters, the running statistics and the settings
-//! ([`Network::copy_settings_from`]: Batch Renorm's `renorm_limits`) from the network at every
+//! **Limits.** Workers' networks get the parameters, the running statistics and the settings
+//! ([`Network::copy_settings_from`]: Batch Renorm's `renorm_limits`) of the network at every
 //! step; the dropout generator is copied once, at the first step. Dropout masks therefore
 //! differ from a single-threaded run (each worker draws from its own copy of the generator, all
 //! starting from the same state).
