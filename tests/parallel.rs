@@ -362,6 +362,31 @@ fn a_nan_in_a_dense_network_share_is_refused_by_the_optimizer_check() {
         .unwrap();
 }
 
+/// The same with 3000 parameters, whose gradient is summed and scanned in chunks, one per
+/// worker, and a bad sample in the last worker's share.
+#[test]
+fn a_bad_share_of_a_wide_network_changes_nothing() {
+    let mut net = Wide64::new(11);
+    let mut optimizer = momentum::<f64, { Wide64::PARAMS }>();
+    let mut trainer = Parallel::<Wide64, _, 3, 2>::new().unwrap();
+    let (x, labels) = batch::<f64, 6, 6>(4);
+    trainer
+        .train_step(&mut net, &x, &labels, &mut optimizer)
+        .unwrap();
+    let before = snapshot(&mut net, &optimizer);
+    for value in [f64::INFINITY, f64::NAN] {
+        let mut bad = x;
+        bad[5][2] = value;
+        assert!(trainer
+            .train_step(&mut net, &bad, &labels, &mut optimizer)
+            .is_err());
+        assert_eq!(snapshot(&mut net, &optimizer), before);
+    }
+    trainer
+        .train_step(&mut net, &x, &labels, &mut optimizer)
+        .unwrap();
+}
+
 /// With per-worker statistics a NaN in worker 1's share fails only worker 1's forward pass
 /// (its running statistics): worker 0's succeeded and must be taken back too.
 #[test]

@@ -108,6 +108,9 @@ pub fn compare<const P: usize, const I: usize, const B: usize, const PB2: usize,
         }
         Some((cpu_ns()?.saturating_sub(before)) as f64 / 1e3 / steps as f64)
     });
+    if let Some(load) = load_average() {
+        println!("{id:<8} load average (1 min) after the timed rounds: {load}");
+    }
     for (((how, _), median), cpu) in variants.iter().zip(medians).zip(cpu) {
         let cpu = cpu.map_or("-".to_string(), |us| format!("{us:.2}"));
         println!(
@@ -119,8 +122,19 @@ pub fn compare<const P: usize, const I: usize, const B: usize, const PB2: usize,
     }
 }
 
-/// The table's header.
+/// The load average over the last minute (Linux), or `None`.
+fn load_average() -> Option<String> {
+    let loads = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(loads.split_whitespace().next()?.to_string())
+}
+
+/// The table's header, after the machine's load: two threads scale only on two free cores,
+/// and with other processes running a step waits for a descheduled worker at every
+/// synchronisation.
 pub fn header() {
+    if let Some(load) = load_average() {
+        println!("load average (1 min) at the start: {load}");
+    }
     println!(
         "{:<8} {:<28} {:>10} {:>10} {:>11} {:>11}",
         "id", "training step", "steps/s", "vs 1 thr", "us/step", "CPU us/step"

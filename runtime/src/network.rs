@@ -213,10 +213,17 @@ pub fn apply_gradient<const P: usize, const B: usize, N: Network<P>, O>(
 where
     O: Optimizer<N::Element, P>,
 {
+    apply_gradient_by(net, tape, |params, grads| optimizer.step(params, grads))
+}
+
+/// [`apply_gradient`] with the optimizer's update given as `step(params, grads)`.
+pub(crate) fn apply_gradient_by<const P: usize, const B: usize, N: Network<P>>(
+    net: &mut N,
+    tape: &mut N::Tape<B>,
+    step: impl FnOnce(&mut [N::Element; P], &[N::Element; P]) -> Result<()>,
+) -> Result<()> {
     copy_ranges(net.params(), N::frozen_ranges(), N::frozen_scratch(tape));
-    optimizer
-        .step(net.params_mut(), N::param_grads(tape))
-        .map_err(|e| e.in_tensors(N::param_tensors()))?;
+    step(net.params_mut(), N::param_grads(tape)).map_err(|e| e.in_tensors(N::param_tensors()))?;
     // A zero gradient leaves a parameter unchanged under every optimizer but for weight decay,
     // which shrinks it: put the frozen ones back.
     restore_ranges(

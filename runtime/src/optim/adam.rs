@@ -292,6 +292,15 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for Adam<T, N> {
         guard::step(self, params, grads)
     }
 
+    fn step_scanned(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        scan: &guard::GradientScan,
+    ) -> Result<()> {
+        guard::step_scanned(self, params, grads, *scan)
+    }
+
     fn learning_rate(&self) -> f64 {
         self.config.lr
     }
@@ -423,6 +432,15 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for AdamW<T, N> {
     #[inline]
     fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
         self.inner.step(params, grads)
+    }
+    #[inline]
+    fn step_scanned(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        scan: &guard::GradientScan,
+    ) -> Result<()> {
+        self.inner.step_scanned(params, grads, scan)
     }
     fn learning_rate(&self) -> f64 {
         self.inner.learning_rate()

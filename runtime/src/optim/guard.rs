@@ -4,10 +4,13 @@
 //! A step cannot undo what it has written, and keeping a copy of the old values would add a
 //! third of an optimizer's memory traffic. So each step decides *before* writing:
 //!
-//! 1. [`scan`] reads the gradient and the parameters once, in one loop
+//! 1. [`GradientScan::of`] reads the gradient and the parameters once, in one loop
 //!    (`kernels::reduce::max_abs_pair`, on the widest vector instructions of the CPU; the
 //!    gradient, just written by the backward pass, is mostly in cache). A non-finite gradient is
-//!    an error naming its index; otherwise it returns `max |g|` and `max |w|`.
+//!    an error naming its index; otherwise it gives `max |g|` and `max |w|`. The scan of a
+//!    buffer is the combination of its chunks' scans: a data-parallel step has each thread scan
+//!    the chunk of the gradient it sums, and the optimizer starts at step 2
+//!    ([`step_scanned`]).
 //! 2. The optimizer bounds, in `f64`, the magnitude of every value its update can write, from
 //!    those maxima and from [`StateBounds`]: one upper bound per state buffer, carried from step
 //!    to step by the same recurrences as the buffers (`|m_t| <= max(|m_{t-1}|, |g_t|)` for a
@@ -33,22 +36,67 @@ pub(crate) struct Extents {
     pub param: f64,
 }
 
-/// Reads `grads` and `params` once: `Err` naming the first non-finite gradient, else their
-/// largest magnitudes.
-pub(crate) fn scan<T: Scalar>(params: &[T], grads: &[T]) -> Result<Extents> {
-    let ((grad, grad_finite), (param, param_finite)) =
-        crate::kernels::reduce::max_abs_pair(grads, params);
-    if !grad_finite {
-        return Err(first_non_finite("gradient", grads));
+/// What the check phase of an optimizer step reads from the gradient and the parameters:
+/// their largest magnitudes and whether each is all finite. A scan of a whole buffer is the
+/// [`combine`](Self::combine) of the scans of its chunks, in any order and with the same bits,
+/// so that the threads of a data-parallel step can each scan the chunk of the gradient they
+/// sum, and the optimizer then only writes ([`Optimizer::step_scanned`](super::Optimizer::step_scanned)).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GradientScan {
+    grad: f64,
+    grad_finite: bool,
+    param: f64,
+    param_finite: bool,
+}
+
+impl GradientScan {
+    /// The scan of nothing: what [`combine`](Self::combine) starts from.
+    pub const EMPTY: GradientScan = GradientScan {
+        grad: 0.0,
+        grad_finite: true,
+        param: 0.0,
+        param_finite: true,
+    };
+
+    /// Reads `params` and `grads` (two chunks at the same offsets) once, on the widest vector
+    /// instructions of the CPU.
+    pub fn of<T: Scalar>(params: &[T], grads: &[T]) -> Self {
+        let ((grad, grad_finite), (param, param_finite)) =
+            crate::kernels::reduce::max_abs_pair(grads, params);
+        GradientScan {
+            grad: Scalar::to_f64(grad),
+            grad_finite,
+            param: Scalar::to_f64(param),
+            param_finite,
+        }
     }
-    Ok(Extents {
-        grad: Scalar::to_f64(grad),
-        param: if param_finite {
-            Scalar::to_f64(param)
-        } else {
-            f64::INFINITY
-        },
-    })
+
+    /// The scan of two chunks together.
+    #[must_use]
+    pub fn combine(self, other: GradientScan) -> Self {
+        GradientScan {
+            grad: self.grad.max(other.grad),
+            grad_finite: self.grad_finite && other.grad_finite,
+            param: self.param.max(other.param),
+            param_finite: self.param_finite && other.param_finite,
+        }
+    }
+
+    /// The extents of the step, or the error naming the first non-finite gradient of
+    /// `grads` (the buffer this scan read).
+    pub(crate) fn extents<T: Scalar>(self, grads: &[T]) -> Result<Extents> {
+        if !self.grad_finite {
+            return Err(first_non_finite("gradient", grads));
+        }
+        Ok(Extents {
+            grad: self.grad,
+            param: if self.param_finite {
+                self.param
+            } else {
+                f64::INFINITY
+            },
+        })
+    }
 }
 
 /// `(max |x|, all finite)`, widened to `f64`.
@@ -144,7 +192,18 @@ pub(crate) fn step<T: Scalar, const N: usize, const K: usize, O: Guarded<T, N, K
     params: &mut [T; N],
     grads: &[T; N],
 ) -> Result<()> {
-    let extents = scan(params, grads)?;
+    step_scanned(optimizer, params, grads, GradientScan::of(params, grads))
+}
+
+/// [`step`] after its scan (the check phase's reading of `params` and `grads`, done by the
+/// caller, perhaps by chunks on several threads).
+pub(crate) fn step_scanned<T: Scalar, const N: usize, const K: usize, O: Guarded<T, N, K>>(
+    optimizer: &mut O,
+    params: &mut [T; N],
+    grads: &[T; N],
+    scan: GradientScan,
+) -> Result<()> {
+    let extents = scan.extents(grads)?;
     let bounds = match optimizer.proven_bounds(&extents) {
         Some(bounds) => {
             optimizer.apply(params, grads);
@@ -213,6 +272,10 @@ mod tests {
             }
         }
         assert_eq!(max_abs::<f64>(&[]), (0.0, true));
+    }
+
+    fn scan<T: Scalar>(params: &[T], grads: &[T]) -> Result<Extents> {
+        GradientScan::of(params, grads).extents(grads)
     }
 
     #[test]

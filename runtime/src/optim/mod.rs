@@ -56,12 +56,15 @@ mod guard;
 mod rmsprop;
 pub mod schedule;
 mod sgd;
+#[cfg(test)]
+mod split_tests;
 
 pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, clip_grad_value};
 pub use describe::Describe;
+pub use guard::GradientScan;
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use schedule::Schedule;
 pub use sgd::{Sgd, SgdConfig};
@@ -90,6 +93,26 @@ pub trait Optimizer<T: Scalar, const N: usize> {
     /// or state value the update would make NaN or infinite (by flat index: a network's
     /// `train_step` names the tensor, see [`Error::in_tensors`]); nothing is changed then.
     fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()>;
+
+    /// [`step`](Self::step) with its check phase's reading of `params` and `grads` done
+    /// already: `scan` must be [`GradientScan::of`] these very `params` and `grads` (or the
+    /// [`combine`](GradientScan::combine) of the scans of their chunks). A data-parallel step
+    /// scans each chunk of the summed gradient on the thread that sums it, so that this step
+    /// only writes. The result, errors included, is `step`'s, bit for bit.
+    ///
+    /// The default ignores `scan` and calls `step`.
+    ///
+    /// # Errors
+    /// As [`step`](Self::step); nothing is changed then.
+    fn step_scanned(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        scan: &GradientScan,
+    ) -> Result<()> {
+        let _ = scan;
+        self.step(params, grads)
+    }
 
     /// The learning rate the next [`step`](Self::step) uses (PyTorch's `param_group["lr"]`).
     fn learning_rate(&self) -> f64;

@@ -280,6 +280,15 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for RmsProp<T, N> {
         guard::step(self, params, grads)
     }
 
+    fn step_scanned(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        scan: &guard::GradientScan,
+    ) -> Result<()> {
+        guard::step_scanned(self, params, grads, *scan)
+    }
+
     fn learning_rate(&self) -> f64 {
         self.config.lr
     }

@@ -8,9 +8,10 @@
 //! worker w (threads 1..W created once; worker 0 is the caller's thread):
 //!     forward_train_with(share w)      BatchNorm statistics summed over all workers
 //!     backward_with(share w)           BatchNorm gradient sums summed over all workers
-//!     all-reduce the flat gradient     chunked: worker k sums chunk k of every gradient, and
-//!       with [failed?, loss]           every worker learns whether any failed
-//! worker 0: gradient / W, one optimizer step on the network's parameters
+//!     all-reduce the flat gradient     chunked: worker k sums chunk k of every gradient and
+//!       with [failed?, loss]           scans it for the optimizer's check (max |g|, max |w|,
+//!                                      finite?); every worker learns whether any failed
+//! worker 0: one optimizer step on the network's parameters (its writes only: the check is done)
 //! ```
 //!
 //! **Why the mean of the workers' gradients is the batch's.** Each worker's loss is the mean
@@ -38,18 +39,26 @@
 //!
 //! **Nothing allocates per step.** The worker threads, their tapes (`Net::Tape<PB>`, sized at
 //! compile time), their copies of the network and the reduction buffers are created with the
-//! trainer or at its first step; a step then only copies the parameters and state to the
-//! workers, each worker's share of the batch, and synchronises with a mutex and condition
-//! variable barrier (futex-based on Linux, no allocation).
+//! trainer or at its first step; a step then only copies the parameters and state into the
+//! workers' networks, each worker's share of the batch, and synchronises with mutexes and
+//! condition variables (futex-based on Linux, no allocation), each waiter polling for a few
+//! tens of microseconds before it sleeps.
 //!
-//! **The optimizer step runs on one thread**, worker 0, on the summed gradient. Optimizers
-//! update a whole `[T; P]` at once, and their transaction (a finite check of the gradient,
-//! parameters and state before anything is written) is whole-buffer too, so a split step would
-//! need a range-wise optimizer interface and one more agreement between the workers. It is not
-//! free: W1's Adam step is 112-126 µs of an 800-900 µs single-threaded step (`cargo bench
-//! --bench workloads -- W1parts`, BENCHMARKS-RESULTS.md), about 14%, which caps W1's gain on 2
-//! threads near 1.75x; W5's SGD with momentum is cheaper. Splitting it is the next step for
-//! more cores.
+//! **What a step copies.** With `W` workers and `P` parameters: the parameters into each of
+//! the `W - 1` workers' networks (the generated code reads a network's parameters from the
+//! network itself, so a worker cannot read the caller's in place), `P (W - 1) / W` gradient
+//! values published by each worker for the others to sum, and `P (W - 1) / W` sums copied back
+//! by worker 0 (each worker's own chunk is summed where it lies). On 2 threads: 2.5 copies of
+//! `P` values per step.
+//!
+//! **The optimizer's writes run on one thread**, worker 0; its check phase (the scan of the
+//! gradient and the parameters that proves the update finite, see
+//! [`Optimizer::step_scanned`]) is split across the workers and fused with the sum. The
+//! parameters and the optimizer's state are the caller's (`&mut Net`, `&mut O`), one contiguous
+//! buffer each: threads created once cannot be lent disjoint chunks of them without `unsafe`
+//! code, and threads created per step would allocate. W1's Adam step is about 14% of its
+//! single-threaded step (`cargo bench --bench workloads -- W1parts`, BENCHMARKS-RESULTS.md), and
+//! with the parameter copy it is what keeps W1 and W5 from scaling like W4.
 //!
 //! **Failure.** A worker thread that panics aborts the group and every other worker's next
 //! synchronisation returns [`Error::Collective`]; so does a worker that does not reach a
@@ -57,8 +66,8 @@
 //! [`Parallel::with_timeout`]). The trainer is then unusable: each later step returns the
 //! error at once.
 //!
-//! **Limits.** Workers copy the parameters, the running statistics and the settings
-//! ([`Network::copy_settings_from`]: Batch Renorm's `renorm_limits`) from the network at every
+//! **Limits.** Workers' networks get the parameters, the running statistics and the settings
+//! ([`Network::copy_settings_from`]: Batch Renorm's `renorm_limits`) of the network at every
 //! step; the dropout generator is copied once, at the first step. Dropout masks therefore
 //! differ from a single-threaded run (each worker draws from its own copy of the generator, all
 //! starting from the same state).
@@ -66,14 +75,14 @@
 mod threads;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use threads::{ThreadCollective, DEFAULT_TIMEOUT};
 
-use crate::network::{apply_gradient, restore_after_forward};
-use crate::optim::Optimizer;
+use crate::network::{apply_gradient_by, restore_after_forward};
+use crate::optim::{GradientScan, Optimizer};
 use num_traits::{Float, One, Zero};
 
 use crate::{Error, Network, Result, Scalar, Solo};
@@ -124,16 +133,8 @@ struct Shared<Net: Network<P>, const P: usize, const PB: usize> {
     started: Condvar,
     /// Worker `w`'s copy of the network and its share of the batch (unused for worker 0).
     jobs: Vec<Mutex<Option<Job<Net, P, PB>>>>,
-    /// The parameters and state at the start of the step, for the workers' copies.
-    snapshot: RwLock<Snapshot<Net::Element>>,
     /// Each worker's error of the current step.
     errors: Vec<Mutex<Option<Error>>>,
-}
-
-/// The network's parameters and state, copied by each worker into its copy of the network.
-struct Snapshot<T> {
-    params: Vec<T>,
-    state: Vec<T>,
 }
 
 struct Start {
@@ -154,6 +155,27 @@ fn lock<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
         reason: "a worker thread panicked",
         peer: None,
     })
+}
+
+/// How long a woken worker polls for its job before it sleeps until the job is unlocked: about
+/// the time the trainer takes to copy a few hundred thousand parameters into it. A worker
+/// arriving later than that finds its job ready; one that sleeps costs a wake-up.
+const JOB_SPIN: Duration = Duration::from_micros(50);
+
+/// [`lock`] that polls for up to [`JOB_SPIN`] before sleeping: the trainer holds a worker's
+/// job while it copies the parameters into it, which is about as long as waking the worker.
+fn lock_soon<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
+    let polling = Instant::now();
+    while polling.elapsed() < JOB_SPIN {
+        for _ in 0..64 {
+            match mutex.try_lock() {
+                Ok(guard) => return Ok(guard),
+                Err(TryLockError::WouldBlock) => std::hint::spin_loop(),
+                Err(TryLockError::Poisoned(_)) => return lock(mutex),
+            }
+        }
+    }
+    lock(mutex)
 }
 
 impl<Net, const P: usize, const W: usize, const PB: usize> Parallel<Net, P, W, PB>
@@ -202,10 +224,6 @@ where
             }),
             started: Condvar::new(),
             jobs: (0..W).map(|_| Mutex::new(None)).collect(),
-            snapshot: RwLock::new(Snapshot {
-                params: Vec::with_capacity(P),
-                state: Vec::new(),
-            }),
             errors: (0..W).map(|_| Mutex::new(None)).collect(),
         });
         let mut trainer = Parallel {
@@ -280,10 +298,14 @@ where
             &self.shared.errors[0],
         );
         match summed {
-            Ok(Some(loss_sum)) => {
-                // The tape holds the mean gradient already.
+            Ok(Some((loss_sum, scan))) => {
+                // The tape holds the mean gradient already, and the workers have scanned it.
                 let scale = Net::Element::from_usize(W).recip();
-                match apply_gradient(net, &mut self.tape, optimizer) {
+                let step = |params: &mut [Net::Element; P], grads: &[Net::Element; P]| match scan {
+                    Some(scan) => optimizer.step_scanned(params, grads, &scan),
+                    None => optimizer.step(params, grads),
+                };
+                match apply_gradient_by(net, &mut self.tape, step) {
                     Ok(()) => Ok(loss_sum * scale),
                     Err(error) => {
                         restore_after_forward(net, &self.tape);
@@ -322,34 +344,39 @@ where
             return Ok(());
         }
         let shared = &*self.shared;
-        {
-            let mut snapshot = shared.snapshot.write().map_err(|_| Error::Collective {
-                operation: "training step across worker threads",
-                reason: "a worker thread panicked",
-                peer: None,
-            })?;
-            snapshot.params.clear();
-            snapshot.params.extend_from_slice(net.params());
-            snapshot.state.clear();
-            snapshot.state.extend_from_slice(net.state());
+        // Every worker's job is locked before the workers are woken, so that none starts on
+        // the parameters of the previous step; the copies below then overlap the workers'
+        // wake-up (tens of microseconds for a sleeping core), which they would otherwise add
+        // to the step. The first step makes each worker's copy of the network before waking.
+        let mut jobs: [Option<MutexGuard<'_, Option<Job<Net, P, PB>>>>; W] =
+            core::array::from_fn(|_| None);
+        for (guard, job) in jobs.iter_mut().zip(&shared.jobs).skip(1) {
+            *guard = Some(lock(job)?);
         }
-        for (((job, x), targets), index) in shared
-            .jobs
-            .iter()
+        let ready = jobs.iter().flatten().all(|job| job.is_some());
+        if ready {
+            self.start_workers()?;
+        }
+        for (((job, x), targets), index) in jobs
+            .iter_mut()
             .zip(x_shares)
             .zip(target_shares)
             .zip(0..)
             .skip(1)
         {
-            let mut job = lock(job)?;
-            match &mut *job {
+            let Some(job) = job else { continue };
+            match &mut **job {
                 Some(job) => {
+                    // Straight into the worker's copy: one copy of the parameters on the
+                    // step's critical path, where a snapshot read by the worker made two.
+                    job.net.params_mut().copy_from_slice(net.params());
+                    job.net.state_mut().copy_from_slice(net.state());
                     job.net.copy_settings_from(net);
                     job.x.copy_from_slice(x);
                     job.targets.copy_from_slice(targets);
                 }
                 None => {
-                    *job = Some(Job {
+                    **job = Some(Job {
                         net: net.clone(),
                         x: boxed(x, index)?,
                         targets: boxed(targets, index)?,
@@ -357,10 +384,19 @@ where
                 }
             }
         }
-        let mut start = lock(&shared.start)?;
+        drop(jobs);
+        if !ready {
+            self.start_workers()?;
+        }
+        Ok(())
+    }
+
+    /// Wakes the workers for a new step.
+    fn start_workers(&self) -> Result<()> {
+        let mut start = lock(&self.shared.start)?;
         start.generation += 1;
         start.statistics = self.statistics;
-        shared.started.notify_all();
+        self.shared.started.notify_all();
         Ok(())
     }
 }
@@ -460,7 +496,7 @@ fn worker_step<Net: Network<P>, const P: usize, const PB: usize>(
 where
     Net::Element: Send + Sync,
 {
-    let mut job = lock(&shared.jobs[index])?;
+    let mut job = lock_soon(&shared.jobs[index])?;
     let Some(job) = &mut *job else {
         return Err(Error::Collective {
             operation: "training step across worker threads",
@@ -468,15 +504,6 @@ where
             peer: Some(index),
         });
     };
-    {
-        let snapshot = shared.snapshot.read().map_err(|_| Error::Collective {
-            operation: "training step across worker threads",
-            reason: "a worker thread panicked",
-            peer: None,
-        })?;
-        job.net.params_mut().copy_from_slice(&snapshot.params);
-        job.net.state_mut().copy_from_slice(&snapshot.state);
-    }
     let Job { net, x, targets } = job;
     // The outcome (and any error) reaches worker 0 through the all-reduces and the error slot.
     work(
@@ -490,8 +517,13 @@ where
     .map(|_| ())
 }
 
+/// The sum of the workers' losses and, on worker 0, the check phase's scan of the mean
+/// gradient and the parameters.
+type Summed<T> = (T, Option<GradientScan>);
+
 /// Forward and backward passes of one worker on its share, the agreement on failure and the
-/// gradient sum: `Ok(Some(sum of the workers' losses))` with the mean gradient in worker 0's `tape`,
+/// gradient sum: `Ok(Some((sum of the workers' losses, scan)))` with the mean gradient in worker
+/// 0's `tape`,
 /// `Ok(None)` when a worker failed (this one's error is then in `error`), and on `Err` a
 /// failure of the group itself. Unless it returns `Ok(Some(_))`, the network's state and batch
 /// counters are as before.
@@ -502,7 +534,7 @@ fn work<Net: Network<P>, const P: usize, const PB: usize>(
     collective: &mut ThreadCollective<Net::Element>,
     statistics: BatchNormStatistics,
     error: &Mutex<Option<Error>>,
-) -> Result<Option<Net::Element>>
+) -> Result<Option<Summed<Net::Element>>>
 where
     Net::Element: Send + Sync,
 {
@@ -518,7 +550,8 @@ where
         }
     };
     let forward_ok = forward.is_ok();
-    let summed = agree_and_sum::<Net, P, PB>(tape, forward.and(loss), collective, error);
+    let summed =
+        agree_and_sum::<Net, P, PB>(tape, net.params(), forward.and(loss), collective, error);
     if forward_ok && !matches!(summed, Ok(Some(_))) {
         restore_after_forward(net, tape);
     }
@@ -527,10 +560,11 @@ where
 
 fn agree_and_sum<Net: Network<P>, const P: usize, const PB: usize>(
     tape: &mut Net::Tape<PB>,
+    params: &[Net::Element; P],
     local: Result<Net::Element>,
     collective: &mut ThreadCollective<Net::Element>,
     error: &Mutex<Option<Error>>,
-) -> Result<Option<Net::Element>>
+) -> Result<Option<Summed<Net::Element>>>
 where
     Net::Element: Send + Sync,
 {
@@ -553,13 +587,19 @@ where
             [Net::Element::one(), zero]
         }
     };
-    // One call for the agreement and the mean gradient (which only worker 0 needs): a failed
-    // worker's gradient may be garbage, but then nothing is applied.
-    collective.reduce_mean_to_first_with(Net::param_grads_mut(tape), &mut agreement)?;
+    // One call for the agreement and the mean gradient (which only worker 0 needs), each
+    // worker scanning the chunk it sums for the optimizer's check: a failed worker's gradient
+    // may be garbage, but then nothing is applied. Every worker's parameters are the network's
+    // (copied at the start of the step), so each scans its chunk in its own copy.
+    let scan = collective.reduce_mean_to_first_scanned(
+        Net::param_grads_mut(tape),
+        params,
+        &mut agreement,
+    )?;
     if agreement[0] != zero {
         return Ok(None);
     }
-    Ok(Some(agreement[1]))
+    Ok(Some((agreement[1], scan)))
 }
 
 #[cfg(test)]

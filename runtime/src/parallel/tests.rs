@@ -114,6 +114,60 @@ fn a_sum_with_extra_values_is_the_sum_of_the_concatenation() {
     }
 }
 
+/// The scanned mean is the plain one, and thread 0's scan is the scan of the whole mean with
+/// the parameters, whichever thread summed (and scanned) each chunk; a non-finite value in one
+/// thread's gradient shows in the scan.
+#[test]
+fn a_scanned_mean_gives_thread_0_the_scan_of_the_whole_mean() {
+    use crate::optim::GradientScan;
+    for participants in [1, 2, 3, 4] {
+        for (len, extra_len, bad) in [
+            (5, 2, None),
+            (3000, 2, None),
+            (3001, 7, Some(2999)),
+            (1500, 600, Some(3)),
+        ] {
+            let params: Vec<f64> = (0..len).map(|i| ((i * 37) % 101) as f64 - 50.0).collect();
+            let gradient = |me: usize| -> Vec<f64> {
+                (0..len)
+                    .map(|i| {
+                        if Some(i) == bad && me + 1 == participants {
+                            f64::NAN
+                        } else {
+                            ((i * 7 + me * 13) % 11) as f64 * 0.1 - 0.5
+                        }
+                    })
+                    .collect()
+            };
+            let plain = on_threads(participants, 256, |mut c| {
+                let (mut values, mut extra) = (gradient(c.index()), std::vec![1.0; extra_len]);
+                c.reduce_mean_to_first_with(&mut values, &mut extra)
+                    .unwrap();
+                (values, extra)
+            });
+            let scanned = on_threads(participants, 256, |mut c| {
+                let (mut values, mut extra) = (gradient(c.index()), std::vec![1.0; extra_len]);
+                let scan = c
+                    .reduce_mean_to_first_scanned(&mut values, &params, &mut extra)
+                    .unwrap();
+                (values, extra, scan)
+            });
+            let case = format!("{participants} threads, {len} + {extra_len}");
+            let (mean, extra, scan) = &scanned[0];
+            assert_eq!(
+                mean.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                plain[0].0.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{case}"
+            );
+            assert_eq!(extra, &plain[0].1, "{case}");
+            assert_eq!(scan, &Some(GradientScan::of(&params, mean)), "{case}");
+            for (_, extra, scan) in &scanned[1..] {
+                assert_eq!((extra, scan), (&plain[0].1, &None), "{case}");
+            }
+        }
+    }
+}
+
 #[test]
 fn a_thread_that_leaves_makes_the_others_fail_instead_of_waiting() {
     let results = on_threads(3, 8, |mut c| {
