@@ -339,6 +339,9 @@ fn sigmoid_from_exp_parts<T: Scalar>(x: T, e: T, e_lo: T) -> T {
 /// chain of dependent operations). [`Simd::run_fma`](crate::kernels::simd::Simd::run_fma) is
 /// where a computation learns that it runs with FMA.
 pub trait MulAdd {
+    /// Whether [`MulAdd::mul_add`] rounds once (the fast functions then pick forms with
+    /// fewer dependent operations).
+    const FUSED: bool;
     /// `a * b + c`.
     fn mul_add<T: Scalar>(a: T, b: T, c: T) -> T;
 }
@@ -354,6 +357,7 @@ pub struct Unfused;
 pub struct Fused;
 
 impl MulAdd for Unfused {
+    const FUSED: bool = false;
     #[inline(always)]
     fn mul_add<T: Scalar>(a: T, b: T, c: T) -> T {
         a * b + c
@@ -361,6 +365,7 @@ impl MulAdd for Unfused {
 }
 
 impl MulAdd for Fused {
+    const FUSED: bool = true;
     #[inline(always)]
     fn mul_add<T: Scalar>(a: T, b: T, c: T) -> T {
         a.mul_add(b, c)
@@ -401,6 +406,23 @@ fn exp_fast_negative<T: Scalar, M: MulAdd>(a: T) -> (T, T) {
     (M::mul_add(r2, p, r), T::pow2i(n))
 }
 
+/// `e = 2^n (1 + s)` and `1 + e` from [`exp_fast_negative`]'s parts: each one multiply-add
+/// after `s` when it is fused (`2^n s + 2^n`, `2^n s + (1 + 2^n)`), else `(1 + s) 2^n` (a
+/// product by `2^n` that stays exact where `2^n s` alone could be subnormal) and `1 + e`.
+#[inline(always)]
+fn exp_and_one_plus<T: Scalar, M: MulAdd>(s: T, scale: T) -> (T, T) {
+    let one = T::one();
+    if M::FUSED {
+        (
+            M::mul_add(scale, s, scale),
+            M::mul_add(scale, s, one + scale),
+        )
+    } else {
+        let e = (one + s) * scale;
+        (e, one + e)
+    }
+}
+
 /// The logistic function as [`sigmoid`] computes it, with a cheaper `exp` whose rounding
 /// errors are not carried: about half the operations and a shorter chain of dependent ones,
 /// for streaming inference, where a step's latency is mostly its activations. `M` is how
@@ -417,9 +439,9 @@ pub fn sigmoid_fast<T: Scalar, M: MulAdd>(x: T) -> T {
     let ax = x.abs();
     let capped = if ax > cap { cap } else { ax };
     let (s, scale) = exp_fast_negative::<T, M>(capped);
-    let e = (one + s) * scale;
+    let (e, d) = exp_and_one_plus::<T, M>(s, scale);
     let numerator = if x < T::zero() { e } else { one };
-    let s = numerator / (one + e);
+    let s = numerator / d;
     if x < -cap {
         T::zero()
     } else {
@@ -443,7 +465,7 @@ pub fn tanh_fast<T: Scalar, M: MulAdd>(x: T) -> T {
     let half_cap = T::from_f64(SATURATED * 0.5);
     let capped = if ax > half_cap { half_cap } else { ax };
     let (s, scale) = exp_fast_negative::<T, M>(capped + capped);
-    let e = (one + s) * scale;
+    let (e, one_plus_e) = exp_and_one_plus::<T, M>(s, scale);
     // 2^n (1 + s) - 1 rounded once: `scale * s` is exact in `Unfused` too (a power of two
     // times `s`, a normal result).
     let m = M::mul_add(scale, s, scale - one);
@@ -452,7 +474,7 @@ pub fn tanh_fast<T: Scalar, M: MulAdd>(x: T) -> T {
     let (a, n, d) = if ax < T::from_f64(TANH_SMALL) {
         (T::zero(), m, T::from_f64(2.0) + m)
     } else {
-        (one, e + e, one + e)
+        (one, e + e, one_plus_e)
     };
     let magnitude = a - n / d;
     // `±0` for `x = ±0`, its sign (and every other's) set from `x`.
