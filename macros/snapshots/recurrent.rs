@@ -1652,20 +1652,19 @@ impl RnnStream {
         >(&self.g_weights, __x, &mut self.g_h);
         let __step_g = self.g_h;
         let mut __step_y = [0.0f32; 1usize];
-        ::monograd::runtime::kernels::small::matmul_a_bt::<
+        ::monograd::runtime::ops::recurrent::stream_linear::<
             f32,
-            1,
+            M,
             4usize,
             1usize,
         >(
-            ::core::array::from_ref(&__step_g),
             ::monograd::runtime::view::matrix::<
                 f32,
                 1usize,
                 4usize,
             >(&__params[84usize..]),
-            ::core::array::from_mut(&mut __step_y),
-            ::monograd::runtime::Store::Overwrite,
+            &__step_g,
+            &mut __step_y,
         );
         for (__y, __b) in __step_y
             .iter_mut()

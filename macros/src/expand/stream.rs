@@ -223,11 +223,10 @@ pub fn items(graph: &Graph) -> TokenStream {
                     }
                 });
                 quote! {
-                    #rt::kernels::small::matmul_a_bt::<#t, 1, #inp, #out>(
-                        #x1,
+                    #rt::ops::recurrent::stream_linear::<#t, M, #inp, #out>(
                         #rt::view::matrix::<#t, #out, #inp>(&params[#w_off..]),
-                        #y1,
-                        #rt::Store::Overwrite,
+                        #x,
+                        &mut #local,
                     );
                     #bias
                 }

@@ -931,5 +931,34 @@ pub fn lstm_stream_step<T: Scalar, M: MulAdd, const F: usize, const H: usize>(
     }
 }
 
+/// `y = W x` (`W: [N][K]`) for a stream's vector layers (a `linear` after a recurrent layer's
+/// `return = last`): each row a dot product in eight partial sums (`k mod 8`) added as a
+/// balanced tree, then the `K mod 8` last products, with multiply-adds as `M` says. Inlined
+/// into the step (`#[inline(always)]`), so it runs on the step's instruction-set level instead
+/// of calling a kernel compiled for the baseline.
+#[inline(always)]
+pub fn stream_linear<T: Scalar, M: MulAdd, const K: usize, const N: usize>(
+    w: &[[T; K]; N],
+    x: &[T; K],
+    y: &mut [T; N],
+) {
+    for (y, row) in y.iter_mut().zip(w) {
+        let (x_chunks, x_tail) = x.as_chunks::<8>();
+        let (w_chunks, w_tail) = row.as_chunks::<8>();
+        let mut partial = [T::zero(); 8];
+        for (xc, wc) in x_chunks.iter().zip(w_chunks) {
+            for ((p, &xv), &wv) in partial.iter_mut().zip(xc).zip(wc) {
+                *p = M::mul_add(xv, wv, *p);
+            }
+        }
+        let [p0, p1, p2, p3, p4, p5, p6, p7] = partial;
+        let mut sum = ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7));
+        for (&xv, &wv) in x_tail.iter().zip(w_tail) {
+            sum = M::mul_add(xv, wv, sum);
+        }
+        *y = sum;
+    }
+}
+
 #[cfg(all(test, feature = "alloc"))]
 mod tests;

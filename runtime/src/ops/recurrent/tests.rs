@@ -819,3 +819,27 @@ mod reference {
         pub const LAST_DB_HH: [f64; 16] = [0.039645425158650154, 0.02531954870129696, -0.012690028277477169, 0.052441015156245684, 0.02820315249253682, 0.011964839609021758, 0.014536027772812272, 0.006098984181742729, 0.021218947937058658, 0.011606686246719636, -0.05205749837531619, -0.3940323803466154, 0.10235288936589798, 0.03768023006141342, -0.02673319115359585, 0.010234852776579467];
     }
 }
+
+/// `stream_linear` against a plain sum, unfused and fused, over lengths with and without a
+/// tail of fewer than eight products.
+#[test]
+fn stream_linear_is_the_matrix_vector_product() {
+    fn check<const K: usize>() {
+        let w: [[f64; K]; 3] = core::array::from_fn(|o| core::array::from_fn(|k| value(o, k)));
+        let x: [f64; K] = core::array::from_fn(|k| value(7, k));
+        let want: [f64; 3] = core::array::from_fn(|o| (0..K).map(|k| w[o][k] * x[k]).sum());
+        let (mut unfused, mut fused) = ([f64::NAN; 3], [f64::NAN; 3]);
+        stream_linear::<f64, Unfused, K, 3>(&w, &x, &mut unfused);
+        stream_linear::<f64, Fused, K, 3>(&w, &x, &mut fused);
+        for ((u, f), w) in unfused.iter().zip(&fused).zip(&want) {
+            assert!(
+                (u - w).abs() < 1e-14 && (f - w).abs() < 1e-14,
+                "{K}: {u} {f} {w}"
+            );
+        }
+    }
+    check::<1>();
+    check::<8>();
+    check::<16>();
+    check::<19>();
+}
