@@ -749,7 +749,12 @@ pub fn lstm_step<T: Scalar, const F: usize, const H: usize>(
 /// is scaled by `r`), `G = 4` the LSTM (`b_x = b_ih + b_hh`, `b_h` unused and zero).
 /// [`gru_stream_step`] and [`lstm_stream_step`] use it; a generated `Stream` holds one per
 /// recurrent layer.
+///
+/// Aligned to 64 bytes (a cache line, an AVX-512 vector): where `G*H` fills whole vectors, no
+/// load of a row straddles two cache lines, whatever address the stream lands at (measured: an
+/// LSTM(1 -> 16) step took 74 to 94 ns depending on the stack address without it).
 #[derive(Clone, Debug)]
+#[repr(align(64))]
 pub struct StreamWeights<T, const G: usize, const F: usize, const H: usize> {
     w_ih: [[[T; H]; G]; F],
     w_hh: [[[T; H]; G]; H],
