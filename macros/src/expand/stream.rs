@@ -295,7 +295,7 @@ pub fn items(graph: &Graph) -> TokenStream {
          give on the sequence so far). `reset` starts a new sequence. The step runs compiled \
          for the widest instruction set this CPU has (AVX-512 or AVX2 and FMA on x86-64 under `std`), \
          chosen once in `new`, with fused multiply-adds there. The recurrent layers' activations \
-         are `kernels::math::sigmoid_fast` and `tanh_fast` (within 2.5 and 2 ulps), so a step \
+         are `kernels::math::sigmoid_fast` and `tanh_fast` (within 2.5 ulps), so a step \
          equals the whole-sequence forward within rounding."
     );
     let tokens = quote! {
