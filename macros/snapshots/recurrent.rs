@@ -1609,7 +1609,7 @@ impl ::monograd::runtime::Network<89usize> for Rnn {
         <Rnn>::loss(self, __tape, __x, __targets)
     }
 }
-///Streaming inference of [`Rnn`], one time step per call: `step` takes the step's 1 input features and returns the output's 1 values at that step. It holds its own copy of the network's parameters (`new(&net.params)`, `load` after a change), each recurrent layer's weights transposed for the step (see `StreamWeights`), the recurrent states and the causal convolutions' recent inputs, all in fixed-size arrays (no heap, no panic path, `no_std`). The states start at zero as in the whole-sequence forward, so stepping through a sequence gives the forward's outputs step by step (after a `return = last` layer: the output the network would give on the sequence so far). `reset` starts a new sequence. The step runs compiled for the widest instruction set this CPU has (AVX-512 or AVX2 and FMA on x86-64 under `std`), chosen once in `new`.
+///Streaming inference of [`Rnn`], one time step per call: `step` takes the step's 1 input features and returns the output's 1 values at that step. It holds its own copy of the network's parameters (`new(&net.params)`, `load` after a change), each recurrent layer's weights transposed for the step (see `StreamWeights`), the recurrent states and the causal convolutions' recent inputs, all in fixed-size arrays (no heap, no panic path, `no_std`). The states start at zero as in the whole-sequence forward, so stepping through a sequence gives the forward's outputs step by step (after a `return = last` layer: the output the network would give on the sequence so far). `reset` starts a new sequence. The step runs compiled for the widest instruction set this CPU has (AVX-512 or AVX2 and FMA on x86-64 under `std`), chosen once in `new`, with fused multiply-adds there. The recurrent layers' activations are `kernels::math::sigmoid_fast` and `tanh_fast` (within 2.5 ulps), so a step equals the whole-sequence forward within rounding.
 #[derive(Clone, Debug)]
 struct RnnStream {
     ///`g`: the hidden state `h`.
@@ -1674,32 +1674,35 @@ impl RnnStream {
             })
     }
     /// The step's computation, inlined into [`Self::step`]'s code for each
-    /// instruction-set level.
+    /// instruction-set level, with multiply-adds fused (`M`) where it has FMA.
     #[inline(always)]
-    fn step_body(&mut self, __x: &[f32; 1usize]) -> [f32; 1usize] {
+    fn step_body<M: ::monograd::runtime::kernels::math::MulAdd>(
+        &mut self,
+        __x: &[f32; 1usize],
+    ) -> [f32; 1usize] {
         let __params = &self.params;
         let _ = __params;
-        ::monograd::runtime::ops::recurrent::gru_stream_step(
-            &self.g_weights,
-            __x,
-            &mut self.g_h,
-        );
+        ::monograd::runtime::ops::recurrent::gru_stream_step::<
+            f32,
+            M,
+            1usize,
+            4usize,
+        >(&self.g_weights, __x, &mut self.g_h);
         let __step_g = self.g_h;
         let mut __step_y = [0.0f32; 1usize];
-        ::monograd::runtime::kernels::small::matmul_a_bt::<
+        ::monograd::runtime::ops::recurrent::stream_linear::<
             f32,
-            1,
+            M,
             4usize,
             1usize,
         >(
-            ::core::array::from_ref(&__step_g),
             ::monograd::runtime::view::matrix::<
                 f32,
                 1usize,
                 4usize,
             >(&__params[Rnn::Y_WEIGHT.offset..]),
-            ::core::array::from_mut(&mut __step_y),
-            ::monograd::runtime::Store::Overwrite,
+            &__step_g,
+            &mut __step_y,
         );
         for (__y, __b) in __step_y
             .iter_mut()
@@ -1724,6 +1727,10 @@ impl ::monograd::runtime::kernels::simd::Simd for RnnStreamStep<'_> {
     type Output = [f32; 1usize];
     #[inline(always)]
     fn run(self) -> [f32; 1usize] {
-        self.stream.step_body(self.input)
+        self.stream.step_body::<::monograd::runtime::kernels::math::Unfused>(self.input)
+    }
+    #[inline(always)]
+    fn run_fma(self) -> [f32; 1usize] {
+        self.stream.step_body::<::monograd::runtime::kernels::math::Fused>(self.input)
     }
 }

@@ -224,11 +224,10 @@ pub fn items(graph: &Graph) -> TokenStream {
                     }
                 });
                 quote! {
-                    #rt::kernels::small::matmul_a_bt::<#t, 1, #inp, #out>(
-                        #x1,
+                    #rt::ops::recurrent::stream_linear::<#t, M, #inp, #out>(
                         #rt::view::matrix::<#t, #out, #inp>(&params[#w_off..]),
-                        #y1,
-                        #rt::Store::Overwrite,
+                        #x,
+                        &mut #local,
                     );
                     #bias
                 }
@@ -251,7 +250,7 @@ pub fn items(graph: &Graph) -> TokenStream {
                 loads.push(quote!(self.#weights.load(&#params_view);));
                 let step = match rnn.cell {
                     Cell::Gru => {
-                        quote!(#rt::ops::recurrent::gru_stream_step(&self.#weights, #x, &mut self.#state_h);)
+                        quote!(#rt::ops::recurrent::gru_stream_step::<#t, M, #features, #h>(&self.#weights, #x, &mut self.#state_h);)
                     }
                     Cell::Lstm => {
                         let state_c = format_ident!("{}_c", node.name);
@@ -259,7 +258,7 @@ pub fn items(graph: &Graph) -> TokenStream {
                         fields.push(quote!(#[doc = #doc] pub #state_c: [#t; #h],));
                         inits.push(quote!(#state_c: [#zero; #h],));
                         resets.push(quote!(self.#state_c = [#zero; #h];));
-                        quote!(#rt::ops::recurrent::lstm_stream_step(&self.#weights, #x, &mut self.#state_h, &mut self.#state_c);)
+                        quote!(#rt::ops::recurrent::lstm_stream_step::<#t, M, #features, #h>(&self.#weights, #x, &mut self.#state_h, &mut self.#state_c);)
                     }
                 };
                 quote!(#step let #local = self.#state_h;)
@@ -296,7 +295,9 @@ pub fn items(graph: &Graph) -> TokenStream {
          outputs step by step (after a `return = last` layer: the output the network would \
          give on the sequence so far). `reset` starts a new sequence. The step runs compiled \
          for the widest instruction set this CPU has (AVX-512 or AVX2 and FMA on x86-64 under `std`), \
-         chosen once in `new`."
+         chosen once in `new`, with fused multiply-adds there. The recurrent layers' activations \
+         are `kernels::math::sigmoid_fast` and `tanh_fast` (within 2.5 ulps), so a step \
+         equals the whole-sequence forward within rounding."
     );
     let tokens = quote! {
         #[doc = #doc]
@@ -343,9 +344,9 @@ pub fn items(graph: &Graph) -> TokenStream {
             }
 
             /// The step's computation, inlined into [`Self::step`]'s code for each
-            /// instruction-set level.
+            /// instruction-set level, with multiply-adds fused (`M`) where it has FMA.
             #[inline(always)]
-            fn step_body(&mut self, x: &[#t; #input_n]) -> [#t; #output_n] {
+            fn step_body<M: #rt::kernels::math::MulAdd>(&mut self, x: &[#t; #input_n]) -> [#t; #output_n] {
                 let params = &self.params;
                 let _ = params;
                 #(#body)*
@@ -363,7 +364,11 @@ pub fn items(graph: &Graph) -> TokenStream {
             type Output = [#t; #output_n];
             #[inline(always)]
             fn run(self) -> [#t; #output_n] {
-                self.stream.step_body(self.input)
+                self.stream.step_body::<#rt::kernels::math::Unfused>(self.input)
+            }
+            #[inline(always)]
+            fn run_fma(self) -> [#t; #output_n] {
+                self.stream.step_body::<#rt::kernels::math::Fused>(self.input)
             }
         }
     };

@@ -5,7 +5,10 @@
 //! [`Simd`] computation whose `run` is `#[inline(always)]`: [`dispatch`] calls it through a
 //! `#[target_feature]` function, into which `run` (and everything it inlines) is compiled with
 //! those features. Element-wise loops give bit-identical results on every level (IEEE
-//! operations, no reassociation, no fused multiply-add unless written).
+//! operations, no reassociation, no fused multiply-add unless written). Both wide levels have
+//! FMA, and call [`Simd::run_fma`], which is `run` unless the computation writes its
+//! multiply-adds with [`Fused`](crate::kernels::math::Fused) there (results then differ from
+//! the baseline's within rounding).
 
 /// A computation to compile once per instruction-set level. Implement `run` with
 /// `#[inline(always)]`, or it is compiled for the baseline only.
@@ -14,6 +17,18 @@ pub trait Simd {
     type Output;
     /// The computation.
     fn run(self) -> Self::Output;
+    /// The computation where fused multiply-add is compiled in (AVX2 and FMA, AVX-512F): by
+    /// default [`Simd::run`]. A computation that trades bit-identical results across levels
+    /// for a shorter chain of dependent operations runs its
+    /// [`MulAdd`](crate::kernels::math::MulAdd) form with [`Fused`](crate::kernels::math::Fused)
+    /// here (`#[inline(always)]` too).
+    #[inline(always)]
+    fn run_fma(self) -> Self::Output
+    where
+        Self: Sized,
+    {
+        self.run()
+    }
 }
 
 /// Runs `computation` compiled for AVX-512F, or AVX2 and FMA, when this CPU has them (under
@@ -26,7 +41,7 @@ pub fn dispatch<S: Simd>(computation: S) -> S::Output {
         if std::is_x86_feature_detected!("avx512f") {
             #[target_feature(enable = "avx512f")]
             fn avx512<S: Simd>(computation: S) -> S::Output {
-                computation.run()
+                computation.run_fma()
             }
             // SAFETY: the CPU has AVX-512F (checked just above), the only requirement of a
             // `#[target_feature]` function; `run` is safe Rust.
@@ -35,7 +50,7 @@ pub fn dispatch<S: Simd>(computation: S) -> S::Output {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             #[target_feature(enable = "avx2,fma")]
             fn avx2<S: Simd>(computation: S) -> S::Output {
-                computation.run()
+                computation.run_fma()
             }
             // SAFETY: the CPU has AVX2 and FMA (checked just above), the only requirement of a
             // `#[target_feature]` function; `run` is safe Rust.
@@ -97,7 +112,7 @@ impl Level {
             Isa::Avx2Fma => {
                 #[target_feature(enable = "avx2,fma")]
                 fn avx2<S: Simd>(computation: S) -> S::Output {
-                    computation.run()
+                    computation.run_fma()
                 }
                 // SAFETY: a `Level` above the baseline is made only by `detect`, after checking
                 // that the CPU has AVX2 and FMA, the only requirement of a `#[target_feature]`
@@ -108,7 +123,7 @@ impl Level {
             Isa::Avx512 => {
                 #[target_feature(enable = "avx512f")]
                 fn avx512<S: Simd>(computation: S) -> S::Output {
-                    computation.run()
+                    computation.run_fma()
                 }
                 // SAFETY: a `Level` above the baseline is made only by `detect`, after checking
                 // that the CPU has AVX-512F, the only requirement of a `#[target_feature]`

@@ -7,6 +7,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::gradcheck::assert_gradient;
+use crate::kernels::math::{Fused, Unfused};
 use crate::kernels::simd::{Level, Simd};
 use crate::Rng;
 
@@ -143,11 +144,11 @@ trait Cell<const G: usize, const R: usize> {
         params: &RnnParams<'_, T, G, F, H>,
         x: &[[T; F]; S],
     ) -> [[T; H]; S];
-    /// Streams a sequence through the step with [`StreamWeights`], at `level`.
+    /// Streams a sequence through the step with [`StreamWeights`], as `how` says.
     fn stream_prepared<T: Scalar, const S: usize, const F: usize, const H: usize>(
         params: &RnnParams<'_, T, G, F, H>,
         x: &[[T; F]; S],
-        level: Level,
+        how: Run,
     ) -> [[T; H]; S];
 }
 
@@ -188,12 +189,12 @@ impl Cell<GRU_GATES, GRU_CACHE_ROWS> for Gru {
     fn stream_prepared<T: Scalar, const S: usize, const F: usize, const H: usize>(
         params: &GruParams<'_, T, F, H>,
         x: &[[T; F]; S],
-        level: Level,
+        how: Run,
     ) -> [[T; H]; S] {
         let weights = StreamWeights::new(params);
         let mut h = [T::zero(); H];
         x.map(|x_t| {
-            level.run(GruStep(&weights, &x_t, &mut h));
+            how.run(GruStep(&weights, &x_t, &mut h));
             h
         })
     }
@@ -233,14 +234,31 @@ impl Cell<LSTM_GATES, LSTM_CACHE_ROWS> for Lstm {
     fn stream_prepared<T: Scalar, const S: usize, const F: usize, const H: usize>(
         params: &LstmParams<'_, T, F, H>,
         x: &[[T; F]; S],
-        level: Level,
+        how: Run,
     ) -> [[T; H]; S] {
         let weights = StreamWeights::new(params);
         let (mut h, mut c) = ([T::zero(); H], [T::zero(); H]);
         x.map(|x_t| {
-            level.run(LstmStep(&weights, &x_t, &mut h, &mut c));
+            how.run(LstmStep(&weights, &x_t, &mut h, &mut c));
             h
         })
+    }
+}
+
+/// How a test runs a streaming step: at a [`Level`], or its [`Fused`] form on the baseline
+/// build (the library's `fma`, the same results as the instruction's).
+#[derive(Clone, Copy, Debug)]
+enum Run {
+    At(Level),
+    FusedOnBaseline,
+}
+
+impl Run {
+    fn run<S: Simd>(self, step: S) -> S::Output {
+        match self {
+            Run::At(level) => level.run(step),
+            Run::FusedOnBaseline => step.run_fma(),
+        }
     }
 }
 
@@ -255,7 +273,11 @@ impl<T: Scalar, const F: usize, const H: usize> Simd for GruStep<'_, T, F, H> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        gru_stream_step(self.0, self.1, self.2)
+        gru_stream_step::<T, Unfused, F, H>(self.0, self.1, self.2)
+    }
+    #[inline(always)]
+    fn run_fma(self) {
+        gru_stream_step::<T, Fused, F, H>(self.0, self.1, self.2)
     }
 }
 
@@ -271,7 +293,11 @@ impl<T: Scalar, const F: usize, const H: usize> Simd for LstmStep<'_, T, F, H> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        lstm_stream_step(self.0, self.1, self.2, self.3)
+        lstm_stream_step::<T, Unfused, F, H>(self.0, self.1, self.2, self.3)
+    }
+    #[inline(always)]
+    fn run_fma(self) {
+        lstm_stream_step::<T, Fused, F, H>(self.0, self.1, self.2, self.3)
     }
 }
 
@@ -595,25 +621,27 @@ fn check_streaming<C: Cell<G, R>, T: Scalar, const G: usize, const R: usize>(tol
             &widen(y_b.as_flattened()),
             tol,
         );
-        // The prepared weights, on the baseline and on the widest level this CPU has: within
-        // the same tolerance, and the same bits on both levels (IEEE operations, no
-        // contraction into fused multiply-adds).
-        let baseline = C::stream_prepared(&p.params(), x_b, Level::baseline());
-        assert_close(
-            &std::format!("{} {} prepared streaming, sample {b}", C::NAME, T::NAME),
-            &widen(baseline.as_flattened()),
-            &widen(y_b.as_flattened()),
-            tol,
-        );
-        let wide = C::stream_prepared(&p.params(), x_b, Level::detect());
-        assert_eq!(
-            widen(wide.as_flattened()),
-            widen(baseline.as_flattened()),
-            "{} {} prepared streaming on {:?}",
-            C::NAME,
-            T::NAME,
-            Level::detect()
-        );
+        // The prepared weights, on the baseline (multiply-adds rounded twice), fused, and on
+        // the widest level this CPU has (fused where it has FMA): all within the same
+        // tolerance.
+        let runs = [
+            Run::At(Level::baseline()),
+            Run::FusedOnBaseline,
+            Run::At(Level::detect()),
+        ];
+        for how in runs {
+            let prepared = C::stream_prepared(&p.params(), x_b, how);
+            assert_close(
+                &std::format!(
+                    "{} {} prepared streaming ({how:?}), sample {b}",
+                    C::NAME,
+                    T::NAME
+                ),
+                &widen(prepared.as_flattened()),
+                &widen(y_b.as_flattened()),
+                tol,
+            );
+        }
     }
 }
 
@@ -644,7 +672,7 @@ fn single_unit_by_hand() {
     let mut h = [0.0];
     let mut h_prepared = [0.0];
     gru_step(&p, &[1.0], &mut h);
-    gru_stream_step(&weights, &[1.0], &mut h_prepared);
+    gru_stream_step::<_, Unfused, 1, 1>(&weights, &[1.0], &mut h_prepared);
     assert_eq!(h, h_prepared);
     // h_0 = 0, so r does not matter.
     let z = sig(-0.8);
@@ -652,7 +680,7 @@ fn single_unit_by_hand() {
     let h1 = (1.0 - z) * n;
     assert!((h[0] - h1).abs() < 1e-15, "{} vs {h1}", h[0]);
     gru_step(&p, &[-1.0], &mut h);
-    gru_stream_step(&weights, &[-1.0], &mut h_prepared);
+    gru_stream_step::<_, Unfused, 1, 1>(&weights, &[-1.0], &mut h_prepared);
     assert!((h_prepared[0] - h[0]).abs() < 1e-15);
     let (r, z) = (sig(-0.4 + h1), sig(1.2 + 0.25 * h1));
     let n = (-1.7 + r * (-0.5 * h1)).tanh();
@@ -673,7 +701,7 @@ fn single_unit_by_hand() {
     let (mut h, mut c) = ([0.0], [0.0]);
     let (mut h_prepared, mut c_prepared) = ([0.0], [0.0]);
     lstm_step(&p, &[0.5], &mut h, &mut c);
-    lstm_stream_step(&weights, &[0.5], &mut h_prepared, &mut c_prepared);
+    lstm_stream_step::<_, Unfused, 1, 1>(&weights, &[0.5], &mut h_prepared, &mut c_prepared);
     assert_eq!((h, c), (h_prepared, c_prepared));
     let c1 = sig(0.5) * (-0.5f64).tanh();
     assert!((c[0] - c1).abs() < 1e-15);
@@ -790,4 +818,28 @@ mod reference {
         pub const LAST_DB_IH: [f64; 16] = [0.03964542515865015, 0.025319548701296955, -0.012690028277477169, 0.05244101515624569, 0.02820315249253682, 0.011964839609021758, 0.014536027772812274, 0.00609898418174273, 0.021218947937058655, 0.011606686246719634, -0.05205749837531619, -0.3940323803466155, 0.10235288936589797, 0.037680230061413425, -0.026733191153595848, 0.010234852776579467];
         pub const LAST_DB_HH: [f64; 16] = [0.039645425158650154, 0.02531954870129696, -0.012690028277477169, 0.052441015156245684, 0.02820315249253682, 0.011964839609021758, 0.014536027772812272, 0.006098984181742729, 0.021218947937058658, 0.011606686246719636, -0.05205749837531619, -0.3940323803466154, 0.10235288936589798, 0.03768023006141342, -0.02673319115359585, 0.010234852776579467];
     }
+}
+
+/// `stream_linear` against a plain sum, unfused and fused, over lengths with and without a
+/// tail of fewer than eight products.
+#[test]
+fn stream_linear_is_the_matrix_vector_product() {
+    fn check<const K: usize>() {
+        let w: [[f64; K]; 3] = core::array::from_fn(|o| core::array::from_fn(|k| value(o, k)));
+        let x: [f64; K] = core::array::from_fn(|k| value(7, k));
+        let want: [f64; 3] = core::array::from_fn(|o| (0..K).map(|k| w[o][k] * x[k]).sum());
+        let (mut unfused, mut fused) = ([f64::NAN; 3], [f64::NAN; 3]);
+        stream_linear::<f64, Unfused, K, 3>(&w, &x, &mut unfused);
+        stream_linear::<f64, Fused, K, 3>(&w, &x, &mut fused);
+        for ((u, f), w) in unfused.iter().zip(&fused).zip(&want) {
+            assert!(
+                (u - w).abs() < 1e-14 && (f - w).abs() < 1e-14,
+                "{K}: {u} {f} {w}"
+            );
+        }
+    }
+    check::<1>();
+    check::<8>();
+    check::<16>();
+    check::<19>();
 }
