@@ -4,6 +4,7 @@
 //! nothing changed.
 
 extern crate std;
+use std::format;
 use std::vec::Vec;
 
 use super::*;
