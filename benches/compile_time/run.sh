@@ -112,9 +112,9 @@ RUST
 seconds() { # prints the wall time of "$@" in seconds, quiet
     local start end
     start=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
+    "$@" >/dev/null 2>&1 || { echo "build failed: $* (rerun it by hand to see why)" >&2; return 1; }
     end=$(date +%s.%N)
-    echo "$end - $start" | bc -l | xargs printf '%.1f'
+    awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }'
 }
 build() { # build <crate dir> <target dir>
     (cd "$1" && CARGO_TARGET_DIR="$2" cargo build "${profile[@]}" --quiet)
@@ -135,6 +135,6 @@ for round in $(seq 1 "$rounds"); do
     build "$work/user" "$work/t-user"
     write_lib 66
     edit3=$(seconds build "$work/user" "$work/t-user")
-    ratio=$(echo "$user / $floor" | bc -l | xargs printf '%.2f')
+    ratio=$(awk -v u="$user" -v f="$floor" 'BEGIN { printf "%.2f", u / f }')
     echo "round $round: floor (syn+quote+proc-macro2) ${floor} s; C1 clean ${user} s (${ratio}x floor); C2 one-width edit ${edit1} s; C3 edit with three binaries ${edit3} s"
 done
