@@ -2,7 +2,7 @@
 //! the generated `Stream` types, with the protocol of `benches/rtneural/stream_bench.cpp`.
 //!
 //! ```text
-//! cargo bench --bench stream                     # both workloads
+//! cargo bench --bench stream                     # every workload
 //! cargo bench --bench stream -- S2-lstm16        # a selection, by name
 //! taskset -c 1 cargo bench --bench stream        # pinned to one core
 //! ```
@@ -13,6 +13,8 @@
 //! once per sample on the sample in place (a reference into the input, as RTNeural's harness
 //! passes `&x[i]`) and summing the outputs (the checksum, which keeps the work observable).
 //! Printed per workload: `monograd <name> ns_per_sample <min> <median> checksum <sum>`.
+//! `S1-gru8-step_with` and `S2-lstm16-step_with` are the same streams stepped with
+//! `step_with(&net.params, x)`, the parameters passed at every call.
 //! Weights are the declaration's initialisation (PyTorch's: uniform in ±1/sqrt(H)); the values
 //! do not change the work done.
 
@@ -122,6 +124,28 @@ fn main() {
             &mut Lstm16Stream::new(&net.params),
             Lstm16Stream::reset,
             |stream, sample| stream.step(sample)[0],
+        );
+    }
+    // The same streams stepped with the parameters passed at every call (`step_with`), the
+    // form that reads the network's own parameter array instead of the stream's prepared copy.
+    if wanted("S1-gru8-step_with") {
+        let net = Gru8::new(42);
+        run(
+            "S1-gru8-step_with",
+            &x,
+            &mut Gru8Stream::new(&net.params),
+            Gru8Stream::reset,
+            |stream, sample| stream.step_with(&net.params, sample)[0],
+        );
+    }
+    if wanted("S2-lstm16-step_with") {
+        let net = Lstm16::new(42);
+        run(
+            "S2-lstm16-step_with",
+            &x,
+            &mut Lstm16Stream::new(&net.params),
+            Lstm16Stream::reset,
+            |stream, sample| stream.step_with(&net.params, sample)[0],
         );
     }
 }

@@ -346,6 +346,9 @@ fn streaming_allocates_nothing_even_at_the_first_step() {
         let x = (t as f32 * 0.1).sin();
         sum += conv_stream.step(&[x, -x])[0];
         sum += rnn_stream.step(&[x])[0];
+        // The form with the parameters passed at every call.
+        sum += conv_stream.step_with(&conv.params, &[x, -x])[0];
+        sum += rnn_stream.step_with(&rnn.params, &[x])[0];
     }
     rnn_stream.reset();
     conv_stream.reset();

@@ -136,6 +136,96 @@ fn causal_convolutions_stream_the_forward_column_by_column() {
     }
 }
 
+/// `step_with(&params, x)` (the parameters passed at every call, recurrent layers on their
+/// PyTorch layout) against the whole-sequence forward and against `step`, on every network
+/// above: the same outputs within rounding, one step after the other and mixed.
+#[test]
+fn step_with_the_parameters_equals_the_owned_step() {
+    // f64 networks: within 1e-12 of the forward (`close`), and of `step`.
+    let net = GruSeq::new(1);
+    let x = random_batch::<32, 2>(2);
+    let y = net.forward(&x);
+    let (mut owned, mut with) = (
+        GruSeqStream::new(&net.params),
+        GruSeqStream::new(&net.params),
+    );
+    for (x_b, y_b) in x.iter().zip(y.iter()) {
+        owned.reset();
+        with.reset();
+        for (x_t, y_t) in x_b.chunks_exact(2).zip(y_b.chunks_exact(8)) {
+            let x_t = x_t.try_into().unwrap();
+            let out = with.step_with(&net.params, x_t);
+            close("gru step_with", &out, y_t);
+            close("gru step_with vs step", &out, &owned.step(x_t));
+        }
+    }
+
+    let net = TwoLayers::new(4);
+    let x = random_batch::<30, 1>(5);
+    let y = net.forward(&x)[0];
+    let mut stream = TwoLayersStream::new(&net.params);
+    let mut last = [0.0; 2];
+    // Mixed: `step` and `step_with` advance the same state.
+    for (t, x_t) in x[0].chunks_exact(3).enumerate() {
+        let x_t = x_t.try_into().unwrap();
+        last = if t % 2 == 0 {
+            stream.step_with(&net.params, x_t)
+        } else {
+            stream.step(x_t)
+        };
+    }
+    close("two layers step_with", &last, &y);
+
+    let net = Tcn::new(6);
+    let x = random_batch::<40, 2>(7);
+    let y = net.forward(&x);
+    let mut stream = TcnStream::new(&net.params);
+    for (x_b, y_b) in x.iter().zip(y.iter()) {
+        stream.reset();
+        for t in 0..20 {
+            let out = stream.step_with(&net.params, &[x_b[t], x_b[20 + t]]);
+            close("tcn step_with", &out, &[y_b[t]]);
+        }
+    }
+
+    // f32, the benchmark's shape: within the tolerance `step` has (1e-6).
+    let net = LstmLast::new(3);
+    let x: [[f32; 12]; 3] =
+        core::array::from_fn(|b| core::array::from_fn(|t| (0.7 * t as f32 + b as f32).sin()));
+    let y = net.forward(&x);
+    let (mut owned, mut with) = (
+        LstmLastStream::new(&net.params),
+        LstmLastStream::new(&net.params),
+    );
+    for (x_b, y_b) in x.iter().zip(y.iter()) {
+        owned.reset();
+        with.reset();
+        let (mut a, mut b) = ([0.0f32], [0.0f32]);
+        for &x_t in x_b {
+            a = owned.step(&[x_t]);
+            b = with.step_with(&net.params, &[x_t]);
+            assert!((a[0] - b[0]).abs() <= 2e-6, "{} vs {}", a[0], b[0]);
+        }
+        assert!((b[0] - y_b[0]).abs() <= 1e-6, "{} vs {}", b[0], y_b[0]);
+        assert!((a[0] - y_b[0]).abs() <= 1e-6, "{} vs {}", a[0], y_b[0]);
+    }
+
+    // Another model's parameters, without `load`: `step_with` follows them, `step` does not.
+    let other = LstmLast::new(11);
+    let mut stream = LstmLastStream::new(&net.params);
+    let mut reference = LstmLastStream::new(&other.params);
+    for &x_t in &x[0] {
+        let got = stream.step_with(&other.params, &[x_t]);
+        let want = reference.step(&[x_t]);
+        assert!(
+            (got[0] - want[0]).abs() <= 2e-6,
+            "{} vs {}",
+            got[0],
+            want[0]
+        );
+    }
+}
+
 #[test]
 fn reset_restores_the_start() {
     let net = GruSeq::new(8);

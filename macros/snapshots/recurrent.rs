@@ -1609,7 +1609,7 @@ impl ::monograd::runtime::Network<89usize> for Rnn {
         <Rnn>::loss(self, __tape, __x, __targets)
     }
 }
-///Streaming inference of [`Rnn`], one time step per call: `step` takes the step's 1 input features and returns the output's 1 values at that step. It holds its own copy of the network's parameters (`new(&net.params)`, `load` after a change), each recurrent layer's weights transposed for the step (see `StreamWeights`), the recurrent states and the causal convolutions' recent inputs, all in fixed-size arrays (no heap, no panic path, `no_std`). The states start at zero as in the whole-sequence forward, so stepping through a sequence gives the forward's outputs step by step (after a `return = last` layer: the output the network would give on the sequence so far). `reset` starts a new sequence. The step runs compiled for the widest instruction set this CPU has (AVX-512 or AVX2 and FMA on x86-64 under `std`), chosen once in `new`, with fused multiply-adds there. The recurrent layers' activations are `kernels::math::sigmoid_fast` and `tanh_fast` (within 2.5 ulps), so a step equals the whole-sequence forward within rounding.
+///Streaming inference of [`Rnn`], one time step per call: `step` takes the step's 1 input features and returns the output's 1 values at that step. It holds its own copy of the network's parameters (`new(&net.params)`, `load` after a change), each recurrent layer's weights transposed for the step (see `StreamWeights`), the recurrent states and the causal convolutions' recent inputs, all in fixed-size arrays (no heap, no panic path, `no_std`). The states start at zero as in the whole-sequence forward, so stepping through a sequence gives the forward's outputs step by step (after a `return = last` layer: the output the network would give on the sequence so far). `reset` starts a new sequence. The step runs compiled for the widest instruction set this CPU has (AVX-512 or AVX2 and FMA on x86-64 under `std`), chosen once in `new`, with fused multiply-adds there. The recurrent layers' activations are `kernels::math::sigmoid_fast` and `tanh_fast` (within 2.5 ulps; an LSTM's combined into two divisions), so a step equals the whole-sequence forward within rounding. `step_with(&net.params, &x)` is the same step on parameters passed at each call instead of the stream's copy (slower: see there).
 #[derive(Clone, Debug)]
 struct RnnStream {
     ///`g`: the hidden state `h`.
@@ -1673,6 +1673,32 @@ impl RnnStream {
                 input: __x,
             })
     }
+    /// Advances by one time step `x` and returns the output at this step, with the
+    /// network's parameters `params` (`&net.params`) as they are rather than the
+    /// stream's own copy: the form `stream.step_with(&net.params, &x_t)`, for a stream
+    /// that should follow a network being trained, or share one parameter array with
+    /// other streams. The state is the stream's, as with [`Self::step`] (the two can
+    /// be mixed), and so are the outputs within rounding. Slower than `step`, which
+    /// reads the recurrent weights transposed and with biases summed, prepared once
+    /// (see `StreamWeights`): here a recurrent layer whose rows are shorter than a
+    /// 64-byte vector takes a dot product per row of PyTorch's layout, each ending in
+    /// a horizontal sum, and a wider one prepares its weights on the stack at every
+    /// call (`gru_stream_step_params` / `lstm_stream_step_params`). No allocation, no
+    /// panic path.
+    #[inline]
+    pub fn step_with(
+        &mut self,
+        __params: &[f32; 89usize],
+        __x: &[f32; 1usize],
+    ) -> [f32; 1usize] {
+        let __level = self.level;
+        __level
+            .run(RnnStreamStepWith {
+                stream: self,
+                parameters: __params,
+                input: __x,
+            })
+    }
     /// The step's computation, inlined into [`Self::step`]'s code for each
     /// instruction-set level, with multiply-adds fused (`M`) where it has FMA.
     #[inline(always)]
@@ -1716,6 +1742,81 @@ impl RnnStream {
             *__y += *__b;
         }
         *&__step_y
+    }
+    /// [`Self::step_with`]'s computation, as [`Self::step_body`].
+    #[inline(always)]
+    fn step_with_body<M: ::monograd::runtime::kernels::math::MulAdd>(
+        &mut self,
+        __params: &[f32; 89usize],
+        __x: &[f32; 1usize],
+    ) -> [f32; 1usize] {
+        let _ = __params;
+        ::monograd::runtime::ops::recurrent::gru_stream_step_params::<
+            f32,
+            M,
+            1usize,
+            4usize,
+        >(
+            &::monograd::runtime::ops::recurrent::RnnParams::<
+                f32,
+                3usize,
+                1usize,
+                4usize,
+            >::at::<89usize, { Rnn::G_WEIGHT_IH_L0.offset }>(__params),
+            __x,
+            &mut self.g_h,
+        );
+        let __step_g = self.g_h;
+        let mut __step_y = [0.0f32; 1usize];
+        ::monograd::runtime::ops::recurrent::stream_linear::<
+            f32,
+            M,
+            4usize,
+            1usize,
+        >(
+            ::monograd::runtime::view::matrix::<
+                f32,
+                1usize,
+                4usize,
+            >(&__params[Rnn::Y_WEIGHT.offset..]),
+            &__step_g,
+            &mut __step_y,
+        );
+        for (__y, __b) in __step_y
+            .iter_mut()
+            .zip(
+                ::monograd::runtime::view::array::<
+                    f32,
+                    1usize,
+                >(&__params[Rnn::Y_BIAS.offset..]),
+            )
+        {
+            *__y += *__b;
+        }
+        *&__step_y
+    }
+}
+#[doc(hidden)]
+struct RnnStreamStepWith<'a> {
+    stream: &'a mut RnnStream,
+    parameters: &'a [f32; 89usize],
+    input: &'a [f32; 1usize],
+}
+impl ::monograd::runtime::kernels::simd::Simd for RnnStreamStepWith<'_> {
+    type Output = [f32; 1usize];
+    #[inline(always)]
+    fn run(self) -> [f32; 1usize] {
+        self.stream
+            .step_with_body::<
+                ::monograd::runtime::kernels::math::Unfused,
+            >(self.parameters, self.input)
+    }
+    #[inline(always)]
+    fn run_fma(self) -> [f32; 1usize] {
+        self.stream
+            .step_with_body::<
+                ::monograd::runtime::kernels::math::Fused,
+            >(self.parameters, self.input)
     }
 }
 #[doc(hidden)]

@@ -161,6 +161,7 @@ pub fn items(graph: &Graph) -> TokenStream {
     let vis = &graph.vis;
     let stream_name = format_ident!("{}Stream", name);
     let step_call = format_ident!("{}StreamStep", name);
+    let step_with_call = format_ident!("{}StreamStepWith", name);
     let p = plan.param_count;
     // What inference returns (a declared output, or what the loss takes).
     let output = graph.outputs[0];
@@ -171,6 +172,9 @@ pub fn items(graph: &Graph) -> TokenStream {
     let mut resets = Vec::new();
     let mut loads = Vec::new();
     let mut body = Vec::new();
+    // The same step reading the parameters given to `step_with` (recurrent layers from their
+    // PyTorch layout, `*_stream_step_params`, instead of the stream's prepared copy).
+    let mut body_with = Vec::new();
     // `&[T; n]` of node `j`'s current step.
     let value = |j: usize| -> TokenStream {
         let root = plan.storage[j];
@@ -190,6 +194,7 @@ pub fn items(graph: &Graph) -> TokenStream {
         let x = node.inputs.first().map(|&j| value(j));
         let y1 = quote!(::core::array::from_mut(&mut #local));
         let x1 = quote!(::core::array::from_ref(#x));
+        let mut statement_with = None;
         let statement = match &node.op {
             Op::Activation(act) => {
                 let act = activation(&plan, act);
@@ -248,19 +253,24 @@ pub fn items(graph: &Graph) -> TokenStream {
                     quote!(#weights: #rt::ops::recurrent::StreamWeights::new(&#params_view),),
                 );
                 loads.push(quote!(self.#weights.load(&#params_view);));
-                let step = match rnn.cell {
-                    Cell::Gru => {
-                        quote!(#rt::ops::recurrent::gru_stream_step::<#t, M, #features, #h>(&self.#weights, #x, &mut self.#state_h);)
-                    }
+                let (step, step_with) = match rnn.cell {
+                    Cell::Gru => (
+                        quote!(#rt::ops::recurrent::gru_stream_step::<#t, M, #features, #h>(&self.#weights, #x, &mut self.#state_h);),
+                        quote!(#rt::ops::recurrent::gru_stream_step_params::<#t, M, #features, #h>(&#params_view, #x, &mut self.#state_h);),
+                    ),
                     Cell::Lstm => {
                         let state_c = format_ident!("{}_c", node.name);
                         let doc = format!("`{}`: the cell state `c`.", node.name);
                         fields.push(quote!(#[doc = #doc] pub #state_c: [#t; #h],));
                         inits.push(quote!(#state_c: [#zero; #h],));
                         resets.push(quote!(self.#state_c = [#zero; #h];));
-                        quote!(#rt::ops::recurrent::lstm_stream_step::<#t, M, #features, #h>(&self.#weights, #x, &mut self.#state_h, &mut self.#state_c);)
+                        (
+                            quote!(#rt::ops::recurrent::lstm_stream_step::<#t, M, #features, #h>(&self.#weights, #x, &mut self.#state_h, &mut self.#state_c);),
+                            quote!(#rt::ops::recurrent::lstm_stream_step_params::<#t, M, #features, #h>(&#params_view, #x, &mut self.#state_h, &mut self.#state_c);),
+                        )
                     }
                 };
+                statement_with = Some(quote!(#step_with let #local = self.#state_h;));
                 quote!(#step let #local = self.#state_h;)
             }
             Op::Conv2d(conv) => conv_step(
@@ -274,13 +284,15 @@ pub fn items(graph: &Graph) -> TokenStream {
             _ => unreachable!("analyse admits only the operations above"),
         };
         // Recurrent layers and dropout bind their step's value themselves.
-        body.push(match node.op {
+        let bind = |statement: TokenStream| match node.op {
             Op::Recurrent(_) | Op::Dropout { .. } => statement,
             _ => quote! {
                 let mut #local = [#zero; #n];
                 #statement
             },
-        });
+        };
+        body_with.push(bind(statement_with.unwrap_or_else(|| statement.clone())));
+        body.push(bind(statement));
     }
     let out = value(output);
 
@@ -296,8 +308,10 @@ pub fn items(graph: &Graph) -> TokenStream {
          give on the sequence so far). `reset` starts a new sequence. The step runs compiled \
          for the widest instruction set this CPU has (AVX-512 or AVX2 and FMA on x86-64 under `std`), \
          chosen once in `new`, with fused multiply-adds there. The recurrent layers' activations \
-         are `kernels::math::sigmoid_fast` and `tanh_fast` (within 2.5 ulps), so a step \
-         equals the whole-sequence forward within rounding."
+         are `kernels::math::sigmoid_fast` and `tanh_fast` (within 2.5 ulps; an LSTM's \
+         combined into two divisions), so a step equals the whole-sequence forward within \
+         rounding. `step_with(&net.params, &x)` is the same step on parameters passed at each \
+         call instead of the stream's copy (slower: see there)."
     );
     let tokens = quote! {
         #[doc = #doc]
@@ -343,6 +357,24 @@ pub fn items(graph: &Graph) -> TokenStream {
                 level.run(#step_call { stream: self, input: x })
             }
 
+            /// Advances by one time step `x` and returns the output at this step, with the
+            /// network's parameters `params` (`&net.params`) as they are rather than the
+            /// stream's own copy: the form `stream.step_with(&net.params, &x_t)`, for a stream
+            /// that should follow a network being trained, or share one parameter array with
+            /// other streams. The state is the stream's, as with [`Self::step`] (the two can
+            /// be mixed), and so are the outputs within rounding. Slower than `step`, which
+            /// reads the recurrent weights transposed and with biases summed, prepared once
+            /// (see `StreamWeights`): here a recurrent layer whose rows are shorter than a
+            /// 64-byte vector takes a dot product per row of PyTorch's layout, each ending in
+            /// a horizontal sum, and a wider one prepares its weights on the stack at every
+            /// call (`gru_stream_step_params` / `lstm_stream_step_params`). No allocation, no
+            /// panic path.
+            #[inline]
+            pub fn step_with(&mut self, params: &[#t; #p], x: &[#t; #input_n]) -> [#t; #output_n] {
+                let level = self.level;
+                level.run(#step_with_call { stream: self, parameters: params, input: x })
+            }
+
             /// The step's computation, inlined into [`Self::step`]'s code for each
             /// instruction-set level, with multiply-adds fused (`M`) where it has FMA.
             #[inline(always)]
@@ -351,6 +383,33 @@ pub fn items(graph: &Graph) -> TokenStream {
                 let _ = params;
                 #(#body)*
                 *#out
+            }
+
+            /// [`Self::step_with`]'s computation, as [`Self::step_body`].
+            #[inline(always)]
+            fn step_with_body<M: #rt::kernels::math::MulAdd>(&mut self, params: &[#t; #p], x: &[#t; #input_n]) -> [#t; #output_n] {
+                let _ = params;
+                #(#body_with)*
+                *#out
+            }
+        }
+
+        #[doc(hidden)]
+        #vis struct #step_with_call<'a> {
+            stream: &'a mut #stream_name,
+            parameters: &'a [#t; #p],
+            input: &'a [#t; #input_n],
+        }
+
+        impl #rt::kernels::simd::Simd for #step_with_call<'_> {
+            type Output = [#t; #output_n];
+            #[inline(always)]
+            fn run(self) -> [#t; #output_n] {
+                self.stream.step_with_body::<#rt::kernels::math::Unfused>(self.parameters, self.input)
+            }
+            #[inline(always)]
+            fn run_fma(self) -> [#t; #output_n] {
+                self.stream.step_with_body::<#rt::kernels::math::Fused>(self.parameters, self.input)
             }
         }
 
@@ -378,6 +437,7 @@ pub fn items(graph: &Graph) -> TokenStream {
             name.to_string(),
             stream_name.to_string(),
             step_call.to_string(),
+            step_with_call.to_string(),
         ],
     )
 }

@@ -1,6 +1,7 @@
 //! Vectorizable elementary functions: [`exp`], [`tanh`], [`sigmoid`] (`T: Scalar`) and
 //! [`erf_f32`], and for streaming inference [`sigmoid_fast`] and [`tanh_fast`] (looser bounds,
-//! about half the operations and a shorter chain of dependent ones; training never uses them).
+//! about half the operations and a shorter chain of dependent ones; training never uses them),
+//! also as quotients to divide later ([`sigmoid_fast_parts`], [`tanh_fast_parts`]).
 //!
 //! `f32::exp` and `f32::tanh` call libm once per element, so a loop over them stays scalar and
 //! costs ~10 ns per element. These functions are plain arithmetic: no calls, no data-dependent
@@ -20,9 +21,10 @@
 //! | [`erf_f32`] | 1.09 | 1 | — (libm) |
 //! | [`sigmoid_fast`] | 2.41 | 2 | 3.5 (bound) |
 //! | [`tanh_fast`] | 2.35 | 2 | 3 (bound) |
+//! | [`tanh_fast_parts`] (`n / d`) | 2.32 | 2 | 3 (bound) |
 //!
 //! The fast functions: the larger of the two [`MulAdd`] forms (rounded twice or fused: 2.40 and
-//! 2.40, 2.33 and 2.34 over every input), tested against 2.5 on a dense sample of every binade
+//! 2.40, 2.33 and 2.34, 2.32 and 2.05 over every input), tested against 2.5 on a dense sample of every binade
 //! and every 61st input in `[-20, 20]`; `sigmoid_fast` where its result is a normal number
 //! (below, it is 0). Their `f64` column is the tests' bound over random arguments.
 //!
@@ -403,12 +405,22 @@ fn polynomial_pairs<T: Scalar, M: MulAdd>(coefficients: &[T], x: T, x2: T) -> T 
 /// rounded once (`2^-26` or less in `f32`), and not at all where `n = 0` (`r = -a`), so `s`
 /// keeps its relative accuracy for small `a`: `e^-a - 1 = 2^n s + (2^n - 1)` is then an
 /// `expm1` as well. NaN gives NaN.
+///
+/// With `TWICE`, the same for `2a` (`tanh`'s argument): `2a` is exact, and `n` is rounded from
+/// `a * (2 log2 e)`, the same exact product, so the results are those of `2a` passed in; but
+/// `n`, which the rest waits for, no longer waits for the addition `a + a` (3 cycles of
+/// latency on a step's chain).
 #[inline(always)]
-fn exp_fast_negative<T: Scalar, M: MulAdd>(a: T) -> (T, T) {
+fn exp_fast_negative<T: Scalar, M: MulAdd, const TWICE: bool>(a: T) -> (T, T) {
     let c = &T::MATH;
     let magic = c.round_magic;
-    let n = M::mul_add(a, -T::LOG2_E(), magic) - magic;
-    let r = M::mul_add(-n, c.ln2_lo, M::mul_add(-n, c.ln2_hi, -a));
+    let (k_log2e, ka) = if TWICE {
+        (T::LOG2_E() + T::LOG2_E(), a + a)
+    } else {
+        (T::LOG2_E(), a)
+    };
+    let n = M::mul_add(a, -k_log2e, magic) - magic;
+    let r = M::mul_add(-n, c.ln2_lo, M::mul_add(-n, c.ln2_hi, -ka));
     let r2 = r * r;
     let p = polynomial_pairs::<T, M>(c.fast_exp_poly, r, r2);
     (M::mul_add(r2, p, r), T::pow2i(n))
@@ -442,19 +454,28 @@ fn exp_and_one_plus<T: Scalar, M: MulAdd>(s: T, scale: T) -> (T, T) {
 /// `0` gives `1/2`, `+inf` and `x >= 17.33` give `1`, `-inf` gives `0`, NaN gives NaN.
 #[inline(always)]
 pub fn sigmoid_fast<T: Scalar, M: MulAdd>(x: T) -> T {
+    let (numerator, denominator) = sigmoid_fast_parts::<T, M>(x);
+    numerator / denominator
+}
+
+/// [`sigmoid_fast`] before its division: `(n, d)` with `sigmoid_fast(x) = n / d` bit for bit,
+/// `n = 1` or `e^-|x|` (`0` where `sigmoid_fast` flushes, NaN for NaN), `d = 1 + e^-|x|` in
+/// `[1, 2]`. For a computation that combines several quotients into one division (the LSTM
+/// streaming step): a division is the slowest operation here (on the CPUs measured, one
+/// vector division every 8 to 10 cycles, against one multiply-add a cycle), so that several
+/// of them in a row wait for each other. `M` as in [`sigmoid_fast`].
+#[inline(always)]
+pub fn sigmoid_fast_parts<T: Scalar, M: MulAdd>(x: T) -> (T, T) {
     let one = T::one();
     let cap = T::MATH.fast_exp_cap;
     let ax = x.abs();
     let capped = if ax > cap { cap } else { ax };
-    let (s, scale) = exp_fast_negative::<T, M>(capped);
+    let (s, scale) = exp_fast_negative::<T, M, false>(capped);
     let (e, d) = exp_and_one_plus::<T, M>(s, scale);
     let numerator = if x < T::zero() { e } else { one };
-    let s = numerator / d;
-    if x < -cap {
-        T::zero()
-    } else {
-        s
-    }
+    // Past the cap the result is flushed to 0 (`0 / d`, `+0`).
+    let numerator = if x < -cap { T::zero() } else { numerator };
+    (numerator, d)
 }
 
 /// `tanh x` for streaming inference, from the cheaper `exp` of [`sigmoid_fast`] with
@@ -472,7 +493,7 @@ pub fn tanh_fast<T: Scalar, M: MulAdd>(x: T) -> T {
     // 2|x| at most SATURATED: tanh has rounded to 1 long before, and 2^n stays normal.
     let half_cap = T::from_f64(SATURATED * 0.5);
     let capped = if ax > half_cap { half_cap } else { ax };
-    let (s, scale) = exp_fast_negative::<T, M>(capped + capped);
+    let (s, scale) = exp_fast_negative::<T, M, true>(capped);
     let (e, one_plus_e) = exp_and_one_plus::<T, M>(s, scale);
     // 2^n (1 + s) - 1 rounded once: `scale * s` is exact in `Unfused` too (a power of two
     // times `s`, a normal result).
@@ -487,6 +508,26 @@ pub fn tanh_fast<T: Scalar, M: MulAdd>(x: T) -> T {
     let magnitude = a - n / d;
     // `±0` for `x = ±0`, its sign (and every other's) set from `x`.
     magnitude.copysign(x)
+}
+
+/// `tanh x` as a quotient `(n, d)`, `n / d` within 2.32 ulps of it in `f32` (every input,
+/// either `M`; see the module docs), for a computation that combines several quotients into one division (see
+/// [`sigmoid_fast_parts`]): with [`tanh_fast`]'s `e = e^(-2|x|)` and `m = e - 1`, `n = -m`
+/// with the sign of `x` and `d = 1 + e` in `[1, 2]`, one form for every `x` (`1 - e`
+/// computed as `-m` keeps its relative accuracy where `e` is near 1, which is why
+/// [`tanh_fast`] needs two forms and this one does not: its `d` is `1 + e` rounded once, where
+/// [`tanh_fast`]'s small-argument `2 + m` is rounded twice). `±0` gives `(±0, 2)`, `±inf`
+/// `(±1, 1)`, NaN a NaN numerator.
+#[inline(always)]
+pub fn tanh_fast_parts<T: Scalar, M: MulAdd>(x: T) -> (T, T) {
+    let one = T::one();
+    let ax = x.abs();
+    let half_cap = T::from_f64(SATURATED * 0.5);
+    let capped = if ax > half_cap { half_cap } else { ax };
+    let (s, scale) = exp_fast_negative::<T, M, true>(capped);
+    let (_, one_plus_e) = exp_and_one_plus::<T, M>(s, scale);
+    let m = M::mul_add(scale, s, scale - one);
+    ((-m).copysign(x), one_plus_e)
 }
 
 /// `|x|` below which [`erf_f32`] uses its odd polynomial.

@@ -292,7 +292,7 @@ fn special_values() {
 /// the rest).
 /// Each with multiply-adds rounded twice ([`Unfused`]) and once ([`Fused`], here the library's
 /// `fma`: the same results as the instruction's).
-const FAST_CASES: [Case; 4] = [
+const FAST_CASES: [Case; 6] = [
     ("tanh_fast", tanh_fast::<f32, Unfused>, libm::tanh, 2.5),
     (
         "sigmoid_fast",
@@ -307,7 +307,25 @@ const FAST_CASES: [Case; 4] = [
         sigmoid_reference,
         2.5,
     ),
+    (
+        "tanh_fast_parts",
+        tanh_parts_quotient::<f32, Unfused>,
+        libm::tanh,
+        2.5,
+    ),
+    (
+        "tanh_fast_parts fused",
+        tanh_parts_quotient::<f32, Fused>,
+        libm::tanh,
+        2.5,
+    ),
 ];
+
+/// [`tanh_fast_parts`]'s quotient, as its users divide it.
+fn tanh_parts_quotient<T: Scalar, M: MulAdd>(x: T) -> T {
+    let (n, d) = tanh_fast_parts::<T, M>(x);
+    n / d
+}
 
 /// Whether `FAST_CASES` measures `x` (see there).
 fn fast_measured(x: f32) -> bool {
@@ -366,8 +384,20 @@ fn fast_f32_accuracy_on_the_working_range() {
 fn fast_f64_accuracy_on_random_arguments() {
     let mut rng = Rng::new(0x6661_7374);
     type Case64 = (&'static str, fn(f64) -> f64, fn(f64) -> f64, f64);
-    let cases: [Case64; 4] = [
+    let cases: [Case64; 6] = [
         ("tanh_fast", tanh_fast::<f64, Unfused>, libm::tanh, 3.0),
+        (
+            "tanh_fast_parts",
+            tanh_parts_quotient::<f64, Unfused>,
+            libm::tanh,
+            3.0,
+        ),
+        (
+            "tanh_fast_parts fused",
+            tanh_parts_quotient::<f64, Fused>,
+            libm::tanh,
+            3.0,
+        ),
         (
             "sigmoid_fast",
             sigmoid_fast::<f64, Unfused>,
@@ -564,4 +594,18 @@ fn exhaustive_f32_tanh_fast_fused() {
 #[ignore = "slow: run in release with --ignored --nocapture"]
 fn exhaustive_f32_sigmoid_fast_fused() {
     exhaustive_of(FAST_CASES[3], fast_measured, 3);
+}
+
+#[cfg(feature = "std")]
+#[test]
+#[ignore = "slow: run in release with --ignored --nocapture"]
+fn exhaustive_f32_tanh_fast_parts() {
+    exhaustive_of(FAST_CASES[4], fast_measured, 3);
+}
+
+#[cfg(feature = "std")]
+#[test]
+#[ignore = "slow: run in release with --ignored --nocapture"]
+fn exhaustive_f32_tanh_fast_parts_fused() {
+    exhaustive_of(FAST_CASES[5], fast_measured, 3);
 }

@@ -144,11 +144,13 @@ trait Cell<const G: usize, const R: usize> {
         params: &RnnParams<'_, T, G, F, H>,
         x: &[[T; F]; S],
     ) -> [[T; H]; S];
-    /// Streams a sequence through the step with [`StreamWeights`], as `how` says.
+    /// Streams a sequence through the step with [`StreamWeights`], as `how` says, or through
+    /// its form on the parameters as they are (`*_stream_step_params`) when `on_params`.
     fn stream_prepared<T: Scalar, const S: usize, const F: usize, const H: usize>(
         params: &RnnParams<'_, T, G, F, H>,
         x: &[[T; F]; S],
         how: Run,
+        on_params: bool,
     ) -> [[T; H]; S];
 }
 
@@ -190,11 +192,16 @@ impl Cell<GRU_GATES, GRU_CACHE_ROWS> for Gru {
         params: &GruParams<'_, T, F, H>,
         x: &[[T; F]; S],
         how: Run,
+        on_params: bool,
     ) -> [[T; H]; S] {
         let weights = StreamWeights::new(params);
         let mut h = [T::zero(); H];
         x.map(|x_t| {
-            how.run(GruStep(&weights, &x_t, &mut h));
+            if on_params {
+                how.run(GruParamsStep(params, &x_t, &mut h));
+            } else {
+                how.run(GruStep(&weights, &x_t, &mut h));
+            }
             h
         })
     }
@@ -235,11 +242,16 @@ impl Cell<LSTM_GATES, LSTM_CACHE_ROWS> for Lstm {
         params: &LstmParams<'_, T, F, H>,
         x: &[[T; F]; S],
         how: Run,
+        on_params: bool,
     ) -> [[T; H]; S] {
         let weights = StreamWeights::new(params);
         let (mut h, mut c) = ([T::zero(); H], [T::zero(); H]);
         x.map(|x_t| {
-            how.run(LstmStep(&weights, &x_t, &mut h, &mut c));
+            if on_params {
+                how.run(LstmParamsStep(params, &x_t, &mut h, &mut c));
+            } else {
+                how.run(LstmStep(&weights, &x_t, &mut h, &mut c));
+            }
             h
         })
     }
@@ -298,6 +310,45 @@ impl<T: Scalar, const F: usize, const H: usize> Simd for LstmStep<'_, T, F, H> {
     #[inline(always)]
     fn run_fma(self) {
         lstm_stream_step::<T, Fused, F, H>(self.0, self.1, self.2, self.3)
+    }
+}
+
+/// [`gru_stream_step_params`] as a [`Simd`] computation.
+struct GruParamsStep<'a, 'p, T, const F: usize, const H: usize>(
+    &'a GruParams<'p, T, F, H>,
+    &'a [T; F],
+    &'a mut [T; H],
+);
+
+impl<T: Scalar, const F: usize, const H: usize> Simd for GruParamsStep<'_, '_, T, F, H> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        gru_stream_step_params::<T, Unfused, F, H>(self.0, self.1, self.2)
+    }
+    #[inline(always)]
+    fn run_fma(self) {
+        gru_stream_step_params::<T, Fused, F, H>(self.0, self.1, self.2)
+    }
+}
+
+/// [`lstm_stream_step_params`] as a [`Simd`] computation.
+struct LstmParamsStep<'a, 'p, T, const F: usize, const H: usize>(
+    &'a LstmParams<'p, T, F, H>,
+    &'a [T; F],
+    &'a mut [T; H],
+    &'a mut [T; H],
+);
+
+impl<T: Scalar, const F: usize, const H: usize> Simd for LstmParamsStep<'_, '_, T, F, H> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        lstm_stream_step_params::<T, Unfused, F, H>(self.0, self.1, self.2, self.3)
+    }
+    #[inline(always)]
+    fn run_fma(self) {
+        lstm_stream_step_params::<T, Fused, F, H>(self.0, self.1, self.2, self.3)
     }
 }
 
@@ -629,11 +680,12 @@ fn check_streaming<C: Cell<G, R>, T: Scalar, const G: usize, const R: usize>(tol
             Run::FusedOnBaseline,
             Run::At(Level::detect()),
         ];
-        for how in runs {
-            let prepared = C::stream_prepared(&p.params(), x_b, how);
+        // Each also on the parameters as they are (the form of a stream's `step_with`).
+        for (how, on_params) in runs.into_iter().flat_map(|how| [(how, false), (how, true)]) {
+            let prepared = C::stream_prepared(&p.params(), x_b, how, on_params);
             assert_close(
                 &std::format!(
-                    "{} {} prepared streaming ({how:?}), sample {b}",
+                    "{} {} prepared streaming ({how:?}, on parameters: {on_params}), sample {b}",
                     C::NAME,
                     T::NAME
                 ),
