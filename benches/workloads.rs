@@ -444,6 +444,69 @@ fn w4(options: &Options, split: bool) {
         split,
         floor,
     );
+    if split {
+        w4_conv_backward(options);
+    }
+}
+
+/// W4's convolution backward kernels as the step runs them (conv1's weight gradient; conv2's
+/// weight and input gradients; conv1's input gradient is skipped, the network's input needs
+/// none) against their GEMMs alone: row `W4.convbwd`.
+fn w4_conv_backward(options: &Options) {
+    use monograd::runtime::ops::conv::{
+        conv2d_backward_input_packed, conv2d_backward_params_packed, conv2d_pack_len, Conv2d,
+        Conv2dGeometry,
+    };
+    use monograd::runtime::Store;
+    type Conv1 = Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    type Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    const WS: usize = {
+        let (a, b) = (Conv1::WORKSPACE_LEN, Conv2::WORKSPACE_LEN);
+        if a > b {
+            a
+        } else {
+            b
+        }
+    };
+    let mut rng = Rng::new(41);
+    let mut random = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.normal()).collect() };
+    let (x1, dy1) = (random(32 * 784), random(32 * 8 * 784));
+    let (x2, dy2) = (random(32 * 8 * 196), random(32 * 16 * 196));
+    let params2 = random(16 * 72 + 16);
+    let (mut dparams1, mut dparams2) = (vec![0.0f32; 8 * 9 + 8], vec![0.0f32; 16 * 72 + 16]);
+    let mut dx2 = vec![0.0f32; 32 * 8 * 196];
+    let mut workspace = vec![0.0f32; WS];
+    let pack_len = conv2d_pack_len::<f32, Conv1>().max(conv2d_pack_len::<f32, Conv2>());
+    let mut pack = vec![0.0f32; pack_len];
+    let mut products = floor::conv_backward_products(32, 1, 8, 3, 28 * 28, true);
+    products.extend(floor::conv_backward_products(32, 8, 16, 3, 14 * 14, false));
+    floor::conv_backward(options, "W4", 32, products, || {
+        conv2d_backward_params_packed::<f32, Conv1, 32, 784, 6272, 80, WS>(
+            black_box(x1.as_chunks().0.try_into().unwrap()),
+            black_box(dy1.as_chunks().0.try_into().unwrap()),
+            (&mut dparams1[..]).try_into().unwrap(),
+            (&mut workspace[..]).try_into().unwrap(),
+            Store::Overwrite,
+            &mut pack,
+        );
+        conv2d_backward_params_packed::<f32, Conv2, 32, 1568, 3136, 1168, WS>(
+            black_box(x2.as_chunks().0.try_into().unwrap()),
+            black_box(dy2.as_chunks().0.try_into().unwrap()),
+            (&mut dparams2[..]).try_into().unwrap(),
+            (&mut workspace[..]).try_into().unwrap(),
+            Store::Overwrite,
+            &mut pack,
+        );
+        conv2d_backward_input_packed::<f32, Conv2, 32, 1568, 3136, 1168, WS>(
+            black_box(dy2.as_chunks().0.try_into().unwrap()),
+            black_box(params2[..].try_into().unwrap()),
+            dx2.as_chunks_mut().0.try_into().unwrap(),
+            (&mut workspace[..]).try_into().unwrap(),
+            Store::Overwrite,
+            &mut pack,
+        );
+        black_box((&mut dparams1, &mut dparams2, &mut dx2));
+    });
 }
 
 fn w5(options: &Options, split: bool) {
