@@ -144,7 +144,7 @@ pub fn conv_backward_products(
 
 /// Times `backward` (the convolutions' backward kernels of one step, weight and input
 /// gradients) alternating with `products` (their GEMMs alone, [`conv_backward_products`]) and
-/// prints the row `<id>.convbwd`: `conv_backward_us`, `conv_backward_gemm_us` and their ratio,
+/// prints the row `id`: `conv_backward_us`, `conv_backward_gemm_us` and their ratio,
 /// of the medians (and of the minima). What is above 1 is im2col, col2im and the bias sum.
 pub fn conv_backward(
     options: &Options,
@@ -177,14 +177,14 @@ pub fn conv_backward(
     println!(
         "{:<10} conv_backward_us {:>7.1} (min {:.1})  conv_backward_gemm_us {:>7.1} (min {:.1}, {gflops:.1} GFLOP/s)  \
          ratio {ratio:.2} (min/min {ratio_min:.2})  [{rounds} rounds]",
-        format!("{id}.convbwd"),
+        id,
         conv.median * 1e6,
         conv.min * 1e6,
         gemm.median * 1e6,
         gemm.min * 1e6,
     );
     jsonl::row_with(
-        &format!("{id}.convbwd"),
+        id,
         "conv_backward",
         batch,
         "us",
