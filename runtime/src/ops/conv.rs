@@ -62,7 +62,6 @@
 //! formulas and are tested against the same references; the direct path leaves the workspace
 //! untouched.
 
-use crate::kernels::simd::{dispatch, Simd};
 use crate::kernels::Store;
 use crate::Scalar;
 
@@ -425,44 +424,12 @@ fn backward_params_on<T: Scalar, G: Conv2dGeometry>(
         let beta = if b == 0 { store.beta() } else { T::one() };
         im2col_gemm::backward_weight::<T, G>(xb, dyb, beta, dweight, workspace, pack);
     }
-    dispatch(BiasSums {
-        dy,
-        dbias,
-        store,
-        out_len: G::OUT_LEN,
-        ohw: G::OUT_H * G::OUT_W,
-    });
-}
-
-/// `dbias[o] (store) sum_{b, p} dy[b][o][p]` over flat samples of `out_len` values, `ohw` per
-/// channel, as a computation for [`dispatch`]: on AVX-512 the [`SUM_LANES`] partial sums are
-/// four registers. W4's first layer (f32, batch 32, weight gradient with the bias sum, medians
-/// of alternating rounds): 93.7 -> 90.8 us, against 59.6 us for its GEMMs.
-struct BiasSums<'a, T> {
-    dy: &'a [T],
-    dbias: &'a mut [T],
-    store: Store,
-    out_len: usize,
-    ohw: usize,
-}
-
-impl<T: Scalar> Simd for BiasSums<'_, T> {
-    type Output = ();
-    #[inline(always)]
-    fn run(self) {
-        let BiasSums {
-            dy,
-            dbias,
-            store,
-            out_len,
-            ohw,
-        } = self;
-        for (o, db) in dbias.iter_mut().enumerate() {
-            let rows = dy
-                .chunks_exact(out_len)
-                .map(|dyb| &dyb[o * ohw..(o + 1) * ohw]);
-            store.apply(db, sum_rows(rows));
-        }
+    let ohw = G::OUT_H * G::OUT_W;
+    for (o, db) in dbias.iter_mut().enumerate() {
+        let rows = dy
+            .chunks_exact(G::OUT_LEN)
+            .map(|dyb| &dyb[o * ohw..(o + 1) * ohw]);
+        store.apply(db, sum_rows(rows));
     }
 }
 
@@ -474,7 +441,6 @@ impl<T: Scalar> Simd for BiasSums<'_, T> {
 /// the bias gradient of its first layer (8 channels x 784 pixels) 145 -> 14.5 us, of its second
 /// (16 x 196) 52 -> 8 us. Rounding differs from a serial sum, as it would between summation
 /// orders in any library.
-#[inline(always)]
 fn sum_rows<'a, T: Scalar>(rows: impl Iterator<Item = &'a [T]>) -> T {
     let mut lanes = [T::zero(); SUM_LANES];
     let mut tail = T::zero();
@@ -499,9 +465,9 @@ fn sum_rows<'a, T: Scalar>(rows: impl Iterator<Item = &'a [T]>) -> T {
     lanes[0] + tail
 }
 
-/// Partial sums of [`sum_rows`]: 64 f32 (four 512-bit or eight 256-bit registers), enough
-/// independent adds to hide their latency at the widest level [`BiasSums`] runs on.
-const SUM_LANES: usize = 64;
+/// Partial sums of [`sum_rows`]: 16 f32 (four 128-bit or one 512-bit register), enough
+/// independent adds to hide their latency.
+const SUM_LANES: usize = 16;
 
 #[cfg(all(test, feature = "alloc"))]
 mod tests;
