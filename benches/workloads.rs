@@ -31,6 +31,10 @@
 //!   update of that size (`optimizer_us`, `optimizer_bound_us`); rows `W1.floor` and `W1.opt`.
 //!   After W2, the same read bound for inference: a read-only stream over its weights' bytes
 //!   (`read_bound_us`), row `W2.bound`.
+//! - After W4parts, W4's convolution backward kernels (weight and input gradients, as the step
+//!   calls them) alternated round by round with their im2col GEMMs alone (`conv_backward_us`,
+//!   `conv_backward_gemm_us`, ratio), all three together (row `W4.convbwd`) and each alone
+//!   (`W4.convbwd.dw1`, `.dw2`, `.dx2`): what is above 1 is im2col, col2im and the bias sums.
 //! - Before and after the table, a clock probe (a dependency chain of known latency) prints the
 //!   core's effective GHz. It is a coarse indicator only: on a shared VM it drops in many
 //!   disturbed runs but not all, and sometimes reads low when the rows are fine. Compare
@@ -53,8 +57,12 @@ use std::time::{Duration, Instant};
 use monograd::prelude::*;
 use monograd::runtime::kernels::reduce::max_abs_pair;
 use monograd::runtime::network::check_state_finite;
+use monograd::runtime::ops::conv::{
+    conv2d_backward_input_packed, conv2d_backward_params_packed, conv2d_pack_len, Conv2d,
+    Conv2dGeometry,
+};
 use monograd::runtime::train::{accuracy, MiniBatches};
-use monograd::runtime::{Buffer, Network};
+use monograd::runtime::{Buffer, Network, Store};
 
 #[path = "common/floor.rs"]
 mod floor;
@@ -444,6 +452,118 @@ fn w4(options: &Options, split: bool) {
         split,
         floor,
     );
+    if split {
+        w4_conv_backward(options);
+    }
+}
+
+/// W4's convolution backward kernels as the step runs them (conv1's weight gradient; conv2's
+/// weight and input gradients; conv1's input gradient is skipped, the network's input needs
+/// none) against their GEMMs alone: row `W4.convbwd`, then each kernel against its own
+/// products (`W4.convbwd.dw1`, `.dw2`, `.dx2`).
+fn w4_conv_backward(options: &Options) {
+    let mut products = floor::conv_backward_products(32, 1, 8, 3, 28 * 28, true);
+    products.extend(floor::conv_backward_products(32, 8, 16, 3, 14 * 14, false));
+    let mut kernels = W4ConvBackward::new();
+    floor::conv_backward(options, "W4.convbwd", 32, products.clone(), || {
+        kernels.dw1();
+        kernels.dw2();
+        kernels.dx2();
+    });
+    floor::conv_backward(options, "W4.convbwd.dw1", 32, vec![products[0]], || {
+        kernels.dw1()
+    });
+    floor::conv_backward(options, "W4.convbwd.dw2", 32, vec![products[1]], || {
+        kernels.dw2()
+    });
+    floor::conv_backward(options, "W4.convbwd.dx2", 32, vec![products[2]], || {
+        kernels.dx2()
+    });
+}
+
+type W4Conv1 = Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+/// Workspace of both layers (the network shares one, sized for the larger).
+const W4_CONV_WS: usize = {
+    let (a, b) = (W4Conv1::WORKSPACE_LEN, W4Conv2::WORKSPACE_LEN);
+    if a > b {
+        a
+    } else {
+        b
+    }
+};
+
+/// Random operands of W4's convolution backward kernels, and their scratch.
+struct W4ConvBackward {
+    x1: Vec<f32>,
+    dy1: Vec<f32>,
+    x2: Vec<f32>,
+    dy2: Vec<f32>,
+    params2: Vec<f32>,
+    dparams1: Vec<f32>,
+    dparams2: Vec<f32>,
+    dx2: Vec<f32>,
+    workspace: Vec<f32>,
+    pack: Vec<f32>,
+}
+
+impl W4ConvBackward {
+    fn new() -> Self {
+        let mut rng = Rng::new(41);
+        let mut random = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.normal()).collect() };
+        let pack_len = conv2d_pack_len::<f32, W4Conv1>().max(conv2d_pack_len::<f32, W4Conv2>());
+        W4ConvBackward {
+            x1: random(32 * 784),
+            dy1: random(32 * 8 * 784),
+            x2: random(32 * 8 * 196),
+            dy2: random(32 * 16 * 196),
+            params2: random(16 * 72 + 16),
+            dparams1: vec![0.0; 8 * 9 + 8],
+            dparams2: vec![0.0; 16 * 72 + 16],
+            dx2: vec![0.0; 32 * 8 * 196],
+            workspace: vec![0.0; W4_CONV_WS],
+            pack: vec![0.0; pack_len],
+        }
+    }
+
+    /// conv1's weight and bias gradient.
+    fn dw1(&mut self) {
+        conv2d_backward_params_packed::<f32, W4Conv1, 32, 784, 6272, 80, W4_CONV_WS>(
+            black_box(self.x1.as_chunks().0.try_into().unwrap()),
+            black_box(self.dy1.as_chunks().0.try_into().unwrap()),
+            (&mut self.dparams1[..]).try_into().unwrap(),
+            (&mut self.workspace[..]).try_into().unwrap(),
+            Store::Overwrite,
+            &mut self.pack,
+        );
+        black_box(&mut self.dparams1);
+    }
+
+    /// conv2's weight and bias gradient.
+    fn dw2(&mut self) {
+        conv2d_backward_params_packed::<f32, W4Conv2, 32, 1568, 3136, 1168, W4_CONV_WS>(
+            black_box(self.x2.as_chunks().0.try_into().unwrap()),
+            black_box(self.dy2.as_chunks().0.try_into().unwrap()),
+            (&mut self.dparams2[..]).try_into().unwrap(),
+            (&mut self.workspace[..]).try_into().unwrap(),
+            Store::Overwrite,
+            &mut self.pack,
+        );
+        black_box(&mut self.dparams2);
+    }
+
+    /// conv2's input gradient.
+    fn dx2(&mut self) {
+        conv2d_backward_input_packed::<f32, W4Conv2, 32, 1568, 3136, 1168, W4_CONV_WS>(
+            black_box(self.dy2.as_chunks().0.try_into().unwrap()),
+            black_box(self.params2[..].try_into().unwrap()),
+            self.dx2.as_chunks_mut().0.try_into().unwrap(),
+            (&mut self.workspace[..]).try_into().unwrap(),
+            Store::Overwrite,
+            &mut self.pack,
+        );
+        black_box(&mut self.dx2);
+    }
 }
 
 fn w5(options: &Options, split: bool) {

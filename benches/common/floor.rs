@@ -94,6 +94,34 @@ pub fn conv_products(
     pixels: usize,
     first: bool,
 ) -> Vec<Product> {
+    use Transpose::No;
+    let ck = channels_in * kernel * kernel;
+    // Y = W cols: [C_out][CK] x [CK][pixels].
+    let mut products = vec![Product {
+        count: samples,
+        ..Product::once(No, No, channels_out, pixels, ck)
+    }];
+    products.extend(conv_backward_products(
+        samples,
+        channels_in,
+        channels_out,
+        kernel,
+        pixels,
+        first,
+    ));
+    products
+}
+
+/// The backward half of [`conv_products`]: the weight gradient's products and, unless `first`,
+/// the input gradient's.
+pub fn conv_backward_products(
+    samples: usize,
+    channels_in: usize,
+    channels_out: usize,
+    kernel: usize,
+    pixels: usize,
+    first: bool,
+) -> Vec<Product> {
     use Transpose::{No, Yes};
     let ck = channels_in * kernel * kernel;
     let per_sample = |transa, transb, m, n, k, accumulate| Product {
@@ -105,17 +133,73 @@ pub fn conv_products(
         count: samples,
         accumulate,
     };
-    let mut products = vec![
-        // Y = W cols: [C_out][CK] x [CK][pixels].
-        per_sample(No, No, channels_out, pixels, ck, false),
-        // dW += dY cols^T: [C_out][pixels] x ([CK][pixels])^T, summed over the samples.
-        per_sample(No, Yes, channels_out, ck, pixels, true),
-    ];
+    // dW += dY cols^T: [C_out][pixels] x ([CK][pixels])^T, summed over the samples.
+    let mut products = vec![per_sample(No, Yes, channels_out, ck, pixels, true)];
     if !first {
         // dcols = W^T dY: ([C_out][CK])^T x [C_out][pixels].
         products.push(per_sample(Yes, No, ck, pixels, channels_out, false));
     }
     products
+}
+
+/// Times `backward` (the convolutions' backward kernels of one step, weight and input
+/// gradients) alternating with `products` (their GEMMs alone, [`conv_backward_products`]) and
+/// prints the row `id`: `conv_backward_us`, `conv_backward_gemm_us` and their ratio,
+/// of the medians (and of the minima). What is above 1 is im2col, col2im and the bias sum.
+pub fn conv_backward(
+    options: &Options,
+    id: &str,
+    batch: usize,
+    products: Vec<Product>,
+    mut backward: impl FnMut(),
+) {
+    let work: usize = products.iter().map(Product::work).sum();
+    let mut operands = Operands::new(products);
+    for _ in 0..10 {
+        backward();
+        operands.run();
+    }
+    let mut samples: [Vec<f64>; 2] = Default::default();
+    let start = Instant::now();
+    while samples[0].len() < MIN_ROUNDS || start.elapsed().as_secs_f64() < options.seconds {
+        let t = Instant::now();
+        backward();
+        samples[0].push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        operands.run();
+        samples[1].push(t.elapsed().as_secs_f64());
+    }
+    let rounds = samples[0].len();
+    let [conv, gemm] = samples.map(summary);
+    let ratio = conv.median / gemm.median;
+    let ratio_min = conv.min / gemm.min;
+    let gflops = 2.0 * work as f64 / gemm.median / 1e9;
+    println!(
+        "{:<10} conv_backward_us {:>7.1} (min {:.1})  conv_backward_gemm_us {:>7.1} (min {:.1}, {gflops:.1} GFLOP/s)  \
+         ratio {ratio:.2} (min/min {ratio_min:.2})  [{rounds} rounds]",
+        id,
+        conv.median * 1e6,
+        conv.min * 1e6,
+        gemm.median * 1e6,
+        gemm.min * 1e6,
+    );
+    jsonl::row_with(
+        id,
+        "conv_backward",
+        batch,
+        "us",
+        [conv.median, conv.p10, conv.p90].map(|t| t * 1e6),
+        rounds,
+        1,
+        None,
+        &[
+            ("conv_backward_us", conv.median * 1e6),
+            ("conv_backward_min_us", conv.min * 1e6),
+            ("conv_backward_gemm_us", gemm.median * 1e6),
+            ("conv_backward_gemm_min_us", gemm.min * 1e6),
+            ("ratio_to_gemm", ratio),
+        ],
+    );
 }
 
 /// Operands of the products, allocated once, and the packing scratch.

@@ -47,7 +47,8 @@
 //! `Y_g = W_g cols` directly in the `[C, H, W]` output layout. Backward: `dW_g += dY_g colsᵀ`
 //! (columns recomputed from `x`) and `dx_g = col2im(W_gᵀ dY_g)`. The column matrix, followed by
 //! a zero-padded copy of one group's input image when the convolution pads (it turns every row
-//! of the gather into copies of a compile-time length, see `conv/columns.rs`), lives in a
+//! of a strided gather into copies of a compile-time length; stride-1 convolutions gather from
+//! the image itself and leave it unused, see `conv/columns.rs`), lives in a
 //! caller-provided workspace of [`Conv2dGeometry::WORKSPACE_LEN`] elements (see
 //! [`conv2d_workspace_len`]); a longer workspace is accepted, so one buffer sized for the
 //! largest layer can serve a whole network. A 1x1 convolution with stride 1 and no padding uses
