@@ -179,6 +179,10 @@ pub(crate) trait Guarded<T: Scalar, const N: usize, const K: usize> {
     fn dry_run(&self, params: &[T; N], grads: &[T; N]) -> Result<()>;
     /// The update (and the step counter).
     fn apply(&mut self, params: &mut [T; N], grads: &[T; N]);
+    /// The update split in chunks run by `workers` (see
+    /// [`Optimizer::step_split`](super::Optimizer::step_split)), the same bits as `apply`.
+    #[cfg(feature = "std")]
+    fn apply_split(&mut self, params: &mut [T; N], grads: &[T; N], workers: &dyn super::Workers);
     /// The largest magnitude in each state buffer, measured (0 for a buffer not kept).
     fn measured_bounds(&self) -> [f64; K];
     /// Where the bounds are kept.
@@ -203,15 +207,41 @@ pub(crate) fn step_scanned<T: Scalar, const N: usize, const K: usize, O: Guarded
     grads: &[T; N],
     scan: GradientScan,
 ) -> Result<()> {
+    transaction(optimizer, params, grads, scan, O::apply)
+}
+
+/// [`step_scanned`] with the writes split across `workers` ([`Guarded::apply_split`]); the
+/// check runs on the calling thread before any of them.
+#[cfg(feature = "std")]
+pub(crate) fn step_split<T: Scalar, const N: usize, const K: usize, O: Guarded<T, N, K>>(
+    optimizer: &mut O,
+    params: &mut [T; N],
+    grads: &[T; N],
+    scan: GradientScan,
+    workers: &dyn super::Workers,
+) -> Result<()> {
+    transaction(optimizer, params, grads, scan, |o, p, g| {
+        o.apply_split(p, g, workers);
+    })
+}
+
+/// The check from `scan`, then `apply` (the one-pass path, or the dry run first).
+fn transaction<T: Scalar, const N: usize, const K: usize, O: Guarded<T, N, K>>(
+    optimizer: &mut O,
+    params: &mut [T; N],
+    grads: &[T; N],
+    scan: GradientScan,
+    apply: impl FnOnce(&mut O, &mut [T; N], &[T; N]),
+) -> Result<()> {
     let extents = scan.extents(grads)?;
     let bounds = match optimizer.proven_bounds(&extents) {
         Some(bounds) => {
-            optimizer.apply(params, grads);
+            apply(optimizer, params, grads);
             bounds
         }
         None => {
             optimizer.dry_run(params, grads)?;
-            optimizer.apply(params, grads);
+            apply(optimizer, params, grads);
             optimizer.measured_bounds()
         }
     };

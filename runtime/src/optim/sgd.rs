@@ -2,6 +2,8 @@
 //! optional L2 weight decay. PyTorch's `torch.optim.SGD`.
 
 use super::{check_non_negative, check_range, guard, Optimizer};
+#[cfg(feature = "std")]
+use super::{Chunks, Workers};
 use crate::{Buffer, Result, Scalar};
 
 /// Hyper-parameters of [`Sgd`]; `Default` is PyTorch's defaults.
@@ -220,6 +222,25 @@ impl<T: Scalar> SgdStep<T> {
         }
     }
 
+    /// Updates `params` (and, with momentum, their velocities) from `grads`.
+    #[inline]
+    fn pass(self, params: &mut [T], grads: &[T], velocity: Option<&mut [T]>) {
+        // Memory-bound: the baseline loop streams as fast as a wider one (measured: AVX-512
+        // made W5's momentum step slower, 41 -> 48 us), so it is not dispatched.
+        match velocity {
+            None => {
+                for (w, &g) in params.iter_mut().zip(grads) {
+                    self.update(w, g, None);
+                }
+            }
+            Some(velocity) => {
+                for ((w, &g), b) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
+                    self.update(w, g, Some(b));
+                }
+            }
+        }
+    }
+
     /// Updates one weight and, with momentum, its velocity `b`.
     #[inline(always)]
     fn update(self, w: &mut T, g: T, b: Option<&mut T>) {
@@ -292,21 +313,27 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 1> for Sgd<T, N> {
     }
 
     fn apply(&mut self, params: &mut [T; N], grads: &[T; N]) {
-        // Memory-bound: the baseline loop streams as fast as a wider one (measured: AVX-512
-        // made W5's momentum step slower, 41 -> 48 us), so it is not dispatched.
         let k = SgdStep::<T>::new(&self.config, self.steps);
-        match &mut self.momentum_buffer {
-            None => {
-                for (w, &g) in params.iter_mut().zip(grads) {
-                    k.update(w, g, None);
-                }
-            }
-            Some(velocity) => {
-                for ((w, &g), b) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
-                    k.update(w, g, Some(b));
-                }
-            }
-        }
+        k.pass(
+            params,
+            grads,
+            self.momentum_buffer.as_deref_mut().map(|b| &mut b[..]),
+        );
+        self.steps += 1;
+    }
+
+    #[cfg(feature = "std")]
+    fn apply_split(&mut self, params: &mut [T; N], grads: &[T; N], workers: &dyn Workers) {
+        let k = SgdStep::<T>::new(&self.config, self.steps);
+        let parts = workers.parts();
+        let velocity = self
+            .momentum_buffer
+            .as_deref_mut()
+            .map(|b| Chunks::new(&mut b[..], parts));
+        let params = Chunks::new(params, parts);
+        super::run_chunks(workers, &params, grads, |i, params, grads| {
+            k.pass(params, grads, velocity.as_ref().map(|b| b.take(i)));
+        });
         self.steps += 1;
     }
 
@@ -333,6 +360,17 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for Sgd<T, N> {
         scan: &guard::GradientScan,
     ) -> Result<()> {
         guard::step_scanned(self, params, grads, *scan)
+    }
+
+    #[cfg(feature = "std")]
+    fn step_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        scan: &guard::GradientScan,
+        workers: &dyn Workers,
+    ) -> Result<()> {
+        guard::step_split(self, params, grads, *scan, workers)
     }
 
     fn learning_rate(&self) -> f64 {
