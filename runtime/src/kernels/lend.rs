@@ -31,6 +31,12 @@ use std::any::Any;
 use std::boxed::Box;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How long a worker polls for its round before it sleeps: about the time between the end of
+/// a data-parallel step's gradient sum and its optimizer step on the caller's thread (copying
+/// back the sums, the check), shorter than waking a sleeping thread would cost.
+const POLL: Duration = Duration::from_micros(100);
 
 /// The most chunks a buffer can be split in (one bit each in a `u64`).
 pub const MAX_PARTS: usize = 64;
@@ -132,8 +138,8 @@ struct CrewState {
     round: u64,
     job: Option<Erased>,
     parts: usize,
-    /// The next chunk to claim.
-    next: usize,
+    /// Bit `k` is set once chunk `k` was claimed.
+    claimed: u64,
     /// Chunks claimed by workers and not finished yet.
     running: usize,
     /// The first panic of a worker's chunk of the current job.
@@ -146,6 +152,8 @@ struct CrewState {
 pub struct Crew {
     state: Mutex<CrewState>,
     changed: Condvar,
+    /// `state.round`, readable without the lock, for the polling of `join`.
+    round: AtomicU64,
 }
 
 impl Default for Crew {
@@ -180,12 +188,13 @@ impl Crew {
                 round: 0,
                 job: None,
                 parts: 0,
-                next: 0,
+                claimed: 0,
                 running: 0,
                 panic: None,
                 shutdown: false,
             }),
             changed: Condvar::new(),
+            round: AtomicU64::new(0),
         }
     }
 
@@ -196,12 +205,16 @@ impl Crew {
     }
 
     /// Calls `job(k)` once for every `k < parts`, on this thread and on the workers that
-    /// [`join`](Self::join) round `round`, and returns when every call has returned.
+    /// [`join`](Self::join) round `round`, and returns when every call has returned. Each
+    /// participant starts with the chunk of its own index (this thread's is 0), so that a
+    /// thread keeps the same chunk of a buffer from round to round (in its cache), then takes
+    /// any chunk left.
     ///
     /// # Panics
-    /// With the first panic of a call of `job` (after every call has returned), or if a job is
-    /// already published (two callers on one crew).
+    /// With the first panic of a call of `job` (after every call has returned), if `parts`
+    /// exceeds [`MAX_PARTS`], or if a job is already published (two callers on one crew).
     pub fn run(&self, round: u64, parts: usize, job: &(dyn Fn(usize) + Sync)) {
+        assert!(parts <= MAX_PARTS, "Crew::run: {parts} chunks");
         // SAFETY: only the lifetime bound changes (the layout of the fat pointer does not).
         // The erased pointer is dereferenced only by a worker that claimed a chunk while it
         // was published, and `Withdraw` (dropped before this function returns, also when it
@@ -217,14 +230,15 @@ impl Crew {
             let mut state = self.lock();
             assert!(state.job.is_none(), "Crew::run: a job is already published");
             state.round = state.round.max(round);
+            self.round.store(state.round, Ordering::Release);
             state.job = Some(erased);
             state.parts = parts;
-            state.next = 0;
+            state.claimed = 0;
             state.panic = None;
         }
         self.changed.notify_all();
         let withdraw = Withdraw(self);
-        while let Some((k, _)) = self.claim(round, false) {
+        while let Some((k, _)) = self.claim(round, 0, false) {
             job(k);
         }
         drop(withdraw);
@@ -237,6 +251,7 @@ impl Crew {
     pub fn skip(&self, round: u64) {
         let mut state = self.lock();
         state.round = state.round.max(round);
+        self.round.store(state.round, Ordering::Release);
         drop(state);
         self.changed.notify_all();
     }
@@ -247,26 +262,38 @@ impl Crew {
         self.changed.notify_all();
     }
 
-    /// The next unclaimed chunk of round `round`'s job and the job, if it is published; counted
-    /// as running when claimed by a worker. One lock: the chunk and the job go together.
-    fn claim(&self, round: u64, worker: bool) -> Option<(usize, Erased)> {
+    /// An unclaimed chunk of round `round`'s job (`preferred` if it is one) and the job, if it
+    /// is published; counted as running when claimed by a worker. One lock: the chunk and the
+    /// job go together.
+    fn claim(&self, round: u64, preferred: usize, worker: bool) -> Option<(usize, Erased)> {
         let mut state = self.lock();
         let job = state.job?;
-        if state.round != round || state.next >= state.parts {
+        let free = |k: usize| k < state.parts && state.claimed & (1 << k) == 0;
+        let k = if free(preferred) {
+            preferred
+        } else {
+            (!state.claimed).trailing_zeros() as usize
+        };
+        if state.round != round || !free(k) {
             return None;
         }
-        let k = state.next;
-        state.next += 1;
+        state.claimed |= 1 << k;
         if worker {
             state.running += 1;
         }
         Some((k, job))
     }
 
-    /// A worker's part of round `round`: waits until the round is published or skipped, then
-    /// runs chunks of its job until none is left. Returns `false` if the crew was shut down
+    /// Worker `index`'s part of round `round`: waits until the round is published or skipped,
+    /// then runs chunks of its job (chunk `index` first, if there is one) until none is left. Returns `false` if the crew was shut down
     /// before the round came.
-    pub fn join(&self, round: u64) -> bool {
+    pub fn join(&self, round: u64, index: usize) -> bool {
+        let polling = Instant::now();
+        while self.round.load(Ordering::Acquire) < round && polling.elapsed() < POLL {
+            for _ in 0..64 {
+                std::hint::spin_loop();
+            }
+        }
         {
             let mut state = self.lock();
             while state.round < round && !state.shutdown {
@@ -279,7 +306,7 @@ impl Crew {
                 return false; // shut down
             }
         }
-        while let Some((k, job)) = self.claim(round, true) {
+        while let Some((k, job)) = self.claim(round, index, true) {
             // SAFETY: chunk `k` was claimed while `job` was published for this round and is
             // counted in `running`, so `Crew::run` has not returned (its `Withdraw` waits for
             // `running` to reach 0): the job behind the pointer is alive until the decrement
@@ -378,12 +405,12 @@ mod tests {
     impl Team {
         fn new(workers: usize) -> Self {
             let crew = Arc::new(Crew::new());
-            let threads = (0..workers)
-                .map(|_| {
+            let threads = (1..=workers)
+                .map(|index| {
                     let crew = Arc::clone(&crew);
                     std::thread::spawn(move || {
                         let mut round = 0;
-                        while crew.join(round + 1) {
+                        while crew.join(round + 1, index) {
                             round += 1;
                         }
                         round
@@ -437,7 +464,7 @@ mod tests {
         });
         assert_eq!(calls.load(Ordering::Relaxed), 5);
         // A late worker finds the round withdrawn.
-        assert!(crew.join(1));
+        assert!(crew.join(1, 1));
         assert_eq!(calls.load(Ordering::Relaxed), 5);
     }
 

@@ -81,8 +81,9 @@ use std::time::{Duration, Instant};
 
 pub use threads::{ThreadCollective, DEFAULT_TIMEOUT};
 
+use crate::kernels::lend::{Crew, MAX_PARTS};
 use crate::network::{apply_gradient_by, restore_after_forward};
-use crate::optim::{GradientScan, Optimizer};
+use crate::optim::{GradientScan, Optimizer, Workers};
 use num_traits::{Float, One, Zero};
 
 use crate::{Error, Network, Result, Scalar, Solo};
@@ -125,7 +126,15 @@ pub struct Parallel<Net: Network<P>, const P: usize, const W: usize, const PB: u
     collective: ThreadCollective<Net::Element>,
     helpers: Vec<JoinHandle<()>>,
     statistics: BatchNormStatistics,
+    /// The generation of the step the workers were last started for (`Start::generation`):
+    /// the round of the optimizer's split writes.
+    generation: u64,
 }
+
+/// From this many parameters on, a step's optimizer writes are split across the workers
+/// ([`Optimizer::step_split`]); below, worker 0 applies the whole update, which then costs
+/// less than handing chunks to other threads (a few microseconds).
+pub const SPLIT_WRITES_FROM: usize = 16 * 1024;
 
 /// What the calling thread and the worker threads share.
 struct Shared<Net: Network<P>, const P: usize, const PB: usize> {
@@ -135,6 +144,8 @@ struct Shared<Net: Network<P>, const P: usize, const PB: usize> {
     jobs: Vec<Mutex<Option<Job<Net, P, PB>>>>,
     /// Each worker's error of the current step.
     errors: Vec<Mutex<Option<Error>>>,
+    /// The workers that apply the chunks of the optimizer's update.
+    crew: Crew,
 }
 
 struct Start {
@@ -225,6 +236,7 @@ where
             started: Condvar::new(),
             jobs: (0..W).map(|_| Mutex::new(None)).collect(),
             errors: (0..W).map(|_| Mutex::new(None)).collect(),
+            crew: Crew::new(),
         });
         let mut trainer = Parallel {
             shared,
@@ -232,12 +244,13 @@ where
             collective,
             helpers: Vec::with_capacity(W),
             statistics: BatchNormStatistics::Global,
+            generation: 0,
         };
         for (index, collective) in (1..W).zip(collectives) {
             let shared = Arc::clone(&trainer.shared);
             let helper = std::thread::Builder::new()
                 .name(format!("monograd-worker-{index}"))
-                .spawn(move || worker_loop::<Net, P, PB>(&shared, collective, index))
+                .spawn(move || worker_loop::<Net, P, W, PB>(&shared, collective, index))
                 .map_err(|_| Error::Collective {
                     operation: "starting worker threads",
                     reason: "the operating system did not start a thread",
@@ -282,6 +295,13 @@ where
         let (x_shares, _) = x.as_chunks::<PB>();
         let (target_shares, _) = targets.as_chunks::<PB>();
         self.publish(net, x_shares, target_shares)?;
+        // Workers whose step succeeded wait for this round of split writes: it ends when this
+        // function returns, whatever happens before.
+        let round = SplitWrites::<W, P>::ON.then(|| EndRound {
+            crew: &self.shared.crew,
+            round: self.generation,
+            parts: W.min(MAX_PARTS),
+        });
         let (Some(x0), Some(targets0)) = (x_shares.first(), target_shares.first()) else {
             return Err(Error::InvalidParameter {
                 name: "Parallel: batch",
@@ -301,9 +321,12 @@ where
             Ok(Some((loss_sum, scan))) => {
                 // The tape holds the mean gradient already, and the workers have scanned it.
                 let scale = Net::Element::from_usize(W).recip();
-                let step = |params: &mut [Net::Element; P], grads: &[Net::Element; P]| match scan {
-                    Some(scan) => optimizer.step_scanned(params, grads, &scan),
-                    None => optimizer.step(params, grads),
+                let step = |params: &mut [Net::Element; P], grads: &[Net::Element; P]| match (
+                    scan, &round,
+                ) {
+                    (Some(scan), Some(round)) => optimizer.step_split(params, grads, &scan, round),
+                    (Some(scan), None) => optimizer.step_scanned(params, grads, &scan),
+                    (None, _) => optimizer.step(params, grads),
                 };
                 match apply_gradient_by(net, &mut self.tape, step) {
                     Ok(()) => Ok(loss_sum * scale),
@@ -355,7 +378,7 @@ where
         }
         let ready = jobs.iter().flatten().all(|job| job.is_some());
         if ready {
-            self.start_workers()?;
+            self.generation = self.start_workers()?;
         }
         for (((job, x), targets), index) in jobs
             .iter_mut()
@@ -386,18 +409,18 @@ where
         }
         drop(jobs);
         if !ready {
-            self.start_workers()?;
+            self.generation = self.start_workers()?;
         }
         Ok(())
     }
 
-    /// Wakes the workers for a new step.
-    fn start_workers(&self) -> Result<()> {
+    /// Wakes the workers for a new step; returns the step's generation.
+    fn start_workers(&self) -> Result<u64> {
         let mut start = lock(&self.shared.start)?;
         start.generation += 1;
         start.statistics = self.statistics;
         self.shared.started.notify_all();
-        Ok(())
+        Ok(start.generation)
     }
 }
 
@@ -412,6 +435,41 @@ impl<const B: usize, const W: usize, const PB: usize> Shares<B, W, PB> {
         "Parallel::<Net, P, W, PB>::train_step: the batch B must be W workers times PB samples \
          each (W must divide B)"
     );
+}
+
+/// Whether a step of `W` workers over `P` parameters splits its optimizer writes across them.
+struct SplitWrites<const W: usize, const P: usize>;
+
+impl<const W: usize, const P: usize> SplitWrites<W, P> {
+    const ON: bool = W > 1 && P >= SPLIT_WRITES_FROM;
+}
+
+/// The optimizer's split writes of one step ([`Workers`] for [`Optimizer::step_split`]): the
+/// chunks go to the crew's round, and the round ends when this is dropped, so that workers
+/// waiting for it go on when the step applies nothing (an error, or an optimizer that does not
+/// split its writes).
+struct EndRound<'a> {
+    crew: &'a Crew,
+    round: u64,
+    /// One chunk per worker.
+    parts: usize,
+}
+
+impl Workers for EndRound<'_> {
+    fn parts(&self) -> usize {
+        self.parts
+    }
+
+    fn run(&self, job: &(dyn Fn(usize) + Sync)) {
+        // Every worker takes one chunk, its own index first (see `Crew::run`).
+        self.crew.run(self.round, self.parts, job);
+    }
+}
+
+impl Drop for EndRound<'_> {
+    fn drop(&mut self) {
+        self.crew.skip(self.round);
+    }
 }
 
 /// A heap copy of one worker's share (no `[X; PB]` on the stack, which may be large).
@@ -436,6 +494,7 @@ impl<Net: Network<P>, const P: usize, const W: usize, const PB: usize> Drop
             Err(poisoned) => poisoned.into_inner().shutdown = true,
         }
         self.shared.started.notify_all();
+        self.shared.crew.shut_down();
         for helper in self.helpers.drain(..) {
             // A worker that panicked has already aborted the group; nothing more to report.
             let _ = helper.join();
@@ -444,7 +503,7 @@ impl<Net: Network<P>, const P: usize, const W: usize, const PB: usize> Drop
 }
 
 /// A worker thread: waits for each step, runs it on its copy of the network, until shutdown.
-fn worker_loop<Net: Network<P>, const P: usize, const PB: usize>(
+fn worker_loop<Net: Network<P>, const P: usize, const W: usize, const PB: usize>(
     shared: &Shared<Net, P, PB>,
     mut collective: ThreadCollective<Net::Element>,
     index: usize,
@@ -477,22 +536,31 @@ fn worker_loop<Net: Network<P>, const P: usize, const PB: usize>(
         let step = catch_unwind(AssertUnwindSafe(|| {
             worker_step(shared, &mut tape, &mut collective, index, statistics)
         }));
-        if !matches!(step, Ok(Ok(()))) {
-            // A panic, or a step that could not start: no peer may wait for this worker.
-            collective.abort();
+        let agreed = match step {
+            Ok(Ok(agreed)) => agreed,
+            _ => {
+                // A panic, or a step that could not start: no peer may wait for this worker.
+                collective.abort();
+                return;
+            }
+        };
+        // After a step every worker agreed on, worker 0 may split the optimizer's writes: this
+        // worker takes its chunks (or finds the round over) before waiting for the next step.
+        if agreed && SplitWrites::<W, P>::ON && !shared.crew.join(seen, index) {
             return;
         }
     }
 }
 
-/// One step of worker `index` (not 0) on its copy of the network.
+/// One step of worker `index` (not 0) on its copy of the network: whether every worker's
+/// forward and backward passes succeeded.
 fn worker_step<Net: Network<P>, const P: usize, const PB: usize>(
     shared: &Shared<Net, P, PB>,
     tape: &mut Net::Tape<PB>,
     collective: &mut ThreadCollective<Net::Element>,
     index: usize,
     statistics: BatchNormStatistics,
-) -> Result<()>
+) -> Result<bool>
 where
     Net::Element: Send + Sync,
 {
@@ -514,7 +582,7 @@ where
         statistics,
         &shared.errors[index],
     )
-    .map(|_| ())
+    .map(|summed| summed.is_some())
 }
 
 /// The sum of the workers' losses and, on worker 0, the check phase's scan of the mean
