@@ -214,20 +214,31 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 2> for Adadelta<T, N> {
     }
 
     #[cfg(feature = "std")]
-    fn apply_split(&mut self, params: &mut [T; N], grads: &[T; N], workers: &dyn Workers) {
+    fn apply_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        workers: &dyn Workers,
+        maxima: Option<&guard::Maxima<2>>,
+    ) {
         let k = AdadeltaStep::<T>::new(&self.config);
         let parts = workers.parts();
         let square_avg = Chunks::new(&mut self.square_avg[..], parts);
         let acc_delta = Chunks::new(&mut self.acc_delta[..], parts);
         let params = Chunks::new(params, parts);
         super::run_chunks(workers, &params, grads, |i, params, grads| {
+            let (v, u) = (square_avg.take(i), acc_delta.take(i));
             dispatch(AdadeltaPass {
                 k,
                 params,
                 grads,
-                square_avg: square_avg.take(i),
-                acc_delta: acc_delta.take(i),
+                square_avg: v,
+                acc_delta: u,
             });
+            if let Some(maxima) = maxima {
+                maxima.record(0, v);
+                maxima.record(1, u);
+            }
         });
         self.steps += 1;
     }

@@ -202,18 +202,28 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 1> for Adagrad<T, N> {
     }
 
     #[cfg(feature = "std")]
-    fn apply_split(&mut self, params: &mut [T; N], grads: &[T; N], workers: &dyn Workers) {
+    fn apply_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        workers: &dyn Workers,
+        maxima: Option<&guard::Maxima<1>>,
+    ) {
         self.steps += 1;
         let k = AdagradStep::<T>::new(&self.config, self.steps);
         let sum = Chunks::new(&mut self.sum[..], workers.parts());
         let params = Chunks::new(params, workers.parts());
         super::run_chunks(workers, &params, grads, |i, params, grads| {
+            let sum = sum.take(i);
             dispatch(AdagradPass {
                 k,
                 params,
                 grads,
-                sum: sum.take(i),
+                sum,
             });
+            if let Some(maxima) = maxima {
+                maxima.record(0, sum);
+            }
         });
     }
 

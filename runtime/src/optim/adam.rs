@@ -277,7 +277,13 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for Adam<T, N> {
     }
 
     #[cfg(feature = "std")]
-    fn apply_split(&mut self, params: &mut [T; N], grads: &[T; N], workers: &dyn Workers) {
+    fn apply_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        workers: &dyn Workers,
+        maxima: Option<&guard::Maxima<3>>,
+    ) {
         self.steps += 1;
         let k = AdamStep::<T>::new(&self.config, self.steps);
         let parts = workers.parts();
@@ -289,14 +295,23 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for Adam<T, N> {
             .map(|b| Chunks::new(&mut b[..], parts));
         let params = Chunks::new(params, parts);
         super::run_chunks(workers, &params, grads, |i, params, grads| {
+            let (m, v) = (exp_avg.take(i), exp_avg_sq.take(i));
+            let mut v_max = max_exp_avg_sq.as_ref().map(|b| b.take(i));
             dispatch(AdamPass {
                 k,
                 params,
                 grads,
-                exp_avg: exp_avg.take(i),
-                exp_avg_sq: exp_avg_sq.take(i),
-                max_exp_avg_sq: max_exp_avg_sq.as_ref().map(|b| b.take(i)),
+                exp_avg: m,
+                exp_avg_sq: v,
+                max_exp_avg_sq: v_max.as_deref_mut(),
             });
+            if let Some(maxima) = maxima {
+                maxima.record(0, m);
+                maxima.record(1, v);
+                if let Some(v_max) = v_max {
+                    maxima.record(2, v_max);
+                }
+            }
         });
     }
 

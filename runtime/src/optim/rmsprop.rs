@@ -265,7 +265,13 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for RmsProp<T, N> {
     }
 
     #[cfg(feature = "std")]
-    fn apply_split(&mut self, params: &mut [T; N], grads: &[T; N], workers: &dyn Workers) {
+    fn apply_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        workers: &dyn Workers,
+        maxima: Option<&guard::Maxima<3>>,
+    ) {
         let k = RmsPropStep::<T>::new(&self.config);
         let parts = workers.parts();
         let square_avg = Chunks::new(&mut self.square_avg[..], parts);
@@ -279,14 +285,26 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for RmsProp<T, N> {
             .map(|b| Chunks::new(&mut b[..], parts));
         let params = Chunks::new(params, parts);
         super::run_chunks(workers, &params, grads, |i, params, grads| {
+            let v = square_avg.take(i);
+            let mut b = momentum_buffer.as_ref().map(|b| b.take(i));
+            let mut mean = grad_avg.as_ref().map(|b| b.take(i));
             dispatch(RmsPropPass {
                 k,
                 params,
                 grads,
-                square_avg: square_avg.take(i),
-                momentum_buffer: momentum_buffer.as_ref().map(|b| b.take(i)),
-                grad_avg: grad_avg.as_ref().map(|b| b.take(i)),
+                square_avg: v,
+                momentum_buffer: b.as_deref_mut(),
+                grad_avg: mean.as_deref_mut(),
             });
+            if let Some(maxima) = maxima {
+                maxima.record(0, v);
+                if let Some(b) = b {
+                    maxima.record(1, b);
+                }
+                if let Some(mean) = mean {
+                    maxima.record(2, mean);
+                }
+            }
         });
         self.steps += 1;
     }

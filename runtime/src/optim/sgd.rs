@@ -323,7 +323,13 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 1> for Sgd<T, N> {
     }
 
     #[cfg(feature = "std")]
-    fn apply_split(&mut self, params: &mut [T; N], grads: &[T; N], workers: &dyn Workers) {
+    fn apply_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        workers: &dyn Workers,
+        maxima: Option<&guard::Maxima<1>>,
+    ) {
         let k = SgdStep::<T>::new(&self.config, self.steps);
         let parts = workers.parts();
         let velocity = self
@@ -332,7 +338,11 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 1> for Sgd<T, N> {
             .map(|b| Chunks::new(&mut b[..], parts));
         let params = Chunks::new(params, parts);
         super::run_chunks(workers, &params, grads, |i, params, grads| {
-            k.pass(params, grads, velocity.as_ref().map(|b| b.take(i)));
+            let mut b = velocity.as_ref().map(|b| b.take(i));
+            k.pass(params, grads, b.as_deref_mut());
+            if let (Some(maxima), Some(b)) = (maxima, b) {
+                maxima.record(0, b);
+            }
         });
         self.steps += 1;
     }

@@ -261,3 +261,65 @@ fn a_scan_of_chunks_is_the_scan_of_the_whole() {
     assert_eq!(scan, scan.combine(GradientScan::EMPTY));
     assert!(scan.extents(&grads).is_err());
 }
+
+/// After a step that could not prove its update finite (the dry run, then the update), the
+/// bounds the optimizer keeps are the largest magnitudes of its state buffers, measured by
+/// the chunks of the update as they write them, on one thread or split.
+fn measures_as_whole<O, const K: usize>(name: &str, make: impl Fn() -> O)
+where
+    O: Optimizer<f64, N> + guard::Guarded<f64, N, K>,
+{
+    for workers in [None, Some(Scattered::new(3)), Some(Scattered::new(64))] {
+        let mut rng = Rng::new(11);
+        let mut optimizer = make();
+        let mut w: [f64; N] = core::array::from_fn(|_| rng.normal());
+        for _ in 0..3 {
+            let grads: [f64; N] = core::array::from_fn(|_| rng.normal::<f64>());
+            // Forgets the bounds (as a restored checkpoint does): the next step measures.
+            let _ = optimizer.state_buffer_mut(0);
+            let scan = GradientScan::of(&w, &grads);
+            match &workers {
+                None => optimizer.step(&mut w, &grads).unwrap(),
+                Some(workers) => optimizer
+                    .step_split(&mut w, &grads, &scan, workers)
+                    .unwrap(),
+            }
+            let kept = optimizer.bounds_mut().get();
+            assert_eq!(kept, Some(optimizer.measured_bounds()), "{name}");
+            assert!(kept.unwrap()[0] > 0.0, "{name}");
+        }
+    }
+}
+
+#[test]
+fn a_step_that_measures_its_state_measures_it_whole() {
+    measures_as_whole("Adam AMSGrad, eps 0", || {
+        Adam::new(AdamConfig {
+            eps: 0.0,
+            amsgrad: true,
+            ..AdamConfig::default()
+        })
+        .unwrap()
+    });
+    measures_as_whole("RMSprop centered, momentum", || {
+        RmsProp::new(RmsPropConfig {
+            momentum: 0.9,
+            centered: true,
+            ..RmsPropConfig::default()
+        })
+        .unwrap()
+    });
+    measures_as_whole("Adagrad", || {
+        Adagrad::new(AdagradConfig::default()).unwrap()
+    });
+    measures_as_whole("Adadelta", || {
+        Adadelta::new(AdadeltaConfig::default()).unwrap()
+    });
+    measures_as_whole("SGD momentum", || {
+        Sgd::new(SgdConfig {
+            momentum: 0.9,
+            ..SgdConfig::default()
+        })
+        .unwrap()
+    });
+}

@@ -11,7 +11,9 @@
 //!     all-reduce the flat gradient     chunked: worker k sums chunk k of every gradient and
 //!       with [failed?, loss]           scans it for the optimizer's check (max |g|, max |w|,
 //!                                      finite?); every worker learns whether any failed
-//! worker 0: one optimizer step on the network's parameters (its writes only: the check is done)
+//! worker 0: the optimizer's check      from the workers' scans, before anything is written
+//! every worker: its chunk of the       P >= SPLIT_WRITES_FROM: chunk k of the parameters and
+//!     optimizer's writes               of every state buffer (below: worker 0 writes all)
 //! ```
 //!
 //! **Why the mean of the workers' gradients is the batch's.** Each worker's loss is the mean
@@ -51,14 +53,22 @@
 //! by worker 0 (each worker's own chunk is summed where it lies). On 2 threads: 2.5 copies of
 //! `P` values per step.
 //!
-//! **The optimizer's writes run on one thread**, worker 0; its check phase (the scan of the
-//! gradient and the parameters that proves the update finite, see
-//! [`Optimizer::step_scanned`]) is split across the workers and fused with the sum. The
-//! parameters and the optimizer's state are the caller's (`&mut Net`, `&mut O`), one contiguous
-//! buffer each: threads created once cannot be lent disjoint chunks of them without `unsafe`
-//! code, and threads created per step would allocate. W1's Adam step is about 14% of its
-//! single-threaded step (`cargo bench --bench workloads -- W1parts`, BENCHMARKS-RESULTS.md), and
-//! with the parameter copy it is what keeps W1 and W5 from scaling like W4.
+//! **The optimizer's writes are split across the workers** from [`SPLIT_WRITES_FROM`]
+//! parameters on (below, worker 0 writes everything: handing out chunks costs a few
+//! microseconds). Its check phase (the scan of the gradient and the parameters that proves the
+//! update finite, see [`Optimizer::step_scanned`]) is split across the workers and fused with
+//! the sum; worker 0 then decides, from the combined scans, whether the update is applied,
+//! before anything is written ([`Optimizer::step_split`]). Only then does it lend the update's
+//! chunks to the workers: chunk `k` of the parameters, of the gradient and of every state
+//! buffer, the step's constants computed once, each worker starting with the chunk of its own
+//! index. The parameters and the optimizer's state are the caller's (`&mut Net`, `&mut O`),
+//! and the workers are threads created once, which outlive that borrow: the lending is the
+//! small `unsafe` primitive of `kernels::lend` (disjoint chunks taken once each; the caller
+//! does not return before every chunk a worker took has been applied, even when one panics).
+//! The updates are element-wise, so the result is the same bits as on one thread. A worker
+//! that failed or is late takes no chunk, and worker 0 applies what is left. The workers'
+//! copies of the network still get the updated parameters at the next step's start (the
+//! parameter copy of "What a step copies").
 //!
 //! **Failure.** A worker thread that panics aborts the group and every other worker's next
 //! synchronisation returns [`Error::Collective`]; so does a worker that does not reach a
