@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 /// How long a worker polls for its round before it sleeps: about the time between the end of
 /// a data-parallel step's gradient sum and its optimizer step on the caller's thread (copying
 /// back the sums, the check), shorter than waking a sleeping thread would cost.
-const POLL: Duration = Duration::from_micros(100);
+const POLL: Duration = Duration::from_micros(50);
 
 /// The most chunks a buffer can be split in (one bit each in a `u64`).
 pub const MAX_PARTS: usize = 64;
