@@ -259,7 +259,7 @@ fn synchronised_batch_norm_matches_one_thread_in_f32_and_f64() {
 
 #[test]
 fn networks_with_split_optimizer_writes_match_one_thread_in_f32_and_f64() {
-    assert!(BigNorm64::PARAMS >= SPLIT_WRITES_FROM && BigDense32::PARAMS >= SPLIT_WRITES_FROM);
+    const { assert!(BigNorm64::PARAMS >= SPLIT_WRITES_FROM && BigDense32::PARAMS >= SPLIT_WRITES_FROM) };
     // Adam in f32 only without BatchNorm: the gradient of the weights feeding a BatchNorm is a
     // difference of larger terms, whose rounding Adam's normalisation scales up to full steps.
     same_as_one_thread::<_, _, _, { BigNorm32::PARAMS }, 64, 2, 8, 16>(

@@ -340,7 +340,7 @@ mod tests {
                     let range = chunk_range(len, parts, k);
                     assert_eq!(range.start, at, "len {len}, {parts} parts, chunk {k}");
                     assert!(range.start <= range.end && range.end <= len);
-                    assert!(range.end == len || range.end % ALIGN == 0);
+                    assert!(range.end == len || range.end.is_multiple_of(ALIGN));
                     at = range.end;
                 }
                 assert_eq!(at, len, "len {len}, {parts} parts");
@@ -357,19 +357,20 @@ mod tests {
     #[test]
     fn chunks_taken_on_several_threads_write_disjoint_parts() {
         let mut buffer = std::vec![0u32; 1001];
-        let chunks = Chunks::new(&mut buffer, 5);
-        std::thread::scope(|scope| {
-            for k in (0..5).rev() {
-                let chunks = &chunks;
-                scope.spawn(move || {
-                    let range = chunks.range(k);
-                    for (i, x) in range.zip(chunks.take(k).iter_mut()) {
-                        *x += u32::try_from(i).unwrap() + 1;
-                    }
-                });
-            }
-        });
-        drop(chunks);
+        {
+            let chunks = Chunks::new(&mut buffer, 5);
+            std::thread::scope(|scope| {
+                for k in (0..5).rev() {
+                    let chunks = &chunks;
+                    scope.spawn(move || {
+                        let range = chunks.range(k);
+                        for (i, x) in range.zip(chunks.take(k).iter_mut()) {
+                            *x += u32::try_from(i).unwrap() + 1;
+                        }
+                    });
+                }
+            });
+        }
         assert!(buffer.iter().zip(1..).all(|(&x, i)| x == i));
     }
 
@@ -440,14 +441,15 @@ mod tests {
             // Borrowed from this stack frame: every write must be done when `run` returns.
             let mut out = [0u64; 8 * ALIGN];
             let calls = AtomicUsize::new(0);
-            let chunks = Chunks::new(&mut out, 8);
-            team.crew.run(round, 8, &|k| {
-                calls.fetch_add(1, Ordering::Relaxed);
-                for x in chunks.take(k).iter_mut() {
-                    *x = round;
-                }
-            });
-            drop(chunks);
+            {
+                let chunks = Chunks::new(&mut out, 8);
+                team.crew.run(round, 8, &|k| {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    for x in chunks.take(k).iter_mut() {
+                        *x = round;
+                    }
+                });
+            }
             assert_eq!(calls.load(Ordering::Relaxed), 8);
             assert!(out.iter().all(|&x| x == round), "round {round}");
         }
