@@ -54,8 +54,9 @@
 //! `P` values per step.
 //!
 //! **The optimizer's writes are split across the workers** from [`SPLIT_WRITES_FROM`]
-//! parameters on (below, worker 0 writes everything: handing out chunks costs a few
-//! microseconds). Its check phase (the scan of the gradient and the parameters that proves the
+//! parameters on (below, worker 0 writes everything: such an update takes a few microseconds,
+//! about what handing out its chunks costs, a lock per chunk and perhaps a wake-up; the
+//! threshold is a choice, not a measurement). Its check phase (the scan of the gradient and the parameters that proves the
 //! update finite, see [`Optimizer::step_scanned`]) is split across the workers and fused with
 //! the sum; worker 0 then decides, from the combined scans, whether the update is applied,
 //! before anything is written ([`Optimizer::step_split`]). Only then does it lend the update's
@@ -142,8 +143,8 @@ pub struct Parallel<Net: Network<P>, const P: usize, const W: usize, const PB: u
 }
 
 /// From this many parameters on, a step's optimizer writes are split across the workers
-/// ([`Optimizer::step_split`]); below, worker 0 applies the whole update, which then costs
-/// less than handing chunks to other threads (a few microseconds).
+/// ([`Optimizer::step_split`]); below, worker 0 applies the whole update, which then takes
+/// about as long as handing chunks to other threads would (a few microseconds).
 pub const SPLIT_WRITES_FROM: usize = 16 * 1024;
 
 /// What the calling thread and the worker threads share.
