@@ -622,3 +622,72 @@ fn a_bad_share_with_split_optimizer_writes_changes_nothing() {
             .unwrap();
     }
 }
+
+/// SGD whose split writes panic in one chunk (on whichever thread takes it).
+struct PanicsInChunk(Sgd<f32, { BigDense32::PARAMS }>);
+
+impl Optimizer<f32, { BigDense32::PARAMS }> for PanicsInChunk {
+    fn step(
+        &mut self,
+        params: &mut [f32; BigDense32::PARAMS],
+        grads: &[f32; BigDense32::PARAMS],
+    ) -> monograd::runtime::Result<()> {
+        self.0.step(params, grads)
+    }
+    fn step_split(
+        &mut self,
+        _: &mut [f32; BigDense32::PARAMS],
+        _: &[f32; BigDense32::PARAMS],
+        _: &monograd::runtime::optim::GradientScan,
+        workers: &dyn monograd::runtime::optim::Workers,
+    ) -> monograd::runtime::Result<()> {
+        workers.run(&|k| assert!(k != 1, "chunk 1 fails"));
+        Ok(())
+    }
+    fn learning_rate(&self) -> f64 {
+        self.0.learning_rate()
+    }
+    fn set_learning_rate(&mut self, lr: f64) -> monograd::runtime::Result<()> {
+        self.0.set_learning_rate(lr)
+    }
+    fn steps(&self) -> u64 {
+        self.0.steps()
+    }
+    fn set_steps(&mut self, steps: u64) {
+        self.0.set_steps(steps);
+    }
+    fn state_buffer_count(&self) -> usize {
+        self.0.state_buffer_count()
+    }
+    fn state_buffer(&self, index: usize) -> Option<(&'static str, &[f32; BigDense32::PARAMS])> {
+        self.0.state_buffer(index)
+    }
+    fn state_buffer_mut(
+        &mut self,
+        index: usize,
+    ) -> Option<(&'static str, &mut [f32; BigDense32::PARAMS])> {
+        self.0.state_buffer_mut(index)
+    }
+}
+
+/// A panic in a chunk of the split writes reaches the caller (after every other chunk has
+/// returned) instead of hanging, whichever thread ran the chunk, and the trainer goes on.
+#[test]
+fn a_panic_in_a_chunk_of_the_split_writes_reaches_the_caller() {
+    let mut net = BigDense32::new(28);
+    let mut trainer = Parallel::<BigDense32, _, 2, 4>::new().unwrap();
+    let (x, labels) = batch::<f32, 64, 8>(8);
+    let mut panicking = PanicsInChunk(momentum());
+    for _ in 0..3 {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            trainer.train_step(&mut net, &x, &labels, &mut panicking)
+        }));
+        assert!(outcome.is_err());
+    }
+    let mut optimizer = momentum::<f32, { BigDense32::PARAMS }>();
+    for _ in 0..3 {
+        trainer
+            .train_step(&mut net, &x, &labels, &mut optimizer)
+            .unwrap();
+    }
+}
