@@ -56,9 +56,9 @@
 //! **The optimizer's writes are split across the workers** from [`SPLIT_WRITES_FROM`]
 //! parameters on (below, worker 0 writes everything: such an update takes a few microseconds,
 //! about what handing out its chunks costs, a lock per chunk and perhaps a wake-up; the
-//! threshold is a choice, not a measurement). Its check phase (the scan of the gradient and the parameters that proves the
-//! update finite, see [`Optimizer::step_scanned`]) is split across the workers and fused with
-//! the sum; worker 0 then decides, from the combined scans, whether the update is applied,
+//! threshold is a choice, not a measurement). Its check phase (the scan of the gradient and
+//! the parameters that proves the update finite, see [`Optimizer::step_scanned`]) is split
+//! across the workers and fused with the sum; worker 0 then decides, from the combined scans, whether the update is applied,
 //! before anything is written ([`Optimizer::step_split`]). Only then does it lend the update's
 //! chunks to the workers: chunk `k` of the parameters, of the gradient and of every state
 //! buffer, the step's constants computed once, each worker starting with the chunk of its own
