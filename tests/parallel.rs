@@ -3,10 +3,12 @@
 //! agree within reassociation error (1e-5 relative in f32, 1e-12 in f64) over several steps,
 //! for dense networks and networks with BatchNorm (synchronised) and Batch Renorm; a failing
 //! step changes nothing; per-worker BatchNorm statistics follow their documented semantics.
+//! Networks of at least `SPLIT_WRITES_FROM` parameters have their optimizer writes split
+//! across the workers: the same agreement, the same transaction.
 
 use monograd::prelude::*;
 use monograd::runtime::optim::Optimizer;
-use monograd::runtime::parallel::{BatchNormStatistics, Parallel};
+use monograd::runtime::parallel::{BatchNormStatistics, Parallel, SPLIT_WRITES_FROM};
 use monograd::runtime::{Network, Rng, Scalar};
 
 monograd::network! {
@@ -70,6 +72,42 @@ monograd::network! {
         h = linear(x, 300, bias = false);
         n = batch_norm(h);
         a = relu(n);
+        logits = linear(a, 4);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+monograd::network! {
+    /// Enough parameters (22,404) for the optimizer writes to be split across the workers.
+    struct BigNorm64 {
+        type Element = f64;
+        input x: [64];
+        h = linear(x, 320, bias = false);
+        n = batch_norm(h);
+        a = relu(n);
+        logits = linear(a, 4);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+monograd::network! {
+    /// As [`BigNorm64`] in `f32`.
+    struct BigNorm32 {
+        input x: [64];
+        h = linear(x, 320, bias = false);
+        n = batch_norm(h);
+        a = relu(n);
+        logits = linear(a, 4);
+        loss = softmax_cross_entropy(logits);
+    }
+}
+
+monograd::network! {
+    /// Split writes without BatchNorm: an infinite input reaches the gradient.
+    struct BigDense32 {
+        input x: [64];
+        h = linear(x, 300);
+        a = tanh(h);
         logits = linear(a, 4);
         loss = softmax_cross_entropy(logits);
     }
@@ -215,6 +253,43 @@ fn synchronised_batch_norm_matches_one_thread_in_f32_and_f64() {
         Wide64::new(14),
         momentum,
         5,
+        1e-12,
+    );
+}
+
+#[test]
+fn networks_with_split_optimizer_writes_match_one_thread_in_f32_and_f64() {
+    const { assert!(BigNorm64::PARAMS >= SPLIT_WRITES_FROM && BigDense32::PARAMS >= SPLIT_WRITES_FROM) };
+    // Adam in f32 only without BatchNorm: the gradient of the weights feeding a BatchNorm is a
+    // difference of larger terms, whose rounding Adam's normalisation scales up to full steps.
+    same_as_one_thread::<_, _, _, { BigNorm32::PARAMS }, 64, 2, 8, 16>(
+        BigNorm32::new(21),
+        momentum,
+        4,
+        1e-5,
+    );
+    same_as_one_thread::<_, _, _, { BigNorm32::PARAMS }, 64, 3, 4, 12>(
+        BigNorm32::new(22),
+        momentum,
+        4,
+        1e-5,
+    );
+    same_as_one_thread::<_, _, _, { BigDense32::PARAMS }, 64, 2, 4, 8>(
+        BigDense32::new(23),
+        adam,
+        4,
+        1e-5,
+    );
+    same_as_one_thread::<_, _, _, { BigNorm64::PARAMS }, 64, 2, 4, 8>(
+        BigNorm64::new(24),
+        adam,
+        4,
+        1e-12,
+    );
+    same_as_one_thread::<_, _, _, { BigNorm64::PARAMS }, 64, 4, 2, 8>(
+        BigNorm64::new(25),
+        momentum,
+        4,
         1e-12,
     );
 }
@@ -500,4 +575,119 @@ fn mini_batches_train_an_epoch_through_the_trainer() {
         assert!((report.mean_loss - expected.mean_loss).abs() <= 1e-5 * expected.mean_loss);
     }
     assert_close(net.params(), reference.params(), 1e-5, "parameters");
+}
+
+/// With split optimizer writes: a bad share refused by the workers' agreement (BatchNorm) or by
+/// the optimizer's check (an infinite gradient, before any chunk is written) changes nothing,
+/// and the workers waiting for the writes go on to the next step.
+#[test]
+fn a_bad_share_with_split_optimizer_writes_changes_nothing() {
+    let mut net = BigNorm64::new(26);
+    let mut optimizer = adam::<f64, { BigNorm64::PARAMS }>();
+    let mut trainer = Parallel::<BigNorm64, _, 2, 4>::new().unwrap();
+    let (x, labels) = batch::<f64, 64, 8>(6);
+    trainer
+        .train_step(&mut net, &x, &labels, &mut optimizer)
+        .unwrap();
+    let before = snapshot(&mut net, &optimizer);
+    for value in [f64::INFINITY, f64::NAN] {
+        let mut bad = x;
+        bad[5][2] = value;
+        assert!(trainer
+            .train_step(&mut net, &bad, &labels, &mut optimizer)
+            .is_err());
+        assert_eq!(snapshot(&mut net, &optimizer), before);
+    }
+    trainer
+        .train_step(&mut net, &x, &labels, &mut optimizer)
+        .unwrap();
+
+    let mut net = BigDense32::new(27);
+    let mut optimizer = momentum::<f32, { BigDense32::PARAMS }>();
+    let mut trainer = Parallel::<BigDense32, _, 3, 2>::new().unwrap();
+    let (x, labels) = batch::<f32, 64, 6>(7);
+    trainer
+        .train_step(&mut net, &x, &labels, &mut optimizer)
+        .unwrap();
+    let before = snapshot(&mut net, &optimizer);
+    let mut bad = x;
+    bad[4][0] = f32::INFINITY;
+    assert!(trainer
+        .train_step(&mut net, &bad, &labels, &mut optimizer)
+        .is_err());
+    assert_eq!(snapshot(&mut net, &optimizer), before);
+    for _ in 0..3 {
+        trainer
+            .train_step(&mut net, &x, &labels, &mut optimizer)
+            .unwrap();
+    }
+}
+
+/// SGD whose split writes panic in one chunk (on whichever thread takes it).
+struct PanicsInChunk(Sgd<f32, { BigDense32::PARAMS }>);
+
+impl Optimizer<f32, { BigDense32::PARAMS }> for PanicsInChunk {
+    fn step(
+        &mut self,
+        params: &mut [f32; BigDense32::PARAMS],
+        grads: &[f32; BigDense32::PARAMS],
+    ) -> monograd::runtime::Result<()> {
+        self.0.step(params, grads)
+    }
+    fn step_split(
+        &mut self,
+        _: &mut [f32; BigDense32::PARAMS],
+        _: &[f32; BigDense32::PARAMS],
+        _: &monograd::runtime::optim::GradientScan,
+        workers: &dyn monograd::runtime::optim::Workers,
+    ) -> monograd::runtime::Result<()> {
+        workers.run(&|k| assert!(k != 1, "chunk 1 fails"));
+        Ok(())
+    }
+    fn learning_rate(&self) -> f64 {
+        self.0.learning_rate()
+    }
+    fn set_learning_rate(&mut self, lr: f64) -> monograd::runtime::Result<()> {
+        self.0.set_learning_rate(lr)
+    }
+    fn steps(&self) -> u64 {
+        self.0.steps()
+    }
+    fn set_steps(&mut self, steps: u64) {
+        self.0.set_steps(steps);
+    }
+    fn state_buffer_count(&self) -> usize {
+        self.0.state_buffer_count()
+    }
+    fn state_buffer(&self, index: usize) -> Option<(&'static str, &[f32; BigDense32::PARAMS])> {
+        self.0.state_buffer(index)
+    }
+    fn state_buffer_mut(
+        &mut self,
+        index: usize,
+    ) -> Option<(&'static str, &mut [f32; BigDense32::PARAMS])> {
+        self.0.state_buffer_mut(index)
+    }
+}
+
+/// A panic in a chunk of the split writes reaches the caller (after every other chunk has
+/// returned) instead of hanging, whichever thread ran the chunk, and the trainer goes on.
+#[test]
+fn a_panic_in_a_chunk_of_the_split_writes_reaches_the_caller() {
+    let mut net = BigDense32::new(28);
+    let mut trainer = Parallel::<BigDense32, _, 2, 4>::new().unwrap();
+    let (x, labels) = batch::<f32, 64, 8>(8);
+    let mut panicking = PanicsInChunk(momentum());
+    for _ in 0..3 {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            trainer.train_step(&mut net, &x, &labels, &mut panicking)
+        }));
+        assert!(outcome.is_err());
+    }
+    let mut optimizer = momentum::<f32, { BigDense32::PARAMS }>();
+    for _ in 0..3 {
+        trainer
+            .train_step(&mut net, &x, &labels, &mut optimizer)
+            .unwrap();
+    }
 }

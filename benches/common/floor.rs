@@ -15,7 +15,11 @@
 //!   parameters, gradient and velocity and writes parameters and velocity: `5 P`) over the
 //!   bandwidth of a streaming update `x[i] = x[i] + s y[i]` (read both, write one: the same
 //!   read-then-write pattern, no write-allocate traffic) moving as many bytes, compiled for the
-//!   widest vector instructions. `optimizer_bound_us = bytes / bandwidth`.
+//!   widest vector instructions. `optimizer_bound_us = bytes / bandwidth`. A step is a
+//!   transaction: before writing, it reads the gradient and the parameters once more to prove
+//!   the update finite (`optim::GradientScan`, `check_us` alone), so the bound of the whole
+//!   step, check included, is `(values_moved + 2) P` values over the same bandwidth
+//!   (`with_check_bound_us`, `ratio_with_check`).
 //!
 //! - W2's read bound: a batch-1 forward pass reads each weight once, so it cannot beat a
 //!   read-only stream over as many bytes (`read_bound`, row `W2.bound`).
@@ -29,7 +33,7 @@ use std::time::Instant;
 
 use monograd::runtime::kernels::gemm::{gemm_pack_len, gemm_packed, Transpose};
 use monograd::runtime::kernels::simd::{dispatch, Simd};
-use monograd::runtime::optim::Optimizer;
+use monograd::runtime::optim::{GradientScan, Optimizer};
 use monograd::runtime::{Network, Rng};
 
 use super::{jsonl, median_of, Options};
@@ -427,6 +431,7 @@ pub fn report<const P: usize, const I: usize, const B: usize, N, O>(
     // The optimizer alone and the stream, alternating, on the gradient of the last step.
     let mut optimizer_samples = Vec::new();
     let mut stream_samples = Vec::new();
+    let mut check_samples = Vec::new();
     let grads = N::param_grads(&tape);
     for _ in 0..rounds {
         let t = Instant::now();
@@ -443,12 +448,20 @@ pub fn report<const P: usize, const I: usize, const B: usize, N, O>(
         });
         black_box(&mut stream_x);
         stream_samples.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        black_box(GradientScan::of(
+            black_box(&net.params()[..]),
+            black_box(&grads[..]),
+        ));
+        check_samples.push(t.elapsed().as_secs_f64());
     }
     let optimizer_time = summary(optimizer_samples);
+    let check_time = summary(check_samples);
     let stream = summary(stream_samples);
     let stream_bytes = (3 * stream_len * 4) as f64;
     let bandwidth = stream_bytes / stream.median;
     let bound = bytes / bandwidth;
+    let with_check_bound = ((values_moved + 2) * P * 4) as f64 / bandwidth;
 
     let ratio = step_time.median / floor.median;
     let ratio_min = step_time.min / floor.min;
@@ -463,15 +476,19 @@ pub fn report<const P: usize, const I: usize, const B: usize, N, O>(
         floor.min * 1e6,
     );
     let optimizer_ratio = optimizer_time.median / bound;
+    let ratio_with_check = optimizer_time.median / with_check_bound;
     println!(
         "{:<10} optimizer_us {:>6.1} (min {:.1})  optimizer_bound_us {:>6.1} ({:.2} MB at {:.1} GB/s)  \
-         ratio {optimizer_ratio:.2}",
+         ratio {optimizer_ratio:.2}  check_us {:.1}  with_check_bound_us {:.1}  ratio_with_check \
+         {ratio_with_check:.2}",
         format!("{id}.opt"),
         optimizer_time.median * 1e6,
         optimizer_time.min * 1e6,
         bound * 1e6,
         bytes / 1e6,
         bandwidth / 1e9,
+        check_time.median * 1e6,
+        with_check_bound * 1e6,
     );
     let us = |s: &Summary| [s.median, s.p10, s.p90].map(|t| t * 1e6);
     jsonl::row_with(
@@ -506,6 +523,9 @@ pub fn report<const P: usize, const I: usize, const B: usize, N, O>(
             ("bytes", bytes),
             ("bandwidth_gb_s", bandwidth / 1e9),
             ("ratio_to_bound", optimizer_ratio),
+            ("check_us", check_time.median * 1e6),
+            ("with_check_bound_us", with_check_bound * 1e6),
+            ("ratio_with_check", ratio_with_check),
         ],
     );
 }

@@ -1,6 +1,7 @@
 //! Data-parallel training steps (`runtime::parallel::Parallel`) of W1, W4 and W5: steps per
 //! second on 1 thread (`train_step`), and with the trainer on 1 and 2 worker threads, as ratios
-//! to the 1-thread step.
+//! to the 1-thread step. Each workload says whether its optimizer writes are split across the
+//! workers (`parallel::SPLIT_WRITES_FROM`).
 //!
 //! The three are measured in one run and interleaved: each round times a few steps of each in
 //! turn, and each is reported by its median over the rounds, so that a change in the machine's
@@ -25,7 +26,7 @@ fn cpu_ns() -> Option<u64> {
 }
 
 use monograd::runtime::optim::Optimizer;
-use monograd::runtime::parallel::Parallel;
+use monograd::runtime::parallel::{Parallel, SPLIT_WRITES_FROM};
 use monograd::runtime::Network;
 
 use super::{black_box, median_of, Options};
@@ -111,6 +112,14 @@ pub fn compare<const P: usize, const I: usize, const B: usize, const PB2: usize,
     if let Some(load) = load_average() {
         println!("{id:<8} load average (1 min) after the timed rounds: {load}");
     }
+    println!(
+        "{id:<8} {P} parameters: optimizer writes {} across the 2 workers (from {SPLIT_WRITES_FROM})",
+        if P >= SPLIT_WRITES_FROM {
+            "split"
+        } else {
+            "not split"
+        }
+    );
     for (((how, _), median), cpu) in variants.iter().zip(medians).zip(cpu) {
         let cpu = cpu.map_or("-".to_string(), |us| format!("{us:.2}"));
         println!(

@@ -14,6 +14,8 @@
 pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
+#[cfg(feature = "std")]
+pub mod lend;
 pub mod math;
 pub mod reduce;
 pub mod simd;

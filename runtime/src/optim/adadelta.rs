@@ -3,6 +3,8 @@
 use num_traits::Float;
 
 use super::{check_non_negative, check_unit_closed, guard, Optimizer};
+#[cfg(feature = "std")]
+use super::{Chunks, Workers};
 use crate::kernels::simd::{dispatch, Simd};
 use crate::{Buffer, Result, Scalar};
 
@@ -133,15 +135,15 @@ impl<T: Scalar> AdadeltaStep<T> {
 
 /// One Adadelta update over every parameter, compiled for the widest vector instructions (two
 /// square roots and a division per element: compute-bound on the baseline).
-struct AdadeltaPass<'a, T, const N: usize> {
+struct AdadeltaPass<'a, T> {
     k: AdadeltaStep<T>,
-    params: &'a mut [T; N],
-    grads: &'a [T; N],
-    square_avg: &'a mut [T; N],
-    acc_delta: &'a mut [T; N],
+    params: &'a mut [T],
+    grads: &'a [T],
+    square_avg: &'a mut [T],
+    acc_delta: &'a mut [T],
 }
 
-impl<T: Scalar, const N: usize> Simd for AdadeltaPass<'_, T, N> {
+impl<T: Scalar> Simd for AdadeltaPass<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
@@ -205,8 +207,38 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 2> for Adadelta<T, N> {
             k: AdadeltaStep::<T>::new(&self.config),
             params,
             grads,
-            square_avg: &mut self.square_avg,
-            acc_delta: &mut self.acc_delta,
+            square_avg: &mut self.square_avg[..],
+            acc_delta: &mut self.acc_delta[..],
+        });
+        self.steps += 1;
+    }
+
+    #[cfg(feature = "std")]
+    fn apply_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        workers: &dyn Workers,
+        maxima: Option<&guard::Maxima<2>>,
+    ) {
+        let k = AdadeltaStep::<T>::new(&self.config);
+        let parts = workers.parts();
+        let square_avg = Chunks::new(&mut self.square_avg[..], parts);
+        let acc_delta = Chunks::new(&mut self.acc_delta[..], parts);
+        let params = Chunks::new(params, parts);
+        super::run_chunks(workers, &params, grads, |i, params, grads| {
+            let (v, u) = (square_avg.take(i), acc_delta.take(i));
+            dispatch(AdadeltaPass {
+                k,
+                params,
+                grads,
+                square_avg: v,
+                acc_delta: u,
+            });
+            if let Some(maxima) = maxima {
+                maxima.record(0, v);
+                maxima.record(1, u);
+            }
         });
         self.steps += 1;
     }
@@ -235,6 +267,17 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for Adadelta<T, N> {
         scan: &guard::GradientScan,
     ) -> Result<()> {
         guard::step_scanned(self, params, grads, *scan)
+    }
+
+    #[cfg(feature = "std")]
+    fn step_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        scan: &guard::GradientScan,
+        workers: &dyn Workers,
+    ) -> Result<()> {
+        guard::step_split(self, params, grads, *scan, workers)
     }
 
     fn learning_rate(&self) -> f64 {

@@ -3,6 +3,8 @@
 use num_traits::Float;
 
 use super::{check_non_negative, guard, Optimizer};
+#[cfg(feature = "std")]
+use super::{Chunks, Workers};
 use crate::kernels::simd::{dispatch, Simd};
 use crate::{Buffer, Result, Scalar};
 
@@ -135,14 +137,14 @@ impl<T: Scalar> AdagradStep<T> {
 
 /// One Adagrad update over every parameter, compiled for the widest vector instructions (a
 /// square root and a division per element: compute-bound on the baseline).
-struct AdagradPass<'a, T, const N: usize> {
+struct AdagradPass<'a, T> {
     k: AdagradStep<T>,
-    params: &'a mut [T; N],
-    grads: &'a [T; N],
-    sum: &'a mut [T; N],
+    params: &'a mut [T],
+    grads: &'a [T],
+    sum: &'a mut [T],
 }
 
-impl<T: Scalar, const N: usize> Simd for AdagradPass<'_, T, N> {
+impl<T: Scalar> Simd for AdagradPass<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
@@ -195,7 +197,33 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 1> for Adagrad<T, N> {
             k: AdagradStep::<T>::new(&self.config, self.steps),
             params,
             grads,
-            sum: &mut self.sum,
+            sum: &mut self.sum[..],
+        });
+    }
+
+    #[cfg(feature = "std")]
+    fn apply_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        workers: &dyn Workers,
+        maxima: Option<&guard::Maxima<1>>,
+    ) {
+        self.steps += 1;
+        let k = AdagradStep::<T>::new(&self.config, self.steps);
+        let sum = Chunks::new(&mut self.sum[..], workers.parts());
+        let params = Chunks::new(params, workers.parts());
+        super::run_chunks(workers, &params, grads, |i, params, grads| {
+            let sum = sum.take(i);
+            dispatch(AdagradPass {
+                k,
+                params,
+                grads,
+                sum,
+            });
+            if let Some(maxima) = maxima {
+                maxima.record(0, sum);
+            }
         });
     }
 
@@ -220,6 +248,17 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for Adagrad<T, N> {
         scan: &guard::GradientScan,
     ) -> Result<()> {
         guard::step_scanned(self, params, grads, *scan)
+    }
+
+    #[cfg(feature = "std")]
+    fn step_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        scan: &guard::GradientScan,
+        workers: &dyn Workers,
+    ) -> Result<()> {
+        guard::step_split(self, params, grads, *scan, workers)
     }
 
     fn learning_rate(&self) -> f64 {

@@ -4,6 +4,8 @@
 use num_traits::Float;
 
 use super::{check_non_negative, check_unit_open, guard, Lerp, Optimizer};
+#[cfg(feature = "std")]
+use super::{Chunks, Workers};
 use crate::kernels::simd::{dispatch, Simd};
 use crate::{Buffer, Result, Scalar};
 
@@ -151,16 +153,16 @@ impl<T: Scalar> AdamStep<T> {
 
 /// One Adam update over every parameter, compiled for the widest vector instructions
 /// ([`dispatch`]).
-struct AdamPass<'a, T, const N: usize> {
+struct AdamPass<'a, T> {
     k: AdamStep<T>,
-    params: &'a mut [T; N],
-    grads: &'a [T; N],
-    exp_avg: &'a mut [T; N],
-    exp_avg_sq: &'a mut [T; N],
-    max_exp_avg_sq: Option<&'a mut [T; N]>,
+    params: &'a mut [T],
+    grads: &'a [T],
+    exp_avg: &'a mut [T],
+    exp_avg_sq: &'a mut [T],
+    max_exp_avg_sq: Option<&'a mut [T]>,
 }
 
-impl<T: Scalar, const N: usize> Simd for AdamPass<'_, T, N> {
+impl<T: Scalar> Simd for AdamPass<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
@@ -268,9 +270,48 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for Adam<T, N> {
             k: AdamStep::<T>::new(&self.config, self.steps),
             params,
             grads,
-            exp_avg: &mut self.exp_avg,
-            exp_avg_sq: &mut self.exp_avg_sq,
-            max_exp_avg_sq: self.max_exp_avg_sq.as_deref_mut(),
+            exp_avg: &mut self.exp_avg[..],
+            exp_avg_sq: &mut self.exp_avg_sq[..],
+            max_exp_avg_sq: self.max_exp_avg_sq.as_deref_mut().map(|b| &mut b[..]),
+        });
+    }
+
+    #[cfg(feature = "std")]
+    fn apply_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        workers: &dyn Workers,
+        maxima: Option<&guard::Maxima<3>>,
+    ) {
+        self.steps += 1;
+        let k = AdamStep::<T>::new(&self.config, self.steps);
+        let parts = workers.parts();
+        let exp_avg = Chunks::new(&mut self.exp_avg[..], parts);
+        let exp_avg_sq = Chunks::new(&mut self.exp_avg_sq[..], parts);
+        let max_exp_avg_sq = self
+            .max_exp_avg_sq
+            .as_deref_mut()
+            .map(|b| Chunks::new(&mut b[..], parts));
+        let params = Chunks::new(params, parts);
+        super::run_chunks(workers, &params, grads, |i, params, grads| {
+            let (m, v) = (exp_avg.take(i), exp_avg_sq.take(i));
+            let mut v_max = max_exp_avg_sq.as_ref().map(|b| b.take(i));
+            dispatch(AdamPass {
+                k,
+                params,
+                grads,
+                exp_avg: m,
+                exp_avg_sq: v,
+                max_exp_avg_sq: v_max.as_deref_mut(),
+            });
+            if let Some(maxima) = maxima {
+                maxima.record(0, m);
+                maxima.record(1, v);
+                if let Some(v_max) = v_max {
+                    maxima.record(2, v_max);
+                }
+            }
         });
     }
 
@@ -299,6 +340,17 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for Adam<T, N> {
         scan: &guard::GradientScan,
     ) -> Result<()> {
         guard::step_scanned(self, params, grads, *scan)
+    }
+
+    #[cfg(feature = "std")]
+    fn step_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        scan: &guard::GradientScan,
+        workers: &dyn Workers,
+    ) -> Result<()> {
+        guard::step_split(self, params, grads, *scan, workers)
     }
 
     fn learning_rate(&self) -> f64 {
@@ -441,6 +493,17 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for AdamW<T, N> {
         scan: &guard::GradientScan,
     ) -> Result<()> {
         self.inner.step_scanned(params, grads, scan)
+    }
+    #[cfg(feature = "std")]
+    #[inline]
+    fn step_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        scan: &guard::GradientScan,
+        workers: &dyn Workers,
+    ) -> Result<()> {
+        self.inner.step_split(params, grads, scan, workers)
     }
     fn learning_rate(&self) -> f64 {
         self.inner.learning_rate()

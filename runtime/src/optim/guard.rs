@@ -179,6 +179,18 @@ pub(crate) trait Guarded<T: Scalar, const N: usize, const K: usize> {
     fn dry_run(&self, params: &[T; N], grads: &[T; N]) -> Result<()>;
     /// The update (and the step counter).
     fn apply(&mut self, params: &mut [T; N], grads: &[T; N]);
+    /// The update split in chunks run by `workers` (see
+    /// [`Optimizer::step_split`](super::Optimizer::step_split)), the same bits as `apply`;
+    /// each chunk records the largest magnitude it wrote in each state buffer into `maxima`,
+    /// when given, right after writing it (so that it reads the chunk from cache).
+    #[cfg(feature = "std")]
+    fn apply_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        workers: &dyn super::Workers,
+        maxima: Option<&Maxima<K>>,
+    );
     /// The largest magnitude in each state buffer, measured (0 for a buffer not kept).
     fn measured_bounds(&self) -> [f64; K];
     /// Where the bounds are kept.
@@ -203,20 +215,120 @@ pub(crate) fn step_scanned<T: Scalar, const N: usize, const K: usize, O: Guarded
     grads: &[T; N],
     scan: GradientScan,
 ) -> Result<()> {
+    transaction(optimizer, params, grads, scan, |o, p, g, measure| {
+        #[cfg(feature = "std")]
+        if measure {
+            // In blocks that stay in cache between their update and their measurement.
+            let maxima = Maxima::new();
+            o.apply_split(p, g, &InBlocks::of(N), Some(&maxima));
+            return Some(maxima.get());
+        }
+        o.apply(p, g);
+        measure.then(|| o.measured_bounds())
+    })
+}
+
+/// [`step_scanned`] with the writes split across `workers` ([`Guarded::apply_split`]); the
+/// check runs on the calling thread before any of them.
+#[cfg(feature = "std")]
+pub(crate) fn step_split<T: Scalar, const N: usize, const K: usize, O: Guarded<T, N, K>>(
+    optimizer: &mut O,
+    params: &mut [T; N],
+    grads: &[T; N],
+    scan: GradientScan,
+    workers: &dyn super::Workers,
+) -> Result<()> {
+    transaction(optimizer, params, grads, scan, |o, p, g, measure| {
+        let maxima = measure.then(Maxima::new);
+        o.apply_split(p, g, workers, maxima.as_ref());
+        maxima.map(|m| m.get())
+    })
+}
+
+/// The check from `scan`, then `apply` (the one-pass path, or the dry run first); `apply`'s
+/// flag asks for the state buffers' largest magnitudes after the update (the new bounds when
+/// the proven ones are not available).
+fn transaction<T: Scalar, const N: usize, const K: usize, O: Guarded<T, N, K>>(
+    optimizer: &mut O,
+    params: &mut [T; N],
+    grads: &[T; N],
+    scan: GradientScan,
+    apply: impl FnOnce(&mut O, &mut [T; N], &[T; N], bool) -> Option<[f64; K]>,
+) -> Result<()> {
     let extents = scan.extents(grads)?;
     let bounds = match optimizer.proven_bounds(&extents) {
         Some(bounds) => {
-            optimizer.apply(params, grads);
+            apply(optimizer, params, grads, false);
             bounds
         }
         None => {
             optimizer.dry_run(params, grads)?;
-            optimizer.apply(params, grads);
-            optimizer.measured_bounds()
+            match apply(optimizer, params, grads, true) {
+                Some(measured) => measured,
+                None => optimizer.measured_bounds(),
+            }
         }
     };
     optimizer.bounds_mut().set(bounds);
     Ok(())
+}
+
+/// The largest magnitude in each of `K` state buffers, gathered chunk by chunk, from any
+/// threads: an `f64 >= 0` orders as its bits do, so each is an atomic maximum of bits.
+#[cfg(feature = "std")]
+pub(crate) struct Maxima<const K: usize>([core::sync::atomic::AtomicU64; K]);
+
+#[cfg(feature = "std")]
+impl<const K: usize> Maxima<K> {
+    pub(crate) fn new() -> Self {
+        Maxima(core::array::from_fn(|_| {
+            core::sync::atomic::AtomicU64::new(0.0f64.to_bits())
+        }))
+    }
+
+    /// Takes `max |x|` of `values` (finite: the dry run proved it) into buffer `index`'s.
+    pub(crate) fn record<T: Scalar>(&self, index: usize, values: &[T]) {
+        let max = max_abs(values).0;
+        self.0[index].fetch_max(max.to_bits(), core::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> [f64; K] {
+        core::array::from_fn(|i| {
+            f64::from_bits(self.0[i].load(core::sync::atomic::Ordering::Relaxed))
+        })
+    }
+}
+
+/// The calling thread, in blocks of about [`InBlocks::BLOCK`] elements (at most
+/// `kernels::lend::MAX_PARTS`), one after the other.
+#[cfg(feature = "std")]
+struct InBlocks {
+    parts: usize,
+}
+
+#[cfg(feature = "std")]
+impl InBlocks {
+    /// Elements per block: four buffers of 16 KB in `f32`, within L2.
+    const BLOCK: usize = 4096;
+
+    fn of(len: usize) -> Self {
+        InBlocks {
+            parts: len
+                .div_ceil(Self::BLOCK)
+                .clamp(1, crate::kernels::lend::MAX_PARTS),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl super::Workers for InBlocks {
+    fn parts(&self) -> usize {
+        self.parts
+    }
+
+    fn run(&self, job: &(dyn Fn(usize) + Sync)) {
+        (0..self.parts).for_each(job);
+    }
 }
 
 /// `max |x|` of an optional buffer (0 for one not kept), for [`Guarded::measured_bounds`].

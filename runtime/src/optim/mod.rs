@@ -69,6 +69,9 @@ pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use schedule::Schedule;
 pub use sgd::{Sgd, SgdConfig};
 
+#[cfg(feature = "std")]
+use crate::kernels::lend::Chunks;
+
 use crate::error::check_len;
 use crate::{Error, Result, Scalar};
 
@@ -112,6 +115,30 @@ pub trait Optimizer<T: Scalar, const N: usize> {
     ) -> Result<()> {
         let _ = scan;
         self.step(params, grads)
+    }
+
+    /// [`step_scanned`](Self::step_scanned) with its writes split across `workers`: the
+    /// update is split in [`Workers::parts`] chunks of matching indices in the parameters, the
+    /// gradient and every state buffer (`kernels::lend::chunk_range`), the step's scalars are
+    /// computed once, and each chunk is applied by one call of the job given to
+    /// [`Workers::run`]; the step counter advances once. The check runs first, on the calling
+    /// thread, from `scan`, before anything is written. The result, errors included, is
+    /// `step`'s, bit for bit (the updates are element-wise).
+    ///
+    /// The default ignores `workers` and calls `step_scanned`.
+    ///
+    /// # Errors
+    /// As [`step`](Self::step); nothing is changed then.
+    #[cfg(feature = "std")]
+    fn step_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        scan: &GradientScan,
+        workers: &dyn Workers,
+    ) -> Result<()> {
+        let _ = workers;
+        self.step_scanned(params, grads, scan)
     }
 
     /// The learning rate the next [`step`](Self::step) uses (PyTorch's `param_group["lr"]`).
@@ -206,6 +233,52 @@ pub trait Optimizer<T: Scalar, const N: usize> {
         self.set_steps(steps);
         Ok(())
     }
+}
+
+/// Threads an optimizer step can split its writes across ([`Optimizer::step_split`]): a
+/// data-parallel trainer's workers.
+#[cfg(feature = "std")]
+pub trait Workers {
+    /// How many chunks to split the update in (at least 1; at most
+    /// [`crate::kernels::lend::MAX_PARTS`] are used).
+    fn parts(&self) -> usize;
+
+    /// Calls `job(k)` once for every `k < parts()`, on any threads, in any order, and returns
+    /// only when every call has returned.
+    fn run(&self, job: &(dyn Fn(usize) + Sync));
+}
+
+/// The calling thread alone, as one chunk.
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OneThread;
+
+#[cfg(feature = "std")]
+impl Workers for OneThread {
+    fn parts(&self) -> usize {
+        1
+    }
+
+    fn run(&self, job: &(dyn Fn(usize) + Sync)) {
+        job(0);
+    }
+}
+
+/// Runs `job(k, params_k, grads_k)` through `workers` on each chunk `k` of `params` and the
+/// matching chunk of `grads` (indices past the chunks' count, [`crate::kernels::lend::MAX_PARTS`],
+/// are ignored); the optimizers' `apply_split` take their state buffers' chunk `k` in `job`.
+#[cfg(feature = "std")]
+fn run_chunks<T: Scalar>(
+    workers: &dyn Workers,
+    params: &Chunks<'_, T>,
+    grads: &[T],
+    job: impl Fn(usize, &mut [T], &[T]) + Sync,
+) {
+    workers.run(&|k| {
+        if k < params.parts() {
+            job(k, params.take(k), &grads[params.range(k)]);
+        }
+    });
 }
 
 /// `Ok` if `value` is finite and `>= 0` (PyTorch's `0.0 <= value`, which also rejects NaN).

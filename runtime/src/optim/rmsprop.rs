@@ -3,6 +3,8 @@
 use num_traits::Float;
 
 use super::{check_non_negative, check_unit_closed, guard, Lerp, Optimizer};
+#[cfg(feature = "std")]
+use super::{Chunks, Workers};
 use crate::kernels::simd::{dispatch, Simd};
 use crate::{Buffer, Result, Scalar};
 
@@ -162,16 +164,16 @@ impl<T: Scalar, const N: usize> RmsProp<T, N> {
 
 /// One RMSprop update over every parameter, compiled for the widest vector instructions (a
 /// square root and a division per element: compute-bound on the baseline).
-struct RmsPropPass<'a, T, const N: usize> {
+struct RmsPropPass<'a, T> {
     k: RmsPropStep<T>,
-    params: &'a mut [T; N],
-    grads: &'a [T; N],
-    square_avg: &'a mut [T; N],
-    momentum_buffer: Option<&'a mut [T; N]>,
-    grad_avg: Option<&'a mut [T; N]>,
+    params: &'a mut [T],
+    grads: &'a [T],
+    square_avg: &'a mut [T],
+    momentum_buffer: Option<&'a mut [T]>,
+    grad_avg: Option<&'a mut [T]>,
 }
 
-impl<T: Scalar, const N: usize> Simd for RmsPropPass<'_, T, N> {
+impl<T: Scalar> Simd for RmsPropPass<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
@@ -255,9 +257,54 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for RmsProp<T, N> {
             k: RmsPropStep::<T>::new(&self.config),
             params,
             grads,
-            square_avg: &mut self.square_avg,
-            momentum_buffer: self.momentum_buffer.as_deref_mut(),
-            grad_avg: self.grad_avg.as_deref_mut(),
+            square_avg: &mut self.square_avg[..],
+            momentum_buffer: self.momentum_buffer.as_deref_mut().map(|b| &mut b[..]),
+            grad_avg: self.grad_avg.as_deref_mut().map(|b| &mut b[..]),
+        });
+        self.steps += 1;
+    }
+
+    #[cfg(feature = "std")]
+    fn apply_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        workers: &dyn Workers,
+        maxima: Option<&guard::Maxima<3>>,
+    ) {
+        let k = RmsPropStep::<T>::new(&self.config);
+        let parts = workers.parts();
+        let square_avg = Chunks::new(&mut self.square_avg[..], parts);
+        let momentum_buffer = self
+            .momentum_buffer
+            .as_deref_mut()
+            .map(|b| Chunks::new(&mut b[..], parts));
+        let grad_avg = self
+            .grad_avg
+            .as_deref_mut()
+            .map(|b| Chunks::new(&mut b[..], parts));
+        let params = Chunks::new(params, parts);
+        super::run_chunks(workers, &params, grads, |i, params, grads| {
+            let v = square_avg.take(i);
+            let mut b = momentum_buffer.as_ref().map(|b| b.take(i));
+            let mut mean = grad_avg.as_ref().map(|b| b.take(i));
+            dispatch(RmsPropPass {
+                k,
+                params,
+                grads,
+                square_avg: v,
+                momentum_buffer: b.as_deref_mut(),
+                grad_avg: mean.as_deref_mut(),
+            });
+            if let Some(maxima) = maxima {
+                maxima.record(0, v);
+                if let Some(b) = b {
+                    maxima.record(1, b);
+                }
+                if let Some(mean) = mean {
+                    maxima.record(2, mean);
+                }
+            }
         });
         self.steps += 1;
     }
@@ -287,6 +334,17 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for RmsProp<T, N> {
         scan: &guard::GradientScan,
     ) -> Result<()> {
         guard::step_scanned(self, params, grads, *scan)
+    }
+
+    #[cfg(feature = "std")]
+    fn step_split(
+        &mut self,
+        params: &mut [T; N],
+        grads: &[T; N],
+        scan: &guard::GradientScan,
+        workers: &dyn Workers,
+    ) -> Result<()> {
+        guard::step_split(self, params, grads, *scan, workers)
     }
 
     fn learning_rate(&self) -> f64 {

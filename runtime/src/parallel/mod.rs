@@ -11,7 +11,9 @@
 //!     all-reduce the flat gradient     chunked: worker k sums chunk k of every gradient and
 //!       with [failed?, loss]           scans it for the optimizer's check (max |g|, max |w|,
 //!                                      finite?); every worker learns whether any failed
-//! worker 0: one optimizer step on the network's parameters (its writes only: the check is done)
+//! worker 0: the optimizer's check      from the workers' scans, before anything is written
+//! every worker: its chunk of the       P >= SPLIT_WRITES_FROM: chunk k of the parameters and
+//!     optimizer's writes               of every state buffer (below: worker 0 writes all)
 //! ```
 //!
 //! **Why the mean of the workers' gradients is the batch's.** Each worker's loss is the mean
@@ -51,14 +53,23 @@
 //! by worker 0 (each worker's own chunk is summed where it lies). On 2 threads: 2.5 copies of
 //! `P` values per step.
 //!
-//! **The optimizer's writes run on one thread**, worker 0; its check phase (the scan of the
-//! gradient and the parameters that proves the update finite, see
-//! [`Optimizer::step_scanned`]) is split across the workers and fused with the sum. The
-//! parameters and the optimizer's state are the caller's (`&mut Net`, `&mut O`), one contiguous
-//! buffer each: threads created once cannot be lent disjoint chunks of them without `unsafe`
-//! code, and threads created per step would allocate. W1's Adam step is about 14% of its
-//! single-threaded step (`cargo bench --bench workloads -- W1parts`, BENCHMARKS-RESULTS.md), and
-//! with the parameter copy it is what keeps W1 and W5 from scaling like W4.
+//! **The optimizer's writes are split across the workers** from [`SPLIT_WRITES_FROM`]
+//! parameters on (below, worker 0 writes everything: such an update takes a few microseconds,
+//! about what handing out its chunks costs, a lock per chunk and perhaps a wake-up; the
+//! threshold is a choice, not a measurement). Its check phase (the scan of the gradient and
+//! the parameters that proves the update finite, see [`Optimizer::step_scanned`]) is split
+//! across the workers and fused with the sum; worker 0 then decides, from the combined scans, whether the update is applied,
+//! before anything is written ([`Optimizer::step_split`]). Only then does it lend the update's
+//! chunks to the workers: chunk `k` of the parameters, of the gradient and of every state
+//! buffer, the step's constants computed once, each worker starting with the chunk of its own
+//! index. The parameters and the optimizer's state are the caller's (`&mut Net`, `&mut O`),
+//! and the workers are threads created once, which outlive that borrow: the lending is the
+//! small `unsafe` primitive of `kernels::lend` (disjoint chunks taken once each; the caller
+//! does not return before every chunk a worker took has been applied, even when one panics).
+//! The updates are element-wise, so the result is the same bits as on one thread. A worker
+//! that failed or is late takes no chunk, and worker 0 applies what is left. The workers'
+//! copies of the network still get the updated parameters at the next step's start (the
+//! parameter copy of "What a step copies").
 //!
 //! **Failure.** A worker thread that panics aborts the group and every other worker's next
 //! synchronisation returns [`Error::Collective`]; so does a worker that does not reach a
@@ -81,8 +92,9 @@ use std::time::{Duration, Instant};
 
 pub use threads::{ThreadCollective, DEFAULT_TIMEOUT};
 
+use crate::kernels::lend::{Crew, MAX_PARTS};
 use crate::network::{apply_gradient_by, restore_after_forward};
-use crate::optim::{GradientScan, Optimizer};
+use crate::optim::{GradientScan, Optimizer, Workers};
 use num_traits::{Float, One, Zero};
 
 use crate::{Error, Network, Result, Scalar, Solo};
@@ -125,7 +137,15 @@ pub struct Parallel<Net: Network<P>, const P: usize, const W: usize, const PB: u
     collective: ThreadCollective<Net::Element>,
     helpers: Vec<JoinHandle<()>>,
     statistics: BatchNormStatistics,
+    /// The generation of the step the workers were last started for (`Start::generation`):
+    /// the round of the optimizer's split writes.
+    generation: u64,
 }
+
+/// From this many parameters on, a step's optimizer writes are split across the workers
+/// ([`Optimizer::step_split`]); below, worker 0 applies the whole update, which then takes
+/// about as long as handing chunks to other threads would (a few microseconds).
+pub const SPLIT_WRITES_FROM: usize = 16 * 1024;
 
 /// What the calling thread and the worker threads share.
 struct Shared<Net: Network<P>, const P: usize, const PB: usize> {
@@ -135,6 +155,8 @@ struct Shared<Net: Network<P>, const P: usize, const PB: usize> {
     jobs: Vec<Mutex<Option<Job<Net, P, PB>>>>,
     /// Each worker's error of the current step.
     errors: Vec<Mutex<Option<Error>>>,
+    /// The workers that apply the chunks of the optimizer's update.
+    crew: Crew,
 }
 
 struct Start {
@@ -225,6 +247,7 @@ where
             started: Condvar::new(),
             jobs: (0..W).map(|_| Mutex::new(None)).collect(),
             errors: (0..W).map(|_| Mutex::new(None)).collect(),
+            crew: Crew::new(),
         });
         let mut trainer = Parallel {
             shared,
@@ -232,12 +255,13 @@ where
             collective,
             helpers: Vec::with_capacity(W),
             statistics: BatchNormStatistics::Global,
+            generation: 0,
         };
         for (index, collective) in (1..W).zip(collectives) {
             let shared = Arc::clone(&trainer.shared);
             let helper = std::thread::Builder::new()
                 .name(format!("monograd-worker-{index}"))
-                .spawn(move || worker_loop::<Net, P, PB>(&shared, collective, index))
+                .spawn(move || worker_loop::<Net, P, W, PB>(&shared, collective, index))
                 .map_err(|_| Error::Collective {
                     operation: "starting worker threads",
                     reason: "the operating system did not start a thread",
@@ -282,6 +306,13 @@ where
         let (x_shares, _) = x.as_chunks::<PB>();
         let (target_shares, _) = targets.as_chunks::<PB>();
         self.publish(net, x_shares, target_shares)?;
+        // Workers whose step succeeded wait for this round of split writes: it ends when this
+        // function returns, whatever happens before.
+        let round = SplitWrites::<W, P>::ON.then(|| EndRound {
+            crew: &self.shared.crew,
+            round: self.generation,
+            parts: W.min(MAX_PARTS),
+        });
         let (Some(x0), Some(targets0)) = (x_shares.first(), target_shares.first()) else {
             return Err(Error::InvalidParameter {
                 name: "Parallel: batch",
@@ -301,9 +332,12 @@ where
             Ok(Some((loss_sum, scan))) => {
                 // The tape holds the mean gradient already, and the workers have scanned it.
                 let scale = Net::Element::from_usize(W).recip();
-                let step = |params: &mut [Net::Element; P], grads: &[Net::Element; P]| match scan {
-                    Some(scan) => optimizer.step_scanned(params, grads, &scan),
-                    None => optimizer.step(params, grads),
+                let step = |params: &mut [Net::Element; P], grads: &[Net::Element; P]| match (
+                    scan, &round,
+                ) {
+                    (Some(scan), Some(round)) => optimizer.step_split(params, grads, &scan, round),
+                    (Some(scan), None) => optimizer.step_scanned(params, grads, &scan),
+                    (None, _) => optimizer.step(params, grads),
                 };
                 match apply_gradient_by(net, &mut self.tape, step) {
                     Ok(()) => Ok(loss_sum * scale),
@@ -355,7 +389,7 @@ where
         }
         let ready = jobs.iter().flatten().all(|job| job.is_some());
         if ready {
-            self.start_workers()?;
+            self.generation = self.start_workers()?;
         }
         for (((job, x), targets), index) in jobs
             .iter_mut()
@@ -386,18 +420,18 @@ where
         }
         drop(jobs);
         if !ready {
-            self.start_workers()?;
+            self.generation = self.start_workers()?;
         }
         Ok(())
     }
 
-    /// Wakes the workers for a new step.
-    fn start_workers(&self) -> Result<()> {
+    /// Wakes the workers for a new step; returns the step's generation.
+    fn start_workers(&self) -> Result<u64> {
         let mut start = lock(&self.shared.start)?;
         start.generation += 1;
         start.statistics = self.statistics;
         self.shared.started.notify_all();
-        Ok(())
+        Ok(start.generation)
     }
 }
 
@@ -412,6 +446,41 @@ impl<const B: usize, const W: usize, const PB: usize> Shares<B, W, PB> {
         "Parallel::<Net, P, W, PB>::train_step: the batch B must be W workers times PB samples \
          each (W must divide B)"
     );
+}
+
+/// Whether a step of `W` workers over `P` parameters splits its optimizer writes across them.
+struct SplitWrites<const W: usize, const P: usize>;
+
+impl<const W: usize, const P: usize> SplitWrites<W, P> {
+    const ON: bool = W > 1 && P >= SPLIT_WRITES_FROM;
+}
+
+/// The optimizer's split writes of one step ([`Workers`] for [`Optimizer::step_split`]): the
+/// chunks go to the crew's round, and the round ends when this is dropped, so that workers
+/// waiting for it go on when the step applies nothing (an error, or an optimizer that does not
+/// split its writes).
+struct EndRound<'a> {
+    crew: &'a Crew,
+    round: u64,
+    /// One chunk per worker.
+    parts: usize,
+}
+
+impl Workers for EndRound<'_> {
+    fn parts(&self) -> usize {
+        self.parts
+    }
+
+    fn run(&self, job: &(dyn Fn(usize) + Sync)) {
+        // Every worker takes one chunk, its own index first (see `Crew::run`).
+        self.crew.run(self.round, self.parts, job);
+    }
+}
+
+impl Drop for EndRound<'_> {
+    fn drop(&mut self) {
+        self.crew.skip(self.round);
+    }
 }
 
 /// A heap copy of one worker's share (no `[X; PB]` on the stack, which may be large).
@@ -436,6 +505,7 @@ impl<Net: Network<P>, const P: usize, const W: usize, const PB: usize> Drop
             Err(poisoned) => poisoned.into_inner().shutdown = true,
         }
         self.shared.started.notify_all();
+        self.shared.crew.shut_down();
         for helper in self.helpers.drain(..) {
             // A worker that panicked has already aborted the group; nothing more to report.
             let _ = helper.join();
@@ -444,7 +514,7 @@ impl<Net: Network<P>, const P: usize, const W: usize, const PB: usize> Drop
 }
 
 /// A worker thread: waits for each step, runs it on its copy of the network, until shutdown.
-fn worker_loop<Net: Network<P>, const P: usize, const PB: usize>(
+fn worker_loop<Net: Network<P>, const P: usize, const W: usize, const PB: usize>(
     shared: &Shared<Net, P, PB>,
     mut collective: ThreadCollective<Net::Element>,
     index: usize,
@@ -477,22 +547,31 @@ fn worker_loop<Net: Network<P>, const P: usize, const PB: usize>(
         let step = catch_unwind(AssertUnwindSafe(|| {
             worker_step(shared, &mut tape, &mut collective, index, statistics)
         }));
-        if !matches!(step, Ok(Ok(()))) {
-            // A panic, or a step that could not start: no peer may wait for this worker.
-            collective.abort();
+        let agreed = match step {
+            Ok(Ok(agreed)) => agreed,
+            _ => {
+                // A panic, or a step that could not start: no peer may wait for this worker.
+                collective.abort();
+                return;
+            }
+        };
+        // After a step every worker agreed on, worker 0 may split the optimizer's writes: this
+        // worker takes its chunks (or finds the round over) before waiting for the next step.
+        if agreed && SplitWrites::<W, P>::ON && !shared.crew.join(seen, index) {
             return;
         }
     }
 }
 
-/// One step of worker `index` (not 0) on its copy of the network.
+/// One step of worker `index` (not 0) on its copy of the network: whether every worker's
+/// forward and backward passes succeeded.
 fn worker_step<Net: Network<P>, const P: usize, const PB: usize>(
     shared: &Shared<Net, P, PB>,
     tape: &mut Net::Tape<PB>,
     collective: &mut ThreadCollective<Net::Element>,
     index: usize,
     statistics: BatchNormStatistics,
-) -> Result<()>
+) -> Result<bool>
 where
     Net::Element: Send + Sync,
 {
@@ -514,7 +593,7 @@ where
         statistics,
         &shared.errors[index],
     )
-    .map(|_| ())
+    .map(|summed| summed.is_some())
 }
 
 /// The sum of the workers' losses and, on worker 0, the check phase's scan of the mean
