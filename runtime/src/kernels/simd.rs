@@ -203,4 +203,25 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(wide, baseline);
     }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn a_capped_level_is_the_one_detected_on_this_thread_only() {
+        let widest = Level::detect();
+        let mut level = Some(widest);
+        while let Some(max) = level {
+            with_max_level(max, || {
+                assert_eq!(Level::detect(), max);
+                let other = std::thread::spawn(Level::detect).join().unwrap();
+                assert_eq!(other, widest);
+                let mut a: [f32; 100] = core::array::from_fn(|i| i as f32 * 0.1);
+                let mut b = a;
+                assert_eq!(dispatch(Scale(&mut a, 1.5)), Scale(&mut b, 1.5).run());
+                assert_eq!(a, b);
+            });
+            level = max.narrower();
+        }
+        assert_eq!(Level::detect(), widest);
+        assert_eq!(Level::baseline().narrower(), None);
+    }
 }
