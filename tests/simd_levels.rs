@@ -176,7 +176,7 @@ fn inference_is_bit_identical_on_every_level() {
     let scorer = Scorer::new(7);
     same_on_every_level("Scorer::infer", || {
         let mut out = [[0.0f32; 5]; 4];
-        Scorer::infer(&*scorer.params, &*scorer.state, &scores, &mut out);
+        Scorer::infer(&scorer.params, &scorer.state, &scores, &mut out);
         bits(out.as_flattened())
     });
     same_on_every_level("Scorer::forward_eval", || {
