@@ -8,7 +8,7 @@ use super::Store;
 use crate::Scalar;
 
 /// `y[b][j] += bias[j]` for every sample `b`.
-#[inline(always)]
+#[inline]
 pub fn add_bias<T: Scalar, const B: usize, const N: usize>(y: &mut [[T; N]; B], bias: &[T; N]) {
     for row in y.iter_mut() {
         for (v, &b) in row.iter_mut().zip(bias) {
@@ -22,7 +22,7 @@ pub fn add_bias<T: Scalar, const B: usize, const N: usize>(y: &mut [[T; N]; B], 
 /// The rows are added to `out` in order (`((out + x[0]) + x[1]) + ...` with
 /// [`Store::Accumulate`], `(x[0] + x[1]) + ...` with [`Store::Overwrite`], which does not read
 /// `out`). With `B == 0` the sum is zero.
-#[inline(always)]
+#[inline]
 pub fn sum_rows<T: Scalar, const B: usize, const N: usize>(
     x: &[[T; N]; B],
     out: &mut [T; N],

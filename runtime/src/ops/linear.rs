@@ -57,7 +57,7 @@ const fn max(a: usize, b: usize) -> usize {
 
 /// Forward pass: `y = x * W^T + bias` (`y[s][o] = sum_i x[s][i] * W[o][i] + bias[o]`); without a
 /// bias, `y = x * W^T`. `y` is overwritten, not read.
-#[inline(always)]
+#[inline]
 pub fn linear_forward<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     x: &[[T; IN]; B],
     weight: &[[T; IN]; OUT],
@@ -96,7 +96,7 @@ pub fn linear_forward_packed<T: Scalar, const B: usize, const IN: usize, const O
 }
 
 /// Input gradient: `dx (store) dy * W` (`dx[s][i] (store) sum_o dy[s][o] * W[o][i]`).
-#[inline(always)]
+#[inline]
 pub fn linear_backward_input<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     dy: &[[T; OUT]; B],
     weight: &[[T; IN]; OUT],
@@ -107,7 +107,7 @@ pub fn linear_backward_input<T: Scalar, const B: usize, const IN: usize, const O
 }
 
 /// [`linear_backward_input`] with packing scratch (see the [module docs](self)).
-#[inline(always)]
+#[inline]
 pub fn linear_backward_input_packed<
     T: Scalar,
     const B: usize,
@@ -125,7 +125,7 @@ pub fn linear_backward_input_packed<
 
 /// Parameter gradients: `weight_grad (store) dy^T * x` (`dW[o][i] (store) sum_s dy[s][o] *
 /// x[s][i]`) and, when given, `bias_grad (store) sum_s dy[s]`. Both use the same `store`.
-#[inline(always)]
+#[inline]
 pub fn linear_backward_params<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     x: &[[T; IN]; B],
     dy: &[[T; OUT]; B],
@@ -137,7 +137,7 @@ pub fn linear_backward_params<T: Scalar, const B: usize, const IN: usize, const 
 }
 
 /// [`linear_backward_params`] with packing scratch (see the [module docs](self)).
-#[inline(always)]
+#[inline]
 pub fn linear_backward_params_packed<
     T: Scalar,
     const B: usize,
