@@ -293,9 +293,25 @@ impl CnnFolded {
         __x: &[[f32; 36usize]; B],
         __out: &mut [[f32; 2usize]; B],
     ) {
-        Self::__infer_body(__params, __state, __x, __out);
+        struct __InferCall<'a, const B: usize>(
+            &'a [f32; 58usize],
+            &'a [f32; 0usize],
+            &'a [[f32; 36usize]; B],
+            &'a mut [[f32; 2usize]; B],
+        );
+        impl<const B: usize> ::monograd::runtime::kernels::simd::Simd
+        for __InferCall<'_, { B }> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                CnnFolded::__infer_body(self.0, self.1, self.2, self.3);
+            }
+        }
+        let __call = __InferCall::<{ B }>(__params, __state, __x, __out);
+        ::monograd::runtime::kernels::simd::dispatch(__call);
     }
-    /// The computation of [`Self::infer_on_stack`], inlined into it.
+    /// The computation of [`Self::infer_on_stack`], inlined into it once per
+    /// instruction-set level.
     #[doc(hidden)]
     #[inline(always)]
     fn __infer_body<const B: usize>(
@@ -369,6 +385,32 @@ impl CnnFolded {
     /// Inference (evaluation mode) on a batch into `tape`'s buffers (heap, allocated once
     /// by its `new`): node outputs are left in the tape.
     pub fn forward_eval<'t, const B: usize>(
+        &self,
+        __tape: &'t mut CnnFoldedEval<{ B }>,
+        __x: &[[f32; 36usize]; B],
+    ) -> &'t [[f32; 2usize]; B] {
+        {
+            struct __Body<'s, 't, const B: usize>(
+                &'s CnnFolded,
+                &'t mut CnnFoldedEval<{ B }>,
+                &'s [[f32; 36usize]; B],
+            );
+            impl<'s, 't, const B: usize> ::monograd::runtime::kernels::simd::Simd
+            for __Body<'s, 't, { B }> {
+                type Output = &'t [[f32; 2usize]; B];
+                #[inline(always)]
+                fn run(self) -> &'t [[f32; 2usize]; B] {
+                    CnnFolded::__forward_eval_body(self.0, self.1, self.2)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(__Body(self, __tape, __x))
+        }
+    }
+    /// The computation of [`Self::forward_eval`], inlined into it once per instruction-set
+    /// level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __forward_eval_body<'t, const B: usize>(
         &self,
         __tape: &'t mut CnnFoldedEval<{ B }>,
         __x: &[[f32; 36usize]; B],
@@ -1046,9 +1088,25 @@ impl Cnn {
         __x: &[[f32; 36usize]; B],
         __out: &mut [[f32; 2usize]; B],
     ) {
-        Self::__infer_body(__params, __state, __x, __out);
+        struct __InferCall<'a, const B: usize>(
+            &'a [f32; 62usize],
+            &'a [f32; 4usize],
+            &'a [[f32; 36usize]; B],
+            &'a mut [[f32; 2usize]; B],
+        );
+        impl<const B: usize> ::monograd::runtime::kernels::simd::Simd
+        for __InferCall<'_, { B }> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                Cnn::__infer_body(self.0, self.1, self.2, self.3);
+            }
+        }
+        let __call = __InferCall::<{ B }>(__params, __state, __x, __out);
+        ::monograd::runtime::kernels::simd::dispatch(__call);
     }
-    /// The computation of [`Self::infer_on_stack`], inlined into it.
+    /// The computation of [`Self::infer_on_stack`], inlined into it once per
+    /// instruction-set level.
     #[doc(hidden)]
     #[inline(always)]
     fn __infer_body<const B: usize>(
@@ -1144,6 +1202,32 @@ impl Cnn {
     /// Inference (evaluation mode) on a batch into `tape`'s buffers (heap, allocated once
     /// by its `new`): node outputs are left in the tape.
     pub fn forward_eval<'t, const B: usize>(
+        &self,
+        __tape: &'t mut CnnEval<{ B }>,
+        __x: &[[f32; 36usize]; B],
+    ) -> &'t [[f32; 2usize]; B] {
+        {
+            struct __Body<'s, 't, const B: usize>(
+                &'s Cnn,
+                &'t mut CnnEval<{ B }>,
+                &'s [[f32; 36usize]; B],
+            );
+            impl<'s, 't, const B: usize> ::monograd::runtime::kernels::simd::Simd
+            for __Body<'s, 't, { B }> {
+                type Output = &'t [[f32; 2usize]; B];
+                #[inline(always)]
+                fn run(self) -> &'t [[f32; 2usize]; B] {
+                    Cnn::__forward_eval_body(self.0, self.1, self.2)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(__Body(self, __tape, __x))
+        }
+    }
+    /// The computation of [`Self::forward_eval`], inlined into it once per instruction-set
+    /// level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __forward_eval_body<'t, const B: usize>(
         &self,
         __tape: &'t mut CnnEval<{ B }>,
         __x: &[[f32; 36usize]; B],
@@ -1829,6 +1913,32 @@ impl Cnn {
         __tape: &'t mut CnnTape<{ B }>,
         __x: &[[f32; 36usize]; B],
     ) -> &'t [[f32; 2usize]; B] {
+        {
+            struct __Body<'s, 't, const B: usize>(
+                &'s Cnn,
+                &'t mut CnnTape<{ B }>,
+                &'s [[f32; 36usize]; B],
+            );
+            impl<'s, 't, const B: usize> ::monograd::runtime::kernels::simd::Simd
+            for __Body<'s, 't, { B }> {
+                type Output = &'t [[f32; 2usize]; B];
+                #[inline(always)]
+                fn run(self) -> &'t [[f32; 2usize]; B] {
+                    Cnn::__forward_with_body(self.0, self.1, self.2)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(__Body(self, __tape, __x))
+        }
+    }
+    /// The computation of [`Self::forward_with`], inlined into it once per instruction-set
+    /// level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __forward_with_body<'t, const B: usize>(
+        &self,
+        __tape: &'t mut CnnTape<{ B }>,
+        __x: &[[f32; 36usize]; B],
+    ) -> &'t [[f32; 2usize]; B] {
         let __params = &*self.params;
         let __state = &*self.state;
         let _ = __state;
@@ -1942,6 +2052,53 @@ impl Cnn {
         const B: usize,
         C: ::monograd::runtime::Collective<f32>,
     >(
+        &mut self,
+        __tape: &'t mut CnnTape<{ B }>,
+        __x: &[[f32; 36usize]; B],
+        __collective: &mut C,
+    ) -> ::core::result::Result<&'t [[f32; 2usize]; B], ::monograd::runtime::Error> {
+        {
+            struct __Body<
+                's,
+                't,
+                const B: usize,
+                C: ::monograd::runtime::Collective<f32>,
+            >(
+                &'s mut Cnn,
+                &'t mut CnnTape<{ B }>,
+                &'s [[f32; 36usize]; B],
+                &'s mut C,
+            );
+            impl<
+                's,
+                't,
+                const B: usize,
+                C: ::monograd::runtime::Collective<f32>,
+            > ::monograd::runtime::kernels::simd::Simd for __Body<'s, 't, { B }, C> {
+                type Output = ::core::result::Result<
+                    &'t [[f32; 2usize]; B],
+                    ::monograd::runtime::Error,
+                >;
+                #[inline(always)]
+                fn run(
+                    self,
+                ) -> ::core::result::Result<
+                    &'t [[f32; 2usize]; B],
+                    ::monograd::runtime::Error,
+                > {
+                    Cnn::__forward_train_body(self.0, self.1, self.2, self.3)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(
+                __Body(self, __tape, __x, __collective),
+            )
+        }
+    }
+    /// The computation of [`Self::forward_train_with`], inlined into it once per
+    /// instruction-set level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __forward_train_body<'t, const B: usize, C: ::monograd::runtime::Collective<f32>>(
         &mut self,
         __tape: &'t mut CnnTape<{ B }>,
         __x: &[[f32; 36usize]; B],
@@ -2092,6 +2249,41 @@ impl Cnn {
     /// # Errors
     /// As [`Self::backward`], and the collective's errors.
     pub fn backward_with<const B: usize, C: ::monograd::runtime::Collective<f32>>(
+        &self,
+        __tape: &mut CnnTape<{ B }>,
+        __x: &[[f32; 36usize]; B],
+        __targets: &CnnTargets<{ B }>,
+        __collective: &mut C,
+    ) -> ::core::result::Result<f32, ::monograd::runtime::Error> {
+        {
+            struct __Body<'s, const B: usize, C: ::monograd::runtime::Collective<f32>>(
+                &'s Cnn,
+                &'s mut CnnTape<{ B }>,
+                &'s [[f32; 36usize]; B],
+                &'s CnnTargets<{ B }>,
+                &'s mut C,
+            );
+            impl<
+                's,
+                const B: usize,
+                C: ::monograd::runtime::Collective<f32>,
+            > ::monograd::runtime::kernels::simd::Simd for __Body<'s, { B }, C> {
+                type Output = ::core::result::Result<f32, ::monograd::runtime::Error>;
+                #[inline(always)]
+                fn run(self) -> ::core::result::Result<f32, ::monograd::runtime::Error> {
+                    Cnn::__backward_body(self.0, self.1, self.2, self.3, self.4)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(
+                __Body(self, __tape, __x, __targets, __collective),
+            )
+        }
+    }
+    /// The computation of [`Self::backward_with`], inlined into it once per instruction-set
+    /// level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __backward_body<const B: usize, C: ::monograd::runtime::Collective<f32>>(
         &self,
         __tape: &mut CnnTape<{ B }>,
         __x: &[[f32; 36usize]; B],

@@ -411,29 +411,29 @@ impl Mlp {
         __x: &[[f32; 4usize]; B],
         __out: &mut [[f32; 3usize]; B],
     ) {
-        if B == 1 {
-            struct __InferCall<'a, const B: usize>(
-                &'a [f32; 67usize],
-                &'a [f32; 0usize],
-                &'a [[f32; 4usize]; B],
-                &'a mut [[f32; 3usize]; B],
-            );
-            impl<const B: usize> ::monograd::runtime::kernels::simd::Simd
-            for __InferCall<'_, { B }> {
-                type Output = ();
-                #[inline(always)]
-                fn run(self) {
-                    Mlp::__infer_body(self.0, self.1, self.2, self.3);
-                }
+        struct __InferCall<'a, const B: usize>(
+            &'a [f32; 67usize],
+            &'a [f32; 0usize],
+            &'a [[f32; 4usize]; B],
+            &'a mut [[f32; 3usize]; B],
+        );
+        impl<const B: usize> ::monograd::runtime::kernels::simd::Simd
+        for __InferCall<'_, { B }> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                Mlp::__infer_body(self.0, self.1, self.2, self.3);
             }
-            ::monograd::runtime::kernels::small::dispatch_256(
-                __InferCall::<{ B }>(__params, __state, __x, __out),
-            );
-            return;
         }
-        Self::__infer_body(__params, __state, __x, __out);
+        let __call = __InferCall::<{ B }>(__params, __state, __x, __out);
+        if B == 1 {
+            ::monograd::runtime::kernels::small::dispatch_256(__call);
+        } else {
+            ::monograd::runtime::kernels::simd::dispatch(__call);
+        }
     }
-    /// The computation of [`Self::infer_on_stack`], inlined into it.
+    /// The computation of [`Self::infer_on_stack`], inlined into it once per
+    /// instruction-set level.
     #[doc(hidden)]
     #[inline(always)]
     fn __infer_body<const B: usize>(
@@ -501,6 +501,32 @@ impl Mlp {
     /// Inference (evaluation mode) on a batch into `tape`'s buffers (heap, allocated once
     /// by its `new`): node outputs are left in the tape.
     pub fn forward_eval<'t, const B: usize>(
+        &self,
+        __tape: &'t mut MlpEval<{ B }>,
+        __x: &[[f32; 4usize]; B],
+    ) -> &'t [[f32; 3usize]; B] {
+        {
+            struct __Body<'s, 't, const B: usize>(
+                &'s Mlp,
+                &'t mut MlpEval<{ B }>,
+                &'s [[f32; 4usize]; B],
+            );
+            impl<'s, 't, const B: usize> ::monograd::runtime::kernels::simd::Simd
+            for __Body<'s, 't, { B }> {
+                type Output = &'t [[f32; 3usize]; B];
+                #[inline(always)]
+                fn run(self) -> &'t [[f32; 3usize]; B] {
+                    Mlp::__forward_eval_body(self.0, self.1, self.2)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(__Body(self, __tape, __x))
+        }
+    }
+    /// The computation of [`Self::forward_eval`], inlined into it once per instruction-set
+    /// level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __forward_eval_body<'t, const B: usize>(
         &self,
         __tape: &'t mut MlpEval<{ B }>,
         __x: &[[f32; 4usize]; B],
@@ -1064,6 +1090,32 @@ impl Mlp {
         __tape: &'t mut MlpTape<{ B }>,
         __x: &[[f32; 4usize]; B],
     ) -> &'t [[f32; 3usize]; B] {
+        {
+            struct __Body<'s, 't, const B: usize>(
+                &'s Mlp,
+                &'t mut MlpTape<{ B }>,
+                &'s [[f32; 4usize]; B],
+            );
+            impl<'s, 't, const B: usize> ::monograd::runtime::kernels::simd::Simd
+            for __Body<'s, 't, { B }> {
+                type Output = &'t [[f32; 3usize]; B];
+                #[inline(always)]
+                fn run(self) -> &'t [[f32; 3usize]; B] {
+                    Mlp::__forward_with_body(self.0, self.1, self.2)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(__Body(self, __tape, __x))
+        }
+    }
+    /// The computation of [`Self::forward_with`], inlined into it once per instruction-set
+    /// level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __forward_with_body<'t, const B: usize>(
+        &self,
+        __tape: &'t mut MlpTape<{ B }>,
+        __x: &[[f32; 4usize]; B],
+    ) -> &'t [[f32; 3usize]; B] {
         let __params = &*self.params;
         let __state = &*self.state;
         let _ = __state;
@@ -1152,6 +1204,53 @@ impl Mlp {
         const B: usize,
         C: ::monograd::runtime::Collective<f32>,
     >(
+        &mut self,
+        __tape: &'t mut MlpTape<{ B }>,
+        __x: &[[f32; 4usize]; B],
+        __collective: &mut C,
+    ) -> ::core::result::Result<&'t [[f32; 3usize]; B], ::monograd::runtime::Error> {
+        {
+            struct __Body<
+                's,
+                't,
+                const B: usize,
+                C: ::monograd::runtime::Collective<f32>,
+            >(
+                &'s mut Mlp,
+                &'t mut MlpTape<{ B }>,
+                &'s [[f32; 4usize]; B],
+                &'s mut C,
+            );
+            impl<
+                's,
+                't,
+                const B: usize,
+                C: ::monograd::runtime::Collective<f32>,
+            > ::monograd::runtime::kernels::simd::Simd for __Body<'s, 't, { B }, C> {
+                type Output = ::core::result::Result<
+                    &'t [[f32; 3usize]; B],
+                    ::monograd::runtime::Error,
+                >;
+                #[inline(always)]
+                fn run(
+                    self,
+                ) -> ::core::result::Result<
+                    &'t [[f32; 3usize]; B],
+                    ::monograd::runtime::Error,
+                > {
+                    Mlp::__forward_train_body(self.0, self.1, self.2, self.3)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(
+                __Body(self, __tape, __x, __collective),
+            )
+        }
+    }
+    /// The computation of [`Self::forward_train_with`], inlined into it once per
+    /// instruction-set level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __forward_train_body<'t, const B: usize, C: ::monograd::runtime::Collective<f32>>(
         &mut self,
         __tape: &'t mut MlpTape<{ B }>,
         __x: &[[f32; 4usize]; B],
@@ -1262,6 +1361,41 @@ impl Mlp {
     /// # Errors
     /// As [`Self::backward`], and the collective's errors.
     pub fn backward_with<const B: usize, C: ::monograd::runtime::Collective<f32>>(
+        &self,
+        __tape: &mut MlpTape<{ B }>,
+        __x: &[[f32; 4usize]; B],
+        __targets: &MlpTargets<{ B }>,
+        __collective: &mut C,
+    ) -> ::core::result::Result<f32, ::monograd::runtime::Error> {
+        {
+            struct __Body<'s, const B: usize, C: ::monograd::runtime::Collective<f32>>(
+                &'s Mlp,
+                &'s mut MlpTape<{ B }>,
+                &'s [[f32; 4usize]; B],
+                &'s MlpTargets<{ B }>,
+                &'s mut C,
+            );
+            impl<
+                's,
+                const B: usize,
+                C: ::monograd::runtime::Collective<f32>,
+            > ::monograd::runtime::kernels::simd::Simd for __Body<'s, { B }, C> {
+                type Output = ::core::result::Result<f32, ::monograd::runtime::Error>;
+                #[inline(always)]
+                fn run(self) -> ::core::result::Result<f32, ::monograd::runtime::Error> {
+                    Mlp::__backward_body(self.0, self.1, self.2, self.3, self.4)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(
+                __Body(self, __tape, __x, __targets, __collective),
+            )
+        }
+    }
+    /// The computation of [`Self::backward_with`], inlined into it once per instruction-set
+    /// level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __backward_body<const B: usize, C: ::monograd::runtime::Collective<f32>>(
         &self,
         __tape: &mut MlpTape<{ B }>,
         __x: &[[f32; 4usize]; B],

@@ -420,29 +420,29 @@ impl Rnn {
         __x: &[[f32; 5usize]; B],
         __out: &mut [[f32; 1usize]; B],
     ) {
-        if B == 1 {
-            struct __InferCall<'a, const B: usize>(
-                &'a [f32; 89usize],
-                &'a [f32; 0usize],
-                &'a [[f32; 5usize]; B],
-                &'a mut [[f32; 1usize]; B],
-            );
-            impl<const B: usize> ::monograd::runtime::kernels::simd::Simd
-            for __InferCall<'_, { B }> {
-                type Output = ();
-                #[inline(always)]
-                fn run(self) {
-                    Rnn::__infer_body(self.0, self.1, self.2, self.3);
-                }
+        struct __InferCall<'a, const B: usize>(
+            &'a [f32; 89usize],
+            &'a [f32; 0usize],
+            &'a [[f32; 5usize]; B],
+            &'a mut [[f32; 1usize]; B],
+        );
+        impl<const B: usize> ::monograd::runtime::kernels::simd::Simd
+        for __InferCall<'_, { B }> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                Rnn::__infer_body(self.0, self.1, self.2, self.3);
             }
-            ::monograd::runtime::kernels::small::dispatch_256(
-                __InferCall::<{ B }>(__params, __state, __x, __out),
-            );
-            return;
         }
-        Self::__infer_body(__params, __state, __x, __out);
+        let __call = __InferCall::<{ B }>(__params, __state, __x, __out);
+        if B == 1 {
+            ::monograd::runtime::kernels::small::dispatch_256(__call);
+        } else {
+            ::monograd::runtime::kernels::simd::dispatch(__call);
+        }
     }
-    /// The computation of [`Self::infer_on_stack`], inlined into it.
+    /// The computation of [`Self::infer_on_stack`], inlined into it once per
+    /// instruction-set level.
     #[doc(hidden)]
     #[inline(always)]
     fn __infer_body<const B: usize>(
@@ -521,6 +521,32 @@ impl Rnn {
     /// Inference (evaluation mode) on a batch into `tape`'s buffers (heap, allocated once
     /// by its `new`): node outputs are left in the tape.
     pub fn forward_eval<'t, const B: usize>(
+        &self,
+        __tape: &'t mut RnnEval<{ B }>,
+        __x: &[[f32; 5usize]; B],
+    ) -> &'t [[f32; 1usize]; B] {
+        {
+            struct __Body<'s, 't, const B: usize>(
+                &'s Rnn,
+                &'t mut RnnEval<{ B }>,
+                &'s [[f32; 5usize]; B],
+            );
+            impl<'s, 't, const B: usize> ::monograd::runtime::kernels::simd::Simd
+            for __Body<'s, 't, { B }> {
+                type Output = &'t [[f32; 1usize]; B];
+                #[inline(always)]
+                fn run(self) -> &'t [[f32; 1usize]; B] {
+                    Rnn::__forward_eval_body(self.0, self.1, self.2)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(__Body(self, __tape, __x))
+        }
+    }
+    /// The computation of [`Self::forward_eval`], inlined into it once per instruction-set
+    /// level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __forward_eval_body<'t, const B: usize>(
         &self,
         __tape: &'t mut RnnEval<{ B }>,
         __x: &[[f32; 5usize]; B],
@@ -1134,6 +1160,32 @@ impl Rnn {
         __tape: &'t mut RnnTape<{ B }>,
         __x: &[[f32; 5usize]; B],
     ) -> &'t [[f32; 1usize]; B] {
+        {
+            struct __Body<'s, 't, const B: usize>(
+                &'s Rnn,
+                &'t mut RnnTape<{ B }>,
+                &'s [[f32; 5usize]; B],
+            );
+            impl<'s, 't, const B: usize> ::monograd::runtime::kernels::simd::Simd
+            for __Body<'s, 't, { B }> {
+                type Output = &'t [[f32; 1usize]; B];
+                #[inline(always)]
+                fn run(self) -> &'t [[f32; 1usize]; B] {
+                    Rnn::__forward_with_body(self.0, self.1, self.2)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(__Body(self, __tape, __x))
+        }
+    }
+    /// The computation of [`Self::forward_with`], inlined into it once per instruction-set
+    /// level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __forward_with_body<'t, const B: usize>(
+        &self,
+        __tape: &'t mut RnnTape<{ B }>,
+        __x: &[[f32; 5usize]; B],
+    ) -> &'t [[f32; 1usize]; B] {
         let __params = &*self.params;
         let __state = &*self.state;
         let _ = __state;
@@ -1229,6 +1281,53 @@ impl Rnn {
         const B: usize,
         C: ::monograd::runtime::Collective<f32>,
     >(
+        &mut self,
+        __tape: &'t mut RnnTape<{ B }>,
+        __x: &[[f32; 5usize]; B],
+        __collective: &mut C,
+    ) -> ::core::result::Result<&'t [[f32; 1usize]; B], ::monograd::runtime::Error> {
+        {
+            struct __Body<
+                's,
+                't,
+                const B: usize,
+                C: ::monograd::runtime::Collective<f32>,
+            >(
+                &'s mut Rnn,
+                &'t mut RnnTape<{ B }>,
+                &'s [[f32; 5usize]; B],
+                &'s mut C,
+            );
+            impl<
+                's,
+                't,
+                const B: usize,
+                C: ::monograd::runtime::Collective<f32>,
+            > ::monograd::runtime::kernels::simd::Simd for __Body<'s, 't, { B }, C> {
+                type Output = ::core::result::Result<
+                    &'t [[f32; 1usize]; B],
+                    ::monograd::runtime::Error,
+                >;
+                #[inline(always)]
+                fn run(
+                    self,
+                ) -> ::core::result::Result<
+                    &'t [[f32; 1usize]; B],
+                    ::monograd::runtime::Error,
+                > {
+                    Rnn::__forward_train_body(self.0, self.1, self.2, self.3)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(
+                __Body(self, __tape, __x, __collective),
+            )
+        }
+    }
+    /// The computation of [`Self::forward_train_with`], inlined into it once per
+    /// instruction-set level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __forward_train_body<'t, const B: usize, C: ::monograd::runtime::Collective<f32>>(
         &mut self,
         __tape: &'t mut RnnTape<{ B }>,
         __x: &[[f32; 5usize]; B],
@@ -1348,6 +1447,41 @@ impl Rnn {
     /// # Errors
     /// As [`Self::backward`], and the collective's errors.
     pub fn backward_with<const B: usize, C: ::monograd::runtime::Collective<f32>>(
+        &self,
+        __tape: &mut RnnTape<{ B }>,
+        __x: &[[f32; 5usize]; B],
+        __targets: &RnnTargets<{ B }>,
+        __collective: &mut C,
+    ) -> ::core::result::Result<f32, ::monograd::runtime::Error> {
+        {
+            struct __Body<'s, const B: usize, C: ::monograd::runtime::Collective<f32>>(
+                &'s Rnn,
+                &'s mut RnnTape<{ B }>,
+                &'s [[f32; 5usize]; B],
+                &'s RnnTargets<{ B }>,
+                &'s mut C,
+            );
+            impl<
+                's,
+                const B: usize,
+                C: ::monograd::runtime::Collective<f32>,
+            > ::monograd::runtime::kernels::simd::Simd for __Body<'s, { B }, C> {
+                type Output = ::core::result::Result<f32, ::monograd::runtime::Error>;
+                #[inline(always)]
+                fn run(self) -> ::core::result::Result<f32, ::monograd::runtime::Error> {
+                    Rnn::__backward_body(self.0, self.1, self.2, self.3, self.4)
+                }
+            }
+            ::monograd::runtime::kernels::simd::dispatch(
+                __Body(self, __tape, __x, __targets, __collective),
+            )
+        }
+    }
+    /// The computation of [`Self::backward_with`], inlined into it once per instruction-set
+    /// level.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __backward_body<const B: usize, C: ::monograd::runtime::Collective<f32>>(
         &self,
         __tape: &mut RnnTape<{ B }>,
         __x: &[[f32; 5usize]; B],

@@ -6,6 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::access::{eval_scratch_field, eval_value_field, stack_local, Access};
+use super::dispatch::{self, Arg};
 use super::layers::{self, literal, rt, Mode};
 use super::plan::Plan;
 
@@ -94,36 +95,62 @@ pub fn items(plan: &Plan) -> TokenStream {
         .filter(|&i| needed[i])
         .map(|i| layers::forward(plan, &Access::Eval, Mode::Eval, i));
     let eval = eval_type(plan);
-    // A network whose every value has at most `SMALL` elements runs one sample as a straight
-    // run of unrolled code (the dense layers on `kernels::small::dense_vector`), compiled for
-    // AVX2 where the CPU has it (`kernels::small::dispatch_256`): its element-wise activations
-    // (tanh, sigmoid) take a few vector operations instead of a dozen 128-bit ones. Element-wise
-    // code gives the same bits on every level.
+    // Every batch of `infer` runs its body through `simd::dispatch`: compiled for AVX-512F, AVX2
+    // and FMA, and the baseline, the widest the CPU has picked at run time. A network whose
+    // every value has at most `SMALL` elements runs one sample as a straight run of unrolled
+    // code (the dense layers on `kernels::small::dense_vector`), compiled for AVX2 at most
+    // (`kernels::small::dispatch_256`): its element-wise activations (tanh, sigmoid) take a few
+    // vector operations instead of a dozen 128-bit ones, and 512-bit registers would only add
+    // shuffles. Element-wise code gives the same bits on every level.
     let small =
         plan.input_numel() <= SMALL && (0..plan.node_count()).all(|i| plan.numel(i) <= SMALL);
-    let wide_small = if small {
+    let infer_call = quote! {
+        struct __InferCall<'a, const B: usize>(
+            &'a [#t; #p],
+            &'a [#t; #s],
+            &'a [#input_ty; B],
+            &'a mut [#output_ty; B],
+        );
+        impl<const B: usize> #rt::kernels::simd::Simd for __InferCall<'_, B> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                #name::__infer_body(self.0, self.1, self.2, self.3);
+            }
+        }
+        let call = __InferCall::<B>(params, state, x, out);
+    };
+    let infer_dispatch = if small {
         quote! {
             if B == 1 {
-                struct __InferCall<'a, const B: usize>(
-                    &'a [#t; #p],
-                    &'a [#t; #s],
-                    &'a [#input_ty; B],
-                    &'a mut [#output_ty; B],
-                );
-                impl<const B: usize> #rt::kernels::simd::Simd for __InferCall<'_, B> {
-                    type Output = ();
-                    #[inline(always)]
-                    fn run(self) {
-                        #name::__infer_body(self.0, self.1, self.2, self.3);
-                    }
-                }
-                #rt::kernels::small::dispatch_256(__InferCall::<B>(params, state, x, out));
-                return;
+                #rt::kernels::small::dispatch_256(call);
+            } else {
+                #rt::kernels::simd::dispatch(call);
             }
         }
     } else {
-        quote!()
+        quote!(#rt::kernels::simd::dispatch(call);)
     };
+    let forward_eval_call = dispatch::call(
+        &quote!('s, 't, const B: usize),
+        &quote!('s, 't, B),
+        &[
+            Arg {
+                ty: quote!(&'s #name),
+                value: quote!(self),
+            },
+            Arg {
+                ty: quote!(&'t mut #eval<B>),
+                value: quote!(tape),
+            },
+            Arg {
+                ty: quote!(&'s [#input_ty; B]),
+                value: quote!(x),
+            },
+        ],
+        &eval_return_ty,
+        &quote!(#name::__forward_eval_body),
+    );
     let limit_message = format!(
         "`{name}::infer` keeps its buffers on the stack and is limited to \
          monograd::runtime::scratch::INFER_STACK_LIMIT (256 KiB) per call: this batch size needs \
@@ -232,11 +259,12 @@ pub fn items(plan: &Plan) -> TokenStream {
             x: &[#input_ty; B],
             out: &mut [#output_ty; B],
         ) {
-            #wide_small
-            Self::__infer_body(params, state, x, out);
+            #infer_call
+            #infer_dispatch
         }
 
-        /// The computation of [`Self::infer_on_stack`], inlined into it.
+        /// The computation of [`Self::infer_on_stack`], inlined into it once per
+        /// instruction-set level.
         #[doc(hidden)]
         #[inline(always)]
         fn __infer_body<const B: usize>(
@@ -255,6 +283,18 @@ pub fn items(plan: &Plan) -> TokenStream {
         /// Inference (evaluation mode) on a batch into `tape`'s buffers (heap, allocated once
         /// by its `new`): node outputs are left in the tape.
         pub fn forward_eval<'t, const B: usize>(
+            &self,
+            tape: &'t mut #eval<B>,
+            x: &[#input_ty; B],
+        ) -> #eval_return_ty {
+            #forward_eval_call
+        }
+
+        /// The computation of [`Self::forward_eval`], inlined into it once per instruction-set
+        /// level.
+        #[doc(hidden)]
+        #[inline(always)]
+        fn __forward_eval_body<'t, const B: usize>(
             &self,
             tape: &'t mut #eval<B>,
             x: &[#input_ty; B],

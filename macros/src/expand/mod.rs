@@ -9,6 +9,7 @@
 mod access;
 mod buffers;
 mod constructors;
+mod dispatch;
 mod emit;
 mod fold;
 mod frozen;

@@ -8,6 +8,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::access::Access;
+use super::dispatch::{self, Arg};
 use super::gradients::Names;
 use super::layers::{self, rt, Mode};
 use super::plan::Plan;
@@ -52,10 +53,96 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
     let count_batch = io::count_batch();
     let dropout = layers::dropout_rng(graph);
     let (save_rng, restore_rng) = (&dropout.save, &dropout.restore);
+    let name = &graph.name;
+    let output_ty = quote!([[#t; #output_n]; B]);
+    let forward_with_call = dispatch::call(
+        &quote!('s, 't, const B: usize),
+        &quote!('s, 't, B),
+        &[
+            Arg {
+                ty: quote!(&'s #name),
+                value: quote!(self),
+            },
+            Arg {
+                ty: quote!(&'t mut #tape<B>),
+                value: quote!(tape),
+            },
+            Arg {
+                ty: quote!(&'s [#input_ty; B]),
+                value: quote!(x),
+            },
+        ],
+        &quote!(&'t #output_ty),
+        &quote!(#name::__forward_with_body),
+    );
+    let forward_train_call = dispatch::call(
+        &quote!('s, 't, const B: usize, C: #rt::Collective<#t>),
+        &quote!('s, 't, B, C),
+        &[
+            Arg {
+                ty: quote!(&'s mut #name),
+                value: quote!(self),
+            },
+            Arg {
+                ty: quote!(&'t mut #tape<B>),
+                value: quote!(tape),
+            },
+            Arg {
+                ty: quote!(&'s [#input_ty; B]),
+                value: quote!(x),
+            },
+            Arg {
+                ty: quote!(&'s mut C),
+                value: quote!(collective),
+            },
+        ],
+        &quote!(::core::result::Result<&'t #output_ty, #rt::Error>),
+        &quote!(#name::__forward_train_body),
+    );
+    let backward_call = dispatch::call(
+        &quote!('s, const B: usize, C: #rt::Collective<#t>),
+        &quote!('s, B, C),
+        &[
+            Arg {
+                ty: quote!(&'s #name),
+                value: quote!(self),
+            },
+            Arg {
+                ty: quote!(&'s mut #tape<B>),
+                value: quote!(tape),
+            },
+            Arg {
+                ty: quote!(&'s [#input_ty; B]),
+                value: quote!(x),
+            },
+            Arg {
+                ty: quote!(&'s #targets_ty<B>),
+                value: quote!(targets),
+            },
+            Arg {
+                ty: quote!(&'s mut C),
+                value: quote!(collective),
+            },
+        ],
+        &quote!(::core::result::Result<#t, #rt::Error>),
+        &quote!(#name::__backward_body),
+    );
     quote! {
         /// Inference (evaluation mode) on a batch into the tape's buffers (heap): node
         /// outputs are left in `tape.values`.
         pub fn forward_with<'t, const B: usize>(
+            &self,
+            tape: &'t mut #tape<B>,
+            x: &[#input_ty; B],
+        ) -> &'t [[#t; #output_n]; B] {
+            #forward_with_call
+        }
+
+        /// The computation of [`Self::forward_with`], inlined into it once per instruction-set
+        /// level.
+        #[doc(hidden)]
+        #[inline(always)]
+        fn __forward_with_body<'t, const B: usize>(
             &self,
             tape: &'t mut #tape<B>,
             x: &[#input_ty; B],
@@ -91,6 +178,19 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
         /// As [`Self::forward_train`], and the collective's errors; the state (and the dropout
         /// generator, if any) is then left as it was.
         pub fn forward_train_with<'t, const B: usize, C: #rt::Collective<#t>>(
+            &mut self,
+            tape: &'t mut #tape<B>,
+            x: &[#input_ty; B],
+            collective: &mut C,
+        ) -> ::core::result::Result<&'t [[#t; #output_n]; B], #rt::Error> {
+            #forward_train_call
+        }
+
+        /// The computation of [`Self::forward_train_with`], inlined into it once per
+        /// instruction-set level.
+        #[doc(hidden)]
+        #[inline(always)]
+        fn __forward_train_body<'t, const B: usize, C: #rt::Collective<#t>>(
             &mut self,
             tape: &'t mut #tape<B>,
             x: &[#input_ty; B],
@@ -145,6 +245,20 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
         /// # Errors
         /// As [`Self::backward`], and the collective's errors.
         pub fn backward_with<const B: usize, C: #rt::Collective<#t>>(
+            &self,
+            tape: &mut #tape<B>,
+            x: &[#input_ty; B],
+            targets: &#targets_ty<B>,
+            collective: &mut C,
+        ) -> ::core::result::Result<#t, #rt::Error> {
+            #backward_call
+        }
+
+        /// The computation of [`Self::backward_with`], inlined into it once per instruction-set
+        /// level.
+        #[doc(hidden)]
+        #[inline(always)]
+        fn __backward_body<const B: usize, C: #rt::Collective<#t>>(
             &self,
             tape: &mut #tape<B>,
             x: &[#input_ty; B],

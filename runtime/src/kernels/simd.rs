@@ -33,31 +33,12 @@ pub trait Simd {
 
 /// Runs `computation` compiled for AVX-512F, or AVX2 and FMA, when this CPU has them (under
 /// `std` on x86-64, where the features can be detected; std caches the query), else for the
-/// baseline.
+/// baseline: [`Level::detect`] then [`Level::run`]. A generated network runs each of its
+/// forward, backward and inference bodies through one call of this, so the element-wise loops it
+/// inlines (activations, bias adds, softmax, normalization, pooling) use the wide registers.
 #[inline]
 pub fn dispatch<S: Simd>(computation: S) -> S::Output {
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            #[target_feature(enable = "avx512f")]
-            fn avx512<S: Simd>(computation: S) -> S::Output {
-                computation.run_fma()
-            }
-            // SAFETY: the CPU has AVX-512F (checked just above), the only requirement of a
-            // `#[target_feature]` function; `run` is safe Rust.
-            return unsafe { avx512(computation) };
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            #[target_feature(enable = "avx2,fma")]
-            fn avx2<S: Simd>(computation: S) -> S::Output {
-                computation.run_fma()
-            }
-            // SAFETY: the CPU has AVX2 and FMA (checked just above), the only requirement of a
-            // `#[target_feature]` function; `run` is safe Rust.
-            return unsafe { avx2(computation) };
-        }
-    }
-    computation.run()
+    Level::detect().run(computation)
 }
 
 /// An instruction-set level detected once and kept, for a computation run many times in a row
@@ -69,7 +50,7 @@ pub fn dispatch<S: Simd>(computation: S) -> S::Output {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Level(Isa);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Isa {
     Baseline,
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
@@ -78,20 +59,69 @@ enum Isa {
     Avx512,
 }
 
+// The widest level `Level::detect` may return on this thread: every level but while
+// `with_max_level` runs.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+std::thread_local! {
+    static MAX_LEVEL: core::cell::Cell<Isa> = const { core::cell::Cell::new(Isa::Avx512) };
+}
+
+/// Runs `f` with [`dispatch`] and [`Level::detect`] on this thread limited to `max` (a level
+/// that this CPU has, from [`Level::detect`] or [`Level::narrower`]), so that a test can run
+/// the same computation on every level and compare the results bit for bit.
+#[doc(hidden)]
+#[cfg(feature = "std")]
+pub fn with_max_level<R>(max: Level, f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        struct Restore(Isa);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                MAX_LEVEL.with(|cell| cell.set(self.0));
+            }
+        }
+        let _restore = Restore(MAX_LEVEL.with(|cell| cell.replace(max.0)));
+        f()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = max;
+        f()
+    }
+}
+
 impl Level {
     /// The widest level this CPU has among those [`Level::run`] compiles for: AVX-512F, else
-    /// AVX2 and FMA, on x86-64 under `std` (as [`dispatch`]), else the baseline.
+    /// AVX2 and FMA, on x86-64 under `std` (as [`dispatch`]), else the baseline; at most the
+    /// level [`with_max_level`] sets on this thread.
+    #[inline]
     pub fn detect() -> Self {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         {
-            if std::is_x86_feature_detected!("avx512f") {
+            let max = MAX_LEVEL.with(core::cell::Cell::get);
+            if max >= Isa::Avx512 && std::is_x86_feature_detected!("avx512f") {
                 return Level(Isa::Avx512);
             }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if max >= Isa::Avx2Fma
+                && std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("fma")
+            {
                 return Level(Isa::Avx2Fma);
             }
         }
         Level(Isa::Baseline)
+    }
+
+    /// The next narrower level (AVX2 and FMA below AVX-512F, the baseline below both), `None`
+    /// for the baseline: with [`Level::detect`], every level this CPU has.
+    pub fn narrower(self) -> Option<Self> {
+        match self.0 {
+            Isa::Baseline => None,
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Isa::Avx2Fma => Some(Level(Isa::Baseline)),
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Isa::Avx512 => Some(Level(Isa::Avx2Fma)),
+        }
     }
 
     /// The target's baseline (every CPU).
@@ -172,5 +202,26 @@ mod tests {
         assert!(!Level::baseline().is_wide());
         assert_eq!(a, b);
         assert_eq!(wide, baseline);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn a_capped_level_is_the_one_detected_on_this_thread_only() {
+        let widest = Level::detect();
+        let mut level = Some(widest);
+        while let Some(max) = level {
+            with_max_level(max, || {
+                assert_eq!(Level::detect(), max);
+                let other = std::thread::spawn(Level::detect).join().unwrap();
+                assert_eq!(other, widest);
+                let mut a: [f32; 100] = core::array::from_fn(|i| i as f32 * 0.1);
+                let mut b = a;
+                assert_eq!(dispatch(Scale(&mut a, 1.5)), Scale(&mut b, 1.5).run());
+                assert_eq!(a, b);
+            });
+            level = max.narrower();
+        }
+        assert_eq!(Level::detect(), widest);
+        assert_eq!(Level::baseline().narrower(), None);
     }
 }

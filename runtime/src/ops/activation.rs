@@ -266,6 +266,7 @@ pub fn activation_forward<T: Scalar, A: Activation<T>, const B: usize, const N: 
 
 /// Backward of an element-wise activation: `dx[b][j] (store) dy[b][j] * f'(x[b][j])`, with
 /// `f'` from [`Activation::derivative`] given `x` and the forward output `y`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn activation_backward<T: Scalar, A: Activation<T>, const B: usize, const N: usize>(
     act: &A,
     x: &[[T; N]; B],

@@ -14,6 +14,7 @@ use crate::kernels::Store;
 use crate::Scalar;
 
 /// `out[b] = a[b] + b[b]`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn add_forward<T: Scalar, const B: usize, const N: usize>(
     a: &[[T; N]; B],
     b: &[[T; N]; B],
@@ -29,6 +30,7 @@ pub fn add_forward<T: Scalar, const B: usize, const N: usize>(
 /// Backward of [`add_forward`] for one input: `dx (store) dy` (each input receives the upstream
 /// gradient unchanged). One call per input that needs a gradient, so that an input without one
 /// costs nothing and `add(a, a)` (both inputs the same buffer) needs no aliasing.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn add_backward<T: Scalar, const B: usize, const N: usize>(
     dy: &[[T; N]; B],
     dx: &mut [[T; N]; B],
@@ -39,6 +41,7 @@ pub fn add_backward<T: Scalar, const B: usize, const N: usize>(
 
 /// `out[b] = [a[b], b[b]]`: the `NA` elements of `a` then the `NB` of `b` (channel concatenation
 /// of `[C, H, W]` images, see the module docs). `NOUT == NA + NB` is checked at compile time.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn concat_forward<
     T: Scalar,
     const B: usize,
@@ -60,6 +63,7 @@ pub fn concat_forward<
 
 /// Backward of [`concat_forward`] for the first input: `da (store) dy[.., ..NA]`. One call per
 /// input that needs a gradient (see [`add_backward`]).
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn concat_backward_first<
     T: Scalar,
     const B: usize,
@@ -78,6 +82,7 @@ pub fn concat_backward_first<
 }
 
 /// Backward of [`concat_forward`] for the second input: `db (store) dy[.., NA..]`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn concat_backward_second<
     T: Scalar,
     const B: usize,
@@ -97,6 +102,7 @@ pub fn concat_backward_second<
 
 /// `out[b] = a[b] - b[b]` (PyTorch `torch.sub`). The first input's backward is
 /// [`add_backward`] (`da (store) dy`), the second's [`sub_backward_second`].
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn sub_forward<T: Scalar, const B: usize, const N: usize>(
     a: &[[T; N]; B],
     b: &[[T; N]; B],
@@ -110,6 +116,7 @@ pub fn sub_forward<T: Scalar, const B: usize, const N: usize>(
 }
 
 /// Backward of [`sub_forward`] for the second input: `db (store) -dy`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn sub_backward_second<T: Scalar, const B: usize, const N: usize>(
     dy: &[[T; N]; B],
     db: &mut [[T; N]; B],
@@ -121,6 +128,7 @@ pub fn sub_backward_second<T: Scalar, const B: usize, const N: usize>(
 }
 
 /// `out[b] = a[b] * b[b]`, element-wise (PyTorch `torch.mul`; gating).
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn mul_forward<T: Scalar, const B: usize, const N: usize>(
     a: &[[T; N]; B],
     b: &[[T; N]; B],
@@ -135,6 +143,7 @@ pub fn mul_forward<T: Scalar, const B: usize, const N: usize>(
 
 /// Backward of [`mul_forward`] for one input: `dx (store) dy * other`, where `other` is the
 /// values of the other input (`b` for `da`, `a` for `db`).
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn mul_backward<T: Scalar, const B: usize, const N: usize>(
     dy: &[[T; N]; B],
     other: &[[T; N]; B],
@@ -148,6 +157,7 @@ pub fn mul_backward<T: Scalar, const B: usize, const N: usize>(
 }
 
 /// `out[b] = k * x[b]` for a constant `k` (PyTorch `x * k`).
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn scale_forward<T: Scalar, const B: usize, const N: usize>(
     x: &[[T; N]; B],
     k: T,
@@ -159,6 +169,7 @@ pub fn scale_forward<T: Scalar, const B: usize, const N: usize>(
 }
 
 /// Backward of [`scale_forward`]: `dx (store) k * dy`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn scale_backward<T: Scalar, const B: usize, const N: usize>(
     dy: &[[T; N]; B],
     k: T,

@@ -68,6 +68,7 @@ impl Dropout {
 }
 
 /// Training forward: a fresh `mask` (see [`Dropout::fill_mask`]), then `y = mask * x`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn dropout_train_forward<T: Scalar, const B: usize, const N: usize>(
     dropout: &Dropout,
     rng: &mut Rng,
@@ -80,6 +81,7 @@ pub fn dropout_train_forward<T: Scalar, const B: usize, const N: usize>(
 }
 
 /// Evaluation forward: the identity, `y = x`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn dropout_eval_forward<T: Scalar, const B: usize, const N: usize>(
     x: &[[T; N]; B],
     y: &mut [[T; N]; B],
@@ -88,6 +90,7 @@ pub fn dropout_eval_forward<T: Scalar, const B: usize, const N: usize>(
 }
 
 /// Backward of [`dropout_train_forward`] with the mask it drew: `dx (store) mask * dy`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn dropout_backward<T: Scalar, const B: usize, const N: usize>(
     dy: &[[T; N]; B],
     mask: &[[T; N]; B],

@@ -52,6 +52,7 @@ const MSE: &str = "mse";
 /// # Errors
 /// [`Error::LabelOutOfRange`] (with the sample index) if a label is `>= C`, before anything is
 /// written; [`Error::NonFinite`] if the loss is NaN or infinite (NaN or infinite logits).
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn softmax_cross_entropy_with_grad<T: Scalar, const B: usize, const C: usize>(
     logits: &[[T; C]; B],
     labels: &[usize; B],
@@ -63,6 +64,7 @@ pub fn softmax_cross_entropy_with_grad<T: Scalar, const B: usize, const C: usize
 
 /// The loss of [`softmax_cross_entropy_with_grad`] without its gradient (evaluation), same errors.
 #[doc(alias = "cross_entropy")]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn softmax_cross_entropy<T: Scalar, const B: usize, const C: usize>(
     logits: &[[T; C]; B],
     labels: &[usize; B],
@@ -70,6 +72,7 @@ pub fn softmax_cross_entropy<T: Scalar, const B: usize, const C: usize>(
     cross_entropy(logits, labels, None)
 }
 
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 fn cross_entropy<T: Scalar, const B: usize, const C: usize>(
     logits: &[[T; C]; B],
     labels: &[usize; B],
@@ -130,6 +133,7 @@ fn cross_entropy<T: Scalar, const B: usize, const C: usize>(
 /// [`Error::InvalidTarget`] (with the flat index) for a target outside `[0, 1]` or NaN, before
 /// anything is written; [`Error::NonFinite`] if the loss is NaN or infinite.
 #[doc(alias = "binary_cross_entropy_with_logits")]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn logistic_loss_with_grad<T: Scalar, const B: usize, const N: usize>(
     logits: &[[T; N]; B],
     targets: &[[T; N]; B],
@@ -146,6 +150,7 @@ pub fn logistic_loss_with_grad<T: Scalar, const B: usize, const N: usize>(
 
 /// The loss of [`logistic_loss_with_grad`] without its gradient, same errors.
 #[doc(alias = "binary_cross_entropy_with_logits")]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn logistic_loss<T: Scalar, const B: usize, const N: usize>(
     logits: &[[T; N]; B],
     targets: &[[T; N]; B],
@@ -168,6 +173,7 @@ pub fn logistic_loss<T: Scalar, const B: usize, const N: usize>(
 /// [`Error::InvalidTarget`] (with the flat index) for a label other than `-1` or `+1`, before
 /// anything is written; [`Error::NonFinite`] if the loss is NaN or infinite.
 #[doc(alias = "soft_margin_loss")]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn logistic_loss_signed_with_grad<T: Scalar, const B: usize, const N: usize>(
     logits: &[[T; N]; B],
     labels: &[[T; N]; B],
@@ -179,6 +185,7 @@ pub fn logistic_loss_signed_with_grad<T: Scalar, const B: usize, const N: usize>
 
 /// The loss of [`logistic_loss_signed_with_grad`] without its gradient, same errors.
 #[doc(alias = "soft_margin_loss")]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn logistic_loss_signed<T: Scalar, const B: usize, const N: usize>(
     logits: &[[T; N]; B],
     labels: &[[T; N]; B],
@@ -228,6 +235,7 @@ impl Targets {
     }
 }
 
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 fn logistic<T: Scalar, const B: usize, const N: usize>(
     kind: Targets,
     logits: &[[T; N]; B],
@@ -258,6 +266,7 @@ fn logistic<T: Scalar, const B: usize, const N: usize>(
 ///
 /// # Errors
 /// [`Error::NonFinite`] if the loss is NaN or infinite (NaN or huge inputs or targets).
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn mse_with_grad<T: Scalar, const B: usize, const N: usize>(
     input: &[[T; N]; B],
     target: &[[T; N]; B],
@@ -269,6 +278,7 @@ pub fn mse_with_grad<T: Scalar, const B: usize, const N: usize>(
 
 /// The loss of [`mse_with_grad`] without its gradient, same errors.
 #[doc(alias = "mse_loss")]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn mse<T: Scalar, const B: usize, const N: usize>(
     input: &[[T; N]; B],
     target: &[[T; N]; B],
@@ -276,6 +286,7 @@ pub fn mse<T: Scalar, const B: usize, const N: usize>(
     mse_impl(input, target, None)
 }
 
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 fn mse_impl<T: Scalar, const B: usize, const N: usize>(
     input: &[[T; N]; B],
     target: &[[T; N]; B],

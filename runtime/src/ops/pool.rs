@@ -506,6 +506,7 @@ fn window_max<T: Scalar, G: Pool2dGeometry>(
 
 /// Max pooling forward: `y[c][oy][ox] = max over the window` (padding as `-inf`; see the
 /// [module docs](self)). `y` is overwritten.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn max_pool2d_forward<
     T: Scalar,
     G: Pool2dGeometry,
@@ -578,6 +579,7 @@ fn max_pool2d_backward_windows<T: Scalar, G: Pool2dGeometry>(
 /// Average pooling forward: `y[c][oy][ox] = sum over the window / (KH KW)`, padding counted as
 /// zeros (`count_include_pad=True`; a `ceil_mode` window overhanging the padded input divides
 /// by its part inside it). `y` is overwritten.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn avg_pool2d_forward<
     T: Scalar,
     G: Pool2dGeometry,
@@ -611,6 +613,7 @@ pub fn avg_pool2d_forward<
 
 /// Average pooling backward: `dx[c][p] (store) sum over the windows containing p of
 /// dy[c][oy][ox] / (KH KW)`. `x` is not needed.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn avg_pool2d_backward<
     T: Scalar,
     G: Pool2dGeometry,
@@ -657,6 +660,7 @@ const fn assert_global_lengths(c: usize, h: usize, w: usize, in_len: usize) {
 }
 
 /// Global average pooling `[C, H, W] -> [C]`: `y[c] = sum_p x[c][p] / (H W)`. `y` is overwritten.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn global_avg_pool_forward<
     T: Scalar,
     const B: usize,
@@ -678,6 +682,7 @@ pub fn global_avg_pool_forward<
 }
 
 /// Global average pooling backward: `dx[c][p] (store) dy[c] / (H W)`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn global_avg_pool_backward<
     T: Scalar,
     const B: usize,

@@ -37,6 +37,7 @@ pub(crate) fn shifted_exp_sum<T: Scalar, const N: usize>(
 /// Subtracting the row max makes every exponent `<= 0`: logits of any finite magnitude
 /// (`1e4`, `-1e4`) give a finite result. A row containing NaN or `+inf` gives a NaN row, as in
 /// PyTorch. No parameters.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn softmax_forward<T: Scalar, const B: usize, const N: usize>(
     x: &[[T; N]; B],
     y: &mut [[T; N]; B],
@@ -52,6 +53,7 @@ pub fn softmax_forward<T: Scalar, const B: usize, const N: usize>(
 
 /// Backward of [`softmax_forward`] from its output `y`:
 /// `dx[b][j] (store) y[b][j] (dy[b][j] - sum_k dy[b][k] y[b][k])`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn softmax_backward<T: Scalar, const B: usize, const N: usize>(
     y: &[[T; N]; B],
     dy: &[[T; N]; B],

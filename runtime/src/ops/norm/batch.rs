@@ -96,6 +96,7 @@ impl<T: Scalar, const C: usize> Default for BatchStats<T, C> {
 
 /// Moves the running statistics of channel `c` towards a batch's mean and biased variance over
 /// `m` values (PyTorch: the running variance averages the unbiased `var * M / (M - 1)`).
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub(super) fn update_running_stats<T: Scalar, const C: usize>(
     state: &mut [[T; C]; 2],
     c: usize,
@@ -119,6 +120,7 @@ fn channel<T, const S: usize, const N: usize>(row: &[T; N], c: usize) -> &[T] {
 /// Batch mean and biased variance of channel `c`, one channel at a time (two passes): the
 /// straightforward reference that tests compare the channel-blocked kernels with.
 #[cfg(all(test, feature = "std"))]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub(super) fn channel_moments<T: Scalar, const B: usize, const S: usize, const N: usize>(
     x: &[[T; N]; B],
     c: usize,
@@ -140,6 +142,7 @@ pub(super) fn channel_moments<T: Scalar, const B: usize, const S: usize, const N
 
 /// `y = (x - mean) * scale + shift` over channel `c` alone (test reference).
 #[cfg(all(test, feature = "std"))]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub(super) fn affine_channel<T: Scalar, const B: usize, const S: usize, const N: usize>(
     x: &[[T; N]; B],
     y: &mut [[T; N]; B],
@@ -161,6 +164,7 @@ pub(super) fn affine_channel<T: Scalar, const B: usize, const S: usize, const N:
 /// participants: the sums and the count, then the squared deviations from the global mean).
 /// Writes `mean` and `var` (`channels.len()` long) and returns `M`, the values per channel in
 /// the global batch.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub(super) fn global_moments<
     T: Scalar,
     const B: usize,
@@ -197,6 +201,7 @@ pub(super) fn global_moments<
 /// `y = gamma * (x - mu_B) / sqrt(var_B + eps) + beta` per channel (see the [module docs]
 /// (self) for the running-average update). Does not compile when `N != C * S` or `B * S == 1`.
 /// [`batch_norm_train_forward_with`] with [`Solo`].
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn batch_norm_train_forward<
     T: Scalar,
     const B: usize,
@@ -231,6 +236,7 @@ pub fn batch_norm_train_forward<
 /// # Errors
 /// Those of the collective; `state` and `saved` are then partly updated.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn batch_norm_train_forward_with<
     T: Scalar,
     const B: usize,
@@ -282,6 +288,7 @@ pub fn batch_norm_train_forward_with<
 /// `dparams[0] (dparams_store) sum(dy * x_hat)`, `dparams[1] (dparams_store) sum(dy)`, sums over
 /// the `M = B * S` values of each channel. [`batch_norm_train_backward_with`] with [`Solo`].
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn batch_norm_train_backward<
     T: Scalar,
     const B: usize,
@@ -322,6 +329,7 @@ pub fn batch_norm_train_backward<
 ///
 /// # Errors
 /// Those of the collective; `dx` and `dparams` are then partly written.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn batch_norm_train_backward_with<
     T: Scalar,
     const B: usize,
@@ -357,6 +365,7 @@ pub fn batch_norm_train_backward_with<
 /// blocks for the sums, one for `dx`; the parameter gradient from this participant's sums, the
 /// input gradient from the sums over every participant of `collective`.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub(super) fn train_backward<
     T: Scalar,
     const B: usize,
@@ -421,6 +430,7 @@ pub(super) fn train_backward<
 /// BatchNorm (and Batch Renorm) forward in eval mode: normalizes with the running statistics.
 ///
 /// `y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta`; any batch size.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn batch_norm_eval_forward<
     T: Scalar,
     const B: usize,
@@ -466,6 +476,7 @@ pub fn batch_norm_eval_forward<
 /// `dx (dx_store) gamma * inv_std * dy`, `dparams[0] (dparams_store) sum(dy * x_hat)`,
 /// `dparams[1] (dparams_store) sum(dy)`.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn batch_norm_eval_backward<
     T: Scalar,
     const B: usize,

@@ -121,6 +121,7 @@ fn segment_mut<'a, T, const S: usize, const N: usize>(
 
 /// Per channel in `channels`, the sum of its values over the batch, written to `sums`
 /// (`channels.len()` long): the first pass of the batch statistics.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub(super) fn block_sums<T: Scalar, const B: usize, const S: usize, const N: usize>(
     x: &[[T; N]; B],
     channels: Range<usize>,
@@ -143,6 +144,7 @@ pub(super) fn block_sums<T: Scalar, const B: usize, const S: usize, const N: usi
 
 /// Per channel in `channels`, the sum over the batch of the squared deviations of its values
 /// from `mean` (both slices `channels.len()` long), written to `squares`: the second pass.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub(super) fn block_squared_deviations<
     T: Scalar,
     const B: usize,
@@ -171,6 +173,7 @@ pub(super) fn block_squared_deviations<
 
 /// `y = (x - mean) * scale + shift` per channel over `channels` (coefficient slices
 /// `channels.len()` long).
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub(super) fn block_affine<T: Scalar, const B: usize, const S: usize, const N: usize>(
     x: &[[T; N]; B],
     y: &mut [[T; N]; B],
@@ -220,6 +223,7 @@ pub(super) fn affine<T: Scalar, const S: usize>(
 
 /// Per channel in `channels`, `sum_dy = sum(dy)` and `sum_dy_xhat = sum(dy * x_hat)` with
 /// `x_hat = (x - mean) * inv_std`, over the batch.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub(super) fn block_gradient_sums<T: Scalar, const B: usize, const S: usize, const N: usize>(
     x: &[[T; N]; B],
     dy: &[[T; N]; B],
@@ -255,6 +259,7 @@ pub(super) fn block_gradient_sums<T: Scalar, const B: usize, const S: usize, con
 /// `dx (store) scale * (dy - mean_dy - x_hat * mean_dy_xhat)`, `x_hat = (x - mean) * inv_std`,
 /// with per-channel `mean`, `inv_std`, `scale` and the batch means `mean_dy`, `mean_dy_xhat`.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub(super) fn block_train_dx<T: Scalar, const B: usize, const S: usize, const N: usize>(
     x: &[[T; N]; B],
     dy: &[[T; N]; B],
@@ -299,6 +304,7 @@ pub(super) fn block_train_dx<T: Scalar, const B: usize, const S: usize, const N:
 }
 
 /// `dx (store) scale * dy` per channel over `channels` (eval-mode input gradient).
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub(super) fn block_scaled<T: Scalar, const B: usize, const S: usize, const N: usize>(
     dy: &[[T; N]; B],
     dx: &mut [[T; N]; B],

@@ -82,6 +82,7 @@ fn per_element<T, const P: usize>(block: &[[T; P]; 2], k: usize, first: usize, l
 ///
 /// Callers guarantee (with compile-time assertions in their own bodies, so that an error names
 /// the caller's call site) that `G` divides `N`, `R` divides `N / G`, and `P * R == N`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 fn group_forward<
     T: Scalar,
     const B: usize,
@@ -136,6 +137,7 @@ fn group_forward<
 
 /// The shared backward of [`group_forward`].
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 fn group_backward<
     T: Scalar,
     const B: usize,
@@ -234,6 +236,7 @@ fn group_backward<
 /// `y = gamma * (x - mu) / sqrt(var + eps) + beta`, statistics over the `N` elements of each
 /// sample, per-element affine `params: [[T; N]; 2]` (`elementwise_affine=True`; `None` for
 /// `False`). Same in training and eval.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn layer_norm_forward<T: Scalar, const B: usize, const N: usize>(
     x: &[[T; N]; B],
     params: Option<&[[T; N]; 2]>,
@@ -248,6 +251,7 @@ pub fn layer_norm_forward<T: Scalar, const B: usize, const N: usize>(
 /// with `g = dy * gamma`; `dparams[0] (dparams_store) sum_b dy * x_hat`,
 /// `dparams[1] (dparams_store) sum_b dy` (per element).
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn layer_norm_backward<T: Scalar, const B: usize, const N: usize>(
     x: &[[T; N]; B],
     params: Option<&[[T; N]; 2]>,
