@@ -277,6 +277,26 @@ fn max_pool_tiled_backward_equals_the_window_by_window_one() {
     tiled_matches_windows::<Pool2d<2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1>, f64>();
     tiled_matches_windows::<Pool2d<2, 11, 10, 3, 3, 3, 3, 0, 0, 1, 1>, f64>();
     tiled_matches_windows::<Pool2d<1, 6, 41, 2, 2, 2, 2, 0, 0, 1, 1>, f32>();
+    // Two rows of windows per block (W4's second layer above), across channels and samples;
+    // an odd number of rows of windows, a floored column remainder, 3x3.
+    assert!(tiled::two_rows_per_block::<
+        Pool2d<16, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1>,
+    >());
+    tiled_matches_windows::<Pool2d<1, 6, 11, 2, 2, 2, 2, 0, 0, 1, 1>, f32>();
+    tiled_matches_windows::<Pool2d<3, 9, 12, 3, 3, 3, 3, 0, 0, 1, 1>, f64>();
+    assert!(tiled::two_rows_per_block::<
+        Pool2d<1, 6, 11, 2, 2, 2, 2, 0, 0, 1, 1>,
+    >());
+    assert!(tiled::two_rows_per_block::<
+        Pool2d<3, 9, 12, 3, 3, 3, 3, 0, 0, 1, 1>,
+    >());
+    // A floored row remainder, rows of more than 8 windows: one row of windows per block.
+    assert!(!tiled::two_rows_per_block::<
+        Pool2d<2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1>,
+    >());
+    assert!(!tiled::two_rows_per_block::<
+        Pool2d<8, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1>,
+    >());
     // Not tiled: the general kernel.
     assert!(!tiled::applies::<Pool2d<2, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1>>());
     assert!(!tiled::applies::<Pool2d<2, 8, 8, 4, 4, 4, 4, 0, 0, 1, 1>>());

@@ -18,6 +18,12 @@
 //! argmax, 0 at the other taps and in the floored remainder) and, with [`Store::Overwrite`],
 //! never read: no zero fill first.
 //!
+//! When a row of windows fills at most half a block and no input rows lie below the last row
+//! of windows, a block takes two rows of windows (across channels and samples, whose rows of
+//! windows then follow each other): W4's second layer, rows of 7 windows, 0.81-0.85x the time
+//! of one row per block (f32, batch 32, alternated runs on a loaded machine; the first layer,
+//! rows of 14, unchanged).
+//!
 //! Measured on W4's pooling layers (f32, batch 32, 2-core AVX-512 machine, x86-64 baseline
 //! build, medians of one session): 8 x 28 x 28 -> 8 x 14 x 14 backward 326 -> 143 us, 16 x 14 x
 //! 14 -> 16 x 7 x 7 75 -> 76 us (its rows of 7 windows fill half a block). The same blocks for
@@ -64,21 +70,40 @@ const fn tap_offset<G: Pool2dGeometry>(t: usize, ox: usize) -> usize {
     t / G::KW * G::W + ox * G::KW + t % G::KW
 }
 
+/// [`tap_offset`] of window `o` of a block of consecutive rows of windows when `SPAN` (window
+/// `o` is window `o % OUT_W` of the block's row `o / OUT_W`), else of one row of windows.
+#[inline(always)]
+const fn block_tap_offset<G: Pool2dGeometry, const SPAN: bool>(t: usize, o: usize) -> usize {
+    if SPAN {
+        o / G::OUT_W * (G::KH * G::W) + tap_offset::<G>(t, o % G::OUT_W)
+    } else {
+        tap_offset::<G>(t, o)
+    }
+}
+
+/// Whether a block takes two rows of windows: when a row of windows holds at most half of
+/// [`LANES`] and the rows of windows follow each other without a gap (no rows below the last
+/// row of windows). W4's second pooling layer has rows of 7 windows: one row per block left 9
+/// of 16 lanes idle.
+pub(super) const fn two_rows_per_block<G: Pool2dGeometry>() -> bool {
+    G::OUT_H * G::KH == G::H && 2 * G::OUT_W <= LANES
+}
+
 /// Taps `taps[t][l]` (tap `t` of window `ox0 + l`, 0 for `l >= len`) of the windows
-/// `ox0..ox0 + len` of `rows`, the `KH` input rows of one row of windows, and their maxima, or
+/// `ox0..ox0 + len` of `rows`, the `KH` input rows of one row of windows (of two when `SPAN`,
+/// see [`block_tap_offset`]), and their maxima, or
 /// `None` for the maxima when a tap is NaN or infinite (then the first-equal rule does not
 /// apply).
 #[inline(always)]
-fn load<T: Scalar, G: Pool2dGeometry, const TAPS: usize>(
+fn load<T: Scalar, G: Pool2dGeometry, const TAPS: usize, const SPAN: bool>(
     rows: &[T],
     ox0: usize,
     len: usize,
 ) -> ([[T; LANES]; TAPS], Option<[T; LANES]>) {
     let mut taps = [[T::zero(); LANES]; TAPS];
     for (t, lanes) in taps.iter_mut().enumerate() {
-        let first = tap_offset::<G>(t, ox0);
         for (l, v) in lanes[..len].iter_mut().enumerate() {
-            *v = rows[first + l * G::KW];
+            *v = rows[block_tap_offset::<G, SPAN>(t, ox0 + l)];
         }
     }
     let mut max = [T::neg_infinity(); LANES];
@@ -96,10 +121,13 @@ fn load<T: Scalar, G: Pool2dGeometry, const TAPS: usize>(
 
 /// PyTorch's running maximum over the taps of window `ox` of `rows` (`arg` is the tap index).
 #[inline(always)]
-fn running_max<T: Scalar, G: Pool2dGeometry>(rows: &[T], ox: usize) -> RunningMax<T> {
+fn running_max<T: Scalar, G: Pool2dGeometry, const SPAN: bool>(
+    rows: &[T],
+    ox: usize,
+) -> RunningMax<T> {
     let mut max = RunningMax::new(0);
     for t in 0..G::KH * G::KW {
-        max.push(rows[tap_offset::<G>(t, ox)], t);
+        max.push(rows[block_tap_offset::<G, SPAN>(t, ox)], t);
     }
     max
 }
@@ -125,54 +153,86 @@ fn backward<T: Scalar, G: Pool2dGeometry, const TAPS: usize, const ACCUMULATE: b
     dy: &[T],
     dx: &mut [T],
 ) {
-    let (w, band) = (G::W, G::KH * G::W);
+    if const { two_rows_per_block::<G>() } {
+        // No rows below the last row of windows: the rows of windows of all channels and
+        // samples follow each other, pairs of them run over the whole batch, then the last
+        // row of windows if their number is odd.
+        let pairs = dy.len() / (2 * G::OUT_W);
+        let (x, x_last) = x.split_at(pairs * 2 * G::KH * G::W);
+        let (dy, dy_last) = dy.split_at(pairs * 2 * G::OUT_W);
+        let (dx, dx_last) = dx.split_at_mut(pairs * 2 * G::KH * G::W);
+        blocks::<T, G, TAPS, ACCUMULATE, 2, true>(x, dy, dx);
+        blocks::<T, G, TAPS, ACCUMULATE, 1, false>(x_last, dy_last, dx_last);
+        return;
+    }
+    let (hw, ohw) = (G::H * G::W, G::OUT_H * G::OUT_W);
     let channels = x
-        .chunks_exact(G::H * w)
-        .zip(dy.chunks_exact(G::OUT_H * G::OUT_W))
-        .zip(dx.chunks_exact_mut(G::H * w));
+        .chunks_exact(hw)
+        .zip(dy.chunks_exact(ohw))
+        .zip(dx.chunks_exact_mut(hw));
     for ((image, grad_out), grad_in) in channels {
-        let bands = image
-            .chunks_exact(band)
-            .zip(grad_out.chunks_exact(G::OUT_W))
-            .zip(grad_in.chunks_exact_mut(band));
-        for ((rows, grads), grad_rows) in bands {
-            for (ox0, grads) in (0..G::OUT_W).step_by(LANES).zip(grads.chunks(LANES)) {
-                let (taps, max) = load::<T, G, TAPS>(rows, ox0, grads.len());
-                let Some(max) = max else {
-                    running_max_gradients::<T, G, ACCUMULATE>(rows, ox0, grads, grad_rows);
-                    continue;
-                };
-                // All taps first, then the stores: computed next to its strided stores, each
-                // tap's selects were split into a branch per lane (mispredicted).
-                let mut remaining = [T::zero(); LANES];
-                remaining[..grads.len()].copy_from_slice(grads);
-                let mut given = [[T::zero(); LANES]; TAPS];
-                for (given, lanes) in given.iter_mut().zip(&taps) {
-                    let lanes = given.iter_mut().zip(&mut remaining).zip(lanes).zip(&max);
-                    for (((g, r), &v), &m) in lanes {
-                        let hit = v == m;
-                        *g = if hit { *r } else { T::zero() };
-                        *r = if hit { T::zero() } else { *r };
-                    }
-                }
-                for (t, given) in given.iter().enumerate() {
-                    let first = tap_offset::<G>(t, ox0);
-                    for (l, &g) in given[..grads.len()].iter().enumerate() {
-                        let d = &mut grad_rows[first + l * G::KW];
-                        *d = if ACCUMULATE { *d + g } else { g };
-                    }
+        let image = &image[..G::OUT_H * G::KH * G::W];
+        let (grad_in, below) = grad_in.split_at_mut(G::OUT_H * G::KH * G::W);
+        blocks::<T, G, TAPS, ACCUMULATE, 1, false>(image, grad_out, grad_in);
+        if !ACCUMULATE {
+            // Rows below the last window.
+            below.fill(T::zero());
+        }
+    }
+}
+
+/// The gradients of consecutive rows of windows `dy` (their input rows `x`, `dx`), `ROWS` rows
+/// of windows per block (`SPAN` when more than 1).
+#[inline(always)]
+fn blocks<
+    T: Scalar,
+    G: Pool2dGeometry,
+    const TAPS: usize,
+    const ACCUMULATE: bool,
+    const ROWS: usize,
+    const SPAN: bool,
+>(
+    x: &[T],
+    dy: &[T],
+    dx: &mut [T],
+) {
+    let (w, band) = (G::W, ROWS * G::KH * G::W);
+    let bands = x
+        .chunks_exact(band)
+        .zip(dy.chunks_exact(ROWS * G::OUT_W))
+        .zip(dx.chunks_exact_mut(band));
+    for ((rows, grads), grad_rows) in bands {
+        for (ox0, grads) in (0..ROWS * G::OUT_W).step_by(LANES).zip(grads.chunks(LANES)) {
+            let (taps, max) = load::<T, G, TAPS, SPAN>(rows, ox0, grads.len());
+            let Some(max) = max else {
+                running_max_gradients::<T, G, ACCUMULATE, SPAN>(rows, ox0, grads, grad_rows);
+                continue;
+            };
+            // All taps first, then the stores: computed next to its strided stores, each
+            // tap's selects were split into a branch per lane (mispredicted).
+            let mut remaining = [T::zero(); LANES];
+            remaining[..grads.len()].copy_from_slice(grads);
+            let mut given = [[T::zero(); LANES]; TAPS];
+            for (given, lanes) in given.iter_mut().zip(&taps) {
+                let lanes = given.iter_mut().zip(&mut remaining).zip(lanes).zip(&max);
+                for (((g, r), &v), &m) in lanes {
+                    let hit = v == m;
+                    *g = if hit { *r } else { T::zero() };
+                    *r = if hit { T::zero() } else { *r };
                 }
             }
-            if !ACCUMULATE {
-                // Columns right of the last window.
-                for row in grad_rows.chunks_exact_mut(w) {
-                    row[G::OUT_W * G::KW..].fill(T::zero());
+            for (t, given) in given.iter().enumerate() {
+                for (l, &g) in given[..grads.len()].iter().enumerate() {
+                    let d = &mut grad_rows[block_tap_offset::<G, SPAN>(t, ox0 + l)];
+                    *d = if ACCUMULATE { *d + g } else { g };
                 }
             }
         }
         if !ACCUMULATE {
-            // Rows below the last window.
-            grad_in[G::OUT_H * band..].fill(T::zero());
+            // Columns right of the last window.
+            for row in grad_rows.chunks_exact_mut(w) {
+                row[G::OUT_W * G::KW..].fill(T::zero());
+            }
         }
     }
 }
@@ -180,16 +240,16 @@ fn backward<T: Scalar, G: Pool2dGeometry, const TAPS: usize, const ACCUMULATE: b
 /// The gradients of windows `ox0..` of `rows` that hold a NaN or an infinity, window by window
 /// as PyTorch routes them. Out of line: rare, and apart from the fast path's registers.
 #[inline(never)]
-fn running_max_gradients<T: Scalar, G: Pool2dGeometry, const ACCUMULATE: bool>(
+fn running_max_gradients<T: Scalar, G: Pool2dGeometry, const ACCUMULATE: bool, const SPAN: bool>(
     rows: &[T],
     ox0: usize,
     grads: &[T],
     grad_rows: &mut [T],
 ) {
     for (l, &g) in grads.iter().enumerate() {
-        let arg = running_max::<T, G>(rows, ox0 + l).arg;
+        let arg = running_max::<T, G, SPAN>(rows, ox0 + l).arg;
         for t in 0..G::KH * G::KW {
-            let d = &mut grad_rows[tap_offset::<G>(t, ox0 + l)];
+            let d = &mut grad_rows[block_tap_offset::<G, SPAN>(t, ox0 + l)];
             let given = if t == arg { g } else { T::zero() };
             *d = if ACCUMULATE { *d + given } else { given };
         }
