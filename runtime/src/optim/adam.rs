@@ -100,7 +100,9 @@ struct AdamStep<T> {
     first_moment: Lerp<T>,
     beta2: T,
     one_minus_beta2: T,
-    bias_correction2_sqrt: T,
+    /// `1 / sqrt(1 - beta2^t)`: a multiplication per parameter instead of PyTorch's division
+    /// by `sqrt(1 - beta2^t)` (within one rounding of it; divisions set Adam's time).
+    inv_bias_correction2_sqrt: T,
     eps: T,
     neg_step_size: T,
 }
@@ -120,7 +122,7 @@ impl<T: Scalar> AdamStep<T> {
             first_moment: Lerp::new(1.0 - beta1),
             beta2: T::from_f64(beta2),
             one_minus_beta2: T::from_f64(1.0 - beta2),
-            bias_correction2_sqrt: T::from_f64(Float::sqrt(bias_correction2)),
+            inv_bias_correction2_sqrt: T::from_f64(1.0 / Float::sqrt(bias_correction2)),
             eps: T::from_f64(c.eps),
             neg_step_size: T::from_f64(-(c.lr / bias_correction1)),
         }
@@ -146,7 +148,7 @@ impl<T: Scalar> AdamStep<T> {
             }
             None => *v,
         };
-        let denom = second.sqrt() / self.bias_correction2_sqrt + self.eps;
+        let denom = second.sqrt() * self.inv_bias_correction2_sqrt + self.eps;
         *w += self.neg_step_size * *m / denom;
     }
 }
