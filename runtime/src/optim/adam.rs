@@ -331,29 +331,7 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for Adam<T, N> {
 }
 
 impl<T: Scalar, const N: usize> Optimizer<T, N> for Adam<T, N> {
-    fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> Result<()> {
-        guard::step(self, params, grads)
-    }
-
-    fn step_scanned(
-        &mut self,
-        params: &mut [T; N],
-        grads: &[T; N],
-        scan: &guard::GradientScan,
-    ) -> Result<()> {
-        guard::step_scanned(self, params, grads, *scan)
-    }
-
-    #[cfg(feature = "std")]
-    fn step_split(
-        &mut self,
-        params: &mut [T; N],
-        grads: &[T; N],
-        scan: &guard::GradientScan,
-        workers: &dyn Workers,
-    ) -> Result<()> {
-        guard::step_split(self, params, grads, *scan, workers)
-    }
+    guard::checked_steps!();
 
     fn learning_rate(&self) -> f64 {
         self.config.lr

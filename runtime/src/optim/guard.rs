@@ -245,6 +245,38 @@ pub(crate) fn step_split<T: Scalar, const N: usize, const K: usize, O: Guarded<T
     })
 }
 
+/// The [`Optimizer`](super::Optimizer) methods of a [`Guarded`] optimizer, the same for each:
+/// `step`, `step_scanned` and `step_split` are [`step`], [`step_scanned`] and [`step_split`].
+/// Used inside `impl Optimizer<T, N> for ...`.
+macro_rules! checked_steps {
+    () => {
+        fn step(&mut self, params: &mut [T; N], grads: &[T; N]) -> $crate::Result<()> {
+            guard::step(self, params, grads)
+        }
+
+        fn step_scanned(
+            &mut self,
+            params: &mut [T; N],
+            grads: &[T; N],
+            scan: &guard::GradientScan,
+        ) -> $crate::Result<()> {
+            guard::step_scanned(self, params, grads, *scan)
+        }
+
+        #[cfg(feature = "std")]
+        fn step_split(
+            &mut self,
+            params: &mut [T; N],
+            grads: &[T; N],
+            scan: &guard::GradientScan,
+            workers: &dyn $crate::optim::Workers,
+        ) -> $crate::Result<()> {
+            guard::step_split(self, params, grads, *scan, workers)
+        }
+    };
+}
+pub(crate) use checked_steps;
+
 /// The check from `scan`, then `apply` (the one-pass path, or the dry run first); `apply`'s
 /// flag asks for the state buffers' largest magnitudes after the update (the new bounds when
 /// the proven ones are not available).
