@@ -56,7 +56,8 @@ mod guard;
 mod rmsprop;
 pub mod schedule;
 mod sgd;
-#[cfg(test)]
+// Split writes need threads (`Workers`, `kernels::lend`): these tests run with `std`.
+#[cfg(all(test, feature = "std"))]
 mod split_tests;
 
 pub use adadelta::{Adadelta, AdadeltaConfig};
