@@ -62,6 +62,23 @@ pub fn chunk_range(len: usize, parts: usize, k: usize) -> Range<usize> {
     boundary(k)..boundary(k + 1)
 }
 
+/// Calls `attempt` in a spin loop for up to `limit` and returns its first `Some`, or `None`
+/// when the time is up: the polling phase of a wait that then sleeps (on a condition variable
+/// or a lock), because a thread that has a core to itself is usually woken sooner by watching
+/// than by the kernel. The clock is read once every 64 attempts.
+pub(crate) fn poll_for<R>(limit: Duration, mut attempt: impl FnMut() -> Option<R>) -> Option<R> {
+    let polling = Instant::now();
+    while polling.elapsed() < limit {
+        for _ in 0..64 {
+            if let Some(done) = attempt() {
+                return Some(done);
+            }
+            std::hint::spin_loop();
+        }
+    }
+    None
+}
+
 /// One exclusively borrowed buffer split in `parts` disjoint chunks ([`chunk_range`]), each of
 /// which [`take`](Self::take) hands out once, for the whole borrow `'a`, to any thread.
 pub struct Chunks<'a, T> {
@@ -287,15 +304,12 @@ impl Crew {
     }
 
     /// Worker `index`'s part of round `round`: waits until the round is published or skipped,
-    /// then runs chunks of its job (chunk `index` first, if there is one) until none is left. Returns `false` if the crew was shut down
-    /// before the round came.
+    /// then runs chunks of its job (chunk `index` first, if there is one) until none is left.
+    /// Returns `false` if the crew was shut down before the round came.
     pub fn join(&self, round: u64, index: usize) -> bool {
-        let polling = Instant::now();
-        while self.round.load(Ordering::Acquire) < round && polling.elapsed() < POLL {
-            for _ in 0..64 {
-                std::hint::spin_loop();
-            }
-        }
+        poll_for(POLL, || {
+            (self.round.load(Ordering::Acquire) >= round).then_some(())
+        });
         {
             let mut state = self.lock();
             while state.round < round && !state.shutdown {

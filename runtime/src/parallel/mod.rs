@@ -88,11 +88,11 @@ mod threads;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use threads::{ThreadCollective, DEFAULT_TIMEOUT};
 
-use crate::kernels::lend::{Crew, MAX_PARTS};
+use crate::kernels::lend::{poll_for, Crew, MAX_PARTS};
 use crate::network::{apply_gradient_by, restore_after_forward};
 use crate::optim::{GradientScan, Optimizer, Workers};
 use num_traits::{Float, One, Zero};
@@ -187,17 +187,12 @@ const JOB_SPIN: Duration = Duration::from_micros(50);
 /// [`lock`] that polls for up to [`JOB_SPIN`] before sleeping: the trainer holds a worker's
 /// job while it copies the parameters into it, which is about as long as waking the worker.
 fn lock_soon<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
-    let polling = Instant::now();
-    while polling.elapsed() < JOB_SPIN {
-        for _ in 0..64 {
-            match mutex.try_lock() {
-                Ok(guard) => return Ok(guard),
-                Err(TryLockError::WouldBlock) => std::hint::spin_loop(),
-                Err(TryLockError::Poisoned(_)) => return lock(mutex),
-            }
-        }
-    }
-    lock(mutex)
+    poll_for(JOB_SPIN, || match mutex.try_lock() {
+        Ok(guard) => Some(Ok(guard)),
+        Err(TryLockError::WouldBlock) => None,
+        Err(TryLockError::Poisoned(_)) => Some(lock(mutex)),
+    })
+    .unwrap_or_else(|| lock(mutex))
 }
 
 impl<Net, const P: usize, const W: usize, const PB: usize> Parallel<Net, P, W, PB>

@@ -37,6 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::kernels::lend::poll_for;
 use crate::optim::GradientScan;
 use crate::{Collective, Error, Result, Scalar};
 
@@ -116,15 +117,8 @@ impl Rendezvous {
         // re-checks under the lock, so no wake-up is lost).
         drop(state);
         let polling = Instant::now();
-        'poll: while polling.elapsed() < SPIN {
-            for _ in 0..64 {
-                if self.generation.load(Ordering::Acquire) != generation {
-                    break 'poll;
-                }
-                std::hint::spin_loop();
-            }
-        }
-        if self.generation.load(Ordering::Acquire) != generation {
+        let passed = || (self.generation.load(Ordering::Acquire) != generation).then_some(());
+        if poll_for(SPIN, passed).is_some() {
             return Ok(());
         }
         let mut state = self.state.lock().map_err(|_| Self::aborted_error(None))?;
