@@ -34,7 +34,8 @@
 //! - After W4parts, W4's convolution backward kernels (weight and input gradients, as the step
 //!   calls them) alternated round by round with their im2col GEMMs alone (`conv_backward_us`,
 //!   `conv_backward_gemm_us`, ratio), all three together (row `W4.convbwd`) and each alone
-//!   (`W4.convbwd.dw1`, `.dw2`, `.dx2`): what is above 1 is im2col, col2im and the bias sums.
+//!   (`W4.convbwd.dw1`, `.dw2`, `.dx2`): what is above 1 is im2col, col2im and the bias sums
+//!   (conv1's weight gradient runs on shifted copies of the image, without im2col or GEMM).
 //! - Before and after the table, a clock probe (a dependency chain of known latency) prints the
 //!   core's effective GHz. It is a coarse indicator only: on a shared VM it drops in many
 //!   disturbed runs but not all, and sometimes reads low when the rows are fine. Compare

@@ -63,10 +63,12 @@ impl<T: Scalar> Activation<T> for Relu {
         }
     }
     #[inline(always)]
-    fn derivative(&self, x: T, _y: T) -> T {
-        // Written as `x <= 0` so that NaN passes the upstream gradient through, as PyTorch's
-        // `threshold_backward` does.
-        if x <= T::zero() {
+    fn derivative(&self, _x: T, y: T) -> T {
+        // From the output, as PyTorch's `threshold_backward(grad, result, 0)`: `y <= 0` exactly
+        // when `x <= 0` (`y` is `x` or 0, NaN stays NaN), so the backward pass does not read
+        // the input (W4's two ReLU backward passes stream three arrays instead of four).
+        // Written as `<= 0` so that NaN passes the upstream gradient through.
+        if y <= T::zero() {
             T::zero()
         } else {
             T::one()

@@ -55,6 +55,12 @@
 //! the input as its column matrix and leaves the workspace untouched. Nothing allocates.
 //! Batching the samples into larger GEMMs was measured and lost (see `conv/im2col_gemm.rs`).
 //!
+//! A convolution of one input channel that keeps the image size with stride 1 (the first layer
+//! of an image network) runs its forward pass and weight gradient on shifted copies of the
+//! image instead (`conv/shifted.rs`): its column matrix has only `KH KW` rows, too few for the
+//! GEMM to pay for im2col and packing. Its input gradient, which a first layer never needs, stays
+//! on the GEMM.
+//!
 //! Tiny groups (depthwise and small grouped convolutions) make the per-group GEMMs too small to
 //! pay for im2col and packing; those geometries run direct loops instead for the forward pass
 //! and the input gradient (one multiply-add per tap over each output row), chosen at compile
@@ -70,6 +76,7 @@ mod columns;
 mod direct;
 mod geometry;
 mod im2col_gemm;
+mod shifted;
 
 use geometry::{assert_lengths, group_window};
 pub use geometry::{
@@ -85,12 +92,16 @@ enum Path {
     Gemm,
     /// Direct loops for tiny groups ([`direct`]).
     Direct,
+    /// Shifted copies of a single-channel image ([`shifted`]), forward pass only.
+    Shifted,
 }
 
 impl Path {
     /// The path of the forward pass.
     const fn forward<G: Conv2dGeometry>() -> Path {
-        if direct::direct_forward::<G>() {
+        if shifted::applies::<G>() {
+            Path::Shifted
+        } else if direct::direct_forward::<G>() {
             Path::Direct
         } else {
             Path::Gemm
@@ -233,6 +244,9 @@ fn forward_on<T: Scalar, G: Conv2dGeometry>(
     pack: &mut [T],
 ) {
     let (weight, bias) = params.split_at(G::WEIGHT_LEN);
+    if path == Path::Shifted {
+        return shifted::forward::<T, G>(x, weight, bias, y, workspace);
+    }
     let ohw = G::OUT_H * G::OUT_W;
     for (xb, yb) in x
         .chunks_exact(G::IN_LEN)
@@ -255,6 +269,7 @@ fn forward_on<T: Scalar, G: Conv2dGeometry>(
                 }
                 direct::forward::<T, G>(xb, weight, yb);
             }
+            Path::Shifted => unreachable!("handled above"),
         }
     }
 }
@@ -334,7 +349,8 @@ fn backward_input_on<T: Scalar, G: Conv2dGeometry>(
         .zip(dx.chunks_exact_mut(G::IN_LEN))
     {
         match path {
-            Path::Gemm => {
+            // The shifted copies serve the forward pass only.
+            Path::Gemm | Path::Shifted => {
                 im2col_gemm::backward_input::<T, G>(dyb, weight, dxb, workspace, store, pack)
             }
             Path::Direct => {
@@ -414,7 +430,30 @@ fn backward_params_on<T: Scalar, G: Conv2dGeometry>(
     store: Store,
     pack: &mut [T],
 ) {
+    let path = const {
+        if shifted::weight_applies::<G>() {
+            Path::Shifted
+        } else {
+            Path::Gemm
+        }
+    };
+    backward_params_path::<T, G>(path, x, dy, dparams, workspace, store, pack);
+}
+
+/// [`backward_params_on`] on a given path ([`Path::Shifted`] or the GEMM).
+fn backward_params_path<T: Scalar, G: Conv2dGeometry>(
+    path: Path,
+    x: &[T],
+    dy: &[T],
+    dparams: &mut [T],
+    workspace: &mut [T],
+    store: Store,
+    pack: &mut [T],
+) {
     let (dweight, dbias) = dparams.split_at_mut(G::WEIGHT_LEN);
+    if path == Path::Shifted {
+        return shifted::backward_weight::<T, G>(x, dy, dweight, dbias, workspace, store);
+    }
     if store == Store::Overwrite && x.is_empty() {
         // An empty batch must still overwrite.
         dweight.fill(T::zero());

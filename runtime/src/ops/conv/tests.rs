@@ -409,13 +409,14 @@ fn a_batch_of_zero_samples_zeroes_or_keeps_the_gradient() {
 
 #[test]
 fn the_path_follows_the_group_size() {
-    // W4 runs on the GEMM throughout; depthwise runs its forward pass and input gradient
+    // W4 runs on the GEMM but for its first layer's forward pass (one input channel, the
+    // image size kept: shifted copies); depthwise runs its forward pass and input gradient
     // direct; groups of 4 outputs (144 weights) only the input gradient.
     type W4Conv1 = Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
     type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
     type Depthwise = Conv2d<16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, true>;
     type Groups4 = Conv2d<16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 4, true>;
-    assert_eq!(Path::forward::<W4Conv1>(), Path::Gemm);
+    assert_eq!(Path::forward::<W4Conv1>(), Path::Shifted);
     assert_eq!(Path::input::<W4Conv1>(), Path::Gemm);
     assert_eq!(Path::forward::<W4Conv2>(), Path::Gemm);
     assert_eq!(Path::input::<W4Conv2>(), Path::Gemm);
@@ -637,4 +638,140 @@ fn packed_scratch_gives_the_same_results() {
     // A tiny geometry packs nothing.
     type Tiny = Conv2d<1, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, false>;
     assert_eq!(conv2d_pack_len::<f32, Tiny>(), 0);
+}
+
+/// The shifted-copy kernels (one input channel, the image size kept, stride 1) against the
+/// GEMM path, which the PyTorch references above test: forward, weight and bias gradient in
+/// both store modes, f64 and f32, NaN in the workspace; finite differences of sum(G * y) for
+/// the parameter block; the same bits on every instruction-set level.
+fn check_shifted<G: Conv2dGeometry, const P: usize>() {
+    assert!(shifted::applies::<G>());
+    const B: usize = 3;
+    let x: Vec<f64> = (0..B * G::IN_LEN).map(|i| value(1, i)).collect();
+    let params: Vec<f64> = (0..P).map(|i| value(2, i)).collect();
+    let dy: Vec<f64> = (0..B * G::OUT_LEN).map(|i| value(4, i)).collect();
+    let nan_workspace = || std::vec![f64::NAN; G::WORKSPACE_LEN];
+    let run = |path: Path, x: &[f64], params: &[f64]| {
+        let mut y = std::vec![f64::NAN; B * G::OUT_LEN];
+        forward_on::<f64, G>(path, x, params, &mut y, &mut nan_workspace(), &mut []);
+        y
+    };
+    let want = run(Path::Gemm, &x, &params);
+    assert_close(
+        "shifted forward",
+        &run(Path::Shifted, &x, &params),
+        &want,
+        1e-12,
+    );
+
+    // The GEMM path for the weight gradient when the lane sums do not fit the workspace.
+    let weight_path = if shifted::weight_applies::<G>() {
+        Path::Shifted
+    } else {
+        Path::Gemm
+    };
+    let grads = |path: Path, start: &[f64], store: Store| {
+        let mut dparams = start.to_vec();
+        let mut ws = nan_workspace();
+        backward_params_path::<f64, G>(path, &x, &dy, &mut dparams, &mut ws, store, &mut []);
+        dparams
+    };
+    let nan = std::vec![f64::NAN; P];
+    let want_dparams = grads(Path::Gemm, &nan, Store::Overwrite);
+    let got = grads(weight_path, &nan, Store::Overwrite);
+    assert_close("shifted weight gradient", &got, &want_dparams, 1e-12);
+    let start: Vec<f64> = (0..P).map(|i| value(6, i)).collect();
+    let want = grads(Path::Gemm, &start, Store::Accumulate);
+    let got = grads(weight_path, &start, Store::Accumulate);
+    assert_close("shifted weight gradient, Accumulate", &got, &want, 1e-12);
+
+    // f32.
+    let narrow = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<_>>();
+    let widen = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<_>>();
+    let (x32, dy32, params32) = (narrow(&x), narrow(&dy), narrow(&params));
+    let mut ws32 = std::vec![f32::NAN; G::WORKSPACE_LEN];
+    let forward32 = |ws: &mut [f32]| {
+        let mut y32 = std::vec![f32::NAN; B * G::OUT_LEN];
+        forward_on::<f32, G>(Path::Shifted, &x32, &params32, &mut y32, ws, &mut []);
+        y32
+    };
+    let y32 = forward32(&mut ws32);
+    assert_close(
+        "shifted forward f32",
+        &widen(&y32),
+        &run(Path::Gemm, &x, &params),
+        1e-5,
+    );
+    let weight32 = |ws: &mut [f32]| {
+        let mut dp32 = std::vec![f32::NAN; P];
+        let store = Store::Overwrite;
+        backward_params_path::<f32, G>(weight_path, &x32, &dy32, &mut dp32, ws, store, &mut []);
+        dp32
+    };
+    let dp32 = weight32(&mut ws32);
+    assert_close(
+        "shifted weight gradient f32",
+        &widen(&dp32),
+        &want_dparams,
+        1e-5,
+    );
+
+    // Finite differences of loss = sum(G * y) over the parameter block.
+    let loss = |params: &[f64]| {
+        let y = run(Path::Shifted, &x, params);
+        y.iter().zip(&dy).map(|(y, g)| y * g).sum::<f64>()
+    };
+    let mut flat_params = params.clone();
+    assert_gradient("shifted", loss, &mut flat_params, &want_dparams, 1e-6);
+
+    // Every instruction-set level gives the same bits.
+    #[cfg(feature = "std")]
+    {
+        use crate::kernels::simd::{with_max_level, Level};
+        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let mut level = Some(Level::detect());
+        while let Some(max) = level {
+            let (y, dp) = with_max_level(max, || (forward32(&mut ws32), weight32(&mut ws32)));
+            assert_eq!(bits(&y), bits(&y32), "forward at {max:?}");
+            assert_eq!(bits(&dp), bits(&dp32), "weight gradient at {max:?}");
+            level = max.narrower();
+        }
+    }
+}
+
+#[test]
+fn shifted_copies_match_the_gemm() {
+    // W4's first layer; a pixel count that leaves a tail after the blocks of lanes, no bias;
+    // 5x5 with padding 2; dilation 2; non-square kernels; a 1-D sequence (`conv1d`); an image
+    // narrower than the kernel's reach.
+    check_shifted::<Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>, 80>();
+    assert!(shifted::weight_applies::<
+        Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>,
+    >());
+    // An odd number of output channels and taps that do not fill groups of three, a tail
+    // after the blocks of lanes, no bias; five output channels.
+    check_shifted::<Conv2d<1, 12, 11, 3, 2, 2, 1, 1, 1, 1, 2, 2, 1, false>, 12>();
+    assert!(shifted::weight_applies::<
+        Conv2d<1, 12, 11, 3, 2, 2, 1, 1, 1, 1, 2, 2, 1, false>,
+    >());
+    check_shifted::<Conv2d<1, 20, 18, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>, 50>();
+    assert!(shifted::weight_applies::<
+        Conv2d<1, 20, 18, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>,
+    >());
+    check_shifted::<Conv2d<1, 5, 7, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, false>, 27>();
+    check_shifted::<Conv2d<1, 9, 6, 2, 3, 3, 1, 1, 2, 2, 2, 2, 1, true>, 20>();
+    check_shifted::<Conv2d<1, 6, 8, 4, 1, 3, 1, 1, 0, 1, 1, 1, 1, true>, 16>();
+    check_shifted::<Conv2d<1, 7, 5, 2, 3, 1, 1, 1, 1, 0, 1, 1, 1, true>, 8>();
+    check_shifted::<Conv2d<1, 1, 40, 3, 1, 3, 1, 1, 0, 1, 1, 1, 1, true>, 12>();
+    check_shifted::<Conv2d<1, 3, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>, 20>();
+    // Not here: several input channels, a stride, an output smaller than the image, groups.
+    assert!(!shifted::applies::<
+        Conv2d<2, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>,
+    >());
+    assert!(!shifted::applies::<
+        Conv2d<1, 8, 8, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, true>,
+    >());
+    assert!(!shifted::applies::<
+        Conv2d<1, 8, 8, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, true>,
+    >());
 }

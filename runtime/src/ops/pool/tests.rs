@@ -231,6 +231,35 @@ fn max_pool_tiled_row_longer_than_a_block() {
 /// f32, bit for bit.
 fn tiled_matches_windows<G: Pool2dGeometry, T: Scalar>() {
     assert!(tiled::applies::<G>());
+    backward_matches_windows::<G, T>(tiled::max_pool2d_backward::<T, G>);
+}
+
+/// [`tiled_matches_windows`] for the backward in flat passes (windows that tile the image
+/// exactly), on signed zeros among the ties too.
+fn flat_matches_windows<G: Pool2dGeometry, T: Scalar>() {
+    assert!(tiled::flat_backward_applies::<G>());
+    backward_matches_windows::<G, T>(tiled::max_pool2d_backward_flat::<T, G>);
+    let signed = |i: usize| match (i * 7 + i / 5) % 4 {
+        0 => T::zero(),
+        1 => -T::zero(),
+        2 => -T::one(),
+        _ => T::from_f64(-2.0),
+    };
+    let x: Vec<T> = (0..3 * G::IN_LEN).map(signed).collect();
+    let dy: Vec<T> = (0..3 * G::OUT_LEN)
+        .map(|i| T::from_f64(value(4, i)))
+        .collect();
+    let mut want = std::vec![T::nan(); x.len()];
+    max_pool2d_backward_windows::<T, G>(&x, &dy, &mut want, Store::Overwrite);
+    let mut got = std::vec![T::nan(); x.len()];
+    tiled::max_pool2d_backward_flat::<T, G>(&x, &dy, &mut got, Store::Overwrite);
+    assert!(got == want, "signed zeros");
+}
+
+/// `backward` against the window-by-window backward (see [`tiled_matches_windows`]).
+fn backward_matches_windows<G: Pool2dGeometry, T: Scalar>(
+    backward: fn(&[T], &[T], &mut [T], Store),
+) {
     let n_in = 3 * G::IN_LEN;
     let specials = [T::nan(), T::infinity(), T::neg_infinity()];
     // Three values: many ties, also for the maximum.
@@ -259,7 +288,7 @@ fn tiled_matches_windows<G: Pool2dGeometry, T: Scalar>() {
         let mut want: Vec<T> = (0..n_in).map(start).collect();
         max_pool2d_backward_windows::<T, G>(x, &dy, &mut want, store);
         let mut got: Vec<T> = (0..n_in).map(start).collect();
-        tiled::max_pool2d_backward::<T, G>(x, &dy, &mut got, store);
+        backward(x, &dy, &mut got, store);
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             assert!(
                 g == w || (g.is_nan() && w.is_nan()),
@@ -300,6 +329,92 @@ fn max_pool_tiled_backward_equals_the_window_by_window_one() {
     // Not tiled: the general kernel.
     assert!(!tiled::applies::<Pool2d<2, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1>>());
     assert!(!tiled::applies::<Pool2d<2, 8, 8, 4, 4, 4, 4, 0, 0, 1, 1>>());
+}
+
+/// The tiled forward against the window-by-window one, bit for bit, on inputs full of ties
+/// (signed zeros among them) with NaN of several payloads and infinities in some windows, f64
+/// and f32.
+fn tiled_forward_matches_windows<G: Pool2dGeometry, T: Scalar>() {
+    assert!(tiled::forward_applies::<G>());
+    let n_in = 3 * G::IN_LEN;
+    let nan_payload = T::from_f64(f64::from_bits(0x7ff8_0000_0000_0123));
+    let specials = [
+        T::nan(),
+        T::infinity(),
+        T::neg_infinity(),
+        -T::nan(),
+        nan_payload,
+    ];
+    // Four values, many ties, the maximum among them 0 of either sign.
+    let tied = |i: usize| match (i * 7 + i / 5) % 4 {
+        0 => T::zero(),
+        1 => -T::zero(),
+        2 => -T::one(),
+        _ => T::from_f64(-2.0),
+    };
+    let finite: Vec<T> = (0..n_in).map(tied).collect();
+    let special: Vec<T> = (0..n_in)
+        .map(|i| match i % 37 {
+            5 | 6 => specials[i / 37 % specials.len()],
+            _ => tied(i),
+        })
+        .collect();
+    for x in [&finite, &special] {
+        let mut want = std::vec![T::from_f64(7.0); 3 * G::OUT_LEN];
+        max_pool2d_forward_windows::<T, G>(x, &mut want);
+        let mut got = std::vec![T::from_f64(7.0); 3 * G::OUT_LEN];
+        tiled::max_pool2d_forward::<T, G>(x, &mut got);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                Scalar::to_f64(*g).to_bits() == Scalar::to_f64(*w).to_bits(),
+                "[{i}]: tiled {g:?}, windows {w:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn max_pool_tiled_forward_equals_the_window_by_window_one() {
+    // W4's layers, 3x3, non-square windows, 1x1, rows of windows longer than a chunk's share.
+    tiled_forward_matches_windows::<Pool2d<8, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1>, f32>();
+    tiled_forward_matches_windows::<Pool2d<16, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1>, f32>();
+    tiled_forward_matches_windows::<Pool2d<16, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1>, f64>();
+    tiled_forward_matches_windows::<Pool2d<2, 9, 12, 3, 3, 3, 3, 0, 0, 1, 1>, f64>();
+    tiled_forward_matches_windows::<Pool2d<3, 4, 9, 2, 3, 2, 3, 0, 0, 1, 1>, f32>();
+    tiled_forward_matches_windows::<Pool2d<2, 3, 5, 1, 1, 1, 1, 0, 0, 1, 1>, f64>();
+    tiled_forward_matches_windows::<Pool2d<1, 4, 400, 2, 2, 2, 2, 0, 0, 1, 1>, f32>();
+    tiled_forward_matches_windows::<Pool2d<1, 2, 500, 2, 2, 2, 2, 0, 0, 1, 1>, f64>();
+    // Rows or columns left over, or a row of windows too long: the general kernel.
+    assert!(!tiled::forward_applies::<
+        Pool2d<2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1>,
+    >());
+    assert!(!tiled::forward_applies::<
+        Pool2d<2, 5, 6, 2, 2, 2, 2, 0, 0, 1, 1>,
+    >());
+    assert!(!tiled::forward_applies::<
+        Pool2d<1, 2, 1200, 2, 2, 2, 2, 0, 0, 1, 1>,
+    >());
+    assert!(!tiled::forward_applies::<
+        Pool2d<2, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1>,
+    >());
+}
+
+#[test]
+fn max_pool_flat_backward_equals_the_window_by_window_one() {
+    // W4's layers, 3x3, non-square windows, 1x1, one row of windows per chunk.
+    flat_matches_windows::<Pool2d<8, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1>, f32>();
+    flat_matches_windows::<Pool2d<16, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1>, f32>();
+    flat_matches_windows::<Pool2d<16, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1>, f64>();
+    flat_matches_windows::<Pool2d<2, 9, 12, 3, 3, 3, 3, 0, 0, 1, 1>, f64>();
+    flat_matches_windows::<Pool2d<3, 4, 9, 2, 3, 2, 3, 0, 0, 1, 1>, f32>();
+    flat_matches_windows::<Pool2d<2, 3, 5, 1, 1, 1, 1, 0, 0, 1, 1>, f64>();
+    flat_matches_windows::<Pool2d<1, 4, 250, 2, 2, 2, 2, 0, 0, 1, 1>, f32>();
+    assert!(!tiled::flat_backward_applies::<
+        Pool2d<1, 2, 300, 2, 2, 2, 2, 0, 0, 1, 1>,
+    >());
+    assert!(!tiled::flat_backward_applies::<
+        Pool2d<2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1>,
+    >());
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Max-pooling backward when the windows tile the image (stride equal to the kernel, no
 //! padding, no dilation: PyTorch's default `max_pool2d(x, k)`) and hold 4 (2x2) or 9 (3x3) taps,
-//! computed a block of windows at a time.
+//! computed a block of windows at a time; and the forward pass when such windows (of any size)
+//! tile it exactly, in two flat passes over chunks of rows of windows ([`max_pool2d_forward`]).
 //!
 //! The general kernel zero-fills `dx`, then follows PyTorch's running maximum tap by tap
 //! ([`RunningMax`], a chain of data-dependent selects per window) and adds each window's
@@ -27,9 +28,9 @@
 //! Measured on W4's pooling layers (f32, batch 32, 2-core AVX-512 machine, x86-64 baseline
 //! build, medians of one session): 8 x 28 x 28 -> 8 x 14 x 14 backward 326 -> 143 us, 16 x 14 x
 //! 14 -> 16 x 7 x 7 75 -> 76 us (its rows of 7 windows fill half a block). The same blocks for
-//! the forward pass gained 83 -> 69 us on the first layer but lost 19 -> 37 us on the second,
-//! so the forward stays on the general kernel (it only needs the maximum, whose chain the
-//! compiler already keeps short).
+//! the forward pass gained 83 -> 69 us on the first layer but lost 19 -> 37 us on the second;
+//! the forward's two flat passes take 96 -> 23 us and 48 -> 11.5 us (f32, batch 32, compiled
+//! for AVX-512 as the generated forward runs it).
 //!
 //! The code shape is what makes the compiler emit vector compares and masks: lane loops of
 //! constant length over whole arrays, every tap's gradients computed before any is stored,
@@ -252,6 +253,229 @@ fn running_max_gradients<T: Scalar, G: Pool2dGeometry, const ACCUMULATE: bool, c
             let d = &mut grad_rows[block_tap_offset::<G, SPAN>(t, ox0 + l)];
             let given = if t == arg { g } else { T::zero() };
             *d = if ACCUMULATE { *d + given } else { given };
+        }
+    }
+}
+
+/// Elements of the stack buffers of [`max_pool2d_forward`] (two of them): the horizontal
+/// maxima of as many whole rows of windows as fit.
+const CHUNK: usize = 512;
+
+/// Whether the max-pooling forward pass of `G` runs on [`max_pool2d_forward`]: windows that
+/// tile the whole image (no rows or columns left over), a row of windows' horizontal maxima
+/// within [`CHUNK`].
+pub(super) const fn forward_applies<G: Pool2dGeometry>() -> bool {
+    G::SH == G::KH
+        && G::SW == G::KW
+        && !G::CEIL
+        && G::PH == 0
+        && G::PW == 0
+        && G::DH == 1
+        && G::DW == 1
+        && G::OUT_H * G::KH == G::H
+        && G::OUT_W * G::KW == G::W
+        && G::KH * G::OUT_W <= CHUNK
+}
+
+/// The maximum of `m` then `v` as PyTorch's running maximum values it: the first of equal
+/// maxima (`v` wins only when greater), NaN (canonical) when either is NaN. Associative, so a
+/// window's taps can be reduced row by row and the rows' maxima then in order: the result is
+/// [`RunningMax::value`] over the taps in row-major order, bit for bit.
+#[inline(always)]
+fn pick<T: Scalar>(m: T, v: T) -> T {
+    let r = if v > m { v } else { m };
+    if m.is_nan() | v.is_nan() {
+        T::nan()
+    } else {
+        r
+    }
+}
+
+/// [`super::max_pool2d_forward`] over flat batches when the windows tile the image exactly.
+/// The rows of windows of all channels and samples then follow each other, and a chunk of
+/// them is reduced in two flat passes: the maximum of every `KW` consecutive inputs
+/// (`h`, rows of `OUT_W`), then of `KH` rows of `h` a row apart (`v`, computed at every row
+/// and kept at the first row of each row of windows). Both are loops over contiguous lanes,
+/// which the compiler vectorizes (the first with a `KW`-strided load); per-window loops of
+/// `OUT_W` iterations were vectorized across windows with gathers instead (W4's first layer
+/// 96 -> 105-110 us with them). Same values as the general kernel, bit for bit (see [`pick`]).
+#[inline(always)]
+pub(super) fn max_pool2d_forward<T: Scalar, G: Pool2dGeometry>(x: &[T], y: &mut [T]) {
+    let (ow, band) = (G::OUT_W, G::KH * G::OUT_W);
+    let per_chunk = CHUNK / band;
+    let mut h = [T::zero(); CHUNK];
+    let mut v = [T::zero(); CHUNK];
+    let chunks = x
+        .chunks(per_chunk * G::KH * G::W)
+        .zip(y.chunks_mut(per_chunk * ow));
+    for (x, y) in chunks {
+        let n = y.len() / ow * band;
+        let (h, v) = (&mut h[..n], &mut v[..n]);
+        if G::KW == 2 {
+            for (h, &[a, b]) in h.iter_mut().zip(x.as_chunks::<2>().0) {
+                *h = pick(a, b);
+            }
+        } else {
+            for (h, window) in h.iter_mut().zip(x.chunks_exact(G::KW)) {
+                let mut m = window[0];
+                for &t in &window[1..] {
+                    m = pick(m, t);
+                }
+                *h = m;
+            }
+        }
+        let last = n - (G::KH - 1) * ow;
+        v[..last].copy_from_slice(&h[..last]);
+        for i in 1..G::KH {
+            for (v, &t) in v[..last].iter_mut().zip(&h[i * ow..]) {
+                *v = pick(*v, t);
+            }
+        }
+        if G::KH * G::KW == 1 {
+            // A NaN input is the output as it is only here (`pick` makes it canonical).
+            for v in v.iter_mut() {
+                *v = if v.is_nan() { T::nan() } else { *v };
+            }
+        }
+        for (out, v) in y.chunks_exact_mut(ow).zip(v.chunks(band)) {
+            out.copy_from_slice(&v[..ow]);
+        }
+    }
+}
+
+/// Elements of each of the four stack buffers of [`max_pool2d_backward_flat`].
+const BACKWARD_CHUNK: usize = 256;
+
+/// Whether the max-pooling backward of `G` runs on [`max_pool2d_backward_flat`]: windows that
+/// tile the whole image (as [`forward_applies`]), a row of windows' horizontal maxima within
+/// [`BACKWARD_CHUNK`].
+pub(super) const fn flat_backward_applies<G: Pool2dGeometry>() -> bool {
+    forward_applies::<G>() && G::KH * G::OUT_W <= BACKWARD_CHUNK
+}
+
+/// `h[k] <-` the maximum ([`pick`]) of the `KW` inputs `x[k KW..(k + 1) KW]`, for every `k` of
+/// `h`.
+#[inline(always)]
+fn run_maxima<T: Scalar, G: Pool2dGeometry>(x: &[T], h: &mut [T]) {
+    if G::KW == 2 {
+        for (h, &[a, b]) in h.iter_mut().zip(x.as_chunks::<2>().0) {
+            *h = pick(a, b);
+        }
+    } else {
+        for (h, window) in h.iter_mut().zip(x.chunks_exact(G::KW)) {
+            let mut m = window[0];
+            for &t in &window[1..] {
+                m = pick(m, t);
+            }
+            *h = m;
+        }
+    }
+}
+
+/// [`super::max_pool2d_backward`] over flat batches when the windows tile the image exactly,
+/// in flat passes over chunks of rows of windows (which then follow each other across
+/// channels and samples), as [`max_pool2d_forward`]: each run's maximum `h` (`KW` inputs of
+/// one row of a window); each window's maximum, broadcast to its `KH` runs (`m`); the gradient
+/// still to be routed when each run is reached (`r`: the window's `dy`, or 0 once an earlier run
+/// holds the maximum); then every input gets `r` if it is the first of its run equal to the
+/// maximum, else 0. That is the first maximum in row-major order, PyTorch's argmax, for every
+/// input without NaN (infinities included); a chunk with a NaN among its inputs (its maxima are
+/// then NaN) runs PyTorch's running maximum window by window instead. `dx` is written once per
+/// element, never read with [`Store::Overwrite`].
+#[inline(always)]
+pub(super) fn max_pool2d_backward_flat<T: Scalar, G: Pool2dGeometry>(
+    x: &[T],
+    dy: &[T],
+    dx: &mut [T],
+    store: Store,
+) {
+    match store {
+        Store::Overwrite => backward_flat::<T, G, false>(x, dy, dx),
+        Store::Accumulate => backward_flat::<T, G, true>(x, dy, dx),
+    }
+}
+
+#[inline(always)]
+fn backward_flat<T: Scalar, G: Pool2dGeometry, const ACCUMULATE: bool>(
+    x: &[T],
+    dy: &[T],
+    dx: &mut [T],
+) {
+    let (ow, band, rows_len) = (G::OUT_W, G::KH * G::OUT_W, G::KH * G::W);
+    let per_chunk = BACKWARD_CHUNK / band;
+    let mut h = [T::zero(); BACKWARD_CHUNK];
+    let mut m = [T::zero(); BACKWARD_CHUNK];
+    let mut r = [T::zero(); BACKWARD_CHUNK];
+    let mut r2 = [T::zero(); BACKWARD_CHUNK];
+    let chunks = x
+        .chunks(per_chunk * rows_len)
+        .zip(dy.chunks(per_chunk * ow))
+        .zip(dx.chunks_mut(per_chunk * rows_len));
+    for ((x, dy), dx) in chunks {
+        let n = dy.len() / ow * band;
+        let (h, m) = (&mut h[..n], &mut m[..n]);
+        let (mut r, mut r2) = (&mut r[..n], &mut r2[..n]);
+        run_maxima::<T, G>(x, h);
+        // Window maxima at the first run of each window (later positions mix rows of windows).
+        let last = n - (G::KH - 1) * ow;
+        m[..last].copy_from_slice(&h[..last]);
+        for i in 1..G::KH {
+            for (v, &t) in m[..last].iter_mut().zip(&h[i * ow..]) {
+                *v = pick(*v, t);
+            }
+        }
+        if m[..last].iter().fold(false, |nan, v| nan | v.is_nan()) {
+            let bands = x.chunks_exact(rows_len).zip(dy.chunks_exact(ow));
+            for ((rows, grads), grad_rows) in bands.zip(dx.chunks_exact_mut(rows_len)) {
+                running_max_gradients::<T, G, ACCUMULATE, false>(rows, 0, grads, grad_rows);
+            }
+            continue;
+        }
+        // Broadcast each window's maximum and gradient to its runs.
+        for ((m, r), grads) in m
+            .chunks_exact_mut(band)
+            .zip(r.chunks_exact_mut(band))
+            .zip(dy.chunks_exact(ow))
+        {
+            let (first, rest) = m.split_at_mut(ow);
+            for row in rest.chunks_exact_mut(ow) {
+                row.copy_from_slice(first);
+            }
+            for row in r.chunks_exact_mut(ow) {
+                row.copy_from_slice(grads);
+            }
+        }
+        // Run i keeps what run i - 1 kept unless run i - 1 holds the maximum; a window's first
+        // run keeps its gradient (restored after each pass).
+        for _ in 1..G::KH {
+            let previous = h[..n - ow].iter().zip(&m[..n - ow]).zip(&r[..n - ow]);
+            for (o, ((&t, &v), &g)) in r2[ow..].iter_mut().zip(previous) {
+                *o = if t == v { T::zero() } else { g };
+            }
+            for (row, grads) in r2.chunks_exact_mut(band).zip(dy.chunks_exact(ow)) {
+                row[..ow].copy_from_slice(grads);
+            }
+            core::mem::swap(&mut r, &mut r2);
+        }
+        let store = |d: &mut T, g: T| *d = if ACCUMULATE { *d + g } else { g };
+        if G::KW == 2 {
+            let runs = x.as_chunks::<2>().0.iter().zip(&*m).zip(&*r);
+            for (d, ((&[a, b], &v), &g)) in dx.as_chunks_mut::<2>().0.iter_mut().zip(runs) {
+                let first = a == v;
+                let second = (b == v) & !first;
+                store(&mut d[0], if first { g } else { T::zero() });
+                store(&mut d[1], if second { g } else { T::zero() });
+            }
+        } else {
+            let runs = x.chunks_exact(G::KW).zip(&*m).zip(&*r);
+            for (d, ((run, &v), &g)) in dx.chunks_exact_mut(G::KW).zip(runs) {
+                let mut g = g;
+                for (d, &t) in d.iter_mut().zip(run) {
+                    let hit = t == v;
+                    store(d, if hit { g } else { T::zero() });
+                    g = if hit { T::zero() } else { g };
+                }
+            }
         }
     }
 }
