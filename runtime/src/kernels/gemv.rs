@@ -7,29 +7,35 @@
 //! to it. The GEMM's dot-product tiles run the reference MLP (784 -> 256 -> 128 -> 10, W2 of
 //! `BENCHMARKS.md`) at about 1.4x the time of a plain read of its weights; this kernel at
 //! 1.0-1.1x (`cargo bench --bench workloads -- W2`, row `W2.bound`). Per pass over `x`:
-//! - 8 rows of `W`, each into one 16-lane vector of partial sums (lane `l` adds the products at
-//!   `i = l mod 16` in order of `i`, fused multiply-adds): one load of `x` per 8 loads of `W`,
+//! - 8 rows of `W`, each into one 8-lane vector of partial sums (lane `l` adds the products at
+//!   `i = l mod 8` in order of `i`, fused multiply-adds): one load of `x` per 8 loads of `W`,
 //!   8 independent chains (enough to hide the multiply-add latency), `x` in L1;
-//! - a last partial chunk of `k mod 16` elements through masked loads (no scalar tail);
+//! - a last partial chunk of `k mod 8` elements through masked loads (no scalar tail);
 //! - the 8 lane sums by one transpose-and-add: each step adds two shuffles of a pair of vectors,
 //!   halving the vectors and the lanes per row, until one vector holds the 8 outputs in order
-//!   (7 shuffle-and-add steps for 8 rows, instead of 4 per row);
+//!   (7 shuffle-and-add steps and one shuffle for 8 rows, instead of 3 of each per row);
 //! - every weight read exactly once per call, in the order stored.
 //!
-//! Rows past the last whole group of 8 take one chain each, in the same order.
+//! Rows past the last whole group of 8 take one chain each, summed in the same order.
+//!
+//! It is written with `core::arch` intrinsics: the same loop over fixed-size arrays (as the
+//! GEMM's leaves are written) was vectorized by LLVM across rows, through gathers, or left the
+//! lane sums in memory, and was slower than the GEMM. 256-bit vectors (AVX2) rather than 512-bit
+//! ones: they reach the read bound on the reference machine (AMD Zen 4) too, run on more CPUs,
+//! and the AVX-512 intrinsics need a newer Rust than the crate's minimum (1.88).
 //!
 //! # Order of the adds
 //! Output `o` is `sum_lanes(p) + bias[o]`, where `p[l]` is the fused multiply-add chain of the
-//! products at `i = l mod 16` (a last partial chunk padded with zeros) and `sum_lanes` adds the
-//! lanes pairwise, halves first (`p[l] + p[l + 8]`, then at 4, 2 and 1), as the GEMM's leaves
-//! sum their lanes. Whether the kernel runs is decided here, on the CPU's features, and not by
+//! products at `i = l mod 8` (a last partial chunk padded with zeros) and `sum_lanes` adds the
+//! lanes pairwise, halves first (`p[l] + p[l + 4]`, then at 2 and 1), as the GEMM's leaves sum
+//! their lanes. Whether the kernel runs is decided here, on the CPU's features, and not by
 //! [`crate::kernels::simd::dispatch`]'s level: a generated network's inference gives the same
 //! bits whatever level it is dispatched to.
 //!
 //! # Where it runs
-//! `f32` on x86-64 with AVX-512F (and FMA), under `std`. Elsewhere (`f64`, other CPUs) [`gemv`]
-//! is the GEMM's `A * B^T` with the bias added, as before this kernel. [`crate::ops::linear`]
-//! uses it for batch-1 forward passes through layers larger than
+//! `f32` on x86-64 with AVX2 and FMA, under `std`. Elsewhere (`f64`, other CPUs) [`gemv`] is
+//! the GEMM's `A * B^T` with the bias added, as before this kernel. [`crate::ops::linear`] uses
+//! it for batch-1 forward passes through layers larger than
 //! [`crate::kernels::small::dense_vector`]'s sizes, with `std` only: without `std` (firmware)
 //! the layers keep [`crate::kernels::small`], whose code does not grow.
 
