@@ -14,6 +14,7 @@ use crate::kernels::math::{self, MathConstants};
 
 mod sealed {
     use crate::kernels::gemm::{run_kernels, GemmBackend, Product};
+    use crate::kernels::gemv::gemv_f32;
 
     /// What only this crate implements, for `f32` and `f64`. Its functions are not generic, so
     /// the code they call is compiled once, here, and not in every crate that uses the generic
@@ -26,6 +27,10 @@ mod sealed {
             c: &mut [Self],
             pack: &mut [Self],
         );
+
+        /// The batch-1 dense kernel (`kernels::gemv`): computes `y` and returns `true` where
+        /// this CPU has one for the type, else returns `false` and leaves `y` alone.
+        fn gemv_kernel(w: &[Self], x: &[Self], bias: Option<&[Self]>, y: &mut [Self]) -> bool;
     }
 
     impl Sealed for f32 {
@@ -37,6 +42,10 @@ mod sealed {
         ) {
             run_kernels(backend, product, c, pack);
         }
+
+        fn gemv_kernel(w: &[f32], x: &[f32], bias: Option<&[f32]>, y: &mut [f32]) -> bool {
+            gemv_f32(w, x, bias, y)
+        }
     }
 
     impl Sealed for f64 {
@@ -47,6 +56,10 @@ mod sealed {
             pack: &mut [f64],
         ) {
             run_kernels(backend, product, c, pack);
+        }
+
+        fn gemv_kernel(_: &[f64], _: &[f64], _: Option<&[f64]>, _: &mut [f64]) -> bool {
+            false
         }
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod elementwise;
 pub mod gemm;
+pub mod gemv;
 pub mod im2col;
 #[cfg(feature = "std")]
 pub mod lend;

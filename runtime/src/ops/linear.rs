@@ -27,6 +27,7 @@ use crate::kernels::gemm::{
     matmul_a_b_pack_len, matmul_a_b_packed, matmul_a_bt_pack_len, matmul_a_bt_packed,
     matmul_at_b_pack_len, matmul_at_b_packed,
 };
+use crate::kernels::gemv::gemv;
 use crate::kernels::small::{dense_vector, DENSE_VECTOR_MAX};
 use crate::kernels::Store;
 use crate::Scalar;
@@ -75,6 +76,12 @@ pub fn linear_forward<T: Scalar, const B: usize, const IN: usize, const OUT: usi
 /// (the same values up to the order of the adds). The choice folds at compile time. Without
 /// `std` such layers keep the shared loops of [`crate::kernels::small`], whose code does not
 /// grow with the layer (firmware).
+///
+/// One sample through a larger layer, with `std`, takes [`gemv`]: at batch 1 the product is
+/// bound by the stream of the weights, and that kernel (f32 with AVX2 and FMA; the GEMM
+/// otherwise) reads each weight once at about the speed of a plain read of them, where the
+/// GEMM's dot-product tiles take 1.4x as long. Its sums are ordered differently from a row of a
+/// batch (equal up to rounding).
 #[inline(always)]
 pub fn linear_forward_packed<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     x: &[[T; IN]; B],
@@ -86,6 +93,12 @@ pub fn linear_forward_packed<T: Scalar, const B: usize, const IN: usize, const O
     if cfg!(feature = "std") && B == 1 && IN <= DENSE_VECTOR_MAX && OUT <= DENSE_VECTOR_MAX {
         if let (Some(x), Some(y)) = (x.first(), y.first_mut()) {
             dense_vector(x, weight, bias, y);
+            return;
+        }
+    }
+    if cfg!(feature = "std") && B == 1 {
+        if let (Some(x), Some(y)) = (x.first(), y.first_mut()) {
+            gemv(weight, x, bias, y);
             return;
         }
     }
@@ -470,6 +483,28 @@ mod tests {
         linear_backward_params(&x, &dy, &mut dw, Some(&mut db), Store::Overwrite);
         assert_eq!(dw, [[2.0, -4.0, 1.0], [-1.0, 2.0, -0.5]]);
         assert_eq!(db, [2.0, -1.0]);
+    }
+
+    /// One sample through a layer past `dense_vector`'s sizes (the GEMV kernel where the CPU
+    /// has it) against the same sample's row of a batch (the GEMM), in f32, with and without a
+    /// bias: equal up to rounding.
+    #[test]
+    fn batch_of_one_matches_a_row_of_a_batch() {
+        const I: usize = 100;
+        const O: usize = 70;
+        let x: [[f32; I]; 3] = filled(1);
+        let weight: [[f32; I]; O] = filled(2);
+        let bias: [[f32; O]; 1] = filled(3);
+        for b in [None, Some(&bias[0])] {
+            let mut batch = [[f32::NAN; O]; 3];
+            linear_forward(&x, &weight, b, &mut batch);
+            for (row, want) in x.iter().zip(&batch) {
+                let mut one = [[f32::NAN; O]];
+                linear_forward(core::array::from_ref(row), &weight, b, &mut one);
+                let widen = |v: &[f32]| v.iter().map(|&t| t as f64).collect::<std::vec::Vec<_>>();
+                assert_close("y", &widen(&one[0]), &widen(want), 1e-5);
+            }
+        }
     }
 
     #[test]
