@@ -6,19 +6,23 @@
 #       proc-macro2 that the macro crate needs (the floor of any proc-macro crate): ratio C1 / floor;
 #   C2  rebuild after one width of the MLP changes;
 #   C3  the same edit when three binaries of the crate train the same network.
-# Usage: benches/compile_time/run.sh [--release] [--rounds N]
+# The networks declare `batch 32;`, the size the crate trains with, so that their training passes
+# are compiled once, with the library; --without-batch leaves the statement out (the generic
+# passes are then compiled in every binary; also for measuring a tree older than the statement).
+# Usage: benches/compile_time/run.sh [--release] [--rounds N] [--without-batch]
 # Every build uses its own target directory under a fresh temporary directory, so nothing is
 # shared with the workspace's target/ and the clean builds are clean. Next to each wall time,
 # the CPU seconds (user + system) of the build: on a shared machine they move less with the
 # load than the wall time does.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
-profile=(); profile_name=dev; rounds=2
+profile=(); profile_name=dev; rounds=2; batch="batch 32;"
 while [ $# -gt 0 ]; do
     case "$1" in
         --release) profile=(--release); profile_name=release ;;
         --rounds) rounds="$2"; shift ;;
-        *) echo "usage: $0 [--release] [--rounds N]" >&2; exit 2 ;;
+        --without-batch) batch="" ;;
+        *) echo "usage: $0 [--release] [--rounds N] [--without-batch]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -75,6 +79,7 @@ monograd::network! {
         f = flatten(p2);
         logits = linear(f, 10);
         loss = softmax_cross_entropy(logits);
+        $batch
     }
 }
 monograd::network! {
@@ -82,6 +87,7 @@ monograd::network! {
         input x: [64];
 $(mlp_layers "$1")
         loss = softmax_cross_entropy(logits);
+        $batch
     }
 }
 /// One SGD step of each network at batch 32 and one inference, so that the generic code is
@@ -124,7 +130,7 @@ build() { # build <crate dir> <target dir>
     (cd "$1" && CARGO_TARGET_DIR="$2" cargo build "${profile[@]}" --quiet)
 }
 
-echo "compile time, $profile_name profile, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "compile time, $profile_name profile, ${batch:-no batch statement}, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for round in $(seq 1 "$rounds"); do
     write_lib 64
     rm -f "$work/user/src/bin/"*.rs
