@@ -47,6 +47,7 @@
 //! | `name = op(inputs, options);` | a node: an operation applied to earlier nodes or inputs |
 //! | `output logits;`, `output embedding, logits;` | what inference returns: the output of a network without a loss (an inference-only type), or nodes other than what the loss takes |
 //! | `weights = "model.safetensors";` | parameters and running statistics compiled in from a file (below) |
+//! | `batch 32;`, `batch 32, 64;` | the batch sizes the crate trains with: the training passes at these sizes are compiled once, with the declaring crate (below) |
 //!
 //! Output sizes of convolution and pooling follow PyTorch:
 //! `(h + 2 padding - dilation (kernel - 1) - 1) / stride + 1`, floored, so input rows or
@@ -184,6 +185,13 @@
 //!   `Ok` means the loss, every parameter, running statistic and optimizer value is finite; on
 //!   `Err` (a bad label, NaN in the batch, an update that overflows) the parameters, the running
 //!   statistics and the optimizer are exactly as before, and the error names the tensor.
+//! - Compiling the training passes once: they are generic over `B`, and an optimized build
+//!   compiles a generic function again in every crate that uses it, so a crate whose several
+//!   binaries train one network compiled its forward and backward passes once per binary.
+//!   `batch 32;` (or `batch 32, 64;`) in the declaration compiles `forward_train` and
+//!   `backward` (hence `train_step`) at those sizes once, with the declaring crate; a binary
+//!   training at a declared size compiles only the optimizer update, and other sizes work as
+//!   before. The results are the same bit for bit; a network without a loss takes no `batch`.
 //! - Data-parallel hooks: `net.forward_train_with(&mut tape, &x, &mut collective)` and
 //!   `net.backward_with(&mut tape, &x, &targets, &mut collective)` run the passes on this
 //!   participant's share of a batch shared through a [`runtime::Collective`] (threads, MPI

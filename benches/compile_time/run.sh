@@ -2,28 +2,34 @@
 # Compile time of a user crate, as BENCHMARKS.md's C1-C3 define it (wall seconds, dev profile
 # unless --release is given):
 #   C1  clean build of a crate declaring W4 and a 20-layer MLP (and calling their training step
-#       and inference), against a clean build of a crate that only builds syn, quote and
-#       proc-macro2 (the floor of any proc-macro crate): ratio C1 / floor;
+#       and inference), against a clean build of a crate that only builds the syn, quote and
+#       proc-macro2 that the macro crate needs (the floor of any proc-macro crate): ratio C1 / floor;
 #   C2  rebuild after one width of the MLP changes;
 #   C3  the same edit when three binaries of the crate train the same network.
-# Usage: benches/compile_time/run.sh [--release] [--rounds N]
+# The networks declare `batch 32;`, the size the crate trains with, so that their training passes
+# are compiled once, with the library; --without-batch leaves the statement out (the generic
+# passes are then compiled in every binary; also for measuring a tree older than the statement).
+# Usage: benches/compile_time/run.sh [--release] [--rounds N] [--without-batch]
 # Every build uses its own target directory under a fresh temporary directory, so nothing is
-# shared with the workspace's target/ and the clean builds are clean.
+# shared with the workspace's target/ and the clean builds are clean. Next to each wall time,
+# the CPU seconds (user + system) of the build: on a shared machine they move less with the
+# load than the wall time does.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
-profile=(); profile_name=dev; rounds=2
+profile=(); profile_name=dev; rounds=2; batch="batch 32;"
 while [ $# -gt 0 ]; do
     case "$1" in
         --release) profile=(--release); profile_name=release ;;
         --rounds) rounds="$2"; shift ;;
-        *) echo "usage: $0 [--release] [--rounds N]" >&2; exit 2 ;;
+        --without-batch) batch="" ;;
+        *) echo "usage: $0 [--release] [--rounds N] [--without-batch]" >&2; exit 2 ;;
     esac
     shift
 done
 work="${COMPILE_TIME_DIR:-$(mktemp -d)}"
 [ -n "${COMPILE_TIME_DIR:-}" ] || trap 'rm -rf "$work"' EXIT
 
-# The floor: syn (with the features monograd-macros enables), quote, proc-macro2.
+# The floor: syn (with the features monograd-macros enables: its defaults), quote, proc-macro2.
 mkdir -p "$work/floor/src"
 cat > "$work/floor/Cargo.toml" <<TOML
 [package]
@@ -33,7 +39,7 @@ edition = "2021"
 [dependencies]
 proc-macro2 = "1"
 quote = "1"
-syn = { version = "2", features = ["full", "extra-traits"] }
+syn = "3"
 [workspace]
 TOML
 echo 'pub use {proc_macro2, quote, syn};' > "$work/floor/src/lib.rs"
@@ -73,6 +79,7 @@ monograd::network! {
         f = flatten(p2);
         logits = linear(f, 10);
         loss = softmax_cross_entropy(logits);
+        $batch
     }
 }
 monograd::network! {
@@ -80,6 +87,7 @@ monograd::network! {
         input x: [64];
 $(mlp_layers "$1")
         loss = softmax_cross_entropy(logits);
+        $batch
     }
 }
 /// One SGD step of each network at batch 32 and one inference, so that the generic code is
@@ -109,18 +117,20 @@ fn main() {
 RUST
 }
 
-seconds() { # prints the wall time of "$@" in seconds, quiet
-    local start end
-    start=$(date +%s.%N)
-    "$@" >/dev/null 2>&1 || { echo "build failed: $* (rerun it by hand to see why)" >&2; return 1; }
-    end=$(date +%s.%N)
-    awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }'
+seconds() { # prints "WALL s (cpu CPU s)" of "$@" (bash's `time`: CPU of the build's processes), quiet
+    local TIMEFORMAT='%R %U %S' times
+    times=$(mktemp)
+    { time "$@" >/dev/null 2>&1; } 2>"$times" \
+        || { echo "build failed: $* (rerun it by hand to see why)" >&2; rm -f "$times"; return 1; }
+    awk '{ printf "%.1f s (cpu %.1f s)", $1, $2 + $3 }' "$times"
+    rm -f "$times"
 }
+wall() { echo "${1%% s *}"; } # the wall seconds of what `seconds` printed
 build() { # build <crate dir> <target dir>
     (cd "$1" && CARGO_TARGET_DIR="$2" cargo build "${profile[@]}" --quiet)
 }
 
-echo "compile time, $profile_name profile, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "compile time, $profile_name profile, ${batch:-no batch statement}, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for round in $(seq 1 "$rounds"); do
     write_lib 64
     rm -f "$work/user/src/bin/"*.rs
@@ -135,6 +145,6 @@ for round in $(seq 1 "$rounds"); do
     build "$work/user" "$work/t-user"
     write_lib 66
     edit3=$(seconds build "$work/user" "$work/t-user")
-    ratio=$(awk -v u="$user" -v f="$floor" 'BEGIN { printf "%.2f", u / f }')
-    echo "round $round: floor (syn+quote+proc-macro2) ${floor} s; C1 clean ${user} s (${ratio}x floor); C2 one-width edit ${edit1} s; C3 edit with three binaries ${edit3} s"
+    ratio=$(awk -v u="$(wall "$user")" -v f="$(wall "$floor")" 'BEGIN { printf "%.2f", u / f }')
+    echo "round $round: floor (syn+quote+proc-macro2) ${floor}; C1 clean ${user}, ${ratio}x floor; C2 one-width edit ${edit1}; C3 edit with three binaries ${edit3}"
 done

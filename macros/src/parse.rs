@@ -7,6 +7,7 @@
 //!             | "input" IDENT ":" "[" INT ("," INT)* "]" ";"
 //!             | "output" IDENT ("," IDENT)* ";"
 //!             | "weights" "=" STRING ";"
+//!             | "batch" INT ("," INT)* ";"
 //!             | IDENT "=" IDENT "(" argument ("," argument)* ","? ")" ";"
 //! argument   := IDENT "=" value | value
 //! value      := IDENT | INT | FLOAT | "true" | "false" | "-" (INT | FLOAT) | "(" value ("," value)* ")"
@@ -49,6 +50,17 @@ pub enum Statement {
     Output(OutputDecl),
     /// `weights = "model.safetensors";`: parameters compiled in from a file.
     Weights(WeightsDecl),
+    /// `batch 32;`: batch sizes whose training passes are compiled once, in the declaring crate.
+    Batch(BatchDecl),
+}
+
+/// `batch 32, 64;`: the batch sizes the crate trains with. The training passes at these sizes
+/// become non-generic functions of the declaring crate, compiled there once, instead of
+/// generic code compiled again in every crate (every binary) that trains the network.
+pub struct BatchDecl {
+    /// The `batch` keyword, for errors about the declaration itself.
+    pub keyword: Ident,
+    pub sizes: Vec<LitInt>,
 }
 
 /// `weights = "model.safetensors";`: a safetensors file (relative to the user crate's
@@ -246,6 +258,20 @@ impl Parse for Statement {
             return Ok(Statement::Output(OutputDecl {
                 keyword: first,
                 names,
+            }));
+        }
+        if first == "batch" && input.peek(LitInt) {
+            let sizes: Punctuated<LitInt, Token![,]> = Punctuated::parse_separated_nonempty(input)
+                .map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "expected batch sizes: `batch 32;` or `batch 32, 64;`",
+                    )
+                })?;
+            input.parse::<Token![;]>()?;
+            return Ok(Statement::Batch(BatchDecl {
+                keyword: first,
+                sizes: sizes.into_iter().collect(),
             }));
         }
         if first == "weights" && input.peek(Token![=]) && input.peek2(LitStr) {

@@ -11,6 +11,7 @@ mod buffers;
 mod constructors;
 mod dispatch;
 mod emit;
+mod fixed_batch;
 mod fold;
 mod frozen;
 mod gradients;
@@ -154,6 +155,7 @@ fn expand_network(graph: &Graph) -> TokenStream {
             renorm::copy_settings(graph),
             layers::dropout_rng(graph).trait_restore,
             frozen.trait_items,
+            fixed_batch::trait_overrides(&plan, tape),
         ],
     );
 

@@ -12,7 +12,7 @@ use super::dispatch::{self, Arg};
 use super::gradients::Names;
 use super::layers::{self, rt, Mode};
 use super::plan::Plan;
-use super::{inputs, io, renorm};
+use super::{fixed_batch, inputs, io, renorm};
 
 /// Statements computing every node's values from `x`, `params` (and `state`).
 fn forward_body(plan: &Plan, mode: Mode) -> TokenStream {
@@ -47,6 +47,11 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
     let forward_tape_eval = forward_body(plan, Mode::Eval);
     let forward_tape_train = forward_body(plan, Mode::Train);
     let backward_steps = backward_body(plan);
+    let fixed_batch::Items {
+        forward_train: fixed_forward_train,
+        backward: fixed_backward,
+        functions: fixed_functions,
+    } = fixed_batch::items(plan, names);
     let loss_with_grad = layers::loss_call(plan, &Access::Tape, true);
     let loss_only = layers::loss_call(plan, &Access::Tape, false);
     let renorm_local = renorm::local(graph);
@@ -167,6 +172,7 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
             tape: &'t mut #tape<B>,
             x: &[#input_ty; B],
         ) -> ::core::result::Result<&'t [[#t; #output_n]; B], #rt::Error> {
+            #fixed_forward_train
             self.forward_train_with(tape, x, &mut #rt::Solo)
         }
 
@@ -233,6 +239,7 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
             x: &[#input_ty; B],
             targets: &#targets_ty<B>,
         ) -> ::core::result::Result<#t, #rt::Error> {
+            #fixed_backward
             self.backward_with(tape, x, targets, &mut #rt::Solo)
         }
 
@@ -313,5 +320,7 @@ pub fn methods(plan: &Plan, names: &Names) -> TokenStream {
             self.forward_with(tape, x);
             #loss_only
         }
+
+        #fixed_functions
     }
 }

@@ -19,7 +19,9 @@ pub use errors::Errors;
 pub use ops::Op;
 pub use shape::Shape;
 
-use crate::parse::{Argument, InputDecl, NetworkDef, NodeDecl, OutputDecl, Statement, WeightsDecl};
+use crate::parse::{
+    Argument, BatchDecl, InputDecl, NetworkDef, NodeDecl, OutputDecl, Statement, WeightsDecl,
+};
 
 /// The element type of every tensor of the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +56,9 @@ pub struct Graph {
     pub has_loss: bool,
     /// `weights = "...";`: the file whose tensors are compiled in.
     pub weights: Option<WeightsDecl>,
+    /// `batch 32, 64;`: the batch sizes whose training passes are compiled in the declaring
+    /// crate, each once (in the order written, without repeats).
+    pub batches: Vec<usize>,
 }
 
 #[derive(Clone)]
@@ -119,7 +124,10 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
                 name: &node.name,
                 kind: DefinitionKind::Node(node),
             }),
-            Statement::Element(_) | Statement::Output(_) | Statement::Weights(_) => None,
+            Statement::Element(_)
+            | Statement::Output(_)
+            | Statement::Weights(_)
+            | Statement::Batch(_) => None,
         })
         .collect();
     let outputs: Vec<&OutputDecl> = def
@@ -144,6 +152,7 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
             "a network takes one `weights = \"...\";` file",
         );
     }
+    let batches = batch_sizes(def, &mut errors);
 
     // Names: unique, first definition wins.
     let mut position: HashMap<String, usize> = HashMap::new();
@@ -335,6 +344,22 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         declared_outputs
     };
     check_trained(&nodes, has_loss)?;
+    if !has_loss {
+        if let Some(Statement::Batch(decl)) = def
+            .statements
+            .iter()
+            .find(|s| matches!(s, Statement::Batch(_)))
+        {
+            return Err(syn::Error::new(
+                decl.keyword.span(),
+                format!(
+                    "`batch` compiles the training passes at the sizes listed, and `{}` has \
+                     no loss (it does not train): remove the statement",
+                    def.name
+                ),
+            ));
+        }
+    }
     let input_count = nodes
         .iter()
         .take_while(|node| matches!(node.op, Op::Input))
@@ -356,7 +381,37 @@ pub fn build(def: &NetworkDef) -> syn::Result<Graph> {
         output_struct: quote::format_ident!("{}Output", def.name),
         has_loss,
         weights: weights.first().map(|&w| w.clone()),
+        batches,
     })
+}
+
+/// The sizes of `batch 32, 64;` (one such statement at most), each positive and written once.
+fn batch_sizes(def: &NetworkDef, errors: &mut Errors) -> Vec<usize> {
+    let decls: Vec<&BatchDecl> = def
+        .statements
+        .iter()
+        .filter_map(|s| match s {
+            Statement::Batch(batch) => Some(batch),
+            _ => None,
+        })
+        .collect();
+    for extra in decls.iter().skip(1) {
+        errors.at(
+            extra.keyword.span(),
+            "a network takes one `batch ...;` statement: list every size in it, e.g. `batch 32, 64;`",
+        );
+    }
+    let mut sizes = Vec::new();
+    for lit in decls.first().map(|d| &d.sizes[..]).unwrap_or(&[]) {
+        match lit.base10_parse::<usize>() {
+            Ok(0) | Err(_) => errors.at(lit.span(), "a batch size is a positive integer"),
+            Ok(size) if sizes.contains(&size) => {
+                errors.at(lit.span(), format!("batch size {size} is listed twice"))
+            }
+            Ok(size) => sizes.push(size),
+        }
+    }
+    sizes
 }
 
 /// Every `batch_renorm` layer reads the network's one `renorm_limits` field (so that one
