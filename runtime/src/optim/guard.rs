@@ -17,8 +17,12 @@
 //!    moving average, ...). When every bound is below [`finite_limit`] (the overflow threshold
 //!    with a wide margin for rounding) and no denominator can reach zero, the update is finite
 //!    by construction and runs in its single pass.
-//! 3. Otherwise (a zero `eps`, an enormous learning rate, values near overflow, centered
-//!    RMSprop's difference of squares) the update first runs as a dry run into locals; the first
+//!    A condition that no maximum decides, centered RMSprop's difference of squares
+//!    `v - mean^2` (non-negative in exact arithmetic, but rounding can make it negative and its
+//!    root NaN), is checked by a vectorized pass that computes only that difference, exactly
+//!    as the update will ([`Guarded::proven_by_scan`]).
+//! 3. Otherwise (a zero `eps`, an enormous learning rate, values near overflow, a negative
+//!    difference of squares) the update first runs as a dry run into locals; the first
 //!    non-finite value is reported ([`Error::NonFiniteValue`]) and nothing is written. Only when
 //!    there is none does the real pass run, and the state bounds are then measured exactly.
 //!
@@ -175,6 +179,14 @@ pub(crate) trait Guarded<T: Scalar, const N: usize, const K: usize> {
     /// Bounds on the `K` state buffers after a step from `extents`, if every value the step
     /// writes is provably finite.
     fn proven_bounds(&self, extents: &Extents) -> Option<[f64; K]>;
+    /// What else `proven_bounds`' proof needs that only a pass over the values decides
+    /// (without writing, and without the divisions and roots of the update): `true` if it
+    /// holds. [`step`] asks only after `proven_bounds` gave bounds. By default there is
+    /// nothing to check.
+    fn proven_by_scan(&self, params: &[T; N], grads: &[T; N]) -> bool {
+        let _ = (params, grads);
+        true
+    }
     /// The update without writing: the first value it would make non-finite.
     fn dry_run(&self, params: &[T; N], grads: &[T; N]) -> Result<()>;
     /// The update (and the step counter).
@@ -288,7 +300,10 @@ fn transaction<T: Scalar, const N: usize, const K: usize, O: Guarded<T, N, K>>(
     apply: impl FnOnce(&mut O, &mut [T; N], &[T; N], bool) -> Option<[f64; K]>,
 ) -> Result<()> {
     let extents = scan.extents(grads)?;
-    let bounds = match optimizer.proven_bounds(&extents) {
+    let proven = optimizer
+        .proven_bounds(&extents)
+        .filter(|_| optimizer.proven_by_scan(params, grads));
+    let bounds = match proven {
         Some(bounds) => {
             apply(optimizer, params, grads, false);
             bounds
