@@ -673,26 +673,26 @@ fn data_parallel(options: &Options) {
 }
 
 /// Values per parameter each optimizer's update streams (reads and writes), in the order
-/// [`optimizers`] times them.
-const OPTIMIZERS: [(&str, usize); 10] = [
+/// [`optimizers`] times them, and whether it takes a square root and a division per parameter.
+const OPTIMIZERS: [(&str, usize, bool); 10] = [
     // Reads p, g, writes p.
-    ("sgd", 3),
+    ("sgd", 3, false),
     // Reads p, g, velocity, writes p, velocity.
-    ("sgd_momentum", SGD_MOMENTUM_VALUES_MOVED),
-    ("sgd_nesterov", SGD_MOMENTUM_VALUES_MOVED),
+    ("sgd_momentum", SGD_MOMENTUM_VALUES_MOVED, false),
+    ("sgd_nesterov", SGD_MOMENTUM_VALUES_MOVED, false),
     // Reads p, g, m, v, writes p, m, v.
-    ("adam", ADAM_VALUES_MOVED),
-    ("adamw", ADAM_VALUES_MOVED),
+    ("adam", ADAM_VALUES_MOVED, true),
+    ("adamw", ADAM_VALUES_MOVED, true),
     // And the running maximum of v, read and written.
-    ("amsgrad", ADAM_VALUES_MOVED + 2),
+    ("amsgrad", ADAM_VALUES_MOVED + 2, true),
     // Reads p, g, the sum of squares, writes p and the sum.
-    ("adagrad", 5),
+    ("adagrad", 5, true),
     // Reads p, g, the average of squares, writes p and the average.
-    ("rmsprop", 5),
+    ("rmsprop", 5, true),
     // And the average gradient, read and written.
-    ("rmsprop_centered", 7),
+    ("rmsprop_centered", 7, true),
     // Reads p, g, the averages of squared gradients and of squared updates, writes all but g.
-    ("adadelta", 7),
+    ("adadelta", 7, true),
 ];
 
 /// Every optimizer on W1's parameter count (random parameters and gradient, the same for
@@ -708,17 +708,17 @@ fn optimizers(options: &Options) {
         *g = 1e-3 * rng.normal::<f32>();
     }
     let start = params.clone();
-    for (name, values_moved) in OPTIMIZERS {
+    for (name, values_moved, divides) in OPTIMIZERS {
         params.copy_from_slice(&start[..]);
         let (p, g) = (&mut *params, &*grads);
         match name {
             "sgd" => {
                 let mut o = Sgd::new(SgdConfig::default()).expect("valid");
-                floor::optimizer_alone(options, name, &mut o, p, g, values_moved);
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
             }
             "sgd_momentum" => {
                 let mut o = sgd_momentum::<P>();
-                floor::optimizer_alone(options, name, &mut o, p, g, values_moved);
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
             }
             "sgd_nesterov" => {
                 let config = SgdConfig {
@@ -728,12 +728,14 @@ fn optimizers(options: &Options) {
                     ..SgdConfig::default()
                 };
                 let mut o = Sgd::new(config).expect("valid");
-                floor::optimizer_alone(options, name, &mut o, p, g, values_moved);
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
             }
-            "adam" => floor::optimizer_alone(options, name, &mut adam(), p, g, values_moved),
+            "adam" => {
+                floor::optimizer_alone(options, name, &mut adam(), p, g, values_moved, divides)
+            }
             "adamw" => {
                 let mut o = AdamW::new(AdamWConfig::default()).expect("valid");
-                floor::optimizer_alone(options, name, &mut o, p, g, values_moved);
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
             }
             "amsgrad" => {
                 let config = AdamConfig {
@@ -741,15 +743,15 @@ fn optimizers(options: &Options) {
                     ..AdamConfig::default()
                 };
                 let mut o = Adam::new(config).expect("valid");
-                floor::optimizer_alone(options, name, &mut o, p, g, values_moved);
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
             }
             "adagrad" => {
                 let mut o = Adagrad::new(AdagradConfig::default()).expect("valid");
-                floor::optimizer_alone(options, name, &mut o, p, g, values_moved);
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
             }
             "rmsprop" => {
                 let mut o = RmsProp::new(RmsPropConfig::default()).expect("valid");
-                floor::optimizer_alone(options, name, &mut o, p, g, values_moved);
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
             }
             "rmsprop_centered" => {
                 let config = RmsPropConfig {
@@ -757,11 +759,11 @@ fn optimizers(options: &Options) {
                     ..RmsPropConfig::default()
                 };
                 let mut o = RmsProp::new(config).expect("valid");
-                floor::optimizer_alone(options, name, &mut o, p, g, values_moved);
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
             }
             "adadelta" => {
                 let mut o = Adadelta::new(AdadeltaConfig::default()).expect("valid");
-                floor::optimizer_alone(options, name, &mut o, p, g, values_moved);
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
             }
             _ => unreachable!("every entry of OPTIMIZERS is timed"),
         }

@@ -383,13 +383,41 @@ const MIN_ROUNDS: usize = 30;
 /// the gradient and the parameters).
 pub const CHECK_VALUES: usize = 2;
 
+/// `x[i] = y[i] / (sqrt(x[i]) + 1)` over a block that stays in L1, `repeats` times: one
+/// correctly rounded square root and one division per element, the divider work of an Adam,
+/// Adagrad, RMSprop or Adadelta update, at the throughput of the unit that computes both (on
+/// Zen 4 it, not the memory, sets those updates' pace). Compiled for the widest vector level.
+struct SqrtDiv<'a> {
+    x: &'a mut [f32],
+    y: &'a [f32],
+    repeats: usize,
+}
+
+impl Simd for SqrtDiv<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        for _ in 0..self.repeats {
+            for (x, &y) in self.x.iter_mut().zip(self.y) {
+                *x = y / (x.sqrt() + 1.0);
+            }
+        }
+    }
+}
+
+/// Elements of [`SqrtDiv`]'s block: 32 KB of `f32` in two buffers, within L1.
+const SQRT_DIV_BLOCK: usize = 4096;
+
 /// Times `optimizer.step` on `params` and `grads` (P values each, the optimizer's state as
 /// large) alternating, round by round, with a streaming update moving the bytes the step
-/// must move (`values_moved` values per parameter) and with the step's check alone
-/// (`GradientScan::of`), and prints the row `optim.<name>`: `optimizer_us`, the bound
-/// `optimizer_bound_us` (those bytes over the stream's bandwidth) and their ratio, and the
-/// same with the check's reads counted in the bound (`with_check_bound_us`,
-/// `ratio_with_check`). Medians over the rounds.
+/// must move (`values_moved` values per parameter), with the step's check alone
+/// (`GradientScan::of`) and, for an update with a square root and a division per element
+/// (`divides`), with [`SqrtDiv`] over P elements; prints the row `optim.<name>`:
+/// `optimizer_us`, the bound `optimizer_bound_us` (those bytes over the stream's bandwidth)
+/// and their ratio, the same with the check's reads counted in the bound
+/// (`with_check_bound_us`, `ratio_with_check`), and `divider_us` (0 when `!divides`), under
+/// which no exactly rounded update of this kind can run whatever its memory traffic.
+/// Medians over the rounds.
 pub fn optimizer_alone<const P: usize, O: Optimizer<f32, P>>(
     options: &Options,
     name: &str,
@@ -397,6 +425,7 @@ pub fn optimizer_alone<const P: usize, O: Optimizer<f32, P>>(
     params: &mut [f32; P],
     grads: &[f32; P],
     values_moved: usize,
+    divides: bool,
 ) {
     let id = format!("optim.{name}");
     let bytes = (values_moved * P * 4) as f64;
@@ -410,10 +439,12 @@ pub fn optimizer_alone<const P: usize, O: Optimizer<f32, P>>(
             .expect("a finite update");
         black_box(&mut *params);
     };
+    let mut divider_x = vec![1.0f32; SQRT_DIV_BLOCK];
+    let divider_y = vec![0.5f32; SQRT_DIV_BLOCK];
     for _ in 0..20 {
         step(params);
     }
-    let mut samples: [Vec<f64>; 3] = Default::default();
+    let mut samples: [Vec<f64>; 4] = Default::default();
     let start = Instant::now();
     while samples[0].len() < 10 * MIN_ROUNDS || start.elapsed().as_secs_f64() < options.seconds {
         let t = Instant::now();
@@ -433,9 +464,22 @@ pub fn optimizer_alone<const P: usize, O: Optimizer<f32, P>>(
             black_box(&grads[..]),
         ));
         samples[2].push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        if divides {
+            dispatch(SqrtDiv {
+                x: &mut divider_x,
+                y: black_box(&divider_y),
+                repeats: P / SQRT_DIV_BLOCK,
+            });
+            black_box(&mut divider_x);
+        }
+        // Per element, scaled to P.
+        let elements = (P / SQRT_DIV_BLOCK * SQRT_DIV_BLOCK).max(1);
+        samples[3].push(t.elapsed().as_secs_f64() * P as f64 / elements as f64);
     }
     let rounds = samples[0].len();
-    let [time, stream, check] = samples.map(summary);
+    let [time, stream, check, divider] = samples.map(summary);
+    let divider = if divides { divider.median } else { 0.0 };
     let bandwidth = (3 * stream_len * 4) as f64 / stream.median;
     let bound = bytes / bandwidth;
     let with_check_bound = ((values_moved + CHECK_VALUES) * P * 4) as f64 / bandwidth;
@@ -444,7 +488,7 @@ pub fn optimizer_alone<const P: usize, O: Optimizer<f32, P>>(
     println!(
         "{id:<22} optimizer_us {:>6.1} (min {:.1})  bound_us {:>6.1} ({values_moved} P, {:.2} MB at {:.1} GB/s)  \
          ratio {ratio:.2}  check_us {:.1}  with_check_bound_us {:.1}  ratio_with_check \
-         {ratio_with_check:.2}  [{rounds} rounds]",
+         {ratio_with_check:.2}  divider_us {:.1}  [{rounds} rounds]",
         time.median * 1e6,
         time.min * 1e6,
         bound * 1e6,
@@ -452,6 +496,7 @@ pub fn optimizer_alone<const P: usize, O: Optimizer<f32, P>>(
         bandwidth / 1e9,
         check.median * 1e6,
         with_check_bound * 1e6,
+        divider * 1e6,
     );
     jsonl::row_with(
         &id,
@@ -473,6 +518,7 @@ pub fn optimizer_alone<const P: usize, O: Optimizer<f32, P>>(
             ("check_us", check.median * 1e6),
             ("with_check_bound_us", with_check_bound * 1e6),
             ("ratio_with_check", ratio_with_check),
+            ("divider_us", divider * 1e6),
         ],
     );
 }
