@@ -34,7 +34,7 @@ use std::time::Instant;
 use monograd::runtime::kernels::gemm::{gemm_pack_len, gemm_packed, Transpose};
 use monograd::runtime::kernels::simd::{dispatch, Simd};
 use monograd::runtime::optim::{GradientScan, Optimizer};
-use monograd::runtime::{Network, Rng};
+use monograd::runtime::{Buffer, Network, Rng};
 
 use super::{jsonl, median_of, Options};
 
@@ -433,7 +433,17 @@ pub fn optimizer_alone<const P: usize, O: Optimizer<f32, P>>(
     let stream_len = values_moved * P / 3;
     let mut stream_x = vec![1.0f32; stream_len];
     let stream_y = vec![0.5f32; stream_len];
+    // `grads` and its opposite in turn: with one constant gradient, centered RMSprop's
+    // averages converge to `v = mean^2` and rounding soon makes the difference negative (NaN,
+    // a failed step); alternating signs keep it at `g^2`.
+    let mut opposite = Buffer::<[f32; P]>::zeroed();
+    for (o, &g) in opposite.iter_mut().zip(grads) {
+        *o = -g;
+    }
+    let mut flip = false;
     let mut step = |params: &mut [f32; P]| {
+        flip = !flip;
+        let grads = if flip { &*opposite } else { grads };
         optimizer
             .step(params, black_box(grads))
             .expect("a finite update");
