@@ -4,6 +4,7 @@
 use super::{check_non_negative, check_range, guard, Optimizer};
 #[cfg(feature = "std")]
 use super::{Chunks, Workers};
+#[cfg(feature = "std")]
 use crate::kernels::simd::{dispatch, Simd};
 use crate::{Buffer, Result, Scalar};
 
@@ -226,6 +227,7 @@ impl<T: Scalar> SgdStep<T> {
     /// Updates `params` (and, with momentum, their velocities) from `grads`, one loop per
     /// configuration: each copy of `self` in the arms below has its flags fixed, so that the
     /// loop inlining [`Self::update`] has no branch left and vectorizes.
+    #[cfg(feature = "std")]
     #[inline(always)]
     fn pass(self, params: &mut [T], grads: &[T], velocity: Option<&mut [T]>) {
         let k = |nesterov: bool, weight_decay: Option<T>| SgdStep {
@@ -244,6 +246,7 @@ impl<T: Scalar> SgdStep<T> {
     }
 
     /// The loop of [`Self::pass`] without momentum.
+    #[cfg(feature = "std")]
     #[inline(always)]
     fn plain(self, params: &mut [T], grads: &[T]) {
         for (w, &g) in params.iter_mut().zip(grads) {
@@ -252,6 +255,7 @@ impl<T: Scalar> SgdStep<T> {
     }
 
     /// The loop of [`Self::pass`] with momentum.
+    #[cfg(feature = "std")]
     #[inline(always)]
     fn momentum(self, params: &mut [T], grads: &[T], velocity: &mut [T]) {
         for ((w, &g), b) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
@@ -287,6 +291,7 @@ impl<T: Scalar> SgdStep<T> {
 
 /// One SGD update over every parameter ([`SgdStep::pass`]), compiled for the widest vector
 /// instructions ([`dispatch`]).
+#[cfg(feature = "std")]
 struct SgdPass<'a, T> {
     k: SgdStep<T>,
     params: &'a mut [T],
@@ -294,6 +299,7 @@ struct SgdPass<'a, T> {
     velocity: Option<&'a mut [T]>,
 }
 
+#[cfg(feature = "std")]
 impl<T: Scalar> Simd for SgdPass<'_, T> {
     type Output = ();
     #[inline(always)]
@@ -348,12 +354,30 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 1> for Sgd<T, N> {
     }
 
     fn apply(&mut self, params: &mut [T; N], grads: &[T; N]) {
+        let k = SgdStep::<T>::new(&self.config, self.steps);
+        #[cfg(feature = "std")]
         dispatch(SgdPass {
-            k: SgdStep::<T>::new(&self.config, self.steps),
+            k,
             params,
             grads,
             velocity: self.momentum_buffer.as_deref_mut().map(|b| &mut b[..]),
         });
+        // Without `std` there is no wider level to dispatch to, and the per-configuration
+        // loops cost 1 KB more code on the Cortex-M4 firmware than these two over the arrays,
+        // whose lengths are known (the flags' branches stay inside).
+        #[cfg(not(feature = "std"))]
+        match &mut self.momentum_buffer {
+            None => {
+                for (w, &g) in params.iter_mut().zip(grads) {
+                    k.update(w, g, None);
+                }
+            }
+            Some(velocity) => {
+                for ((w, &g), b) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
+                    k.update(w, g, Some(b));
+                }
+            }
+        }
         self.steps += 1;
     }
 
