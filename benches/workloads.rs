@@ -7,6 +7,7 @@
 //!                                                    # (also W4parts, W5parts)
 //! taskset -c 1 cargo bench --bench workloads         # pinned to one core (BENCHMARKS-RESULTS.md)
 //! cargo bench --bench workloads -- threads           # W1, W4, W5 on 1 and 2 threads (runtime::parallel)
+//! cargo bench --bench workloads -- optim             # every optimizer alone on W1's parameters, against its bound
 //! ```
 //!
 //! Options: `--min-reps N` (at least 200), `--seconds S` (time budget per workload, default 1),
@@ -29,6 +30,8 @@
 //!   (`gemm_floor_us`, `ratio_to_gemm_floor` = step / products, medians and minima), and the
 //!   optimizer step against the bytes it streams over the measured bandwidth of a streaming
 //!   update of that size (`optimizer_us`, `optimizer_bound_us`); rows `W1.floor` and `W1.opt`.
+//!   The group `optim` does the same for every optimizer on W1's parameter count, each
+//!   against the bytes its own update streams (rows `optim.<name>`).
 //!   After W2, the same read bound for inference: a read-only stream over its weights' bytes
 //!   (`read_bound_us`), row `W2.bound`.
 //! - After W4parts, W4's convolution backward kernels (weight and input gradients, as the step
@@ -670,9 +673,107 @@ fn data_parallel(options: &Options) {
     );
 }
 
-/// Ids and names; the `parts` entries split a training step, `threads` compares thread counts
-/// (neither runs by default).
-const WORKLOADS: [(&str, &str); 10] = [
+/// Values per parameter each optimizer's update streams (reads and writes), in the order
+/// [`optimizers`] times them, and whether it takes a square root and a division per parameter.
+const OPTIMIZERS: [(&str, usize, bool); 10] = [
+    // Reads p, g, writes p.
+    ("sgd", 3, false),
+    // Reads p, g, velocity, writes p, velocity.
+    ("sgd_momentum", SGD_MOMENTUM_VALUES_MOVED, false),
+    ("sgd_nesterov", SGD_MOMENTUM_VALUES_MOVED, false),
+    // Reads p, g, m, v, writes p, m, v.
+    ("adam", ADAM_VALUES_MOVED, true),
+    ("adamw", ADAM_VALUES_MOVED, true),
+    // And the running maximum of v, read and written.
+    ("amsgrad", ADAM_VALUES_MOVED + 2, true),
+    // Reads p, g, the sum of squares, writes p and the sum.
+    ("adagrad", 5, true),
+    // Reads p, g, the average of squares, writes p and the average.
+    ("rmsprop", 5, true),
+    // And the average gradient, read and written.
+    ("rmsprop_centered", 7, true),
+    // Reads p, g, the averages of squared gradients and of squared updates, writes all but g.
+    ("adadelta", 7, true),
+];
+
+/// Every optimizer on W1's parameter count (random parameters and gradient, the same for
+/// each), each step against the bytes it streams over the measured bandwidth
+/// (`floor::optimizer_alone`): rows `optim.<name>`.
+fn optimizers(options: &Options) {
+    const P: usize = Mlp::PARAMS;
+    let mut rng = Rng::new(106);
+    let mut params = Buffer::<[f32; P]>::zeroed();
+    let mut grads = Buffer::<[f32; P]>::zeroed();
+    for (w, g) in params.iter_mut().zip(grads.iter_mut()) {
+        *w = 0.05 * rng.normal::<f32>();
+        *g = 1e-3 * rng.normal::<f32>();
+    }
+    let start = params.clone();
+    for (name, values_moved, divides) in OPTIMIZERS {
+        params.copy_from_slice(&start[..]);
+        let (p, g) = (&mut *params, &*grads);
+        match name {
+            "sgd" => {
+                let mut o = Sgd::new(SgdConfig::default()).expect("valid");
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
+            }
+            "sgd_momentum" => {
+                let mut o = sgd_momentum::<P>();
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
+            }
+            "sgd_nesterov" => {
+                let config = SgdConfig {
+                    lr: 0.01,
+                    momentum: 0.9,
+                    nesterov: true,
+                    ..SgdConfig::default()
+                };
+                let mut o = Sgd::new(config).expect("valid");
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
+            }
+            "adam" => {
+                floor::optimizer_alone(options, name, &mut adam(), p, g, values_moved, divides)
+            }
+            "adamw" => {
+                let mut o = AdamW::new(AdamWConfig::default()).expect("valid");
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
+            }
+            "amsgrad" => {
+                let config = AdamConfig {
+                    amsgrad: true,
+                    ..AdamConfig::default()
+                };
+                let mut o = Adam::new(config).expect("valid");
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
+            }
+            "adagrad" => {
+                let mut o = Adagrad::new(AdagradConfig::default()).expect("valid");
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
+            }
+            "rmsprop" => {
+                let mut o = RmsProp::new(RmsPropConfig::default()).expect("valid");
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
+            }
+            "rmsprop_centered" => {
+                let config = RmsPropConfig {
+                    centered: true,
+                    ..RmsPropConfig::default()
+                };
+                let mut o = RmsProp::new(config).expect("valid");
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
+            }
+            "adadelta" => {
+                let mut o = Adadelta::new(AdadeltaConfig::default()).expect("valid");
+                floor::optimizer_alone(options, name, &mut o, p, g, values_moved, divides);
+            }
+            _ => unreachable!("every entry of OPTIMIZERS is timed"),
+        }
+    }
+}
+
+/// Ids and names; the `parts` entries split a training step, `threads` compares thread counts,
+/// `optim` times every optimizer alone (none of them runs by default).
+const WORKLOADS: [(&str, &str); 11] = [
     ("W1", "mlp_train"),
     ("W2", "mlp_infer"),
     ("W3", "tiny_infer"),
@@ -683,6 +784,7 @@ const WORKLOADS: [(&str, &str); 10] = [
     ("W4parts", "cnn_train_parts"),
     ("W5parts", "bn_mlp_train_parts"),
     ("threads", "data_parallel"),
+    ("optim", "optimizers"),
 ];
 
 fn parse_options() -> Result<Options, String> {
@@ -803,6 +905,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "W5parts" => w5(&options, true),
             "W6" => w6(&options)?,
             "threads" => data_parallel(&options),
+            "optim" => optimizers(&options),
             _ => unreachable!("parse_options only accepts known ids"),
         }
     }

@@ -34,7 +34,7 @@ use std::time::Instant;
 use monograd::runtime::kernels::gemm::{gemm_pack_len, gemm_packed, Transpose};
 use monograd::runtime::kernels::simd::{dispatch, Simd};
 use monograd::runtime::optim::{GradientScan, Optimizer};
-use monograd::runtime::{Network, Rng};
+use monograd::runtime::{Buffer, Network, Rng};
 
 use super::{jsonl, median_of, Options};
 
@@ -379,6 +379,160 @@ fn summary(mut samples: Vec<f64>) -> Summary {
 /// Fewest rounds, whatever the time budget.
 const MIN_ROUNDS: usize = 30;
 
+/// Values per parameter the check phase of a step reads from memory (`optim::GradientScan`:
+/// the gradient and the parameters).
+pub const CHECK_VALUES: usize = 2;
+
+/// `x[i] = y[i] / (sqrt(x[i]) + 1)` over a block that stays in L1, `repeats` times: one
+/// correctly rounded square root and one division per element, the divider work of an Adam,
+/// Adagrad, RMSprop or Adadelta update, at the throughput of the unit that computes both (on
+/// Zen 4 it, not the memory, sets those updates' pace). Compiled for the widest vector level.
+struct SqrtDiv<'a> {
+    x: &'a mut [f32],
+    y: &'a [f32],
+    repeats: usize,
+}
+
+impl Simd for SqrtDiv<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        for _ in 0..self.repeats {
+            for (x, &y) in self.x.iter_mut().zip(self.y) {
+                *x = y / (x.sqrt() + 1.0);
+            }
+        }
+    }
+}
+
+/// Elements of [`SqrtDiv`]'s block: 32 KB of `f32` in two buffers, within L1.
+const SQRT_DIV_BLOCK: usize = 4096;
+
+/// Times `optimizer.step` on `params` and `grads` (P values each, the optimizer's state as
+/// large) alternating, round by round, with a streaming update moving the bytes the step
+/// must move (`values_moved` values per parameter), with the step's check alone
+/// (`GradientScan::of`) and, for an update with a square root and a division per element
+/// (`divides`), with [`SqrtDiv`] over P elements; prints the row `optim.<name>`:
+/// `optimizer_us`, the bound `optimizer_bound_us` (those bytes over the stream's bandwidth)
+/// and their ratio, the same with the check's reads counted in the bound
+/// (`with_check_bound_us`, `ratio_with_check`), and `divider_us` (0 when `!divides`), under
+/// which no exactly rounded update of this kind can run whatever its memory traffic.
+/// Medians over the rounds.
+pub fn optimizer_alone<const P: usize, O: Optimizer<f32, P>>(
+    options: &Options,
+    name: &str,
+    optimizer: &mut O,
+    params: &mut [f32; P],
+    grads: &[f32; P],
+    values_moved: usize,
+    divides: bool,
+) {
+    let id = format!("optim.{name}");
+    let bytes = (values_moved * P * 4) as f64;
+    // Stream buffers moving the optimizer's bytes: 3 values moved per element.
+    let stream_len = values_moved * P / 3;
+    let mut stream_x = vec![1.0f32; stream_len];
+    let stream_y = vec![0.5f32; stream_len];
+    // `grads` and its opposite in turn: with one constant gradient, centered RMSprop's
+    // averages converge to `v = mean^2` and rounding soon makes the difference negative (NaN,
+    // a failed step); alternating signs keep it at `g^2`.
+    let mut opposite = Buffer::<[f32; P]>::zeroed();
+    for (o, &g) in opposite.iter_mut().zip(grads) {
+        *o = -g;
+    }
+    let mut flip = false;
+    let mut step = |params: &mut [f32; P]| {
+        flip = !flip;
+        let grads = if flip { &*opposite } else { grads };
+        optimizer
+            .step(params, black_box(grads))
+            .expect("a finite update");
+        black_box(&mut *params);
+    };
+    let mut divider_x = vec![1.0f32; SQRT_DIV_BLOCK];
+    let divider_y = vec![0.5f32; SQRT_DIV_BLOCK];
+    for _ in 0..20 {
+        step(params);
+    }
+    let mut samples: [Vec<f64>; 4] = Default::default();
+    let start = Instant::now();
+    while samples[0].len() < 10 * MIN_ROUNDS || start.elapsed().as_secs_f64() < options.seconds {
+        let t = Instant::now();
+        step(params);
+        samples[0].push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        dispatch(Update {
+            x: &mut stream_x,
+            y: &stream_y,
+            s: black_box(1e-7),
+        });
+        black_box(&mut stream_x);
+        samples[1].push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        black_box(GradientScan::of(
+            black_box(&params[..]),
+            black_box(&grads[..]),
+        ));
+        samples[2].push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        if divides {
+            dispatch(SqrtDiv {
+                x: &mut divider_x,
+                y: black_box(&divider_y),
+                repeats: P / SQRT_DIV_BLOCK,
+            });
+            black_box(&mut divider_x);
+        }
+        // Per element, scaled to P.
+        let elements = (P / SQRT_DIV_BLOCK * SQRT_DIV_BLOCK).max(1);
+        samples[3].push(t.elapsed().as_secs_f64() * P as f64 / elements as f64);
+    }
+    let rounds = samples[0].len();
+    let [time, stream, check, divider] = samples.map(summary);
+    let divider = if divides { divider.median } else { 0.0 };
+    let bandwidth = (3 * stream_len * 4) as f64 / stream.median;
+    let bound = bytes / bandwidth;
+    let with_check_bound = ((values_moved + CHECK_VALUES) * P * 4) as f64 / bandwidth;
+    let ratio = time.median / bound;
+    let ratio_with_check = time.median / with_check_bound;
+    println!(
+        "{id:<22} optimizer_us {:>6.1} (min {:.1})  bound_us {:>6.1} ({values_moved} P, {:.2} MB at {:.1} GB/s)  \
+         ratio {ratio:.2}  check_us {:.1}  with_check_bound_us {:.1}  ratio_with_check \
+         {ratio_with_check:.2}  divider_us {:.1}  [{rounds} rounds]",
+        time.median * 1e6,
+        time.min * 1e6,
+        bound * 1e6,
+        bytes / 1e6,
+        bandwidth / 1e9,
+        check.median * 1e6,
+        with_check_bound * 1e6,
+        divider * 1e6,
+    );
+    jsonl::row_with(
+        &id,
+        "optimizer_bound",
+        1,
+        "us",
+        [time.median, time.p10, time.p90].map(|t| t * 1e6),
+        rounds,
+        1,
+        None,
+        &[
+            ("optimizer_us", time.median * 1e6),
+            ("optimizer_min_us", time.min * 1e6),
+            ("optimizer_bound_us", bound * 1e6),
+            ("values_moved", values_moved as f64),
+            ("bytes", bytes),
+            ("bandwidth_gb_s", bandwidth / 1e9),
+            ("ratio_to_bound", ratio),
+            ("check_us", check.median * 1e6),
+            ("with_check_bound_us", with_check_bound * 1e6),
+            ("ratio_with_check", ratio_with_check),
+            ("divider_us", divider * 1e6),
+        ],
+    );
+}
+
 /// Times `train_step` of `net` on a fixed batch against the floor of its products and of its
 /// optimizer (module docs) and prints two rows, `<id>.floor` and `<id>.opt_bound`.
 /// `values_moved`: values the optimizer streams per parameter (7 for Adam, 5 for SGD with
@@ -461,7 +615,7 @@ pub fn report<const P: usize, const I: usize, const B: usize, N, O>(
     let stream_bytes = (3 * stream_len * 4) as f64;
     let bandwidth = stream_bytes / stream.median;
     let bound = bytes / bandwidth;
-    let with_check_bound = ((values_moved + 2) * P * 4) as f64 / bandwidth;
+    let with_check_bound = ((values_moved + CHECK_VALUES) * P * 4) as f64 / bandwidth;
 
     let ratio = step_time.median / floor.median;
     let ratio_min = step_time.min / floor.min;

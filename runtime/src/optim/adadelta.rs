@@ -53,7 +53,7 @@ impl AdadeltaConfig {
 /// ```text
 /// g_t     = grad + lambda * w
 /// v_t     = rho v_{t-1} + (1 - rho) g_t^2
-/// Delta_t = sqrt(u_{t-1} + eps) / sqrt(v_t + eps) * g_t
+/// Delta_t = sqrt(u_{t-1} + eps) / sqrt(v_t + eps) * g_t   (computed as sqrt((u + eps) / (v + eps)) g_t)
 /// u_t     = rho u_{t-1} + (1 - rho) Delta_t^2
 /// w      <- w - gamma Delta_t
 /// ```
@@ -127,14 +127,17 @@ impl<T: Scalar> AdadeltaStep<T> {
             None => g,
         };
         *v = *v * self.rho + self.one_minus_rho * g * g;
-        let delta = (*u + self.eps).sqrt() / (*v + self.eps).sqrt() * g;
+        // One root of the ratio rather than PyTorch's ratio of two roots (the same value
+        // within a few roundings): square roots and divisions share one unit, which sets the
+        // pace of this loop, and this saves a third of its work.
+        let delta = ((*u + self.eps) / (*v + self.eps)).sqrt() * g;
         *u = *u * self.rho + self.one_minus_rho * delta * delta;
         *w += self.neg_lr * delta;
     }
 }
 
-/// One Adadelta update over every parameter, compiled for the widest vector instructions (two
-/// square roots and a division per element: compute-bound on the baseline).
+/// One Adadelta update over every parameter, compiled for the widest vector instructions (a
+/// square root and a division per element: compute-bound on the baseline).
 struct AdadeltaPass<'a, T> {
     k: AdadeltaStep<T>,
     params: &'a mut [T],
@@ -170,9 +173,9 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 2> for Adadelta<T, N> {
         }
         let g = guard::slack::<T>(extents.grad + c.weight_decay * extents.param);
         let v_new = guard::slack::<T>(c.rho * v + (1.0 - c.rho) * g * g);
-        let numerator = guard::slack::<T>(Float::sqrt(u + c.eps));
-        // The denominator sqrt(v + eps) is at least sqrt(eps).
-        let delta = guard::slack::<T>(numerator / Float::sqrt(c.eps) * g);
+        // The denominator v + eps is at least eps.
+        let ratio = guard::slack::<T>((u + c.eps) / c.eps);
+        let delta = guard::slack::<T>(Float::sqrt(ratio) * g);
         let u_new = guard::slack::<T>(c.rho * u + (1.0 - c.rho) * delta * delta);
         let w_new = guard::slack::<T>(extents.param + c.lr * delta);
         guard::all_below::<T>(&[
@@ -180,6 +183,7 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 2> for Adadelta<T, N> {
             g * g,
             v_new + c.eps,
             u + c.eps,
+            ratio,
             delta,
             delta * delta,
             u_new,

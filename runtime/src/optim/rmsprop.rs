@@ -114,18 +114,30 @@ impl<T: Scalar> RmsPropStep<T> {
         }
     }
 
+    /// The gradient with weight decay.
+    #[inline(always)]
+    fn decayed(self, w: T, grad: T) -> T {
+        match self.weight_decay {
+            Some(lambda) => grad + lambda * w,
+            None => grad,
+        }
+    }
+
+    /// Centered RMSprop's estimate of the variance, `v - mean^2`, from the new averages.
+    #[inline(always)]
+    fn variance(v: T, mean: T) -> T {
+        v - mean * mean
+    }
+
     /// Updates one parameter; `buf` and `mean` are the momentum and centering state, if kept.
     #[inline(always)]
     fn update(self, w: &mut T, grad: T, v: &mut T, buf: Option<&mut T>, mean: Option<&mut T>) {
-        let g = match self.weight_decay {
-            Some(lambda) => grad + lambda * *w,
-            None => grad,
-        };
+        let g = self.decayed(*w, grad);
         *v = *v * self.alpha + self.one_minus_alpha * g * g;
         let rms = match mean {
             Some(mean) => {
                 *mean = self.mean.apply(*mean, g);
-                (*v - *mean * *mean).sqrt()
+                Self::variance(*v, *mean).sqrt()
             }
             None => v.sqrt(),
         } + self.eps;
@@ -208,15 +220,53 @@ impl<T: Scalar> Simd for RmsPropPass<'_, T> {
     }
 }
 
+/// Whether every element's new `v - mean^2` is `>= 0` (not NaN) for centered RMSprop: the
+/// update's averages computed as [`RmsPropStep::update`] computes them (bit for bit), without
+/// its root and division, nor writing; compiled for the widest vector instructions.
+struct VarianceScan<'a, T> {
+    k: RmsPropStep<T>,
+    params: &'a [T],
+    grads: &'a [T],
+    square_avg: &'a [T],
+    grad_avg: &'a [T],
+}
+
+impl<T: Scalar> Simd for VarianceScan<'_, T> {
+    type Output = bool;
+    #[inline(always)]
+    fn run(self) -> bool {
+        let k = self.k;
+        let zero = T::zero();
+        // No early exit, so that the loop vectorizes; a loop, not `fold`, which is not
+        // inlined into the wide levels' functions.
+        let mut ok = true;
+        for (((&w, &grad), &v), &mean) in self
+            .params
+            .iter()
+            .zip(self.grads)
+            .zip(self.square_avg)
+            .zip(self.grad_avg)
+        {
+            let g = k.decayed(w, grad);
+            let v = v * k.alpha + k.one_minus_alpha * g * g;
+            let mean = k.mean.apply(mean, g);
+            ok &= RmsPropStep::variance(v, mean) >= zero;
+        }
+        ok
+    }
+}
+
 impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for RmsProp<T, N> {
     /// Bounds on `square_avg`, `|momentum_buffer|` and `|grad_avg|` after a step from
     /// `extents`, if every value the step writes is provably finite (see `guard`). Centered
-    /// RMSprop never is: `sqrt(square_avg - grad_avg^2)` takes the square root of a difference
-    /// that rounding can make negative (PyTorch then produces NaN).
+    /// RMSprop's `sqrt(square_avg - grad_avg^2)` takes the square root of a difference that
+    /// rounding can make negative (PyTorch then produces NaN): [`Self::proven_by_scan`]
+    /// checks it; when it is `>= 0`, the root is at most `sqrt(v)` and the denominator at
+    /// least `eps`, as without centering.
     fn proven_bounds(&self, extents: &guard::Extents) -> Option<[f64; 3]> {
         let c = &self.config;
-        let [v, b, _] = self.bounds.get()?;
-        if c.eps <= 0.0 || c.centered {
+        let [v, b, mean] = self.bounds.get()?;
+        if c.eps <= 0.0 {
             return None;
         }
         let g = guard::slack::<T>(extents.grad + c.weight_decay * extents.param);
@@ -231,8 +281,38 @@ impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for RmsProp<T, N> {
         };
         let step = guard::slack::<T>(c.lr * ratio.max(b_new));
         let w_new = guard::slack::<T>(extents.param + step);
-        guard::all_below::<T>(&[g, g * g, v_new, rms, ratio, b_new, step, w_new])
-            .then_some([v_new, b_new, 0.0])
+        // A moving average stays within its inputs; its `end - start` within twice that.
+        let mean_new = if c.centered {
+            guard::slack::<T>(mean.max(g))
+        } else {
+            0.0
+        };
+        guard::all_below::<T>(&[
+            g,
+            g * g,
+            v_new,
+            rms,
+            ratio,
+            b_new,
+            step,
+            w_new,
+            2.0 * mean_new,
+            mean_new * mean_new,
+        ])
+        .then_some([v_new, b_new, mean_new])
+    }
+
+    fn proven_by_scan(&self, params: &[T; N], grads: &[T; N]) -> bool {
+        match self.grad_avg.as_deref() {
+            None => true,
+            Some(grad_avg) => dispatch(VarianceScan {
+                k: RmsPropStep::<T>::new(&self.config),
+                params,
+                grads,
+                square_avg: &self.square_avg[..],
+                grad_avg: &grad_avg[..],
+            }),
+        }
     }
 
     /// The update without writing: the first value it would make non-finite.
@@ -374,6 +454,42 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for RmsProp<T, N> {
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
+    use crate::Error;
+
+    #[test]
+    fn a_negative_centered_variance_is_an_error_on_the_proven_path_too() {
+        // Averages that no sequence of gradients gives (v < mean^2), with bounds that let
+        // the maxima prove everything else: only the scan of `v - mean^2` catches the NaN.
+        let mut rms = RmsProp::<f32, 5>::new(RmsPropConfig {
+            centered: true,
+            ..RmsPropConfig::default()
+        })
+        .unwrap();
+        rms.state_buffer_mut(0).unwrap().1.fill(0.25);
+        rms.state_buffer_mut(1).unwrap().1[3] = 1.0;
+        guard::Guarded::bounds_mut(&mut rms).set([0.25, 0.0, 1.0]);
+        let mut w = [1.0f32; 5];
+        let g = [0.0f32; 5];
+        assert!(guard::Guarded::proven_bounds(
+            &rms,
+            &guard::GradientScan::of(&w, &g).extents(&g).unwrap()
+        )
+        .is_some());
+        assert!(!guard::Guarded::proven_by_scan(&rms, &w, &g));
+        match rms.step(&mut w, &g) {
+            Err(Error::NonFiniteValue { index: 3, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(w, [1.0; 5]);
+        assert_eq!(rms.state_buffer(0).unwrap().1, &[0.25; 5]);
+        assert_eq!(rms.steps(), 0);
+        // Consistent averages pass the scan, and the step takes the one-pass path.
+        rms.state_buffer_mut(1).unwrap().1[3] = 0.5;
+        guard::Guarded::bounds_mut(&mut rms).set([0.25, 0.0, 0.5]);
+        assert!(guard::Guarded::proven_by_scan(&rms, &w, &g));
+        rms.step(&mut w, &g).unwrap();
+        assert!(w.iter().all(|x| x.is_finite()));
+    }
 
     #[test]
     fn validates_and_allocates_only_configured_buffers() {
