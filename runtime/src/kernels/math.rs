@@ -264,7 +264,7 @@ pub fn exp<T: Scalar>(x: T) -> T {
 
 /// `tanh x`.
 ///
-/// `f32`: computed in `f64` from the widened argument ([`tanh_f32_in_f64`], relative error
+/// `f32`: computed in `f64` from the widened argument (`tanh_f32_in_f64`, relative error
 /// below `2^-40` before the final rounding) and rounded to `f32` once, so the result is the
 /// correctly rounded one except where the exact value lies within ~`2^-18` ulp of a midpoint
 /// between two `f32`s: over every `f32` input, at most 0.500002 ulp from the exact value and
@@ -420,7 +420,7 @@ fn sigmoid_f32_in_f64(x: f64) -> f64 {
 /// `e / (1 + e)` for `x < 0`, with `e = exp(-|x|)` in `(0, 1]`, so nothing overflows:
 /// `x = ±1e4` gives exactly `1` and `0`, never `inf / inf`; NaN gives NaN.
 ///
-/// `f32`: computed in `f64` ([`sigmoid_f32_in_f64`]) and rounded once, as [`tanh`].
+/// `f32`: computed in `f64` (`sigmoid_f32_in_f64`) and rounded once, as [`tanh`].
 ///
 /// `f64`: the rounding errors of `e` and `1 + e` are carried in a correction term, which
 /// leaves the division's.
