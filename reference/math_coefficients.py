@@ -52,6 +52,8 @@ def erf_small(z):
 R = mp.log(2) / 2 + mp.mpf("0.001")
 show("exp_poly", exp_tail, -R, R, 5, "f32")
 show("exp_poly", exp_tail, -R, R, 10, "f64")
+# f32 tanh and sigmoid computed in f64 (F32_IN_F64_EXPM1_POLY): e^r - 1 = r + r^2 P(r) to 2^-42.
+show("F32_IN_F64_EXPM1_POLY", exp_tail, -R, R, 7, "f64")
 
 # |x| <= atanh(1/2) = 0.5493..., z = x^2 <= 0.3018.
 show("tanh_poly", tanh_tail, 0, mp.mpf("0.3018"), 4, "f32")
