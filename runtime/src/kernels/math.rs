@@ -24,7 +24,8 @@
 //! | [`tanh_fast_parts`] (`n / d`) | 2.32 | 2 | 3 (bound) |
 //!
 //! `f32` [`tanh`] and [`sigmoid`] are computed in `f64` and rounded once: the correctly rounded
-//! result except at 32 and 23 of the 2^32 inputs (exhaustive runs; 1 ulp away there). They were
+//! result except at 32 and 23 of the 2^32 inputs (exhaustive runs; 1 ulp away there), on the
+//! targets with `f64` in hardware ([`F32_VIA_F64`]). Elsewhere (32-bit microcontrollers) they are
 //! the `f64` algorithms run in `f32`, with error-compensation terms (0.85 and 1.15 ulp; tanh
 //! about 60 dependent operations, where the `f64` form has about 25).
 //!
@@ -271,8 +272,9 @@ pub fn exp<T: Scalar>(x: T) -> T {
 /// 32 results 1 ulp from the correctly rounded one. About 25 dependent operations on `f64`
 /// lanes, where the `f32` form of the algorithm below needs about 60 (half as many lanes per
 /// vector, but no error-compensation terms: `f64` has 29 bits to spare). Plain multiplies and
-/// adds, so the same bits on every instruction set; on a target without `f64` hardware (a
-/// Cortex-M4F) those are software operations.
+/// adds, so the same bits on every instruction set of a target family. Only where `f64` is
+/// done in hardware ([`F32_VIA_F64`]); elsewhere (a Cortex-M4F has a single-precision unit,
+/// where `f64` arithmetic is a library call) `f32` runs the algorithm below, within 0.85 ulp.
 ///
 /// `f64`: the algorithm below.
 /// - `|x| < atanh(1/2)`: `x + x^3 Q(x^2)`, an odd polynomial (full relative accuracy for tiny
@@ -283,7 +285,7 @@ pub fn exp<T: Scalar>(x: T) -> T {
 ///   leaves the division's.
 #[inline(always)]
 pub fn tanh<T: Scalar>(x: T) -> T {
-    if T::BYTES == 4 {
+    if T::BYTES == 4 && F32_VIA_F64 {
         // `f32` (the trait is sealed: `f32` and `f64` only), a branch on a constant.
         T::from_f64(tanh_f32_in_f64(x.to_f64()))
     } else {
@@ -291,7 +293,26 @@ pub fn tanh<T: Scalar>(x: T) -> T {
     }
 }
 
-/// [`tanh`]'s algorithm for `f64` (its `f32` form was the `f32` tanh: within 0.85 ulp).
+/// Whether `f32` [`tanh`] and [`sigmoid`] are computed in `f64`: on the targets whose `f64`
+/// arithmetic is done by the hardware, at the speed of `f32` per lane. Elsewhere (32-bit
+/// microcontrollers: a Cortex-M4F has a single-precision unit, and `f64` would be a software
+/// call per operation, tens of times slower) they run the compensated `f32` algorithm, within
+/// 0.85 and 1.15 ulp. The results of the two may differ in the last bit, as a device's already
+/// may from a host's (the host's matrix products may fuse multiply-adds).
+pub const F32_VIA_F64: bool = cfg!(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "powerpc64",
+    target_arch = "riscv64",
+    target_arch = "loongarch64",
+    target_arch = "s390x",
+    target_arch = "wasm32",
+    target_arch = "wasm64",
+));
+
+/// [`tanh`]'s algorithm for `f64`, and for `f32` where `f64` is not in hardware (within 0.85
+/// ulp; see [`F32_VIA_F64`]).
 #[inline(always)]
 fn tanh_compensated<T: Scalar>(x: T) -> T {
     let one = T::one();
@@ -420,13 +441,14 @@ fn sigmoid_f32_in_f64(x: f64) -> f64 {
 /// `e / (1 + e)` for `x < 0`, with `e = exp(-|x|)` in `(0, 1]`, so nothing overflows:
 /// `x = ±1e4` gives exactly `1` and `0`, never `inf / inf`; NaN gives NaN.
 ///
-/// `f32`: computed in `f64` (`sigmoid_f32_in_f64`) and rounded once, as [`tanh`].
+/// `f32`: computed in `f64` (`sigmoid_f32_in_f64`) and rounded once, as [`tanh`], where
+/// [`F32_VIA_F64`]; elsewhere the algorithm below, within 1.15 ulp.
 ///
 /// `f64`: the rounding errors of `e` and `1 + e` are carried in a correction term, which
 /// leaves the division's.
 #[inline(always)]
 pub fn sigmoid<T: Scalar>(x: T) -> T {
-    if T::BYTES == 4 {
+    if T::BYTES == 4 && F32_VIA_F64 {
         // `f32` (the trait is sealed: `f32` and `f64` only), a branch on a constant.
         T::from_f64(sigmoid_f32_in_f64(x.to_f64()))
     } else {
@@ -434,7 +456,8 @@ pub fn sigmoid<T: Scalar>(x: T) -> T {
     }
 }
 
-/// [`sigmoid`]'s algorithm for `f64` (its `f32` form was the `f32` sigmoid: within 1.15 ulp).
+/// [`sigmoid`]'s algorithm for `f64`, and for `f32` where `f64` is not in hardware (within
+/// 1.15 ulp; see [`F32_VIA_F64`]).
 #[inline(always)]
 fn sigmoid_compensated<T: Scalar>(x: T) -> T {
     // For x < -87.3 (f32) or -708 (f64) the result is a subnormal number: no cap there.

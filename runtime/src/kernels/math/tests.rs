@@ -213,6 +213,30 @@ fn f32_tanh_and_sigmoid_are_correctly_rounded_on_a_dense_sample() {
     }
 }
 
+/// The compensated `f32` forms that targets without `f64` hardware run ([`F32_VIA_F64`]),
+/// tested here on the host: their exhaustive maxima were 0.85 and 1.15 ulp, within 1 of the
+/// correctly rounded value.
+#[test]
+fn f32_compensated_tanh_and_sigmoid_on_a_dense_sample() {
+    let cases: [Case; 2] = [
+        ("tanh compensated", tanh_compensated::<f32>, libm::tanh, 1.0),
+        (
+            "sigmoid compensated",
+            sigmoid_compensated::<f32>,
+            sigmoid_reference,
+            1.25,
+        ),
+    ];
+    for (name, f, reference, bound) in cases {
+        let worst = worst32(f, reference, dense_sample());
+        std::println!("{name}: {worst:?}");
+        assert!(
+            worst.error <= bound && worst.distance <= 1,
+            "{name}: {worst:?}, bound {bound}"
+        );
+    }
+}
+
 #[test]
 fn f64_accuracy_on_random_arguments() {
     let mut rng = Rng::new(0x6d61_7468);
