@@ -81,3 +81,8 @@ echo "check-panics: proving at link time that the program without training canno
 cargo build -p firmware-example --bin firmware --features panic-free \
     --target "$(basename "$(dirname "$target_dir")")" --release \
     --target-dir "$(dirname "$(dirname "$target_dir")")"
+# Put the device program back in its place, so that the next look at `firmware` (another run of
+# this script, QEMU, a size report) sees the program with training, not the proof's.
+cargo build -p firmware-example --bin firmware --features device \
+    --target "$(basename "$(dirname "$target_dir")")" --release \
+    --target-dir "$(dirname "$(dirname "$target_dir")")"
