@@ -52,8 +52,40 @@ def erf_small(z):
 R = mp.log(2) / 2 + mp.mpf("0.001")
 show("exp_poly", exp_tail, -R, R, 5, "f32")
 show("exp_poly", exp_tail, -R, R, 10, "f64")
-# f32 tanh and sigmoid computed in f64 (F32_IN_F64_EXPM1_POLY): e^r - 1 = r + r^2 P(r) to 2^-42.
+# f32 sigmoid computed in f64 (F32_IN_F64_EXPM1_POLY): e^r - 1 = r + r^2 P(r) to 2^-42.
 show("F32_IN_F64_EXPM1_POLY", exp_tail, -R, R, 7, "f64")
+
+
+def tanh_rational(n, m, cap, iterations=12):
+    """tanh x = x P(x^2) / Q(x^2) on [0, cap], Q(0) = 1: least squares in relative error on
+    Chebyshev nodes, reweighted by the previous Q (Loeb's iteration), at 40 digits."""
+    with mp.workdps(40):
+        count = 4 * (n + m) + 200
+        xs = [cap * (1 - mp.cos(mp.pi * (k + 0.5) / count)) / 2 for k in range(count)]
+        xs = [x for x in xs if x > mp.mpf("1e-6")]
+        ts = [mp.tanh(x) for x in xs]
+        weights = [mp.mpf(1)] * len(xs)
+        for _ in range(iterations):
+            rows, rhs = [], []
+            for x, t, w in zip(xs, ts, weights):
+                z = x * x
+                rows.append([x * z**i / (t * w) for i in range(n + 1)]
+                            + [-z**j / w for j in range(1, m + 1)])
+                rhs.append(1 / w)
+            sol, _ = mp.qr_solve(mp.matrix(rows), mp.matrix(rhs))
+            p = [sol[i] for i in range(n + 1)]
+            q = [mp.mpf(1)] + [sol[n + 1 + j] for j in range(m)]
+            weights = [mp.polyval(q[::-1], x * x) for x in xs]
+        err = max(abs(x * mp.polyval(p[::-1], x * x) / mp.polyval(q[::-1], x * x) / mp.tanh(x) - 1)
+                  for x in mp.linspace(mp.mpf("1e-4"), cap, 3000))
+        return p, q, err
+
+
+# f32 tanh computed in f64 (F32_IN_F64_TANH_P / _Q): tanh x = x P(x^2) / Q(x^2) on [0, 9.02],
+# degrees 6 and 6, relative error 2^-44.6 before rounding the coefficients.
+p, q, err = tanh_rational(6, 6, mp.mpf("9.02"))
+print(f"F32_IN_F64_TANH_P f64 (relative error {mp.nstr(err, 3)}): [{', '.join(repr(float(c)) for c in p)}]")
+print(f"F32_IN_F64_TANH_Q f64: [{', '.join(repr(float(c)) for c in q)}]")
 
 # |x| <= atanh(1/2) = 0.5493..., z = x^2 <= 0.3018.
 show("tanh_poly", tanh_tail, 0, mp.mpf("0.3018"), 4, "f32")

@@ -16,7 +16,7 @@
 //! | function | `f32` | `f32` distance | `f64` |
 //! |---|---|---|---|
 //! | [`exp`] | 0.76 | 1 | 0.74 |
-//! | [`tanh`] | 0.500002 (0.85 before: see below) | 1 (at 32 inputs, else 0) | 0.74 |
+//! | [`tanh`] | 0.500000 (0.85 before: see below) | 1 (at 44 inputs, else 0) | 0.74 |
 //! | [`sigmoid`] | 0.500001 (1.15 before) | 1 (at 23 inputs, else 0) | 1.08 |
 //! | [`erf_f32`] | 1.09 | 1 | — (libm) |
 //! | [`sigmoid_fast`] | 2.41 | 2 | 3.5 (bound) |
@@ -24,10 +24,11 @@
 //! | [`tanh_fast_parts`] (`n / d`) | 2.32 | 2 | 3 (bound) |
 //!
 //! `f32` [`tanh`] and [`sigmoid`] are computed in `f64` and rounded once: the correctly rounded
-//! result except at 32 and 23 of the 2^32 inputs (exhaustive runs; 1 ulp away there), on the
+//! result except at 44 and 23 of the 2^32 inputs (exhaustive runs; 1 ulp away there), on the
 //! targets with `f64` in hardware ([`F32_VIA_F64`]). Elsewhere (32-bit microcontrollers) they are
 //! the `f64` algorithms run in `f32`, with error-compensation terms (0.85 and 1.15 ulp; tanh
-//! about 60 dependent operations, where the `f64` form has about 25).
+//! about 60 dependent operations, where the `f64` forms have about 12 (tanh, a rational
+//! function) and 25 (sigmoid)).
 //!
 //! The fast functions: the larger of the two [`MulAdd`] forms (rounded twice or fused: 2.40 and
 //! 2.40, 2.33 and 2.34, 2.32 and 2.05 over every input), tested against 2.5 on a dense sample of every binade
@@ -265,13 +266,14 @@ pub fn exp<T: Scalar>(x: T) -> T {
 
 /// `tanh x`.
 ///
-/// `f32`: computed in `f64` from the widened argument (`tanh_f32_in_f64`, relative error
-/// below `2^-40` before the final rounding) and rounded to `f32` once, so the result is the
-/// correctly rounded one except where the exact value lies within ~`2^-18` ulp of a midpoint
-/// between two `f32`s: over every `f32` input, at most 0.500002 ulp from the exact value and
-/// 32 results 1 ulp from the correctly rounded one. About 25 dependent operations on `f64`
-/// lanes, where the `f32` form of the algorithm below needs about 60 (half as many lanes per
-/// vector, but no error-compensation terms: `f64` has 29 bits to spare). Plain multiplies and
+/// `f32`: computed in `f64` from the widened argument (`tanh_f32_in_f64`, a rational function
+/// with relative error below `2^-43` before the final rounding) and rounded to `f32` once, so
+/// the result is the correctly rounded one except where the exact value lies very near a
+/// midpoint between two `f32`s: over every `f32` input, at most 0.500000 ulp (rounded to six
+/// digits) from the exact value and 44 results 1 ulp from the correctly rounded one. About 12
+/// dependent operations on `f64` lanes and no range reduction, where the `f32` form of the
+/// algorithm below needs about 60 (half as many lanes per vector, but no error-compensation
+/// terms: `f64` has 29 bits to spare). Plain multiplies and
 /// adds, so the same bits on every instruction set of a target family. Only where `f64` is
 /// done in hardware ([`F32_VIA_F64`]); elsewhere (a Cortex-M4F has a single-precision unit,
 /// where `f64` arithmetic is a library call) `f32` runs the algorithm below, within 0.85 ulp.
@@ -350,7 +352,7 @@ fn tanh_compensated<T: Scalar>(x: T) -> T {
 }
 
 /// `e^r - 1 = r + r^2 P(r)` for `|r| <= ln(2)/2 + 0.001`, `P` of degree 7 (relative error of
-/// `e^r - 1` below `2^-42` before rounding): [`tanh_f32_in_f64`]'s `expm1`.
+/// `e^r - 1` below `2^-42` before rounding): [`sigmoid_f32_in_f64`]'s `expm1`.
 const F32_IN_F64_EXPM1_POLY: [f64; 8] = [
     0.499_999_999_999_540_6,
     0.166_666_666_666_624_9,
@@ -363,8 +365,8 @@ const F32_IN_F64_EXPM1_POLY: [f64; 8] = [
 ];
 
 /// `e^(-k a) = 2^n (1 + s)` for `a` in `[0, 150 / k]` (or NaN), `k` 1 or 2: returns
-/// `(s, 2^n)`, `s` within `2^-42` of `e^r - 1` relative, for the `f32` functions computed in
-/// `f64` ([`tanh_f32_in_f64`], [`sigmoid_f32_in_f64`]).
+/// `(s, 2^n)`, `s` within `2^-42` of `e^r - 1` relative, for `f32` sigmoid computed in `f64`
+/// ([`sigmoid_f32_in_f64`]).
 ///
 /// `-k a = n ln2 + r` with `n = round(-k a / ln 2)` in `[-150, 0]` (so `2^n` is a normal
 /// number) and `|r| <= ln(2)/2`: `n ln 2` has a rounding error below `2^-45`, and `r = -k a`
@@ -385,30 +387,66 @@ fn expm1_reduced_in_f64(a: f64, k: f64) -> (f64, f64) {
     (s, f64::pow2i(n))
 }
 
-/// `tanh x` for `x` an `f32` widened to `f64`, accurate to `2^-40` relative or better, to be
-/// rounded to `f32` once ([`tanh`] of `f32`). No compensation terms, no second path for small
-/// `|x|`, one division:
+/// `|x|` at which [`tanh_f32_in_f64`] caps its argument: `tanh` rounds to `1` in `f32` from
+/// `x = 9.010913` on, and `tanh 9.02` is `2^-30.8` above the midpoint below `1`.
+const TANH_F32_CAP: f64 = 9.02;
+
+/// `tanh x = x P(x^2) / Q(x^2)` for `0 <= x <= 9.02` ([`TANH_F32_CAP`]), `P` and `Q` of degree
+/// 6 (relative error below `2^-44` before rounding; `reference/math_coefficients.py`). Every
+/// coefficient is positive, so evaluating either polynomial at `x^2 >= 0` cancels nothing.
+const F32_IN_F64_TANH_P: [f64; 7] = [
+    0.999_999_999_999_989_1,
+    0.145_553_458_199_501_08,
+    0.005_059_466_042_863_324,
+    6.119_465_818_578_015e-5,
+    2.723_016_684_308_708e-7,
+    3.721_924_332_033_385e-10,
+    6.932_084_444_124_412e-14,
+];
+
+/// The denominator of [`F32_IN_F64_TANH_P`]'s rational function (`Q(0) = 1`).
+const F32_IN_F64_TANH_Q: [f64; 7] = [
+    1.0,
+    0.478_886_791_532_551_76,
+    0.031_355_063_221_111_06,
+    0.000_629_564_161_725_648_2,
+    4.647_377_867_349_268e-6,
+    1.195_717_538_837_574_5e-8,
+    7.347_757_244_912_53e-12,
+];
+
+/// A degree-6 polynomial at `z` by Estrin's scheme (`z2 = z^2`, `z4 = z^4` shared between
+/// numerator and denominator): three levels of independent products instead of six steps of
+/// Horner's rule.
+#[inline(always)]
+fn estrin6(c: [f64; 7], z: f64, z2: f64, z4: f64) -> f64 {
+    let low = (c[0] + c[1] * z) + (c[2] + c[3] * z) * z2;
+    let high = (c[4] + c[5] * z) + c[6] * z2;
+    low + high * z4
+}
+
+/// `tanh x` for `x` an `f32` widened to `f64`, accurate to `2^-43` relative or better, to be
+/// rounded to `f32` once ([`tanh`] of `f32`). No range reduction, no exponential, no second
+/// path for small `|x|`, one division:
 ///
-/// - `a = min(|x|, 20)` (`tanh` is 1 in `f32` from 9.02 on) and `e^-2a = 2^n (1 + s)` from
-///   [`expm1_reduced_in_f64`];
-/// - `m = e^-2a - 1 = 2^n s + (2^n - 1)` (`2^n s` exact), an `expm1` with its relative accuracy
-///   where `n = 0`, and at most ~2.4 times `s`'s elsewhere (`m <= -0.29` there);
-/// - `tanh a = -m / (2 + m)`, `2 + m` computed as `2^n s + (2^n + 1)`, off `m`'s chain.
+/// - `a = min(|x|, 9.02)` (`tanh` is 1 in `f32` from 9.0109 on);
+/// - `tanh a = a P(a^2) / Q(a^2)`, a rational approximation on `[0, 9.02]` with positive
+///   coefficients ([`F32_IN_F64_TANH_P`], [`F32_IN_F64_TANH_Q`]), both polynomials by Estrin's
+///   scheme on the same powers of `a^2`.
 ///
-/// The sign is `x`'s (`-0` included), `±inf` gives `±1`, NaN gives NaN.
+/// Plain multiplies and adds (no fused multiply-add), so the same bits on every instruction
+/// set. The sign is `x`'s (`-0` included), `±inf` gives `±1`, NaN gives NaN.
 #[inline(always)]
 fn tanh_f32_in_f64(x: f64) -> f64 {
     let ax = x.abs();
-    let a = if ax > 0.5 * SATURATED {
-        0.5 * SATURATED
-    } else {
-        ax
-    };
-    let (s, scale) = expm1_reduced_in_f64(a, 2.0);
-    let scaled = scale * s;
-    let m = scaled + (scale - 1.0);
-    let d = scaled + (scale + 1.0);
-    (-m / d).copysign(x)
+    // NaN fails the comparison and stays NaN.
+    let a = if ax > TANH_F32_CAP { TANH_F32_CAP } else { ax };
+    let z = a * a;
+    let z2 = z * z;
+    let z4 = z2 * z2;
+    let p = estrin6(F32_IN_F64_TANH_P, z, z2, z4);
+    let q = estrin6(F32_IN_F64_TANH_Q, z, z2, z4);
+    (a * (p / q)).copysign(x)
 }
 
 /// `|x|` at which [`sigmoid_f32_in_f64`] caps its argument: `sigmoid` rounds to `1` in `f32`
