@@ -13,6 +13,7 @@ use num_traits::{Float, FloatConst};
 use crate::kernels::math::{self, MathConstants};
 
 mod sealed {
+    use crate::kernels::gemm::gather_columns_f32;
     use crate::kernels::gemm::{run_kernels, GemmBackend, Product};
     use crate::kernels::gemv::gemv_f32;
 
@@ -31,6 +32,11 @@ mod sealed {
         /// The batch-1 dense kernel (`kernels::gemv`): computes `y` and returns `true` where
         /// this CPU has one for the type, else returns `false` and leaves `y` alone.
         fn gemv_kernel(w: &[Self], x: &[Self], bias: Option<&[Self]>, y: &mut [Self]) -> bool;
+
+        /// The transposing copy of GEMM packing (`kernels::gemm::transpose`): `dst[q n + w] =
+        /// runs[w][q]` for `q < kc`, returning `true` where this CPU has a kernel for the type,
+        /// else `false` with `dst` untouched.
+        fn gather_columns(runs: &[&[Self]], kc: usize, dst: &mut [Self]) -> bool;
     }
 
     impl Sealed for f32 {
@@ -46,6 +52,10 @@ mod sealed {
         fn gemv_kernel(w: &[f32], x: &[f32], bias: Option<&[f32]>, y: &mut [f32]) -> bool {
             gemv_f32(w, x, bias, y)
         }
+
+        fn gather_columns(runs: &[&[f32]], kc: usize, dst: &mut [f32]) -> bool {
+            gather_columns_f32(runs, kc, dst)
+        }
     }
 
     impl Sealed for f64 {
@@ -59,6 +69,10 @@ mod sealed {
         }
 
         fn gemv_kernel(_: &[f64], _: &[f64], _: Option<&[f64]>, _: &mut [f64]) -> bool {
+            false
+        }
+
+        fn gather_columns(_: &[&[f64]], _: usize, _: &mut [f64]) -> bool {
             false
         }
     }

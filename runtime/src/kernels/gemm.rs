@@ -65,6 +65,8 @@ pub(crate) use packed::Product;
 mod portable;
 #[cfg(test)]
 mod tests;
+mod transpose;
+pub(crate) use transpose::gather_columns_f32;
 mod typed;
 
 pub use typed::{

@@ -257,9 +257,13 @@ fn pack_a<T: Scalar, const MR: usize>(
         let i = i0 + ip * MR;
         let rows = MR.min(i0 + mc - i);
         match p.transa {
-            // op(A)[i][p] = a[i * lda + p]: each row of the panel is a contiguous run.
+            // op(A)[i][p] = a[i * lda + p]: each row of the panel is a contiguous run, gathered
+            // by the transposing kernel where there is one (`transpose`).
             Transpose::No if rows == MR => {
                 let runs: [&[T]; MR] = core::array::from_fn(|r| &a[(i + r) * lda + p0..][..kc]);
+                if T::gather_columns(&runs, kc, panel.as_flattened_mut()) {
+                    continue;
+                }
                 for (q, dst) in panel.iter_mut().enumerate() {
                     for (d, run) in dst.iter_mut().zip(&runs) {
                         *d = run[q];
@@ -317,9 +321,13 @@ fn pack_b<T: Scalar, const NR: usize>(
                     copy_padded(src, dst);
                 }
             }
-            // op(B)[p][j] = b[j * ldb + p]: each column of the panel is a contiguous run.
+            // op(B)[p][j] = b[j * ldb + p]: each column of the panel is a contiguous run,
+            // gathered by the transposing kernel where there is one (`transpose`).
             Transpose::Yes if cols == NR => {
                 let runs: [&[T]; NR] = core::array::from_fn(|w| &b[(j + w) * ldb + p0..][..kc]);
+                if T::gather_columns(&runs, kc, panel.as_flattened_mut()) {
+                    continue;
+                }
                 for (q, dst) in panel.iter_mut().enumerate() {
                     for (d, run) in dst.iter_mut().zip(&runs) {
                         *d = run[q];
