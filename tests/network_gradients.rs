@@ -206,3 +206,36 @@ fn convolutions_pooling_and_residual_blocks() {
     let x = random_batch::<98, 3>(19);
     check_gradient("convolutional", &mut net, &x, &[2, 0, 1]);
 }
+
+monograd::network! {
+    /// ReLU then max pooling, whose backward passes run as one call where the ReLU's output is
+    /// read by the pooling alone (`r1`: windows that tile the image; `r2`: overlapping padded
+    /// windows), and as two where it is read twice (`r3`, also by a global average).
+    struct ReluPool {
+        type Element = f64;
+        input x: [1, 8, 8];
+        c1 = conv2d(x, 3, kernel = 3, padding = 1);
+        r1 = relu(c1);
+        p1 = max_pool2d(r1, 2);
+        c2 = conv2d(p1, 2, kernel = 3, padding = 1);
+        r2 = relu(c2);
+        p2 = max_pool2d(r2, 3, stride = 2, padding = 1);
+        c3 = conv2d(p1, 2, kernel = 1);
+        r3 = relu(c3);
+        p3 = max_pool2d(r3, 2);
+        g3 = global_avg_pool(r3);
+        f2 = flatten(p2);
+        f3 = flatten(p3);
+        j1 = concat(f2, f3);
+        j2 = concat(j1, g3);
+        out = linear(j2, 3);
+        loss = softmax_cross_entropy(out);
+    }
+}
+
+#[test]
+fn relu_then_max_pooling_fused_and_not() {
+    let mut net = ReluPool::new(21);
+    let x = random_batch::<64, 3>(22);
+    check_gradient("relu pool", &mut net, &x, &[1, 2, 0]);
+}

@@ -1433,7 +1433,7 @@ impl Cnn {
                 &mut __tape.gemm_pack[..],
             );
         }
-        ::monograd::runtime::ops::pool::max_pool2d_backward::<
+        ::monograd::runtime::ops::pool::max_pool2d_relu_backward::<
             f32,
             ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
@@ -1443,18 +1443,6 @@ impl Cnn {
             &*__tape.values.r,
             &*__tape.grads.p,
             &mut *__tape.grads.r,
-            ::monograd::runtime::Store::Overwrite,
-        );
-        ::monograd::runtime::ops::activation::activation_backward::<
-            f32,
-            _,
-            { B },
-            72usize,
-        >(
-            &::monograd::runtime::ops::activation::Relu,
-            &*__tape.values.n,
-            &*__tape.values.r,
-            &*__tape.grads.r,
             &mut *__tape.grads.n,
             ::monograd::runtime::Store::Overwrite,
         );
@@ -1561,7 +1549,7 @@ impl Cnn {
                 &mut __tape.gemm_pack[..],
             );
         }
-        ::monograd::runtime::ops::pool::max_pool2d_backward::<
+        ::monograd::runtime::ops::pool::max_pool2d_relu_backward::<
             f32,
             ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
@@ -1571,18 +1559,6 @@ impl Cnn {
             &*__tape.values.r,
             &*__tape.grads.p,
             &mut *__tape.grads.r,
-            ::monograd::runtime::Store::Overwrite,
-        );
-        ::monograd::runtime::ops::activation::activation_backward::<
-            f32,
-            _,
-            { B },
-            72usize,
-        >(
-            &::monograd::runtime::ops::activation::Relu,
-            &*__tape.values.n,
-            &*__tape.values.r,
-            &*__tape.grads.r,
             &mut *__tape.grads.n,
             ::monograd::runtime::Store::Overwrite,
         );
@@ -1720,7 +1696,7 @@ impl Cnn {
                 &mut __tape.gemm_pack[..],
             );
         }
-        ::monograd::runtime::ops::pool::max_pool2d_backward::<
+        ::monograd::runtime::ops::pool::max_pool2d_relu_backward::<
             f32,
             ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
@@ -1730,18 +1706,6 @@ impl Cnn {
             &*__tape.values.r,
             &*__tape.grads.p,
             &mut *__tape.grads.r,
-            ::monograd::runtime::Store::Overwrite,
-        );
-        ::monograd::runtime::ops::activation::activation_backward::<
-            f32,
-            _,
-            { B },
-            72usize,
-        >(
-            &::monograd::runtime::ops::activation::Relu,
-            &*__tape.values.n,
-            &*__tape.values.r,
-            &*__tape.grads.r,
             &mut *__tape.grads.n,
             ::monograd::runtime::Store::Overwrite,
         );
@@ -2348,7 +2312,7 @@ impl Cnn {
                     &mut __tape.gemm_pack[..],
                 );
             }
-            ::monograd::runtime::ops::pool::max_pool2d_backward::<
+            ::monograd::runtime::ops::pool::max_pool2d_relu_backward::<
                 f32,
                 ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
                 { B },
@@ -2358,18 +2322,6 @@ impl Cnn {
                 &*__tape.values.r,
                 &*__tape.grads.p,
                 &mut *__tape.grads.r,
-                ::monograd::runtime::Store::Overwrite,
-            );
-            ::monograd::runtime::ops::activation::activation_backward::<
-                f32,
-                _,
-                { B },
-                72usize,
-            >(
-                &::monograd::runtime::ops::activation::Relu,
-                &*__tape.values.n,
-                &*__tape.values.r,
-                &*__tape.grads.r,
                 &mut *__tape.grads.n,
                 ::monograd::runtime::Store::Overwrite,
             );

@@ -47,6 +47,11 @@ pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
 }
 
 pub fn backward(plan: &Plan, i: usize) -> TokenStream {
+    // A ReLU before a max pooling may have its backward done by the pooling's call.
+    let consumer = i + 1;
+    if consumer < plan.node_count() && super::pool::fused_relu(plan, consumer).is_some() {
+        return quote!();
+    }
     let (rt, t) = (rt(), &plan.t);
     let access = Access::Tape;
     let node = &plan.graph.nodes[i];

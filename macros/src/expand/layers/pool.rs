@@ -7,9 +7,9 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{input_grads, input_image, rt};
-use crate::expand::access::{grad, Access};
+use crate::expand::access::{grad, grad_mut, Access};
 use crate::expand::plan::Plan;
-use crate::graph::ops::Pool2d;
+use crate::graph::ops::{Activation, Pool2d};
 use crate::graph::Op;
 
 /// The geometry type of node `i` for the kernels, `NetworkPool2d<Net, i>`, which reads the
@@ -86,6 +86,30 @@ pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
     }
 }
 
+/// When max-pooling node `i` takes the output of a ReLU that nothing else reads and whose
+/// backward would run right after the pooling's, `(relu, below)`: the ReLU's node and its
+/// input's, whose gradient then comes from the pooling's backward call through
+/// `max_pool2d_relu_backward` (the same values as the two calls, in one pass), the ReLU's own
+/// backward emitting nothing.
+///
+/// The pooling is the ReLU output's first contribution, so its gradient is overwritten and holds
+/// the pooling's alone: a later reader of that gradient (another consumer of the ReLU, or of an
+/// alias of it) would have run its backward before. Nodes run backward in reverse order, so the
+/// ReLU's backward comes right after the pooling's when it is node `i - 1`: no other node's
+/// contribution to the ReLU input's gradient can fall between them, and the ReLU's store mode
+/// stays what it was.
+pub fn fused_relu(plan: &Plan, i: usize) -> Option<(usize, usize)> {
+    let relu = *plan.graph.nodes[i].inputs.first()?;
+    let relu_node = &plan.graph.nodes[relu];
+    let fuses = matches!(plan.graph.nodes[i].op, Op::MaxPool2d(_))
+        && matches!(relu_node.op, Op::Activation(Activation::Relu))
+        && relu + 1 == i
+        && plan.needs_grad[relu]
+        && plan.first_contribution.contains(&(i, 0));
+    let below = *relu_node.inputs.first()?;
+    (fuses && plan.needs_grad[below]).then_some((relu, below))
+}
+
 pub fn backward(plan: &Plan, i: usize) -> TokenStream {
     let (rt, t) = (rt(), &plan.t);
     let node = &plan.graph.nodes[i];
@@ -97,6 +121,11 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
     match &node.op {
         Op::MaxPool2d(_) => {
             let geometry = pool_geometry(plan, i);
+            if let Some((relu, below)) = fused_relu(plan, i) {
+                let (dy_relu, dx) = (grad_mut(plan, relu), grad_mut(plan, below));
+                let store = plan.store(relu, 0);
+                return quote!(#rt::ops::pool::max_pool2d_relu_backward::<#t, #geometry, B, #in_len, #out_len>(#x, #dy, #dy_relu, #dx, #store););
+            }
             let calls = input_grad(
                 &|dx, store| quote!(#rt::ops::pool::max_pool2d_backward::<#t, #geometry, B, #in_len, #out_len>(#x, #dy, #dx, #store);),
             );
@@ -117,5 +146,85 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
             quote!(#(#calls)*)
         }
         _ => unreachable!("dispatched by op"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fused_relu;
+    use crate::expand::plan::Plan;
+    use crate::graph::build;
+    use crate::parse::NetworkDef;
+
+    /// The names of the `(relu, pooling)` pairs whose backward passes run as one.
+    fn fused(body: &str) -> Vec<(String, String)> {
+        let def: NetworkDef = syn::parse_str(&format!("struct Net {{ {body} }}")).unwrap();
+        let graph = build(&def).unwrap_or_else(|e| panic!("{e}"));
+        let plan = Plan::new(&graph);
+        (0..plan.node_count())
+            .filter_map(|i| fused_relu(&plan, i).map(|(relu, _)| (relu, i)))
+            .map(|(r, p)| {
+                (
+                    graph.nodes[r].name.to_string(),
+                    graph.nodes[p].name.to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_relu_read_only_by_the_next_max_pooling_is_fused() {
+        let pairs = fused(
+            "input x: [1, 8, 8];
+             c1 = conv2d(x, 2, kernel = 3, padding = 1);
+             r1 = relu(c1);
+             p1 = max_pool2d(r1, 2);
+             c2 = conv2d(p1, 2, kernel = 3, padding = 1);
+             r2 = relu(c2);
+             p2 = max_pool2d(r2, 3, stride = 2, padding = 1);
+             c3 = conv2d(p1, 2, kernel = 1);
+             r3 = relu(c3);
+             p3 = max_pool2d(r3, 2);
+             g3 = global_avg_pool(r3);
+             c4 = conv2d(p1, 2, kernel = 1);
+             r4 = relu(c4);
+             other = tanh(c4);
+             p4 = max_pool2d(r4, 2);
+             t5 = tanh(p1);
+             a5 = avg_pool2d(t5, 2);
+             l5 = leaky_relu(p1);
+             p5 = max_pool2d(l5, 2);
+             f2 = flatten(p2);
+             f3 = flatten(p3);
+             f4 = flatten(p4);
+             f5 = flatten(p5);
+             fa = flatten(a5);
+             fo = flatten(other);
+             j1 = concat(f2, f3);
+             j2 = concat(j1, g3);
+             j3 = concat(j2, f4);
+             j4 = concat(j3, fo);
+             j5 = concat(j4, f5);
+             j6 = concat(j5, fa);
+             out = linear(j6, 3);
+             loss = softmax_cross_entropy(out);",
+        );
+        // r3 has a second reader (g3); r4 is not the node right before its pooling; leaky_relu
+        // and tanh + avg pooling are not the pattern.
+        let want = [("r1", "p1"), ("r2", "p2")].map(|(r, p)| (r.to_string(), p.to_string()));
+        assert_eq!(pairs, want);
+    }
+
+    #[test]
+    fn a_relu_on_the_input_without_an_input_gradient_is_not_fused() {
+        let pairs = fused(
+            "input x: [1, 4, 4];
+             r = relu(x);
+             p = max_pool2d(r, 2);
+             f = flatten(p);
+             out = linear(f, 2);
+             loss = mse(out);",
+        );
+        assert!(pairs.is_empty());
     }
 }

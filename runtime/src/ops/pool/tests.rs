@@ -417,6 +417,84 @@ fn max_pool_flat_backward_equals_the_window_by_window_one() {
     >());
 }
 
+/// [`max_pool2d_relu_backward`] against [`max_pool2d_backward`] then the ReLU's
+/// `activation_backward`, bit for bit (signs of zeros, NaN), on a ReLU's outputs: zeros (both
+/// signs) and ties among the positives, NaN and infinities in some windows; upstream gradients
+/// of both signs with a NaN and an infinity among them; both store modes.
+fn relu_pool_matches_the_two_calls<
+    G: Pool2dGeometry,
+    T: Scalar,
+    const IN: usize,
+    const OUT: usize,
+>() {
+    use crate::ops::activation::{activation_backward, Relu};
+    const S: usize = 3;
+    let specials = [T::nan(), T::infinity(), -T::zero()];
+    let relu_out: [[T; IN]; S] = core::array::from_fn(|b| {
+        core::array::from_fn(|i| {
+            let i = b * IN + i;
+            match (i % 89, (i * 7 + i / 5) % 4) {
+                (5, _) => specials[i / 89 % 3],
+                (_, 0 | 1) => T::zero(),
+                (_, v) => T::from_usize(v),
+            }
+        })
+    });
+    let dy: [[T; OUT]; S] = core::array::from_fn(|b| {
+        core::array::from_fn(|i| match (b * OUT + i) % 61 {
+            7 => T::nan(),
+            8 => T::neg_infinity(),
+            _ => T::from_f64(value(4, b * OUT + i)),
+        })
+    });
+    for store in [Store::Overwrite, Store::Accumulate] {
+        let start: [[T; IN]; S] =
+            core::array::from_fn(|b| core::array::from_fn(|i| T::from_f64(value(5, b * IN + i))));
+        let (mut want_relu, mut want) = ([[T::nan(); IN]; S], start);
+        max_pool2d_backward::<T, G, S, IN, OUT>(&relu_out, &dy, &mut want_relu, Store::Overwrite);
+        activation_backward(&Relu, &relu_out, &relu_out, &want_relu, &mut want, store);
+        let (mut got_relu, mut got) = ([[T::nan(); IN]; S], start);
+        max_pool2d_relu_backward::<T, G, S, IN, OUT>(
+            &relu_out,
+            &dy,
+            &mut got_relu,
+            &mut got,
+            store,
+        );
+        let same = |a: &[[T; IN]; S], b: &[[T; IN]; S]| {
+            let bits = |v: &T| Scalar::to_f64(*v).to_bits();
+            a.as_flattened()
+                .iter()
+                .map(bits)
+                .eq(b.as_flattened().iter().map(bits))
+        };
+        assert!(
+            same(&got_relu, &want_relu),
+            "{store:?}: the ReLU output's gradient"
+        );
+        assert!(same(&got, &want), "{store:?}: the ReLU input's gradient");
+    }
+}
+
+#[test]
+fn max_pool_relu_backward_equals_the_two_calls() {
+    // W4's layers (flat passes), 3x3 and non-square windows (flat), then geometries the flat
+    // passes do not take: overlapping padded windows, a floored remainder.
+    relu_pool_matches_the_two_calls::<Pool2d<8, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1>, f32, 6272, 1568>();
+    relu_pool_matches_the_two_calls::<Pool2d<16, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1>, f32, 3136, 784>();
+    relu_pool_matches_the_two_calls::<Pool2d<16, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1>, f64, 3136, 784>();
+    relu_pool_matches_the_two_calls::<Pool2d<2, 9, 12, 3, 3, 3, 3, 0, 0, 1, 1>, f64, 216, 24>();
+    relu_pool_matches_the_two_calls::<Pool2d<3, 4, 9, 2, 3, 2, 3, 0, 0, 1, 1>, f32, 108, 18>();
+    assert!(!tiled::flat_backward_applies::<
+        Pool2d<2, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1>,
+    >());
+    relu_pool_matches_the_two_calls::<Pool2d<2, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1>, f32, 84, 24>();
+    assert!(!tiled::flat_backward_applies::<
+        Pool2d<2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1>,
+    >());
+    relu_pool_matches_the_two_calls::<Pool2d<2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1>, f64, 70, 12>();
+}
+
 #[test]
 fn max_pool_propagates_nan_like_pytorch() {
     type G = Pool2d<1, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1>;

@@ -401,80 +401,158 @@ fn backward_flat<T: Scalar, G: Pool2dGeometry, const ACCUMULATE: bool>(
     dy: &[T],
     dx: &mut [T],
 ) {
-    let (ow, band, rows_len) = (G::OUT_W, G::KH * G::OUT_W, G::KH * G::W);
-    let per_chunk = BACKWARD_CHUNK / band;
-    let mut h = [T::zero(); BACKWARD_CHUNK];
-    let mut m = [T::zero(); BACKWARD_CHUNK];
-    let mut r = [T::zero(); BACKWARD_CHUNK];
-    let mut r2 = [T::zero(); BACKWARD_CHUNK];
+    let (ow, rows_len) = (G::OUT_W, G::KH * G::W);
+    let per_chunk = BACKWARD_CHUNK / (G::KH * ow);
+    let mut buffers = ChunkBuffers::new();
     let chunks = x
         .chunks(per_chunk * rows_len)
         .zip(dy.chunks(per_chunk * ow))
         .zip(dx.chunks_mut(per_chunk * rows_len));
     for ((x, dy), dx) in chunks {
-        let n = dy.len() / ow * band;
-        let (h, m) = (&mut h[..n], &mut m[..n]);
-        let (mut r, mut r2) = (&mut r[..n], &mut r2[..n]);
-        run_maxima::<T, G>(x, h);
-        // Window maxima at the first run of each window (later positions mix rows of windows).
-        let last = n - (G::KH - 1) * ow;
-        m[..last].copy_from_slice(&h[..last]);
-        for i in 1..G::KH {
-            for (v, &t) in m[..last].iter_mut().zip(&h[i * ow..]) {
-                *v = pick(*v, t);
-            }
+        chunk_backward::<T, G, ACCUMULATE>(x, dy, dx, &mut buffers);
+    }
+}
+
+/// The stack buffers of [`chunk_backward`], `4 x BACKWARD_CHUNK` values.
+struct ChunkBuffers<T> {
+    h: [T; BACKWARD_CHUNK],
+    m: [T; BACKWARD_CHUNK],
+    r: [T; BACKWARD_CHUNK],
+    r2: [T; BACKWARD_CHUNK],
+}
+
+impl<T: Scalar> ChunkBuffers<T> {
+    #[inline(always)]
+    fn new() -> Self {
+        let zero = [T::zero(); BACKWARD_CHUNK];
+        ChunkBuffers {
+            h: zero,
+            m: zero,
+            r: zero,
+            r2: zero,
         }
-        if m[..last].iter().fold(false, |nan, v| nan | v.is_nan()) {
-            let bands = x.chunks_exact(rows_len).zip(dy.chunks_exact(ow));
-            for ((rows, grads), grad_rows) in bands.zip(dx.chunks_exact_mut(rows_len)) {
-                running_max_gradients::<T, G, ACCUMULATE, false>(rows, 0, grads, grad_rows);
-            }
-            continue;
+    }
+}
+
+/// [`max_pool2d_backward_flat`] followed, chunk by chunk while the chunk is in L1, by the
+/// backward pass of the ReLU whose output `y` the pooling read: `dy_relu` (overwritten) gets the
+/// pooling's gradient and `dx` (stored with `store`) `dy_relu * (0 if y <= 0 else 1)`, the
+/// values [`crate::ops::activation::activation_backward`] computes for
+/// [`crate::ops::activation::Relu`] from the same `y` and `dy_relu` (bit for bit: the same
+/// product of the same two values), without its pass over the three whole arrays.
+#[inline(always)]
+pub(super) fn max_pool2d_relu_backward_flat<T: Scalar, G: Pool2dGeometry>(
+    y: &[T],
+    dy: &[T],
+    dy_relu: &mut [T],
+    dx: &mut [T],
+    store: Store,
+) {
+    match store {
+        Store::Overwrite => relu_backward_flat::<T, G, false>(y, dy, dy_relu, dx),
+        Store::Accumulate => relu_backward_flat::<T, G, true>(y, dy, dy_relu, dx),
+    }
+}
+
+#[inline(always)]
+fn relu_backward_flat<T: Scalar, G: Pool2dGeometry, const ACCUMULATE: bool>(
+    y: &[T],
+    dy: &[T],
+    dy_relu: &mut [T],
+    dx: &mut [T],
+) {
+    let (ow, rows_len) = (G::OUT_W, G::KH * G::W);
+    let per_chunk = BACKWARD_CHUNK / (G::KH * ow);
+    let mut buffers = ChunkBuffers::new();
+    let chunks = y
+        .chunks(per_chunk * rows_len)
+        .zip(dy.chunks(per_chunk * ow))
+        .zip(dy_relu.chunks_mut(per_chunk * rows_len))
+        .zip(dx.chunks_mut(per_chunk * rows_len));
+    for (((y, dy), dy_relu), dx) in chunks {
+        chunk_backward::<T, G, false>(y, dy, dy_relu, &mut buffers);
+        let relu = dy_relu.iter().zip(y).map(|(&g, &v)| {
+            // `Relu::derivative`: 0 where the output is <= 0, 1 elsewhere (NaN included).
+            g * if v <= T::zero() { T::zero() } else { T::one() }
+        });
+        for (d, value) in dx.iter_mut().zip(relu) {
+            *d = if ACCUMULATE { *d + value } else { value };
         }
-        // Broadcast each window's maximum and gradient to its runs.
-        for ((m, r), grads) in m
-            .chunks_exact_mut(band)
-            .zip(r.chunks_exact_mut(band))
-            .zip(dy.chunks_exact(ow))
-        {
-            let (first, rest) = m.split_at_mut(ow);
-            for row in rest.chunks_exact_mut(ow) {
-                row.copy_from_slice(first);
-            }
-            for row in r.chunks_exact_mut(ow) {
-                row.copy_from_slice(grads);
-            }
+    }
+}
+
+/// One chunk of [`backward_flat`]: whole rows of windows (`dy.len() / OUT_W` of them), `x` and
+/// `dx` their input rows.
+#[inline(always)]
+fn chunk_backward<T: Scalar, G: Pool2dGeometry, const ACCUMULATE: bool>(
+    x: &[T],
+    dy: &[T],
+    dx: &mut [T],
+    buffers: &mut ChunkBuffers<T>,
+) {
+    let (ow, band, rows_len) = (G::OUT_W, G::KH * G::OUT_W, G::KH * G::W);
+    let n = dy.len() / ow * band;
+    let (h, m) = (&mut buffers.h[..n], &mut buffers.m[..n]);
+    let (mut r, mut r2) = (&mut buffers.r[..n], &mut buffers.r2[..n]);
+    run_maxima::<T, G>(x, h);
+    // Window maxima at the first run of each window (later positions mix rows of windows).
+    let last = n - (G::KH - 1) * ow;
+    m[..last].copy_from_slice(&h[..last]);
+    for i in 1..G::KH {
+        for (v, &t) in m[..last].iter_mut().zip(&h[i * ow..]) {
+            *v = pick(*v, t);
         }
-        // Run i keeps what run i - 1 kept unless run i - 1 holds the maximum; a window's first
-        // run keeps its gradient (restored after each pass).
-        for _ in 1..G::KH {
-            let previous = h[..n - ow].iter().zip(&m[..n - ow]).zip(&r[..n - ow]);
-            for (o, ((&t, &v), &g)) in r2[ow..].iter_mut().zip(previous) {
-                *o = if t == v { T::zero() } else { g };
-            }
-            for (row, grads) in r2.chunks_exact_mut(band).zip(dy.chunks_exact(ow)) {
-                row[..ow].copy_from_slice(grads);
-            }
-            core::mem::swap(&mut r, &mut r2);
+    }
+    if m[..last].iter().fold(false, |nan, v| nan | v.is_nan()) {
+        let bands = x.chunks_exact(rows_len).zip(dy.chunks_exact(ow));
+        for ((rows, grads), grad_rows) in bands.zip(dx.chunks_exact_mut(rows_len)) {
+            running_max_gradients::<T, G, ACCUMULATE, false>(rows, 0, grads, grad_rows);
         }
-        let store = |d: &mut T, g: T| *d = if ACCUMULATE { *d + g } else { g };
-        if G::KW == 2 {
-            let runs = x.as_chunks::<2>().0.iter().zip(&*m).zip(&*r);
-            for (d, ((&[a, b], &v), &g)) in dx.as_chunks_mut::<2>().0.iter_mut().zip(runs) {
-                let first = a == v;
-                let second = (b == v) & !first;
-                store(&mut d[0], if first { g } else { T::zero() });
-                store(&mut d[1], if second { g } else { T::zero() });
-            }
-        } else {
-            let runs = x.chunks_exact(G::KW).zip(&*m).zip(&*r);
-            for (d, ((run, &v), &g)) in dx.chunks_exact_mut(G::KW).zip(runs) {
-                let mut g = g;
-                for (d, &t) in d.iter_mut().zip(run) {
-                    let hit = t == v;
-                    store(d, if hit { g } else { T::zero() });
-                    g = if hit { T::zero() } else { g };
-                }
+        return;
+    }
+    // Broadcast each window's maximum and gradient to its runs.
+    for ((m, r), grads) in m
+        .chunks_exact_mut(band)
+        .zip(r.chunks_exact_mut(band))
+        .zip(dy.chunks_exact(ow))
+    {
+        let (first, rest) = m.split_at_mut(ow);
+        for row in rest.chunks_exact_mut(ow) {
+            row.copy_from_slice(first);
+        }
+        for row in r.chunks_exact_mut(ow) {
+            row.copy_from_slice(grads);
+        }
+    }
+    // Run i keeps what run i - 1 kept unless run i - 1 holds the maximum; a window's first
+    // run keeps its gradient (restored after each pass).
+    for _ in 1..G::KH {
+        let previous = h[..n - ow].iter().zip(&m[..n - ow]).zip(&r[..n - ow]);
+        for (o, ((&t, &v), &g)) in r2[ow..].iter_mut().zip(previous) {
+            *o = if t == v { T::zero() } else { g };
+        }
+        for (row, grads) in r2.chunks_exact_mut(band).zip(dy.chunks_exact(ow)) {
+            row[..ow].copy_from_slice(grads);
+        }
+        core::mem::swap(&mut r, &mut r2);
+    }
+    let store = |d: &mut T, g: T| *d = if ACCUMULATE { *d + g } else { g };
+    if G::KW == 2 {
+        let runs = x.as_chunks::<2>().0.iter().zip(&*m).zip(&*r);
+        for (d, ((&[a, b], &v), &g)) in dx.as_chunks_mut::<2>().0.iter_mut().zip(runs) {
+            let first = a == v;
+            let second = (b == v) & !first;
+            store(&mut d[0], if first { g } else { T::zero() });
+            store(&mut d[1], if second { g } else { T::zero() });
+        }
+    } else {
+        let runs = x.chunks_exact(G::KW).zip(&*m).zip(&*r);
+        for (d, ((run, &v), &g)) in dx.chunks_exact_mut(G::KW).zip(runs) {
+            let mut g = g;
+            for (d, &t) in d.iter_mut().zip(run) {
+                let hit = t == v;
+                store(d, if hit { g } else { T::zero() });
+                g = if hit { T::zero() } else { g };
             }
         }
     }
