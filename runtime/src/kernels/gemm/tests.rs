@@ -660,3 +660,76 @@ fn pack_len_suffices_on_every_level() {
     check::<f32>();
     check::<f64>();
 }
+
+/// A last panel of few rows (computed as half a tile) gives each of its rows the same bits as
+/// the same row inside a whole tile: `C = A B` with `m = 1, 2, 3, 4` against the first rows of
+/// the product with `m = 24` whose first rows of `A` are the same, on every packed level, both
+/// transposes of `A`, `f32` and `f64`.
+#[test]
+fn rows_of_a_partial_panel_equal_the_same_rows_in_a_whole_tile() {
+    fn check<T: Scalar>(rng: &mut Rng) {
+        let (n, k, tall) = (40, 37, 24);
+        let big_a = random_matrix::<T>(rng, tall, k, k);
+        let b = random_matrix::<T>(rng, k, n, n);
+        #[cfg(feature = "std")]
+        let backends = [
+            GemmBackend::Packed,
+            GemmBackend::PackedAvx2,
+            GemmBackend::PackedBaseline,
+        ];
+        #[cfg(not(feature = "std"))]
+        let backends = [GemmBackend::Packed, GemmBackend::PackedBaseline];
+        for backend in backends {
+            for transa in [Transpose::No, Transpose::Yes] {
+                // `A` stored as given (rows of `k`) or transposed (`k` rows of `m`).
+                let stored = |m: usize| -> (Vec<T>, usize) {
+                    match transa {
+                        Transpose::No => (big_a[..m * k].to_vec(), k),
+                        Transpose::Yes => {
+                            let t = (0..k * m).map(|i| big_a[(i % m) * k + i / m]).collect();
+                            (t, m)
+                        }
+                    }
+                };
+                let product = |m: usize| -> Vec<T> {
+                    let (a, lda) = stored(m);
+                    let mut c = vec![T::nan(); m * n];
+                    let mut pack =
+                        vec![T::nan(); gemm_pack_len::<T>(transa, Transpose::No, m, n, k)];
+                    let one = T::one();
+                    gemm_with_backend(
+                        backend,
+                        transa,
+                        Transpose::No,
+                        m,
+                        n,
+                        k,
+                        one,
+                        &a,
+                        lda,
+                        &b,
+                        n,
+                        T::zero(),
+                        &mut c,
+                        n,
+                        &mut pack,
+                    )
+                    .unwrap();
+                    c
+                };
+                let whole = product(tall);
+                for m in 1..=4 {
+                    let part = product(m);
+                    let same = part
+                        .iter()
+                        .zip(&whole)
+                        .all(|(p, w)| Scalar::to_f64(*p).to_bits() == Scalar::to_f64(*w).to_bits());
+                    assert!(same, "{} {backend:?} {transa:?} m = {m}", T::NAME);
+                }
+            }
+        }
+    }
+    let mut rng = Rng::new(31);
+    check::<f32>(&mut rng);
+    check::<f64>(&mut rng);
+}
