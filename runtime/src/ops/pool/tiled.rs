@@ -45,6 +45,7 @@
 
 use super::{Pool2dGeometry, RunningMax};
 use crate::kernels::Store;
+use crate::ops::activation::{Activation, Relu};
 use crate::Scalar;
 
 /// Windows per block (four 128-bit vectors of f32). Rows of windows are cut into blocks of at
@@ -54,6 +55,12 @@ const LANES: usize = 16;
 
 /// Whether the max-pooling backward of `G` runs here.
 pub(super) const fn applies<G: Pool2dGeometry>() -> bool {
+    disjoint_windows::<G>() && (G::KH * G::KW == 4 || G::KH * G::KW == 9)
+}
+
+/// Whether the windows of `G` are disjoint and inside the image: stride equal to the kernel,
+/// no padding, no dilation, no partial `ceil_mode` window.
+const fn disjoint_windows<G: Pool2dGeometry>() -> bool {
     G::SH == G::KH
         && G::SW == G::KW
         && !G::CEIL
@@ -61,7 +68,6 @@ pub(super) const fn applies<G: Pool2dGeometry>() -> bool {
         && G::PW == 0
         && G::DH == 1
         && G::DW == 1
-        && (G::KH * G::KW == 4 || G::KH * G::KW == 9)
 }
 
 /// Offset of tap `t` (row-major in the window) of window `ox` in the rows of its row of
@@ -265,13 +271,7 @@ const CHUNK: usize = 512;
 /// tile the whole image (no rows or columns left over), a row of windows' horizontal maxima
 /// within [`CHUNK`].
 pub(super) const fn forward_applies<G: Pool2dGeometry>() -> bool {
-    G::SH == G::KH
-        && G::SW == G::KW
-        && !G::CEIL
-        && G::PH == 0
-        && G::PW == 0
-        && G::DH == 1
-        && G::DW == 1
+    disjoint_windows::<G>()
         && G::OUT_H * G::KH == G::H
         && G::OUT_W * G::KW == G::W
         && G::KH * G::OUT_W <= CHUNK
@@ -401,16 +401,22 @@ fn backward_flat<T: Scalar, G: Pool2dGeometry, const ACCUMULATE: bool>(
     dy: &[T],
     dx: &mut [T],
 ) {
-    let (ow, rows_len) = (G::OUT_W, G::KH * G::W);
-    let per_chunk = BACKWARD_CHUNK / (G::KH * ow);
+    let (inputs, outputs) = chunk_lens::<G>();
     let mut buffers = ChunkBuffers::new();
     let chunks = x
-        .chunks(per_chunk * rows_len)
-        .zip(dy.chunks(per_chunk * ow))
-        .zip(dx.chunks_mut(per_chunk * rows_len));
+        .chunks(inputs)
+        .zip(dy.chunks(outputs))
+        .zip(dx.chunks_mut(inputs));
     for ((x, dy), dx) in chunks {
         chunk_backward::<T, G, ACCUMULATE>(x, dy, dx, &mut buffers);
     }
+}
+
+/// `(inputs, outputs)` of one chunk of the flat backward: as many whole rows of windows as
+/// [`BACKWARD_CHUNK`] holds, with their input rows.
+const fn chunk_lens<G: Pool2dGeometry>() -> (usize, usize) {
+    let rows_of_windows = BACKWARD_CHUNK / (G::KH * G::OUT_W);
+    (rows_of_windows * G::KH * G::W, rows_of_windows * G::OUT_W)
 }
 
 /// The stack buffers of [`chunk_backward`], `4 x BACKWARD_CHUNK` values.
@@ -461,20 +467,20 @@ fn relu_backward_flat<T: Scalar, G: Pool2dGeometry, const ACCUMULATE: bool>(
     dy_relu: &mut [T],
     dx: &mut [T],
 ) {
-    let (ow, rows_len) = (G::OUT_W, G::KH * G::W);
-    let per_chunk = BACKWARD_CHUNK / (G::KH * ow);
+    let (inputs, outputs) = chunk_lens::<G>();
     let mut buffers = ChunkBuffers::new();
     let chunks = y
-        .chunks(per_chunk * rows_len)
-        .zip(dy.chunks(per_chunk * ow))
-        .zip(dy_relu.chunks_mut(per_chunk * rows_len))
-        .zip(dx.chunks_mut(per_chunk * rows_len));
+        .chunks(inputs)
+        .zip(dy.chunks(outputs))
+        .zip(dy_relu.chunks_mut(inputs))
+        .zip(dx.chunks_mut(inputs));
     for (((y, dy), dy_relu), dx) in chunks {
         chunk_backward::<T, G, false>(y, dy, dy_relu, &mut buffers);
-        let relu = dy_relu.iter().zip(y).map(|(&g, &v)| {
-            // `Relu::derivative`: 0 where the output is <= 0, 1 elsewhere (NaN included).
-            g * if v <= T::zero() { T::zero() } else { T::one() }
-        });
+        // As `activation_backward` computes it: the derivative from the output alone.
+        let relu = dy_relu
+            .iter()
+            .zip(y)
+            .map(|(&g, &v)| g * Relu.derivative(v, v));
         for (d, value) in dx.iter_mut().zip(relu) {
             *d = if ACCUMULATE { *d + value } else { value };
         }
