@@ -16,6 +16,7 @@ mod sealed {
     use crate::kernels::gemm::gather_columns_f32;
     use crate::kernels::gemm::{run_kernels, GemmBackend, Product};
     use crate::kernels::gemv::gemv_f32;
+    use crate::kernels::small::dense_vector_f32;
 
     /// What only this crate implements, for `f32` and `f64`. Its functions are not generic, so
     /// the code they call is compiled once, here, and not in every crate that uses the generic
@@ -37,6 +38,17 @@ mod sealed {
         /// runs[w][q]` for `q < kc`, returning `true` where this CPU has a kernel for the type,
         /// else `false` with `dst` untouched.
         fn gather_columns(runs: &[&[Self]], kc: usize, dst: &mut [Self]) -> bool;
+
+        /// The vector form of one sample through a small dense layer
+        /// (`kernels::small::dense_vector`): computes `y` with the same bits and returns `true`
+        /// where this CPU and the sizes have one for the type, else returns `false` with `y`
+        /// untouched. Always inlined, so that it is compiled into the caller's unrolled code.
+        fn dense_vector_kernel(
+            x: &[Self],
+            w: &[Self],
+            bias: Option<&[Self]>,
+            y: &mut [Self],
+        ) -> bool;
     }
 
     impl Sealed for f32 {
@@ -56,6 +68,11 @@ mod sealed {
         fn gather_columns(runs: &[&[f32]], kc: usize, dst: &mut [f32]) -> bool {
             gather_columns_f32(runs, kc, dst)
         }
+
+        #[inline(always)]
+        fn dense_vector_kernel(x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) -> bool {
+            dense_vector_f32(x, w, bias, y)
+        }
     }
 
     impl Sealed for f64 {
@@ -73,6 +90,11 @@ mod sealed {
         }
 
         fn gather_columns(_: &[&[f64]], _: usize, _: &mut [f64]) -> bool {
+            false
+        }
+
+        #[inline(always)]
+        fn dense_vector_kernel(_: &[f64], _: &[f64], _: Option<&[f64]>, _: &mut [f64]) -> bool {
             false
         }
     }
