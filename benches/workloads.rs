@@ -62,8 +62,8 @@ use monograd::prelude::*;
 use monograd::runtime::kernels::reduce::max_abs_pair;
 use monograd::runtime::network::check_state_finite;
 use monograd::runtime::ops::conv::{
-    conv2d_backward_input_packed, conv2d_backward_params_packed, conv2d_pack_len, Conv2d,
-    Conv2dGeometry,
+    conv2d_backward_input_packed, conv2d_backward_params_packed, conv2d_pack_len,
+    conv2d_weight_workspace_len, Conv2d, Conv2dGeometry,
 };
 use monograd::runtime::train::{accuracy, MiniBatches};
 use monograd::runtime::{Buffer, Network, Store};
@@ -487,14 +487,25 @@ fn w4_conv_backward(options: &Options) {
 
 type W4Conv1 = Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
 type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
-/// Workspace of both layers (the network shares one, sized for the larger).
+/// Workspace of both layers, long enough for the weight gradients' batches (the network's
+/// training tape has one buffer for the columns and one for those batches, each sized for the
+/// larger layer).
 const W4_CONV_WS: usize = {
-    let (a, b) = (W4Conv1::WORKSPACE_LEN, W4Conv2::WORKSPACE_LEN);
-    if a > b {
-        a
-    } else {
-        b
+    let lens = [
+        W4Conv1::WORKSPACE_LEN,
+        W4Conv2::WORKSPACE_LEN,
+        conv2d_weight_workspace_len::<W4Conv1>(),
+        conv2d_weight_workspace_len::<W4Conv2>(),
+    ];
+    let mut most = 0;
+    let mut i = 0;
+    while i < lens.len() {
+        if lens[i] > most {
+            most = lens[i];
+        }
+        i += 1;
     }
+    most
 };
 
 /// Random operands of W4's convolution backward kernels, and their scratch.

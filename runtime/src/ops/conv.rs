@@ -53,7 +53,12 @@
 //! [`conv2d_workspace_len`]); a longer workspace is accepted, so one buffer sized for the
 //! largest layer can serve a whole network. A 1x1 convolution with stride 1 and no padding uses
 //! the input as its column matrix and leaves the workspace untouched. Nothing allocates.
-//! Batching the samples into larger GEMMs was measured and lost (see `conv/im2col_gemm.rs`).
+//! Batching the samples into larger GEMMs was measured and lost for the forward pass and the
+//! input gradient (see `conv/im2col_gemm.rs`). The weight gradient of a stride-1 convolution
+//! batches them when its workspace holds at least two samples' columns and upstream gradients
+//! ([`conv2d_weight_workspace_len`] elements; a generated network's training tape gives it that
+//! buffer, up to [`CONV2D_WEIGHT_BATCH_BUDGET`] elements): one product then adds up several
+//! samples, instead of each sample's product reducing and storing its own tiles.
 //!
 //! A convolution of one input channel that keeps the image size with stride 1 (the first layer
 //! of an image network) runs its forward pass and weight gradient on shifted copies of the
@@ -97,6 +102,15 @@ enum Path {
 }
 
 impl Path {
+    /// The path of the weight gradient: shifted copies where they apply, else the GEMM.
+    const fn weight<G: Conv2dGeometry>() -> Path {
+        if shifted::weight_applies::<G>() {
+            Path::Shifted
+        } else {
+            Path::Gemm
+        }
+    }
+
     /// The path of the forward pass.
     const fn forward<G: Conv2dGeometry>() -> Path {
         if shifted::applies::<G>() {
@@ -224,6 +238,26 @@ pub fn conv2d_forward_packed<
         pack,
     );
 }
+
+/// Elements of workspace at which [`conv2d_backward_params`] batches the samples of its weight
+/// gradient (at least [`Conv2dGeometry::WORKSPACE_LEN`]; equal to it where it does not batch:
+/// strides above 1, pointwise and single-channel shifted-path convolutions, or samples too large
+/// for two of them to fit in [`CONV2D_WEIGHT_BATCH_BUDGET`] elements): 8 samples' columns and
+/// upstream gradients, or as many as fit in the budget. With a shorter workspace
+/// (down to `WORKSPACE_LEN`) the weight gradient batches fewer samples, or none: same results
+/// within rounding, more time.
+pub const fn conv2d_weight_workspace_len<G: Conv2dGeometry>() -> usize {
+    if matches!(Path::weight::<G>(), Path::Shifted) {
+        G::WORKSPACE_LEN
+    } else {
+        im2col_gemm::weight_workspace_len::<G>()
+    }
+}
+
+/// Elements (512 KB of `f32`) up to which [`conv2d_weight_workspace_len`] asks for a batched
+/// weight gradient's columns: on W4's second layer (`BENCHMARKS.md`, AMD Zen 3), batches of 3,
+/// 7, 14 and 32 samples were within 5 % of each other, 0.75x the time of one sample per product.
+pub const CONV2D_WEIGHT_BATCH_BUDGET: usize = im2col_gemm::WEIGHT_BATCH_BUDGET;
 
 /// Elements of packing scratch the `_packed` convolution functions of `G` use (the most any
 /// of its GEMMs needs; 0 when all of them are small enough to run unpacked, or its passes run
@@ -430,13 +464,7 @@ fn backward_params_on<T: Scalar, G: Conv2dGeometry>(
     store: Store,
     pack: &mut [T],
 ) {
-    let path = const {
-        if shifted::weight_applies::<G>() {
-            Path::Shifted
-        } else {
-            Path::Gemm
-        }
-    };
+    let path = const { Path::weight::<G>() };
     backward_params_path::<T, G>(path, x, dy, dparams, workspace, store, pack);
 }
 
@@ -458,11 +486,16 @@ fn backward_params_path<T: Scalar, G: Conv2dGeometry>(
         // An empty batch must still overwrite.
         dweight.fill(T::zero());
     }
-    let samples = x.chunks_exact(G::IN_LEN).zip(dy.chunks_exact(G::OUT_LEN));
-    for (b, (xb, dyb)) in samples.enumerate() {
-        // The first sample applies the caller's store mode, later ones add to it.
-        let beta = if b == 0 { store.beta() } else { T::one() };
-        im2col_gemm::backward_weight::<T, G>(xb, dyb, beta, dweight, workspace, pack);
+    let batch = workspace.len() / im2col_gemm::weight_batch_per_sample::<G>();
+    if im2col_gemm::weight_batches::<G>() && batch >= 2 && x.len() >= 2 * G::IN_LEN {
+        im2col_gemm::backward_weight_batched::<T, G>(x, dy, store.beta(), dweight, workspace, pack);
+    } else {
+        let samples = x.chunks_exact(G::IN_LEN).zip(dy.chunks_exact(G::OUT_LEN));
+        for (b, (xb, dyb)) in samples.enumerate() {
+            // The first sample applies the caller's store mode, later ones add to it.
+            let beta = if b == 0 { store.beta() } else { T::one() };
+            im2col_gemm::backward_weight::<T, G>(xb, dyb, beta, dweight, workspace, pack);
+        }
     }
     let ohw = G::OUT_H * G::OUT_W;
     for (o, db) in dbias.iter_mut().enumerate() {

@@ -73,6 +73,66 @@ fn columns(access: &Access) -> TokenStream {
     access.scratch(&quote::format_ident!("{}", COLUMNS))
 }
 
+/// Name of the training-only buffer in which the convolutions' weight gradients gather the
+/// columns of several samples (sized for the largest; absent when no layer batches).
+pub const WEIGHT_COLUMNS: &str = "conv_weight_columns";
+
+/// Elements the runtime gives the batched weight-gradient columns at most
+/// (`ops::conv::CONV2D_WEIGHT_BATCH_BUDGET`, 512 KB of `f32`).
+const WEIGHT_BATCH_BUDGET: usize = 1 << 17;
+
+/// Samples per batched weight-gradient product at most (the runtime's `WEIGHT_BATCH_MAX`).
+const WEIGHT_BATCH_MAX: usize = 8;
+
+/// Workspace at which a convolution's weight gradient runs several samples per product, as the
+/// runtime's `conv2d_weight_workspace_len` computes it (0 when it does not batch): stride 1, not
+/// a pointwise convolution, and [`WEIGHT_BATCH_MAX`] samples' columns and upstream gradients, or
+/// as many as fit in [`WEIGHT_BATCH_BUDGET`] if at least two do. A single-channel layer that
+/// keeps the image size runs its weight gradient on shifted copies, which do not batch (the
+/// runtime's `shifted::applies`, less its limits on taps and workspace: such a layer past them
+/// runs one sample per product). The runtime batches as many samples as the buffer it is given
+/// holds, so a mismatch costs speed, never correctness.
+fn weight_columns_len(plan: &Plan, i: usize, conv: &Conv2d) -> usize {
+    let (c_in, h, w) = input_image(plan, i);
+    let (c_out, oh, ow) = conv_output(plan, i, conv);
+    let pointwise = conv.kernel == (1, 1) && conv.padding == (0, 0);
+    let shifted = c_in == 1 && conv.groups == 1 && (oh, ow) == (h, w);
+    if conv.stride != (1, 1) || pointwise || shifted {
+        return 0;
+    }
+    let (group_in, group_out) = (c_in / conv.groups, c_out / conv.groups);
+    let per_sample = (group_in * conv.kernel.0 * conv.kernel.1 + group_out) * oh * ow;
+    let samples = (WEIGHT_BATCH_BUDGET / per_sample).min(WEIGHT_BATCH_MAX);
+    if samples >= 2 {
+        samples * per_sample
+    } else {
+        0
+    }
+}
+
+/// The shared buffer of the batched weight gradients, when one is longer than the columns'.
+pub fn shared_weight_workspace(plan: &Plan) -> Option<WorkspaceItem> {
+    let len = (0..plan.node_count())
+        .filter_map(|i| match &plan.graph.nodes[i].op {
+            Op::Conv2d(conv) => Some(weight_columns_len(plan, i, conv)),
+            _ => None,
+        })
+        .max()
+        .filter(|&len| len > shared_columns_len(plan))?;
+    let (rt, t) = (rt(), &plan.t);
+    let zero = super::literal(plan, 0.0);
+    Some(WorkspaceItem {
+        field: quote::format_ident!("{}", WEIGHT_COLUMNS),
+        ty: quote!(#rt::Buffer<[#t; #len]>),
+        init: quote!(#rt::Buffer::zeroed()),
+        stack_init: quote!([#zero; #len]),
+        const_init: Some(quote!(#rt::Buffer::ZEROED)),
+        eval: false,
+        per_sample: 0,
+        fixed: len,
+    })
+}
+
 fn block_len(plan: &Plan, i: usize) -> usize {
     plan.params[i].len()
 }
@@ -288,6 +348,11 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
             let len = kernel_block_len(plan, i, conv);
             let cols = columns(&access);
             let cols_len = shared_columns_len(plan);
+            // The weight gradient batches samples in its own, larger buffer where there is one.
+            let (weight_cols, weight_cols_len) = match shared_weight_workspace(plan) {
+                Some(item) => (access.scratch(&item.field), item.fixed),
+                None => (cols.clone(), cols_len),
+            };
             let block = &plan.params[i];
             let off = plan.param_block_offset(i);
             let plen = block_len(plan, i);
@@ -316,8 +381,8 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                 quote! {
                     let kernel_grad: &mut [[#t; #len]; 1] = &mut tape.workspace.#dw_field;
                     let kernel_grad: &mut [#t; #len] = &mut kernel_grad[0];
-                    #rt::ops::conv::conv2d_backward_params_packed::<#t, #geometry, B, #in_len, #out_len, #len, #cols_len>(
-                        #x, #dy, kernel_grad, #cols, #rt::Store::Overwrite, &mut tape.gemm_pack[..],
+                    #rt::ops::conv::conv2d_backward_params_packed::<#t, #geometry, B, #in_len, #out_len, #len, #weight_cols_len>(
+                        #x, #dy, kernel_grad, #weight_cols, #rt::Store::Overwrite, &mut tape.gemm_pack[..],
                     );
                     // Weight Norm's g and v are stored one after the other.
                     let (grad_g, grad_v) = tape.param_grads[#g_off..][..#g_len + #v_len].split_at_mut(#g_len);
@@ -326,8 +391,8 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
                 }
             } else {
                 quote! {
-                    #rt::ops::conv::conv2d_backward_params_packed::<#t, #geometry, B, #in_len, #out_len, #plen, #cols_len>(
-                        #x, #dy, #rt::view::array_mut::<#t, #plen>(&mut tape.param_grads[#off..]), #cols, #rt::Store::Overwrite,
+                    #rt::ops::conv::conv2d_backward_params_packed::<#t, #geometry, B, #in_len, #out_len, #plen, #weight_cols_len>(
+                        #x, #dy, #rt::view::array_mut::<#t, #plen>(&mut tape.param_grads[#off..]), #weight_cols, #rt::Store::Overwrite,
                         &mut tape.gemm_pack[..],
                     );
                 }

@@ -33,6 +33,7 @@ pub fn all_workspace(plan: &Plan) -> Vec<WorkspaceItem> {
         .flat_map(|i| workspace(plan, i))
         .collect();
     items.extend(conv::shared_workspace(plan));
+    items.extend(conv::shared_weight_workspace(plan));
     items
 }
 

@@ -95,9 +95,20 @@ pub(super) fn gather<T: Scalar, G: Conv2dGeometry>(
 /// the second's stayed at 1.17x.
 #[inline(always)]
 fn gather_rows<T: Scalar, G: Conv2dGeometry>(x_group: &[T], cols: &mut [T]) {
+    gather_rows_strided::<T, G>(x_group, cols, G::OUT_H * G::OUT_W);
+}
+
+/// [`gather`] for stride 1 into rows `ld >= OH OW` elements apart: row `r` of the column matrix
+/// is `cols[r ld..r ld + OH OW]` (the rest of each stride untouched), so that the columns of
+/// several samples can sit side by side (`im2col_gemm::backward_weight_batched`).
+#[inline(always)]
+pub(super) fn gather_rows_strided<T: Scalar, G: Conv2dGeometry>(
+    x_group: &[T],
+    cols: &mut [T],
+    ld: usize,
+) {
     let (w, ow, ohw) = (G::W, G::OUT_W, G::OUT_H * G::OUT_W);
     let x_group = &x_group[..G::GROUP_IN * G::H * w];
-    let cols = &mut cols[..G::COLS_LEN];
     // Run element ox of tap j reads image column ox + j DW - PW: the run's elements
     // [lo, hi) lie in the image.
     let span = |j: usize| {
@@ -110,7 +121,7 @@ fn gather_rows<T: Scalar, G: Conv2dGeometry>(x_group: &[T], cols: &mut [T]) {
         for i in 0..G::KH {
             for j in 0..G::KW {
                 let (lo, hi) = span(j);
-                let row = ((c * G::KH + i) * G::KW + j) * ohw;
+                let row = ((c * G::KH + i) * G::KW + j) * ld;
                 let tap = &mut cols[row..row + ohw];
                 if ow == w {
                     block_copy::<T, G>(image, tap, i, j, (lo, hi));

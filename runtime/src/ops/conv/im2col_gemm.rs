@@ -1,6 +1,6 @@
-//! The GEMM path of the convolution kernels, one sample at a time: per group, the column matrix
-//! is gathered into the workspace ([`columns`]) and one GEMM does the multiply-adds (formulas in
-//! the parent module's docs).
+//! The GEMM path of the convolution kernels, one sample at a time (the weight gradient: several,
+//! given the workspace): per group, the column matrix is gathered into the workspace
+//! ([`columns`]) and one GEMM does the multiply-adds (formulas in the parent module's docs).
 //!
 //! The workspace is `[columns: COLS_LEN | padded image]` (see [`Conv2dGeometry::WORKSPACE_LEN`]).
 //! A 1x1 convolution with stride 1 and no padding skips im2col: its column matrix is the input.
@@ -17,7 +17,17 @@
 //! 56 KB (1.8 MB for S = 32) where one sample's stay in cache between im2col and the GEMM, and
 //! the outputs must be scattered back to (or the upstream gradients gathered from) the
 //! per-sample `[C, H, W]` layout. So each sample keeps its own column matrix and the workspace
-//! stays one sample's worth.
+//! stays one sample's worth, for the forward pass and the input gradient.
+//!
+//! The weight gradient is the exception since the crate has its own GEMM, whose `A * B^T` is
+//! dot products of contiguous rows: each product reduces every accumulator's lanes, adds the
+//! leftover `k mod 8` products and stores its tile into `dW` with `beta = 1`, once per sample
+//! (W4's second layer: 1152 such tiles per sample for 14 k multiply-adds per output).
+//! [`backward_weight_batched`] gathers the columns and upstream gradients of `S` samples side
+//! by side in a larger, training-only workspace and runs one product with `k = S OH OW`. W4's
+//! second layer (AMD Zen 3, f32, batch 32, `cargo bench --bench workloads -- W4parts`, two
+//! alternating runs each): 342-345 us per sample against 252-269 us in batches of 7
+//! (`CONV2D_WEIGHT_BATCH_BUDGET` elements); batches of 3, 14 and 32 were within 5 % of 7.
 
 use super::{columns, Conv2dGeometry};
 use crate::kernels::gemm::{auto_pack_len, gemm_packed, Transpose};
@@ -171,5 +181,96 @@ pub(super) fn backward_weight<T: Scalar, G: Conv2dGeometry>(
             (dw_group, ck),
             pack,
         );
+    }
+}
+
+/// Elements per sample of [`backward_weight_batched`]'s workspace: the sample's column matrix
+/// and its upstream gradient, per group.
+pub(super) const fn weight_batch_per_sample<G: Conv2dGeometry>() -> usize {
+    G::GROUP_IN * G::KH * G::KW * G::OUT_H * G::OUT_W + G::GROUP_OUT * G::OUT_H * G::OUT_W
+}
+
+/// Whether [`backward_weight_batched`] serves `G`: stride 1 (the columns are gathered row by
+/// row, `columns::gather_rows_strided`) and not pointwise (whose columns are the input itself).
+pub(super) const fn weight_batches<G: Conv2dGeometry>() -> bool {
+    G::SH == 1 && G::SW == 1 && !is_pointwise::<G>()
+}
+
+/// Elements of workspace at which the weight gradient batches samples: [`WEIGHT_BATCH_MAX`]
+/// samples' worth, or fewer within [`WEIGHT_BATCH_BUDGET`] elements, when that holds at least
+/// two samples.
+pub(super) const fn weight_workspace_len<G: Conv2dGeometry>() -> usize {
+    let per = weight_batch_per_sample::<G>();
+    let fit = WEIGHT_BATCH_BUDGET / per;
+    let samples = if fit < WEIGHT_BATCH_MAX {
+        fit
+    } else {
+        WEIGHT_BATCH_MAX
+    };
+    if weight_batches::<G>() && samples >= 2 && samples * per > G::WORKSPACE_LEN {
+        samples * per
+    } else {
+        G::WORKSPACE_LEN
+    }
+}
+
+/// Elements (512 KB of `f32`) a training tape gives the weight gradient's batched columns at
+/// most.
+pub(super) const WEIGHT_BATCH_BUDGET: usize = 1 << 17;
+
+/// Samples per batched weight-gradient product at most: past a few samples the product's fixed
+/// costs are spread thin (W4's second layer: 3 samples within 3 % of 7), and a small layer's
+/// buffer stays the size of a few samples' columns.
+pub(super) const WEIGHT_BATCH_MAX: usize = 8;
+
+/// `dweight (beta) sum_b dY_g[b] cols_g(x[b])^T` over the samples of `x` and `dy`, `S` samples
+/// per product: the columns of `S` samples side by side (`[K][S OH OW]`) and their upstream
+/// gradients likewise (`[C_OUT / G][S OH OW]`), so that one GEMM with `k = S OH OW` replaces
+/// `S` with `k = OH OW`, each of which reduced its lanes, added its leftover products and
+/// stored its tile. `S` is as many samples as `workspace` holds
+/// ([`weight_batch_per_sample`] each; at least 2, else the caller runs [`backward_weight`]).
+pub(super) fn backward_weight_batched<T: Scalar, G: Conv2dGeometry>(
+    x: &[T],
+    dy: &[T],
+    beta: T,
+    dweight: &mut [T],
+    workspace: &mut [T],
+    pack: &mut [T],
+) {
+    let ck = G::GROUP_IN * G::KH * G::KW;
+    let ohw = G::OUT_H * G::OUT_W;
+    let most = workspace.len() / weight_batch_per_sample::<G>();
+    let in_group = G::GROUP_IN * G::H * G::W;
+    let out_group = G::GROUP_OUT * ohw;
+    let samples = x.len() / G::IN_LEN;
+    let mut first = 0;
+    let mut beta = beta;
+    while first < samples {
+        let count = most.min(samples - first);
+        let ld = count * ohw;
+        let (cols, dys) = workspace.split_at_mut(ck * ld);
+        let dys = &mut dys[..G::GROUP_OUT * ld];
+        let groups = dweight.chunks_exact_mut(G::GROUP_OUT * ck).enumerate();
+        for (g, dw_group) in groups {
+            for s in 0..count {
+                let b = first + s;
+                let x_group = &x[b * G::IN_LEN + g * in_group..][..in_group];
+                columns::gather_rows_strided::<T, G>(x_group, &mut cols[s * ohw..], ld);
+                let dy_group = &dy[b * G::OUT_LEN + g * out_group..][..out_group];
+                for (o, row) in dy_group.chunks_exact(ohw).enumerate() {
+                    dys[o * ld + s * ohw..][..ohw].copy_from_slice(row);
+                }
+            }
+            product(
+                (Transpose::No, &*dys, ld),
+                (Transpose::Yes, &cols[..ck * ld], ld),
+                (G::GROUP_OUT, ck, ld),
+                beta,
+                (dw_group, ck),
+                pack,
+            );
+        }
+        first += count;
+        beta = T::one();
     }
 }

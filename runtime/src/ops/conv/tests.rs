@@ -775,3 +775,91 @@ fn shifted_copies_match_the_gemm() {
         Conv2d<1, 8, 8, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, true>,
     >());
 }
+
+/// The weight gradient with the samples batched (`im2col_gemm::backward_weight_batched`) against
+/// one sample per product: workspaces of one sample (no batching), of two (batches of 2, 2, 1
+/// for 5 samples) and of [`conv2d_weight_workspace_len`], NaN-filled; both store modes; f64 and
+/// f32. With a batch of 2, the PyTorch reference values of the geometry.
+fn check_batched_weight<G: Conv2dGeometry, const P: usize>(name: &str, want_b2: &[f64]) {
+    assert!(im2col_gemm::weight_batches::<G>(), "{name}: batches");
+    let per = im2col_gemm::weight_batch_per_sample::<G>();
+    let grads = |b: usize, ws_len: usize, start: &[f64], store: Store| {
+        let x: Vec<f64> = (0..b * G::IN_LEN).map(|i| value(1, i)).collect();
+        let dy: Vec<f64> = (0..b * G::OUT_LEN).map(|i| value(4, i)).collect();
+        let mut dparams = start.to_vec();
+        let mut ws = std::vec![f64::NAN; ws_len];
+        let path = Path::Gemm;
+        backward_params_path::<f64, G>(path, &x, &dy, &mut dparams, &mut ws, store, &mut []);
+        dparams
+    };
+    let nan = std::vec![f64::NAN; P];
+    let start: Vec<f64> = (0..P).map(|i| value(6, i)).collect();
+    let widest = conv2d_weight_workspace_len::<G>().max(2 * per);
+    // PyTorch, batch 2, batched in one product.
+    assert_close(
+        name,
+        &grads(2, widest, &nan, Store::Overwrite),
+        want_b2,
+        1e-12,
+    );
+    for store in [Store::Overwrite, Store::Accumulate] {
+        let from = if store == Store::Overwrite {
+            &nan
+        } else {
+            &start
+        };
+        let want = grads(5, G::WORKSPACE_LEN, from, store);
+        for ws_len in [2 * per, widest] {
+            let what = std::format!("{name}: 5 samples, workspace {ws_len}, {store:?}");
+            assert_close(&what, &grads(5, ws_len, from, store), &want, 1e-12);
+        }
+    }
+    // f32, batched against the f64 gradient.
+    let x: Vec<f32> = (0..5 * G::IN_LEN).map(|i| value(1, i) as f32).collect();
+    let dy: Vec<f32> = (0..5 * G::OUT_LEN).map(|i| value(4, i) as f32).collect();
+    let mut dparams = std::vec![f32::NAN; P];
+    let mut ws = std::vec![f32::NAN; widest];
+    let store = Store::Overwrite;
+    backward_params_path::<f32, G>(Path::Gemm, &x, &dy, &mut dparams, &mut ws, store, &mut []);
+    let widen: Vec<f64> = dparams.iter().map(|&v| v as f64).collect();
+    let want = grads(5, G::WORKSPACE_LEN, &nan, store);
+    assert_close(&std::format!("{name} f32"), &widen, &want, 1e-5);
+}
+
+#[test]
+fn batched_weight_gradient_matches_one_sample_at_a_time() {
+    check_batched_weight::<Conv2d<2, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>, 57>(
+        "basic",
+        &reference::BASIC_DPARAMS,
+    );
+    check_batched_weight::<Conv2d<2, 7, 7, 2, 3, 3, 1, 1, 2, 2, 2, 2, 1, true>, 38>(
+        "dilation2",
+        &reference::DILATION2_DPARAMS,
+    );
+    check_batched_weight::<Conv2d<4, 5, 4, 6, 3, 3, 1, 1, 1, 0, 1, 1, 2, true>, 114>(
+        "groups2",
+        &reference::GROUPS2_DPARAMS,
+    );
+    // Strided, pointwise and shifted-path geometries do not batch: their workspace stays.
+    type Strided = Conv2d<2, 7, 6, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, true>;
+    assert_eq!(
+        conv2d_weight_workspace_len::<Strided>(),
+        Strided::WORKSPACE_LEN
+    );
+    type Pointwise = Conv2d<4, 5, 5, 6, 1, 1, 1, 1, 0, 0, 1, 1, 2, true>;
+    assert_eq!(
+        conv2d_weight_workspace_len::<Pointwise>(),
+        Pointwise::WORKSPACE_LEN
+    );
+    type Shifted = Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    assert_eq!(
+        conv2d_weight_workspace_len::<Shifted>(),
+        Shifted::WORKSPACE_LEN
+    );
+    // W4's second layer: 7 samples of 72 x 196 columns and 16 x 196 gradients.
+    type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    assert_eq!(
+        conv2d_weight_workspace_len::<W4Conv2>(),
+        7 * (72 + 16) * 196
+    );
+}
