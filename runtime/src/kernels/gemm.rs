@@ -303,7 +303,9 @@ pub(crate) fn run_kernels<T: Scalar>(
         ldc,
     } = product;
     let packed_level = match backend {
-        GemmBackend::Auto if prefers_packed(transa, transb, m, n, k) => Some(leaf::Level::Avx512),
+        GemmBackend::Auto if packs_on(packed_rules(), transa, transb, m, n, k) => {
+            Some(leaf::Level::Avx512)
+        }
         GemmBackend::Packed => Some(leaf::Level::Avx512),
         GemmBackend::PackedAvx2 => Some(leaf::Level::Avx2Fma),
         GemmBackend::PackedBaseline => Some(leaf::Level::Baseline),
@@ -381,6 +383,29 @@ pub(crate) const fn auto_pack_len<T: Scalar>(
 /// takes the `A * B` rule on `C^T = B * A`, as the portable path computes it).
 /// The table comes from `cargo test --release -p monograd-runtime --test gemm_speed --
 /// --ignored --nocapture` (`gemm_crossover`).
+///
+/// Where the packed kernels run at most AVX2 (their tiles 6 x 16 instead of 8 x 32), packing
+/// pays off sooner in `A * B` and `A^T * B` ([`PackedRules::Avx2`]). The same table on an AMD
+/// EPYC Zen 3 (AVX2 and FMA, no AVX-512), with the 4-row dot tiles of `A * B^T`:
+///
+/// | layer            | `A * B^T` | `A * B` | `A^T * B` |
+/// |------------------|-----------|---------|-----------|
+/// | 8 x 784 -> 256   | 0.56      | 0.94    | 2.34      |
+/// | 12 x 784 -> 256  | 0.74      | 1.25    | 2.25      |
+/// | 16 x 784 -> 256  | 0.75      | 1.26    | 2.14      |
+/// | 8 x 64 -> 64     | 1.21      | 0.97    | 2.19      |
+/// | 12 x 64 -> 64    | 1.60      | 1.27    | 2.03      |
+/// | 8 x 128 -> 10    | 0.30      | 1.32    | 1.52      |
+/// | 32 x 128 -> 10   | 0.54      | 1.90    | 1.21      |
+/// | 64 x 128 -> 10   | 0.63      | 2.02    | 1.12      |
+/// | 8 x 10 -> 64     | 1.38      | 0.92    | 1.69      |
+/// | 12 x 10 -> 64    | 1.64      | 1.26    | 1.69      |
+/// | 12 x 8 -> 8      | 0.68      | 0.52    | 0.53      |
+/// | 8 x 256 -> 128   | 0.73      | 1.03    | 2.35      |
+/// | 16 x 256 -> 128  | 0.95      | 1.33    | 2.17      |
+///
+/// and W4's second convolution forward, 16 x 72 -> 196 `A * B` (32 samples): 344 us portable,
+/// 256 us packed (1.35).
 #[inline]
 const fn prefers_packed(
     transa: Transpose,
@@ -389,20 +414,59 @@ const fn prefers_packed(
     n: usize,
     k: usize,
 ) -> bool {
+    packs_on(PackedRules::Avx512, transa, transb, m, n, k)
+        || packs_on(PackedRules::Avx2, transa, transb, m, n, k)
+}
+
+/// Which measured crossovers [`packs_on`] applies: those of the CPU the packed kernels run on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PackedRules {
+    /// Tiles of 8 x 32 (`f32`): AVX-512 CPUs, and the baseline level (never measured apart).
+    Avx512,
+    /// Tiles of 6 x 16: CPUs with AVX2 and FMA but not AVX-512.
+    Avx2,
+}
+
+/// The rules for this CPU (a cached CPUID query).
+#[inline]
+fn packed_rules() -> PackedRules {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if leaf::Avx512::detect().is_none() && leaf::Avx2Fma::detect().is_some() {
+        return PackedRules::Avx2;
+    }
+    PackedRules::Avx512
+}
+
+/// Whether the packed kernels beat the portable path for these dims under `rules` (see
+/// [`prefers_packed`], which asks whether they do on any CPU, to size scratch at compile time).
+#[inline]
+const fn packs_on(
+    rules: PackedRules,
+    transa: Transpose,
+    transb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> bool {
+    // Rows of `A * B` (and `A^T * B` outputs) from which packing pays at any depth.
+    let (rank1_rows, at_b_rows) = match rules {
+        PackedRules::Avx512 => (32, 16),
+        PackedRules::Avx2 => (12, 10),
+    };
     match (transa, transb) {
         (Transpose::No, Transpose::Yes) => {
             n >= 32 && (m >= 32 || (m >= 8 && k <= 64) || (m >= 4 && k <= 16))
         }
-        (Transpose::Yes, Transpose::No) => n >= 10 && (m >= 16 || k <= 16),
-        (Transpose::No, Transpose::No) => rank1_prefers_packed(m, n, k),
-        (Transpose::Yes, Transpose::Yes) => rank1_prefers_packed(n, m, k),
+        (Transpose::Yes, Transpose::No) => n >= 10 && (m >= at_b_rows || k <= 16),
+        (Transpose::No, Transpose::No) => rank1_prefers_packed(rank1_rows, m, n, k),
+        (Transpose::Yes, Transpose::Yes) => rank1_prefers_packed(rank1_rows, n, m, k),
     }
 }
 
-/// The rule of [`prefers_packed`] for `A * B`.
+/// The rule of [`packs_on`] for `A * B`, packing from `rows` rows of `C` on.
 #[inline]
-const fn rank1_prefers_packed(m: usize, n: usize, k: usize) -> bool {
-    (n >= 32 && m >= 8 && k <= 16) || (n >= 10 && m >= 32)
+const fn rank1_prefers_packed(rows: usize, m: usize, n: usize, k: usize) -> bool {
+    (n >= 32 && m >= 8 && k <= 16) || (n >= 10 && m >= rows)
 }
 
 /// `(rows, cols)` of a matrix as stored, given the shape `rows x cols` of `op(X)`.

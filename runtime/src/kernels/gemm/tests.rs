@@ -500,6 +500,23 @@ fn threshold_sends_small_products_to_the_portable_path() {
     assert!(prefers_packed(Yes, No, 256, 784, 64), "dW, batch 64");
     assert!(prefers_packed(Yes, No, 256, 784, 1), "dW, batch 1");
     assert!(prefers_packed(Yes, Yes, 64, 64, 64));
+    // Where the packed kernels run at most AVX2, from 12 rows of `A * B` and 10 of `A^T * B`
+    // (W4's second convolution forward, a batch-16 input gradient, a 10-output weight gradient);
+    // the scratch is sized for either.
+    for (trans, (m, n, k)) in [
+        ((No, No), (16, 196, 72)),
+        ((No, No), (16, 784, 256)),
+        ((Yes, No), (10, 128, 64)),
+    ] {
+        assert!(packs_on(PackedRules::Avx2, trans.0, trans.1, m, n, k));
+        assert!(!packs_on(PackedRules::Avx512, trans.0, trans.1, m, n, k));
+        assert!(prefers_packed(trans.0, trans.1, m, n, k));
+    }
+    assert!(
+        !packs_on(PackedRules::Avx2, No, No, 8, 784, 256),
+        "dx, batch 8"
+    );
+    assert!(!packs_on(PackedRules::Avx2, No, No, 12, 8, 8), "8 outputs");
 }
 
 /// Products past every block size (`MC = 96` rows, `KC = 256` steps, `NC = 512` columns), so
