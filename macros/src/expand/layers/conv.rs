@@ -49,24 +49,35 @@ fn conv_output(plan: &Plan, i: usize, conv: &Conv2d) -> (usize, usize, usize) {
 
 /// The shared column buffer, if the network has a convolution.
 pub fn shared_workspace(plan: &Plan) -> Option<WorkspaceItem> {
-    let len = (0..plan.node_count())
+    let len = max_over_convs(plan, columns_len)?;
+    Some(shared_item(plan, COLUMNS, len, true))
+}
+
+/// The largest `len` of the network's convolutions (`None` without one).
+fn max_over_convs(plan: &Plan, len: fn(&Plan, usize, &Conv2d) -> usize) -> Option<usize> {
+    (0..plan.node_count())
         .filter_map(|i| match &plan.graph.nodes[i].op {
-            Op::Conv2d(conv) => Some(columns_len(plan, i, conv)),
+            Op::Conv2d(conv) => Some(len(plan, i, conv)),
             _ => None,
         })
-        .max()?;
+        .max()
+}
+
+/// A buffer of `len` elements that every convolution shares, needed in evaluation mode too
+/// when `eval`.
+fn shared_item(plan: &Plan, name: &str, len: usize, eval: bool) -> WorkspaceItem {
     let (rt, t) = (rt(), &plan.t);
     let zero = super::literal(plan, 0.0);
-    Some(WorkspaceItem {
-        field: quote::format_ident!("{}", COLUMNS),
+    WorkspaceItem {
+        field: quote::format_ident!("{}", name),
         ty: quote!(#rt::Buffer<[#t; #len]>),
         init: quote!(#rt::Buffer::zeroed()),
         stack_init: quote!([#zero; #len]),
         const_init: Some(quote!(#rt::Buffer::ZEROED)),
-        eval: true,
+        eval,
         per_sample: 0,
         fixed: len,
-    })
+    }
 }
 
 fn columns(access: &Access) -> TokenStream {
@@ -112,25 +123,8 @@ fn weight_columns_len(plan: &Plan, i: usize, conv: &Conv2d) -> usize {
 
 /// The shared buffer of the batched weight gradients, when one is longer than the columns'.
 pub fn shared_weight_workspace(plan: &Plan) -> Option<WorkspaceItem> {
-    let len = (0..plan.node_count())
-        .filter_map(|i| match &plan.graph.nodes[i].op {
-            Op::Conv2d(conv) => Some(weight_columns_len(plan, i, conv)),
-            _ => None,
-        })
-        .max()
-        .filter(|&len| len > shared_columns_len(plan))?;
-    let (rt, t) = (rt(), &plan.t);
-    let zero = super::literal(plan, 0.0);
-    Some(WorkspaceItem {
-        field: quote::format_ident!("{}", WEIGHT_COLUMNS),
-        ty: quote!(#rt::Buffer<[#t; #len]>),
-        init: quote!(#rt::Buffer::zeroed()),
-        stack_init: quote!([#zero; #len]),
-        const_init: Some(quote!(#rt::Buffer::ZEROED)),
-        eval: false,
-        per_sample: 0,
-        fixed: len,
-    })
+    let len = max_over_convs(plan, weight_columns_len)?;
+    (len > shared_columns_len(plan)).then(|| shared_item(plan, WEIGHT_COLUMNS, len, false))
 }
 
 fn block_len(plan: &Plan, i: usize) -> usize {
@@ -414,5 +408,58 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
             quote!({ #pad #params_grad #(#inputs)* })
         }
         _ => unreachable!("dispatched by op"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{shared_weight_workspace, shared_workspace};
+    use crate::expand::plan::Plan;
+    use crate::graph::build;
+    use crate::parse::NetworkDef;
+
+    /// The lengths of the shared column buffer and of the weight gradients' batch buffer.
+    fn buffers(body: &str) -> (Option<usize>, Option<usize>) {
+        let def: NetworkDef = syn::parse_str(&format!("struct Net {{ {body} }}")).unwrap();
+        let graph = build(&def).unwrap_or_else(|e| panic!("{e}"));
+        let plan = Plan::new(&graph);
+        let len = |item: Option<crate::expand::emit::WorkspaceItem>| item.map(|i| i.fixed);
+        (
+            len(shared_workspace(&plan)),
+            len(shared_weight_workspace(&plan)),
+        )
+    }
+
+    /// The batch buffer follows the runtime's `conv2d_weight_workspace_len`: W4's second layer
+    /// batches 7 samples (within 2^17 elements), a small layer 8; a strided, a pointwise or a
+    /// single-channel same-size layer (shifted copies) does not batch.
+    #[test]
+    fn weight_gradient_batch_buffer() {
+        let w4 = "input x: [1, 28, 28];
+            c1 = conv2d(x, 8, kernel = 3, padding = 1);
+            p1 = max_pool2d(c1, 2);
+            c2 = conv2d(p1, 16, kernel = 3, padding = 1);
+            f = flatten(c2);
+            loss = mse(f);";
+        assert_eq!(buffers(w4).1, Some(7 * (72 + 16) * 196));
+        let small = "input x: [2, 5, 5];
+            c = conv2d(x, 3, kernel = 3, padding = 1);
+            f = flatten(c);
+            loss = mse(f);";
+        assert_eq!(buffers(small).1, Some(8 * (18 + 3) * 25));
+        for layer in [
+            "c = conv2d(x, 3, kernel = 3, padding = 1, stride = 2);",
+            "c = conv2d(x, 3, kernel = 1);",
+        ] {
+            let body = format!("input x: [2, 6, 6]; {layer} f = flatten(c); loss = mse(f);");
+            let (columns, batch) = buffers(&body);
+            assert_eq!(batch, None, "{layer}");
+            assert!(columns.is_some(), "{layer}");
+        }
+        let first = "input x: [1, 28, 28];
+            c = conv2d(x, 8, kernel = 3, padding = 1);
+            f = flatten(c);
+            loss = mse(f);";
+        assert_eq!(buffers(first).1, None);
     }
 }
