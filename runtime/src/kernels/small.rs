@@ -188,8 +188,8 @@ const GROUP: usize = 4;
 /// the compiler turns into a few shuffles and adds giving the group's four outputs in one vector.
 ///
 /// `f32` layers whose input size is a multiple of 4 run the same adds on 256-bit vectors where
-/// the CPU has AVX2 ([`wide`]: two rows per vector, the weights loaded as stored), with the same
-/// bits.
+/// the CPU has AVX2 (`kernels/small/wide.rs`: two rows per vector, the weights loaded as
+/// stored), with the same bits.
 #[inline(always)]
 pub fn dense_vector<T: Scalar, const I: usize, const O: usize>(
     x: &[T; I],
