@@ -392,24 +392,24 @@ fn halves<T: Scalar, const R: usize, const H: usize, const W: usize, const FMA: 
     core::array::from_fn(|r| if r < H { top[r] } else { rest[r - H] })
 }
 
-/// [`packed_tile_body`] for a tile of which only rows `..rows` are stored: with at most half of
-/// them, only the first half of the rows is computed (the others are zero). The last panel of a
-/// product whose rows are not a multiple of `R` (W6's batch of 32 in tiles of 6 rows: 2 rows
-/// left) then costs half the multiply-adds. Every computed element is the same sum in the same
-/// order as in the whole tile.
+/// [`packed_tile_body`] for a tile of which only rows `..rows` are stored: only the first half
+/// of the rows is computed when the stored ones fit in it, the first two thirds or three
+/// quarters when they fit in those (the others are zero). The last panel of a product whose
+/// rows are not a multiple of `R` then costs that much of a tile: W6's batch of 32 in tiles of
+/// 6 rows leaves 2 (half a tile), a batch of 64 or W4's 16 output channels leave 4 (two
+/// thirds). Every computed element is the same sum in the same order as in the whole tile.
 #[inline(always)]
 fn partial_tile_body<T: Scalar, const R: usize, const W: usize, const FMA: bool>(
     a: &[[T; R]],
     b: &[[T; W]],
     rows: usize,
 ) -> [[T; W]; R] {
-    if 2 * rows > R {
-        return packed_tile_body::<T, R, W, FMA>(a, b);
-    }
-    match R {
-        8 => first_rows::<T, R, 4, W, FMA>(a, b),
-        6 => first_rows::<T, R, 3, W, FMA>(a, b),
-        4 => first_rows::<T, R, 2, W, FMA>(a, b),
+    match (R, rows) {
+        (8, ..=4) => first_rows::<T, R, 4, W, FMA>(a, b),
+        (8, 5..=6) => first_rows::<T, R, 6, W, FMA>(a, b),
+        (6, ..=3) => first_rows::<T, R, 3, W, FMA>(a, b),
+        (6, 4) => first_rows::<T, R, 4, W, FMA>(a, b),
+        (4, ..=2) => first_rows::<T, R, 2, W, FMA>(a, b),
         _ => packed_tile_body::<T, R, W, FMA>(a, b),
     }
 }

@@ -679,7 +679,7 @@ fn pack_len_suffices_on_every_level() {
 }
 
 /// A last panel of few rows (computed as half a tile) gives each of its rows the same bits as
-/// the same row inside a whole tile: `C = A B` with `m = 1, 2, 3, 4` against the first rows of
+/// the same row inside a whole tile: `C = A B` with `m = 1..=7` against the first rows of
 /// the product with `m = 24` whose first rows of `A` are the same, on every packed level, both
 /// transposes of `A`, `f32` and `f64`.
 #[test]
@@ -735,7 +735,8 @@ fn rows_of_a_partial_panel_equal_the_same_rows_in_a_whole_tile() {
                     c
                 };
                 let whole = product(tall);
-                for m in 1..=4 {
+                // Every row count of a partial panel of every tile height (4, 6, 8).
+                for m in 1..=7 {
                     let part = product(m);
                     let same = part
                         .iter()
