@@ -56,7 +56,8 @@ pub(super) const fn pack_len<T: Scalar, G: Conv2dGeometry>(forward: bool, input:
     } else {
         0
     };
-    let w = auto_pack_len::<T>(no, yes, G::GROUP_OUT, ck, ohw);
+    // The weight gradient's product over a batch of samples (`backward_weight_batched`).
+    let w = auto_pack_len::<T>(no, yes, G::GROUP_OUT, ck, weight_batch_samples::<G>() * ohw);
     let most = if f > i { f } else { i };
     if w > most {
         w
@@ -200,6 +201,16 @@ pub(super) const fn weight_batches<G: Conv2dGeometry>() -> bool {
 /// samples' worth, or fewer within [`WEIGHT_BATCH_BUDGET`] elements, when that holds at least
 /// two samples.
 pub(super) const fn weight_workspace_len<G: Conv2dGeometry>() -> usize {
+    let samples = weight_batch_samples::<G>();
+    if samples > 1 {
+        samples * weight_batch_per_sample::<G>()
+    } else {
+        G::WORKSPACE_LEN
+    }
+}
+
+/// Samples per weight-gradient product given [`weight_workspace_len`] (1: no batching).
+const fn weight_batch_samples<G: Conv2dGeometry>() -> usize {
     let per = weight_batch_per_sample::<G>();
     let fit = WEIGHT_BATCH_BUDGET / per;
     let samples = if fit < WEIGHT_BATCH_MAX {
@@ -208,9 +219,9 @@ pub(super) const fn weight_workspace_len<G: Conv2dGeometry>() -> usize {
         WEIGHT_BATCH_MAX
     };
     if weight_batches::<G>() && samples >= 2 && samples * per > G::WORKSPACE_LEN {
-        samples * per
+        samples
     } else {
-        G::WORKSPACE_LEN
+        1
     }
 }
 
