@@ -779,39 +779,44 @@ fn shifted_copies_match_the_gemm() {
 /// The weight gradient with the samples batched (`im2col_gemm::backward_weight_batched`) against
 /// one sample per product: workspaces of one sample (no batching), of two (batches of 2, 2, 1
 /// for 5 samples) and of [`conv2d_weight_workspace_len`], NaN-filled; both store modes; f64 and
-/// f32. With a batch of 2, the PyTorch reference values of the geometry.
-fn check_batched_weight<G: Conv2dGeometry, const P: usize>(name: &str, want_b2: &[f64]) {
+/// f32; without packing scratch and with the scratch `conv2d_pack_len` asks for. With a batch
+/// of 2, the PyTorch reference values of the geometry, where there are some.
+fn check_batched_weight<G: Conv2dGeometry, const P: usize>(name: &str, want_b2: Option<&[f64]>) {
     assert!(im2col_gemm::weight_batches::<G>(), "{name}: batches");
     let per = im2col_gemm::weight_batch_per_sample::<G>();
-    let grads = |b: usize, ws_len: usize, start: &[f64], store: Store| {
+    let grads = |b: usize, ws_len: usize, start: &[f64], store: Store, packed: bool| {
         let x: Vec<f64> = (0..b * G::IN_LEN).map(|i| value(1, i)).collect();
         let dy: Vec<f64> = (0..b * G::OUT_LEN).map(|i| value(4, i)).collect();
         let mut dparams = start.to_vec();
         let mut ws = std::vec![f64::NAN; ws_len];
+        let pack_len = if packed {
+            conv2d_pack_len::<f64, G>()
+        } else {
+            0
+        };
+        let mut pack = std::vec![f64::NAN; pack_len];
         let path = Path::Gemm;
-        backward_params_path::<f64, G>(path, &x, &dy, &mut dparams, &mut ws, store, &mut []);
+        backward_params_path::<f64, G>(path, &x, &dy, &mut dparams, &mut ws, store, &mut pack);
         dparams
     };
     let nan = std::vec![f64::NAN; P];
     let start: Vec<f64> = (0..P).map(|i| value(6, i)).collect();
     let widest = conv2d_weight_workspace_len::<G>().max(2 * per);
     // PyTorch, batch 2, batched in one product.
-    assert_close(
-        name,
-        &grads(2, widest, &nan, Store::Overwrite),
-        want_b2,
-        1e-12,
-    );
+    if let Some(want_b2) = want_b2 {
+        let got = grads(2, widest, &nan, Store::Overwrite, false);
+        assert_close(name, &got, want_b2, 1e-12);
+    }
     for store in [Store::Overwrite, Store::Accumulate] {
         let from = if store == Store::Overwrite {
             &nan
         } else {
             &start
         };
-        let want = grads(5, G::WORKSPACE_LEN, from, store);
-        for ws_len in [2 * per, widest] {
-            let what = std::format!("{name}: 5 samples, workspace {ws_len}, {store:?}");
-            assert_close(&what, &grads(5, ws_len, from, store), &want, 1e-12);
+        let want = grads(5, G::WORKSPACE_LEN, from, store, false);
+        for (ws_len, packed) in [(2 * per, false), (widest, false), (widest, true)] {
+            let what = std::format!("{name}: 5 samples, workspace {ws_len}, {store:?}, {packed}");
+            assert_close(&what, &grads(5, ws_len, from, store, packed), &want, 1e-12);
         }
     }
     // f32, batched against the f64 gradient.
@@ -822,7 +827,7 @@ fn check_batched_weight<G: Conv2dGeometry, const P: usize>(name: &str, want_b2: 
     let store = Store::Overwrite;
     backward_params_path::<f32, G>(Path::Gemm, &x, &dy, &mut dparams, &mut ws, store, &mut []);
     let widen: Vec<f64> = dparams.iter().map(|&v| v as f64).collect();
-    let want = grads(5, G::WORKSPACE_LEN, &nan, store);
+    let want = grads(5, G::WORKSPACE_LEN, &nan, store, false);
     assert_close(&std::format!("{name} f32"), &widen, &want, 1e-5);
 }
 
@@ -830,16 +835,20 @@ fn check_batched_weight<G: Conv2dGeometry, const P: usize>(name: &str, want_b2: 
 fn batched_weight_gradient_matches_one_sample_at_a_time() {
     check_batched_weight::<Conv2d<2, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>, 57>(
         "basic",
-        &reference::BASIC_DPARAMS,
+        Some(&reference::BASIC_DPARAMS),
     );
     check_batched_weight::<Conv2d<2, 7, 7, 2, 3, 3, 1, 1, 2, 2, 2, 2, 1, true>, 38>(
         "dilation2",
-        &reference::DILATION2_DPARAMS,
+        Some(&reference::DILATION2_DPARAMS),
     );
     check_batched_weight::<Conv2d<4, 5, 4, 6, 3, 3, 1, 1, 1, 0, 1, 1, 2, true>, 114>(
         "groups2",
-        &reference::GROUPS2_DPARAMS,
+        Some(&reference::GROUPS2_DPARAMS),
     );
+    // 32 output channels of 36 columns: a product that packs, per sample and batched.
+    type Wide = Conv2d<4, 6, 6, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    assert!(conv2d_pack_len::<f64, Wide>() > 0);
+    check_batched_weight::<Wide, { 32 * 36 + 32 }>("wide", None);
     // Strided, pointwise and shifted-path geometries do not batch: their workspace stays.
     type Strided = Conv2d<2, 7, 6, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, true>;
     assert_eq!(
