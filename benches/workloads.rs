@@ -63,7 +63,7 @@ use monograd::runtime::kernels::reduce::max_abs_pair;
 use monograd::runtime::network::check_state_finite;
 use monograd::runtime::ops::conv::{
     conv2d_backward_input_packed, conv2d_backward_params_packed, conv2d_pack_len,
-    conv2d_weight_workspace_len, Conv2d, Conv2dGeometry,
+    conv2d_weight_workspace_len, Conv2d,
 };
 use monograd::runtime::train::{accuracy, MiniBatches};
 use monograd::runtime::{Buffer, Network, Store};
@@ -489,23 +489,17 @@ type W4Conv1 = Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
 type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
 /// Workspace of both layers, long enough for the weight gradients' batches (the network's
 /// training tape has one buffer for the columns and one for those batches, each sized for the
-/// larger layer).
+/// larger layer; `conv2d_weight_workspace_len` is at least a layer's `WORKSPACE_LEN`).
 const W4_CONV_WS: usize = {
-    let lens = [
-        W4Conv1::WORKSPACE_LEN,
-        W4Conv2::WORKSPACE_LEN,
+    let (a, b) = (
         conv2d_weight_workspace_len::<W4Conv1>(),
         conv2d_weight_workspace_len::<W4Conv2>(),
-    ];
-    let mut most = 0;
-    let mut i = 0;
-    while i < lens.len() {
-        if lens[i] > most {
-            most = lens[i];
-        }
-        i += 1;
+    );
+    if a > b {
+        a
+    } else {
+        b
     }
-    most
 };
 
 /// Random operands of W4's convolution backward kernels, and their scratch.

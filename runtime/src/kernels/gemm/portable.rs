@@ -355,8 +355,8 @@ fn nt_gemm<
         // Four rows of `A` against `W4` rows of `B`: 4 + W4 loads per 4 W4 multiply-adds
         // instead of 2 + W2 per 2 W2. The last `k mod L2` products in chunks of 4 lanes: one by
         // one they cost more than the tile saves when `k mod 8 = 4` (W4's conv2 weight
-        // gradient, `k = 196`). Zen 3, AVX2, `f32`, portable / previous: 16 x 128 x 256 0.82,
-        // 8 x 9 x 784 0.75, 16 x 72 x 196 0.97-0.98.
+        // gradient, `k = 196`). Zen 3, AVX2, `f32`, time against the 2-row tiles: 16 x 128 x 256
+        // 0.82, 8 x 9 x 784 0.75, 16 x 72 x 196 0.97-0.98.
         while W4 > 0 && i + 4 <= m {
             dot_rows::<T, K, L2, 4, 4, W4>(leaf, out, i, n, a, lda, b, ldb, c);
             i += 4;

@@ -851,20 +851,27 @@ fn batched_weight_gradient_matches_one_sample_at_a_time() {
     check_batched_weight::<Wide, { 32 * 36 + 32 }>("wide", None);
     // Strided, pointwise and shifted-path geometries do not batch: their workspace stays.
     type Strided = Conv2d<2, 7, 6, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, true>;
-    assert_eq!(
-        conv2d_weight_workspace_len::<Strided>(),
-        Strided::WORKSPACE_LEN
-    );
     type Pointwise = Conv2d<4, 5, 5, 6, 1, 1, 1, 1, 0, 0, 1, 1, 2, true>;
-    assert_eq!(
-        conv2d_weight_workspace_len::<Pointwise>(),
-        Pointwise::WORKSPACE_LEN
-    );
     type Shifted = Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
-    assert_eq!(
-        conv2d_weight_workspace_len::<Shifted>(),
-        Shifted::WORKSPACE_LEN
-    );
+    for (name, got, want) in [
+        (
+            "strided",
+            conv2d_weight_workspace_len::<Strided>(),
+            Strided::WORKSPACE_LEN,
+        ),
+        (
+            "pointwise",
+            conv2d_weight_workspace_len::<Pointwise>(),
+            Pointwise::WORKSPACE_LEN,
+        ),
+        (
+            "shifted",
+            conv2d_weight_workspace_len::<Shifted>(),
+            Shifted::WORKSPACE_LEN,
+        ),
+    ] {
+        assert_eq!(got, want, "{name}");
+    }
     // W4's second layer: 7 samples of 72 x 196 columns and 16 x 196 gradients.
     type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
     assert_eq!(
