@@ -34,11 +34,13 @@
 //!   against the bytes its own update streams (rows `optim.<name>`).
 //!   After W2, the same read bound for inference: a read-only stream over its weights' bytes
 //!   (`read_bound_us`), row `W2.bound`.
-//! - After W4parts, W4's convolution backward kernels (weight and input gradients, as the step
-//!   calls them) alternated round by round with their im2col GEMMs alone (`conv_backward_us`,
-//!   `conv_backward_gemm_us`, ratio), all three together (row `W4.convbwd`) and each alone
-//!   (`W4.convbwd.dw1`, `.dw2`, `.dx2`): what is above 1 is im2col, col2im and the bias sums
-//!   (conv1's weight gradient runs on shifted copies of the image, without im2col or GEMM).
+//! - After W4parts, W4's convolution kernels as the step calls them, alternated round by round
+//!   with their im2col GEMMs alone: each layer's forward pass (`conv_forward_us`,
+//!   `conv_forward_gemm_us`, ratio; rows `W4.convfwd.c1`, `.c2`), then the backward kernels
+//!   (weight and input gradients; `conv_backward_us`, `conv_backward_gemm_us`), all three
+//!   together (row `W4.convbwd`) and each alone (`W4.convbwd.dw1`, `.dw2`, `.dx2`): what is
+//!   above 1 is im2col, packing, col2im and the bias (conv1's forward pass and weight gradient
+//!   run on shifted copies of the image, without im2col or GEMM).
 //! - Before and after the table, a clock probe (a dependency chain of known latency) prints the
 //!   core's effective GHz. It is a coarse indicator only: on a shared VM it drops in many
 //!   disturbed runs but not all, and sometimes reads low when the rows are fine. Compare
@@ -62,8 +64,8 @@ use monograd::prelude::*;
 use monograd::runtime::kernels::reduce::max_abs_pair;
 use monograd::runtime::network::check_state_finite;
 use monograd::runtime::ops::conv::{
-    conv2d_backward_input_packed, conv2d_backward_params_packed, conv2d_pack_len,
-    conv2d_weight_workspace_len, Conv2d,
+    conv2d_backward_input_packed, conv2d_backward_params_packed, conv2d_forward_packed,
+    conv2d_pack_len, conv2d_weight_workspace_len, Conv2d,
 };
 use monograd::runtime::train::{accuracy, MiniBatches};
 use monograd::runtime::{Buffer, Network, Store};
@@ -457,32 +459,48 @@ fn w4(options: &Options, split: bool) {
         floor,
     );
     if split {
-        w4_conv_backward(options);
+        w4_conv_parts(options);
     }
 }
 
-/// W4's convolution backward kernels as the step runs them (conv1's weight gradient; conv2's
-/// weight and input gradients; conv1's input gradient is skipped, the network's input needs
-/// none) against their GEMMs alone: row `W4.convbwd`, then each kernel against its own
-/// products (`W4.convbwd.dw1`, `.dw2`, `.dx2`).
-fn w4_conv_backward(options: &Options) {
+/// W4's convolution kernels as the step runs them against their GEMMs alone. Forward: each
+/// layer's forward pass (`W4.convfwd.c1`, `.c2`). Backward: conv1's weight gradient; conv2's
+/// weight and input gradients (conv1's input gradient is skipped, the network's input needs
+/// none), all three together (row `W4.convbwd`) and each against its own products
+/// (`W4.convbwd.dw1`, `.dw2`, `.dx2`).
+fn w4_conv_parts(options: &Options) {
+    let mut kernels = W4ConvKernels::new();
+    let forward = "conv_forward";
+    let c1 = floor::conv_forward_products(32, 1, 8, 3, 28 * 28);
+    floor::conv_kernels(options, "W4.convfwd.c1", forward, 32, c1, || kernels.c1());
+    let c2 = floor::conv_forward_products(32, 8, 16, 3, 14 * 14);
+    floor::conv_kernels(options, "W4.convfwd.c2", forward, 32, c2, || kernels.c2());
     let mut products = floor::conv_backward_products(32, 1, 8, 3, 28 * 28, true);
     products.extend(floor::conv_backward_products(32, 8, 16, 3, 14 * 14, false));
-    let mut kernels = W4ConvBackward::new();
-    floor::conv_backward(options, "W4.convbwd", 32, products.clone(), || {
-        kernels.dw1();
-        kernels.dw2();
-        kernels.dx2();
-    });
-    floor::conv_backward(options, "W4.convbwd.dw1", 32, vec![products[0]], || {
-        kernels.dw1()
-    });
-    floor::conv_backward(options, "W4.convbwd.dw2", 32, vec![products[1]], || {
-        kernels.dw2()
-    });
-    floor::conv_backward(options, "W4.convbwd.dx2", 32, vec![products[2]], || {
-        kernels.dx2()
-    });
+    let backward = "conv_backward";
+    floor::conv_kernels(
+        options,
+        "W4.convbwd",
+        backward,
+        32,
+        products.clone(),
+        || {
+            kernels.dw1();
+            kernels.dw2();
+            kernels.dx2();
+        },
+    );
+    type Kernel = fn(&mut W4ConvKernels);
+    let parts: [(&str, Kernel); 3] = [
+        ("W4.convbwd.dw1", W4ConvKernels::dw1),
+        ("W4.convbwd.dw2", W4ConvKernels::dw2),
+        ("W4.convbwd.dx2", W4ConvKernels::dx2),
+    ];
+    for ((id, kernel), product) in parts.into_iter().zip(products) {
+        floor::conv_kernels(options, id, backward, 32, vec![product], || {
+            kernel(&mut kernels)
+        });
+    }
 }
 
 type W4Conv1 = Conv2d<1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
@@ -502,9 +520,12 @@ const W4_CONV_WS: usize = {
     }
 };
 
-/// Random operands of W4's convolution backward kernels, and their scratch.
-struct W4ConvBackward {
+/// Random operands of W4's convolution kernels, and their scratch.
+struct W4ConvKernels {
     x1: Vec<f32>,
+    params1: Vec<f32>,
+    y1: Vec<f32>,
+    y2: Vec<f32>,
     dy1: Vec<f32>,
     x2: Vec<f32>,
     dy2: Vec<f32>,
@@ -516,13 +537,16 @@ struct W4ConvBackward {
     pack: Vec<f32>,
 }
 
-impl W4ConvBackward {
+impl W4ConvKernels {
     fn new() -> Self {
         let mut rng = Rng::new(41);
         let mut random = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.normal()).collect() };
         let pack_len = conv2d_pack_len::<f32, W4Conv1>().max(conv2d_pack_len::<f32, W4Conv2>());
-        W4ConvBackward {
+        W4ConvKernels {
             x1: random(32 * 784),
+            params1: random(8 * 9 + 8),
+            y1: vec![0.0; 32 * 8 * 784],
+            y2: vec![0.0; 32 * 16 * 196],
             dy1: random(32 * 8 * 784),
             x2: random(32 * 8 * 196),
             dy2: random(32 * 16 * 196),
@@ -533,6 +557,30 @@ impl W4ConvBackward {
             workspace: vec![0.0; W4_CONV_WS],
             pack: vec![0.0; pack_len],
         }
+    }
+
+    /// conv1's forward pass.
+    fn c1(&mut self) {
+        conv2d_forward_packed::<f32, W4Conv1, 32, 784, 6272, 80, W4_CONV_WS>(
+            black_box(self.x1.as_chunks().0.try_into().unwrap()),
+            black_box(self.params1[..].try_into().unwrap()),
+            self.y1.as_chunks_mut().0.try_into().unwrap(),
+            (&mut self.workspace[..]).try_into().unwrap(),
+            &mut self.pack,
+        );
+        black_box(&mut self.y1);
+    }
+
+    /// conv2's forward pass.
+    fn c2(&mut self) {
+        conv2d_forward_packed::<f32, W4Conv2, 32, 1568, 3136, 1168, W4_CONV_WS>(
+            black_box(self.x2.as_chunks().0.try_into().unwrap()),
+            black_box(self.params2[..].try_into().unwrap()),
+            self.y2.as_chunks_mut().0.try_into().unwrap(),
+            (&mut self.workspace[..]).try_into().unwrap(),
+            &mut self.pack,
+        );
+        black_box(&mut self.y2);
     }
 
     /// conv1's weight and bias gradient.

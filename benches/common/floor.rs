@@ -98,13 +98,7 @@ pub fn conv_products(
     pixels: usize,
     first: bool,
 ) -> Vec<Product> {
-    use Transpose::No;
-    let ck = channels_in * kernel * kernel;
-    // Y = W cols: [C_out][CK] x [CK][pixels].
-    let mut products = vec![Product {
-        count: samples,
-        ..Product::once(No, No, channels_out, pixels, ck)
-    }];
+    let mut products = conv_forward_products(samples, channels_in, channels_out, kernel, pixels);
     products.extend(conv_backward_products(
         samples,
         channels_in,
@@ -114,6 +108,22 @@ pub fn conv_products(
         first,
     ));
     products
+}
+
+/// The forward product of [`conv_products`]: `Y = W cols`, `[C_out][CK] x [CK][pixels]` per
+/// sample.
+pub fn conv_forward_products(
+    samples: usize,
+    channels_in: usize,
+    channels_out: usize,
+    kernel: usize,
+    pixels: usize,
+) -> Vec<Product> {
+    let ck = channels_in * kernel * kernel;
+    vec![Product {
+        count: samples,
+        ..Product::once(Transpose::No, Transpose::No, channels_out, pixels, ck)
+    }]
 }
 
 /// The backward half of [`conv_products`]: the weight gradient's products and, unless `first`,
@@ -146,28 +156,30 @@ pub fn conv_backward_products(
     products
 }
 
-/// Times `backward` (the convolutions' backward kernels of one step, weight and input
-/// gradients) alternating with `products` (their GEMMs alone, [`conv_backward_products`]) and
-/// prints the row `id`: `conv_backward_us`, `conv_backward_gemm_us` and their ratio,
-/// of the medians (and of the minima). What is above 1 is im2col, col2im and the bias sum.
-pub fn conv_backward(
+/// Times `kernels` (convolution kernels of one step: `pass` is `conv_backward` for the weight
+/// and input gradients, `conv_forward` for forward passes) alternating with `products` (their
+/// GEMMs alone, [`conv_backward_products`] or [`conv_forward_products`]) and prints the row
+/// `id`: `{pass}_us`, `{pass}_gemm_us` and their ratio, of the medians (and of the minima).
+/// What is above 1 is im2col, col2im, packing and the bias.
+pub fn conv_kernels(
     options: &Options,
     id: &str,
+    pass: &str,
     batch: usize,
     products: Vec<Product>,
-    mut backward: impl FnMut(),
+    mut kernels: impl FnMut(),
 ) {
     let work: usize = products.iter().map(Product::work).sum();
     let mut operands = Operands::new(products);
     for _ in 0..10 {
-        backward();
+        kernels();
         operands.run();
     }
     let mut samples: [Vec<f64>; 2] = Default::default();
     let start = Instant::now();
     while samples[0].len() < MIN_ROUNDS || start.elapsed().as_secs_f64() < options.seconds {
         let t = Instant::now();
-        backward();
+        kernels();
         samples[0].push(t.elapsed().as_secs_f64());
         let t = Instant::now();
         operands.run();
@@ -179,7 +191,7 @@ pub fn conv_backward(
     let ratio_min = conv.min / gemm.min;
     let gflops = 2.0 * work as f64 / gemm.median / 1e9;
     println!(
-        "{:<10} conv_backward_us {:>7.1} (min {:.1})  conv_backward_gemm_us {:>7.1} (min {:.1}, {gflops:.1} GFLOP/s)  \
+        "{:<10} {pass}_us {:>7.1} (min {:.1})  {pass}_gemm_us {:>7.1} (min {:.1}, {gflops:.1} GFLOP/s)  \
          ratio {ratio:.2} (min/min {ratio_min:.2})  [{rounds} rounds]",
         id,
         conv.median * 1e6,
@@ -189,7 +201,7 @@ pub fn conv_backward(
     );
     jsonl::row_with(
         id,
-        "conv_backward",
+        pass,
         batch,
         "us",
         [conv.median, conv.p10, conv.p90].map(|t| t * 1e6),
@@ -197,10 +209,10 @@ pub fn conv_backward(
         1,
         None,
         &[
-            ("conv_backward_us", conv.median * 1e6),
-            ("conv_backward_min_us", conv.min * 1e6),
-            ("conv_backward_gemm_us", gemm.median * 1e6),
-            ("conv_backward_gemm_min_us", gemm.min * 1e6),
+            (&format!("{pass}_us"), conv.median * 1e6),
+            (&format!("{pass}_min_us"), conv.min * 1e6),
+            (&format!("{pass}_gemm_us"), gemm.median * 1e6),
+            (&format!("{pass}_gemm_min_us"), gemm.min * 1e6),
             ("ratio_to_gemm", ratio),
         ],
     );
