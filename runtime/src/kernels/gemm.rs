@@ -61,7 +61,7 @@
 
 mod leaf;
 mod packed;
-pub(crate) use packed::Product;
+pub(crate) use packed::{Product, RowOffsets};
 mod portable;
 #[cfg(test)]
 mod tests;
@@ -269,9 +269,74 @@ pub fn gemm_with_backend<T: Scalar>(
         ldb,
         beta,
         ldc,
+        b_rows: None,
     };
     T::gemm_kernels(backend, product, c, pack);
     Ok(())
+}
+
+/// Whether [`gemm_packed`] runs `A * B` of these dims on the packed kernels with `pack_len`
+/// elements of scratch on this CPU: when [`gemm_packed_rows`] does.
+pub(crate) fn gemm_packs_rows<T: Scalar>(
+    (m, n, k): (usize, usize, usize),
+    pack_len: usize,
+) -> bool {
+    let no = Transpose::No;
+    m > 0
+        && n > 0
+        && k > 0
+        && packs_on(packed_rules(), no, no, m, n, k)
+        && pack_len >= gemm_pack_len::<T>(no, no, m, n, k)
+}
+
+/// `C <- A B + beta C` for `A` (`m x k`, row-major with `lda`), `C` (with `ldc`) and a `B`
+/// (`k x n`) whose row `q` is `b[rows.row_start(q)..][..n]`, when [`gemm_packed`] would run this
+/// product on the packed kernels with `pack`: they pack `B` from those rows (the same panels as
+/// from a gathered `B`, so the same result bit for bit). Returns `false`, touching nothing,
+/// otherwise (the portable path, or `pack` too short) and when an operand is too short or a
+/// dimension is 0: the caller then gathers `B` and calls [`gemm_packed`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_packed_rows<T: Scalar>(
+    (m, n, k): (usize, usize, usize),
+    (a, lda): (&[T], usize),
+    (b, rows): (&[T], packed::RowOffsets),
+    beta: T,
+    (c, ldc): (&mut [T], usize),
+    pack: &mut [T],
+) -> bool {
+    let no = Transpose::No;
+    if !gemm_packs_rows::<T>((m, n, k), pack.len()) || rows.radices.contains(&0) {
+        return false;
+    }
+    if check_matrix("", "", a.len(), m, k, lda).is_err()
+        || check_matrix("", "", c.len(), m, n, ldc).is_err()
+    {
+        return false;
+    }
+    if rows
+        .last_start(k)
+        .checked_add(n)
+        .is_none_or(|end| end > b.len())
+    {
+        return false;
+    }
+    let product = packed::Product {
+        transa: no,
+        transb: no,
+        m,
+        n,
+        k,
+        alpha: T::one(),
+        a,
+        lda,
+        b,
+        ldb: n,
+        beta,
+        ldc,
+        b_rows: Some(rows),
+    };
+    T::gemm_kernels(GemmBackend::Auto, product, c, pack);
+    true
 }
 
 /// The kernels of a checked product with no zero dimension and `alpha != 0`: the packed GEMM
@@ -301,7 +366,15 @@ pub(crate) fn run_kernels<T: Scalar>(
         ldb,
         beta,
         ldc,
+        b_rows,
     } = product;
+    if b_rows.is_some() {
+        // Only the packed kernels read rows at offsets; `gemm_packed_rows` checked that they
+        // run (their rules, the scratch), so `packed::gemm` does not decline.
+        let ran = packed::gemm(leaf::Level::Avx512, product, c, pack);
+        debug_assert!(ran, "gemm: a product with row offsets on the portable path");
+        return;
+    }
     let packed_level = match backend {
         GemmBackend::Auto if packs_on(packed_rules(), transa, transb, m, n, k) => {
             Some(leaf::Level::Avx512)

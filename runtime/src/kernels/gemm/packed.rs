@@ -107,6 +107,73 @@ pub struct Product<'a, T> {
     pub ldb: usize,
     pub beta: T,
     pub ldc: usize,
+    /// Where the rows of a non-transposed `B` start when not at `q ldb` (`ldb` is then
+    /// unused); only the packed kernels read such a `B`.
+    pub b_rows: Option<RowOffsets>,
+}
+
+/// The start in `b` of each row `q` of a non-transposed `B` whose rows lie at offsets affine in
+/// the digits of `q = (d0 n1 + d1) n2 + d2`: `base + d0 s0 + d1 s1 + d2 s2`. The rows of a
+/// stride-1 convolution's column matrix are so, read from shifted copies of the input channels
+/// (`d0` the channel, `d1`, `d2` the tap's row and column): packing them straight from the copies
+/// skips writing the column matrix first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowOffsets {
+    /// `n1`, `n2`: the radices of the two lower digits (both at least 1).
+    pub radices: [usize; 2],
+    /// `s0`, `s1`, `s2`.
+    pub strides: [usize; 3],
+    /// Where row 0 starts.
+    pub base: usize,
+}
+
+impl RowOffsets {
+    /// The digits `(d0, d1, d2)` of row `q`.
+    fn digits(self, q: usize) -> [usize; 3] {
+        let [n1, n2] = self.radices;
+        [q / (n1 * n2), q / n2 % n1, q % n2]
+    }
+
+    /// The digits of the row after the one of `digits`.
+    #[inline(always)]
+    fn next(self, [d0, d1, d2]: [usize; 3]) -> [usize; 3] {
+        let [n1, n2] = self.radices;
+        if d2 + 1 < n2 {
+            [d0, d1, d2 + 1]
+        } else if d1 + 1 < n1 {
+            [d0, d1 + 1, 0]
+        } else {
+            [d0 + 1, 0, 0]
+        }
+    }
+
+    /// Where the row of `digits` starts.
+    #[inline(always)]
+    fn start(self, [d0, d1, d2]: [usize; 3]) -> usize {
+        let [s0, s1, s2] = self.strides;
+        self.base + d0 * s0 + d1 * s1 + d2 * s2
+    }
+
+    /// Where row `q` starts.
+    pub fn row_start(self, q: usize) -> usize {
+        self.start(self.digits(q))
+    }
+
+    /// The largest start of rows `0..k` (`k > 0`). The start grows with each digit, so it is
+    /// the last row's, or the last row's with a lower digit one less and the digits below it
+    /// at their largest, where that row comes earlier.
+    pub fn last_start(self, k: usize) -> usize {
+        let [n1, n2] = self.radices;
+        let [d0, d1, d2] = self.digits(k - 1);
+        let mut most = self.start([d0, d1, d2]);
+        if d1 > 0 {
+            most = most.max(self.start([d0, d1 - 1, n2 - 1]));
+        }
+        if d0 > 0 {
+            most = most.max(self.start([d0 - 1, n1 - 1, n2 - 1]));
+        }
+        most
+    }
 }
 
 /// Runs the product on the widest leaves this CPU supports up to `max_level`, packing into
@@ -306,6 +373,9 @@ fn pack_b<T: Scalar, const NR: usize>(
     b_pack: &mut [[T; NR]],
 ) {
     let (b, ldb) = (p.b, p.ldb);
+    if let (Transpose::No, Some(rows)) = (p.transb, p.b_rows) {
+        return pack_b_rows(b, rows, p0, kc, j0, nc, b_pack);
+    }
     for (jp, panel) in b_pack
         .chunks_exact_mut(kc)
         .take(nc.div_ceil(NR))
@@ -349,6 +419,29 @@ fn pack_b<T: Scalar, const NR: usize>(
                 }
             }
         }
+    }
+}
+
+/// [`pack_b`] of a `B` whose rows start at [`RowOffsets`]: row by row (one start each, its
+/// digits carried from the previous row's), each row's runs copied into every panel.
+fn pack_b_rows<T: Scalar, const NR: usize>(
+    b: &[T],
+    rows: RowOffsets,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    nc: usize,
+    b_pack: &mut [[T; NR]],
+) {
+    let panels = nc.div_ceil(NR);
+    let mut digits = rows.digits(p0);
+    for q in 0..kc {
+        let row = &b[rows.start(digits) + j0..][..nc];
+        for (jp, src) in row.chunks(NR).enumerate() {
+            copy_padded(src, &mut b_pack[jp * kc + q]);
+        }
+        debug_assert!(row.chunks(NR).len() == panels);
+        digits = rows.next(digits);
     }
 }
 

@@ -663,6 +663,7 @@ fn pack_len_suffices_on_every_level() {
                         ldb: b_cols,
                         beta: T::zero(),
                         ldc: n,
+                        b_rows: None,
                     };
                     assert!(
                         packed::gemm(level, product, &mut c, &mut pack),
@@ -750,4 +751,143 @@ fn rows_of_a_partial_panel_equal_the_same_rows_in_a_whole_tile() {
     let mut rng = Rng::new(31);
     check::<f32>(&mut rng);
     check::<f64>(&mut rng);
+}
+
+/// `RowOffsets::last_start` is the largest start of the first `k` rows, for every `k` of a few
+/// digit layouts (against every row's start).
+#[test]
+fn row_offsets_last_start_is_the_largest() {
+    for (radices, strides, base) in [
+        ([3, 3], [100, 14, 17], 0),
+        ([1, 1], [5, 0, 0], 3),
+        ([2, 5], [1, 40, 3], 7),
+        ([4, 1], [0, 9, 0], 0),
+    ] {
+        let rows = packed::RowOffsets {
+            radices,
+            strides,
+            base,
+        };
+        for k in 1..60 {
+            let most = (0..k).map(|q| rows.row_start(q)).max().unwrap();
+            assert_eq!(rows.last_start(k), most, "{rows:?}, {k} rows");
+        }
+    }
+}
+
+/// `gemm_packed_rows` against `gemm_packed` on `B` gathered from the same rows: the same bits
+/// (the same panels), `beta` 0 (C NaN-filled, never read) and 1, across the packed blocks'
+/// depth and width (`k > 256`, `n > 512`) and partial tiles; `false`, touching nothing, where
+/// the product would not pack or an operand is short.
+fn check_packed_rows<T: Scalar>(seed: u64) {
+    let mut rng = Rng::new(seed);
+    // (m, n, radices, channels): k = channels * radices[0] * radices[1].
+    for (m, n, radices, channels) in [
+        (32, 36, [3, 3], 4),
+        (37, 100, [3, 3], 32),
+        (33, 600, [5, 3], 2),
+        (64, 11, [1, 1], 7),
+    ] {
+        let k = channels * radices[0] * radices[1];
+        // Rows at overlapping offsets, as shifted copies of an image give them.
+        let rows = packed::RowOffsets {
+            radices,
+            strides: [radices[1] * (n + 9) + 5, 3, n + 9],
+            base: 2,
+        };
+        let b_len = rows.last_start(k) + n + 4;
+        let b: Vec<T> = random_matrix(&mut rng, 1, b_len, b_len);
+        let a: Vec<T> = random_matrix(&mut rng, m, k, k + 1);
+        let mut gathered = vec![T::zero(); k * n];
+        for (q, row) in gathered.chunks_exact_mut(n).enumerate() {
+            row.copy_from_slice(&b[rows.row_start(q)..][..n]);
+        }
+        let no = Transpose::No;
+        let pack_len = gemm_pack_len::<T>(no, no, m, n, k);
+        let start: Vec<T> = random_matrix(&mut rng, m, n, n);
+        for beta in [T::zero(), T::one()] {
+            let fill = |c: &mut Vec<T>| {
+                if beta == T::zero() {
+                    c.fill(T::nan());
+                } else {
+                    c.copy_from_slice(&start);
+                }
+            };
+            let (mut want, mut got) = (vec![T::zero(); m * n], vec![T::zero(); m * n]);
+            fill(&mut want);
+            fill(&mut got);
+            let mut pack = vec![T::nan(); pack_len];
+            gemm_packed(
+                no,
+                no,
+                m,
+                n,
+                k,
+                T::one(),
+                &a,
+                k + 1,
+                &gathered,
+                n,
+                beta,
+                &mut want,
+                n,
+                &mut pack,
+            )
+            .unwrap();
+            let ran = gemm_packed_rows(
+                (m, n, k),
+                (&a, k + 1),
+                (&b, rows),
+                beta,
+                (&mut got, n),
+                &mut pack,
+            );
+            let what = format!("{} {m}x{k}->{n}, beta {:?}", T::NAME, Scalar::to_f64(beta));
+            assert_eq!(ran, gemm_packs_rows::<T>((m, n, k), pack_len), "{what}");
+            if ran {
+                let bits = |v: &[T]| {
+                    v.iter()
+                        .map(|&x| Scalar::to_f64(x).to_bits())
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(bits(&got), bits(&want), "{what}");
+            }
+        }
+        // Declined: scratch one short, B one short, A one short: C untouched.
+        let mut c = vec![T::nan(); m * n];
+        let cases: [(&[T], &[T], usize); 3] = [
+            (&a, &b, pack_len - 1),
+            (&a, &b[..b_len - 5], pack_len),
+            (&a[..m * (k + 1) - 2], &b, pack_len),
+        ];
+        for (i, (a, b, pack_len)) in cases.into_iter().enumerate() {
+            let pack = &mut vec![T::nan(); pack_len];
+            let ran = gemm_packed_rows(
+                (m, n, k),
+                (a, k + 1),
+                (b, rows),
+                T::one(),
+                (&mut c, n),
+                pack,
+            );
+            assert!(!ran, "{m}x{k}->{n}: case {i} declined");
+            assert!(
+                c.iter().all(|v| v.is_nan()),
+                "{m}x{k}->{n}: case {i} left C alone"
+            );
+        }
+    }
+}
+
+#[test]
+fn packed_rows_give_the_gathered_products_bits() {
+    check_packed_rows::<f32>(71);
+    check_packed_rows::<f64>(72);
+    // Where this CPU's rules pack these products, the rows path ran (asserted per case above
+    // against `gemm_packs_rows`); 32 rows of `A * B` pack on every rule set.
+    let no = Transpose::No;
+    assert!(gemm_packs_rows::<f32>(
+        (32, 36, 36),
+        gemm_pack_len::<f32>(no, no, 32, 36, 36)
+    ));
 }

@@ -29,8 +29,10 @@
 //! alternating runs each): 342-345 us per sample against 252-269 us in batches of 7
 //! (`CONV2D_WEIGHT_BATCH_BUDGET` elements); batches of 3, 14 and 32 were within 5 % of 7.
 
-use super::{columns, Conv2dGeometry};
-use crate::kernels::gemm::{auto_pack_len, gemm_packed, Transpose};
+use super::{columns, shifted, Conv2dGeometry};
+use crate::kernels::gemm::{
+    auto_pack_len, gemm_packed, gemm_packed_rows, gemm_packs_rows, Transpose,
+};
 use crate::kernels::Store;
 use crate::Scalar;
 
@@ -99,7 +101,23 @@ fn columns<'a, T: Scalar, G: Conv2dGeometry>(x_group: &'a [T], workspace: &'a mu
     cols
 }
 
+/// Whether the forward pass of `G` can pack its column matrix straight from shifted copies of
+/// the input channels (`shifted::tap_rows`) when its product packs: every tap a contiguous run
+/// of a copy, the copies of one group within the workspace.
+pub(super) const fn rows_from_copies<G: Conv2dGeometry>() -> bool {
+    shifted::copies_apply::<G>()
+        && !is_pointwise::<G>()
+        && G::GROUP_IN * shifted::workspace_len::<G>() <= G::WORKSPACE_LEN
+}
+
 /// `y <- conv2d(x, weight) + beta y` for one sample: `Y_g = W_g cols_g (+ beta Y_g)`.
+///
+/// Where the product runs on the packed kernels and the taps are runs of shifted copies of the
+/// image ([`rows_from_copies`]), the packing reads the column matrix's rows from those copies
+/// (`KW` per input channel, `KH` times fewer elements than the column matrix) instead of from
+/// the matrix gathered first: the same panels, so the same result bit for bit, without writing
+/// and reading the column matrix once more (W4's second layer on an AVX2 CPU: see
+/// `BENCHMARKS-RESULTS.md`).
 pub(super) fn forward<T: Scalar, G: Conv2dGeometry>(
     x: &[T],
     weight: &[T],
@@ -114,7 +132,28 @@ pub(super) fn forward<T: Scalar, G: Conv2dGeometry>(
         .chunks_exact(G::GROUP_IN * G::H * G::W)
         .zip(weight.chunks_exact(G::GROUP_OUT * ck))
         .zip(y.chunks_exact_mut(G::GROUP_OUT * ohw));
+    let from_copies = const { rows_from_copies::<G>() }
+        && gemm_packs_rows::<T>((G::GROUP_OUT, ohw, ck), pack.len());
     for ((x_group, w_group), y_group) in groups {
+        if from_copies {
+            let copies_len = shifted::workspace_len::<G>();
+            let copies = &mut workspace[..G::GROUP_IN * copies_len];
+            let channels = x_group.chunks_exact(G::H * G::W);
+            for (image, copies) in channels.zip(copies.chunks_exact_mut(copies_len)) {
+                shifted::shifted_copies::<T, G>(image, copies);
+            }
+            let ran = gemm_packed_rows(
+                (G::GROUP_OUT, ohw, ck),
+                (w_group, ck),
+                (&*copies, shifted::tap_rows::<G>()),
+                beta,
+                (&mut *y_group, ohw),
+                pack,
+            );
+            if ran {
+                continue;
+            }
+        }
         let cols = columns::<T, G>(x_group, workspace);
         product(
             (Transpose::No, w_group, ck),

@@ -27,6 +27,7 @@
 //! level gives the same bits.
 
 use super::Conv2dGeometry;
+use crate::kernels::gemm::RowOffsets;
 use crate::kernels::simd::{dispatch, Simd};
 use crate::kernels::Store;
 use crate::Scalar;
@@ -38,17 +39,17 @@ const LANES: usize = 16;
 const MAX_TAPS: usize = 9;
 
 /// Zeros before and after each shifted copy: the largest offset of a tap, `PH W + PW`.
-const fn margin<G: Conv2dGeometry>() -> usize {
+pub(super) const fn margin<G: Conv2dGeometry>() -> usize {
     G::PH * G::W + G::PW
 }
 
 /// Elements of one shifted copy.
-const fn copy_len<G: Conv2dGeometry>() -> usize {
+pub(super) const fn copy_len<G: Conv2dGeometry>() -> usize {
     G::H * G::W + 2 * margin::<G>()
 }
 
-/// Workspace elements of the `KW` shifted copies.
-const fn workspace_len<G: Conv2dGeometry>() -> usize {
+/// Workspace elements of the `KW` shifted copies (of one channel).
+pub(super) const fn workspace_len<G: Conv2dGeometry>() -> usize {
     G::KW * copy_len::<G>()
 }
 
@@ -56,26 +57,41 @@ const fn workspace_len<G: Conv2dGeometry>() -> usize {
 pub(super) const fn applies<G: Conv2dGeometry>() -> bool {
     G::C_IN == 1
         && G::GROUPS == 1
-        && G::SH == 1
-        && G::SW == 1
-        && G::OUT_H == G::H
-        && G::OUT_W == G::W
-        && G::PW < G::W
+        && copies_apply::<G>()
         && G::KH * G::KW <= MAX_TAPS
         && workspace_len::<G>() <= G::WORKSPACE_LEN
 }
 
+/// Whether every tap of `G` is a contiguous run of a shifted copy ([`shifted_copies`], at
+/// [`tap_start`]): stride 1 and an output as large as the image.
+pub(super) const fn copies_apply<G: Conv2dGeometry>() -> bool {
+    G::SH == 1 && G::SW == 1 && G::OUT_H == G::H && G::OUT_W == G::W && G::PW < G::W
+}
+
 /// Where tap `t` (row-major in the kernel) of pixel 0 reads in the workspace.
 #[inline(always)]
-fn tap_start<G: Conv2dGeometry>(t: usize) -> usize {
+pub(super) fn tap_start<G: Conv2dGeometry>(t: usize) -> usize {
     let (i, j) = (t / G::KW, t % G::KW);
     // margin + (i DH - PH) W + (j DW - PW) >= 0: the margin is the largest negative offset.
     j * copy_len::<G>() + margin::<G>() + i * G::DH * G::W + j * G::DW - G::PH * G::W - G::PW
 }
 
+/// Where the rows of the column matrix of `C` channels start in their shifted copies (each
+/// channel's `KW` copies after the previous channel's, [`workspace_len`] apart): row
+/// `(c KH + i) KW + j` at `c workspace_len + tap_start(i KW + j)`, as the packed GEMM reads a
+/// `B` with [`RowOffsets`].
+pub(super) const fn tap_rows<G: Conv2dGeometry>() -> RowOffsets {
+    RowOffsets {
+        radices: [G::KH, G::KW],
+        strides: [workspace_len::<G>(), G::DH * G::W, copy_len::<G>() + G::DW],
+        // The margin is `PH W + PW`.
+        base: margin::<G>() - G::PH * G::W - G::PW,
+    }
+}
+
 /// Fills the `KW` shifted copies of `image` (one channel, `H W`) into `copies`.
 #[inline(always)]
-fn shifted_copies<T: Scalar, G: Conv2dGeometry>(image: &[T], copies: &mut [T]) {
+pub(super) fn shifted_copies<T: Scalar, G: Conv2dGeometry>(image: &[T], copies: &mut [T]) {
     let (w, hw, margin) = (G::W, G::H * G::W, margin::<G>());
     let copies = copies[..workspace_len::<G>()].chunks_exact_mut(copy_len::<G>());
     for (j, copy) in copies.enumerate() {

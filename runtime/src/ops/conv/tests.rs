@@ -879,3 +879,87 @@ fn batched_weight_gradient_matches_one_sample_at_a_time() {
         7 * (72 + 16) * 196
     );
 }
+
+/// The forward pass packing its column matrix from shifted copies of the channels
+/// (`im2col_gemm::rows_from_copies`) against the same product on the gathered column matrix
+/// (`columns::gather`, then `gemm_packed`): the same bits, with `beta` 0 (NaN-filled output)
+/// and 1, a NaN-filled workspace and scratch. Where this CPU's rules pack the product, the
+/// copies path must have been taken (`gemm_packs_rows`), else the gathered one.
+fn check_rows_from_copies<T: Scalar, G: Conv2dGeometry>(name: &str) {
+    assert!(
+        im2col_gemm::rows_from_copies::<G>(),
+        "{name}: taps are runs of copies"
+    );
+    let ck = G::GROUP_IN * G::KH * G::KW;
+    let ohw = G::OUT_H * G::OUT_W;
+    let x: Vec<T> = (0..G::IN_LEN).map(|i| T::from_f64(value(1, i))).collect();
+    let weight: Vec<T> = (0..G::WEIGHT_LEN)
+        .map(|i| T::from_f64(value(2, i)))
+        .collect();
+    let start: Vec<T> = (0..G::OUT_LEN).map(|i| T::from_f64(value(3, i))).collect();
+    let pack_len = conv2d_pack_len::<T, G>();
+    assert!(pack_len > 0, "{name}: the product may pack");
+    let packs = crate::kernels::gemm::gemm_packs_rows::<T>((G::GROUP_OUT, ohw, ck), pack_len);
+    for beta in [T::zero(), T::one()] {
+        let output = || {
+            if beta == T::zero() {
+                std::vec![T::nan(); G::OUT_LEN]
+            } else {
+                start.clone()
+            }
+        };
+        let mut pack = std::vec![T::nan(); pack_len];
+        let mut got = output();
+        let mut ws = std::vec![T::nan(); G::WORKSPACE_LEN];
+        im2col_gemm::forward::<T, G>(&x, &weight, beta, &mut got, &mut ws, &mut pack);
+        // The gathered columns fill the workspace past the copies' part, which the copies
+        // path leaves NaN.
+        let copies = G::GROUP_IN * shifted::workspace_len::<G>();
+        assert!(
+            copies < G::COLS_LEN,
+            "{name}: the copies are shorter than the columns"
+        );
+        let from_copies = ws[copies..].iter().all(|v| v.is_nan());
+        assert_eq!(
+            from_copies, packs,
+            "{name}: the copies path ran where the product packs"
+        );
+        let mut want = output();
+        let groups = x
+            .chunks_exact(G::GROUP_IN * G::H * G::W)
+            .zip(weight.chunks_exact(G::GROUP_OUT * ck))
+            .zip(want.chunks_exact_mut(G::GROUP_OUT * ohw));
+        for ((x_group, w_group), y_group) in groups {
+            let (cols, padded) = ws.split_at_mut(G::COLS_LEN);
+            columns::gather::<T, G>(x_group, padded, cols);
+            let no = crate::kernels::gemm::Transpose::No;
+            let (m, one) = (G::GROUP_OUT, T::one());
+            crate::kernels::gemm::gemm_packed(
+                no, no, m, ohw, ck, one, w_group, ck, cols, ohw, beta, y_group, ohw, &mut pack,
+            )
+            .unwrap();
+        }
+        let bits = |v: &[T]| v.iter().map(|&v| v.to_f64().to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want), "{name}, beta {:?}", beta.to_f64());
+    }
+}
+
+#[test]
+fn packing_from_shifted_copies_gives_the_gathered_columns_bits() {
+    // W4's second layer (packs on the AVX2 rules, not on AVX-512's: 16 rows).
+    check_rows_from_copies::<f32, Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>>("w4");
+    // 32 output channels: packs on every rule set.
+    check_rows_from_copies::<f64, Conv2d<4, 6, 6, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>>("wide");
+    check_rows_from_copies::<f32, Conv2d<3, 9, 9, 32, 3, 3, 1, 1, 2, 2, 2, 2, 1, false>>(
+        "dilation 2",
+    );
+    // A 5 x 3 kernel in two groups of 2 -> 32 channels.
+    check_rows_from_copies::<f32, Conv2d<4, 7, 5, 64, 5, 3, 1, 1, 2, 1, 1, 1, 2, true>>(
+        "groups 2, 5x3",
+    );
+    // Deeper than one packed block (k = 288 > 256) and wider than one (n = 576 > 512).
+    check_rows_from_copies::<f32, Conv2d<32, 4, 4, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>>("deep");
+    check_rows_from_copies::<f64, Conv2d<2, 24, 24, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, false>>(
+        "wide n",
+    );
+}
