@@ -201,6 +201,7 @@ impl CnnFolded {
         shape: &[2usize],
     };
     /// [`Self::INFER_BYTES`] for a batch of `batch` samples.
+    #[inline]
     pub const fn infer_bytes(__batch: usize) -> usize {
         (__batch * (162usize + 0usize) + 388usize) * ::core::mem::size_of::<f32>()
     }
@@ -508,6 +509,7 @@ impl CnnFolded {
     }
     /// Inference (evaluation mode) on one sample. NaN in the input gives NaN outputs: see
     /// [`Self::try_predict`].
+    #[inline]
     pub fn predict(&self, __x: &[f32; 36usize]) -> [f32; 2usize] {
         let [__out] = self.forward(::core::array::from_ref(__x));
         __out
@@ -519,6 +521,7 @@ impl CnnFolded {
     /// # Errors
     /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) naming the
     /// first non-finite output.
+    #[inline]
     pub fn try_predict(
         &self,
         __x: &[f32; 36usize],
@@ -996,6 +999,7 @@ impl Cnn {
         shape: &[2usize],
     };
     /// [`Self::INFER_BYTES`] for a batch of `batch` samples.
+    #[inline]
     pub const fn infer_bytes(__batch: usize) -> usize {
         (__batch * (234usize + 0usize) + 388usize) * ::core::mem::size_of::<f32>()
     }
@@ -1346,6 +1350,7 @@ impl Cnn {
     }
     /// Inference (evaluation mode) on one sample. NaN in the input gives NaN outputs: see
     /// [`Self::try_predict`].
+    #[inline]
     pub fn predict(&self, __x: &[f32; 36usize]) -> [f32; 2usize] {
         let [__out] = self.forward(::core::array::from_ref(__x));
         __out
@@ -1357,6 +1362,7 @@ impl Cnn {
     /// # Errors
     /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) naming the
     /// first non-finite output.
+    #[inline]
     pub fn try_predict(
         &self,
         __x: &[f32; 36usize],
@@ -1780,6 +1786,7 @@ impl Cnn {
     /// layer scratch space and GEMM packing scratch. On the heap with feature `alloc`;
     /// without it the buffers are inline and this is exactly `size_of::<Tape<batch>>()`
     /// (no packing scratch).
+    #[inline]
     pub const fn tape_bytes(__batch: usize) -> usize {
         (2 * __batch * 236usize + 62usize + 4usize + __batch * 0usize + 393usize + 0usize
             + __batch * 36usize

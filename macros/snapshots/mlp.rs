@@ -319,6 +319,7 @@ impl Mlp {
         shape: &[3usize],
     };
     /// [`Self::INFER_BYTES`] for a batch of `batch` samples.
+    #[inline]
     pub const fn infer_bytes(__batch: usize) -> usize {
         (__batch * (16usize + 0usize) + 0usize) * ::core::mem::size_of::<f32>()
     }
@@ -620,6 +621,7 @@ impl Mlp {
     }
     /// Inference (evaluation mode) on one sample. NaN in the input gives NaN outputs: see
     /// [`Self::try_predict`].
+    #[inline]
     pub fn predict(&self, __x: &[f32; 4usize]) -> [f32; 3usize] {
         let [__out] = self.forward(::core::array::from_ref(__x));
         __out
@@ -631,6 +633,7 @@ impl Mlp {
     /// # Errors
     /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) naming the
     /// first non-finite output.
+    #[inline]
     pub fn try_predict(
         &self,
         __x: &[f32; 4usize],
@@ -997,6 +1000,7 @@ impl Mlp {
     /// layer scratch space and GEMM packing scratch. On the heap with feature `alloc`;
     /// without it the buffers are inline and this is exactly `size_of::<Tape<batch>>()`
     /// (no packing scratch).
+    #[inline]
     pub const fn tape_bytes(__batch: usize) -> usize {
         (2 * __batch * 19usize + 67usize + 0usize + __batch * 0usize + 0usize + 0usize
             + __batch * 4usize

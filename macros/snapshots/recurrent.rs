@@ -328,6 +328,7 @@ impl Rnn {
         shape: &[1usize],
     };
     /// [`Self::INFER_BYTES`] for a batch of `batch` samples.
+    #[inline]
     pub const fn infer_bytes(__batch: usize) -> usize {
         (__batch * (4usize + 100usize) + 0usize) * ::core::mem::size_of::<f32>()
     }
@@ -647,6 +648,7 @@ impl Rnn {
     }
     /// Inference (evaluation mode) on one sample. NaN in the input gives NaN outputs: see
     /// [`Self::try_predict`].
+    #[inline]
     pub fn predict(&self, __x: &[f32; 5usize]) -> [f32; 1usize] {
         let [__out] = self.forward(::core::array::from_ref(__x));
         __out
@@ -658,6 +660,7 @@ impl Rnn {
     /// # Errors
     /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) naming the
     /// first non-finite output.
+    #[inline]
     pub fn try_predict(
         &self,
         __x: &[f32; 5usize],
@@ -1044,6 +1047,7 @@ impl Rnn {
     /// layer scratch space and GEMM packing scratch. On the heap with feature `alloc`;
     /// without it the buffers are inline and this is exactly `size_of::<Tape<batch>>()`
     /// (no packing scratch).
+    #[inline]
     pub const fn tape_bytes(__batch: usize) -> usize {
         (2 * __batch * 5usize + 89usize + 0usize + __batch * 100usize + 0usize + 0usize
             + __batch * 5usize

@@ -158,6 +158,7 @@ pub fn tape_bytes(plan: &Plan) -> TokenStream {
         /// layer scratch space and GEMM packing scratch. On the heap with feature `alloc`;
         /// without it the buffers are inline and this is exactly `size_of::<Tape<batch>>()`
         /// (no packing scratch).
+        #[inline]
         pub const fn tape_bytes(batch: usize) -> usize {
             #bytes
         }

@@ -182,6 +182,7 @@ pub fn items(plan: &Plan) -> TokenStream {
         #(#tensor_consts)*
 
         /// [`Self::INFER_BYTES`] for a batch of `batch` samples.
+        #[inline]
         pub const fn infer_bytes(batch: usize) -> usize {
             (batch * (#infer_per_sample + #scratch_per_sample) + #scratch_fixed)
                 * ::core::mem::size_of::<#t>()
@@ -327,6 +328,7 @@ pub fn items(plan: &Plan) -> TokenStream {
 
         /// Inference (evaluation mode) on one sample. NaN in the input gives NaN outputs: see
         /// [`Self::try_predict`].
+        #[inline]
         pub fn predict(&self, x: &#input_ty) -> #output_ty {
             let [out] = self.forward(::core::array::from_ref(x));
             out
@@ -339,6 +341,7 @@ pub fn items(plan: &Plan) -> TokenStream {
         /// # Errors
         /// [`Error::NonFiniteValue`](::monograd::runtime::Error::NonFiniteValue) naming the
         /// first non-finite output.
+        #[inline]
         pub fn try_predict(
             &self,
             x: &#input_ty,
