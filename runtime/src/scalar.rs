@@ -49,6 +49,17 @@ mod sealed {
             bias: Option<&[Self]>,
             y: &mut [Self],
         ) -> bool;
+
+        /// The bits of `|x|` as a signed integer of the same width (the sign bit cleared, so
+        /// never negative): for `|x|` these order like the values, and every infinity or NaN
+        /// lies at or above [`Sealed::INFINITY_BITS`] (`kernels::reduce` scans with them).
+        type AbsBits: Copy + Ord + Default;
+        /// The bits of `+inf` as [`Sealed::AbsBits`].
+        const INFINITY_BITS: Self::AbsBits;
+        /// `|x|` as [`Sealed::AbsBits`].
+        fn abs_bits(self) -> Self::AbsBits;
+        /// The value of bits from [`Sealed::abs_bits`].
+        fn from_abs_bits(bits: Self::AbsBits) -> Self;
     }
 
     impl Sealed for f32 {
@@ -73,6 +84,17 @@ mod sealed {
         fn dense_vector_kernel(x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) -> bool {
             dense_vector_f32(x, w, bias, y)
         }
+
+        type AbsBits = i32;
+        const INFINITY_BITS: i32 = 0x7f80_0000;
+        #[inline(always)]
+        fn abs_bits(self) -> i32 {
+            (self.to_bits() & 0x7fff_ffff) as i32
+        }
+        #[inline(always)]
+        fn from_abs_bits(bits: i32) -> f32 {
+            f32::from_bits(bits as u32)
+        }
     }
 
     impl Sealed for f64 {
@@ -96,6 +118,17 @@ mod sealed {
         #[inline(always)]
         fn dense_vector_kernel(_: &[f64], _: &[f64], _: Option<&[f64]>, _: &mut [f64]) -> bool {
             false
+        }
+
+        type AbsBits = i64;
+        const INFINITY_BITS: i64 = 0x7ff0_0000_0000_0000;
+        #[inline(always)]
+        fn abs_bits(self) -> i64 {
+            (self.to_bits() & 0x7fff_ffff_ffff_ffff) as i64
+        }
+        #[inline(always)]
+        fn from_abs_bits(bits: i64) -> f64 {
+            f64::from_bits(bits as u64)
         }
     }
 }
