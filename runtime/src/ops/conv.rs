@@ -51,7 +51,10 @@
 //! the image itself and leave it unused, see `conv/columns.rs`), lives in a
 //! caller-provided workspace of [`Conv2dGeometry::WORKSPACE_LEN`] elements (see
 //! [`conv2d_workspace_len`]); a longer workspace is accepted, so one buffer sized for the
-//! largest layer can serve a whole network. A 1x1 convolution with stride 1 and no padding uses
+//! largest layer can serve a whole network. A stride-1 convolution that keeps the image size,
+//! whose forward product runs on the packed GEMM kernels, skips the column matrix: each of its
+//! rows is a run of one of `KW` shifted copies of an input channel, from which the GEMM packs
+//! it directly (the same result, bit for bit). A 1x1 convolution with stride 1 and no padding uses
 //! the input as its column matrix and leaves the workspace untouched. Nothing allocates.
 //! Batching the samples into larger GEMMs was measured and lost for the forward pass and the
 //! input gradient (see `conv/im2col_gemm.rs`). The weight gradient of a stride-1 convolution
