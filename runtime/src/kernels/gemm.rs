@@ -295,7 +295,6 @@ pub(crate) fn gemm_packs_rows<T: Scalar>(
 /// from a gathered `B`, so the same result bit for bit). Returns `false`, touching nothing,
 /// otherwise (the portable path, or `pack` too short) and when an operand is too short or a
 /// dimension is 0: the caller then gathers `B` and calls [`gemm_packed`].
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_packed_rows<T: Scalar>(
     (m, n, k): (usize, usize, usize),
     (a, lda): (&[T], usize),
