@@ -260,6 +260,34 @@ fn six_sums<T: Scalar>(
     *sums = [[s00, s01, s02], [s10, s11, s12]];
 }
 
+/// `sums[o (KH KW + 1) + KH KW][l] += dy_o[b][l]` over the whole blocks `b` of every output
+/// channel `o`: four channels at a time inside the block loop, so that eight vector registers
+/// of independent additions (AVX2) replace one channel's two, whose chains of additions waited
+/// on each other. Each lane adds the same values in the same order as one channel at a time.
+#[inline(always)]
+fn bias_sums<T: Scalar, G: Conv2dGeometry>(dy: &[T], blocks: usize, sums: &mut [[T; LANES]]) {
+    const CHANNELS: usize = 4;
+    let (hw, taps) = (G::H * G::W, G::KH * G::KW);
+    for first in (0..G::C_OUT).step_by(CHANNELS) {
+        let count = CHANNELS.min(G::C_OUT - first);
+        let mut acc = [[T::zero(); LANES]; CHANNELS];
+        for (c, acc) in acc.iter_mut().enumerate().take(count) {
+            *acc = sums[(first + c) * (taps + 1) + taps];
+        }
+        for b in 0..blocks {
+            for (c, acc) in acc.iter_mut().enumerate().take(count) {
+                let d = &dy[(first + c) * hw + b * LANES..][..LANES];
+                for l in 0..LANES {
+                    acc[l] += d[l];
+                }
+            }
+        }
+        for (c, acc) in acc.iter().enumerate().take(count) {
+            sums[(first + c) * (taps + 1) + taps] = *acc;
+        }
+    }
+}
+
 impl<T: Scalar, G: Conv2dGeometry> Simd for Weight<'_, T, G> {
     type Output = ();
 
@@ -285,13 +313,25 @@ impl<T: Scalar, G: Conv2dGeometry> Simd for Weight<'_, T, G> {
             // Pairs of output channels (the last one twice when their number is odd), three
             // taps at a time (the last tap repeated to fill a group); only the real ones are
             // stored.
+            // The lane sums are copied in and out by plain indexing: built with `array::map`,
+            // their six 64-byte arrays and the slices went through `memcpy` calls, which took
+            // as long as the sums themselves (W4's first layer on AVX2).
             for o in (0..G::C_OUT).step_by(2) {
                 let pair = [o, (o + 1).min(G::C_OUT - 1)];
                 for t in (0..taps).step_by(3) {
-                    let group = [t, t + 1, t + 2].map(|t| t.min(taps - 1));
-                    let x = group.map(|t| &x(t).as_chunks::<LANES>().0[..blocks]);
-                    let mut lanes = pair.map(|o| group.map(|t| sums[o * (taps + 1) + t]));
-                    six_sums(pair.map(dy_blocks), x, &mut lanes);
+                    let group = [t, (t + 1).min(taps - 1), (t + 2).min(taps - 1)];
+                    let x = |j: usize| &x(group[j]).as_chunks::<LANES>().0[..blocks];
+                    let mut lanes = [[[T::zero(); LANES]; 3]; 2];
+                    for (k, lanes) in lanes.iter_mut().enumerate() {
+                        for (j, lanes) in lanes.iter_mut().enumerate() {
+                            *lanes = sums[pair[k] * (taps + 1) + group[j]];
+                        }
+                    }
+                    six_sums(
+                        [dy_blocks(pair[0]), dy_blocks(pair[1])],
+                        [x(0), x(1), x(2)],
+                        &mut lanes,
+                    );
                     for (k, &o) in pair.iter().enumerate().take(G::C_OUT - o) {
                         for (j, &t) in group.iter().enumerate().take(taps - t) {
                             sums[o * (taps + 1) + t] = lanes[k][j];
@@ -299,14 +339,10 @@ impl<T: Scalar, G: Conv2dGeometry> Simd for Weight<'_, T, G> {
                     }
                 }
             }
+            if G::BIAS {
+                bias_sums::<T, G>(dy, blocks, sums);
+            }
             for (o, dy) in dy.chunks_exact(hw).enumerate() {
-                let mut bias = sums[o * (taps + 1) + taps];
-                for d in &dy.as_chunks::<LANES>().0[..blocks] {
-                    for l in 0..LANES {
-                        bias[l] += d[l];
-                    }
-                }
-                sums[o * (taps + 1) + taps] = bias;
                 // The pixels after the last whole block.
                 let dweight = &mut self.dweight[o * taps..(o + 1) * taps];
                 for (p, &d) in dy.iter().enumerate().skip(blocks * LANES) {
