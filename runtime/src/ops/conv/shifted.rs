@@ -35,6 +35,9 @@ use crate::Scalar;
 /// Pixels per block (one 512-bit vector of f32).
 const LANES: usize = 16;
 
+/// Output channels per pass of the forward pass's accumulators.
+const CHANNELS: usize = 4;
+
 /// Most taps (`KH KW`) the kernels keep in registers.
 const MAX_TAPS: usize = 9;
 
@@ -167,14 +170,27 @@ impl<T: Scalar, G: Conv2dGeometry> Simd for Forward<'_, T, G> {
                 for (lanes, &start) in taps_x[..taps].iter_mut().zip(&starts) {
                     lanes.copy_from_slice(&copies[start + p..start + p + LANES]);
                 }
-                for (o, weights) in self.weight.chunks_exact(taps).enumerate() {
-                    let mut acc = [bias(o); LANES];
-                    for (lanes, &w) in taps_x.iter().zip(weights) {
-                        for (a, &v) in acc.iter_mut().zip(lanes) {
-                            *a += w * v;
+                // Four output channels at a time, tap by tap: four independent chains of
+                // additions where one channel's nine waited on each other (each channel adds
+                // its taps in the same order, so the same bits).
+                for first in (0..G::C_OUT).step_by(CHANNELS) {
+                    let count = CHANNELS.min(G::C_OUT - first);
+                    let mut acc = [[T::zero(); LANES]; CHANNELS];
+                    for (c, acc) in acc.iter_mut().enumerate().take(count) {
+                        *acc = [bias(first + c); LANES];
+                    }
+                    for (t, lanes) in taps_x.iter().enumerate().take(taps) {
+                        for (c, acc) in acc.iter_mut().enumerate().take(count) {
+                            let w = self.weight[(first + c) * taps + t];
+                            for (a, &v) in acc.iter_mut().zip(lanes) {
+                                *a += w * v;
+                            }
                         }
                     }
-                    y[o * hw + p..o * hw + p + LANES].copy_from_slice(&acc);
+                    for (c, acc) in acc.iter().enumerate().take(count) {
+                        let o = first + c;
+                        y[o * hw + p..o * hw + p + LANES].copy_from_slice(acc);
+                    }
                 }
             }
             for p in blocks * LANES..hw {
@@ -266,7 +282,6 @@ fn six_sums<T: Scalar>(
 /// on each other. Each lane adds the same values in the same order as one channel at a time.
 #[inline(always)]
 fn bias_sums<T: Scalar, G: Conv2dGeometry>(dy: &[T], blocks: usize, sums: &mut [[T; LANES]]) {
-    const CHANNELS: usize = 4;
     let (hw, taps) = (G::H * G::W, G::KH * G::KW);
     for first in (0..G::C_OUT).step_by(CHANNELS) {
         let count = CHANNELS.min(G::C_OUT - first);
