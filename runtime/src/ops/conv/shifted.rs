@@ -166,10 +166,10 @@ impl<T: Scalar, G: Conv2dGeometry> Simd for Forward<'_, T, G> {
             let blocks = hw / LANES;
             for block in 0..blocks {
                 let p = block * LANES;
-                let mut taps_x = [[T::zero(); LANES]; MAX_TAPS];
-                for (lanes, &start) in taps_x[..taps].iter_mut().zip(&starts) {
-                    lanes.copy_from_slice(&copies[start + p..start + p + LANES]);
-                }
+                // Each tap's lanes straight from its copy (a copy into a stack array first
+                // stored and reloaded every one of them: the array does not fit AVX2's
+                // registers).
+                let tap = |t: usize| &copies[starts[t] + p..starts[t] + p + LANES];
                 // Four output channels at a time, tap by tap: four independent chains of
                 // additions where one channel's nine waited on each other (each channel adds
                 // its taps in the same order, so the same bits).
@@ -179,7 +179,8 @@ impl<T: Scalar, G: Conv2dGeometry> Simd for Forward<'_, T, G> {
                     for (c, acc) in acc.iter_mut().enumerate().take(count) {
                         *acc = [bias(first + c); LANES];
                     }
-                    for (t, lanes) in taps_x.iter().enumerate().take(taps) {
+                    for t in 0..taps {
+                        let lanes = tap(t);
                         for (c, acc) in acc.iter_mut().enumerate().take(count) {
                             let w = self.weight[(first + c) * taps + t];
                             for (a, &v) in acc.iter_mut().zip(lanes) {
