@@ -17,6 +17,8 @@ mod sealed {
     use crate::kernels::gemm::{run_kernels, GemmBackend, Product};
     use crate::kernels::gemv::gemv_f32;
     use crate::kernels::small::dense_vector_f32;
+    use crate::kernels::Store;
+    use crate::ops::pool::max_pool_2x2_backward_f32;
 
     /// What only this crate implements, for `f32` and `f64`. Its functions are not generic, so
     /// the code they call is compiled once, here, and not in every crate that uses the generic
@@ -48,6 +50,20 @@ mod sealed {
             w: &[Self],
             bias: Option<&[Self]>,
             y: &mut [Self],
+        ) -> bool;
+
+        /// Max pooling's backward pass over 2x2 windows of stride 2 that tile the image
+        /// (`ops::pool`'s vector kernel): `x` rows of `width` inputs in pairs, `dy` a gradient
+        /// per window; with `dy_relu`, the ReLU before the pooling fused in. Computes the
+        /// gradients and returns `true` where this CPU has a kernel for the type, else returns
+        /// `false` with nothing written.
+        fn max_pool_2x2_backward_kernel(
+            x: &[Self],
+            dy: &[Self],
+            width: usize,
+            dy_relu: Option<&mut [Self]>,
+            dx: &mut [Self],
+            store: Store,
         ) -> bool;
 
         /// The bits of `|x|` as a signed integer of the same width (the sign bit cleared, so
@@ -85,6 +101,17 @@ mod sealed {
             dense_vector_f32(x, w, bias, y)
         }
 
+        fn max_pool_2x2_backward_kernel(
+            x: &[f32],
+            dy: &[f32],
+            width: usize,
+            dy_relu: Option<&mut [f32]>,
+            dx: &mut [f32],
+            store: Store,
+        ) -> bool {
+            max_pool_2x2_backward_f32(x, dy, width, dy_relu, dx, store)
+        }
+
         type AbsBits = i32;
         const INFINITY_BITS: i32 = 0x7f80_0000;
         #[inline(always)]
@@ -117,6 +144,17 @@ mod sealed {
 
         #[inline(always)]
         fn dense_vector_kernel(_: &[f64], _: &[f64], _: Option<&[f64]>, _: &mut [f64]) -> bool {
+            false
+        }
+
+        fn max_pool_2x2_backward_kernel(
+            _: &[f64],
+            _: &[f64],
+            _: usize,
+            _: Option<&mut [f64]>,
+            _: &mut [f64],
+            _: Store,
+        ) -> bool {
             false
         }
 

@@ -389,6 +389,9 @@ pub(super) fn max_pool2d_backward_flat<T: Scalar, G: Pool2dGeometry>(
     dx: &mut [T],
     store: Store,
 ) {
+    if vector_2x2::<G>() && T::max_pool_2x2_backward_kernel(x, dy, G::W, None, dx, store) {
+        return;
+    }
     match store {
         Store::Overwrite => backward_flat::<T, G, false>(x, dy, dx),
         Store::Accumulate => backward_flat::<T, G, true>(x, dy, dx),
@@ -410,6 +413,12 @@ fn backward_flat<T: Scalar, G: Pool2dGeometry, const ACCUMULATE: bool>(
     for ((x, dy), dx) in chunks {
         chunk_backward::<T, G, ACCUMULATE>(x, dy, dx, &mut buffers);
     }
+}
+
+/// Whether the flat backward of `G` first tries the vector kernel of 2x2 windows
+/// ([`super::avx2`], through [`crate::scalar`]'s sealed hook): 2x2 windows that tile the image.
+const fn vector_2x2<G: Pool2dGeometry>() -> bool {
+    G::KH == 2 && G::KW == 2 && flat_backward_applies::<G>()
 }
 
 /// `(inputs, outputs)` of one chunk of the flat backward: as many whole rows of windows as
@@ -454,6 +463,11 @@ pub(super) fn max_pool2d_relu_backward_flat<T: Scalar, G: Pool2dGeometry>(
     dx: &mut [T],
     store: Store,
 ) {
+    if vector_2x2::<G>()
+        && T::max_pool_2x2_backward_kernel(y, dy, G::W, Some(&mut *dy_relu), dx, store)
+    {
+        return;
+    }
     match store {
         Store::Overwrite => relu_backward_flat::<T, G, false>(y, dy, dy_relu, dx),
         Store::Accumulate => relu_backward_flat::<T, G, true>(y, dy, dy_relu, dx),
