@@ -18,7 +18,7 @@ mod sealed {
     use crate::kernels::gemv::gemv_f32;
     use crate::kernels::small::dense_vector_f32;
     use crate::kernels::Store;
-    use crate::ops::pool::max_pool_2x2_backward_f32;
+    use crate::ops::pool::{max_pool_2x2_backward_f32, max_pool_2x2_forward_f32};
 
     /// What only this crate implements, for `f32` and `f64`. Its functions are not generic, so
     /// the code they call is compiled once, here, and not in every crate that uses the generic
@@ -51,6 +51,12 @@ mod sealed {
             bias: Option<&[Self]>,
             y: &mut [Self],
         ) -> bool;
+
+        /// Max pooling's forward pass over 2x2 windows of stride 2 that tile the image
+        /// (`ops::pool`'s vector kernel): `x` rows of `width` inputs in pairs, `y` a maximum per
+        /// window. Computes `y` and returns `true` where this CPU has a kernel for the type,
+        /// else returns `false` with `y` untouched.
+        fn max_pool_2x2_forward_kernel(x: &[Self], width: usize, y: &mut [Self]) -> bool;
 
         /// Max pooling's backward pass over 2x2 windows of stride 2 that tile the image
         /// (`ops::pool`'s vector kernel): `x` rows of `width` inputs in pairs, `dy` a gradient
@@ -112,6 +118,10 @@ mod sealed {
             max_pool_2x2_backward_f32(x, dy, width, dy_relu, dx, store)
         }
 
+        fn max_pool_2x2_forward_kernel(x: &[f32], width: usize, y: &mut [f32]) -> bool {
+            max_pool_2x2_forward_f32(x, width, y)
+        }
+
         type AbsBits = i32;
         const INFINITY_BITS: i32 = 0x7f80_0000;
         #[inline(always)]
@@ -155,6 +165,10 @@ mod sealed {
             _: &mut [f64],
             _: Store,
         ) -> bool {
+            false
+        }
+
+        fn max_pool_2x2_forward_kernel(_: &[f64], _: usize, _: &mut [f64]) -> bool {
             false
         }
 

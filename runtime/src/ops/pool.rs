@@ -56,9 +56,9 @@
 //! windows in two flat vector passes (`pool/tiled.rs`, 4x faster on W4's layers), and so does
 //! the backward, routing each window's gradient in a few more (1.4-1.6x faster than the blocks
 //! of windows on W4's layers). For 2x2 windows of `f32` on CPUs with AVX2 (rows of 8 or more),
-//! the backward instead runs a block of 4 windows from loads to stores in registers
-//! (`pool/avx2.rs`, the same bits; W4's layers with the ReLU fused in 111 -> 64 us and 56 -> 35
-//! us on Zen 3).
+//! both passes instead run a block of 4 windows from loads to stores in registers
+//! (`pool/avx2.rs`, the same bits; W4's backward with the ReLU fused in 111 -> 64 us and 56 ->
+//! 35 us on its two layers, Zen 3).
 //!
 //! A ReLU whose output only a max pooling reads (`pool(relu(conv(x)))`, the usual CNN block)
 //! has its backward computed by the pooling's, chunk by chunk while the chunk is in L1
@@ -80,7 +80,7 @@ use crate::Scalar;
 mod avx2;
 mod tiled;
 
-pub(crate) use avx2::max_pool_2x2_backward_f32;
+pub(crate) use avx2::{max_pool_2x2_backward_f32, max_pool_2x2_forward_f32};
 
 /// Output length along one axis of a pooling window (PyTorch, `ceil_mode=False`):
 /// `(input + 2 padding - dilation (kernel - 1) - 1) / stride + 1`.

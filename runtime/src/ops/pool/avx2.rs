@@ -89,6 +89,80 @@ pub(crate) fn max_pool_2x2_backward_f32(
     false
 }
 
+/// `y <-` the max pooling of `x` over 2x2 windows of stride 2: `x` rows of `width` (even)
+/// inputs in pairs, `y` a maximum per window (`width / 2` per pair of rows), each PyTorch's
+/// running maximum over the taps in row-major order (the first of equal maxima, NaN where a
+/// tap is NaN), bit for bit as [`super::tiled`]'s `pick`. Returns `true` when it ran, `false`
+/// (nothing written) where [`max_pool_2x2_backward_f32`] has no kernel either. Panics on
+/// lengths that do not fit together.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+pub(crate) fn max_pool_2x2_forward_f32(x: &[f32], width: usize, y: &mut [f32]) -> bool {
+    if width < COLUMNS || !std::is_x86_feature_detected!("avx2") {
+        return false;
+    }
+    assert!(
+        width.is_multiple_of(2) && x.len().is_multiple_of(2 * width) && y.len() * 4 == x.len(),
+        "max_pool_2x2_forward: rows of {width} inputs in pairs, a quarter as many outputs"
+    );
+    // SAFETY: the CPU has AVX2 (checked above), and the lengths fit together (asserted above).
+    unsafe { forward_avx2(x, width, y) };
+    true
+}
+
+/// No kernel without `std` or off x86-64.
+#[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+pub(crate) fn max_pool_2x2_forward_f32(_: &[f32], _: usize, _: &mut [f32]) -> bool {
+    false
+}
+
+/// The forward kernel: per block of 4 windows, `pick(pick(a, b), pick(c, d))` as
+/// `max(second, first)` (which keeps the first of equal values, `-0` before `+0`), the even
+/// lanes gathered into 4 outputs, and NaN where a tap is NaN. A width that is not a multiple of
+/// 8 ends with a block over the last 8 columns (it stores 1-3 outputs again, the same values).
+///
+/// # Safety
+/// The CPU has AVX2; `width >= 8` is even, `x.len()` a multiple of `2 width`, and
+/// `y.len() = x.len() / 4`.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+unsafe fn forward_avx2(x: &[f32], width: usize, y: &mut [f32]) {
+    use core::arch::x86_64::*;
+    let pairs = x.len() / (2 * width);
+    let last = width - COLUMNS;
+    let even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    for p in 0..pairs {
+        let (row, outputs) = (2 * p * width, p * width / 2);
+        let mut c = 0;
+        loop {
+            // SAFETY: `c + 8 <= width`, so columns `c..c + 8` of both rows of pair `p` lie in
+            // `x` and outputs `c / 2..c / 2 + 4` of its `width / 2` in `y` (a quarter of `x`).
+            unsafe {
+                let upper = _mm256_loadu_ps(x.as_ptr().add(row + c));
+                let lower = _mm256_loadu_ps(x.as_ptr().add(row + width + c));
+                // At each even lane: pick(a, b) = b > a ? b : a, then pick over the two rows.
+                let upper_max = _mm256_max_ps(_mm256_permute_ps::<0xB1>(upper), upper);
+                let lower_max = _mm256_max_ps(_mm256_permute_ps::<0xB1>(lower), lower);
+                let max = _mm256_max_ps(lower_max, upper_max);
+                let nan = _mm256_or_ps(
+                    _mm256_cmp_ps::<_CMP_UNORD_Q>(upper, upper),
+                    _mm256_cmp_ps::<_CMP_UNORD_Q>(lower, lower),
+                );
+                let nan = _mm256_or_ps(nan, _mm256_permute_ps::<0xB1>(nan));
+                let max = _mm256_blendv_ps(max, _mm256_set1_ps(f32::NAN), nan);
+                let max = _mm256_permutevar8x32_ps(max, even);
+                _mm_storeu_ps(
+                    y.as_mut_ptr().add(outputs + c / 2),
+                    _mm256_castps256_ps128(max),
+                );
+            }
+            if c == last {
+                break;
+            }
+            c = (c + COLUMNS).min(last);
+        }
+    }
+}
+
 /// Columns per block: one vector of 8 `f32` per input row, 4 windows.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 const COLUMNS: usize = 8;
@@ -271,7 +345,7 @@ impl Block {
 
 #[cfg(all(test, feature = "std", target_arch = "x86_64"))]
 mod tests {
-    use super::max_pool_2x2_backward_f32;
+    use super::{max_pool_2x2_backward_f32, max_pool_2x2_forward_f32};
     use crate::kernels::Store;
     use crate::ops::activation::{Activation, Relu};
     use crate::ops::pool::RunningMax;
@@ -377,15 +451,80 @@ mod tests {
         }
     }
 
+    /// The forward kernel against PyTorch's running maximum window by window, bit for bit, for
+    /// widths around whole blocks of 8 (the last block storing 1-3 outputs again), on ties
+    /// between signed zeros (the first wins) and NaN of either sign and a payload (canonical NaN
+    /// out) and infinities in some windows.
+    #[test]
+    fn forward_matches_the_running_maximum_window_by_window() {
+        if !std::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let specials = [
+            f32::NAN,
+            -f32::NAN,
+            f32::from_bits(0x7fc0_0123),
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ];
+        for width in [8, 10, 12, 14, 16, 18, 22, 24, 28, 30, 62] {
+            let n = 2 * 5 * width;
+            for special_every in [0, 37, 13] {
+                let x: Vec<f32> = (0..n)
+                    .map(|i| {
+                        match (
+                            special_every > 0 && i % special_every == 5,
+                            (i * 7 + i / 5) % 4,
+                        ) {
+                            (true, _) => specials[i / special_every.max(1) % specials.len()],
+                            (_, 0) => 0.0,
+                            (_, 1) => -0.0,
+                            (_, 2) => -1.0,
+                            _ => -2.0,
+                        }
+                    })
+                    .collect();
+                let want: Vec<f32> = (0..n / 4)
+                    .map(|w| {
+                        let (pair, col) = (w / (width / 2), 2 * (w % (width / 2)));
+                        let top = 2 * pair * width + col;
+                        let mut max = RunningMax::new(0);
+                        for (t, p) in [top, top + 1, top + width, top + width + 1]
+                            .into_iter()
+                            .enumerate()
+                        {
+                            max.push(x[p], t);
+                        }
+                        max.value()
+                    })
+                    .collect();
+                let mut got = vec![7.0f32; n / 4];
+                assert!(
+                    max_pool_2x2_forward_f32(&x, width, &mut got),
+                    "width {width}: ran"
+                );
+                assert!(
+                    bits(&got) == bits(&want),
+                    "width {width}, specials every {special_every}"
+                );
+            }
+        }
+    }
+
     /// Rows narrower than one block are left to the portable passes, untouched.
     #[test]
     fn declines_rows_narrower_than_a_block() {
         for width in [2, 4, 6] {
             let x = vec![1.0f32; 4 * width];
             let mut dx = vec![f32::NAN; 4 * width];
-            let dy = vec![1.0f32; width];
+            let mut dy = vec![1.0f32; width];
             let ran = max_pool_2x2_backward_f32(&x, &dy, width, None, &mut dx, Store::Overwrite);
             assert!(!ran && dx.iter().all(|v| v.is_nan()), "width {width}");
+            let ran = max_pool_2x2_forward_f32(&x, width, &mut dy);
+            assert!(
+                !ran && dy.iter().all(|&v| v == 1.0),
+                "width {width}: forward"
+            );
         }
     }
 }

@@ -301,6 +301,9 @@ fn pick<T: Scalar>(m: T, v: T) -> T {
 /// 96 -> 105-110 us with them). Same values as the general kernel, bit for bit (see [`pick`]).
 #[inline(always)]
 pub(super) fn max_pool2d_forward<T: Scalar, G: Pool2dGeometry>(x: &[T], y: &mut [T]) {
+    if vector_2x2::<G>() && T::max_pool_2x2_forward_kernel(x, G::W, y) {
+        return;
+    }
     let (ow, band) = (G::OUT_W, G::KH * G::OUT_W);
     let per_chunk = CHUNK / band;
     let mut h = [T::zero(); CHUNK];
@@ -415,8 +418,9 @@ fn backward_flat<T: Scalar, G: Pool2dGeometry, const ACCUMULATE: bool>(
     }
 }
 
-/// Whether the flat backward of `G` first tries the vector kernel of 2x2 windows
-/// ([`super::avx2`], through [`crate::scalar`]'s sealed hook): 2x2 windows that tile the image.
+/// Whether the flat passes of `G` (forward and backward) first try the vector kernels of 2x2
+/// windows ([`super::avx2`], through [`crate::scalar`]'s sealed hooks): 2x2 windows that tile
+/// the image.
 const fn vector_2x2<G: Pool2dGeometry>() -> bool {
     G::KH == 2 && G::KW == 2 && flat_backward_applies::<G>()
 }
