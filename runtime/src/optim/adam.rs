@@ -142,8 +142,11 @@ impl<T: Scalar> AdamStep<T> {
         *v = *v * self.beta2 + self.one_minus_beta2 * g * g;
         let second = match max_v {
             Some(max_v) => {
-                // Written as a select, not `Float::max`, so that a NaN `v` propagates.
-                *max_v = if *max_v >= *v { *max_v } else { *v };
+                // The larger as the integer maximum of the bits of `|max_v|` and `|v|` (both
+                // `>= 0`: sums of squares): a NaN of either propagates, as `torch.maximum`'s.
+                // Written as a select of the old value, the maximum became a masked store
+                // (`vmaskmovps`), which took AMSGrad's step from Adam's 128 to 235 us on Zen 3.
+                *max_v = T::from_abs_bits(T::abs_bits(*max_v).max(T::abs_bits(*v)));
                 *max_v
             }
             None => *v,
@@ -512,6 +515,39 @@ impl<T: Scalar, const N: usize> Optimizer<T, N> for AdamW<T, N> {
 mod tests {
     use super::*;
     use crate::Error;
+
+    /// AMSGrad's running maximum of the second moment, as `torch.maximum`: the larger of the old
+    /// maximum and the new `v` (either way round, equal values and zeros), NaN from either.
+    #[test]
+    fn amsgrad_keeps_the_maximum_and_propagates_nan() {
+        let config = AdamConfig {
+            amsgrad: true,
+            ..AdamConfig::default()
+        };
+        let k = AdamStep::<f32>::new(&config, 1);
+        let max_after = |old_max: f32, v_before: f32, g: f32| {
+            let (mut w, mut m, mut v, mut max_v) = (1.0f32, 0.0f32, v_before, old_max);
+            k.update(&mut w, g, &mut m, &mut v, Some(&mut max_v));
+            (max_v, v)
+        };
+        // The new v is 0.999 v + 0.001 g^2.
+        let (max_v, v) = max_after(0.5, 0.25, 1.0);
+        assert_eq!(
+            max_v.to_bits(),
+            0.5f32.to_bits(),
+            "old maximum larger (v = {v})"
+        );
+        let (max_v, v) = max_after(0.1, 0.25, 1.0);
+        assert_eq!(max_v.to_bits(), v.to_bits(), "new v larger");
+        let (max_v, v) = max_after(0.0, 0.0, 0.0);
+        assert!(
+            max_v == 0.0 && v == 0.0 && max_v.is_sign_positive(),
+            "zeros"
+        );
+        assert!(max_after(f32::NAN, 0.25, 1.0).0.is_nan(), "NaN maximum");
+        assert!(max_after(0.5, f32::NAN, 1.0).0.is_nan(), "NaN v");
+        assert!(max_after(0.5, 0.25, f32::NAN).0.is_nan(), "NaN gradient");
+    }
 
     #[test]
     fn rejects_what_pytorch_rejects() {
