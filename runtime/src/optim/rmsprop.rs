@@ -237,24 +237,39 @@ impl<T: Scalar> Simd for VarianceScan<'_, T> {
     fn run(self) -> bool {
         let k = self.k;
         let zero = T::zero();
-        // No early exit, so that the loop vectorizes; a loop, not `fold`, which is not
-        // inlined into the wide levels' functions.
-        let mut ok = true;
-        for (((&w, &grad), &v), &mean) in self
-            .params
-            .iter()
-            .zip(self.grads)
-            .zip(self.square_avg)
-            .zip(self.grad_avg)
-        {
+        // Whether each value is `>= 0`, kept per lane across the loop (a select per value) and
+        // combined at the end: no early exit, so that the loop vectorizes, and no `bool`
+        // reduction, which LLVM packed lane by lane (a `vpackssdw` and an `and` per vector).
+        let variance_ok = |w: T, grad: T, v: T, mean: T| {
             let g = k.decayed(w, grad);
             let v = v * k.alpha + k.one_minus_alpha * g * g;
             let mean = k.mean.apply(mean, g);
-            ok &= RmsPropStep::variance(v, mean) >= zero;
+            RmsPropStep::variance(v, mean) >= zero
+        };
+        let (w, w_rest) = self.params.as_chunks::<SCAN_LANES>();
+        let (g, g_rest) = self.grads.as_chunks::<SCAN_LANES>();
+        let (v, v_rest) = self.square_avg.as_chunks::<SCAN_LANES>();
+        let (m, m_rest) = self.grad_avg.as_chunks::<SCAN_LANES>();
+        let mut lanes = [T::one(); SCAN_LANES];
+        for (((w, g), v), m) in w.iter().zip(g).zip(v).zip(m) {
+            for (l, lane) in lanes.iter_mut().enumerate() {
+                *lane = if variance_ok(w[l], g[l], v[l], m[l]) {
+                    *lane
+                } else {
+                    zero
+                };
+            }
         }
-        ok
+        let rest = w_rest.iter().zip(g_rest).zip(v_rest).zip(m_rest);
+        let rest_ok = rest.fold(true, |ok, (((&w, &g), &v), &m)| {
+            ok & variance_ok(w, g, v, m)
+        });
+        rest_ok & lanes.iter().all(|&l| l == T::one())
     }
 }
+
+/// Lanes of [`VarianceScan`]'s running result: one 256-bit vector of `f32`.
+const SCAN_LANES: usize = 8;
 
 impl<T: Scalar, const N: usize> guard::Guarded<T, N, 3> for RmsProp<T, N> {
     /// Bounds on `square_avg`, `|momentum_buffer|` and `|grad_avg|` after a step from
@@ -489,6 +504,32 @@ mod tests {
         assert!(guard::Guarded::proven_by_scan(&rms, &w, &g));
         rms.step(&mut w, &g).unwrap();
         assert!(w.iter().all(|x| x.is_finite()));
+    }
+
+    /// The scan of `v - mean^2` finds a negative (or NaN) difference at every position: in
+    /// each lane of the vectorized chunks and in the leftover values.
+    #[test]
+    fn the_variance_scan_finds_a_negative_difference_anywhere() {
+        const N: usize = 37;
+        let mut rms = RmsProp::<f32, N>::new(RmsPropConfig {
+            centered: true,
+            ..RmsPropConfig::default()
+        })
+        .unwrap();
+        let (w, g) = ([1.0f32; N], [0.0f32; N]);
+        rms.state_buffer_mut(0).unwrap().1.fill(0.25);
+        rms.state_buffer_mut(1).unwrap().1.fill(0.5);
+        assert!(guard::Guarded::proven_by_scan(&rms, &w, &g), "consistent");
+        for bad in [1.0, f32::NAN] {
+            for p in 0..N {
+                rms.state_buffer_mut(1).unwrap().1[p] = bad;
+                assert!(
+                    !guard::Guarded::proven_by_scan(&rms, &w, &g),
+                    "{bad} at {p}"
+                );
+                rms.state_buffer_mut(1).unwrap().1[p] = 0.5;
+            }
+        }
     }
 
     #[test]
