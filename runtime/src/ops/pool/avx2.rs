@@ -199,12 +199,12 @@ unsafe fn avx2<const RELU: bool, const ACCUMULATE: bool>(
             // SAFETY: `c + 8 <= full <= width`, so columns `c..c + 8` of both rows of pair `p`
             // and gradients `c / 2..c / 2 + 4` of its `width / 2` lie within `x` (pairs of
             // rows), `dx`, `dy_relu` (with `RELU`; as long as `x`) and `dy` (a quarter of `x`).
-            unsafe { block(c, 0).run::<RELU, ACCUMULATE>(x, dy, dy_relu, dx) };
+            unsafe { block(c, 0).run::<RELU, ACCUMULATE, false>(x, dy, dy_relu, dx) };
         }
         if redone > 0 {
             // SAFETY: as above for `c = width - 8` (`width >= 8`).
             unsafe {
-                block(width - COLUMNS, redone / 2).run::<RELU, ACCUMULATE>(x, dy, dy_relu, dx)
+                block(width - COLUMNS, redone / 2).run::<RELU, ACCUMULATE, true>(x, dy, dy_relu, dx)
             };
         }
     }
@@ -223,14 +223,15 @@ struct Block {
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 impl Block {
-    /// One block (see the module docs).
+    /// One block (see the module docs); `REDONE` for a row's last block, whose first `skip`
+    /// windows the block before it did.
     ///
     /// # Safety
     /// The CPU has AVX2; elements `x0..x0 + 8` and `x1..x1 + 8` lie within `x`, `dx` and (with
     /// `RELU`) `dy_relu`, and `dy..dy + 4` within `dy`.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn run<const RELU: bool, const ACCUMULATE: bool>(
+    unsafe fn run<const RELU: bool, const ACCUMULATE: bool, const REDONE: bool>(
         &self,
         x: &[f32],
         dy: &[f32],
@@ -298,7 +299,14 @@ impl Block {
                     // The skipped windows' lanes keep their sums (elsewhere the same values
                     // are stored again: the same inputs give the same bits).
                     let old = _mm256_loadu_ps(p);
-                    _mm256_blendv_ps(_mm256_add_ps(old, out), old, skipped)
+                    let new = _mm256_add_ps(old, out);
+                    // Only a row's last block (`REDONE`) skips lanes: a blend on every block
+                    // became a masked store (`vmaskmovps`, slow on AMD CPUs) on every block.
+                    if REDONE {
+                        _mm256_blendv_ps(new, old, skipped)
+                    } else {
+                        new
+                    }
                 } else {
                     out
                 };
