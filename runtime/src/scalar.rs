@@ -55,14 +55,17 @@ mod sealed {
         /// Max pooling's forward pass over 2x2 windows of stride 2 that tile the image
         /// (`ops::pool`'s vector kernel): `x` rows of `width` inputs in pairs, `y` a maximum per
         /// window. Computes `y` and returns `true` where this CPU has a kernel for the type,
-        /// else returns `false` with `y` untouched.
-        fn max_pool_2x2_forward_kernel(x: &[Self], width: usize, y: &mut [Self]) -> bool;
+        /// else returns `false` with `y` untouched (the default, `f64`'s).
+        fn max_pool_2x2_forward_kernel(x: &[Self], width: usize, y: &mut [Self]) -> bool {
+            let _ = (x, width, y);
+            false
+        }
 
         /// Max pooling's backward pass over 2x2 windows of stride 2 that tile the image
         /// (`ops::pool`'s vector kernel): `x` rows of `width` inputs in pairs, `dy` a gradient
         /// per window; with `dy_relu`, the ReLU before the pooling fused in. Computes the
         /// gradients and returns `true` where this CPU has a kernel for the type, else returns
-        /// `false` with nothing written.
+        /// `false` with nothing written (the default, `f64`'s).
         fn max_pool_2x2_backward_kernel(
             x: &[Self],
             dy: &[Self],
@@ -70,7 +73,10 @@ mod sealed {
             dy_relu: Option<&mut [Self]>,
             dx: &mut [Self],
             store: Store,
-        ) -> bool;
+        ) -> bool {
+            let _ = (x, dy, width, dy_relu, dx, store);
+            false
+        }
 
         /// The bits of `|x|` as a signed integer of the same width (the sign bit cleared, so
         /// never negative): for `|x|` these order like the values, and every infinity or NaN
@@ -154,21 +160,6 @@ mod sealed {
 
         #[inline(always)]
         fn dense_vector_kernel(_: &[f64], _: &[f64], _: Option<&[f64]>, _: &mut [f64]) -> bool {
-            false
-        }
-
-        fn max_pool_2x2_backward_kernel(
-            _: &[f64],
-            _: &[f64],
-            _: usize,
-            _: Option<&mut [f64]>,
-            _: &mut [f64],
-            _: Store,
-        ) -> bool {
-            false
-        }
-
-        fn max_pool_2x2_forward_kernel(_: &[f64], _: usize, _: &mut [f64]) -> bool {
             false
         }
 
