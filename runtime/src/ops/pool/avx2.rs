@@ -1,7 +1,7 @@
-//! Max pooling's backward pass for 2x2 windows of stride 2 that tile the image (PyTorch's
-//! `max_pool2d(x, 2)` on even sizes, W4's two layers), on 256-bit vectors: `f32` on x86-64
-//! with AVX2. Where this kernel does not run, [`super::tiled`]'s flat passes do, with the same
-//! bits.
+//! Max pooling's forward and backward passes for 2x2 windows of stride 2 that tile the image
+//! (PyTorch's `max_pool2d(x, 2)` on even sizes, W4's two layers), on 256-bit vectors: `f32` on
+//! x86-64 with AVX2, rows of at least 8 inputs. Where these kernels do not run,
+//! [`super::tiled`]'s flat passes do, with the same bits.
 //!
 //! # Why intrinsics
 //! [`super::tiled`]'s flat passes write their running maxima, window maxima and routed
@@ -23,8 +23,11 @@
 //! For inputs without NaN that is the rule bit for bit (`==` holds for `-0` against `+0` as in
 //! PyTorch's comparisons, and `max` returns one of the equal taps). A block with a NaN among
 //! its taps takes PyTorch's running maximum window by window ([`super::RunningMax`]), where a
-//! NaN wins. A row whose width is not a multiple of 8 ends with a block on a stack copy of its
-//! last columns.
+//! NaN wins. A row whose width is not a multiple of 8 ends with a block over its last 8
+//! columns, which redoes 1-3 windows of the block before it (the same inputs give the same
+//! bits; when accumulating, a blend keeps their sums). Stack copies of the last columns were
+//! slower than the flat passes: the wide loads right after the copies stalled on store
+//! forwarding.
 //!
 //! With the ReLU before the pooling fused in (`pool(relu(x))`, [`super::max_pool2d_relu_backward`]),
 //! the routed gradient is the ReLU output's (`dy_relu`, overwritten) and the ReLU input's
@@ -38,9 +41,9 @@ use crate::kernels::Store;
 /// with `dy_relu`, that gradient goes to `dy_relu` (overwritten) and `dx (store)` gets it times
 /// the ReLU's derivative at its output `x`. Returns `true` when it ran, `false` (nothing
 /// written) where this CPU or the width has no kernel: no AVX2, not x86-64 with `std`, or
-/// `width < 8` (less than one block). Panics on lengths
-/// that do not fit together (odd or zero `width`, `x` not whole pairs of rows, `dy` not a
-/// quarter of `x`, `dx` or `dy_relu` not as long as `x`).
+/// `width < 8` (less than one block). Panics on lengths that do not fit together (odd
+/// `width`, `x` not whole pairs of rows, `dy` not a quarter of `x`, `dx` or `dy_relu` not as
+/// long as `x`).
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 pub(crate) fn max_pool_2x2_backward_f32(
     x: &[f32],
@@ -54,8 +57,7 @@ pub(crate) fn max_pool_2x2_backward_f32(
         return false;
     }
     assert!(
-        width > 0
-            && width.is_multiple_of(2)
+        width.is_multiple_of(2)
             && x.len().is_multiple_of(2 * width)
             && dy.len() * 4 == x.len()
             && dx.len() == x.len()
