@@ -173,7 +173,7 @@ const COLUMNS: usize = 8;
 /// (`dy_relu` as long as `x`, else empty), `ACCUMULATE` to add to `dx`.
 ///
 /// # Safety
-/// The CPU has AVX2; `width` is even and positive, `x.len()` a multiple of `2 width`,
+/// The CPU has AVX2; `width` is even and at least 8, `x.len()` a multiple of `2 width`,
 /// `dy.len() = x.len() / 4`, `dx.len() = x.len()`, and with `RELU` `dy_relu.len() = x.len()`.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 #[target_feature(enable = "avx2")]
