@@ -18,6 +18,7 @@ mod sealed {
     use crate::kernels::gemv::gemv_f32;
     use crate::kernels::small::dense_vector_f32;
     use crate::kernels::Store;
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
     use crate::ops::pool::{max_pool_2x2_backward_f32, max_pool_2x2_forward_f32};
 
     /// What only this crate implements, for `f32` and `f64`. Its functions are not generic, so
@@ -113,6 +114,8 @@ mod sealed {
             dense_vector_f32(x, w, bias, y)
         }
 
+        // The pooling kernels exist under `std` on x86-64; elsewhere the defaults (none).
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
         fn max_pool_2x2_backward_kernel(
             x: &[f32],
             dy: &[f32],
@@ -124,6 +127,7 @@ mod sealed {
             max_pool_2x2_backward_f32(x, dy, width, dy_relu, dx, store)
         }
 
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
         fn max_pool_2x2_forward_kernel(x: &[f32], width: usize, y: &mut [f32]) -> bool {
             max_pool_2x2_forward_f32(x, width, y)
         }

@@ -77,9 +77,11 @@ use crate::kernels::Store;
 use crate::ops::conv::conv2d_output_size;
 use crate::Scalar;
 
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
 mod avx2;
 mod tiled;
 
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
 pub(crate) use avx2::{max_pool_2x2_backward_f32, max_pool_2x2_forward_f32};
 
 /// Output length along one axis of a pooling window (PyTorch, `ceil_mode=False`):

@@ -1,7 +1,8 @@
 //! Max pooling's forward and backward passes for 2x2 windows of stride 2 that tile the image
 //! (PyTorch's `max_pool2d(x, 2)` on even sizes, W4's two layers), on 256-bit vectors: `f32` on
-//! x86-64 with AVX2, rows of at least 8 inputs. Where these kernels do not run,
-//! [`super::tiled`]'s flat passes do, with the same bits.
+//! x86-64 with AVX2, rows of at least 8 inputs (this module is compiled under `std` on x86-64
+//! only). Where these kernels do not run, [`super::tiled`]'s flat passes do, with the same
+//! bits.
 //!
 //! # Why intrinsics
 //! [`super::tiled`]'s flat passes write their running maxima, window maxima and routed
@@ -40,11 +41,10 @@ use crate::kernels::Store;
 /// `width` (even) inputs in pairs, `dy` the windows' gradients (`width / 2` per pair of rows);
 /// with `dy_relu`, that gradient goes to `dy_relu` (overwritten) and `dx (store)` gets it times
 /// the ReLU's derivative at its output `x`. Returns `true` when it ran, `false` (nothing
-/// written) where this CPU or the width has no kernel: no AVX2, not x86-64 with `std`, or
-/// `width < 8` (less than one block). Panics on lengths that do not fit together (odd
+/// written) where this CPU or the width has no kernel: no AVX2, or `width < 8` (less than one
+/// block). Panics on lengths that do not fit together (odd
 /// `width`, `x` not whole pairs of rows, `dy` not a quarter of `x`, `dx` or `dy_relu` not as
 /// long as `x`).
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
 pub(crate) fn max_pool_2x2_backward_f32(
     x: &[f32],
     dy: &[f32],
@@ -78,26 +78,12 @@ pub(crate) fn max_pool_2x2_backward_f32(
     true
 }
 
-/// No kernel without `std` or off x86-64.
-#[cfg(not(all(feature = "std", target_arch = "x86_64")))]
-pub(crate) fn max_pool_2x2_backward_f32(
-    _: &[f32],
-    _: &[f32],
-    _: usize,
-    _: Option<&mut [f32]>,
-    _: &mut [f32],
-    _: Store,
-) -> bool {
-    false
-}
-
 /// `y <-` the max pooling of `x` over 2x2 windows of stride 2: `x` rows of `width` (even)
 /// inputs in pairs, `y` a maximum per window (`width / 2` per pair of rows), each PyTorch's
 /// running maximum over the taps in row-major order (the first of equal maxima, NaN where a
 /// tap is NaN), bit for bit as [`super::tiled`]'s `pick`. Returns `true` when it ran, `false`
 /// (nothing written) where [`max_pool_2x2_backward_f32`] has no kernel either. Panics on
 /// lengths that do not fit together.
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
 pub(crate) fn max_pool_2x2_forward_f32(x: &[f32], width: usize, y: &mut [f32]) -> bool {
     if width < COLUMNS || !std::is_x86_feature_detected!("avx2") {
         return false;
@@ -111,12 +97,6 @@ pub(crate) fn max_pool_2x2_forward_f32(x: &[f32], width: usize, y: &mut [f32]) -
     true
 }
 
-/// No kernel without `std` or off x86-64.
-#[cfg(not(all(feature = "std", target_arch = "x86_64")))]
-pub(crate) fn max_pool_2x2_forward_f32(_: &[f32], _: usize, _: &mut [f32]) -> bool {
-    false
-}
-
 /// The forward kernel: per block of 4 windows, `pick(pick(a, b), pick(c, d))` as
 /// `max(second, first)` (which keeps the first of equal values, `-0` before `+0`), the even
 /// lanes gathered into 4 outputs, and NaN where a tap is NaN. A width that is not a multiple of
@@ -125,7 +105,6 @@ pub(crate) fn max_pool_2x2_forward_f32(_: &[f32], _: usize, _: &mut [f32]) -> bo
 /// # Safety
 /// The CPU has AVX2; `width >= 8` is even, `x.len()` a multiple of `2 width`, and
 /// `y.len() = x.len() / 4`.
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
 #[target_feature(enable = "avx2")]
 unsafe fn forward_avx2(x: &[f32], width: usize, y: &mut [f32]) {
     use core::arch::x86_64::*;
@@ -166,7 +145,6 @@ unsafe fn forward_avx2(x: &[f32], width: usize, y: &mut [f32]) {
 }
 
 /// Columns per block: one vector of 8 `f32` per input row, 4 windows.
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
 const COLUMNS: usize = 8;
 
 /// The kernel over every pair of rows (see the module docs); `RELU` with the ReLU fused in
@@ -175,7 +153,6 @@ const COLUMNS: usize = 8;
 /// # Safety
 /// The CPU has AVX2; `width` is even and at least 8, `x.len()` a multiple of `2 width`,
 /// `dy.len() = x.len() / 4`, `dx.len() = x.len()`, and with `RELU` `dy_relu.len() = x.len()`.
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
 #[target_feature(enable = "avx2")]
 unsafe fn avx2<const RELU: bool, const ACCUMULATE: bool>(
     x: &[f32],
@@ -215,7 +192,6 @@ unsafe fn avx2<const RELU: bool, const ACCUMULATE: bool>(
 /// Where one block's data starts: columns of the upper and the lower row (`x0`, `x1`, in `x`,
 /// `dx` and `dy_relu` alike) and its 4 windows' gradients (`dy`); its first `skip` windows were
 /// done by the block before it (a row's last block, see [`avx2`]).
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
 struct Block {
     x0: usize,
     x1: usize,
@@ -223,7 +199,6 @@ struct Block {
     skip: usize,
 }
 
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
 impl Block {
     /// One block (see the module docs); `REDONE` for a row's last block, whose first `skip`
     /// windows the block before it did.
@@ -353,7 +328,7 @@ impl Block {
     }
 }
 
-#[cfg(all(test, feature = "std", target_arch = "x86_64"))]
+#[cfg(test)]
 mod tests {
     use super::{max_pool_2x2_backward_f32, max_pool_2x2_forward_f32};
     use crate::kernels::Store;
