@@ -14,7 +14,7 @@ use crate::kernels::math::{self, MathConstants};
 
 mod sealed {
     use crate::kernels::gemm::gather_columns_f32;
-    use crate::kernels::gemm::{run_kernels, GemmBackend, Product};
+    use crate::kernels::gemm::{run_kernels, run_segment_kernels, GemmBackend, Product, Segmented};
     use crate::kernels::gemv::gemv_f32;
     use crate::kernels::small::dense_vector_f32;
     use crate::kernels::Store;
@@ -32,6 +32,9 @@ mod sealed {
             c: &mut [Self],
             pack: &mut [Self],
         );
+
+        /// The kernels of a checked segmented `A * B^T` (`kernels::gemm::gemm_nt_segments`).
+        fn segment_kernels(product: Segmented<'_, Self>, c: &mut [Self]);
 
         /// The batch-1 dense kernel (`kernels::gemv`): computes `y` and returns `true` where
         /// this CPU has one for the type, else returns `false` and leaves `y` alone.
@@ -101,6 +104,10 @@ mod sealed {
             run_kernels(backend, product, c, pack);
         }
 
+        fn segment_kernels(product: Segmented<'_, f32>, c: &mut [f32]) {
+            run_segment_kernels(product, c);
+        }
+
         fn gemv_kernel(w: &[f32], x: &[f32], bias: Option<&[f32]>, y: &mut [f32]) -> bool {
             gemv_f32(w, x, bias, y)
         }
@@ -152,6 +159,10 @@ mod sealed {
             pack: &mut [f64],
         ) {
             run_kernels(backend, product, c, pack);
+        }
+
+        fn segment_kernels(product: Segmented<'_, f64>, c: &mut [f64]) {
+            run_segment_kernels(product, c);
         }
 
         fn gemv_kernel(_: &[f64], _: &[f64], _: Option<&[f64]>, _: &mut [f64]) -> bool {

@@ -63,6 +63,7 @@ mod leaf;
 mod packed;
 pub(crate) use packed::{Product, RowOffsets};
 mod portable;
+pub(crate) use portable::{Segmented, SegmentedRows};
 #[cfg(test)]
 mod tests;
 mod transpose;
@@ -336,6 +337,88 @@ pub(crate) fn gemm_packed_rows<T: Scalar>(
     };
     T::gemm_kernels(GemmBackend::Auto, product, c, pack);
     true
+}
+
+/// `C <- sum_s A_s B_s^T + beta C` over `segments` segments of `len` elements of `k`, where
+/// `A_s` (`m x len`) and `B_s` (`n x len`) have their rows at offsets ([`SegmentedRows`]): the
+/// product `A B^T` of the matrices with the segments side by side along `k`, without gathering
+/// them. The weight gradient of a convolution is so over samples, its `B` rows read from
+/// shifted copies of the input channels (`ops::conv`).
+///
+/// Runs the dot-product kernels of the portable `A * B^T` with its tiles and lanes, each
+/// partial sum carried across a group of segments (as many as keep a tile's rows in L1) and
+/// reduced once per group; a segment's last `len mod L` products are added as chunks padded
+/// with zeros. So the sum differs in rounding from the gathered product, not in what it adds.
+/// Returns `false`, touching nothing, when a dimension is 0 or an operand or `C` is too short.
+pub(crate) fn gemm_nt_segments<T: Scalar>(
+    (m, n, len, segments): (usize, usize, usize, usize),
+    a: SegmentedRows<'_, T>,
+    b: SegmentedRows<'_, T>,
+    beta: T,
+    (c, ldc): (&mut [T], usize),
+) -> bool {
+    gemm_nt_segments_at(
+        leaf::Level::Avx512,
+        (m, n, len, segments),
+        a,
+        b,
+        beta,
+        (c, ldc),
+    )
+}
+
+/// [`gemm_nt_segments`] on leaves of at most `level`.
+fn gemm_nt_segments_at<T: Scalar>(
+    level: leaf::Level,
+    (m, n, len, segments): (usize, usize, usize, usize),
+    a: SegmentedRows<'_, T>,
+    b: SegmentedRows<'_, T>,
+    beta: T,
+    (c, ldc): (&mut [T], usize),
+) -> bool {
+    if m == 0 || n == 0 || segments == 0 || len == 0 {
+        return false;
+    }
+    // The last segment's farthest row must end within its operand.
+    let fits = |x: &SegmentedRows<'_, T>, rows: usize| {
+        if x.rows.radices.contains(&0) {
+            return false;
+        }
+        (segments - 1)
+            .checked_mul(x.segment)
+            .and_then(|v| v.checked_add(x.rows.last_start(rows)))
+            .and_then(|v| v.checked_add(len))
+            .is_some_and(|end| end <= x.data.len())
+    };
+    if !fits(&a, m) || !fits(&b, n) || check_matrix("", "", c.len(), m, n, ldc).is_err() {
+        return false;
+    }
+    let product = Segmented {
+        m,
+        n,
+        len,
+        segments,
+        a,
+        b,
+        beta,
+        ldc,
+        level,
+    };
+    T::segment_kernels(product, c);
+    true
+}
+
+/// The kernels of a checked [`gemm_nt_segments`] product (instantiated by the sealed part of
+/// [`Scalar`], like [`run_kernels`]).
+pub(crate) fn run_segment_kernels<T: Scalar>(product: Segmented<'_, T>, c: &mut [T]) {
+    portable::nt_segments(product, c);
+}
+
+/// Whether the `A * B^T` of these dims runs on the packed kernels given the scratch (on any
+/// CPU: their rule for this case does not depend on it); where it does not, it runs the same
+/// dot-product kernels as [`gemm_nt_segments`].
+pub(crate) const fn gemm_nt_packs(m: usize, n: usize, k: usize) -> bool {
+    packs_on(PackedRules::Avx512, Transpose::No, Transpose::Yes, m, n, k)
 }
 
 /// The kernels of a checked product with no zero dimension and `alpha != 0`: the packed GEMM

@@ -61,7 +61,10 @@
 //! batches them when its workspace holds at least two samples' columns and upstream gradients
 //! ([`conv2d_weight_workspace_len`] elements; a generated network's training tape gives it that
 //! buffer, up to [`CONV2D_WEIGHT_BATCH_BUDGET`] elements): one product then adds up several
-//! samples, instead of each sample's product reducing and storing its own tiles.
+//! samples, instead of each sample's product reducing and storing its own tiles. Where it keeps
+//! the image size (and its product is not large enough to pack), that product reads the column
+//! matrix's rows from shifted copies of the samples' input channels, segment by segment, and
+//! the upstream gradients in place, instead of gathering either.
 //!
 //! A convolution of one input channel that keeps the image size with stride 1 (the first layer
 //! of an image network) runs its forward pass and weight gradient on shifted copies of the
@@ -245,8 +248,9 @@ pub fn conv2d_forward_packed<
 /// Elements of workspace at which [`conv2d_backward_params`] batches the samples of its weight
 /// gradient (at least [`Conv2dGeometry::WORKSPACE_LEN`]; equal to it where it does not batch:
 /// strides above 1, pointwise and single-channel shifted-path convolutions, or samples too large
-/// for two of them to fit in [`CONV2D_WEIGHT_BATCH_BUDGET`] elements): 8 samples' columns and
-/// upstream gradients, or as many as fit in the budget. With a shorter workspace
+/// for two of them to fit in [`CONV2D_WEIGHT_BATCH_BUDGET`] elements): 4 samples' shifted copies
+/// of the input channels where the convolution keeps the image size (`KW` copies per channel),
+/// else 8 samples' columns and upstream gradients, or as many as fit in the budget. With a shorter workspace
 /// (down to `WORKSPACE_LEN`) the weight gradient batches fewer samples, or none: same results
 /// within rounding, more time.
 pub const fn conv2d_weight_workspace_len<G: Conv2dGeometry>() -> usize {
@@ -490,7 +494,11 @@ fn backward_params_path<T: Scalar, G: Conv2dGeometry>(
         dweight.fill(T::zero());
     }
     let batch = workspace.len() / im2col_gemm::weight_batch_per_sample::<G>();
-    if im2col_gemm::weight_batches::<G>() && batch >= 2 && x.len() >= 2 * G::IN_LEN {
+    let copies = workspace.len() / im2col_gemm::copies_per_sample::<G>();
+    if im2col_gemm::weight_from_copies::<G>() && copies >= 1 {
+        let beta = store.beta();
+        im2col_gemm::backward_weight_from_copies::<T, G>(x, dy, beta, dweight, workspace);
+    } else if im2col_gemm::weight_batches::<G>() && batch >= 2 && x.len() >= 2 * G::IN_LEN {
         im2col_gemm::backward_weight_batched::<T, G>(x, dy, store.beta(), dweight, workspace, pack);
     } else {
         let samples = x.chunks_exact(G::IN_LEN).zip(dy.chunks_exact(G::OUT_LEN));

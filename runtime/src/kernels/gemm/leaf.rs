@@ -31,7 +31,9 @@ pub(super) enum Level {
 /// `broadcast_tile` returns `tile[r][w] = sum_{q < kc} x(r, q) * y[q * ldy + w]` where
 /// `x(r, q) = x[q * ldx + r]` when `XT`, else `x[r * ldx + q]`; `dot_partials` returns
 /// `partial[r][w][l] = sum_q a[r][q * L + l] * b[w][q * L + l]` over the whole `L`-chunks of the
-/// (equally long) rows; `packed_tile` computes `tile[r][w] = sum_q a[q][r] * b[q][w]` over the
+/// (equally long) rows; `dot_segments` returns the same sums over every segment of its rows,
+/// a segment's last `len mod L` products added as chunks padded with zeros (half a chunk, then
+/// one lane at a time); `packed_tile` computes `tile[r][w] = sum_q a[q][r] * b[q][w]` over the
 /// steps of the shorter of the two packed panels (`broadcast_tile` on packed operands, with no
 /// stride left to compute) and stores it into `c` as [`TileOut`] says (in the leaf, so the
 /// store runs at the leaf's vector width too). Each may fuse a multiply-add (one rounding
@@ -62,6 +64,24 @@ pub(super) trait Leaf: Copy {
         out: TileOut<T>,
         c: &mut [T],
     );
+
+    /// See the trait docs.
+    fn dot_segments<T: Scalar, const L: usize, const R: usize, const W: usize>(
+        self,
+        a: SegmentRows<'_, T, R>,
+        b: SegmentRows<'_, T, W>,
+        len: usize,
+        segments: usize,
+    ) -> [[[T; L]; W]; R];
+}
+
+/// The rows of one operand of [`Leaf::dot_segments`]: row `r` of segment `s` is
+/// `data[starts[r] + s * segment..][..len]`.
+#[derive(Clone, Copy)]
+pub(super) struct SegmentRows<'a, T, const N: usize> {
+    pub data: &'a [T],
+    pub starts: [usize; N],
+    pub segment: usize,
 }
 
 /// Where [`Leaf::packed_tile`] stores its tile: `c[r * ldc + w] <- alpha * tile[r][w] + beta *
@@ -140,6 +160,17 @@ impl Leaf for Baseline {
         } else {
             store(&tile(a, b, out.rows), out, c);
         }
+    }
+
+    #[inline(never)]
+    fn dot_segments<T: Scalar, const L: usize, const R: usize, const W: usize>(
+        self,
+        a: SegmentRows<'_, T, R>,
+        b: SegmentRows<'_, T, W>,
+        len: usize,
+        segments: usize,
+    ) -> [[[T; L]; W]; R] {
+        dot_segments_body::<T, L, R, W, false>(a, b, len, segments)
     }
 }
 
@@ -254,6 +285,27 @@ macro_rules! x86_leaf {
                     unsafe { store::<T, R, W>(&tile, out, c) }
                 }
             }
+
+            #[inline]
+            fn dot_segments<T: Scalar, const L: usize, const R: usize, const W: usize>(
+                self,
+                a: SegmentRows<'_, T, R>,
+                b: SegmentRows<'_, T, W>,
+                len: usize,
+                segments: usize,
+            ) -> [[[T; L]; W]; R] {
+                #[target_feature(enable = $features)]
+                fn leaf<T: Scalar, const L: usize, const R: usize, const W: usize>(
+                    a: SegmentRows<'_, T, R>,
+                    b: SegmentRows<'_, T, W>,
+                    len: usize,
+                    segments: usize,
+                ) -> [[[T; L]; W]; R] {
+                    dot_segments_body::<T, L, R, W, true>(a, b, len, segments)
+                }
+                // SAFETY: as in `broadcast_tile`: the CPU has every feature of `$features`.
+                unsafe { leaf::<T, L, R, W>(a, b, len, segments) }
+            }
         }
     };
 }
@@ -333,22 +385,102 @@ fn dot_partials_body<T: Scalar, const L: usize, const R: usize, const W: usize, 
     a: &[&[T]; R],
     b: &[&[T]; W],
 ) -> [[[T; L]; W]; R] {
+    let mut partial = [[[T::zero(); L]; W]; R];
+    add_chunks::<T, L, R, W, FMA>(&mut partial, a, b);
+    partial
+}
+
+/// `partial[r][w][l] += a[r][q L + l] * b[w][q L + l]` over the whole `L`-chunks of the rows.
+#[inline(always)]
+fn add_chunks<T: Scalar, const L: usize, const R: usize, const W: usize, const FMA: bool>(
+    partial: &mut [[[T; L]; W]; R],
+    a: &[&[T]; R],
+    b: &[&[T]; W],
+) {
     let chunks = a[0].len() / L;
     let ac: [&[[T; L]]; R] = core::array::from_fn(|r| &a[r].as_chunks::<L>().0[..chunks]);
     let bc: [&[[T; L]]; W] = core::array::from_fn(|w| &b[w].as_chunks::<L>().0[..chunks]);
-    let mut partial = [[[T::zero(); L]; W]; R];
     for q in 0..chunks {
         let av: [[T; L]; R] = core::array::from_fn(|r| ac[r][q]);
         let bv: [[T; L]; W] = core::array::from_fn(|w| bc[w][q]);
-        for (part_row, arow) in partial.iter_mut().zip(&av) {
-            for (part, brow) in part_row.iter_mut().zip(&bv) {
-                for ((p, &x), &y) in part.iter_mut().zip(arow).zip(brow) {
-                    *p = madd::<T, FMA>(*p, x, y);
-                }
+        add_products::<T, L, R, W, FMA>(partial, &av, &bv);
+    }
+}
+
+/// `partial[r][w][l] += av[r][l] * bv[w][l]`.
+#[inline(always)]
+fn add_products<T: Scalar, const L: usize, const R: usize, const W: usize, const FMA: bool>(
+    partial: &mut [[[T; L]; W]; R],
+    av: &[[T; L]; R],
+    bv: &[[T; L]; W],
+) {
+    for (part_row, arow) in partial.iter_mut().zip(av) {
+        for (part, brow) in part_row.iter_mut().zip(bv) {
+            for ((p, &x), &y) in part.iter_mut().zip(arow).zip(brow) {
+                *p = madd::<T, FMA>(*p, x, y);
             }
         }
     }
+}
+
+/// Body of [`Leaf::dot_segments`].
+#[inline(always)]
+fn dot_segments_body<T: Scalar, const L: usize, const R: usize, const W: usize, const FMA: bool>(
+    a: SegmentRows<'_, T, R>,
+    b: SegmentRows<'_, T, W>,
+    len: usize,
+    segments: usize,
+) -> [[[T; L]; W]; R] {
+    let mut partial = [[[T::zero(); L]; W]; R];
+    let whole = len - len % L;
+    for s in 0..segments {
+        let ar = a.segment_rows(s, len);
+        let br = b.segment_rows(s, len);
+        add_chunks::<T, L, R, W, FMA>(&mut partial, &ar, &br);
+        // The last `len mod L` products: half a chunk's lanes, then single lanes, as whole
+        // chunks zero-padded in both operands (the padding adds `0 * 0`).
+        let mut p = whole;
+        if L > 1 && p + L / 2 <= len {
+            let av = padded::<T, L, R>(&ar, p, L / 2);
+            let bv = padded::<T, L, W>(&br, p, L / 2);
+            add_products::<T, L, R, W, FMA>(&mut partial, &av, &bv);
+            p += L / 2;
+        }
+        for q in p..len {
+            let av = padded::<T, L, R>(&ar, q, 1);
+            let bv = padded::<T, L, W>(&br, q, 1);
+            add_products::<T, L, R, W, FMA>(&mut partial, &av, &bv);
+        }
+    }
     partial
+}
+
+/// `rows[r][from..from + count]` followed by zeros, `L` elements per row (`count <= L`).
+#[inline(always)]
+fn padded<T: Scalar, const L: usize, const N: usize>(
+    rows: &[&[T]; N],
+    from: usize,
+    count: usize,
+) -> [[T; L]; N] {
+    let mut chunks = [[T::zero(); L]; N];
+    for (chunk, row) in chunks.iter_mut().zip(rows) {
+        for (c, &v) in chunk.iter_mut().zip(&row[from..from + count]) {
+            *c = v;
+        }
+    }
+    chunks
+}
+
+impl<'a, T, const N: usize> SegmentRows<'a, T, N> {
+    /// The rows of segment `s`, `len` elements each.
+    #[inline(always)]
+    fn segment_rows(&self, s: usize, len: usize) -> [&'a [T]; N] {
+        let mut rows: [&'a [T]; N] = [&[]; N];
+        for (row, &start) in rows.iter_mut().zip(&self.starts) {
+            *row = &self.data[start + s * self.segment..][..len];
+        }
+        rows
+    }
 }
 
 /// Body of [`Leaf::packed_tile`]'s product (its store is [`store_tile_body`], in a function of

@@ -19,8 +19,8 @@
 //! slice holds its matrix, `alpha != 0`. Index arithmetic is safe Rust, so a violated
 //! precondition panics rather than misbehaving.
 
-use super::leaf::{Baseline, Leaf, Level};
-use super::Transpose;
+use super::leaf::{Baseline, Leaf, Level, SegmentRows};
+use super::{RowOffsets, Transpose};
 use crate::Scalar;
 
 /// `k`-block of the rank-1 kernel: a `KC x V` panel of `B` (8 KB for 8 f32 columns, 32 KB for
@@ -546,4 +546,162 @@ fn sum_lanes<T: Scalar, const L: usize>(mut lanes: [T; L]) -> T {
         }
     }
     lanes[0]
+}
+
+/// Rows of one operand of [`super::gemm_nt_segments`]: row `r` of segment `s` is
+/// `data[s * segment + rows.row_start(r)..][..len]` (a plain matrix with leading dimension
+/// `ld`: `RowOffsets { radices: [1, 1], strides: [ld, 0, 0], base: 0 }`).
+#[derive(Clone, Copy)]
+pub struct SegmentedRows<'a, T> {
+    pub data: &'a [T],
+    pub rows: RowOffsets,
+    pub segment: usize,
+}
+
+/// A checked [`super::gemm_nt_segments`] product, without `C`.
+#[derive(Clone, Copy)]
+pub struct Segmented<'a, T> {
+    pub(super) m: usize,
+    pub(super) n: usize,
+    pub(super) len: usize,
+    pub(super) segments: usize,
+    pub(super) a: SegmentedRows<'a, T>,
+    pub(super) b: SegmentedRows<'a, T>,
+    pub(super) beta: T,
+    pub(super) ldc: usize,
+    pub(super) level: Level,
+}
+
+/// `C <- sum_s A_s B_s^T + beta C` ([`super::gemm_nt_segments`]): dot products of `R` rows of
+/// `A` against `W` rows of `B` at a time, every partial sum carried across the segments in
+/// registers and reduced once, on the widest leaves this CPU supports up to the product's
+/// level. Lanes and tiles are those of [`nt_gemm`]'s dot products at each level.
+pub(super) fn nt_segments<T: Scalar>(p: Segmented<'_, T>, c: &mut [T]) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if let Some(leaf) = super::leaf::Avx512::detect().filter(|_| p.level >= Level::Avx512) {
+        if T::BYTES == 4 {
+            segment_tiles::<T, _, 8, 4, 3>(leaf, p, c);
+        } else {
+            segment_tiles::<T, _, 4, 4, 3>(leaf, p, c);
+        }
+        return;
+    }
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if let Some(leaf) = super::leaf::Avx2Fma::detect().filter(|_| p.level >= Level::Avx2Fma) {
+        if T::BYTES == 4 {
+            segment_tiles::<T, _, 8, 4, 3>(leaf, p, c);
+        } else {
+            segment_tiles::<T, _, 4, 4, 3>(leaf, p, c);
+        }
+        return;
+    }
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    let _ = p.level;
+    if T::BYTES == 4 {
+        segment_tiles::<T, _, 8, 2, 2>(Baseline, p, c);
+    } else {
+        segment_tiles::<T, _, 4, 2, 2>(Baseline, p, c);
+    }
+}
+
+/// Bytes of L1 cache the rows of one tile of [`nt_segments`] may take over a group of
+/// segments: a tile's rows of `A` serve every tile of its block of rows, and hardware caches
+/// have 32 KB or more of L1 data cache. W4's second convolution (`R + W = 7` rows of 196
+/// `f32` per sample, Zen 3, `W4parts`): groups of 2 / 3 / 4 / 5 / 6 / 8 samples took 249 /
+/// 222-227 / 212-215 / 219-227 / 234-240 / 260-268 us.
+const SEGMENT_TILE_BYTES: usize = 24 << 10;
+
+/// [`nt_segments`] on one leaf set: the segments in groups whose tile rows fit in
+/// [`SEGMENT_TILE_BYTES`] (each group's sums added to `C` before the next), and within a group
+/// blocks of `R` rows of `C`, then single rows.
+#[inline(always)]
+fn segment_tiles<T: Scalar, K: Leaf, const L: usize, const R: usize, const W: usize>(
+    leaf: K,
+    p: Segmented<'_, T>,
+    c: &mut [T],
+) {
+    let per_segment = (R + W) * p.len * T::BYTES;
+    let group = (SEGMENT_TILE_BYTES / per_segment).max(1);
+    let mut first = 0;
+    let mut beta = p.beta;
+    while first < p.segments {
+        let count = group.min(p.segments - first);
+        let part = Segmented {
+            segments: count,
+            a: p.a.skip_segments(first),
+            b: p.b.skip_segments(first),
+            beta,
+            ..p
+        };
+        let mut i = 0;
+        while i + R <= p.m {
+            segment_row_tiles::<T, K, L, R, W>(leaf, part, i, c);
+            i += R;
+        }
+        while i < p.m {
+            segment_row_tiles::<T, K, L, 1, W>(leaf, part, i, c);
+            i += 1;
+        }
+        first += count;
+        beta = T::one();
+    }
+}
+
+/// Rows `i..i + R` of [`nt_segments`]: tiles of `W` columns, then single columns.
+#[inline(always)]
+fn segment_row_tiles<T: Scalar, K: Leaf, const L: usize, const R: usize, const W: usize>(
+    leaf: K,
+    p: Segmented<'_, T>,
+    i: usize,
+    c: &mut [T],
+) {
+    let out = Out {
+        alpha: T::one(),
+        beta: p.beta,
+        ldc: p.ldc,
+        k: p.len * p.segments,
+    };
+    let a = tile_rows::<T, R>(p.a, i);
+    let mut j = 0;
+    while j + W <= p.n {
+        let partial = leaf.dot_segments::<T, L, R, W>(a, tile_rows(p.b, j), p.len, p.segments);
+        store_tile::<T, R, W, false>(out, &reduce_partials(&partial), i, j, c);
+        j += W;
+    }
+    while j < p.n {
+        let partial = leaf.dot_segments::<T, L, R, 1>(a, tile_rows(p.b, j), p.len, p.segments);
+        store_tile::<T, R, 1, false>(out, &reduce_partials(&partial), i, j, c);
+        j += 1;
+    }
+}
+
+impl<'a, T> SegmentedRows<'a, T> {
+    /// The operand from segment `first` on (within the operand: the product was checked).
+    #[inline(always)]
+    fn skip_segments(self, first: usize) -> Self {
+        SegmentedRows {
+            data: &self.data[first * self.segment..],
+            ..self
+        }
+    }
+}
+
+/// Rows `first..first + N` of a segmented operand, as a leaf reads them.
+#[inline(always)]
+fn tile_rows<T, const N: usize>(rows: SegmentedRows<'_, T>, first: usize) -> SegmentRows<'_, T, N> {
+    SegmentRows {
+        data: rows.data,
+        starts: core::array::from_fn(|r| rows.rows.row_start(first + r)),
+        segment: rows.segment,
+    }
+}
+
+/// `tile[r][w] = sum of the lanes of partial[r][w]`.
+#[inline(always)]
+fn reduce_partials<T: Scalar, const L: usize, const R: usize, const W: usize>(
+    partial: &[[[T; L]; W]; R],
+) -> [[T; W]; R] {
+    let mut tile = [[T::zero(); W]; R];
+    add_partials::<T, L, R, W>(&mut tile, partial);
+    tile
 }

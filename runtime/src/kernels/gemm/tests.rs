@@ -891,3 +891,157 @@ fn packed_rows_give_the_gathered_products_bits() {
         gemm_pack_len::<f32>(no, no, 32, 36, 36)
     ));
 }
+
+/// `gemm_nt_segments` on every level against the naive sum over the segments, on small
+/// integers (every sum exact in any order, so the result must be exact): tiles of every size
+/// left over (`m`, `n` not multiples of the tile), segments shorter than a vector, with half a
+/// chunk and single elements left over, groups of segments (W4's second convolution's shape in
+/// `f64` walks over 5 segments in groups of 2 or 3); `beta` 0 (C NaN-filled, never read) and 2;
+/// the padding between rows of `C` untouched; an infinity in a whole chunk and among the
+/// leftover products; and `false`, touching nothing, for a zero dimension or a short operand.
+fn check_segments<T: Scalar>(seed: u64) {
+    let mut rng = Rng::new(seed);
+    let small = |rng: &mut Rng| T::from_f64(rng.uniform::<f64>(-4.0, 5.0).floor());
+    let levels = [
+        leaf::Level::Baseline,
+        leaf::Level::Avx2Fma,
+        leaf::Level::Avx512,
+    ];
+    for (m, n, len, segments) in [
+        (1, 1, 1, 1),
+        (3, 2, 5, 2),
+        (4, 3, 8, 3),
+        (5, 7, 13, 4),
+        (9, 8, 31, 3),
+        (2, 5, 4, 9),
+        (6, 4, 3, 6),
+        (16, 72, 196, 5),
+    ] {
+        let lda = len + 3;
+        let a_rows = packed::RowOffsets {
+            radices: [1, 1],
+            strides: [lda, 0, 0],
+            base: 1,
+        };
+        let a_segment = m * lda + 5;
+        // B's rows at overlapping offsets, as shifted copies of an image give them.
+        let b_rows = packed::RowOffsets {
+            radices: [2, 3],
+            strides: [3 * (len + 9) + 5, 3, len + 9],
+            base: 2,
+        };
+        let b_segment = b_rows.last_start(n) + len + 4;
+        let a_len = (segments - 1) * a_segment + a_rows.last_start(m) + len;
+        let b_len = (segments - 1) * b_segment + b_rows.last_start(n) + len;
+        let mut a: Vec<T> = (0..a_len).map(|_| small(&mut rng)).collect();
+        let mut b: Vec<T> = (0..b_len).map(|_| small(&mut rng)).collect();
+        let ldc = n + 2;
+        let start: Vec<T> = (0..m * ldc).map(|_| small(&mut rng)).collect();
+        for infinity in [false, true] {
+            if infinity {
+                // Row 0 of A: in the first chunk of segment 0 and the last element of the last.
+                a[a_rows.row_start(0)] = T::infinity();
+                a[(segments - 1) * a_segment + a_rows.row_start(0) + len - 1] = -T::infinity();
+                b[b_rows.row_start(0)] = T::zero();
+            }
+            let dot = |i: usize, j: usize| {
+                let mut sum = 0.0;
+                for s in 0..segments {
+                    let ar = &a[s * a_segment + a_rows.row_start(i)..][..len];
+                    let br = &b[s * b_segment + b_rows.row_start(j)..][..len];
+                    for (x, y) in ar.iter().zip(br) {
+                        sum += Scalar::to_f64(*x) * Scalar::to_f64(*y);
+                    }
+                }
+                sum
+            };
+            for level in levels {
+                for beta in [0.0, 2.0] {
+                    let mut c = if beta == 0.0 {
+                        vec![T::nan(); m * ldc]
+                    } else {
+                        start.clone()
+                    };
+                    for row in c.chunks_exact_mut(ldc) {
+                        row[n..].fill(T::from_f64(7.0));
+                    }
+                    let a_op = SegmentedRows {
+                        data: &a,
+                        rows: a_rows,
+                        segment: a_segment,
+                    };
+                    let b_op = SegmentedRows {
+                        data: &b,
+                        rows: b_rows,
+                        segment: b_segment,
+                    };
+                    let dims = (m, n, len, segments);
+                    let beta_t = T::from_f64(beta);
+                    let what = format!(
+                        "{} {m}x{n}, {segments} x {len}, {level:?}, beta {beta}, inf {infinity}",
+                        T::NAME
+                    );
+                    assert!(
+                        gemm_nt_segments_at(level, dims, a_op, b_op, beta_t, (&mut c, ldc)),
+                        "{what}"
+                    );
+                    for i in 0..m {
+                        for j in 0..ldc {
+                            let got = Scalar::to_f64(c[i * ldc + j]);
+                            let want = if j >= n {
+                                7.0
+                            } else if beta == 0.0 {
+                                dot(i, j)
+                            } else {
+                                dot(i, j) + beta * Scalar::to_f64(start[i * ldc + j])
+                            };
+                            let same = got == want || (got.is_nan() && want.is_nan());
+                            assert!(same, "{what}: C[{i}][{j}] = {got}, want {want}");
+                        }
+                    }
+                }
+            }
+        }
+        // Declined, C untouched: a zero dimension, A or B one short, C one short.
+        let a_op = SegmentedRows {
+            data: &a,
+            rows: a_rows,
+            segment: a_segment,
+        };
+        let b_op = SegmentedRows {
+            data: &b,
+            rows: b_rows,
+            segment: b_segment,
+        };
+        let short_a = SegmentedRows {
+            data: &a[..a_len - 1],
+            ..a_op
+        };
+        let short_b = SegmentedRows {
+            data: &b[..b_len - 1],
+            ..b_op
+        };
+        let mut c = vec![T::nan(); m * ldc];
+        let full = (m, n, len, segments);
+        let cases = [
+            ((0, n, len, segments), a_op, b_op, m * ldc),
+            ((m, 0, len, segments), a_op, b_op, m * ldc),
+            ((m, n, 0, segments), a_op, b_op, m * ldc),
+            ((m, n, len, 0), a_op, b_op, m * ldc),
+            (full, short_a, b_op, m * ldc),
+            (full, a_op, short_b, m * ldc),
+            (full, a_op, b_op, (m - 1) * ldc + n - 1),
+        ];
+        for (case, (dims, a_op, b_op, c_len)) in cases.into_iter().enumerate() {
+            let ran = gemm_nt_segments(dims, a_op, b_op, T::one(), (&mut c[..c_len], ldc));
+            assert!(!ran, "{m}x{n}, {segments} x {len}: case {case} declined");
+            assert!(c.iter().all(|v| v.is_nan()), "case {case} left C alone");
+        }
+    }
+}
+
+#[test]
+fn segmented_products_equal_the_sum_over_segments() {
+    check_segments::<f32>(81);
+    check_segments::<f64>(82);
+}

@@ -28,10 +28,19 @@
 //! second layer (AMD Zen 3, f32, batch 32, `cargo bench --bench workloads -- W4parts`, two
 //! alternating runs each): 342-345 us per sample against 252-269 us in batches of 7
 //! (`CONV2D_WEIGHT_BATCH_BUDGET` elements); batches of 3, 14 and 32 were within 5 % of 7.
+//!
+//! Where the taps are runs of shifted copies of the input channels and the product stays on
+//! the dot-product kernels ([`weight_from_copies`]), [`backward_weight_from_copies`] skips the
+//! gathering: the product's `k` is split into segments, one per sample, whose rows are read
+//! where they lie (`dY` in place, the columns from the copies, `KH` times smaller than the
+//! column matrix; `gemm_nt_segments`). W4's second layer, same machine and bench, three
+//! alternating rounds: 252-264 us gathered (65 us of it the gathering, measured by skipping
+//! it) against 212-218 us on segments; the W4 step 1155-1163 -> 1118 us.
 
 use super::{columns, shifted, Conv2dGeometry};
 use crate::kernels::gemm::{
-    auto_pack_len, gemm_packed, gemm_packed_rows, gemm_packs_rows, Transpose,
+    auto_pack_len, gemm_nt_packs, gemm_nt_segments, gemm_packed, gemm_packed_rows, gemm_packs_rows,
+    RowOffsets, SegmentedRows, Transpose,
 };
 use crate::kernels::Store;
 use crate::Scalar;
@@ -237,15 +246,63 @@ pub(super) const fn weight_batches<G: Conv2dGeometry>() -> bool {
 }
 
 /// Elements of workspace at which the weight gradient batches samples: [`WEIGHT_BATCH_MAX`]
-/// samples' worth, or fewer within [`WEIGHT_BATCH_BUDGET`] elements, when that holds at least
-/// two samples.
+/// samples' worth (of shifted copies where [`weight_from_copies`], else of columns and
+/// upstream gradients), or fewer within [`WEIGHT_BATCH_BUDGET`] elements, when that holds at
+/// least two samples; never less than `WORKSPACE_LEN`.
 pub(super) const fn weight_workspace_len<G: Conv2dGeometry>() -> usize {
-    let samples = weight_batch_samples::<G>();
-    if samples > 1 {
-        samples * weight_batch_per_sample::<G>()
+    let (per, samples) = if weight_from_copies::<G>() {
+        (copies_per_sample::<G>(), copy_batch_samples::<G>())
+    } else {
+        (weight_batch_per_sample::<G>(), weight_batch_samples::<G>())
+    };
+    if samples > 1 && samples * per > G::WORKSPACE_LEN {
+        samples * per
     } else {
         G::WORKSPACE_LEN
     }
+}
+
+/// Workspace elements of one sample's shifted copies in [`backward_weight_from_copies`]: `KW`
+/// per input channel of a group.
+pub(super) const fn copies_per_sample<G: Conv2dGeometry>() -> usize {
+    G::GROUP_IN * shifted::workspace_len::<G>()
+}
+
+/// Samples per product of [`backward_weight_from_copies`] in a workspace of
+/// [`weight_workspace_len`]: [`COPY_BATCH_MAX`], or fewer within [`WEIGHT_BATCH_BUDGET`].
+const fn copy_batch_samples<G: Conv2dGeometry>() -> usize {
+    let fit = WEIGHT_BATCH_BUDGET / copies_per_sample::<G>();
+    if fit < COPY_BATCH_MAX {
+        fit
+    } else {
+        COPY_BATCH_MAX
+    }
+}
+
+/// Samples whose shifted copies [`backward_weight_from_copies`] makes per product at most: the
+/// product walks over them in groups that fit in L1 anyway, and more copies only take more of
+/// L2. W4's second layer (Zen 3, `W4parts`, two alternating rounds): 212-213 us for 4 samples,
+/// 217-219 us for 8, 219-221 us for 16.
+const COPY_BATCH_MAX: usize = 4;
+
+/// Output pixels below which [`weight_from_copies`] leaves the weight gradient on gathered
+/// columns: a sample's dot products would not fill one vector of 8 lanes.
+const MIN_SEGMENT: usize = 8;
+
+/// Whether the weight gradient of `G` runs on shifted copies of the input channels
+/// ([`backward_weight_from_copies`]): every tap a run of a copy (stride 1, the output as large
+/// as the image), not pointwise, output images of at least [`MIN_SEGMENT`] pixels (a chunk of
+/// lanes per sample, at least; the dot products start anew at each sample), and a product
+/// that the GEMM would run on its dot-product kernels anyway (it does not pack `A * B^T` of
+/// these dims on any CPU, for one sample or more: a longer `k` never packs where a shorter
+/// does not).
+pub(super) const fn weight_from_copies<G: Conv2dGeometry>() -> bool {
+    let ck = G::GROUP_IN * G::KH * G::KW;
+    let ohw = G::OUT_H * G::OUT_W;
+    shifted::copies_apply::<G>()
+        && !is_pointwise::<G>()
+        && ohw >= MIN_SEGMENT
+        && !gemm_nt_packs(G::GROUP_OUT, ck, ohw)
 }
 
 /// Samples per weight-gradient product given [`weight_workspace_len`] (1: no batching).
@@ -319,6 +376,67 @@ pub(super) fn backward_weight_batched<T: Scalar, G: Conv2dGeometry>(
                 (dw_group, ck),
                 pack,
             );
+        }
+        first += count;
+        beta = T::one();
+    }
+}
+
+/// `dweight (beta) sum_b dY_g[b] cols_g(x[b])^T` over the samples of `x` and `dy`, reading each
+/// row of the column matrix from shifted copies of the input channels (`shifted`) instead of
+/// gathering it: per batch of samples (as many as `workspace` holds, [`copies_per_sample`]
+/// each, at least one), the copies of every sample, then one product whose segments along `k`
+/// are the samples (`gemm_nt_segments`): `dY` read in place, each `B` row a run of a copy. The
+/// copies are `KH` times smaller than the column matrix and `dY` is not copied at all.
+pub(super) fn backward_weight_from_copies<T: Scalar, G: Conv2dGeometry>(
+    x: &[T],
+    dy: &[T],
+    beta: T,
+    dweight: &mut [T],
+    workspace: &mut [T],
+) {
+    let ck = G::GROUP_IN * G::KH * G::KW;
+    let ohw = G::OUT_H * G::OUT_W;
+    let per = copies_per_sample::<G>();
+    let copies_len = shifted::workspace_len::<G>();
+    let most = workspace.len() / per;
+    let in_group = G::GROUP_IN * G::H * G::W;
+    let out_group = G::GROUP_OUT * ohw;
+    let samples = x.len() / G::IN_LEN;
+    // Row `o` of a sample's `dY_g`: `ohw` apart.
+    let dy_rows = RowOffsets {
+        radices: [1, 1],
+        strides: [ohw, 0, 0],
+        base: 0,
+    };
+    let mut first = 0;
+    let mut beta = beta;
+    while first < samples {
+        let count = most.min(samples - first);
+        let groups = dweight.chunks_exact_mut(G::GROUP_OUT * ck).enumerate();
+        for (g, dw_group) in groups {
+            let copies = &mut workspace[..count * per];
+            for (s, copies) in copies.chunks_exact_mut(per).enumerate() {
+                let x_group = &x[(first + s) * G::IN_LEN + g * in_group..][..in_group];
+                let channels = x_group.chunks_exact(G::H * G::W);
+                for (image, copies) in channels.zip(copies.chunks_exact_mut(copies_len)) {
+                    shifted::shifted_copies::<T, G>(image, copies);
+                }
+            }
+            let a = SegmentedRows {
+                data: &dy[first * G::OUT_LEN + g * out_group..],
+                rows: dy_rows,
+                segment: G::OUT_LEN,
+            };
+            let b = SegmentedRows {
+                data: &*copies,
+                rows: shifted::tap_rows::<G>(),
+                segment: per,
+            };
+            let dims = (G::GROUP_OUT, ck, ohw, count);
+            if !gemm_nt_segments(dims, a, b, beta, (dw_group, ck)) {
+                unreachable!("conv2d: segment lengths follow from the compile-time geometry");
+            }
         }
         first += count;
         beta = T::one();

@@ -776,17 +776,64 @@ fn shifted_copies_match_the_gemm() {
     >());
 }
 
-/// The weight gradient with the samples batched (`im2col_gemm::backward_weight_batched`) against
-/// one sample per product: workspaces of one sample (no batching), of two (batches of 2, 2, 1
-/// for 5 samples) and of [`conv2d_weight_workspace_len`], NaN-filled; both store modes; f64 and
-/// f32; without packing scratch and with the scratch `conv2d_pack_len` asks for. With a batch
-/// of 2, the PyTorch reference values of the geometry, where there are some.
-fn check_batched_weight<G: Conv2dGeometry, const P: usize>(name: &str, want_b2: Option<&[f64]>) {
+/// The weight and bias gradients of `samples` samples, one sample per product on the gathered
+/// column matrix (`im2col_gemm::backward_weight`), the bias summed serially: the reference of
+/// the batched paths.
+fn one_sample_at_a_time<G: Conv2dGeometry>(
+    x: &[f64],
+    dy: &[f64],
+    start: &[f64],
+    store: Store,
+) -> Vec<f64> {
+    let mut dparams = start.to_vec();
+    let (dweight, dbias) = dparams.split_at_mut(G::WEIGHT_LEN);
+    let mut ws = std::vec![f64::NAN; G::WORKSPACE_LEN];
+    let samples = x.chunks_exact(G::IN_LEN).zip(dy.chunks_exact(G::OUT_LEN));
+    for (b, (xb, dyb)) in samples.enumerate() {
+        let beta = if b == 0 { store.beta() } else { 1.0 };
+        im2col_gemm::backward_weight::<f64, G>(xb, dyb, beta, dweight, &mut ws, &mut []);
+    }
+    let ohw = G::OUT_H * G::OUT_W;
+    for (o, db) in dbias.iter_mut().enumerate() {
+        let sum: f64 = dy
+            .chunks_exact(G::OUT_LEN)
+            .flat_map(|dyb| &dyb[o * ohw..(o + 1) * ohw])
+            .sum();
+        store.apply(db, sum);
+    }
+    dparams
+}
+
+/// The weight gradient with the samples batched (on shifted copies,
+/// `im2col_gemm::backward_weight_from_copies`, where `copies`, else on gathered columns,
+/// `im2col_gemm::backward_weight_batched`) against one sample per product on the gathered
+/// columns: workspaces of one sample, of two and of [`conv2d_weight_workspace_len`],
+/// NaN-filled; both store modes; f64 and f32; without packing scratch and with the scratch
+/// `conv2d_pack_len` asks for. With a batch of 2, the PyTorch reference values of the geometry,
+/// where there are some.
+fn check_batched_weight<G: Conv2dGeometry, const P: usize>(
+    name: &str,
+    copies: bool,
+    want_b2: Option<&[f64]>,
+) {
     assert!(im2col_gemm::weight_batches::<G>(), "{name}: batches");
-    let per = im2col_gemm::weight_batch_per_sample::<G>();
-    let grads = |b: usize, ws_len: usize, start: &[f64], store: Store, packed: bool| {
+    assert_eq!(
+        im2col_gemm::weight_from_copies::<G>(),
+        copies,
+        "{name}: copies"
+    );
+    let per = if copies {
+        im2col_gemm::copies_per_sample::<G>()
+    } else {
+        im2col_gemm::weight_batch_per_sample::<G>()
+    };
+    let inputs = |b: usize| {
         let x: Vec<f64> = (0..b * G::IN_LEN).map(|i| value(1, i)).collect();
         let dy: Vec<f64> = (0..b * G::OUT_LEN).map(|i| value(4, i)).collect();
+        (x, dy)
+    };
+    let grads = |b: usize, ws_len: usize, start: &[f64], store: Store, packed: bool| {
+        let (x, dy) = inputs(b);
         let mut dparams = start.to_vec();
         let mut ws = std::vec![f64::NAN; ws_len];
         let pack_len = if packed {
@@ -807,27 +854,41 @@ fn check_batched_weight<G: Conv2dGeometry, const P: usize>(name: &str, want_b2: 
         let got = grads(2, widest, &nan, Store::Overwrite, false);
         assert_close(name, &got, want_b2, 1e-12);
     }
+    let (x, dy) = inputs(5);
     for store in [Store::Overwrite, Store::Accumulate] {
         let from = if store == Store::Overwrite {
             &nan
         } else {
             &start
         };
-        let want = grads(5, G::WORKSPACE_LEN, from, store, false);
-        for (ws_len, packed) in [(2 * per, false), (widest, false), (widest, true)] {
+        let want = one_sample_at_a_time::<G>(&x, &dy, from, store);
+        for (ws_len, packed) in [
+            (per, false),
+            (2 * per, false),
+            (widest, false),
+            (widest, true),
+        ] {
             let what = std::format!("{name}: 5 samples, workspace {ws_len}, {store:?}, {packed}");
             assert_close(&what, &grads(5, ws_len, from, store, packed), &want, 1e-12);
         }
     }
     // f32, batched against the f64 gradient.
-    let x: Vec<f32> = (0..5 * G::IN_LEN).map(|i| value(1, i) as f32).collect();
-    let dy: Vec<f32> = (0..5 * G::OUT_LEN).map(|i| value(4, i) as f32).collect();
+    let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let dy32: Vec<f32> = dy.iter().map(|&v| v as f32).collect();
     let mut dparams = std::vec![f32::NAN; P];
     let mut ws = std::vec![f32::NAN; widest];
     let store = Store::Overwrite;
-    backward_params_path::<f32, G>(Path::Gemm, &x, &dy, &mut dparams, &mut ws, store, &mut []);
+    backward_params_path::<f32, G>(
+        Path::Gemm,
+        &x32,
+        &dy32,
+        &mut dparams,
+        &mut ws,
+        store,
+        &mut [],
+    );
     let widen: Vec<f64> = dparams.iter().map(|&v| v as f64).collect();
-    let want = grads(5, G::WORKSPACE_LEN, &nan, store, false);
+    let want = one_sample_at_a_time::<G>(&x, &dy, &nan, store);
     assert_close(&std::format!("{name} f32"), &widen, &want, 1e-5);
 }
 
@@ -835,20 +896,27 @@ fn check_batched_weight<G: Conv2dGeometry, const P: usize>(name: &str, want_b2: 
 fn batched_weight_gradient_matches_one_sample_at_a_time() {
     check_batched_weight::<Conv2d<2, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>, 57>(
         "basic",
+        true,
         Some(&reference::BASIC_DPARAMS),
     );
     check_batched_weight::<Conv2d<2, 7, 7, 2, 3, 3, 1, 1, 2, 2, 2, 2, 1, true>, 38>(
         "dilation2",
+        true,
         Some(&reference::DILATION2_DPARAMS),
     );
+    // The output narrower than the image: gathered columns.
     check_batched_weight::<Conv2d<4, 5, 4, 6, 3, 3, 1, 1, 1, 0, 1, 1, 2, true>, 114>(
         "groups2",
+        false,
         Some(&reference::GROUPS2_DPARAMS),
     );
+    // Two groups that keep the image size, a 3x5 kernel: shifted copies per group.
+    type Groups = Conv2d<4, 6, 5, 6, 3, 5, 1, 1, 1, 2, 1, 1, 2, false>;
+    check_batched_weight::<Groups, { 6 * 2 * 15 }>("groups, copies", true, None);
     // 32 output channels of 36 columns: a product that packs, per sample and batched.
     type Wide = Conv2d<4, 6, 6, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
     assert!(conv2d_pack_len::<f64, Wide>() > 0);
-    check_batched_weight::<Wide, { 32 * 36 + 32 }>("wide", None);
+    check_batched_weight::<Wide, { 32 * 36 + 32 }>("wide", false, None);
     // Strided, pointwise and shifted-path geometries do not batch: their workspace stays.
     type Strided = Conv2d<2, 7, 6, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, true>;
     type Pointwise = Conv2d<4, 5, 5, 6, 1, 1, 1, 1, 0, 0, 1, 1, 2, true>;
@@ -872,11 +940,13 @@ fn batched_weight_gradient_matches_one_sample_at_a_time() {
     ] {
         assert_eq!(got, want, "{name}");
     }
-    // W4's second layer: 7 samples of 72 x 196 columns and 16 x 196 gradients.
+    // W4's second layer: the shifted copies of 4 samples (3 per channel, 14 x 14 with 15 zeros
+    // either side).
     type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    assert!(im2col_gemm::weight_from_copies::<W4Conv2>());
     assert_eq!(
         conv2d_weight_workspace_len::<W4Conv2>(),
-        7 * (72 + 16) * 196
+        4 * 8 * 3 * (14 * 14 + 2 * 15)
     );
 }
 
