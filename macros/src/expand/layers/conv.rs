@@ -95,25 +95,46 @@ const WEIGHT_BATCH_BUDGET: usize = 1 << 17;
 /// Samples per batched weight-gradient product at most (the runtime's `WEIGHT_BATCH_MAX`).
 const WEIGHT_BATCH_MAX: usize = 8;
 
+/// Samples whose shifted copies a weight-gradient product reads at most (the runtime's
+/// `COPY_BATCH_MAX`).
+const COPY_BATCH_MAX: usize = 4;
+
 /// Workspace at which a convolution's weight gradient runs several samples per product, as the
 /// runtime's `conv2d_weight_workspace_len` computes it (0 when it does not batch): stride 1, not
-/// a pointwise convolution, and [`WEIGHT_BATCH_MAX`] samples' columns and upstream gradients, or
-/// as many as fit in [`WEIGHT_BATCH_BUDGET`] if at least two do. A single-channel layer that
+/// a pointwise convolution, and
+/// - where the output keeps the image size and the product stays on the dot-product kernels
+///   (the runtime's `im2col_gemm::weight_from_copies`), [`COPY_BATCH_MAX`] samples' shifted
+///   copies of the input channels (`KW` per channel, each the image with `PH W + PW` zeros
+///   either side);
+/// - else [`WEIGHT_BATCH_MAX`] samples' columns and upstream gradients;
+///
+/// or as many as fit in [`WEIGHT_BATCH_BUDGET`] if at least two do. A single-channel layer that
 /// keeps the image size runs its weight gradient on shifted copies, which do not batch (the
 /// runtime's `shifted::applies`, less its limits on taps and workspace: such a layer past them
-/// runs one sample per product). The runtime batches as many samples as the buffer it is given
-/// holds, so a mismatch costs speed, never correctness.
+/// runs fewer samples per product). The runtime batches as many samples as the buffer it is
+/// given holds, so a mismatch costs speed, never correctness.
 fn weight_columns_len(plan: &Plan, i: usize, conv: &Conv2d) -> usize {
     let (c_in, h, w) = input_image(plan, i);
     let (c_out, oh, ow) = conv_output(plan, i, conv);
     let pointwise = conv.kernel == (1, 1) && conv.padding == (0, 0);
-    let shifted = c_in == 1 && conv.groups == 1 && (oh, ow) == (h, w);
+    let same_size = (oh, ow) == (h, w);
+    let shifted = c_in == 1 && conv.groups == 1 && same_size;
     if conv.stride != (1, 1) || pointwise || shifted {
         return 0;
     }
     let (group_in, group_out) = (c_in / conv.groups, c_out / conv.groups);
-    let per_sample = (group_in * conv.kernel.0 * conv.kernel.1 + group_out) * oh * ow;
-    let samples = (WEIGHT_BATCH_BUDGET / per_sample).min(WEIGHT_BATCH_MAX);
+    let ((kh, kw), (ph, pw)) = (conv.kernel, conv.padding);
+    let (ck, ohw) = (group_in * kh * kw, oh * ow);
+    // The runtime's `kernels::gemm::gemm_nt_packs(group_out, ck, ohw)`.
+    let packs = ck >= 32
+        && (group_out >= 32 || (group_out >= 8 && ohw <= 64) || (group_out >= 4 && ohw <= 16));
+    let copies = same_size && pw < w && ohw >= 8 && !packs;
+    let (per_sample, most) = if copies {
+        (group_in * kw * (h * w + 2 * (ph * w + pw)), COPY_BATCH_MAX)
+    } else {
+        ((ck + group_out) * ohw, WEIGHT_BATCH_MAX)
+    };
+    let samples = (WEIGHT_BATCH_BUDGET / per_sample).min(most);
     if samples >= 2 {
         samples * per_sample
     } else {
@@ -431,8 +452,10 @@ mod tests {
     }
 
     /// The batch buffer follows the runtime's `conv2d_weight_workspace_len`: W4's second layer
-    /// batches 7 samples (within 2^17 elements), a small layer 8; a strided, a pointwise or a
-    /// single-channel same-size layer (shifted copies) does not batch.
+    /// and a small layer that keep the image size hold 4 samples' shifted copies (3 per input
+    /// channel, with `PH W + PW` zeros either side), a layer with a narrower output 8 samples'
+    /// columns and upstream gradients, one whose product packs (32 x 36) too; a strided, a
+    /// pointwise or a single-channel same-size layer (shifted copies) does not batch.
     #[test]
     fn weight_gradient_batch_buffer() {
         let w4 = "input x: [1, 28, 28];
@@ -441,12 +464,22 @@ mod tests {
             c2 = conv2d(p1, 16, kernel = 3, padding = 1);
             f = flatten(c2);
             loss = mse(f);";
-        assert_eq!(buffers(w4).1, Some(7 * (72 + 16) * 196));
+        assert_eq!(buffers(w4).1, Some(4 * 8 * 3 * (196 + 2 * 15)));
         let small = "input x: [2, 5, 5];
             c = conv2d(x, 3, kernel = 3, padding = 1);
             f = flatten(c);
             loss = mse(f);";
-        assert_eq!(buffers(small).1, Some(8 * (18 + 3) * 25));
+        assert_eq!(buffers(small).1, Some(4 * 2 * 3 * (25 + 2 * 6)));
+        let narrower = "input x: [2, 6, 6];
+            c = conv2d(x, 3, kernel = 3);
+            f = flatten(c);
+            loss = mse(f);";
+        assert_eq!(buffers(narrower).1, Some(8 * (18 + 3) * 16));
+        let packs = "input x: [4, 6, 6];
+            c = conv2d(x, 32, kernel = 3, padding = 1);
+            f = flatten(c);
+            loss = mse(f);";
+        assert_eq!(buffers(packs).1, Some(8 * (36 + 32) * 36));
         for layer in [
             "c = conv2d(x, 3, kernel = 3, padding = 1, stride = 2);",
             "c = conv2d(x, 3, kernel = 1);",

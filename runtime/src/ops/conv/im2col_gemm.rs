@@ -385,7 +385,7 @@ pub(super) fn backward_weight_batched<T: Scalar, G: Conv2dGeometry>(
 /// `dweight (beta) sum_b dY_g[b] cols_g(x[b])^T` over the samples of `x` and `dy`, reading each
 /// row of the column matrix from shifted copies of the input channels (`shifted`) instead of
 /// gathering it: per batch of samples (as many as `workspace` holds, [`copies_per_sample`]
-/// each, at least one), the copies of every sample, then one product whose segments along `k`
+/// each, at least one, at most [`COPY_BATCH_MAX`]), the copies of every sample, then one product whose segments along `k`
 /// are the samples (`gemm_nt_segments`): `dY` read in place, each `B` row a run of a copy. The
 /// copies are `KH` times smaller than the column matrix and `dY` is not copied at all.
 pub(super) fn backward_weight_from_copies<T: Scalar, G: Conv2dGeometry>(
@@ -399,7 +399,7 @@ pub(super) fn backward_weight_from_copies<T: Scalar, G: Conv2dGeometry>(
     let ohw = G::OUT_H * G::OUT_W;
     let per = copies_per_sample::<G>();
     let copies_len = shifted::workspace_len::<G>();
-    let most = workspace.len() / per;
+    let most = (workspace.len() / per).min(COPY_BATCH_MAX);
     let in_group = G::GROUP_IN * G::H * G::W;
     let out_group = G::GROUP_OUT * ohw;
     let samples = x.len() / G::IN_LEN;

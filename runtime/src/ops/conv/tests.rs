@@ -941,13 +941,22 @@ fn batched_weight_gradient_matches_one_sample_at_a_time() {
         assert_eq!(got, want, "{name}");
     }
     // W4's second layer: the shifted copies of 4 samples (3 per channel, 14 x 14 with 15 zeros
-    // either side).
+    // either side). These and the lengths below are the ones `network!` sizes its buffer with
+    // (the macro's `weight_gradient_batch_buffer` test).
     type W4Conv2 = Conv2d<8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
     assert!(im2col_gemm::weight_from_copies::<W4Conv2>());
     assert_eq!(
         conv2d_weight_workspace_len::<W4Conv2>(),
         4 * 8 * 3 * (14 * 14 + 2 * 15)
     );
+    type Small = Conv2d<2, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    assert_eq!(
+        conv2d_weight_workspace_len::<Small>(),
+        4 * 2 * 3 * (25 + 2 * 6)
+    );
+    type Narrower = Conv2d<2, 6, 6, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, true>;
+    assert_eq!(conv2d_weight_workspace_len::<Narrower>(), 8 * (18 + 3) * 16);
+    assert_eq!(conv2d_weight_workspace_len::<Wide>(), 8 * (36 + 32) * 36);
 }
 
 /// The forward pass packing its column matrix from shifted copies of the channels
