@@ -99,15 +99,38 @@ impl Level {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         {
             let max = MAX_LEVEL.with(core::cell::Cell::get);
-            if max >= Isa::Avx512 && std::is_x86_feature_detected!("avx512f") {
-                return Level(Isa::Avx512);
-            }
-            if max >= Isa::Avx2Fma
-                && std::is_x86_feature_detected!("avx2")
-                && std::is_x86_feature_detected!("fma")
-            {
-                return Level(Isa::Avx2Fma);
-            }
+            Self::widest_up_to(max)
+        }
+        #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+        Level(Isa::Baseline)
+    }
+
+    /// The widest level this CPU has, whatever [`with_max_level`] sets: for kernels that, like
+    /// the GEMM's leaves, pick their instruction set (and with it fused multiply-adds, in their
+    /// [`Simd::run_fma`]) by the CPU alone, so that one CPU gives the same bits on every level
+    /// of the code that calls them.
+    #[inline]
+    pub fn of_cpu() -> Self {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        {
+            Self::widest_up_to(Isa::Avx512)
+        }
+        #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+        Level(Isa::Baseline)
+    }
+
+    /// The widest level this CPU has, at most `max`.
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    #[inline]
+    fn widest_up_to(max: Isa) -> Self {
+        if max >= Isa::Avx512 && std::is_x86_feature_detected!("avx512f") {
+            return Level(Isa::Avx512);
+        }
+        if max >= Isa::Avx2Fma
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            return Level(Isa::Avx2Fma);
         }
         Level(Isa::Baseline)
     }

@@ -29,13 +29,19 @@
 //! running dot product per tap was latency-bound (125 us), and an array of ten lane
 //! accumulators was kept in memory by the compiler (800 us).
 //!
-//! The loops run compiled for the widest instruction set the CPU has ([`dispatch`]); their
-//! lanes and summation order are fixed in the source, without fused multiply-adds, so every
-//! level gives the same bits.
+//! The loops run compiled for the widest instruction set the CPU has, picked by the CPU alone
+//! as the GEMM's leaves are ([`Level::of_cpu`], not limited by `with_max_level`), with each
+//! multiply-add fused where the CPU has FMA (AVX2 or AVX-512 levels) and rounded twice
+//! elsewhere (other CPUs, `no_std`). Their lanes and summation order are fixed in the source,
+//! so one CPU gives the same bits whatever level the calling code runs at. Fused, W4's first
+//! layer (Zen 3, `W4parts`, two alternating rounds): forward 72.9-73.1 -> 58.4-58.5 us, weight
+//! gradient 67.1-67.3 -> 58.4-58.5 us; rounded twice, each multiply-add was two of the two
+//! pipes' operations, and the loops ran at that bound.
 
 use super::Conv2dGeometry;
 use crate::kernels::gemm::RowOffsets;
-use crate::kernels::simd::{dispatch, Simd};
+use crate::kernels::math::{Fused, MulAdd, Unfused};
+use crate::kernels::simd::{Level, Simd};
 use crate::kernels::Store;
 use crate::Scalar;
 
@@ -137,7 +143,7 @@ pub(super) fn forward<T: Scalar, G: Conv2dGeometry>(
     y: &mut [T],
     workspace: &mut [T],
 ) {
-    dispatch(Forward::<T, G> {
+    Level::of_cpu().run(Forward::<T, G> {
         x,
         weight,
         bias,
@@ -161,6 +167,19 @@ impl<T: Scalar, G: Conv2dGeometry> Simd for Forward<'_, T, G> {
 
     #[inline(always)]
     fn run(self) {
+        self.body::<Unfused>();
+    }
+
+    #[inline(always)]
+    fn run_fma(self) {
+        self.body::<Fused>();
+    }
+}
+
+impl<T: Scalar, G: Conv2dGeometry> Forward<'_, T, G> {
+    /// The pass, with the multiply-adds of `M`.
+    #[inline(always)]
+    fn body<M: MulAdd>(self) {
         let (hw, taps) = (G::H * G::W, G::KH * G::KW);
         let starts: [usize; MAX_TAPS] = core::array::from_fn(|t| tap_start::<G>(t.min(taps - 1)));
         let bias = |o: usize| if G::BIAS { self.bias[o] } else { T::zero() };
@@ -193,7 +212,7 @@ impl<T: Scalar, G: Conv2dGeometry> Simd for Forward<'_, T, G> {
                         for (c, acc) in acc.iter_mut().enumerate().take(count) {
                             let w = self.weight[(first + c) * taps + t];
                             for (a, &v) in acc.iter_mut().zip(lanes) {
-                                *a += w * v;
+                                *a = M::mul_add(w, v, *a);
                             }
                         }
                     }
@@ -207,7 +226,7 @@ impl<T: Scalar, G: Conv2dGeometry> Simd for Forward<'_, T, G> {
                 for (o, weights) in self.weight.chunks_exact(taps).enumerate() {
                     let mut acc = bias(o);
                     for (&start, &w) in starts.iter().zip(weights) {
-                        acc += w * copies[start + p];
+                        acc = M::mul_add(w, copies[start + p], acc);
                     }
                     y[o * hw + p] = acc;
                 }
@@ -242,7 +261,7 @@ pub(super) fn backward_weight<T: Scalar, G: Conv2dGeometry>(
         dweight.fill(T::zero());
         dbias.fill(T::zero());
     }
-    dispatch(Weight::<T, G> {
+    Level::of_cpu().run(Weight::<T, G> {
         x,
         dy,
         dweight,
@@ -266,7 +285,7 @@ struct Weight<'a, T, G> {
 /// registers: six named lane arrays, which the compiler keeps in vectors where an array of them
 /// was left in memory).
 #[inline(always)]
-fn six_sums<T: Scalar>(
+fn six_sums<T: Scalar, M: MulAdd>(
     dy: [&[[T; LANES]]; 2],
     x: [&[[T; LANES]]; 3],
     sums: &mut [[[T; LANES]; 3]; 2],
@@ -275,12 +294,12 @@ fn six_sums<T: Scalar>(
     let blocks = dy[0].iter().zip(dy[1]).zip(x[0]).zip(x[1]).zip(x[2]);
     for ((((d, e), a), b), c) in blocks {
         for l in 0..LANES {
-            s00[l] += d[l] * a[l];
-            s01[l] += d[l] * b[l];
-            s02[l] += d[l] * c[l];
-            s10[l] += e[l] * a[l];
-            s11[l] += e[l] * b[l];
-            s12[l] += e[l] * c[l];
+            s00[l] = M::mul_add(d[l], a[l], s00[l]);
+            s01[l] = M::mul_add(d[l], b[l], s01[l]);
+            s02[l] = M::mul_add(d[l], c[l], s02[l]);
+            s10[l] = M::mul_add(e[l], a[l], s10[l]);
+            s11[l] = M::mul_add(e[l], b[l], s11[l]);
+            s12[l] = M::mul_add(e[l], c[l], s12[l]);
         }
     }
     *sums = [[s00, s01, s02], [s10, s11, s12]];
@@ -318,6 +337,19 @@ impl<T: Scalar, G: Conv2dGeometry> Simd for Weight<'_, T, G> {
 
     #[inline(always)]
     fn run(self) {
+        self.body::<Unfused>();
+    }
+
+    #[inline(always)]
+    fn run_fma(self) {
+        self.body::<Fused>();
+    }
+}
+
+impl<T: Scalar, G: Conv2dGeometry> Weight<'_, T, G> {
+    /// The pass, with the multiply-adds of `M`.
+    #[inline(always)]
+    fn body<M: MulAdd>(self) {
         let (hw, taps) = (G::H * G::W, G::KH * G::KW);
         let (copies, sums) = self.workspace.split_at_mut(workspace_len::<G>());
         let sums = &mut sums[..lane_sums_len::<G>()];
@@ -352,7 +384,7 @@ impl<T: Scalar, G: Conv2dGeometry> Simd for Weight<'_, T, G> {
                             *lanes = sums[pair[k] * (taps + 1) + group[j]];
                         }
                     }
-                    six_sums(
+                    six_sums::<T, M>(
                         [dy_blocks(pair[0]), dy_blocks(pair[1])],
                         [x(0), x(1), x(2)],
                         &mut lanes,
@@ -372,7 +404,7 @@ impl<T: Scalar, G: Conv2dGeometry> Simd for Weight<'_, T, G> {
                 let dweight = &mut self.dweight[o * taps..(o + 1) * taps];
                 for (p, &d) in dy.iter().enumerate().skip(blocks * LANES) {
                     for (t, dw) in dweight.iter_mut().enumerate() {
-                        *dw += d * x(t)[p];
+                        *dw = M::mul_add(d, x(t)[p], *dw);
                     }
                     if G::BIAS {
                         self.dbias[o] += d;

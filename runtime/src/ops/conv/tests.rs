@@ -724,7 +724,8 @@ fn check_shifted<G: Conv2dGeometry, const P: usize>() {
     let mut flat_params = params.clone();
     assert_gradient("shifted", loss, &mut flat_params, &want_dparams, 1e-6);
 
-    // Every instruction-set level gives the same bits.
+    // Every instruction-set level of the calling code gives the same bits (the kernels pick
+    // their own by the CPU).
     #[cfg(feature = "std")]
     {
         use crate::kernels::simd::{with_max_level, Level};
