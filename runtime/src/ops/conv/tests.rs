@@ -855,6 +855,9 @@ fn check_batched_weight<G: Conv2dGeometry, const P: usize>(
         let got = grads(2, widest, &nan, Store::Overwrite, false);
         assert_close(name, &got, want_b2, 1e-12);
     }
+    // No samples: the gradients overwritten with zeros.
+    let got = grads(0, widest, &nan, Store::Overwrite, false);
+    assert!(got.iter().all(|&v| v == 0.0), "{name}: no samples");
     let (x, dy) = inputs(5);
     for store in [Store::Overwrite, Store::Accumulate] {
         let from = if store == Store::Overwrite {
