@@ -250,9 +250,9 @@ pub fn conv2d_forward_packed<
 /// strides above 1, pointwise and single-channel shifted-path convolutions, or samples too large
 /// for two of them to fit in [`CONV2D_WEIGHT_BATCH_BUDGET`] elements): 4 samples' shifted copies
 /// of the input channels where the convolution keeps the image size (`KW` copies per channel),
-/// else 8 samples' columns and upstream gradients, or as many as fit in the budget. With a shorter workspace
-/// (down to `WORKSPACE_LEN`) the weight gradient batches fewer samples, or none: same results
-/// within rounding, more time.
+/// else 8 samples' columns and upstream gradients, or as many as fit in the budget. With a
+/// shorter workspace (down to `WORKSPACE_LEN`) the weight gradient batches fewer samples, or
+/// none: same results within rounding, more time.
 pub const fn conv2d_weight_workspace_len<G: Conv2dGeometry>() -> usize {
     if matches!(Path::weight::<G>(), Path::Shifted) {
         G::WORKSPACE_LEN

@@ -955,6 +955,16 @@ fn check_segments<T: Scalar>(seed: u64) {
                 }
                 sum
             };
+            let a_op = SegmentedRows {
+                data: &a,
+                rows: a_rows,
+                segment: a_segment,
+            };
+            let b_op = SegmentedRows {
+                data: &b,
+                rows: b_rows,
+                segment: b_segment,
+            };
             for level in levels {
                 for beta in [0.0, 2.0] {
                     let mut c = if beta == 0.0 {
@@ -965,16 +975,6 @@ fn check_segments<T: Scalar>(seed: u64) {
                     for row in c.chunks_exact_mut(ldc) {
                         row[n..].fill(T::from_f64(7.0));
                     }
-                    let a_op = SegmentedRows {
-                        data: &a,
-                        rows: a_rows,
-                        segment: a_segment,
-                    };
-                    let b_op = SegmentedRows {
-                        data: &b,
-                        rows: b_rows,
-                        segment: b_segment,
-                    };
                     let dims = (m, n, len, segments);
                     let beta_t = T::from_f64(beta);
                     let what = format!(

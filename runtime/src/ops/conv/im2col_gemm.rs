@@ -384,13 +384,14 @@ pub(super) fn backward_weight_batched<T: Scalar, G: Conv2dGeometry>(
 
 /// `dweight (store) sum_b dY_g[b] cols_g(x[b])^T` and `dbias (store) sum_{b, p} dy` (`dbias`
 /// empty without a bias) over the samples of `x` and `dy`, reading each row of the column
-/// matrix from shifted copies of the input channels (`shifted`) instead of gathering it: per batch of samples (as many as `workspace` holds, [`copies_per_sample`]
-/// each, at least one, at most [`COPY_BATCH_MAX`]), the copies of every sample, then one product whose segments along `k`
-/// are the samples (`gemm_nt_segments`): `dY` read in place, each `B` row a run of a copy. The
-/// copies are `KH` times smaller than the column matrix and `dY` is not copied at all. The bias
-/// gradient is summed batch by batch after the batch's products, whose `dY` is then in cache
-/// (over the whole batch afterwards, as the other paths do, `dY` came from further away: W4's
-/// second layer 1.0-2.1 % of the step in profiles).
+/// matrix from shifted copies of the input channels (`shifted`) instead of gathering it: per
+/// batch of samples (as many as `workspace` holds, [`copies_per_sample`] each, at least one, at
+/// most [`COPY_BATCH_MAX`]), the copies of every sample, then one product whose segments along
+/// `k` are the samples (`gemm_nt_segments`): `dY` read in place, each `B` row a run of a copy.
+/// The copies are `KH` times smaller than the column matrix and `dY` is not copied at all. The
+/// bias gradient is summed batch by batch after the batch's products, whose `dY` is then in
+/// cache (summed over the whole batch afterwards, as the other paths do, `dY` came from further
+/// away: W4's second layer, 1.0-2.1 % of the step in profiles).
 pub(super) fn backward_weight_from_copies<T: Scalar, G: Conv2dGeometry>(
     x: &[T],
     dy: &[T],
