@@ -917,6 +917,12 @@ fn batched_weight_gradient_matches_one_sample_at_a_time() {
     // Two groups that keep the image size, a 3x5 kernel: shifted copies per group.
     type Groups = Conv2d<4, 6, 5, 6, 3, 5, 1, 1, 1, 2, 1, 1, 2, false>;
     check_batched_weight::<Groups, { 6 * 2 * 15 }>("groups, copies", true, None);
+    // A sequence (`conv1d`: one row of 20), on copies; a 2 x 3 image, fewer pixels than a
+    // vector's lanes, on gathered columns.
+    type Sequence = Conv2d<4, 1, 20, 6, 1, 3, 1, 1, 0, 1, 1, 1, 1, true>;
+    check_batched_weight::<Sequence, { 6 * 12 + 6 }>("conv1d, copies", true, None);
+    type Tiny = Conv2d<2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
+    check_batched_weight::<Tiny, { 3 * 18 + 3 }>("tiny image", false, None);
     // 32 output channels of 36 columns: a product that packs, per sample and batched.
     type Wide = Conv2d<4, 6, 6, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true>;
     assert!(conv2d_pack_len::<f64, Wide>() > 0);
