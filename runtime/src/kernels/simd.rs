@@ -229,12 +229,14 @@ mod tests {
 
     #[cfg(feature = "std")]
     #[test]
-    fn a_capped_level_is_the_one_detected_on_this_thread_only() {
+    fn a_capped_level_is_the_one_detected_on_this_thread_only_and_not_the_cpus() {
         let widest = Level::detect();
         let mut level = Some(widest);
         while let Some(max) = level {
             with_max_level(max, || {
                 assert_eq!(Level::detect(), max);
+                // Kernels that pick their level by the CPU are not capped.
+                assert_eq!(Level::of_cpu(), widest);
                 let other = std::thread::spawn(Level::detect).join().unwrap();
                 assert_eq!(other, widest);
                 let mut a: [f32; 100] = core::array::from_fn(|i| i as f32 * 0.1);
