@@ -492,14 +492,17 @@ fn backward_params_path<T: Scalar, G: Conv2dGeometry>(
     if store == Store::Overwrite && x.is_empty() {
         // An empty batch must still overwrite.
         dweight.fill(T::zero());
+        dbias.fill(T::zero());
     }
-    let batch = workspace.len() / im2col_gemm::weight_batch_per_sample::<G>();
     let copies = workspace.len() / im2col_gemm::copies_per_sample::<G>();
     if im2col_gemm::weight_from_copies::<G>() && copies >= 1 {
         // The bias too, batch by batch while the batch's `dy` is in cache.
-        im2col_gemm::backward_weight_from_copies::<T, G>(x, dy, dweight, dbias, workspace, store);
-        return;
-    } else if im2col_gemm::weight_batches::<G>() && batch >= 2 && x.len() >= 2 * G::IN_LEN {
+        return im2col_gemm::backward_weight_from_copies::<T, G>(
+            x, dy, dweight, dbias, workspace, store,
+        );
+    }
+    let batch = workspace.len() / im2col_gemm::weight_batch_per_sample::<G>();
+    if im2col_gemm::weight_batches::<G>() && batch >= 2 && x.len() >= 2 * G::IN_LEN {
         im2col_gemm::backward_weight_batched::<T, G>(x, dy, store.beta(), dweight, workspace, pack);
     } else {
         let samples = x.chunks_exact(G::IN_LEN).zip(dy.chunks_exact(G::OUT_LEN));

@@ -383,7 +383,8 @@ pub(super) fn backward_weight_batched<T: Scalar, G: Conv2dGeometry>(
 }
 
 /// `dweight (store) sum_b dY_g[b] cols_g(x[b])^T` and `dbias (store) sum_{b, p} dy` (`dbias`
-/// empty without a bias) over the samples of `x` and `dy`, reading each row of the column
+/// empty without a bias) over the samples of `x` and `dy` (none: nothing written, the caller
+/// zeroes an overwritten gradient), reading each row of the column
 /// matrix from shifted copies of the input channels (`shifted`) instead of gathering it: per
 /// batch of samples (as many as `workspace` holds, [`copies_per_sample`] each, at least one, at
 /// most [`COPY_BATCH_MAX`]), the copies of every sample, then one product whose segments along
@@ -453,8 +454,5 @@ pub(super) fn backward_weight_from_copies<T: Scalar, G: Conv2dGeometry>(
         }
         first += count;
         beta = T::one();
-    }
-    if samples == 0 && store == Store::Overwrite {
-        dbias.fill(T::zero());
     }
 }
