@@ -346,19 +346,13 @@ impl CnnFolded {
                 &mut [],
             );
         }
-        ::monograd::runtime::ops::activation::activation_forward::<
-            f32,
-            _,
-            { B },
-            72usize,
-        >(&::monograd::runtime::ops::activation::Relu, &__node_c, &mut __node_r);
-        ::monograd::runtime::ops::pool::max_pool2d_forward::<
+        ::monograd::runtime::ops::pool::max_pool2d_relu_forward::<
             f32,
             ::monograd::runtime::ops::pool::NetworkPool2d<CnnFolded, 4usize>,
             { B },
             72usize,
             18usize,
-        >(&__node_r, &mut __node_p);
+        >(&__node_c, &mut __node_r, &mut __node_p);
         {
             ::monograd::runtime::ops::linear::linear_forward_packed::<
                 f32,
@@ -439,23 +433,13 @@ impl CnnFolded {
                 &mut __tape.gemm_pack[..],
             );
         }
-        ::monograd::runtime::ops::activation::activation_forward::<
-            f32,
-            _,
-            { B },
-            72usize,
-        >(
-            &::monograd::runtime::ops::activation::Relu,
-            &*__tape.value_c,
-            &mut *__tape.value_r,
-        );
-        ::monograd::runtime::ops::pool::max_pool2d_forward::<
+        ::monograd::runtime::ops::pool::max_pool2d_relu_forward::<
             f32,
             ::monograd::runtime::ops::pool::NetworkPool2d<CnnFolded, 4usize>,
             { B },
             72usize,
             18usize,
-        >(&*__tape.value_r, &mut *__tape.value_p);
+        >(&*__tape.value_c, &mut *__tape.value_r, &mut *__tape.value_p);
         {
             ::monograd::runtime::ops::linear::linear_forward_packed::<
                 f32,
@@ -1166,19 +1150,13 @@ impl Cnn {
             &mut __node_n,
             0.00001f64,
         );
-        ::monograd::runtime::ops::activation::activation_forward::<
-            f32,
-            _,
-            { B },
-            72usize,
-        >(&::monograd::runtime::ops::activation::Relu, &__node_n, &mut __node_r);
-        ::monograd::runtime::ops::pool::max_pool2d_forward::<
+        ::monograd::runtime::ops::pool::max_pool2d_relu_forward::<
             f32,
             ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
-        >(&__node_r, &mut __node_p);
+        >(&__node_n, &mut __node_r, &mut __node_p);
         {
             ::monograd::runtime::ops::linear::linear_forward_packed::<
                 f32,
@@ -1280,23 +1258,13 @@ impl Cnn {
             &mut *__tape.value_n,
             0.00001f64,
         );
-        ::monograd::runtime::ops::activation::activation_forward::<
-            f32,
-            _,
-            { B },
-            72usize,
-        >(
-            &::monograd::runtime::ops::activation::Relu,
-            &*__tape.value_n,
-            &mut *__tape.value_r,
-        );
-        ::monograd::runtime::ops::pool::max_pool2d_forward::<
+        ::monograd::runtime::ops::pool::max_pool2d_relu_forward::<
             f32,
             ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
-        >(&*__tape.value_r, &mut *__tape.value_p);
+        >(&*__tape.value_n, &mut *__tape.value_r, &mut *__tape.value_p);
         {
             ::monograd::runtime::ops::linear::linear_forward_packed::<
                 f32,
@@ -1954,23 +1922,13 @@ impl Cnn {
             &mut *__tape.values.n,
             0.00001f64,
         );
-        ::monograd::runtime::ops::activation::activation_forward::<
-            f32,
-            _,
-            { B },
-            72usize,
-        >(
-            &::monograd::runtime::ops::activation::Relu,
-            &*__tape.values.n,
-            &mut *__tape.values.r,
-        );
-        ::monograd::runtime::ops::pool::max_pool2d_forward::<
+        ::monograd::runtime::ops::pool::max_pool2d_relu_forward::<
             f32,
             ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
             { B },
             72usize,
             18usize,
-        >(&*__tape.values.r, &mut *__tape.values.p);
+        >(&*__tape.values.n, &mut *__tape.values.r, &mut *__tape.values.p);
         {
             ::monograd::runtime::ops::linear::linear_forward_packed::<
                 f32,
@@ -2138,23 +2096,13 @@ impl Cnn {
                 let __failed = ::core::result::Result::Err(__error);
                 break 'layers __failed;
             }
-            ::monograd::runtime::ops::activation::activation_forward::<
-                f32,
-                _,
-                { B },
-                72usize,
-            >(
-                &::monograd::runtime::ops::activation::Relu,
-                &*__tape.values.n,
-                &mut *__tape.values.r,
-            );
-            ::monograd::runtime::ops::pool::max_pool2d_forward::<
+            ::monograd::runtime::ops::pool::max_pool2d_relu_forward::<
                 f32,
                 ::monograd::runtime::ops::pool::NetworkPool2d<Cnn, 4usize>,
                 { B },
                 72usize,
                 18usize,
-            >(&*__tape.values.r, &mut *__tape.values.p);
+            >(&*__tape.values.n, &mut *__tape.values.r, &mut *__tape.values.p);
             {
                 ::monograd::runtime::ops::linear::linear_forward_packed::<
                     f32,

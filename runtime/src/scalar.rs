@@ -58,10 +58,16 @@ mod sealed {
 
         /// Max pooling's forward pass over 2x2 windows of stride 2 that tile the image
         /// (`ops::pool`'s vector kernel): `x` rows of `width` inputs in pairs, `y` a maximum per
-        /// window. Computes `y` and returns `true` where this CPU has a kernel for the type,
-        /// else returns `false` with `y` untouched (the default, `f64`'s).
-        fn max_pool_2x2_forward_kernel(x: &[Self], width: usize, y: &mut [Self]) -> bool {
-            let _ = (x, width, y);
+        /// window; with `relu`, the ReLU before the pooling fused in (`relu <-` its output, which
+        /// `y` pools). Computes them and returns `true` where this CPU has a kernel for the type,
+        /// else returns `false` with nothing written (the default, `f64`'s).
+        fn max_pool_2x2_forward_kernel(
+            x: &[Self],
+            width: usize,
+            relu: Option<&mut [Self]>,
+            y: &mut [Self],
+        ) -> bool {
+            let _ = (x, width, relu, y);
             false
         }
 
@@ -135,8 +141,13 @@ mod sealed {
         }
 
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
-        fn max_pool_2x2_forward_kernel(x: &[f32], width: usize, y: &mut [f32]) -> bool {
-            max_pool_2x2_forward_f32(x, width, y)
+        fn max_pool_2x2_forward_kernel(
+            x: &[f32],
+            width: usize,
+            relu: Option<&mut [f32]>,
+            y: &mut [f32],
+        ) -> bool {
+            max_pool_2x2_forward_f32(x, width, relu, y)
         }
 
         type AbsBits = i32;

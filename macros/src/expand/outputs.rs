@@ -49,7 +49,8 @@ pub fn zero(plan: &Plan) -> TokenStream {
     }
 }
 
-/// For every node, whether inference computes it: the outputs and everything they depend on.
+/// For every node, whether inference computes it: the outputs and everything they depend on
+/// (and a max pooling that computes a needed ReLU before it).
 pub fn needed(plan: &Plan) -> Vec<bool> {
     let nodes = &plan.graph.nodes;
     let mut needed = vec![false; nodes.len()];
@@ -61,6 +62,12 @@ pub fn needed(plan: &Plan) -> Vec<bool> {
             for &j in &nodes[i].inputs {
                 needed[j] = true;
             }
+        }
+    }
+    // A ReLU whose forward pass the next max pooling's call computes needs that call.
+    for i in 0..nodes.len() {
+        if super::layers::fused_relu_forward(plan, i).is_some_and(|relu| needed[relu]) {
+            needed[i] = true;
         }
     }
     needed

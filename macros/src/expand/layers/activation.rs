@@ -28,6 +28,10 @@ pub fn activation(plan: &Plan, act: &Activation) -> TokenStream {
 }
 
 pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
+    // A ReLU before a max pooling is computed by the pooling's call.
+    if super::pool::fused_relu_forward(plan, i + 1) == Some(i) {
+        return quote!();
+    }
     let (rt, t) = (rt(), &plan.t);
     let node = &plan.graph.nodes[i];
     let n = plan.numel(i);

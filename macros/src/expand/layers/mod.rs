@@ -15,6 +15,7 @@ mod pool;
 mod recurrent;
 
 pub use activation::activation;
+pub use pool::fused_relu_forward;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};

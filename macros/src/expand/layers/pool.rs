@@ -72,6 +72,13 @@ pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
     match &node.op {
         Op::MaxPool2d(_) => {
             let geometry = pool_geometry(plan, i);
+            if let Some(relu) = fused_relu_forward(plan, i) {
+                let (x, relu_y) = (
+                    access.value(plan, plan.graph.nodes[relu].inputs[0]),
+                    access.value_mut(plan, relu),
+                );
+                return quote!(#rt::ops::pool::max_pool2d_relu_forward::<#t, #geometry, B, #in_len, #out_len>(#x, #relu_y, #y););
+            }
             quote!(#rt::ops::pool::max_pool2d_forward::<#t, #geometry, B, #in_len, #out_len>(#x, #y);)
         }
         Op::AvgPool2d(_) => {
@@ -84,6 +91,21 @@ pub fn forward(plan: &Plan, access: &Access, i: usize) -> TokenStream {
         }
         _ => unreachable!("dispatched by op"),
     }
+}
+
+/// When node `i` is a max pooling of the output of a ReLU computed right before it (node
+/// `i - 1`), that ReLU: the pooling's forward call `max_pool2d_relu_forward` computes both (the
+/// ReLU's output written as its own call writes it, and pooled without being read back), and
+/// the ReLU's forward emits nothing. Other readers of the ReLU's output come after the
+/// pooling, so they find it written; where inference would skip the pooling, it is computed
+/// anyway (`outputs::needed`).
+pub fn fused_relu_forward(plan: &Plan, i: usize) -> Option<usize> {
+    let node = plan.graph.nodes.get(i)?;
+    let relu = *node.inputs.first()?;
+    let fuses = matches!(node.op, Op::MaxPool2d(_))
+        && relu + 1 == i
+        && matches!(plan.graph.nodes[relu].op, Op::Activation(Activation::Relu));
+    fuses.then_some(relu)
 }
 
 /// When max-pooling node `i` takes the output of a ReLU that nothing else reads and whose
@@ -151,7 +173,7 @@ pub fn backward(plan: &Plan, i: usize) -> TokenStream {
 
 #[cfg(test)]
 mod tests {
-    use super::fused_relu;
+    use super::{fused_relu, fused_relu_forward};
     use crate::expand::plan::Plan;
     use crate::graph::build;
     use crate::parse::NetworkDef;
@@ -212,6 +234,55 @@ mod tests {
         // r3 has a second reader (g3); r4 is not the node right before its pooling; leaky_relu
         // and tanh + avg pooling are not the pattern.
         let want = [("r1", "p1"), ("r2", "p2")].map(|(r, p)| (r.to_string(), p.to_string()));
+        assert_eq!(pairs, want);
+    }
+
+    /// The names of the `(relu, pooling)` pairs whose forward passes run as one.
+    fn fused_forward(body: &str) -> Vec<(String, String)> {
+        let def: NetworkDef = syn::parse_str(&format!("struct Net {{ {body} }}")).unwrap();
+        let graph = build(&def).unwrap_or_else(|e| panic!("{e}"));
+        let plan = Plan::new(&graph);
+        let name = |i: usize| graph.nodes[i].name.to_string();
+        (0..plan.node_count() + 1)
+            .filter_map(|i| fused_relu_forward(&plan, i).map(|relu| (name(relu), name(i))))
+            .collect()
+    }
+
+    #[test]
+    fn a_relu_right_before_its_max_pooling_is_computed_by_it() {
+        let pairs = fused_forward(
+            "input x: [1, 8, 8];
+             r0 = relu(x);
+             p0 = max_pool2d(r0, 2);
+             c3 = conv2d(p0, 2, kernel = 1);
+             r3 = relu(c3);
+             p3 = max_pool2d(r3, 2);
+             g3 = global_avg_pool(r3);
+             c4 = conv2d(p0, 2, kernel = 1);
+             r4 = relu(c4);
+             other = tanh(c4);
+             p4 = max_pool2d(r4, 2);
+             l5 = leaky_relu(p0);
+             p5 = max_pool2d(l5, 2);
+             r6 = relu(p0);
+             a6 = avg_pool2d(r6, 2);
+             f3 = flatten(p3);
+             f4 = flatten(p4);
+             f5 = flatten(p5);
+             f6 = flatten(a6);
+             fo = flatten(other);
+             j1 = concat(f3, g3);
+             j2 = concat(j1, f4);
+             j3 = concat(j2, fo);
+             j4 = concat(j3, f5);
+             j5 = concat(j4, f6);
+             out = linear(j5, 3);
+             loss = softmax_cross_entropy(out);",
+        );
+        // Forward, a second reader of the ReLU (g3, after the pooling) and the network's input
+        // do not matter; r4 is not the node right before its pooling; leaky_relu and average
+        // pooling are not the pattern.
+        let want = [("r0", "p0"), ("r3", "p3")].map(|(r, p)| (r.to_string(), p.to_string()));
         assert_eq!(pairs, want);
     }
 

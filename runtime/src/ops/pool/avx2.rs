@@ -81,19 +81,35 @@ pub(crate) fn max_pool_2x2_backward_f32(
 /// `y <-` the max pooling of `x` over 2x2 windows of stride 2: `x` rows of `width` (even)
 /// inputs in pairs, `y` a maximum per window (`width / 2` per pair of rows), each PyTorch's
 /// running maximum over the taps in row-major order (the first of equal maxima, NaN where a
-/// tap is NaN), bit for bit as [`super::tiled`]'s `pick`. Returns `true` when it ran, `false`
-/// (nothing written) where [`max_pool_2x2_backward_f32`] has no kernel either. Panics on
-/// lengths that do not fit together.
-pub(crate) fn max_pool_2x2_forward_f32(x: &[f32], width: usize, y: &mut [f32]) -> bool {
+/// tap is NaN), bit for bit as [`super::tiled`]'s `pick`. With `relu`, the ReLU before the
+/// pooling fused in (`pool(relu(x))`): `relu <-` the ReLU of `x` (as
+/// [`crate::ops::activation::Relu`]: `0` where `x < 0`, else `x`, NaN and `-0` kept) and `y`
+/// pools that, each block's ReLU pooled in registers instead of read back. Returns `true` when
+/// it ran, `false` (nothing written) where [`max_pool_2x2_backward_f32`] has no kernel either.
+/// Panics on lengths that do not fit together (`relu` not as long as `x`).
+pub(crate) fn max_pool_2x2_forward_f32(
+    x: &[f32],
+    width: usize,
+    relu: Option<&mut [f32]>,
+    y: &mut [f32],
+) -> bool {
     if width < COLUMNS || !std::is_x86_feature_detected!("avx2") {
         return false;
     }
     assert!(
-        width.is_multiple_of(2) && x.len().is_multiple_of(2 * width) && y.len() * 4 == x.len(),
+        width.is_multiple_of(2)
+            && x.len().is_multiple_of(2 * width)
+            && y.len() * 4 == x.len()
+            && relu.as_ref().is_none_or(|r| r.len() == x.len()),
         "max_pool_2x2_forward: rows of {width} inputs in pairs, a quarter as many outputs"
     );
     // SAFETY: the CPU has AVX2 (checked above), and the lengths fit together (asserted above).
-    unsafe { forward_avx2(x, width, y) };
+    unsafe {
+        match relu {
+            None => forward_avx2::<false>(x, width, &mut [], y),
+            Some(relu) => forward_avx2::<true>(x, width, relu, y),
+        }
+    }
     true
 }
 
@@ -101,14 +117,18 @@ pub(crate) fn max_pool_2x2_forward_f32(x: &[f32], width: usize, y: &mut [f32]) -
 /// `max(second, first)` (which keeps the first of equal values, `-0` before `+0`), the even
 /// lanes gathered into 4 outputs, and NaN where a tap is NaN. A width that is not a multiple of
 /// 8 ends with a block over the last 8 columns (it stores 1-3 outputs again, the same values).
+/// With `RELU`, each row's 8 inputs go through the ReLU first (`x < 0` selects `+0`; false for
+/// NaN and `-0`, which stay), and are stored to `relu` (the redone columns again, the same
+/// values).
 ///
 /// # Safety
-/// The CPU has AVX2; `width >= 8` is even, `x.len()` a multiple of `2 width`, and
-/// `y.len() = x.len() / 4`.
+/// The CPU has AVX2; `width >= 8` is even, `x.len()` a multiple of `2 width`,
+/// `y.len() = x.len() / 4`, and with `RELU` `relu.len() = x.len()`.
 #[target_feature(enable = "avx2")]
-unsafe fn forward_avx2(x: &[f32], width: usize, y: &mut [f32]) {
+unsafe fn forward_avx2<const RELU: bool>(x: &[f32], width: usize, relu: &mut [f32], y: &mut [f32]) {
     use core::arch::x86_64::*;
     let pairs = x.len() / (2 * width);
+    let zero = _mm256_setzero_ps();
     let last = width - COLUMNS;
     let even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
     for p in 0..pairs {
@@ -116,10 +136,17 @@ unsafe fn forward_avx2(x: &[f32], width: usize, y: &mut [f32]) {
         let mut c = 0;
         loop {
             // SAFETY: `c + 8 <= width`, so columns `c..c + 8` of both rows of pair `p` lie in
-            // `x` and outputs `c / 2..c / 2 + 4` of its `width / 2` in `y` (a quarter of `x`).
+            // `x` (and in `relu`, as long with `RELU`) and outputs `c / 2..c / 2 + 4` of its
+            // `width / 2` in `y` (a quarter of `x`).
             unsafe {
-                let upper = _mm256_loadu_ps(x.as_ptr().add(row + c));
-                let lower = _mm256_loadu_ps(x.as_ptr().add(row + width + c));
+                let mut upper = _mm256_loadu_ps(x.as_ptr().add(row + c));
+                let mut lower = _mm256_loadu_ps(x.as_ptr().add(row + width + c));
+                if RELU {
+                    upper = _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(upper, zero), upper);
+                    lower = _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(lower, zero), lower);
+                    _mm256_storeu_ps(relu.as_mut_ptr().add(row + c), upper);
+                    _mm256_storeu_ps(relu.as_mut_ptr().add(row + width + c), lower);
+                }
                 // At each even lane: pick(a, b) = b > a ? b : a, then pick over the two rows.
                 let upper_max = _mm256_max_ps(_mm256_permute_ps::<0xB1>(upper), upper);
                 let lower_max = _mm256_max_ps(_mm256_permute_ps::<0xB1>(lower), lower);
@@ -439,7 +466,8 @@ mod tests {
     /// The forward kernel against PyTorch's running maximum window by window, bit for bit, for
     /// widths around whole blocks of 8 (the last block storing 1-3 outputs again), on ties
     /// between signed zeros (the first wins) and NaN of either sign and a payload (canonical NaN
-    /// out) and infinities in some windows.
+    /// out) and infinities in some windows; with the ReLU fused in, the ReLU's output (NaN and
+    /// `-0` kept) against [`Relu`]'s, and its pooling.
     #[test]
     fn forward_matches_the_running_maximum_window_by_window() {
         if !std::is_x86_feature_detected!("avx2") {
@@ -469,29 +497,49 @@ mod tests {
                         }
                     })
                     .collect();
-                let want: Vec<f32> = (0..n / 4)
-                    .map(|w| {
-                        let (pair, col) = (w / (width / 2), 2 * (w % (width / 2)));
-                        let top = 2 * pair * width + col;
-                        let mut max = RunningMax::new(0);
-                        for (t, p) in [top, top + 1, top + width, top + width + 1]
-                            .into_iter()
-                            .enumerate()
-                        {
-                            max.push(x[p], t);
-                        }
-                        max.value()
-                    })
-                    .collect();
-                let mut got = vec![7.0f32; n / 4];
-                assert!(
-                    max_pool_2x2_forward_f32(&x, width, &mut got),
-                    "width {width}: ran"
-                );
-                assert!(
-                    bits(&got) == bits(&want),
-                    "width {width}, specials every {special_every}"
-                );
+                for relu in [false, true] {
+                    let pooled: Vec<f32> = if relu {
+                        x.iter().map(|&v| Relu.forward(v)).collect()
+                    } else {
+                        x.clone()
+                    };
+                    let want: Vec<f32> = (0..n / 4)
+                        .map(|w| {
+                            let (pair, col) = (w / (width / 2), 2 * (w % (width / 2)));
+                            let top = 2 * pair * width + col;
+                            let mut max = RunningMax::new(0);
+                            for (t, p) in [top, top + 1, top + width, top + width + 1]
+                                .into_iter()
+                                .enumerate()
+                            {
+                                max.push(pooled[p], t);
+                            }
+                            max.value()
+                        })
+                        .collect();
+                    let mut got = vec![7.0f32; n / 4];
+                    let mut got_relu = vec![7.0f32; n];
+                    let case =
+                        format!("width {width}, specials every {special_every}, relu {relu}");
+                    assert!(
+                        max_pool_2x2_forward_f32(
+                            &x,
+                            width,
+                            relu.then_some(&mut got_relu[..]),
+                            &mut got
+                        ),
+                        "{case}: ran"
+                    );
+                    assert!(bits(&got) == bits(&want), "{case}");
+                    if relu {
+                        assert!(
+                            bits(&got_relu) == bits(&pooled),
+                            "{case}: the ReLU's output"
+                        );
+                    } else {
+                        assert!(got_relu.iter().all(|&v| v == 7.0), "{case}: no ReLU output");
+                    }
+                }
             }
         }
     }
@@ -505,7 +553,7 @@ mod tests {
             let mut dy = vec![1.0f32; width];
             let ran = max_pool_2x2_backward_f32(&x, &dy, width, None, &mut dx, Store::Overwrite);
             assert!(!ran && dx.iter().all(|v| v.is_nan()), "width {width}");
-            let ran = max_pool_2x2_forward_f32(&x, width, &mut dy);
+            let ran = max_pool_2x2_forward_f32(&x, width, None, &mut dy);
             assert!(
                 !ran && dy.iter().all(|&v| v == 1.0),
                 "width {width}: forward"

@@ -495,6 +495,98 @@ fn max_pool_relu_backward_equals_the_two_calls() {
     relu_pool_matches_the_two_calls::<Pool2d<2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1>, f64, 70, 12>();
 }
 
+/// [`max_pool2d_relu_forward`] against the ReLU's `activation_forward` then
+/// [`max_pool2d_forward`], bit for bit, both outputs: inputs of both signs with ties, zeros of
+/// both signs, and NaN (either sign, a payload) and infinities in some windows.
+fn relu_pool_forward_matches_the_two_calls<
+    G: Pool2dGeometry,
+    T: Scalar,
+    const IN: usize,
+    const OUT: usize,
+>() {
+    use crate::ops::activation::{activation_forward, Relu};
+    const S: usize = 3;
+    let specials = [
+        T::nan(),
+        -T::nan(),
+        T::from_f64(f64::from_bits(0x7ff8_0000_0000_0123)),
+        T::infinity(),
+        T::neg_infinity(),
+    ];
+    let x: [[T; IN]; S] = core::array::from_fn(|b| {
+        core::array::from_fn(|i| {
+            let i = b * IN + i;
+            match (i % 89, (i * 7 + i / 5) % 5) {
+                (5, _) => specials[i / 89 % specials.len()],
+                (_, 0) => T::zero(),
+                (_, 1) => -T::zero(),
+                (_, 2) => -T::from_usize(i % 3 + 1),
+                (_, v) => T::from_usize(v),
+            }
+        })
+    });
+    let (mut want_relu, mut want) = ([[T::one(); IN]; S], [[T::one(); OUT]; S]);
+    activation_forward(&Relu, &x, &mut want_relu);
+    max_pool2d_forward::<T, G, S, IN, OUT>(&want_relu, &mut want);
+    let (mut got_relu, mut got) = ([[T::one(); IN]; S], [[T::one(); OUT]; S]);
+    max_pool2d_relu_forward::<T, G, S, IN, OUT>(&x, &mut got_relu, &mut got);
+    let bits = |v: &T| Scalar::to_f64(*v).to_bits();
+    let same = |a: &[T], b: &[T]| a.iter().map(bits).eq(b.iter().map(bits));
+    assert!(
+        same(got_relu.as_flattened(), want_relu.as_flattened()),
+        "the ReLU's output"
+    );
+    assert!(
+        same(got.as_flattened(), want.as_flattened()),
+        "the pooling's output"
+    );
+}
+
+#[test]
+fn max_pool_relu_forward_equals_the_two_calls() {
+    // W4's layers (the vector kernel where the CPU has AVX2, else chunks), in f64 (chunks),
+    // 3x3 and non-square windows (chunks), then geometries the flat passes do not take.
+    relu_pool_forward_matches_the_two_calls::<
+        Pool2d<8, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1>,
+        f32,
+        6272,
+        1568,
+    >();
+    relu_pool_forward_matches_the_two_calls::<
+        Pool2d<16, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1>,
+        f32,
+        3136,
+        784,
+    >();
+    relu_pool_forward_matches_the_two_calls::<
+        Pool2d<16, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1>,
+        f64,
+        3136,
+        784,
+    >();
+    relu_pool_forward_matches_the_two_calls::<Pool2d<2, 9, 12, 3, 3, 3, 3, 0, 0, 1, 1>, f64, 216, 24>(
+    );
+    relu_pool_forward_matches_the_two_calls::<Pool2d<3, 4, 9, 2, 3, 2, 3, 0, 0, 1, 1>, f32, 108, 18>(
+    );
+    // A row of windows longer than the chunk: one per chunk.
+    relu_pool_forward_matches_the_two_calls::<
+        Pool2d<1, 4, 300, 2, 2, 2, 2, 0, 0, 1, 1>,
+        f32,
+        1200,
+        300,
+    >();
+    assert!(!tiled::forward_applies::<
+        Pool2d<2, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1>,
+    >());
+    relu_pool_forward_matches_the_two_calls::<Pool2d<2, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1>, f32, 84, 24>(
+    );
+    assert!(!tiled::forward_applies::<
+        Pool2d<2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1>,
+    >());
+    relu_pool_forward_matches_the_two_calls::<Pool2d<2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1>, f64, 70, 12>(
+    );
+}
+
 #[test]
 fn max_pool_propagates_nan_like_pytorch() {
     type G = Pool2d<1, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1>;

@@ -301,7 +301,7 @@ fn pick<T: Scalar>(m: T, v: T) -> T {
 /// 96 -> 105-110 us with them). Same values as the general kernel, bit for bit (see [`pick`]).
 #[inline(always)]
 pub(super) fn max_pool2d_forward<T: Scalar, G: Pool2dGeometry>(x: &[T], y: &mut [T]) {
-    if vector_2x2::<G>() && T::max_pool_2x2_forward_kernel(x, G::W, y) {
+    if vector_2x2::<G>() && T::max_pool_2x2_forward_kernel(x, G::W, None, y) {
         return;
     }
     let (ow, band) = (G::OUT_W, G::KH * G::OUT_W);
@@ -343,6 +343,33 @@ pub(super) fn max_pool2d_forward<T: Scalar, G: Pool2dGeometry>(x: &[T], y: &mut 
         for (out, v) in y.chunks_exact_mut(ow).zip(v.chunks(band)) {
             out.copy_from_slice(&v[..ow]);
         }
+    }
+}
+
+/// [`max_pool2d_forward`] of the ReLU of `x` (`pool(relu(x))`): `relu <-` the ReLU's output
+/// (as [`crate::ops::activation::activation_forward`] of [`Relu`]) and `y <-` its pooling, the
+/// same values as the two passes. The vector kernel pools each block's ReLU in registers; else
+/// chunks of whole rows of windows (at most [`CHUNK`] inputs each, or one row of windows) go
+/// through the ReLU and are pooled while in L1.
+#[inline(always)]
+pub(super) fn max_pool2d_relu_forward<T: Scalar, G: Pool2dGeometry>(
+    x: &[T],
+    relu: &mut [T],
+    y: &mut [T],
+) {
+    if vector_2x2::<G>() && T::max_pool_2x2_forward_kernel(x, G::W, Some(&mut *relu), y) {
+        return;
+    }
+    let rows_of_windows = (CHUNK / (G::KH * G::W)).max(1);
+    let chunks = x
+        .chunks(rows_of_windows * G::KH * G::W)
+        .zip(relu.chunks_mut(rows_of_windows * G::KH * G::W))
+        .zip(y.chunks_mut(rows_of_windows * G::OUT_W));
+    for ((x, relu), y) in chunks {
+        for (r, &v) in relu.iter_mut().zip(x) {
+            *r = Relu.forward(v);
+        }
+        max_pool2d_forward::<T, G>(relu, y);
     }
 }
 
