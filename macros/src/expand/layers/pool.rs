@@ -178,20 +178,25 @@ mod tests {
     use crate::graph::build;
     use crate::parse::NetworkDef;
 
-    /// The names of the `(relu, pooling)` pairs whose backward passes run as one.
-    fn fused(body: &str) -> Vec<(String, String)> {
+    /// The names of the `(relu, pooling)` pairs that `relu_of(plan, pooling)` finds.
+    fn pairs(body: &str, relu_of: fn(&Plan, usize) -> Option<usize>) -> Vec<(String, String)> {
         let def: NetworkDef = syn::parse_str(&format!("struct Net {{ {body} }}")).unwrap();
         let graph = build(&def).unwrap_or_else(|e| panic!("{e}"));
         let plan = Plan::new(&graph);
+        let name = |i: usize| graph.nodes[i].name.to_string();
         (0..plan.node_count())
-            .filter_map(|i| fused_relu(&plan, i).map(|(relu, _)| (relu, i)))
-            .map(|(r, p)| {
-                (
-                    graph.nodes[r].name.to_string(),
-                    graph.nodes[p].name.to_string(),
-                )
-            })
+            .filter_map(|i| relu_of(&plan, i).map(|relu| (name(relu), name(i))))
             .collect()
+    }
+
+    /// The pairs whose backward passes run as one.
+    fn fused(body: &str) -> Vec<(String, String)> {
+        pairs(body, |plan, i| fused_relu(plan, i).map(|(relu, _)| relu))
+    }
+
+    /// The pairs whose forward passes run as one.
+    fn fused_forward(body: &str) -> Vec<(String, String)> {
+        pairs(body, fused_relu_forward)
     }
 
     #[test]
@@ -235,17 +240,6 @@ mod tests {
         // and tanh + avg pooling are not the pattern.
         let want = [("r1", "p1"), ("r2", "p2")].map(|(r, p)| (r.to_string(), p.to_string()));
         assert_eq!(pairs, want);
-    }
-
-    /// The names of the `(relu, pooling)` pairs whose forward passes run as one.
-    fn fused_forward(body: &str) -> Vec<(String, String)> {
-        let def: NetworkDef = syn::parse_str(&format!("struct Net {{ {body} }}")).unwrap();
-        let graph = build(&def).unwrap_or_else(|e| panic!("{e}"));
-        let plan = Plan::new(&graph);
-        let name = |i: usize| graph.nodes[i].name.to_string();
-        (0..plan.node_count() + 1)
-            .filter_map(|i| fused_relu_forward(&plan, i).map(|relu| (name(relu), name(i))))
-            .collect()
     }
 
     #[test]
