@@ -135,8 +135,9 @@ impl Leaf for Baseline {
             a: &[[T; R]],
             b: &[[T; W]],
             rows: usize,
+            cols: usize,
         ) -> [[T; W]; R] {
-            partial_tile_body::<T, R, W, false>(a, b, rows)
+            partial_tile_body::<T, R, W, false>(a, b, rows, cols)
         }
         #[inline(never)]
         fn store<T: Scalar, const R: usize, const W: usize>(
@@ -158,7 +159,7 @@ impl Leaf for Baseline {
         if out.rows == R && out.cols == W {
             fused(a, b, out, c);
         } else {
-            store(&tile(a, b, out.rows), out, c);
+            store(&tile(a, b, out.rows, out.cols), out, c);
         }
     }
 
@@ -255,8 +256,9 @@ macro_rules! x86_leaf {
                     a: &[[T; R]],
                     b: &[[T; W]],
                     rows: usize,
+                    cols: usize,
                 ) -> [[T; W]; R] {
-                    partial_tile_body::<T, R, W, true>(a, b, rows)
+                    partial_tile_body::<T, R, W, true>(a, b, rows, cols)
                 }
                 #[target_feature(enable = $features)]
                 fn store<T: Scalar, const R: usize, const W: usize>(
@@ -280,7 +282,7 @@ macro_rules! x86_leaf {
                     unsafe { fused::<T, R, W>(a, b, out, c) }
                 } else {
                     // SAFETY: as above.
-                    let tile = unsafe { tile::<T, R, W>(a, b, out.rows) };
+                    let tile = unsafe { tile::<T, R, W>(a, b, out.rows, out.cols) };
                     // SAFETY: as above.
                     unsafe { store::<T, R, W>(&tile, out, c) }
                 }
@@ -524,18 +526,28 @@ fn halves<T: Scalar, const R: usize, const H: usize, const W: usize, const FMA: 
     core::array::from_fn(|r| if r < H { top[r] } else { rest[r - H] })
 }
 
-/// [`packed_tile_body`] for a tile of which only rows `..rows` are stored: only the first half
-/// of the rows is computed when the stored ones fit in it, the first two thirds or three
-/// quarters when they fit in those (the others are zero). The last panel of a product whose
-/// rows are not a multiple of `R` then costs that much of a tile: W6's batch of 32 in tiles of
-/// 6 rows leaves 2 (half a tile), a batch of 64 or W4's 16 output channels leave 4 (two
-/// thirds). Every computed element is the same sum in the same order as in the whole tile.
+/// [`packed_tile_body`] for a tile of which only rows `..rows` and columns `..cols` are
+/// stored. When the columns fit in half the tile (the last panel of a product whose columns are
+/// not a multiple of `W`: W4's 196 pixels leave 4 of 16), only that half is computed, every row
+/// of it. Else only the first half of the rows is computed when the stored ones fit in it, the
+/// first two thirds or three quarters when they fit in those (the others are zero): W6's batch
+/// of 32 in tiles of 6 rows leaves 2 (half a tile), a batch of 64 or W4's 16 output channels
+/// leave 4 (two thirds). Every computed element is the same sum in the same order as in the
+/// whole tile.
 #[inline(always)]
 fn partial_tile_body<T: Scalar, const R: usize, const W: usize, const FMA: bool>(
     a: &[[T; R]],
     b: &[[T; W]],
     rows: usize,
+    cols: usize,
 ) -> [[T; W]; R] {
+    // `W` is a constant: one arm remains (a half of `W` must be a constant too).
+    match (W, cols) {
+        (32, ..=16) => return first_columns::<T, R, W, 16, FMA>(a, b),
+        (16, ..=8) => return first_columns::<T, R, W, 8, FMA>(a, b),
+        (8, ..=4) => return first_columns::<T, R, W, 4, FMA>(a, b),
+        _ => {}
+    }
     match (R, rows) {
         (8, ..=4) => first_rows::<T, R, 4, W, FMA>(a, b),
         (8, 5..=6) => first_rows::<T, R, 6, W, FMA>(a, b),
@@ -544,6 +556,24 @@ fn partial_tile_body<T: Scalar, const R: usize, const W: usize, const FMA: bool>
         (4, ..=2) => first_rows::<T, R, 2, W, FMA>(a, b),
         _ => packed_tile_body::<T, R, W, FMA>(a, b),
     }
+}
+
+/// Columns `..H` of [`packed_tile_body`] (`H <= W`), the rest zero.
+#[inline(always)]
+fn first_columns<T: Scalar, const R: usize, const W: usize, const H: usize, const FMA: bool>(
+    a: &[[T; R]],
+    b: &[[T; W]],
+) -> [[T; W]; R] {
+    let mut acc = [[T::zero(); H]; R];
+    for (xs, ys) in a.iter().zip(b) {
+        let ys = head::<T, H>(ys);
+        for (row, &xv) in acc.iter_mut().zip(xs) {
+            for (t, &yv) in row.iter_mut().zip(&ys) {
+                *t = madd::<T, FMA>(*t, xv, yv);
+            }
+        }
+    }
+    core::array::from_fn(|r| core::array::from_fn(|w| if w < H { acc[r][w] } else { T::zero() }))
 }
 
 /// Rows `..P` of [`packed_tile_body`] (`P <= R`), the rest zero.

@@ -753,6 +753,75 @@ fn rows_of_a_partial_panel_equal_the_same_rows_in_a_whole_tile() {
     check::<f64>(&mut rng);
 }
 
+#[test]
+fn columns_of_a_partial_panel_equal_the_same_columns_in_a_whole_tile() {
+    fn check<T: Scalar>(rng: &mut Rng) {
+        // 64 columns: whole panels at every tile width (8, 16, 32); 22 rows: a partial row
+        // panel at every tile height (4, 6, 8) too.
+        let (m, k, wide) = (22, 37, 64);
+        let a = random_matrix::<T>(rng, m, k, k);
+        let b = random_matrix::<T>(rng, k, wide, wide);
+        #[cfg(feature = "std")]
+        let backends = [
+            GemmBackend::Packed,
+            GemmBackend::PackedAvx2,
+            GemmBackend::PackedBaseline,
+        ];
+        #[cfg(not(feature = "std"))]
+        let backends = [GemmBackend::Packed, GemmBackend::PackedBaseline];
+        for backend in backends {
+            for beta in [T::zero(), T::from_f64(0.75)] {
+                // `C <- A B[:, ..n] + beta C`, B read in place (its first `n` columns).
+                let product = |n: usize| -> Vec<T> {
+                    let mut c: Vec<T> = (0..m * n)
+                        .map(|i| T::from_f64(((i / n) * wide + i % n) as f64 * 0.01))
+                        .collect();
+                    let mut pack =
+                        vec![T::nan(); gemm_pack_len::<T>(Transpose::No, Transpose::No, m, n, k)];
+                    gemm_with_backend(
+                        backend,
+                        Transpose::No,
+                        Transpose::No,
+                        m,
+                        n,
+                        k,
+                        T::one(),
+                        &a,
+                        k,
+                        &b,
+                        wide,
+                        beta,
+                        &mut c,
+                        n,
+                        &mut pack,
+                    )
+                    .unwrap();
+                    c
+                };
+                let whole = product(wide);
+                // Every column count of a last panel up to half a tile (and past it), at every
+                // tile width.
+                for n in (1..=20).chain(33..=44) {
+                    let part = product(n);
+                    let same = (0..m * n).all(|i| {
+                        let w = whole[(i / n) * wide + i % n];
+                        Scalar::to_f64(part[i]).to_bits() == Scalar::to_f64(w).to_bits()
+                    });
+                    assert!(
+                        same,
+                        "{} {backend:?} beta {} n = {n}",
+                        T::NAME,
+                        beta.to_f64()
+                    );
+                }
+            }
+        }
+    }
+    let mut rng = Rng::new(32);
+    check::<f32>(&mut rng);
+    check::<f64>(&mut rng);
+}
+
 /// `RowOffsets::last_start` is the largest start of the first `k` rows, for every `k` of a few
 /// digit layouts (against every row's start).
 #[test]
