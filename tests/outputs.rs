@@ -260,6 +260,41 @@ fn an_early_output_skips_the_layers_after_it() {
 }
 
 monograd::network! {
+    /// A ReLU that inference returns, right before a max pooling on the loss's path only: the
+    /// pooling's call computes the ReLU (`max_pool2d_relu_forward`), so inference keeps it.
+    struct ReluBeforePooling {
+        type Element = f64;
+        input image: [2, 6, 6];
+        c = conv2d(image, 3, kernel = 3, padding = 1);
+        r = relu(c);
+        p = max_pool2d(r, 2);
+        f = flatten(p);
+        logits = linear(f, 3);
+        loss = softmax_cross_entropy(logits);
+        output r;
+    }
+}
+
+#[test]
+fn a_relu_output_computed_by_the_next_pooling_is_still_returned() {
+    let mut net = ReluBeforePooling::new(10);
+    let x = random_batch::<72, 3>(11);
+    check_gradient("relu before pooling", &mut net, &x, &[2, 0, 1]);
+    let mut tape = ReluBeforePoolingTape::<3>::new();
+    net.forward_with(&mut tape, &x);
+    let r = *tape.values.r;
+    let c = *tape.values.c;
+    let relu = c.map(|sample| sample.map(|v| v.max(0.0)));
+    assert_eq!(r, relu);
+    assert!(r.as_flattened().iter().any(|&v| v > 0.0) && relu.as_flattened().contains(&0.0));
+    assert_eq!(net.forward(&x), r);
+    let mut out = [[0.0; 108]; 3];
+    ReluBeforePooling::infer::<3>(&net.params, &net.state, &x, &mut out);
+    assert_eq!(out, r);
+    assert_eq!(net.predict(&x[1]), r[1]);
+}
+
+monograd::network! {
     /// Two inputs, two outputs, weights compiled in (`torch.nn.Linear(3, 2)` of
     /// `reference/weights_in.py` on the concatenation).
     struct CompiledIn {
