@@ -512,6 +512,12 @@ fn backward_params_path<T: Scalar, G: Conv2dGeometry>(
             im2col_gemm::backward_weight::<T, G>(xb, dyb, beta, dweight, workspace, pack);
         }
     }
+    bias_gradient::<T, G>(dy, dbias, store);
+}
+
+/// `dbias[o] (store)` the sum of output channel `o` of every sample of `dy` ([`sum_rows`]);
+/// nothing without a bias (`dbias` empty).
+fn bias_gradient<T: Scalar, G: Conv2dGeometry>(dy: &[T], dbias: &mut [T], store: Store) {
     let ohw = G::OUT_H * G::OUT_W;
     for (o, db) in dbias.iter_mut().enumerate() {
         let rows = dy

@@ -575,7 +575,8 @@ pub struct Segmented<'a, T> {
 /// `C <- sum_s A_s B_s^T + beta C` ([`super::gemm_nt_segments`]): dot products of `R` rows of
 /// `A` against `W` rows of `B` at a time, every partial sum carried across a group of segments
 /// in registers and reduced once per group ([`segment_tiles`]), on the widest leaves this CPU
-/// supports up to the product's level. Lanes and tiles are those of [`nt_gemm`]'s dot products at each level.
+/// supports up to the product's level. Lanes and tiles are those of [`nt_gemm`]'s dot products
+/// at each level.
 pub(super) fn nt_segments<T: Scalar>(p: Segmented<'_, T>, c: &mut [T]) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if let Some(leaf) = super::leaf::Avx512::detect().filter(|_| p.level >= Level::Avx512) {

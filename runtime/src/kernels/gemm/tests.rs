@@ -683,21 +683,26 @@ fn pack_len_suffices_on_every_level() {
 /// the same row inside a whole tile: `C = A B` with `m = 1..=7` against the first rows of
 /// the product with `m = 24` whose first rows of `A` are the same, on every packed level, both
 /// transposes of `A`, `f32` and `f64`.
+/// The packed paths alone, at every level this build can force.
+fn packed_backends() -> Vec<GemmBackend> {
+    backends()
+        .into_iter()
+        .filter(|b| {
+            matches!(
+                b,
+                GemmBackend::Packed | GemmBackend::PackedAvx2 | GemmBackend::PackedBaseline
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn rows_of_a_partial_panel_equal_the_same_rows_in_a_whole_tile() {
     fn check<T: Scalar>(rng: &mut Rng) {
         let (n, k, tall) = (40, 37, 24);
         let big_a = random_matrix::<T>(rng, tall, k, k);
         let b = random_matrix::<T>(rng, k, n, n);
-        #[cfg(feature = "std")]
-        let backends = [
-            GemmBackend::Packed,
-            GemmBackend::PackedAvx2,
-            GemmBackend::PackedBaseline,
-        ];
-        #[cfg(not(feature = "std"))]
-        let backends = [GemmBackend::Packed, GemmBackend::PackedBaseline];
-        for backend in backends {
+        for backend in packed_backends() {
             for transa in [Transpose::No, Transpose::Yes] {
                 // `A` stored as given (rows of `k`) or transposed (`k` rows of `m`).
                 let stored = |m: usize| -> (Vec<T>, usize) {
@@ -761,15 +766,7 @@ fn columns_of_a_partial_panel_equal_the_same_columns_in_a_whole_tile() {
         let (m, k, wide) = (22, 37, 64);
         let a = random_matrix::<T>(rng, m, k, k);
         let b = random_matrix::<T>(rng, k, wide, wide);
-        #[cfg(feature = "std")]
-        let backends = [
-            GemmBackend::Packed,
-            GemmBackend::PackedAvx2,
-            GemmBackend::PackedBaseline,
-        ];
-        #[cfg(not(feature = "std"))]
-        let backends = [GemmBackend::Packed, GemmBackend::PackedBaseline];
-        for backend in backends {
+        for backend in packed_backends() {
             for beta in [T::zero(), T::from_f64(0.75)] {
                 // `C <- A B[:, ..n] + beta C`, B read in place (its first `n` columns).
                 let product = |n: usize| -> Vec<T> {

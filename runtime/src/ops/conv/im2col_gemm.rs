@@ -446,12 +446,7 @@ pub(super) fn backward_weight_from_copies<T: Scalar, G: Conv2dGeometry>(
             }
         }
         let store = if first == 0 { store } else { Store::Accumulate };
-        for (o, db) in dbias.iter_mut().enumerate() {
-            let rows = batch
-                .chunks_exact(G::OUT_LEN)
-                .map(|dyb| &dyb[o * ohw..(o + 1) * ohw]);
-            store.apply(db, super::sum_rows(rows));
-        }
+        super::bias_gradient::<T, G>(batch, dbias, store);
         first += count;
         beta = T::one();
     }
