@@ -189,13 +189,35 @@ monograd::network! {
     }
 }
 
+// One test per network, so that the harness runs them side by side (W1's are seconds each in a
+// debug build); the allocator counts per thread.
 #[test]
-fn training_allocates_nothing_after_warm_up() {
+fn w1_training_allocates_nothing_after_warm_up() {
     check_network::<{ Mlp::PARAMS }, 784, 10, 64, _>("W1 Mlp", Mlp::new(0));
+}
+
+#[test]
+fn w1_training_at_batch_32_allocates_nothing_after_warm_up() {
     check_network::<{ Mlp::PARAMS }, 784, 10, 32, _>("W1 Mlp (batch 32)", Mlp::new(0));
+}
+
+#[test]
+fn w4_training_allocates_nothing_after_warm_up() {
     check_network::<{ Cnn::PARAMS }, 784, 10, 32, _>("W4 Cnn", Cnn::new(0));
+}
+
+#[test]
+fn w5_training_allocates_nothing_after_warm_up() {
     check_network::<{ BnMlp::PARAMS }, 784, 10, 64, _>("W5 BnMlp", BnMlp::new(0));
+}
+
+#[test]
+fn deep_training_allocates_nothing_after_warm_up() {
     check_network::<{ Deep::PARAMS }, 64, 10, 32, _>("Deep", Deep::new(0));
+}
+
+#[test]
+fn layer_norm_gelu_training_allocates_nothing_after_warm_up() {
     check_network::<{ Transformerish::PARAMS }, 96, 10, 32, _>(
         "Transformerish",
         Transformerish::new(0),

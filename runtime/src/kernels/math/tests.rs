@@ -406,21 +406,51 @@ fn fast_f32_accuracy_on_a_dense_sample() {
 }
 
 /// Every `f32` in `[-20, 20]` (about 2.2 billion inputs skipped to one in 61, so 36 million):
-/// the range a network's gate pre-activations live in, where both functions do their work.
-#[test]
-fn fast_f32_accuracy_on_the_working_range() {
+/// the range a network's gate pre-activations live in, where both functions do their work. One
+/// test per case of [`FAST_CASES`], so that the test harness runs them side by side (each is
+/// tens of seconds in a debug build).
+fn fast_f32_accuracy_on_the_working_range(case: usize) {
     let end = 20.0f32.to_bits();
     let inputs = (0..=end)
         .step_by(61)
         .flat_map(|b| [f32::from_bits(b), -f32::from_bits(b)]);
-    for (name, f, reference, bound) in FAST_CASES {
-        let worst = worst32(f, reference, inputs.clone());
-        std::println!("{name}: {worst:?}");
-        assert!(
-            worst.error <= bound && worst.distance <= 3,
-            "{name}: {worst:?}, bound {bound}"
-        );
-    }
+    let (name, f, reference, bound) = FAST_CASES[case];
+    let worst = worst32(f, reference, inputs);
+    std::println!("{name}: {worst:?}");
+    assert!(
+        worst.error <= bound && worst.distance <= 3,
+        "{name}: {worst:?}, bound {bound}"
+    );
+}
+
+#[test]
+fn fast_f32_accuracy_on_the_working_range_tanh() {
+    fast_f32_accuracy_on_the_working_range(0);
+}
+
+#[test]
+fn fast_f32_accuracy_on_the_working_range_sigmoid() {
+    fast_f32_accuracy_on_the_working_range(1);
+}
+
+#[test]
+fn fast_f32_accuracy_on_the_working_range_tanh_fused() {
+    fast_f32_accuracy_on_the_working_range(2);
+}
+
+#[test]
+fn fast_f32_accuracy_on_the_working_range_sigmoid_fused() {
+    fast_f32_accuracy_on_the_working_range(3);
+}
+
+#[test]
+fn fast_f32_accuracy_on_the_working_range_tanh_parts() {
+    fast_f32_accuracy_on_the_working_range(4);
+}
+
+#[test]
+fn fast_f32_accuracy_on_the_working_range_tanh_parts_fused() {
+    fast_f32_accuracy_on_the_working_range(5);
 }
 
 #[test]
