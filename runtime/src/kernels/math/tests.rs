@@ -159,6 +159,18 @@ fn worst32(
         .fold(Worst::default(), Worst::merge)
 }
 
+/// The worst errors of `case`'s function over `inputs`, printed, and checked against the case's
+/// bound and at most `max_distance` ulps from the correctly rounded value.
+fn check_case(case: Case, inputs: impl Iterator<Item = f32>, max_distance: i64) {
+    let (name, f, reference, bound) = case;
+    let worst = worst32(f, reference, inputs);
+    std::println!("{name}: {worst:?}");
+    assert!(
+        worst.error <= bound && worst.distance <= max_distance,
+        "{name}: {worst:?}, bound {bound}"
+    );
+}
+
 /// Every 4099th bit pattern (about a million inputs of both signs, 256 per binade) and the
 /// 2000 inputs around each point where an algorithm switches or a result saturates.
 fn dense_sample() -> impl Iterator<Item = f32> {
@@ -189,13 +201,8 @@ fn dense_sample() -> impl Iterator<Item = f32> {
 
 #[test]
 fn f32_accuracy_on_a_dense_sample() {
-    for (name, f, reference, bound) in CASES {
-        let worst = worst32(f, reference, dense_sample());
-        std::println!("{name}: {worst:?}");
-        assert!(
-            worst.error <= bound && worst.distance <= 1,
-            "{name}: {worst:?}, bound {bound}"
-        );
+    for case in CASES {
+        check_case(case, dense_sample(), 1);
     }
 }
 
@@ -227,13 +234,8 @@ fn f32_compensated_tanh_and_sigmoid_on_a_dense_sample() {
             1.25,
         ),
     ];
-    for (name, f, reference, bound) in cases {
-        let worst = worst32(f, reference, dense_sample());
-        std::println!("{name}: {worst:?}");
-        assert!(
-            worst.error <= bound && worst.distance <= 1,
-            "{name}: {worst:?}, bound {bound}"
-        );
+    for case in cases {
+        check_case(case, dense_sample(), 1);
     }
 }
 
@@ -392,16 +394,11 @@ fn fast_f32_accuracy_on_a_dense_sample() {
         let bits = s.to_bits();
         (bits - 1000..=bits + 1000).flat_map(|b| [f32::from_bits(b), -f32::from_bits(b)])
     });
-    for (name, f, reference, bound) in FAST_CASES {
+    for case in FAST_CASES {
         let inputs = dense_sample()
             .chain(around.clone())
             .filter(|&x| fast_measured(x));
-        let worst = worst32(f, reference, inputs);
-        std::println!("{name}: {worst:?}");
-        assert!(
-            worst.error <= bound && worst.distance <= 3,
-            "{name}: {worst:?}, bound {bound}"
-        );
+        check_case(case, inputs, 3);
     }
 }
 
@@ -414,13 +411,7 @@ fn fast_f32_accuracy_on_the_working_range(case: usize) {
     let inputs = (0..=end)
         .step_by(61)
         .flat_map(|b| [f32::from_bits(b), -f32::from_bits(b)]);
-    let (name, f, reference, bound) = FAST_CASES[case];
-    let worst = worst32(f, reference, inputs);
-    std::println!("{name}: {worst:?}");
-    assert!(
-        worst.error <= bound && worst.distance <= 3,
-        "{name}: {worst:?}, bound {bound}"
-    );
+    check_case(FAST_CASES[case], inputs, 3);
 }
 
 #[test]
